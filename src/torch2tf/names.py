@@ -1,0 +1,87 @@
+"""Resolve local names to fully qualified torch names, following the file's own imports.
+
+Rules are keyed by qualified names (``torch.nn.Linear``), never by spelling, so
+``nn.Linear``, ``torch.nn.Linear`` and ``from torch.nn import Linear as L`` all match.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+# Public re-exports that users reach through their defining module.
+_CANONICAL_PREFIXES = {
+    "torch.nn.modules.linear.": "torch.nn.",
+    "torch.nn.modules.activation.": "torch.nn.",
+    "torch.nn.modules.batchnorm.": "torch.nn.",
+    "torch.nn.modules.dropout.": "torch.nn.",
+    "torch.nn.modules.module.": "torch.nn.",
+    "torch.nn.modules.container.": "torch.nn.",
+}
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        head = dotted(node.value)
+        return None if head is None else f"{head}.{node.attr.value}"
+    return None
+
+
+def _module_name(node: cst.BaseExpression) -> str:
+    name = dotted(node)
+    assert name is not None, "import targets are always dotted names"
+    return name
+
+
+class ImportTable:
+    """Maps each name bound by an import to the qualified name it refers to."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, module: cst.Module) -> ImportTable:
+        table = cls()
+        for stmt in module.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    table.add(small)
+        return table
+
+    def add(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = _module_name(alias.name)
+                if alias.asname is not None:
+                    self.aliases[_module_name(alias.asname.name)] = full
+                else:
+                    top = full.split(".")[0]
+                    self.aliases[top] = top
+        elif isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
+            base = _module_name(node.module)
+            if isinstance(node.names, cst.ImportStar):
+                return
+            for alias in node.names:
+                name = _module_name(alias.name)
+                local = _module_name(alias.asname.name) if alias.asname else name
+                self.aliases[local] = f"{base}.{name}"
+
+    def qualify(self, node: cst.BaseExpression) -> str | None:
+        """Qualified name of an expression such as ``nn.Linear``; None if not imported."""
+        name = dotted(node)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        if head not in self.aliases:
+            return None
+        full = self.aliases[head] + ("." + rest if rest else "")
+        for prefix, public in _CANONICAL_PREFIXES.items():
+            if full.startswith(prefix):
+                return public + full[len(prefix) :]
+        return full
+
+    def is_torch(self, local: str) -> bool:
+        target = self.aliases.get(local)
+        return target is not None and (target == "torch" or target.startswith("torch."))

@@ -1,0 +1,141 @@
+"""The rule registry: one rule per torch name, keyed by its qualified name.
+
+A layer rule is a class whose ``keras`` method has the torch constructor's own signature: the
+engine binds the call's arguments to it, so a misspelt or unknown keyword is reported for free.
+Arguments arrive as :class:`Arg` (the source text of the expression as the user wrote it);
+defaults arrive as plain Python values. ``src`` turns either into source, ``const`` into a value.
+The same class maps the live torch module's tensors onto the Keras layer's variables, so the
+translation and the weight mapping of a layer sit side by side and cannot disagree.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class Arg(str):
+    """Source text of one argument expression, exactly as written in the input file."""
+
+
+class Unsupported(Exception):
+    """Raised by a rule for input it cannot translate exactly."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+_NOT_CONST = object()
+
+
+def const(value: Any, default: Any = _NOT_CONST) -> Any:
+    """The Python value of an argument if it is a literal, else ``default``."""
+    if not isinstance(value, Arg):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return default
+
+
+def is_const(value: Any) -> bool:
+    return const(value) is not _NOT_CONST
+
+
+def src(value: Any) -> str:
+    """Source text for an argument or a default value."""
+    return str(value) if isinstance(value, Arg) else repr(value)
+
+
+def keras_call(func: str, *args: str, **kwargs: str | None) -> str:
+    """``func(a, b, k=v)`` from source fragments; keywords whose value is None are left out."""
+    parts = list(args) + [f"{k}={v}" for k, v in kwargs.items() if v is not None]
+    return f"{func}({', '.join(parts)})"
+
+
+class LayerRule:
+    """Translates one torch layer class into a Keras layer and maps its weights."""
+
+    torch: ClassVar[str]
+    """Qualified name of the torch class, e.g. ``torch.nn.Linear``."""
+    takes_training: ClassVar[bool] = False
+    """Whether the layer behaves differently in training (then ``training=`` is passed)."""
+    initializers: ClassVar[dict[str, str]] = {}
+    """torch parameter name -> the Keras constructor argument that initialises it."""
+
+    def __init__(self, init_overrides: dict[str, str] | None = None) -> None:
+        self.init_overrides = init_overrides or {}
+
+    def keras(self, *args: Any, **kwargs: Any) -> str:
+        """Keras constructor source; subclasses use the torch constructor's signature."""
+        raise NotImplementedError
+
+    def initializer(self, param: str, default: str | None) -> str | None:
+        """Initialiser source for ``param``: the file's own init code wins over torch's default."""
+        return self.init_overrides.get(param, default)
+
+    def input_features(self, *args: Any, **kwargs: Any) -> Arg | None:
+        """The size of the last input axis, when the constructor's arguments fix it."""
+        return None
+
+    @staticmethod
+    def weights(module: Any) -> list[np.ndarray]:
+        """The torch module's tensors, in the order of the Keras layer's ``weights``."""
+        return []
+
+
+LAYERS: dict[str, type[LayerRule]] = {}
+
+
+def layer(cls: type[LayerRule]) -> type[LayerRule]:
+    """Class decorator registering a layer rule under its torch name."""
+    LAYERS[cls.torch] = cls
+    return cls
+
+
+def bind(func: Callable[..., Any], args: list[Arg], kwargs: dict[str, Arg]) -> inspect.BoundArguments:
+    """Bind source arguments to a rule's torch signature (TypeError names the offending argument)."""
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
+
+
+def load_all() -> None:
+    """Import every rule module so that its decorators register the rules."""
+    from torch2tf.rules import init, layers  # noqa: F401
+
+
+FUNCTIONS: dict[str, Callable[..., str]] = {}
+"""Qualified torch function name -> a function with its signature returning TensorFlow source."""
+
+INITIALIZERS: dict[str, Callable[..., str]] = {}
+"""Qualified ``torch.nn.init`` name -> a function with its signature returning a Keras initializer."""
+
+
+def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Decorator registering a torch function rule under one or more qualified names."""
+
+    def register(func: Callable[..., str]) -> Callable[..., str]:
+        for name in names:
+            FUNCTIONS[name] = func
+        return func
+
+    return register
+
+
+def initializer(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Decorator registering a ``torch.nn.init`` rule under one or more qualified names."""
+
+    def register(func: Callable[..., str]) -> Callable[..., str]:
+        for name in names:
+            INITIALIZERS[name] = func
+        return func
+
+    return register

@@ -1,0 +1,130 @@
+"""torch.nn.init functions -> Keras initializers with the same distribution.
+
+Fans agree once a Linear weight (out, in) becomes a Dense kernel (in, out). Keras's He/Glorot
+*normal* initializers are truncated, torch's are not, hence ``untruncated_normal`` below.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch2tf.rules import Unsupported, const, initializer, keras_call, src
+
+_GAINS_SQUARED = {
+    "linear": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "conv3d": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 25 / 9,
+    "relu": 2.0,
+    "selu": 9 / 16,
+}
+
+
+def gain_squared(nonlinearity: str, param: float | None = None) -> float:
+    """torch.nn.init.calculate_gain(nonlinearity, param) ** 2."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return 2.0 / (1 + slope**2)
+    if nonlinearity not in _GAINS_SQUARED:
+        raise Unsupported(f"unknown nonlinearity {nonlinearity!r} for calculate_gain")
+    return _GAINS_SQUARED[nonlinearity]
+
+
+def _scale(gain) -> str:
+    value = const(gain, None)
+    if isinstance(value, (int, float)):
+        return repr(float(value) ** 2)
+    return f"({src(gain)}) ** 2"
+
+
+def _variance_scaling(scale: str, mode: str, distribution: str) -> str:
+    return keras_call(
+        "tf.keras.initializers.VarianceScaling", scale, repr(mode), repr(distribution)
+    )
+
+
+@initializer("torch.nn.init.xavier_uniform_")
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    if const(gain, None) == 1.0:
+        return "tf.keras.initializers.GlorotUniform()"
+    return _variance_scaling(_scale(gain), "fan_avg", "uniform")
+
+
+@initializer("torch.nn.init.xavier_normal_")
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    return _variance_scaling(_scale(gain), "fan_avg", "untruncated_normal")
+
+
+def _kaiming(a, mode, nonlinearity, distribution: str) -> str:
+    mode_value, nl, slope = const(mode, None), const(nonlinearity, None), const(a, None)
+    if mode_value not in ("fan_in", "fan_out") or not isinstance(nl, str):
+        raise Unsupported("kaiming init needs literal mode= and nonlinearity= arguments")
+    if not isinstance(slope, (int, float)):
+        raise Unsupported("kaiming init needs a literal a= argument")
+    scale = gain_squared(nl, slope if nl == "leaky_relu" else None)
+    return _variance_scaling(repr(scale), mode_value, distribution)
+
+
+@initializer("torch.nn.init.kaiming_uniform_")
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    return _kaiming(a, mode, nonlinearity, "uniform")
+
+
+@initializer("torch.nn.init.kaiming_normal_")
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    return _kaiming(a, mode, nonlinearity, "untruncated_normal")
+
+
+@initializer("torch.nn.init.normal_")
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
+
+
+@initializer("torch.nn.init.uniform_")
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    return keras_call("tf.keras.initializers.RandomUniform", src(a), src(b))
+
+
+@initializer("torch.nn.init.constant_")
+def constant_(tensor, val):
+    return keras_call("tf.keras.initializers.Constant", src(val))
+
+
+@initializer("torch.nn.init.zeros_")
+def zeros_(tensor):
+    return "tf.keras.initializers.Zeros()"
+
+
+@initializer("torch.nn.init.ones_")
+def ones_(tensor):
+    return "tf.keras.initializers.Ones()"
+
+
+@initializer("torch.nn.init.eye_")
+def eye_(tensor):
+    return "tf.keras.initializers.Identity()"
+
+
+@initializer("torch.nn.init.orthogonal_")
+def orthogonal_(tensor, gain=1, generator=None):
+    return keras_call("tf.keras.initializers.Orthogonal", src(gain))
+
+
+@initializer("torch.nn.init.trunc_normal_")
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    values = [const(v, None) for v in (mean, std, a, b)]
+    if not all(isinstance(v, (int, float)) for v in values):
+        raise Unsupported("trunc_normal_ needs literal mean, std, a and b to be translated")
+    mu, sigma, low, high = values
+    if math.isclose(low, mu - 2 * sigma) and math.isclose(high, mu + 2 * sigma):
+        # Keras truncates at mean +- 2 std, exactly torch's bounds here.
+        return keras_call("tf.keras.initializers.TruncatedNormal", src(mean), src(std))
+    if low <= mu - 8 * sigma and high >= mu + 8 * sigma:
+        # torch's bounds are absolute: beyond 8 std they never cut, so this is a plain normal.
+        return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
+    raise Unsupported(
+        f"trunc_normal_(mean={mu}, std={sigma}, a={low}, b={high}) has no exact Keras initializer",
+        "Keras truncates at mean +- 2 std only",
+    )

@@ -1,0 +1,127 @@
+"""torch.nn layers -> Keras layers, each with its weight mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch2tf.rules import Arg, LayerRule, Unsupported, const, keras_call, layer, src
+
+
+def _no_dtype(dtype: Any) -> None:
+    if dtype is not None:
+        raise Unsupported(
+            "dtype= on a layer is not translated",
+            "drop it; convert() gives the Keras model the torch model's dtype",
+        )
+
+
+def _array(tensor: Any) -> Any:
+    return tensor.detach().cpu().numpy()
+
+
+@layer
+class Linear(LayerRule):
+    """nn.Linear -> Dense with kernel = weight.T and torch's default U(+-1/sqrt(in)) init."""
+
+    torch = "torch.nn.Linear"
+    initializers = {"weight": "kernel_initializer", "bias": "bias_initializer"}
+
+    def keras(self, in_features, out_features, bias=True, device=None, dtype=None):
+        _no_dtype(dtype)
+        with_bias = const(bias, None)
+        return keras_call(
+            "tf.keras.layers.Dense",
+            src(out_features),
+            use_bias=None if with_bias is True else src(bias),
+            kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
+            bias_initializer=None
+            if with_bias is False
+            else self.initializer("bias", f"torch_default_bias({src(in_features)})"),
+        )
+
+    def input_features(self, in_features, out_features, bias=True, device=None, dtype=None):
+        return Arg(in_features) if isinstance(in_features, Arg) else Arg(repr(in_features))
+
+    @staticmethod
+    def weights(module):
+        kernel = [_array(module.weight).T]
+        return kernel if module.bias is None else kernel + [_array(module.bias)]
+
+
+@layer
+class ReLU(LayerRule):
+    """nn.ReLU -> ReLU (identical)."""
+
+    torch = "torch.nn.ReLU"
+
+    def keras(self, inplace=False):
+        return "tf.keras.layers.ReLU()"
+
+
+@layer
+class Dropout(LayerRule):
+    """nn.Dropout -> Dropout: both are inverted dropout (kept values scaled by 1/(1-p))."""
+
+    torch = "torch.nn.Dropout"
+    takes_training = True
+
+    def keras(self, p=0.5, inplace=False):
+        rate = const(p, None)
+        if rate is not None and not 0 <= rate < 1:
+            raise Unsupported(f"Dropout(p={rate}) is not translated: Keras needs 0 <= rate < 1")
+        return keras_call("tf.keras.layers.Dropout", src(p))
+
+
+@layer
+class BatchNorm1d(LayerRule):
+    """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1, unbiased running var."""
+
+    torch = "torch.nn.BatchNorm1d"
+    takes_training = True
+    initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
+
+    def keras(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        m = const(momentum, None)
+        if m is None and src(momentum) == "None":
+            raise Unsupported(
+                "BatchNorm momentum=None (cumulative moving average) is not translated",
+                "give a numeric momentum",
+            )
+        keras_momentum = repr(round(1 - m, 12)) if isinstance(m, (int, float)) else f"1 - ({momentum})"
+        is_affine = const(affine, None)
+        if is_affine is None:
+            raise Unsupported("BatchNorm affine= must be a literal True or False")
+        tracks = const(track_running_stats, None)
+        if tracks is None:
+            raise Unsupported("BatchNorm track_running_stats= must be a literal True or False")
+        return keras_call(
+            "TorchBatchNorm",
+            momentum=keras_momentum,
+            epsilon=src(eps),
+            center=None if is_affine else "False",
+            scale=None if is_affine else "False",
+            track_running_stats=None if tracks else "False",
+            gamma_initializer=self.initializer("weight", None) if is_affine else None,
+            beta_initializer=self.initializer("bias", None) if is_affine else None,
+        )
+
+    @staticmethod
+    def weights(module):
+        affine = [_array(module.weight), _array(module.bias)] if module.affine else []
+        if module.running_mean is None:  # track_running_stats=False: Keras still owns the stats
+            import numpy as np
+
+            size = module.num_features
+            dtype = _array(module.weight).dtype if module.affine else np.float32
+            return affine + [np.zeros(size, dtype), np.ones(size, dtype)]
+        return affine + [_array(module.running_mean), _array(module.running_var)]

@@ -1,0 +1,758 @@
+"""The translation engine: parse -> resolve names -> analyse classes -> rewrite -> emit.
+
+Static by design: the input is parsed with LibCST (comments and docstrings survive) and is never
+imported or executed, and neither TensorFlow nor torch is imported here. Per-construct knowledge
+lives in ``torch2tf.rules``; this module holds the fixed structural rewrites (``nn.Module`` ->
+``tf.keras.Model``, ``forward`` -> ``call``, init loops -> initializer arguments, build at
+construction) and reports anything it cannot translate exactly as a diagnostic.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from torch2tf import rules
+from torch2tf.diagnostics import Diagnostic, TranslationError
+from torch2tf.names import ImportTable, dotted
+from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+
+rules.load_all()
+
+MODULE_BASE = "torch.nn.Module"
+KERAS_MODEL = "tf.keras.Model"
+# torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
+NAMES = {"torch.nn.Module": KERAS_MODEL, "torch.Tensor": "tf.Tensor"}
+MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
+TENSOR_INIT_METHODS = {  # old-style ``m.weight.data.normal_(0, 0.01)``
+    "normal_": "torch.nn.init.normal_",
+    "uniform_": "torch.nn.init.uniform_",
+    "zero_": "torch.nn.init.zeros_",
+    "fill_": "torch.nn.init.constant_",
+}
+HELPER_FILES = ("layers.py",)
+
+
+def translate_source(source: str, path: str = "<string>") -> str:
+    """Translate PyTorch source code into TensorFlow source code.
+
+    Args:
+        source: the content of a Python file defining ``nn.Module`` classes.
+        path: the file name used in diagnostics.
+
+    Returns:
+        Formatted TensorFlow source that depends on TensorFlow alone.
+
+    Raises:
+        TranslationError: listing every construct that cannot be translated exactly.
+    """
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as err:
+        message = str(err).splitlines()[0]
+        raise TranslationError(
+            [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
+        ) from None
+    wrapper = MetadataWrapper(module)
+    translator = _Translator(wrapper.module, path)
+    result = wrapper.visit(translator)
+    if translator.diagnostics:
+        raise TranslationError(translator.diagnostics)
+    return _emit(result, translator.imports_inserted)
+
+
+def translate_file(path: str | Path) -> str:
+    """Translate one file; see :func:`translate_source`."""
+    return translate_source(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass
+class _ClassInfo:
+    """What the rewrite of one ``nn.Module`` class needs to know about it."""
+
+    node: cst.ClassDef
+    layers: dict[str, str] = field(default_factory=dict)  # attribute -> torch layer name
+    modules: dict[str, str] = field(default_factory=dict)  # attribute -> class in this file
+    direct_calls: set[cst.Call] = field(default_factory=set)  # ``self.x = Layer(...)``
+    call_attr: dict[cst.Call, str] = field(default_factory=dict)
+    init_methods: set[str] = field(default_factory=set)
+    type_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    direct_type_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    attr_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    removed: set[cst.CSTNode] = field(default_factory=set)
+    init_note: str = ""
+    build_input: str | None = None
+
+    def method(self, name: str) -> cst.FunctionDef | None:
+        for stmt in self.node.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+                return stmt
+        return None
+
+
+def _self_attr(node: cst.BaseExpression) -> str | None:
+    """``x`` for ``self.x``."""
+    name = dotted(node)
+    if name and name.startswith("self.") and name.count(".") == 1:
+        return name[5:]
+    return None
+
+
+def _positional_params(func: cst.FunctionDef) -> list[cst.Param]:
+    return list(func.params.posonly_params) + list(func.params.params)
+
+
+def _assigned_names(func: cst.FunctionDef) -> set[str]:
+    """Names (re)bound anywhere in a function body."""
+    names: set[str] = set()
+
+    class Collector(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._add(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._add(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._add(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            self._add(node.target)
+
+        def _add(self, target: cst.BaseExpression) -> None:
+            if isinstance(target, cst.Name):
+                names.add(target.value)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for element in target.elements:
+                    self._add(element.value)
+
+    func.body.visit(Collector())
+    return names
+
+
+class _Translator(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: cst.Module, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.imports = ImportTable.of(module)
+        self.diagnostics: list[Diagnostic] = []
+        self.classes: dict[str, _ClassInfo] = {}
+        self.class_stack: list[_ClassInfo | None] = []
+        self.function_stack: list[str] = []
+        self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
+        self.imports_inserted = False
+        self.module = module
+        self._analyse(module)
+
+    # -- diagnostics
+
+    def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
+        start = self.get_metadata(PositionProvider, node).start
+        self.diagnostics.append(Diagnostic(self.path, start.line, start.column + 1, message, hint))
+
+    # -- analysis, on the original tree
+
+    def _analyse(self, module: cst.Module) -> None:
+        class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
+        changed = True
+        while changed:  # a class deriving from a module class defined later is still a module
+            changed = False
+            for node in class_defs:
+                name = node.name.value
+                if name in self.classes:
+                    continue
+                for base in node.bases:
+                    if (
+                        self.imports.qualify(base.value) == MODULE_BASE
+                        or dotted(base.value) in self.classes
+                    ):
+                        self.classes[name] = _ClassInfo(node)
+                        changed = True
+                        break
+
+    def _analyse_class(self, info: _ClassInfo) -> None:
+        init = info.method("__init__")
+        if init is None:
+            return
+        outer = self
+
+        class Finder(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
+                    return
+                attr = _self_attr(node.targets[0].target)
+                if attr is None:
+                    return
+                call = node.value
+                qualified = outer.imports.qualify(call.func)
+                if qualified in LAYERS:
+                    info.layers[attr] = qualified
+                    info.direct_calls.add(call)
+                    info.call_attr[call] = attr
+                elif dotted(call.func) in outer.classes:
+                    info.modules[attr] = dotted(call.func)
+
+        init.body.visit(Finder())
+        for stmt in init.body.body:
+            if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+                continue
+            small = stmt.body[0]
+            if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+                continue
+            call = small.value
+            method = _self_attr(call.func)
+            if method is not None and not call.args and info.method(method) is not None:
+                loop = self._init_loop(info, info.method(method))
+                if loop is not None:
+                    info.init_methods.add(method)
+                    info.removed.add(stmt)
+                    info.init_note = (
+                        f"# {method}() is applied through the layers' initializer arguments."
+                    )
+            elif self._direct_init(info, call):
+                info.removed.add(stmt)
+        info.build_input = self._build_input(info)
+
+    def _init_call(self, call: cst.Call) -> tuple[str, str, dict[str, str]] | None:
+        """(target expression, param, initializer source) of ``init.f_(target.param, ...)``."""
+        qualified = self.imports.qualify(call.func)
+        args = list(call.args)
+        if qualified in rules.INITIALIZERS:
+            if not args or args[0].keyword is not None:
+                return None
+            tensor = args[0].value
+            rule = rules.INITIALIZERS[qualified]
+        elif isinstance(call.func, cst.Attribute) and call.func.attr.value in TENSOR_INIT_METHODS:
+            tensor = call.func.value
+            rule = rules.INITIALIZERS[TENSOR_INIT_METHODS[call.func.attr.value]]
+            args = [cst.Arg(tensor)] + args
+        else:
+            return None
+        if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
+            tensor = tensor.value
+        if not isinstance(tensor, cst.Attribute):
+            return None
+        owner = dotted(tensor.value)
+        if owner is None:
+            return None
+        positional = [Arg(self.module.code_for_node(a.value)) for a in args if a.keyword is None]
+        keywords = {
+            a.keyword.value: Arg(self.module.code_for_node(a.value)) for a in args if a.keyword
+        }
+        try:
+            source = rule(*bind(rule, positional, keywords).args)
+        except TypeError as err:
+            self.error(call, f"cannot translate this init call: {err}")
+            return None
+        except Unsupported as err:
+            self.error(call, err.message, err.hint)
+            return None
+        return owner, tensor.attr.value, source
+
+    def _direct_init(self, info: _ClassInfo, call: cst.Call) -> bool:
+        """``init.f_(self.fc1.weight, ...)`` in ``__init__`` -> an override for ``fc1``."""
+        found = self._init_call(call)
+        if found is None:
+            return False
+        owner, param, source = found
+        attr = _self_attr(cst.parse_expression(owner))
+        if attr is None or attr not in info.layers:
+            self.error(call, f"init of {owner}.{param} is not translated", "init a layer attribute")
+            return True
+        info.attr_overrides.setdefault(attr, {})[param] = source
+        return True
+
+    def _init_loop(self, info: _ClassInfo, method: cst.FunctionDef) -> bool | None:
+        """Parse ``for m in self.modules(): if isinstance(m, nn.Linear): init.f_(m.weight)``."""
+        body = list(method.body.body)
+        if body and _is_docstring(body[0]):
+            body = body[1:]
+        if len(body) != 1 or not isinstance(body[0], cst.For):
+            return None
+        loop = body[0]
+        iterator = loop.iter
+        if not (
+            isinstance(iterator, cst.Call)
+            and isinstance(iterator.func, cst.Attribute)
+            and dotted(iterator.func.value) == "self"
+            and iterator.func.attr.value in MODULE_ITERATORS
+        ):
+            return None
+        kind = iterator.func.attr.value
+        target = loop.target
+        if isinstance(target, cst.Tuple) and kind.startswith("named_"):
+            target = target.elements[-1].value
+        if not isinstance(target, cst.Name):
+            self.error(loop, "unsupported loop target in an init method")
+            return True
+        if info.modules:
+            self.error(
+                loop,
+                f"self.{kind}() here also reaches layers of nested modules "
+                f"({', '.join(sorted(info.modules))}), which is not translated",
+                "initialise the layers inside each module class",
+            )
+            return True
+        overrides = info.type_overrides if kind in ("modules", "named_modules") else None
+        overrides = overrides if overrides is not None else info.direct_type_overrides
+        for stmt in loop.body.body:
+            self._init_branch(stmt, target.value, overrides)
+        return True
+
+    def _init_branch(self, stmt: cst.BaseStatement, var: str, out: dict) -> None:
+        if not isinstance(stmt, cst.If):
+            self.error(stmt, "unsupported statement in an init loop", "use isinstance branches")
+            return
+        seen: set[str] = set()
+        branch: cst.If | cst.Else | None = stmt
+        while isinstance(branch, cst.If):
+            types = self._isinstance_types(branch.test, var)
+            if types is None:
+                self.error(branch.test, "unsupported condition in an init loop")
+                return
+            inits: dict[str, str] = {}
+            self._init_statements(branch.body.body, var, inits)
+            for qualified in types - seen:
+                out.setdefault(qualified, {}).update(inits)
+            seen |= types
+            branch = branch.orelse
+        if branch is not None:
+            self.error(branch, "an else branch in an init loop is not translated")
+
+    def _isinstance_types(self, test: cst.BaseExpression, var: str) -> set[str] | None:
+        if not (
+            isinstance(test, cst.Call)
+            and dotted(test.func) == "isinstance"
+            and len(test.args) == 2
+            and dotted(test.args[0].value) == var
+        ):
+            return None
+        spec = test.args[1].value
+        elements = (
+            [e.value for e in spec.elements] if isinstance(spec, (cst.Tuple, cst.List)) else [spec]
+        )
+        types = {self.imports.qualify(e) for e in elements}
+        if None in types:
+            return None
+        return types  # type: ignore[return-value]
+
+    def _init_statements(self, body, var: str, out: dict[str, str]) -> None:
+        for stmt in body:
+            if isinstance(stmt, cst.If) and stmt.orelse is None and _is_not_none(stmt.test, var):
+                self._init_statements(stmt.body.body, var, out)
+                continue
+            call = None
+            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+                expr = stmt.body[0]
+                if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
+                    call = expr.value
+            found = self._init_call(call) if call is not None else None
+            if found is None:
+                if call is None or not self.diagnostics:
+                    self.error(stmt, "unsupported statement in an init loop")
+                continue
+            owner, param, source = found
+            if owner != var:
+                self.error(stmt, f"init of {owner}.{param} inside a loop over {var}")
+                continue
+            out[param] = source
+
+    def _build_input(self, info: _ClassInfo) -> str | None:
+        """Source of the input size when the first layer applied to the input fixes it."""
+        forward, init = info.method("forward"), info.method("__init__")
+        if forward is None or init is None:
+            return None
+        params = _positional_params(forward)[1:]
+        required = [p for p in params if p.default is None]
+        if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
+            return None
+        input_name = required[0].name.value
+        first: list[str] = []
+
+        class FirstCall(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> bool:
+                attr = _self_attr(node.func)
+                if (
+                    not first
+                    and attr
+                    and node.args
+                    and dotted(node.args[0].value) == input_name
+                ):
+                    first.append(attr)
+                return not first
+
+        forward.body.visit(FirstCall())
+        if not first or first[0] not in info.layers:
+            return None
+        attr = first[0]
+        call = next(c for c, a in info.call_attr.items() if a == attr)
+        rule = LAYERS[info.layers[attr]]()
+        try:
+            bound = bind(rule.input_features, *self._call_args(call))
+        except TypeError:
+            return None
+        size = rule.input_features(*bound.args)
+        if size is None:
+            return None
+        init_params = {p.name.value for p in _positional_params(init)[1:]}
+        init_params |= {p.name.value for p in init.params.kwonly_params}
+        used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
+        if used - init_params or used & _assigned_names(init):
+            return None  # the value at the end of __init__ may differ from the one used
+        return size
+
+    def _call_args(self, call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
+        positional: list[Arg] = []
+        keywords: dict[str, Arg] = {}
+        for arg in call.args:
+            text = Arg(self.module.code_for_node(arg.value))
+            if arg.star:
+                raise TypeError(f"{arg.star}-arguments cannot be bound statically")
+            if arg.keyword is None:
+                positional.append(text)
+            else:
+                keywords[arg.keyword.value] = text
+        return positional, keywords
+
+    # -- rewriting
+
+    @property
+    def cls(self) -> _ClassInfo | None:
+        return self.class_stack[-1] if self.class_stack else None
+
+    @property
+    def in_call(self) -> bool:
+        return bool(self.function_stack) and self.function_stack[-1] == "forward"
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = self.classes.get(node.name.value)
+        if info is not None and info.node is node:
+            self._analyse_class(info)
+        self.class_stack.append(info)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        info = self.class_stack.pop()
+        if info is None:
+            return updated
+        bases = [
+            base.with_changes(value=cst.parse_expression(KERAS_MODEL))
+            if self.imports.qualify(original.bases[i].value) == MODULE_BASE
+            else base
+            for i, base in enumerate(updated.bases)
+        ]
+        return updated.with_changes(bases=bases)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.function_stack.append(node.name.value)
+        info = self.cls
+        # An init method is dropped whole: its effect moved into the layers' initializers.
+        return not (info and len(self.function_stack) == 1 and node.name.value in info.init_methods)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        name = self.function_stack.pop()
+        info = self.cls
+        if info is None or self.function_stack:
+            return updated
+        if name in info.init_methods:
+            return cst.RemoveFromParent()
+        if name == "forward":
+            return self._rename_forward(updated)
+        if name == "__init__":
+            return self._finish_init(info, updated)
+        return updated
+
+    def _rename_forward(self, func: cst.FunctionDef) -> cst.FunctionDef:
+        params = func.params
+        names = [p.name.value for p in _positional_params(func) + list(params.kwonly_params)]
+        if "training" not in names:
+            training = cst.Param(
+                cst.Name("training"),
+                default=cst.Name("None"),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+            if isinstance(params.star_arg, cst.Param) or params.kwonly_params:
+                params = params.with_changes(kwonly_params=[*params.kwonly_params, training])
+            else:
+                params = params.with_changes(params=[*params.params, training])
+        return func.with_changes(name=cst.Name("call"), params=params)
+
+    def _finish_init(self, info: _ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
+        if info.build_input is None:
+            return func
+        comments = [info.init_note] if info.init_note else []
+        comments.append("# Create the weights now, as torch does at construction.")
+        build = cst.parse_statement(f"self(tf.keras.Input(shape=({info.build_input},)))\n")
+        build = build.with_changes(
+            leading_lines=[
+                cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments
+            ]
+        )
+        return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if self.cls is not None and original in self.cls.removed:
+            return cst.RemoveFromParent()
+        if not self.function_stack and not self.class_stack:
+            return self._rewrite_imports(updated)
+        return updated
+
+    def _rewrite_imports(self, line: cst.SimpleStatementLine):
+        kept = []
+        removed = False
+        for small in line.body:
+            if isinstance(small, cst.Import):
+                names = [a for a in small.names if not _is_torch_module(dotted(a.name))]
+                removed |= len(names) != len(small.names)
+                if names:
+                    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                    kept.append(small.with_changes(names=names))
+            elif isinstance(small, cst.ImportFrom) and _is_torch_module(
+                dotted(small.module) if small.module else None
+            ):
+                removed = True
+            else:
+                kept.append(small)
+        if removed and not self.imports_inserted:
+            self.imports_inserted = True
+            kept.insert(0, cst.parse_statement("import tensorflow as tf\n").body[0])
+        if not kept:
+            return cst.RemoveFromParent()
+        return line.with_changes(body=kept)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if self.imports.qualify(node) is not None and self.imports.is_torch(
+            dotted(node).split(".")[0]
+        ):
+            self.pending[node] = self.imports.qualify(node)
+            return False
+        return True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.imports.is_torch(node.value):
+            self.pending[node] = self.imports.qualify(node)
+
+    def leave_Attribute(self, original: cst.Attribute, updated):
+        if self.in_call and dotted(original) == "self.training":
+            return cst.Name("training")
+        qualified = self.pending.get(original)
+        if qualified in NAMES:
+            del self.pending[original]
+            return cst.parse_expression(NAMES[qualified])
+        return updated
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name):
+        qualified = self.pending.get(original)
+        if qualified in NAMES:
+            del self.pending[original]
+            return cst.parse_expression(NAMES[qualified])
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        qualified = self.imports.qualify(original.func)
+        if qualified in LAYERS:
+            return self._layer(original, updated, qualified)
+        if qualified in rules.FUNCTIONS:
+            return self._function(original, updated, qualified)
+        info = self.cls
+        attr = _self_attr(original.func)
+        if info is not None and attr is not None:
+            takes = attr in info.modules or (
+                attr in info.layers and LAYERS[info.layers[attr]].takes_training
+            )
+            unknown = attr not in info.layers and info.method(attr) is None
+            if (takes or unknown) and not any(
+                a.keyword and a.keyword.value == "training" for a in original.args
+            ):
+                if self.in_call:
+                    return self._with_training(updated)
+                if takes:
+                    self.error(
+                        original,
+                        f"self.{attr} depends on training but is called outside forward()",
+                        "call it from forward(), or pass training explicitly",
+                    )
+        return updated
+
+    def _with_training(self, call: cst.Call) -> cst.Call:
+        args = list(call.args)
+        if args:
+            args[-1] = args[-1].with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+        training = cst.Arg(
+            cst.Name("training"),
+            keyword=cst.Name("training"),
+            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+        )
+        return call.with_changes(args=[*args, training])
+
+    def _resolved(self, original: cst.Call) -> None:
+        """The call's torch function name is translated: no longer a pending reference."""
+        self.pending.pop(original.func, None)
+
+    def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
+        info = self.cls
+        overrides: dict[str, str] = {}
+        attr = None
+        if info is not None and self.function_stack == ["__init__"]:
+            attr = info.call_attr.get(original)
+            overrides.update(info.type_overrides.get(qualified, {}))
+            if original in info.direct_calls:
+                overrides.update(info.direct_type_overrides.get(qualified, {}))
+            overrides.update(info.attr_overrides.get(attr, {}) if attr else {})
+        rule_cls: type[LayerRule] = LAYERS[qualified]
+        unknown = set(overrides) - set(rule_cls.initializers)
+        if unknown:
+            self.error(
+                original,
+                f"init of {qualified}.{', '.join(sorted(unknown))} is not translated",
+                f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
+            )
+        rule = rule_cls(overrides)
+        return self._apply(original, updated, qualified, rule.keras)
+
+    def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
+        return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
+
+    def _apply(self, original, updated, qualified, func):
+        self._resolved(original)
+        try:
+            # Arguments come from the updated node, so nested calls are translated already.
+            positional, keywords = self._call_args(updated)
+            bound = bind(func, positional, keywords)
+            source = func(*bound.args, **bound.kwargs)
+        except TypeError as err:
+            self.error(original, f"cannot translate {qualified}: {err}")
+            return updated
+        except Unsupported as err:
+            self.error(original, f"{qualified}: {err.message}", err.hint)
+            return updated
+        return cst.parse_expression(source)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        for node, qualified in self.pending.items():
+            hint = "see `torch2tf --list-rules` for what is translated"
+            self.error(node, f"{qualified} is not translated", hint)
+        return updated
+
+
+def _is_torch_module(name: str | None) -> bool:
+    return name is not None and (name == "torch" or name.startswith("torch."))
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _is_not_none(test: cst.BaseExpression, var: str) -> bool:
+    """``var.attr is not None``."""
+    return (
+        isinstance(test, cst.Comparison)
+        and len(test.comparisons) == 1
+        and isinstance(test.comparisons[0].operator, cst.IsNot)
+        and dotted(test.comparisons[0].comparator) == "None"
+        and (dotted(test.left) or "").startswith(var + ".")
+    )
+
+
+# --------------------------------------------------------------------------- emission
+
+
+@cache
+def _helpers() -> dict[str, str]:
+    """Name -> source of each top-level definition in ``keras_helpers``, read as text."""
+    folder = Path(__file__).parent / "keras_helpers"
+    found: dict[str, str] = {}
+    for name in HELPER_FILES:
+        text = (folder / name).read_text(encoding="utf-8")
+        for node in ast.parse(text).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found[node.name] = ast.get_source_segment(text, node) or ""
+    return found
+
+
+def _used_names(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+
+
+def _emit(module: cst.Module, tf_imported: bool) -> str:
+    """Add the helpers the code uses and the imports they need, then format."""
+    code = module.code
+    helpers = _helpers()
+    needed: list[str] = []
+    frontier = _used_names(code)
+    while True:  # helpers may use helpers
+        new = [h for h in helpers if h in frontier and h not in needed]
+        if not new:
+            break
+        needed += new
+        frontier = set().union(*(_used_names(helpers[h]) for h in new))
+    body = list(module.body)
+    insert_at = 0
+    for index, stmt in enumerate(body):
+        if _is_docstring(stmt) and index == 0:
+            insert_at = 1
+        elif isinstance(stmt, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
+        ):
+            insert_at = index + 1
+        else:
+            break
+    helper_code = "\n\n".join(helpers[h] for h in needed)
+    if helper_code:
+        helper_module = cst.parse_module(helper_code)
+        first, *rest = helper_module.body
+        note = "# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks."
+        first = first.with_changes(
+            leading_lines=[cst.EmptyLine(), cst.EmptyLine(comment=cst.Comment(note))]
+        )
+        body[insert_at:insert_at] = [first, *rest]
+    used = _used_names(code + helper_code)
+    imports = []
+    if "math" in used and not _imports_name(module, "math"):
+        imports.append("import math\n")
+    if "tf" in used and not tf_imported:
+        imports.append("import tensorflow as tf\n")
+    at = _first_import(body)
+    body[at:at] = [cst.parse_statement(line) for line in imports]
+    return _format(module.with_changes(body=body).code)
+
+
+def _imports_name(module: cst.Module, name: str) -> bool:
+    return name in ImportTable.of(module).aliases
+
+
+def _first_import(body: list[cst.BaseStatement]) -> int:
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(
+            stmt.body[0], (cst.Import, cst.ImportFrom)
+        ):
+            return index
+    return 0
+
+
+def _format(code: str) -> str:
+    import black
+
+    return black.format_str(code, mode=black.Mode())
