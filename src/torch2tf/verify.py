@@ -1,0 +1,169 @@
+"""Run torch and Keras on the same inputs and compare, overall and layer by layer.
+
+Per layer, each Keras layer is fed exactly the input its torch twin received (captured with
+forward hooks), so an error is attributed to the first layer that introduces it instead of
+every layer after it. Both models' state (BatchNorm statistics, train/eval flag) is restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import torch
+
+from torch2tf.weights import keras_layer_at
+
+
+@dataclass
+class LayerCheck:
+    layer: str
+    torch_type: str
+    keras_type: str
+    max_abs_error: float
+    passed: bool
+
+
+@dataclass
+class Check:
+    """The comparison in one mode (``eval`` or ``train``)."""
+
+    mode: str
+    passed: bool
+    max_abs_error: float
+    first_divergent_layer: str | None
+    layers: list[LayerCheck] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _flatten(value[k])]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _flatten(v)]
+    return [value]
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def compare(torch_out: Any, keras_out: Any, atol: float, rtol: float) -> tuple[float, bool]:
+    """(max abs error, within atol + rtol * |torch|) over every output tensor."""
+    expected, received = _flatten(torch_out), _flatten(keras_out)
+    if len(expected) != len(received):
+        return float("inf"), False
+    worst, passed = 0.0, True
+    for t, k in zip(expected, received):
+        t, k = _numpy(t).astype(np.float64), _numpy(k).astype(np.float64)
+        if t.shape != k.shape:
+            return float("inf"), False
+        diff = np.abs(t - k)
+        if diff.size:
+            worst = max(worst, float(diff.max()))
+            passed &= bool(np.all(diff <= atol + rtol * np.abs(t)))
+    return worst, passed
+
+
+def _to_tf(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tf.constant(value.detach().cpu().numpy())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_tf(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_tf(v) for k, v in value.items()}
+    return value
+
+
+@contextlib.contextmanager
+def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Iterator[None]:
+    """Restore both models' state afterwards; switch dropout off for the comparison."""
+    state = copy.deepcopy(torch_model.state_dict())
+    was_training = torch_model.training
+    snapshot = [(v, v.numpy()) for v in keras_model.weights]
+    dropouts = [
+        (m, m.p) for m in torch_model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+    ]
+    keras_dropouts = [
+        (layer, layer.rate)
+        for layer in keras_model._flatten_layers()
+        if isinstance(layer, tf.keras.layers.Dropout)
+    ]
+    torch_model.train(mode == "train")
+    for module, _ in dropouts:
+        module.p = 0.0
+    for layer, _ in keras_dropouts:
+        layer.rate = 0.0
+    try:
+        yield
+    finally:
+        for module, p in dropouts:
+            module.p = p
+        for layer, rate in keras_dropouts:
+            layer.rate = rate
+        torch_model.load_state_dict(state)
+        torch_model.train(was_training)
+        for variable, value in snapshot:
+            variable.assign(value)
+
+
+def check(
+    torch_model: torch.nn.Module,
+    keras_model: Any,
+    inputs: tuple[torch.Tensor, ...],
+    mode: str = "eval",
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> Check:
+    """Compare both models on ``inputs`` in ``mode`` (``eval`` or ``train``)."""
+    training = mode == "train"
+    with _preserved(torch_model, keras_model, mode):
+        captured: list[tuple[str, torch.nn.Module, tuple, dict, Any]] = []
+
+        def hook(path: str):
+            def record(module, args, kwargs, output):
+                captured.append((path, module, args, kwargs, output))
+
+            return record
+
+        handles = [
+            module.register_forward_hook(hook(path), with_kwargs=True)
+            for path, module in torch_model.named_modules()
+            if path
+        ]
+        try:
+            with torch.no_grad():
+                torch_out = torch_model(*inputs)
+        finally:
+            for handle in handles:
+                handle.remove()
+        keras_out = keras_model(*_to_tf(inputs), training=training)
+        worst, passed = compare(torch_out, keras_out, atol, rtol)
+        layers = []
+        for path, module, args, kwargs, output in captured:
+            try:
+                layer = keras_layer_at(keras_model, path)
+            except (AttributeError, IndexError, KeyError):
+                continue
+            keras_kwargs = _to_tf(kwargs)
+            if getattr(layer, "_call_has_training_arg", False):
+                keras_kwargs["training"] = training
+            try:
+                result = layer(*_to_tf(args), **keras_kwargs)
+                error, ok = compare(output, result, atol, rtol)
+            except Exception:  # a layer that cannot run on its twin's input has diverged
+                error, ok = float("inf"), False
+            layers.append(
+                LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok)
+            )
+    first = next((c.layer for c in layers if not c.passed), None)
+    return Check(mode, passed, worst, first, layers)

@@ -1,0 +1,114 @@
+"""Move every torch parameter and buffer onto the Keras variable at the same attribute path."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from torch2tf.rules import LAYERS, LayerRule
+
+# Buffers Keras has no use for, and why.
+IGNORED_BUFFERS = {
+    "num_batches_tracked": "only used by torch when momentum=None, which is not translated",
+}
+
+
+class WeightTransferError(Exception):
+    """Weights could not be moved; the message lists every problem at once."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One torch tensor moved onto one Keras variable."""
+
+    torch_name: str
+    keras_name: str
+    shape: tuple[int, ...]
+
+
+@cache
+def _rules_by_type() -> dict[type, type[LayerRule]]:
+    found = {}
+    for name, rule in LAYERS.items():
+        module_name, _, attr = name.rpartition(".")
+        found[getattr(importlib.import_module(module_name), attr)] = rule
+    return found
+
+
+def rule_for(module: Any) -> type[LayerRule] | None:
+    """The layer rule for a live torch module, if its exact class has one."""
+    return _rules_by_type().get(type(module))
+
+
+def keras_child(parent: Any, name: str) -> Any:
+    """The Keras object at one step of a torch module path (``fc1``, or ``0`` in a list)."""
+    if name.isdigit() and isinstance(parent, (list, tuple)):
+        return parent[int(name)]
+    if isinstance(parent, dict):
+        return parent[name]
+    return getattr(parent, name)
+
+
+def keras_layer_at(model: Any, path: str) -> Any:
+    """The Keras layer at a torch module path such as ``encoder.fc1``."""
+    layer = model
+    for step in path.split(".") if path else []:
+        layer = keras_child(layer, step)
+    return layer
+
+
+def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
+    """Assign every torch parameter and buffer to its Keras variable, checking shapes.
+
+    Raises:
+        WeightTransferError: listing every missing layer, unmapped tensor and shape mismatch.
+    """
+    problems: list[str] = []
+    moves: list[tuple[Any, np.ndarray, Transfer]] = []
+    for path, module in torch_model.named_modules():
+        own = [n for n, _ in module.named_parameters(recurse=False)]
+        own += [n for n, b in module.named_buffers(recurse=False) if b is not None]
+        own = [n for n in own if n not in IGNORED_BUFFERS]
+        if not own:
+            continue
+        prefix = f"{path}." if path else ""
+        rule = rule_for(module)
+        if rule is None:
+            names = ", ".join(prefix + n for n in own)
+            problems.append(f"{names}: no rule maps the tensors of {type(module).__name__}")
+            continue
+        try:
+            layer = keras_layer_at(keras_model, path)
+        except (AttributeError, IndexError, KeyError):
+            problems.append(f"{path}: the Keras model has no layer at this path")
+            continue
+        arrays = rule.weights(module)
+        variables = list(layer.weights)
+        if len(arrays) != len(variables):
+            problems.append(
+                f"{path}: expected {len(arrays)} Keras variables for {type(module).__name__}, "
+                f"received {len(variables)} on {type(layer).__name__}"
+            )
+            continue
+        names = [prefix + n for n in own] + [prefix + "?"] * (len(arrays) - len(own))
+        for name, array, variable in zip(names, arrays, variables):
+            if tuple(array.shape) != tuple(variable.shape):
+                problems.append(
+                    f"{name}: torch shape {tuple(array.shape)} (as Keras layout) does not match "
+                    f"Keras {variable.path} shape {tuple(variable.shape)}"
+                )
+                continue
+            moves.append((variable, array, Transfer(name, variable.path, tuple(array.shape))))
+    assigned = {id(v) for v, _, _ in moves}
+    for variable in keras_model.weights:
+        if id(variable) not in assigned and not problems:
+            problems.append(f"Keras variable {variable.path} received no torch tensor")
+    if problems:
+        raise WeightTransferError("weight transfer failed:\n  " + "\n  ".join(problems))
+    for variable, array, _ in moves:
+        variable.assign(array.astype(variable.dtype, copy=False))
+    return [t for _, _, t in moves]
