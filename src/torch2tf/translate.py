@@ -52,6 +52,13 @@ def translate_source(source: str, path: str = "<string>") -> str:
         TranslationError: listing every construct that cannot be translated exactly.
     """
     try:
+        ast.parse(source, path)  # Python's own parser words syntax errors best
+    except SyntaxError as err:
+        line, column = err.lineno or 1, err.offset or 1
+        raise TranslationError(
+            [Diagnostic(path, line, column, f"syntax error: {err.msg}")]
+        ) from None
+    try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as err:
         message = str(err).splitlines()[0]
@@ -150,6 +157,7 @@ class _Translator(cst.CSTTransformer):
         self.class_stack: list[_ClassInfo | None] = []
         self.function_stack: list[str] = []
         self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
+        self.not_references: set[cst.Name] = set()  # attribute, keyword and parameter names
         self.imports_inserted = False
         self.module = module
         self._analyse(module)
@@ -536,15 +544,22 @@ class _Translator(cst.CSTTransformer):
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        if self.imports.qualify(node) is not None and self.imports.is_torch(
-            dotted(node).split(".")[0]
-        ):
+        name = dotted(node)
+        if name is not None and self.imports.is_torch(name.split(".")[0]):
             self.pending[node] = self.imports.qualify(node)
             return False
+        self.not_references.add(node.attr)
         return True
 
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.not_references.add(node.keyword)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.not_references.add(node.name)
+
     def visit_Name(self, node: cst.Name) -> None:
-        if self.imports.is_torch(node.value):
+        if node not in self.not_references and self.imports.is_torch(node.value):
             self.pending[node] = self.imports.qualify(node)
 
     def leave_Attribute(self, original: cst.Attribute, updated):
@@ -564,6 +579,8 @@ class _Translator(cst.CSTTransformer):
         return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if self._is_explicit_super(original):
+            return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
         qualified = self.imports.qualify(original.func)
         if qualified in LAYERS:
             return self._layer(original, updated, qualified)
@@ -588,6 +605,17 @@ class _Translator(cst.CSTTransformer):
                         "call it from forward(), or pass training explicitly",
                     )
         return updated
+
+    def _is_explicit_super(self, call: cst.Call) -> bool:
+        info = self.cls
+        return (
+            info is not None
+            and len(self.function_stack) == 1
+            and dotted(call.func) == "super"
+            and len(call.args) == 2
+            and dotted(call.args[0].value) == info.node.name.value
+            and dotted(call.args[1].value) == "self"
+        )
 
     def _with_training(self, call: cst.Call) -> cst.Call:
         args = list(call.args)

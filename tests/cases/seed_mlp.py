@@ -1,0 +1,62 @@
+import torch
+import torch.nn as nn
+
+class PyTorchMLP(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super(PyTorchMLP, self).__init__()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x = self.fc1(x)
+        x = self.relu(x)
+        x = self.fc2(x)
+        return x
+
+# Example instantiation
+model_pytorch = PyTorchMLP(input_size=784, hidden_size=256, output_size=10)
+
+# output
+import math
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+class PyTorchMLP(tf.keras.Model):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.fc1 = tf.keras.layers.Dense(
+            hidden_size,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(input_size),
+        )
+        self.relu = tf.keras.layers.ReLU()
+        self.fc2 = tf.keras.layers.Dense(
+            output_size,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(hidden_size),
+        )
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(input_size,)))
+
+    def call(self, x, training=None):
+        x = self.fc1(x)
+        x = self.relu(x)
+        x = self.fc2(x)
+        return x
+
+
+# Example instantiation
+model_pytorch = PyTorchMLP(input_size=784, hidden_size=256, output_size=10)

@@ -1,0 +1,58 @@
+import torch
+import torch.nn as nn
+import torch.nn.init as init
+
+class PyTorchMLPInit(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+      super(PyTorchMLPInit, self).__init__()
+      self.fc1 = nn.Linear(input_size, hidden_size)
+      self.relu = nn.ReLU()
+      self.fc2 = nn.Linear(hidden_size, output_size)
+      self._initialize_weights()
+
+    def forward(self, x):
+      x = self.fc1(x)
+      x = self.relu(x)
+      x = self.fc2(x)
+      return x
+
+    def _initialize_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    init.zeros_(m.bias)
+# Example instantiation
+model_pytorch_init = PyTorchMLPInit(input_size=784, hidden_size=256, output_size=10)
+
+# output
+import tensorflow as tf
+
+
+class PyTorchMLPInit(tf.keras.Model):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.fc1 = tf.keras.layers.Dense(
+            hidden_size,
+            kernel_initializer=tf.keras.initializers.GlorotUniform(),
+            bias_initializer=tf.keras.initializers.Zeros(),
+        )
+        self.relu = tf.keras.layers.ReLU()
+        self.fc2 = tf.keras.layers.Dense(
+            output_size,
+            kernel_initializer=tf.keras.initializers.GlorotUniform(),
+            bias_initializer=tf.keras.initializers.Zeros(),
+        )
+        # _initialize_weights() is applied through the layers' initializer arguments.
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(input_size,)))
+
+    def call(self, x, training=None):
+        x = self.fc1(x)
+        x = self.relu(x)
+        x = self.fc2(x)
+        return x
+
+
+# Example instantiation
+model_pytorch_init = PyTorchMLPInit(input_size=784, hidden_size=256, output_size=10)

@@ -1,0 +1,214 @@
+"""The structural rewrites of translate, checked on the generated text and by running it."""
+
+import ast
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from torch2tf import TranslationError, translate_source
+from conftest import EXAMPLES
+
+SEED = (EXAMPLES / "seed_mlps.py").read_text()
+
+
+def names_used(code: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+
+
+def test_seed_output_depends_on_tensorflow_alone():
+    code = translate_source(SEED)
+    tree = ast.parse(code)
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])
+    }
+    assert imported == {"tensorflow", "math"}
+    assert not names_used(code) & {"torch", "nn", "init", "F"}
+
+
+def test_seed_classes_keep_names_and_get_call():
+    tree = ast.parse(translate_source(SEED))
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    for name in ("PyTorchMLP", "PyTorchMLPComplex", "PyTorchMLPInit"):
+        methods = {f.name for f in classes[name].body if isinstance(f, ast.FunctionDef)}
+        assert "call" in methods and "forward" not in methods
+        assert ast.unparse(classes[name].bases[0]) == "tf.keras.Model"
+        call = next(f for f in classes[name].body if getattr(f, "name", "") == "call")
+        assert [a.arg for a in call.args.args] == ["self", "x", "training"]
+
+
+def test_training_is_passed_to_dropout_and_batchnorm_only():
+    code = translate_source(SEED)
+    assert "self.bn1(x, training=training)" in code
+    assert "self.dropout2(x, training=training)" in code
+    assert "self.relu1(x)\n" in code and "self.fc1(x)\n" in code
+
+
+SUPER_STYLES = ["super().__init__()", "super(Net, self).__init__()"]
+
+
+@pytest.mark.parametrize("call", SUPER_STYLES)
+def test_both_super_styles_become_plain_super(call):
+    source = textwrap.dedent(
+        f"""
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                {call}
+                self.fc = nn.Linear(4, 2, bias=False)
+
+            def forward(self, x):
+                return self.fc(x)
+        """
+    )
+    code = translate_source(source)
+    assert "super().__init__()" in code
+    assert "tf.keras.layers.Dense(2, use_bias=False, kernel_initializer=" in code.replace(
+        "\n", ""
+    ).replace("    ", "")
+
+
+def test_comments_and_docstrings_survive():
+    source = textwrap.dedent(
+        '''
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            """A tiny net."""
+
+            def __init__(self, n):
+                super().__init__()
+                # the only layer
+                self.fc = nn.Linear(n, 1)  # scores
+
+            def forward(self, x):
+                """Score x."""
+                return self.fc(x)
+        '''
+    )
+    code = translate_source(source)
+    for text in ('"""A tiny net."""', "# the only layer", "# scores", '"""Score x."""'):
+        assert text in code
+
+
+def test_nested_custom_module_receives_training():
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.fc = nn.Linear(n, n)
+                self.drop = nn.Dropout(0.1)
+
+            def forward(self, x):
+                return self.drop(self.fc(x))
+
+        class Net(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.block = Block(n)
+
+            def forward(self, x):
+                return self.block(x)
+        """
+    )
+    code = translate_source(source)
+    assert "self.block(x, training=training)" in code
+    assert "self.drop(self.fc(x), training=training)" in code
+
+
+def test_batchnorm_arguments_map_to_keras_conventions():
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm1d(8, eps=1e-3, momentum=0.3, affine=False)
+
+            def forward(self, x):
+                return self.bn(x)
+        """
+    )
+    code = translate_source(source)
+    assert "TorchBatchNorm(momentum=0.7, epsilon=1e-3, center=False, scale=False)" in code
+    assert "class TorchBatchNorm(tf.keras.layers.BatchNormalization):" in code
+
+
+def test_helpers_are_emitted_only_when_used():
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.act = nn.ReLU()
+
+            def forward(self, x):
+                return self.act(x)
+        """
+    )
+    code = translate_source(source)
+    assert "TorchBatchNorm" not in code and "torch_default" not in code
+    assert "import math" not in code
+
+
+def test_untranslatable_constructs_are_all_reported_with_positions():
+    source = textwrap.dedent(
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv3d(1, 1, 3)
+
+            def forward(self, x):
+                return torch.frobnicate(self.conv(x))
+        """
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source, "net.py")
+    messages = [str(d) for d in info.value.diagnostics]
+    assert any(m.startswith("net.py:8:21: error: torch.nn.Conv3d") for m in messages)
+    assert any(m.startswith("net.py:11:16: error: torch.frobnicate") for m in messages)
+
+
+def test_syntax_error_has_position():
+    with pytest.raises(TranslationError) as info:
+        translate_source("class Net(nn.Module:\n    pass\n", "bad.py")
+    (diagnostic,) = info.value.diagnostics
+    assert (diagnostic.path, diagnostic.line) == ("bad.py", 1) and diagnostic.column > 1
+    assert diagnostic.message.startswith("syntax error: ")
+
+
+def test_generated_seed_passes_ruff(tmp_path):
+    out = tmp_path / "seed_tf.py"
+    out.write_text(translate_source(SEED))
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_translate_imports_neither_torch_nor_tensorflow():
+    code = (
+        "import sys, torch2tf\n"
+        f"torch2tf.translate_file({str(EXAMPLES / 'seed_mlps.py')!r})\n"
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
