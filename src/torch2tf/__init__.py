@@ -12,7 +12,7 @@ from torch2tf.diagnostics import Diagnostic, TranslationError
 from torch2tf.translate import translate_file, translate_source
 
 if TYPE_CHECKING:
-    from torch2tf.convert import Conversion, ConversionError, convert
+    from torch2tf.conversion import Conversion, ConversionError, convert
     from torch2tf.training import convert_loss, convert_optimizer
 
 __all__ = [
@@ -28,9 +28,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "convert": "torch2tf.convert",
-    "Conversion": "torch2tf.convert",
-    "ConversionError": "torch2tf.convert",
+    "convert": "torch2tf.conversion",
+    "Conversion": "torch2tf.conversion",
+    "ConversionError": "torch2tf.conversion",
     "convert_loss": "torch2tf.training",
     "convert_optimizer": "torch2tf.training",
 }

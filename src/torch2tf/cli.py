@@ -132,7 +132,7 @@ def _convert(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
     from torch2tf import loading
-    from torch2tf.convert import convert
+    from torch2tf.conversion import convert
 
     cls = loading.load_class(args.src, args.class_name)
     try:

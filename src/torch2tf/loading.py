@@ -97,7 +97,7 @@ def random_inputs(model: torch.nn.Module, shape: tuple[int, ...]) -> tuple[torch
 
 def conversion_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean 'this model cannot be converted', reported without a traceback."""
-    from torch2tf.convert import ConversionError
+    from torch2tf.conversion import ConversionError
     from torch2tf.weights import WeightTransferError
 
     return (ConversionError, WeightTransferError)
