@@ -6,7 +6,7 @@ import torch.nn.init as init
 
 class PyTorchMLP(nn.Module):
     def __init__(self, input_size, hidden_size, output_size):
-        super(PyTorchMLP, self).__init__()
+        super().__init__()
         self.fc1 = nn.Linear(input_size, hidden_size)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(hidden_size, output_size)
@@ -20,7 +20,7 @@ class PyTorchMLP(nn.Module):
 
 class PyTorchMLPComplex(nn.Module):
     def __init__(self, input_size, hidden_size1, hidden_size2, output_size, dropout_rate):
-        super(PyTorchMLPComplex, self).__init__()
+        super().__init__()
         self.fc1 = nn.Linear(input_size, hidden_size1)
         self.bn1 = nn.BatchNorm1d(hidden_size1)
         self.relu1 = nn.ReLU()
@@ -46,7 +46,7 @@ class PyTorchMLPComplex(nn.Module):
 
 class PyTorchMLPInit(nn.Module):
     def __init__(self, input_size, hidden_size, output_size):
-        super(PyTorchMLPInit, self).__init__()
+        super().__init__()
         self.fc1 = nn.Linear(input_size, hidden_size)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(hidden_size, output_size)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from conftest import EXAMPLES
 from seed_mlps import PyTorchMLP, PyTorchMLPComplex, PyTorchMLPInit
 
 import torch2tf
 from torch2tf.conversion import infer_inputs, load_generated
 from torch2tf.translate import translate_file
-from conftest import EXAMPLES
 
 ATOL, RTOL = 1e-5, 1e-4
 COMPLEX = dict(input_size=784, hidden_size1=512, hidden_size2=256, output_size=10, dropout_rate=0.2)
@@ -146,7 +146,9 @@ def test_report_names_layers_and_modes():
         (mode, layer) for mode in ("eval", "train") for layer in ("fc1", "relu", "fc2")
     }
     assert "torch_model" not in repr(result)
-    assert isinstance(result.source, str) and "class PyTorchMLPInit(tf.keras.Model)" in result.source
+    assert (
+        isinstance(result.source, str) and "class PyTorchMLPInit(tf.keras.Model)" in result.source
+    )
 
 
 def test_a_wrong_weight_is_caught_and_its_layer_named():

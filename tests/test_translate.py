@@ -6,9 +6,9 @@ import sys
 import textwrap
 
 import pytest
+from conftest import EXAMPLES
 
 from torch2tf import TranslationError, translate_source
-from conftest import EXAMPLES
 
 SEED = (EXAMPLES / "seed_mlps.py").read_text()
 

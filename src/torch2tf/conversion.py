@@ -88,7 +88,7 @@ class Conversion:
                 continue
             layer = keras_layer_at(self.keras_model, path)
             trainable = list(layer.trainable_weights)
-            variables.update(zip(params, trainable))
+            variables.update(zip(params, trainable, strict=True))
         return variables
 
     def save(self, outdir: str | Path) -> Path:
@@ -130,7 +130,7 @@ class Conversion:
                 f"{c.mode:<6} {'(whole model)':<28} {'':<14} {'':<20} "
                 f"{c.max_abs_error:>12.3e}  {'yes' if c.passed else 'NO'}"
             )
-        verdict = "PASSED" if self.passed else f"FAILED (first divergent layer: "
+        verdict = "PASSED" if self.passed else "FAILED (first divergent layer: "
         if not self.passed:
             verdict += f"{self.first_divergent_layer or 'whole model'})"
         rows.append(

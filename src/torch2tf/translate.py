@@ -390,12 +390,7 @@ class _Translator(cst.CSTTransformer):
         class FirstCall(cst.CSTVisitor):
             def visit_Call(self, node: cst.Call) -> bool:
                 attr = _self_attr(node.func)
-                if (
-                    not first
-                    and attr
-                    and node.args
-                    and dotted(node.args[0].value) == input_name
-                ):
+                if not first and attr and node.args and dotted(node.args[0].value) == input_name:
                     first.append(attr)
                 return not first
 
@@ -501,9 +496,7 @@ class _Translator(cst.CSTTransformer):
         comments.append("# Create the weights now, as torch does at construction.")
         build = cst.parse_statement(f"self(tf.keras.Input(shape=({info.build_input},)))\n")
         build = build.with_changes(
-            leading_lines=[
-                cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments
-            ]
+            leading_lines=[cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments]
         )
         return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
 

@@ -63,7 +63,7 @@ def compare(torch_out: Any, keras_out: Any, atol: float, rtol: float) -> tuple[f
     if len(expected) != len(received):
         return float("inf"), False
     worst, passed = 0.0, True
-    for t, k in zip(expected, received):
+    for t, k in zip(expected, received, strict=True):
         t, k = _numpy(t).astype(np.float64), _numpy(k).astype(np.float64)
         if t.shape != k.shape:
             return float("inf"), False
@@ -91,7 +91,9 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
     was_training = torch_model.training
     snapshot = [(v, v.numpy()) for v in keras_model.weights]
     dropouts = [
-        (m, m.p) for m in torch_model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)
+        (m, m.p)
+        for m in torch_model.modules()
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd)
     ]
     keras_dropouts = [
         (layer, layer.rate)
@@ -162,8 +164,6 @@ def check(
                 error, ok = compare(output, result, atol, rtol)
             except Exception:  # a layer that cannot run on its twin's input has diverged
                 error, ok = float("inf"), False
-            layers.append(
-                LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok)
-            )
+            layers.append(LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok))
     first = next((c.layer for c in layers if not c.passed), None)
     return Check(mode, passed, worst, first, layers)

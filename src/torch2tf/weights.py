@@ -95,7 +95,7 @@ def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
             )
             continue
         names = [prefix + n for n in own] + [prefix + "?"] * (len(arrays) - len(own))
-        for name, array, variable in zip(names, arrays, variables):
+        for name, array, variable in zip(names, arrays, variables, strict=True):
             if tuple(array.shape) != tuple(variable.shape):
                 problems.append(
                     f"{name}: torch shape {tuple(array.shape)} (as Keras layout) does not match "

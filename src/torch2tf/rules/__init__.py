@@ -100,8 +100,10 @@ def layer(cls: type[LayerRule]) -> type[LayerRule]:
     return cls
 
 
-def bind(func: Callable[..., Any], args: list[Arg], kwargs: dict[str, Arg]) -> inspect.BoundArguments:
-    """Bind source arguments to a rule's torch signature (TypeError names the offending argument)."""
+def bind(
+    func: Callable[..., Any], args: list[Arg], kwargs: dict[str, Arg]
+) -> inspect.BoundArguments:
+    """Bind source arguments to a rule's torch signature (TypeError names a bad argument)."""
     bound = inspect.signature(func).bind(*args, **kwargs)
     bound.apply_defaults()
     return bound
@@ -116,7 +118,7 @@ FUNCTIONS: dict[str, Callable[..., str]] = {}
 """Qualified torch function name -> a function with its signature returning TensorFlow source."""
 
 INITIALIZERS: dict[str, Callable[..., str]] = {}
-"""Qualified ``torch.nn.init`` name -> a function with its signature returning a Keras initializer."""
+"""Qualified ``torch.nn.init`` name -> a function with its signature returning an initializer."""
 
 
 def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
