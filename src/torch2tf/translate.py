@@ -418,7 +418,7 @@ class _Translator(cst.CSTTransformer):
         positional: list[Arg] = []
         keywords: dict[str, Arg] = {}
         for arg in call.args:
-            text = Arg(self.module.code_for_node(arg.value))
+            text = Arg(_code(arg.value))
             if arg.star:
                 raise TypeError(f"{arg.star}-arguments cannot be bound statically")
             if arg.keyword is None:
@@ -579,6 +579,8 @@ class _Translator(cst.CSTTransformer):
             return self._layer(original, updated, qualified)
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
+        if self._is_tensor_method(original):
+            return self._tensor_method(original, updated)
         info = self.cls
         attr = _self_attr(original.func)
         if info is not None and attr is not None:
@@ -622,6 +624,32 @@ class _Translator(cst.CSTTransformer):
             equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
         )
         return call.with_changes(args=[*args, training])
+
+    def _is_tensor_method(self, call: cst.Call) -> bool:
+        """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
+        func = call.func
+        if self.cls is None or not isinstance(func, cst.Attribute):
+            return False
+        if func.attr.value not in rules.METHODS:
+            return False
+        owner = dotted(func.value)
+        return owner != "self" and not (owner and self.imports.qualify(func.value))
+
+    def _tensor_method(self, original: cst.Call, updated: cst.Call):
+        name = original.func.attr.value
+        rule = rules.METHODS[name]
+        tensor = Arg(_code(updated.func.value))
+        try:
+            positional, keywords = self._call_args(updated)
+            bound = bind(rule, [tensor, *positional], keywords)
+            source = rule(*bound.args, **bound.kwargs)
+        except TypeError as err:
+            self.error(original, f"cannot translate Tensor.{name}: {err}")
+            return updated
+        except Unsupported as err:
+            self.error(original, f"Tensor.{name}: {err.message}", err.hint)
+            return updated
+        return cst.parse_expression(source)
 
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""
@@ -671,6 +699,11 @@ class _Translator(cst.CSTTransformer):
             hint = "see `torch2tf --list-rules` for what is translated"
             self.error(node, f"{qualified} is not translated", hint)
         return updated
+
+
+def _code(node: cst.CSTNode) -> str:
+    """Source text of a node of the tree being rewritten."""
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def _is_torch_module(name: str | None) -> bool:
@@ -749,7 +782,7 @@ def _emit(module: cst.Module, tf_imported: bool) -> str:
             leading_lines=[cst.EmptyLine(), cst.EmptyLine(comment=cst.Comment(note))]
         )
         body[insert_at:insert_at] = [first, *rest]
-    used = _used_names(code + helper_code)
+    used = _used_names(code + "\n" + helper_code)
     imports = []
     if "math" in used and not _imports_name(module, "math"):
         imports.append("import math\n")

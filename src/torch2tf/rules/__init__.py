@@ -121,6 +121,22 @@ INITIALIZERS: dict[str, Callable[..., str]] = {}
 """Qualified ``torch.nn.init`` name -> a function with its signature returning an initializer."""
 
 
+METHODS: dict[str, Callable[..., str]] = {}
+"""Tensor method name (``view``) -> a function taking the tensor's source first, then the
+method's own arguments, returning TensorFlow source."""
+
+
+def method(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Decorator registering a torch.Tensor method rule under one or more method names."""
+
+    def register(func: Callable[..., str]) -> Callable[..., str]:
+        for name in names:
+            METHODS[name] = func
+        return func
+
+    return register
+
+
 def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Decorator registering a torch function rule under one or more qualified names."""
 
