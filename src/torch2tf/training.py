@@ -211,6 +211,12 @@ def convert_lr_scheduler(
     return lr if steps_per_epoch is None else kt.PerEpochSchedule(lr, steps_per_epoch)
 
 
+def _was_stepped(state: dict) -> bool:
+    """Adagrad creates its state at construction, with step 0; the others at the first step."""
+    step = state.get("step")
+    return (step is not None and float(step) > 0) or state.get("momentum_buffer") is not None
+
+
 def _group_optimizer(
     optimizer: torch.optim.Optimizer,
     group: dict,
@@ -313,7 +319,7 @@ def convert_optimizer(
             f"convert_optimizer expects one of {_names(_OPTIMIZERS, 'torch.optim.')}; "
             f"received: {kind.__module__}.{kind.__name__}"
         )
-    if any(optimizer.state.values()):
+    if any(_was_stepped(state) for state in optimizer.state.values()):
         raise ValueError(
             "convert_optimizer expects an optimizer that was never stepped; this one has state "
             "(momentum buffers, moments), and transferring it is not supported."
