@@ -9,7 +9,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+MODELS = ROOT / "tests" / "models"
 sys.path.insert(0, str(EXAMPLES))
+sys.path.insert(0, str(MODELS))
 
 
 def pytest_configure(config):

@@ -10,6 +10,7 @@ construction) and reports anything it cannot translate exactly as a diagnostic.
 from __future__ import annotations
 
 import ast
+import inspect
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -419,9 +420,11 @@ class _Translator(cst.CSTTransformer):
         keywords: dict[str, Arg] = {}
         for arg in call.args:
             text = Arg(_code(arg.value))
+            if arg.star == "**":
+                raise TypeError("**-arguments cannot be bound statically")
             if arg.star:
-                raise TypeError(f"{arg.star}-arguments cannot be bound statically")
-            if arg.keyword is None:
+                positional.append(Arg(f"*{text}"))  # only rules taking *args accept it
+            elif arg.keyword is None:
                 positional.append(text)
             else:
                 keywords[arg.keyword.value] = text
@@ -684,6 +687,8 @@ class _Translator(cst.CSTTransformer):
         try:
             # Arguments come from the updated node, so nested calls are translated already.
             positional, keywords = self._call_args(updated)
+            if any(a.startswith("*") for a in positional) and not _takes_varargs(func):
+                raise TypeError("*-arguments cannot be bound statically")
             bound = bind(func, positional, keywords)
             source = func(*bound.args, **bound.kwargs)
         except TypeError as err:
@@ -699,6 +704,10 @@ class _Translator(cst.CSTTransformer):
             hint = "see `torch2tf --list-rules` for what is translated"
             self.error(node, f"{qualified} is not translated", hint)
         return updated
+
+
+def _takes_varargs(func) -> bool:
+    return any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values())
 
 
 def _code(node: cst.CSTNode) -> str:

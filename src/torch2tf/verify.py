@@ -156,6 +156,8 @@ def check(
                 layer = keras_layer_at(keras_model, path)
             except (AttributeError, IndexError, KeyError):
                 continue
+            if not callable(layer):  # a ModuleList/ModuleDict twin is a plain list/dict
+                continue
             keras_kwargs = _to_tf(kwargs)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training

@@ -48,6 +48,8 @@ def keras_child(parent: Any, name: str) -> Any:
     """The Keras object at one step of a torch module path (``fc1``, or ``0`` in a list)."""
     if name.isdigit() and isinstance(parent, (list, tuple)):
         return parent[int(name)]
+    if name.isdigit() and hasattr(parent, "layers"):  # tf.keras.Sequential
+        return parent.layers[int(name)]
     if isinstance(parent, dict):
         return parent[name]
     return getattr(parent, name)

@@ -111,7 +111,7 @@ def bind(
 
 def load_all() -> None:
     """Import every rule module so that its decorators register the rules."""
-    from torch2tf.rules import init, layers  # noqa: F401
+    from torch2tf.rules import containers, init, layers  # noqa: F401
 
 
 FUNCTIONS: dict[str, Callable[..., str]] = {}

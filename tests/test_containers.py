@@ -1,0 +1,66 @@
+"""Sequential, ModuleList and ModuleDict: translated text, weight paths, numerics, training."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+from conftest import MODELS
+from containers_model import Stacked
+
+import torch2tf
+from torch2tf import TranslationError, translate_file, translate_source
+
+
+@pytest.fixture(scope="module")
+def conversion():
+    torch.manual_seed(0)
+    model = Stacked(6, 8, 3, 4)
+    return model, torch2tf.convert(model, args=(6, 8, 3, 4))
+
+
+def test_containers_become_keras_and_python_containers():
+    code = translate_file(MODELS / "containers_model.py")
+    assert "self.stem = tf.keras.Sequential(\n            [\n" in code
+    assert "self.blocks = [Block(width, 0.1) for _ in range(depth)]" in code
+    assert "self.body = tf.keras.Sequential([*layers])" in code
+    assert 'self.heads = {\n            "main": tf.keras.layers.Dense(' in code
+    assert "x = self.stem(x, training=training)" in code
+
+
+def test_weights_move_by_torch_paths(conversion):
+    model, result = conversion
+    moved = {t.torch_name for t in result.transfers}
+    assert moved == {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+    keras = result.keras_model
+    np.testing.assert_array_equal(
+        keras.blocks[2].linear.kernel, model.blocks[2].linear.weight.detach().T
+    )
+    np.testing.assert_array_equal(keras.stem.layers[2].moving_variance, model.stem[2].running_var)
+    np.testing.assert_array_equal(keras.heads["aux"].bias, model.heads["aux"].bias.detach())
+
+
+def test_outputs_match_in_both_modes(conversion):
+    _, result = conversion
+    assert result.passed, result.table()
+    assert {c.mode for c in result.checks} == {"eval", "train"}
+    assert "blocks.1.linear" in {layer.layer for layer in result.checks[0].layers}
+
+
+def test_training_reaches_layers_called_in_a_loop(conversion):
+    _, result = conversion
+    x = tf.ones((4, 6))
+    eval_runs = [result.keras_model(x, training=False)[0] for _ in range(2)]
+    train_runs = [result.keras_model(x, training=True)[0] for _ in range(2)]
+    np.testing.assert_array_equal(eval_runs[0], eval_runs[1])
+    assert not np.array_equal(train_runs[0], train_runs[1])  # Block's dropout is active
+
+
+def test_ordered_dict_sequential_is_refused_with_position():
+    source = (
+        "from collections import OrderedDict\nimport torch.nn as nn\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.seq = nn.Sequential(OrderedDict([('fc', nn.Linear(2, 2))]))\n"
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source, "net.py")
+    assert str(info.value).startswith("net.py:7:20: error: torch.nn.Sequential")
