@@ -149,8 +149,9 @@ class TorchBCELoss(tf.keras.losses.Loss):
             loss = (y - 1) * log_1mp - y * log_p
 
             def grad(upstream):
-                # torch: grad * (p - y) / max((1 - p) * p, 1e-12)
-                dp = upstream * (p - y) / tf.maximum((1 - p) * p, 1e-12)
+                # torch: grad * (p - y) / max((1 - p) * p, EPSILON), EPSILON = 1e-12 as a C float
+                epsilon = tf.cast(tf.constant(1e-12, tf.float32), p.dtype)
+                dp = upstream * (p - y) / tf.maximum((1 - p) * p, epsilon)
                 return dp, upstream * (log_1mp - log_p)
 
             return loss, grad
