@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import textwrap
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import torch
 
 from torch2tf.translate import translate_source
 from torch2tf.verify import Check, check
-from torch2tf.weights import Transfer, keras_layer_at, transfer_weights
+from torch2tf.weights import Transfer, transfer_weights
 
 DEFAULT_BATCH = 16
 
@@ -81,37 +82,38 @@ class Conversion:
 
     def parameter_map(self) -> dict[torch.nn.Parameter, tf.Variable]:
         """Each torch parameter -> the Keras variable holding it (for optimizer conversion)."""
-        variables = {}
-        for path, module in self.torch_model.named_modules():
-            params = list(module.parameters(recurse=False))
-            if not params:
-                continue
-            layer = keras_layer_at(self.keras_model, path)
-            trainable = list(layer.trainable_weights)
-            variables.update(zip(params, trainable, strict=True))
-        return variables
+        variables = {t.torch_name: t.variable for t in self.transfers}
+        return {p: variables[n] for n, p in self.torch_model.named_parameters() if n in variables}
 
     def save(self, outdir: str | Path) -> Path:
         """Write the source, the weights and ``report.json`` into ``outdir``, atomically.
 
-        Files are written into a temporary folder first and moved into place only once all of
-        them exist, so a failure never leaves half-written output; other files in ``outdir``
-        are left alone.
+        Files are written into a temporary folder beside ``outdir`` first. A new ``outdir`` is
+        that folder renamed; into an existing one the files are moved one by one, and if a
+        move fails the files already moved are put back as they were. Either way a failure
+        leaves no half-written output, and other files in ``outdir`` are never touched.
         """
         outdir = Path(outdir)
+        if outdir.exists() and not outdir.is_dir():
+            raise NotADirectoryError(f"{outdir} exists and is not a folder")
         outdir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
         try:
+            report = dict(self.report)
+            layer = self.first_divergent_layer
+            report["first_divergent_source"] = (
+                source_line(self.torch_model, layer) if layer is not None else None
+            )
             (staging / f"{self.module_name}.py").write_text(self.source, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
             (staging / "report.json").write_text(
-                json.dumps(self.report, indent=2) + "\n", encoding="utf-8"
+                json.dumps(report, indent=2) + "\n", encoding="utf-8"
             )
             if not outdir.exists():
+                os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's folder is private
                 staging.rename(outdir)
                 return outdir
-            for item in staging.iterdir():
-                os.replace(item, outdir / item.name)
+            _move_into(staging, outdir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return outdir
@@ -130,14 +132,105 @@ class Conversion:
                 f"{c.mode:<6} {'(whole model)':<28} {'':<14} {'':<20} "
                 f"{c.max_abs_error:>12.3e}  {'yes' if c.passed else 'NO'}"
             )
-        verdict = "PASSED" if self.passed else "FAILED (first divergent layer: "
-        if not self.passed:
-            verdict += f"{self.first_divergent_layer or 'whole model'})"
+        if self.passed:
+            verdict = "PASSED"
+        elif self.first_divergent_layer is None:
+            verdict = "FAILED (the whole model diverges, no single layer does)"
+        else:
+            layer = self.first_divergent_layer
+            where = source_line(self.torch_model, layer)
+            verdict = f"FAILED (first divergent layer: {layer}{f' at {where}' if where else ''})"
         rows.append(
             f"{verdict}: max abs error {self.max_abs_error:.3e} "
             f"(atol {self.atol:g}, rtol {self.rtol:g})"
         )
         return "\n".join(rows)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _move_into(staging: Path, outdir: Path) -> None:
+    """Move each file of ``staging`` into ``outdir``; on failure put everything back."""
+    backup = Path(tempfile.mkdtemp(prefix=".previous.", dir=staging))
+    done: list[tuple[str, bool]] = []  # (name, whether an older file was set aside)
+    try:
+        for item in sorted(p for p in staging.iterdir() if p != backup):
+            target = outdir / item.name
+            existed = target.exists()
+            if existed:
+                os.replace(target, backup / item.name)
+            done.append((item.name, existed))
+            os.replace(item, target)
+    except BaseException:
+        for name, existed in reversed(done):
+            if existed:
+                os.replace(backup / name, outdir / name)
+            else:
+                (outdir / name).unlink(missing_ok=True)
+        raise
+
+
+def source_line(torch_model: torch.nn.Module, layer: str) -> str | None:
+    """``file:line`` of the ``self.<attr> = ...`` that created the layer at path ``layer``.
+
+    For ``encoder.fc1`` the assignment of ``fc1`` is searched in the class of ``encoder``;
+    for an item of a container (``blocks.0``) the assignment of the container is found.
+    """
+    parts = layer.split(".") if layer else []
+    for depth in range(len(parts) - 1, -1, -1):
+        try:
+            owner = torch_model.get_submodule(".".join(parts[:depth]))
+        except AttributeError:
+            continue
+        found = _assignment_line(type(owner), parts[depth])
+        if found is not None:
+            return found
+    return None
+
+
+def _assignment_line(cls: type, attr: str) -> str | None:
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] in ("torch", "builtins"):
+            continue
+        try:
+            path = inspect.getsourcefile(klass)
+            lines, start = inspect.getsourcelines(klass)
+        except (OSError, TypeError):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            else:
+                continue
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == attr
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    return f"{_display_path(path)}:{start + node.lineno - 1}"
+    return None
+
+
+def _display_path(path: str | None) -> str:
+    if path is None:
+        return "<unknown>"
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
 
 
 @contextlib.contextmanager

@@ -21,11 +21,13 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from torch2tf import rules
 from torch2tf.diagnostics import Diagnostic, TranslationError
 from torch2tf.names import ImportTable, dotted
+from torch2tf.parameters import add_weight
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 
 rules.load_all()
 
 MODULE_BASE = "torch.nn.Module"
+PARAMETER = "torch.nn.Parameter"
 KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
 NAMES = {"torch.nn.Module": KERAS_MODEL, "torch.Tensor": "tf.Tensor"}
@@ -210,6 +212,8 @@ class _Translator(cst.CSTTransformer):
                     info.call_attr[call] = attr
                 elif dotted(call.func) in outer.classes:
                     info.modules[attr] = dotted(call.func)
+                elif qualified == PARAMETER:
+                    info.call_attr[call] = attr
 
         init.body.visit(Finder())
         for stmt in init.body.body:
@@ -506,6 +510,9 @@ class _Translator(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original, updated):
         if self.cls is not None and original in self.cls.removed:
             return cst.RemoveFromParent()
+        buffer = self._buffer(original)
+        if buffer is not None:
+            return updated.with_changes(body=[buffer])
         if not self.function_stack and not self.class_stack:
             return self._rewrite_imports(updated)
         return updated
@@ -580,6 +587,8 @@ class _Translator(cst.CSTTransformer):
         qualified = self.imports.qualify(original.func)
         if qualified in LAYERS:
             return self._layer(original, updated, qualified)
+        if qualified == PARAMETER:
+            return self._parameter(original, updated)
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
@@ -627,6 +636,68 @@ class _Translator(cst.CSTTransformer):
             equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
         )
         return call.with_changes(args=[*args, training])
+
+    def _settle(self, node: cst.CSTNode) -> None:
+        """Every torch reference inside ``node`` has been dealt with."""
+        outer = self
+
+        class Settle(cst.CSTVisitor):
+            def on_visit(self, child: cst.CSTNode) -> bool:
+                outer.pending.pop(child, None)
+                return True
+
+        node.visit(Settle())
+
+    def _parameter(self, original: cst.Call, updated: cst.Call):
+        """``self.w = nn.Parameter(torch.zeros(d))`` -> ``self.w = self.add_weight(...)``."""
+        info = self.cls
+        attr = (
+            info.call_attr.get(original) if info and self.function_stack == ["__init__"] else None
+        )
+        args = [a for a in original.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in original.args if a.keyword}
+        grad = dotted(keywords.pop("requires_grad", cst.Name("True")))
+        if attr is None or len(args) != 1 or keywords or grad not in ("True", "False"):
+            self.error(
+                original,
+                "nn.Parameter is translated only as `self.name = nn.Parameter(tensor)` in __init__",
+            )
+            return updated
+        self._settle(original)
+        try:
+            source = add_weight(attr, args[0].value, self.imports, trainable=grad == "True")
+        except Unsupported as err:
+            self.error(original, f"nn.Parameter: {err.message}", err.hint)
+            return updated
+        return cst.parse_expression(source)
+
+    def _buffer(self, stmt: cst.SimpleStatementLine) -> cst.BaseSmallStatement | None:
+        """``self.register_buffer("name", tensor)`` -> ``self.name = self.add_weight(...)``."""
+        if self.cls is None or self.function_stack != ["__init__"] or len(stmt.body) != 1:
+            return None
+        expr = stmt.body[0]
+        if not (
+            isinstance(expr, cst.Expr)
+            and isinstance(expr.value, cst.Call)
+            and dotted(expr.value.func) == "self.register_buffer"
+        ):
+            return None
+        call = expr.value
+        args = [a.value for a in call.args if a.keyword is None]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword}
+        args += [keywords.pop(k) for k in ("name", "tensor") if k in keywords]
+        keywords.pop("persistent", None)  # a variable either way; weights move by attribute
+        name = args[0] if args else None
+        if not isinstance(name, cst.SimpleString) or len(args) != 2 or keywords:
+            self.error(call, "register_buffer is translated only with a literal name and tensor")
+            return None
+        self._settle(call)
+        try:
+            value = add_weight(name.evaluated_value, args[1], self.imports, trainable=False)
+        except Unsupported as err:
+            self.error(call, f"register_buffer: {err.message}", err.hint)
+            return None
+        return cst.parse_statement(f"self.{name.evaluated_value} = {value}\n").body[0]
 
     def _is_tensor_method(self, call: cst.Call) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""

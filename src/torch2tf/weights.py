@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -28,6 +28,7 @@ class Transfer:
     torch_name: str
     keras_name: str
     shape: tuple[int, ...]
+    variable: Any = field(default=None, repr=False, compare=False)
 
 
 @cache
@@ -63,6 +64,30 @@ def keras_layer_at(model: Any, path: str) -> Any:
     return layer
 
 
+def _own_tensors(module, keras_model, path, prefix, names, moves, problems) -> None:
+    """A custom module's own nn.Parameter/buffer -> the Keras variable of the same name."""
+    try:
+        layer = keras_layer_at(keras_model, path)
+    except (AttributeError, IndexError, KeyError):
+        problems.append(f"{path}: the Keras model has no layer at this path")
+        return
+    for name in names:
+        variable = getattr(layer, name, None)
+        tensor = getattr(module, name)
+        if not hasattr(variable, "assign"):
+            problems.append(f"{prefix}{name}: the Keras layer has no variable of that name")
+        elif tuple(tensor.shape) != tuple(variable.shape):
+            problems.append(
+                f"{prefix}{name}: torch shape {tuple(tensor.shape)} does not match Keras "
+                f"{variable.path} shape {tuple(variable.shape)}"
+            )
+        else:
+            array = tensor.detach().cpu().numpy()
+            moves.append(
+                (variable, array, Transfer(prefix + name, variable.path, array.shape, variable))
+            )
+
+
 def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
     """Assign every torch parameter and buffer to its Keras variable, checking shapes.
 
@@ -79,6 +104,9 @@ def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
             continue
         prefix = f"{path}." if path else ""
         rule = rule_for(module)
+        if rule is None and not type(module).__module__.startswith("torch."):
+            _own_tensors(module, keras_model, path, prefix, own, moves, problems)
+            continue
         if rule is None:
             names = ", ".join(prefix + n for n in own)
             problems.append(f"{names}: no rule maps the tensors of {type(module).__name__}")
@@ -104,7 +132,7 @@ def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
                     f"Keras {variable.path} shape {tuple(variable.shape)}"
                 )
                 continue
-            moves.append((variable, array, Transfer(name, variable.path, tuple(array.shape))))
+            moves.append((variable, array, Transfer(name, variable.path, array.shape, variable)))
     assigned = {id(v) for v, _, _ in moves}
     for variable in keras_model.weights:
         if id(variable) not in assigned and not problems:

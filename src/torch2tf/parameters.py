@@ -1,0 +1,83 @@
+"""``nn.Parameter(torch.zeros(d))`` and ``register_buffer(name, torch.ones(d))`` -> ``add_weight``.
+
+The tensor expression is read for its shape and its initial distribution; the values themselves
+come from the live model when converting, so only the distribution must match torch's.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torch2tf.names import ImportTable
+from torch2tf.rules import Unsupported
+
+# torch factory -> Keras initializer for its values.
+FACTORIES = {
+    "torch.zeros": '"zeros"',
+    "torch.ones": '"ones"',
+    "torch.empty": '"zeros"',  # torch leaves it uninitialised; any value is as faithful
+    "torch.randn": "tf.keras.initializers.RandomNormal(0.0, 1.0)",
+    "torch.rand": "tf.keras.initializers.RandomUniform(0.0, 1.0)",
+}
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _shape(args: list[cst.Arg]) -> str:
+    positional = [a for a in args if a.keyword is None]
+    if any(a.star for a in positional):
+        raise Unsupported("a starred tensor shape is not translated")
+    if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
+        elements = [_code(e.value) for e in positional[0].value.elements]
+    else:
+        elements = [_code(a.value) for a in positional]
+    return f"({elements[0]},)" if len(elements) == 1 else f"({', '.join(elements)})"
+
+
+def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str, str]:
+    """(shape source, initializer source) for a tensor-creating expression."""
+    scale = None
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply):
+        # torch.randn(...) * s, or s * torch.randn(...)
+        left_is_call = isinstance(expr.left, cst.Call)
+        call, scale = (expr.left, expr.right) if left_is_call else (expr.right, expr.left)
+        expr = call
+    if not isinstance(expr, cst.Call):
+        raise Unsupported(f"cannot read a shape from {_code(expr)!r}", "use torch.zeros/ones/randn")
+    name = imports.qualify(expr.func)
+    keywords = {a.keyword.value: a.value for a in expr.args if a.keyword}
+    unknown = set(keywords) - {"requires_grad", "size"}
+    if unknown:
+        raise Unsupported(f"{name}(..., {', '.join(sorted(unknown))}=) is not translated")
+    if "size" in keywords:
+        expr = expr.with_changes(args=[cst.Arg(keywords["size"])])
+    args = [a for a in expr.args if a.keyword is None]
+    if name == "torch.full":
+        if scale is not None or len(args) != 2:
+            raise Unsupported("torch.full needs exactly a shape and a value")
+        shape = _shape(args[:1])
+        return shape, f"tf.keras.initializers.Constant({_code(args[1].value)})"
+    if name == "torch.tensor" and len(args) == 1 and scale is None:
+        value = args[0].value
+        if isinstance(value, (cst.Integer, cst.Float)) or (
+            isinstance(value, cst.UnaryOperation)
+            and isinstance(value.expression, (cst.Integer, cst.Float))
+        ):
+            return "()", f"tf.keras.initializers.Constant({_code(value)})"
+        raise Unsupported("torch.tensor(...) of a non-scalar is not translated")
+    if name not in FACTORIES:
+        raise Unsupported(f"{name or _code(expr.func)}(...) as an initial tensor is not translated")
+    if scale is not None:
+        if name != "torch.randn":
+            raise Unsupported(f"a scaled {name}(...) is not translated")
+        return _shape(args), f"tf.keras.initializers.RandomNormal(0.0, {_code(scale)})"
+    return _shape(args), FACTORIES[name]
+
+
+def add_weight(name: str, expr: cst.BaseExpression, imports: ImportTable, trainable: bool) -> str:
+    """``self.add_weight(...)`` source for a parameter or buffer called ``name``."""
+    shape, initializer = initial_tensor(expr, imports)
+    flag = "" if trainable else ", trainable=False"
+    return f"self.add_weight(name={name!r}, shape={shape}, initializer={initializer}{flag})"

@@ -1,0 +1,68 @@
+"""nn.Parameter and register_buffer: translated to add_weight, moved by name, checked by value."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import MODELS
+from params_model import Scaled
+
+import torch2tf
+from torch2tf import TranslationError, translate_file, translate_source
+
+
+def test_parameters_and_buffers_become_variables():
+    code = translate_file(MODELS / "params_model.py")
+    assert 'self.scale = self.add_weight(name="scale", shape=(hidden,), initializer="ones")' in code
+    assert (
+        "shape=(1, hidden),\n            initializer=tf.keras.initializers.RandomNormal(0.0, 0.02)"
+        in code
+    )
+    assert "initializer=tf.keras.initializers.Constant(1.5),\n            trainable=False," in code
+    assert 'name="offset", shape=(hidden,), initializer="zeros", trainable=False' in code
+
+
+def test_values_move_and_outputs_match():
+    torch.manual_seed(0)
+    model = Scaled(5, 7)
+    with torch.no_grad():
+        model.offset += 0.3
+        model.scale *= 2
+    result = torch2tf.convert(model, args=(5, 7))
+    assert result.passed, result.table()
+    keras = result.keras_model
+    np.testing.assert_array_equal(keras.offset, model.offset)
+    np.testing.assert_array_equal(keras.bias2, model.bias2.detach())
+    assert [v.trainable for v in (keras.scale, keras.bias2, keras.temperature, keras.offset)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    mapping = result.parameter_map()
+    assert mapping[model.scale] is keras.scale and mapping[model.fc.weight] is keras.fc.kernel
+
+
+def test_randn_parameter_has_torch_distribution():
+    from torch2tf.conversion import load_generated
+
+    module = load_generated(translate_file(MODELS / "params_model.py"), "params_tf")
+    values = np.asarray(module.Scaled(3, 20000).bias2)
+    assert values.std() == pytest.approx(0.02, rel=0.05) and abs(values.mean()) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "statement, message",
+    [
+        ("self.w = nn.Parameter(torch.arange(3))", "torch.arange(...) as an initial tensor"),
+        ("self.register_buffer(name, torch.zeros(2))", "register_buffer is translated only"),
+        ("w = nn.Parameter(torch.zeros(2))", "nn.Parameter is translated only"),
+    ],
+)
+def test_untranslatable_tensors_are_refused(statement, message):
+    source = (
+        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n"
+        f"    def __init__(self, name):\n        super().__init__()\n        {statement}\n"
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source, "net.py")
+    assert message in str(info.value) and "net.py:7:" in str(info.value)
