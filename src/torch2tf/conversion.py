@@ -19,9 +19,10 @@ from typing import Any
 import tensorflow as tf
 import torch
 
+from torch2tf.rules import class_reference
 from torch2tf.translate import translate_source
 from torch2tf.verify import Check, check
-from torch2tf.weights import Transfer, transfer_weights
+from torch2tf.weights import Transfer, rules_by_type, transfer_weights
 
 DEFAULT_BATCH = 16
 
@@ -288,6 +289,26 @@ def infer_inputs(model: torch.nn.Module, batch: int = DEFAULT_BATCH) -> tuple[to
     )
 
 
+def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
+    """A constructor argument for the Keras class: torch layer classes are translated too."""
+    if isinstance(value, type) and issubclass(value, torch.nn.Module):
+        rule = rules_by_type().get(value)
+        if rule is None:
+            raise ConversionError(
+                f"constructor argument {value.__name__}: expected a torch layer class that "
+                "torch2tf translates, received one it does not"
+            )
+        return eval(class_reference(rule), vars(generated))  # source we generated ourselves
+    if isinstance(value, torch.nn.Module):
+        raise ConversionError(
+            f"constructor argument {type(value).__name__}(...): module instances as arguments "
+            "are not converted yet; pass the class, or build it inside the model"
+        )
+    if isinstance(value, (list, tuple)):
+        return type(value)(_keras_argument(v, generated) for v in value)
+    return value
+
+
 def _source_of(cls: type) -> tuple[str, str]:
     try:
         path = inspect.getsourcefile(cls)
@@ -335,8 +356,10 @@ def convert(
         raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
+    args = [_keras_argument(a, generated) for a in args]
+    kwargs = {k: _keras_argument(v, generated) for k, v in dict(kwargs or {}).items()}
     with _dtype_policy(policy):
-        keras_model = keras_cls(*args, **dict(kwargs or {}))
+        keras_model = keras_cls(*args, **kwargs)
     if inputs is None:
         inputs = infer_inputs(model)
     elif isinstance(inputs, torch.Tensor):

@@ -73,7 +73,7 @@ def translate_source(source: str, path: str = "<string>") -> str:
     result = wrapper.visit(translator)
     if translator.diagnostics:
         raise TranslationError(translator.diagnostics)
-    return _emit(result, translator.imports_inserted)
+    return _emit(_drop_dangling_imports(module, result), translator.imports_inserted)
 
 
 def translate_file(path: str | Path) -> str:
@@ -161,6 +161,8 @@ class _Translator(cst.CSTTransformer):
         self.function_stack: list[str] = []
         self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
         self.not_references: set[cst.Name] = set()  # attribute, keyword and parameter names
+        self.called: set[cst.BaseExpression] = set()  # the func of every call
+        self.annotation_depth = 0
         self.imports_inserted = False
         self.module = module
         self._analyse(module)
@@ -568,18 +570,57 @@ class _Translator(cst.CSTTransformer):
     def leave_Attribute(self, original: cst.Attribute, updated):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
-        qualified = self.pending.get(original)
-        if qualified in NAMES:
-            del self.pending[original]
-            return cst.parse_expression(NAMES[qualified])
-        return updated
+        return self._reference(original, updated)
 
     def leave_Name(self, original: cst.Name, updated: cst.Name):
+        return self._reference(original, updated)
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.annotation_depth += 1
+
+    def leave_Annotation(self, original: cst.Annotation, updated: cst.Annotation):
+        self.annotation_depth -= 1
+        return updated
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.called.add(node.func)
+
+    def _reference(self, original, updated):
+        """A torch name used as a value: a type (``torch.Tensor``) or a layer class."""
         qualified = self.pending.get(original)
+        if qualified == MODULE_BASE and self.annotation_depth:
+            del self.pending[original]  # as a type, any Keras layer fits where a module did
+            return cst.parse_expression("tf.keras.layers.Layer")
         if qualified in NAMES:
             del self.pending[original]
             return cst.parse_expression(NAMES[qualified])
+        if qualified in LAYERS and original not in self.called:
+            del self.pending[original]
+            try:
+                return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
+            except (TypeError, Unsupported):
+                self.error(
+                    original,
+                    f"{qualified} passed as a value is translated only for layers that take "
+                    "no arguments",
+                    "construct the layer where it is used, or use functools.partial",
+                )
         return updated
+
+    def _partial(self, original: cst.Call, updated: cst.Call):
+        """``functools.partial(nn.LeakyReLU, 0.2)`` -> ``lambda: <Keras layer>``."""
+        layer_name = self.imports.qualify(original.args[0].value) if original.args else None
+        if layer_name not in LAYERS or original.args[0].keyword is not None:
+            return updated
+        self.pending.pop(original.args[0].value, None)
+        try:
+            positional, keywords = self._call_args(updated.with_changes(args=updated.args[1:]))
+            rule = LAYERS[layer_name]
+            bound = bind(rule().keras, positional, keywords)
+            return cst.parse_expression(rules.class_reference(rule, *bound.args, **bound.kwargs))
+        except (TypeError, Unsupported) as err:
+            self.error(original, f"cannot translate partial({layer_name}, ...): {err}")
+            return updated
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self._is_explicit_super(original):
@@ -589,6 +630,8 @@ class _Translator(cst.CSTTransformer):
             return self._layer(original, updated, qualified)
         if qualified == PARAMETER:
             return self._parameter(original, updated)
+        if qualified == "functools.partial":
+            return self._partial(original, updated)
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
@@ -824,6 +867,38 @@ def _helpers() -> dict[str, str]:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 found[node.name] = ast.get_source_segment(text, node) or ""
     return found
+
+
+def _drop_dangling_imports(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Remove imports that were used in the input but no longer are (``functools``...)."""
+    used_before, used_after = _used_names(before.code), _used_names(after.code)
+    stale = {
+        name
+        for name in ImportTable.of(before).aliases
+        if name in used_before and name not in used_after
+    }
+    if not stale:
+        return after
+
+    def bound(alias: cst.ImportAlias) -> str:
+        return (dotted(alias.asname.name) if alias.asname else dotted(alias.name)).split(".")[0]
+
+    body = []
+    for stmt in after.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(
+            stmt.body[0], (cst.Import, cst.ImportFrom)
+        ):
+            small = stmt.body[0]
+            if isinstance(small.names, cst.ImportStar):
+                body.append(stmt)
+                continue
+            names = [a for a in small.names if bound(a) not in stale]
+            if not names:
+                continue
+            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            stmt = stmt.with_changes(body=[small.with_changes(names=names)])
+        body.append(stmt)
+    return after.with_changes(body=body)
 
 
 def _used_names(code: str) -> set[str]:

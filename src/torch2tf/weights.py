@@ -32,7 +32,7 @@ class Transfer:
 
 
 @cache
-def _rules_by_type() -> dict[type, type[LayerRule]]:
+def rules_by_type() -> dict[type, type[LayerRule]]:
     found = {}
     for name, rule in LAYERS.items():
         module_name, _, attr = name.rpartition(".")
@@ -42,7 +42,7 @@ def _rules_by_type() -> dict[type, type[LayerRule]]:
 
 def rule_for(module: Any) -> type[LayerRule] | None:
     """The layer rule for a live torch module, if its exact class has one."""
-    return _rules_by_type().get(type(module))
+    return rules_by_type().get(type(module))
 
 
 def keras_child(parent: Any, name: str) -> Any:

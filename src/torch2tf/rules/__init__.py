@@ -91,6 +91,20 @@ class LayerRule:
         return []
 
 
+def class_reference(rule: type[LayerRule], *args: Any, **kwargs: Any) -> str:
+    """Source of a zero-argument callable making the Keras layer for ``torch_class(*args)``.
+
+    Used where torch code passes a layer class (or a ``functools.partial`` of one) as a value
+    and constructs it later: a bare Keras class when the translation is ``Class()``, else a
+    lambda. Raises TypeError or Unsupported when the layer needs other arguments.
+    """
+    source = rule().keras(*args, **kwargs)
+    head = source[:-2]
+    if source.endswith("()") and "(" not in head:
+        return head
+    return f"(lambda: {source})"
+
+
 LAYERS: dict[str, type[LayerRule]] = {}
 
 
@@ -111,7 +125,7 @@ def bind(
 
 def load_all() -> None:
     """Import every rule module so that its decorators register the rules."""
-    from torch2tf.rules import containers, init, layers  # noqa: F401
+    from torch2tf.rules import activations, containers, init, layers, normalization  # noqa: F401
 
 
 FUNCTIONS: dict[str, Callable[..., str]] = {}

@@ -1,0 +1,49 @@
+"""MLP code as people write it: factories, import styles, base classes, layer classes as values."""
+
+import ast
+
+import pytest
+import torch
+from conftest import MODELS
+from styles_model import Configurable, Policy
+from torch import nn
+
+import torch2tf
+from torch2tf import translate_file
+
+CODE = translate_file(MODELS / "styles_model.py")
+
+
+def test_factories_imports_and_annotations_translate():
+    assert "from torch" not in CODE and "import functools" not in CODE  # no dangling imports
+    assert "from typing import Optional" in CODE
+    assert "activation_fn: type[tf.keras.layers.Layer] = tf.keras.layers.ReLU," in CODE
+    assert "def forward" not in CODE
+    assert "def call(self, obs: tf.Tensor, training=None) -> tf.Tensor:" in CODE
+    assert "class Policy(Base):" in CODE and "class Base(tf.keras.Model):" in CODE
+    assert "mlp_block(hidden, hidden, tf.keras.layers.ReLU) for _ in range(2)" in CODE
+    assert "self.leaky = (lambda: tf.keras.layers.LeakyReLU(negative_slope=0.2))()" in CODE
+    ast.parse(CODE)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"norm": True}, {"hidden": 8}])
+def test_policy_converts(kwargs):
+    torch.manual_seed(0)
+    result = torch2tf.convert(Policy(4, 2, **kwargs), args=(4, 2), kwargs=kwargs)
+    assert result.passed, result.table()
+    assert result.keras_model.depth == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"activation_fn": nn.ReLU}, {"activation_fn": nn.SiLU, "out_activation": nn.Sigmoid}],
+)
+def test_layer_classes_given_to_convert_are_translated(kwargs):
+    torch.manual_seed(0)
+    result = torch2tf.convert(Configurable(6, **kwargs), args=(6,), kwargs=kwargs)
+    assert result.passed, result.table()
+
+
+def test_module_instances_as_arguments_are_refused_clearly():
+    with pytest.raises(torch2tf.ConversionError, match="module instances as arguments"):
+        torch2tf.convert(Configurable(6), args=(6,), kwargs={"activation_fn": nn.ReLU()})
