@@ -19,8 +19,8 @@ from typing import Any
 import tensorflow as tf
 import torch
 
-from torch2tf.rules import class_reference
-from torch2tf.translate import translate_source
+from torch2tf.rules import Arg, Unsupported, class_reference
+from torch2tf.translate import emit, translate_source
 from torch2tf.verify import Check, check
 from torch2tf.weights import Transfer, rules_by_type, transfer_weights
 
@@ -309,6 +309,49 @@ def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
     return value
 
 
+TREE_BUILDER = "build_model"
+
+
+def _tree_expression(module: torch.nn.Module, path: str = "") -> str:
+    """Keras source rebuilding a live torch module tree made of translated layers only."""
+    children = [
+        _tree_expression(child, f"{path}.{name}" if path else name)
+        for name, child in module.named_children()
+    ]
+    if isinstance(module, torch.nn.ModuleDict):
+        items = ", ".join(f"{k!r}: {c}" for k, c in zip(module.keys(), children, strict=True))
+        return f"{{{items}}}"
+    if isinstance(module, torch.nn.ModuleList):
+        return f"[{', '.join(children)}]"
+    rule = rules_by_type().get(type(module))
+    if rule is None:
+        raise ConversionError(
+            f"{path or 'the model'}: expected a torch layer that torch2tf translates, or a "
+            f"class defined in a source file; received {type(module).__name__}"
+        )
+    if isinstance(module, torch.nn.Sequential):
+        return rule().keras(*(Arg(c) for c in children))
+    try:
+        return rule().keras(**rule.arguments(module))
+    except Unsupported as err:
+        raise ConversionError(f"{path}: {err.message}") from None
+
+
+def tree_source(model: torch.nn.Module) -> str:
+    """Generated source for a model that is a torch container, built from its module tree."""
+    expression = _tree_expression(model)
+    build = ""
+    first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
+    if first is not None and isinstance(model, torch.nn.Sequential):
+        build = f"    model.build((None, {first.in_features}))\n"
+    return emit(
+        "import tensorflow as tf\n\n\n"
+        f"def {TREE_BUILDER}():\n"
+        f'    """The Keras twin of a torch {type(model).__name__}, rebuilt from its modules."""\n'
+        f"    model = {expression}\n{build}    return model\n"
+    )
+
+
 def _source_of(cls: type) -> tuple[str, str]:
     try:
         path = inspect.getsourcefile(cls)
@@ -347,13 +390,19 @@ def convert(
         and ``report`` (per mode and per layer).
     """
     cls = type(model)
-    text, path = _source_of(cls)
-    source = translate_source(text, path)
-    module_name = Path(path).stem
-    generated = load_generated(source, module_name)
-    keras_cls = getattr(generated, cls.__name__, None)
-    if keras_cls is None:
-        raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
+    if cls.__module__.startswith("torch."):  # a torch container: no source of the user's
+        source = tree_source(model)
+        module_name = f"{cls.__name__.lower()}_model"
+        generated = load_generated(source, module_name)
+        keras_cls = getattr(generated, TREE_BUILDER)
+    else:
+        text, path = _source_of(cls)
+        source = translate_source(text, path)
+        module_name = Path(path).stem
+        generated = load_generated(source, module_name)
+        keras_cls = getattr(generated, cls.__name__, None)
+        if keras_cls is None:
+            raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
     args = [_keras_argument(a, generated) for a in args]

@@ -869,6 +869,11 @@ def _helpers() -> dict[str, str]:
     return found
 
 
+def emit(code: str) -> str:
+    """Complete TensorFlow code written by torch2tf itself: add the helpers it uses, format."""
+    return _emit(cst.parse_module(code), tf_imported="import tensorflow as tf" in code)
+
+
 def _drop_dangling_imports(before: cst.Module, after: cst.Module) -> cst.Module:
     """Remove imports that were used in the input but no longer are (``functools``...)."""
     used_before, used_after = _used_names(before.code), _used_names(after.code)

@@ -85,6 +85,33 @@ class LayerRule:
         """The size of the last input axis, when the constructor's arguments fix it."""
         return None
 
+    @classmethod
+    def arguments(cls, module: Any) -> dict[str, Any]:
+        """Constructor arguments that rebuild a live ``module``, read from its attributes.
+
+        torch layers keep their constructor arguments as attributes of the same name; a flag
+        such as Linear's ``bias`` is stored as a tensor or None. Arguments the module does not
+        keep only shape its initial values, which conversion replaces with the real ones.
+        """
+        values: dict[str, Any] = {}
+        for name, param in inspect.signature(cls.keras).parameters.items():
+            if name in ("self", "device", "dtype") or param.kind in (
+                param.VAR_POSITIONAL,
+                param.VAR_KEYWORD,
+            ):
+                continue
+            if not hasattr(module, name):
+                if param.default is param.empty:
+                    raise Unsupported(f"cannot read {name!r} from {type(module).__name__}")
+                continue
+            value = getattr(module, name)
+            if isinstance(param.default, bool) and not isinstance(value, bool):
+                value = value is not None
+            if type(value).__module__.startswith("torch"):
+                raise Unsupported(f"{type(module).__name__}.{name} is not a plain value")
+            values[name] = value
+        return values
+
     @staticmethod
     def weights(module: Any) -> list[np.ndarray]:
         """The torch module's tensors, in the order of the Keras layer's ``weights``."""
