@@ -20,7 +20,7 @@ import tensorflow as tf
 import torch
 
 from torch2tf.rules import Arg, Unsupported, class_reference
-from torch2tf.translate import emit, translate_source
+from torch2tf.translate import emit, translate_project, translate_source
 from torch2tf.verify import Check, check
 from torch2tf.weights import Transfer, rules_by_type, transfer_weights
 
@@ -45,6 +45,8 @@ class Conversion:
     torch_model: torch.nn.Module = field(repr=False)
     atol: float = 1e-5
     rtol: float = 1e-4
+    sources: dict[str, str] = field(default_factory=dict)
+    """For a class built from several project files: every generated file by relative path."""
 
     @property
     def passed(self) -> bool:
@@ -105,7 +107,10 @@ class Conversion:
             report["first_divergent_source"] = (
                 source_line(self.torch_model, layer) if layer is not None else None
             )
-            (staging / f"{self.module_name}.py").write_text(self.source, encoding="utf-8")
+            files = self.sources or {f"{self.module_name}.py": self.source}
+            for relative, code in files.items():
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                (staging / relative).write_text(code, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"
@@ -269,6 +274,92 @@ def load_generated(source: str, name: str) -> types.ModuleType:
     return module
 
 
+def project_of(path: Path) -> tuple[Path, str]:
+    """(root folder, dotted module name) of a source file: root is above its top package."""
+    path = path.resolve()
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").exists():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return folder, ".".join(parts)
+
+
+def local_imports(path: Path, root: Path) -> list[Path]:
+    """``path`` and every file under ``root`` it imports, directly or not."""
+    import libcst as cst
+
+    from torch2tf.names import ImportTable
+
+    def target(module_name: str) -> Path | None:
+        base = root.joinpath(*module_name.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate.resolve()
+        return None
+
+    seen: list[Path] = []
+    queue = [path.resolve()]
+    while queue:
+        file = queue.pop()
+        if file in seen:
+            continue
+        seen.append(file)
+        for folder in file.parents:  # the packages' own __init__ files come along
+            if folder == root or not (folder / "__init__.py").is_file():
+                break
+            queue.append((folder / "__init__.py").resolve())
+        relative = file.relative_to(root)
+        package = ".".join(relative.parent.parts)
+        try:
+            module = cst.parse_module(file.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue  # translate_project reports it
+        table = ImportTable.of(module, package)
+        for full in table.aliases.values():
+            parts = full.split(".")
+            for end in range(len(parts), 0, -1):  # the longest prefix that is a project file
+                found = target(".".join(parts[:end]))
+                if found is not None:
+                    queue.append(found)
+                    break
+    return seen
+
+
+def load_project(sources: dict[str, str], name: str) -> types.ModuleType:
+    """Import generated module ``name`` among its generated siblings (definitions only).
+
+    The project's torch modules keep their places in ``sys.modules``: the generated ones are
+    imported from a temporary folder with those entries set aside, then put back.
+    """
+    import importlib
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="torch2tf-") as folder:
+        names = set()
+        for relative, code in sources.items():
+            file = Path(folder) / relative
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(_definitions_only(code), encoding="utf-8")
+            parts = Path(relative).with_suffix("").parts
+            names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        for top in {Path(r).parts[0] for r in sources if len(Path(r).parts) > 1}:
+            init = Path(folder) / top / "__init__.py"
+            if not init.exists():
+                init.write_text("", encoding="utf-8")
+        saved = {k: v for k, v in sys.modules.items() if k in names or k.split(".")[0] in names}
+        for key in saved:
+            del sys.modules[key]
+        sys.path.insert(0, folder)
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.remove(folder)
+            for key in [k for k in sys.modules if k in names or k.split(".")[0] in names]:
+                del sys.modules[key]
+            sys.modules.update(saved)
+
+
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     for tensor in list(model.parameters()) + list(model.buffers()):
         if tensor.is_floating_point():
@@ -390,6 +481,7 @@ def convert(
         and ``report`` (per mode and per layer).
     """
     cls = type(model)
+    sources: dict[str, str] = {}
     if cls.__module__.startswith("torch."):  # a torch container: no source of the user's
         source = tree_source(model)
         module_name = f"{cls.__name__.lower()}_model"
@@ -397,9 +489,17 @@ def convert(
         keras_cls = getattr(generated, TREE_BUILDER)
     else:
         text, path = _source_of(cls)
-        source = translate_source(text, path)
+        root, dotted_name = project_of(Path(path))
+        files = local_imports(Path(path), root)
+        if len(files) == 1:
+            source = translate_source(text, path)
+            generated = load_generated(source, Path(path).stem)
+        else:  # the class builds on other files of its project: translate those too
+            sources = {str(k): v for k, v in translate_project(root, files).items()}
+            main = str(Path(path).resolve().relative_to(root))
+            source = sources[main]
+            generated = load_project(sources, dotted_name)
         module_name = Path(path).stem
-        generated = load_generated(source, module_name)
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
@@ -423,5 +523,14 @@ def convert(
         check(model, keras_model, inputs, mode, atol=atol, rtol=rtol) for mode in ("eval", "train")
     ]
     return Conversion(
-        keras_model, source, cls.__name__, module_name, checks, transfers, model, atol, rtol
+        keras_model,
+        source,
+        cls.__name__,
+        module_name,
+        checks,
+        transfers,
+        model,
+        atol,
+        rtol,
+        sources,
     )

@@ -38,12 +38,13 @@ def _module_name(node: cst.BaseExpression) -> str:
 class ImportTable:
     """Maps each name bound by an import to the qualified name it refers to."""
 
-    def __init__(self) -> None:
+    def __init__(self, package: str | None = None) -> None:
         self.aliases: dict[str, str] = {}
+        self.package = package  # resolves relative imports when the file's package is known
 
     @classmethod
-    def of(cls, module: cst.Module) -> ImportTable:
-        table = cls()
+    def of(cls, module: cst.Module, package: str | None = None) -> ImportTable:
+        table = cls(package)
         for stmt in module.body:
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
@@ -59,14 +60,27 @@ class ImportTable:
                 else:
                     top = full.split(".")[0]
                     self.aliases[top] = top
-        elif isinstance(node, cst.ImportFrom) and node.module is not None and not node.relative:
-            base = _module_name(node.module)
-            if isinstance(node.names, cst.ImportStar):
+        elif isinstance(node, cst.ImportFrom):
+            base = self._from_base(node)
+            if base is None or isinstance(node.names, cst.ImportStar):
                 return
             for alias in node.names:
                 name = _module_name(alias.name)
                 local = _module_name(alias.asname.name) if alias.asname else name
                 self.aliases[local] = f"{base}.{name}"
+
+    def _from_base(self, node: cst.ImportFrom) -> str | None:
+        module = _module_name(node.module) if node.module is not None else ""
+        if not node.relative:
+            return module
+        if self.package is None:
+            return None
+        parts = self.package.split(".") if self.package else []
+        up = len(node.relative) - 1
+        if up > len(parts):
+            return None
+        anchor = ".".join(parts[: len(parts) - up])
+        return ".".join(p for p in (anchor, module) if p)
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """Qualified name of an expression such as ``nn.Linear``; None if not imported."""

@@ -32,21 +32,59 @@ KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
 NAMES = {"torch.nn.Module": KERAS_MODEL, "torch.Tensor": "tf.Tensor"}
 MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
+# nn.Module methods that tf.keras.Model lacks or defines differently; used on self, not defined
+# by the class itself, they are reported rather than left to fail (or differ) at run time.
+MODULE_API = MODULE_ITERATORS | {
+    "parameters",
+    "named_parameters",
+    "buffers",
+    "named_buffers",
+    "state_dict",
+    "load_state_dict",
+    "apply",
+    "to",
+    "cuda",
+    "cpu",
+    "double",
+    "float",
+    "half",
+    "eval",
+    "train",
+    "zero_grad",
+    "register_parameter",
+    "register_module",
+    "add_module",
+    "requires_grad_",
+    "get_submodule",
+    "get_parameter",
+    "forward",
+    "type",
+}
 TENSOR_INIT_METHODS = {  # old-style ``m.weight.data.normal_(0, 0.01)``
     "normal_": "torch.nn.init.normal_",
     "uniform_": "torch.nn.init.uniform_",
     "zero_": "torch.nn.init.zeros_",
     "fill_": "torch.nn.init.constant_",
 }
-HELPER_FILES = ("layers.py",)
+HELPER_FILES = ("layers.py", "ops.py")
 
 
-def translate_source(source: str, path: str = "<string>") -> str:
+def translate_source(
+    source: str,
+    path: str = "<string>",
+    *,
+    module_name: str | None = None,
+    project_classes: frozenset[str] = frozenset(),
+) -> str:
     """Translate PyTorch source code into TensorFlow source code.
 
     Args:
         source: the content of a Python file defining ``nn.Module`` classes.
         path: the file name used in diagnostics.
+        module_name: the file's dotted module name within its project, which resolves its
+            relative imports (see :func:`translate_project`).
+        project_classes: qualified names of ``nn.Module`` classes defined in other files of
+            the project, so that subclasses and submodules of them are recognised.
 
     Returns:
         Formatted TensorFlow source that depends on TensorFlow alone.
@@ -69,7 +107,7 @@ def translate_source(source: str, path: str = "<string>") -> str:
             [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
         ) from None
     wrapper = MetadataWrapper(module)
-    translator = _Translator(wrapper.module, path)
+    translator = _Translator(wrapper.module, path, _package(module_name), project_classes)
     result = wrapper.visit(translator)
     if translator.diagnostics:
         raise TranslationError(translator.diagnostics)
@@ -79,6 +117,93 @@ def translate_source(source: str, path: str = "<string>") -> str:
 def translate_file(path: str | Path) -> str:
     """Translate one file; see :func:`translate_source`."""
     return translate_source(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def translate_project(root: str | Path, files: list[Path] | None = None) -> dict[Path, str]:
+    """Translate several files of one project, resolving imports between them.
+
+    Args:
+        root: the folder that module names are relative to (``root/pkg/mod.py`` is
+            ``pkg.mod``); its ``.py`` files are translated when ``files`` is None.
+        files: the files to translate, under ``root``.
+
+    Returns:
+        Each file's path relative to ``root`` -> its generated source.
+
+    Raises:
+        TranslationError: listing the problems of every file at once.
+    """
+    root = Path(root)
+    files = sorted(root.rglob("*.py")) if files is None else [Path(f) for f in files]
+    parsed: dict[Path, tuple[str, str, cst.Module]] = {}
+    problems: list[Diagnostic] = []
+    for file in files:
+        relative = file.relative_to(root)
+        name = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
+        if relative.name == "__init__.py":
+            name = ".".join(relative.parent.parts)
+        text = file.read_text(encoding="utf-8")
+        try:
+            parsed[relative] = (name, text, cst.parse_module(text))
+        except cst.ParserSyntaxError:
+            parsed[relative] = (name, text, cst.Module(body=[]))  # reported by translate_source
+    known: set[str] = set()
+    changed = True
+    while changed:  # a class may derive from one defined in a file read later
+        changed = False
+        for relative, (name, _, module) in parsed.items():
+            imports = ImportTable.of(module, _package(name, relative.name == "__init__.py"))
+            for node in _module_class_defs(module, imports, frozenset(known)):
+                qualified = f"{name}.{node.name.value}"
+                if qualified not in known:
+                    known.add(qualified)
+                    changed = True
+    results: dict[Path, str] = {}
+    for relative, (name, text, _) in parsed.items():
+        try:
+            results[relative] = translate_source(
+                text,
+                str(root / relative),
+                module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
+                project_classes=frozenset(known),
+            )
+        except TranslationError as err:
+            problems += err.diagnostics
+    if problems:
+        raise TranslationError(problems)
+    return results
+
+
+def _package(module_name: str | None, is_package: bool = False) -> str | None:
+    """The package a module's relative imports start from."""
+    if module_name is None:
+        return None
+    return module_name if is_package else module_name.rpartition(".")[0]
+
+
+def _module_class_defs(
+    module: cst.Module, imports: ImportTable, project_classes: frozenset[str]
+) -> list[cst.ClassDef]:
+    """The file's classes deriving, directly or not, from nn.Module."""
+    class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
+    found: dict[str, cst.ClassDef] = {}
+    changed = True
+    while changed:  # a class deriving from a module class defined later is still a module
+        changed = False
+        for node in class_defs:
+            if node.name.value in found:
+                continue
+            for base in node.bases:
+                qualified = imports.qualify(base.value)
+                if (
+                    qualified == MODULE_BASE
+                    or qualified in project_classes
+                    or dotted(base.value) in found
+                ):
+                    found[node.name.value] = node
+                    changed = True
+                    break
+    return list(found.values())
 
 
 # --------------------------------------------------------------------------- analysis
@@ -151,10 +276,17 @@ def _assigned_names(func: cst.FunctionDef) -> set[str]:
 class _Translator(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, module: cst.Module, path: str) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        path: str,
+        package: str | None = None,
+        project_classes: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__()
         self.path = path
-        self.imports = ImportTable.of(module)
+        self.imports = ImportTable.of(module, package)
+        self.project_classes = project_classes
         self.diagnostics: list[Diagnostic] = []
         self.classes: dict[str, _ClassInfo] = {}
         self.class_stack: list[_ClassInfo | None] = []
@@ -176,22 +308,12 @@ class _Translator(cst.CSTTransformer):
     # -- analysis, on the original tree
 
     def _analyse(self, module: cst.Module) -> None:
-        class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
-        changed = True
-        while changed:  # a class deriving from a module class defined later is still a module
-            changed = False
-            for node in class_defs:
-                name = node.name.value
-                if name in self.classes:
-                    continue
-                for base in node.bases:
-                    if (
-                        self.imports.qualify(base.value) == MODULE_BASE
-                        or dotted(base.value) in self.classes
-                    ):
-                        self.classes[name] = _ClassInfo(node)
-                        changed = True
-                        break
+        for node in _module_class_defs(module, self.imports, self.project_classes):
+            self.classes[node.name.value] = _ClassInfo(node)
+
+    def is_module_class(self, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` names an nn.Module class of this file or of the project."""
+        return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
     def _analyse_class(self, info: _ClassInfo) -> None:
         init = info.method("__init__")
@@ -212,7 +334,7 @@ class _Translator(cst.CSTTransformer):
                     info.layers[attr] = qualified
                     info.direct_calls.add(call)
                     info.call_attr[call] = attr
-                elif dotted(call.func) in outer.classes:
+                elif outer.is_module_class(call.func):
                     info.modules[attr] = dotted(call.func)
                 elif qualified == PARAMETER:
                     info.call_attr[call] = attr
@@ -570,7 +692,25 @@ class _Translator(cst.CSTTransformer):
     def leave_Attribute(self, original: cst.Attribute, updated):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
+        name = _self_attr(original)
+        if name in MODULE_API and not self._defines(name):
+            self.error(
+                original,
+                f"self.{name} is torch's nn.Module API, which is not translated",
+                "Keras models differ here; rewrite this use of the method",
+            )
         return self._reference(original, updated)
+
+    def _defines(self, name: str) -> bool:
+        """Whether the current class, or a base class in this file, defines ``name``."""
+        info, seen = self.cls, set()
+        while info is not None and info.node.name.value not in seen:
+            seen.add(info.node.name.value)
+            if info.method(name) is not None:
+                return True
+            bases = [dotted(b.value) for b in info.node.bases]
+            info = next((self.classes[b] for b in bases if b in self.classes), None)
+        return False
 
     def leave_Name(self, original: cst.Name, updated: cst.Name):
         return self._reference(original, updated)

@@ -1,0 +1,1 @@
+"""A small project split across files."""
