@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from torch2tf.diagnostics import Diagnostic, TranslationError
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import add_weight
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.rules.init import gain_squared
 
 rules.load_all()
 
@@ -219,9 +221,11 @@ class _ClassInfo:
     direct_calls: set[cst.Call] = field(default_factory=set)  # ``self.x = Layer(...)``
     call_attr: dict[cst.Call, str] = field(default_factory=dict)
     init_methods: set[str] = field(default_factory=set)
-    type_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
-    direct_type_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
-    attr_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Init code in __init__ order: (statement index, scope, layer type or attribute, params).
+    # scope: "all" (self.modules(), apply), "children" (self.children()), "attr" (self.fc1).
+    init_steps: list[tuple[int, str, str, dict[str, str]]] = field(default_factory=list)
+    call_position: dict[cst.Call, int] = field(default_factory=dict)  # layer call -> statement
+    opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
     removed: set[cst.CSTNode] = field(default_factory=set)
     init_note: str = ""
     build_input: str | None = None
@@ -295,6 +299,7 @@ class _Translator(cst.CSTTransformer):
         self.not_references: set[cst.Name] = set()  # attribute, keyword and parameter names
         self.called: set[cst.BaseExpression] = set()  # the func of every call
         self.annotation_depth = 0
+        self.statement: cst.SimpleStatementLine | None = None
         self.imports_inserted = False
         self.module = module
         self._analyse(module)
@@ -308,6 +313,8 @@ class _Translator(cst.CSTTransformer):
     # -- analysis, on the original tree
 
     def _analyse(self, module: cst.Module) -> None:
+        self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+        self.dropped_functions: set[str] = set()  # init functions used by self.apply only
         for node in _module_class_defs(module, self.imports, self.project_classes):
             self.classes[node.name.value] = _ClassInfo(node)
 
@@ -322,6 +329,12 @@ class _Translator(cst.CSTTransformer):
         outer = self
 
         class Finder(cst.CSTVisitor):
+            position = 0
+
+            def visit_Call(self, node: cst.Call) -> None:
+                if outer.imports.qualify(node.func) in LAYERS:
+                    info.call_position[node] = Finder.position
+
             def visit_Assign(self, node: cst.Assign) -> None:
                 if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
                     return
@@ -338,9 +351,13 @@ class _Translator(cst.CSTTransformer):
                     info.modules[attr] = dotted(call.func)
                 elif qualified == PARAMETER:
                     info.call_attr[call] = attr
+                elif not (qualified or "").startswith("torch."):
+                    info.opaque_builders.append(call)
 
-        init.body.visit(Finder())
-        for stmt in init.body.body:
+        for position, stmt in enumerate(init.body.body):
+            Finder.position = position
+            stmt.visit(Finder())
+        for position, stmt in enumerate(init.body.body):
             if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
                 continue
             small = stmt.body[0]
@@ -348,15 +365,19 @@ class _Translator(cst.CSTTransformer):
                 continue
             call = small.value
             method = _self_attr(call.func)
+            if method == "apply" and len(call.args) == 1:
+                if self._init_apply(info, call.args[0].value, position):
+                    info.removed.add(stmt)
+                continue
             if method is not None and not call.args and info.method(method) is not None:
-                loop = self._init_loop(info, info.method(method))
+                loop = self._init_loop(info, info.method(method), position)
                 if loop is not None:
                     info.init_methods.add(method)
                     info.removed.add(stmt)
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
-            elif self._direct_init(info, call):
+            elif self._direct_init(info, call, position):
                 info.removed.add(stmt)
         info.build_input = self._build_input(info)
 
@@ -382,11 +403,10 @@ class _Translator(cst.CSTTransformer):
         owner = dotted(tensor.value)
         if owner is None:
             return None
-        positional = [Arg(self.module.code_for_node(a.value)) for a in args if a.keyword is None]
-        keywords = {
-            a.keyword.value: Arg(self.module.code_for_node(a.value)) for a in args if a.keyword
-        }
         try:
+            positional = [self._init_arg(a.value) for a in args[1:] if a.keyword is None]
+            keywords = {a.keyword.value: self._init_arg(a.value) for a in args if a.keyword}
+            positional.insert(0, Arg(_code(tensor)))
             source = rule(*bind(rule, positional, keywords).args)
         except TypeError as err:
             self.error(call, f"cannot translate this init call: {err}")
@@ -396,7 +416,30 @@ class _Translator(cst.CSTTransformer):
             return None
         return owner, tensor.attr.value, source
 
-    def _direct_init(self, info: _ClassInfo, call: cst.Call) -> bool:
+    def _init_arg(self, node: cst.BaseExpression) -> Arg:
+        """An init argument: ``calculate_gain(...)`` is evaluated, other torch code refused."""
+        if (
+            isinstance(node, cst.Call)
+            and self.imports.qualify(node.func) == "torch.nn.init.calculate_gain"
+        ):
+            values = [rules.const(Arg(_code(a.value)), None) for a in node.args]
+            if not values or not isinstance(values[0], str) or None in values:
+                raise Unsupported("calculate_gain needs literal arguments")
+            return Arg(repr(math.sqrt(gain_squared(*values[:2]))))
+        outer = self
+
+        class Torch(cst.CSTVisitor):
+            found = False
+
+            def visit_Name(self, name: cst.Name) -> None:
+                Torch.found |= outer.imports.is_torch(name.value)
+
+        node.visit(Torch())
+        if Torch.found:
+            raise Unsupported(f"the init argument {_code(node)!r} uses torch")
+        return Arg(_code(node))
+
+    def _direct_init(self, info: _ClassInfo, call: cst.Call, position: int) -> bool:
         """``init.f_(self.fc1.weight, ...)`` in ``__init__`` -> an override for ``fc1``."""
         found = self._init_call(call)
         if found is None:
@@ -406,10 +449,10 @@ class _Translator(cst.CSTTransformer):
         if attr is None or attr not in info.layers:
             self.error(call, f"init of {owner}.{param} is not translated", "init a layer attribute")
             return True
-        info.attr_overrides.setdefault(attr, {})[param] = source
+        info.init_steps.append((position, "attr", attr, {param: source}))
         return True
 
-    def _init_loop(self, info: _ClassInfo, method: cst.FunctionDef) -> bool | None:
+    def _init_loop(self, info: _ClassInfo, method: cst.FunctionDef, position: int) -> bool | None:
         """Parse ``for m in self.modules(): if isinstance(m, nn.Linear): init.f_(m.weight)``."""
         body = list(method.body.body)
         if body and _is_docstring(body[0]):
@@ -432,18 +475,59 @@ class _Translator(cst.CSTTransformer):
         if not isinstance(target, cst.Name):
             self.error(loop, "unsupported loop target in an init method")
             return True
+        if not self._init_reaches_all(info, loop, f"self.{kind}()"):
+            return True
+        overrides: dict[str, dict[str, str]] = {}
+        for stmt in loop.body.body:
+            self._init_branch(stmt, target.value, overrides)
+        scope = "all" if kind in ("modules", "named_modules") else "children"
+        info.init_steps += [(position, scope, t, params) for t, params in overrides.items()]
+        return True
+
+    def _init_reaches_all(self, info: _ClassInfo, node: cst.CSTNode, what: str) -> bool:
+        """An init over all modules must see every layer it reaches; report it otherwise."""
         if info.modules:
             self.error(
-                loop,
-                f"self.{kind}() here also reaches layers of nested modules "
+                node,
+                f"{what} here also reaches layers of nested modules "
                 f"({', '.join(sorted(info.modules))}), which is not translated",
                 "initialise the layers inside each module class",
             )
-            return True
-        overrides = info.type_overrides if kind in ("modules", "named_modules") else None
-        overrides = overrides if overrides is not None else info.direct_type_overrides
-        for stmt in loop.body.body:
-            self._init_branch(stmt, target.value, overrides)
+            return False
+        for call in info.opaque_builders:
+            self.error(
+                call,
+                f"{what} also reaches the modules {_code(call.func)}() builds, which is not "
+                "translated",
+                "build the layers in __init__ itself",
+            )
+        return not info.opaque_builders
+
+    def _init_apply(self, info: _ClassInfo, target: cst.BaseExpression, position: int) -> bool:
+        """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
+        method = _self_attr(target)
+        func = info.method(method) if method else self.functions.get(dotted(target) or "")
+        if func is None:
+            self.error(target, "self.apply() is translated only for a method or a function here")
+            return False
+        params = _positional_params(func)[1 if method else 0 :]
+        body = list(func.body.body)
+        if body and _is_docstring(body[0]):
+            body = body[1:]
+        if len(params) != 1:
+            self.error(func, "an init function for self.apply() takes exactly one module")
+            return False
+        if not self._init_reaches_all(info, target, "self.apply()"):
+            return False
+        overrides: dict[str, dict[str, str]] = {}
+        for stmt in body:
+            self._init_branch(stmt, params[0].name.value, overrides)
+        info.init_steps += [(position, "all", t, params) for t, params in overrides.items()]
+        if method:
+            info.init_methods.add(method)
+        else:
+            self.dropped_functions.add(func.name.value)
+        info.init_note = f"# apply({_code(target)}) is applied through initializer arguments."
         return True
 
     def _init_branch(self, stmt: cst.BaseStatement, var: str, out: dict) -> None:
@@ -568,11 +652,15 @@ class _Translator(cst.CSTTransformer):
     def in_call(self) -> bool:
         return bool(self.function_stack) and self.function_stack[-1] == "forward"
 
+    def visit_Module(self, node: cst.Module) -> None:
+        # Analysed up-front (positions are available from here on): an init function defined
+        # above the class that applies it must be known before it is reached.
+        for info in self.classes.values():
+            self._analyse_class(info)
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self.classes.get(node.name.value)
-        if info is not None and info.node is node:
-            self._analyse_class(info)
-        self.class_stack.append(info)
+        self.class_stack.append(info if info is not None and info.node is node else None)
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()
@@ -588,13 +676,17 @@ class _Translator(cst.CSTTransformer):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.function_stack.append(node.name.value)
-        info = self.cls
-        # An init method is dropped whole: its effect moved into the layers' initializers.
-        return not (info and len(self.function_stack) == 1 and node.name.value in info.init_methods)
+        info, name = self.cls, node.name.value
+        # Init methods and functions are dropped whole: their effect moved into initializers.
+        if not self.class_stack and len(self.function_stack) == 1:
+            return name not in self.dropped_functions
+        return not (info and len(self.function_stack) == 1 and name in info.init_methods)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
         name = self.function_stack.pop()
         info = self.cls
+        if not self.class_stack and not self.function_stack and name in self.dropped_functions:
+            return cst.RemoveFromParent()
         if info is None or self.function_stack:
             return updated
         if name in info.init_methods:
@@ -631,8 +723,12 @@ class _Translator(cst.CSTTransformer):
         )
         return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
 
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statement = node
+
     def leave_SimpleStatementLine(self, original, updated):
         if self.cls is not None and original in self.cls.removed:
+            self._settle(original)
             return cst.RemoveFromParent()
         buffer = self._buffer(original)
         if buffer is not None:
@@ -693,7 +789,8 @@ class _Translator(cst.CSTTransformer):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         name = _self_attr(original)
-        if name in MODULE_API and not self._defines(name):
+        removed = self.cls is not None and self.statement in self.cls.removed
+        if name in MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,
                 f"self.{name} is torch's nn.Module API, which is not translated",
@@ -918,10 +1015,15 @@ class _Translator(cst.CSTTransformer):
         attr = None
         if info is not None and self.function_stack == ["__init__"]:
             attr = info.call_attr.get(original)
-            overrides.update(info.type_overrides.get(qualified, {}))
-            if original in info.direct_calls:
-                overrides.update(info.direct_type_overrides.get(qualified, {}))
-            overrides.update(info.attr_overrides.get(attr, {}) if attr else {})
+            created = info.call_position.get(original, 0)
+            for position, scope, key, params in info.init_steps:  # in __init__ order
+                applies = (
+                    key == attr
+                    if scope == "attr"
+                    else key == qualified and (scope == "all" or original in info.direct_calls)
+                )
+                if applies and position >= created:  # init code before the layer misses it
+                    overrides.update(params)
         rule_cls: type[LayerRule] = LAYERS[qualified]
         unknown = set(overrides) - set(rule_cls.initializers)
         if unknown:
