@@ -758,6 +758,9 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
     """torch's parameter groups: one inner optimizer per group; clip_grad_norm_ over them all."""
 
     def __init__(self, optimizers, variables, frozen_variables=(), global_clipnorm=None, name=None):
+        # `variables`: one list per optimizer, of variables or of their positions (ints) in the
+        # list the optimizer is built with (model.trainable_variables). `frozen_variables` (same
+        # forms) are in no group: torch's optimizer does not update them.
         super().__init__(learning_rate=0.0, name=name or "torch_param_groups")
         if len(optimizers) != len(variables):
             raise ValueError(
@@ -766,12 +769,15 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
             )
         self.optimizers = list(optimizers)
         self.clip_grad_norm = global_clipnorm  # Keras's own global_clipnorm differs from torch's
-        # Keys only: storing the variables themselves would make Keras track them as our state.
-        self._group_of = {}
-        for index, group in enumerate(variables):
+        # Keys and positions only: holding the variables would make Keras track them as our state.
+        self._group_of = {}  # variable key -> group index (-1: frozen)
+        self._group_at = {}  # position -> group index
+        for index, group in list(enumerate(variables)) + [(-1, frozen_variables)]:
             for variable in group:
-                self._group_of[self._var_key(variable)] = index
-        self._frozen = {self._var_key(variable) for variable in frozen_variables}
+                if isinstance(variable, int):
+                    self._group_at[variable] = index
+                else:
+                    self._group_of[self._var_key(variable)] = index
 
     @property
     def variables(self):
@@ -788,27 +794,33 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
     def _split(self, grads, var_list):
         groups = [([], []) for _ in self.optimizers]
         for grad, variable in zip(grads, var_list, strict=True):
-            key = self._var_key(variable)
-            if key in self._frozen:
-                continue
-            if key not in self._group_of:
+            index = self._group_of.get(self._var_key(variable))
+            if index is None:
                 raise ValueError(
                     f"Variable {variable.name} is in no parameter group; pass it in `variables` "
                     "or `frozen_variables`."
                 )
-            groups[self._group_of[key]][0].append(grad)
-            groups[self._group_of[key]][1].append(variable)
+            if index >= 0:
+                groups[index][0].append(grad)
+                groups[index][1].append(variable)
         return groups
 
     def build(self, var_list):
         if self.built:
             return
         super().build(var_list)
+        for position, variable in enumerate(var_list):
+            if position in self._group_at:
+                self._group_of[self._var_key(variable)] = self._group_at[position]
         for optimizer, (_, group_vars) in zip(
             self.optimizers, self._split([None] * len(var_list), var_list), strict=True
         ):
             if group_vars:
                 optimizer.build(group_vars)
+        self._group_at = {
+            position: self._group_of[self._var_key(variable)]
+            for position, variable in enumerate(var_list)
+        }
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None:
@@ -818,8 +830,7 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
             self.build(trainable_variables)
         grads = list(grads)
         if self.clip_grad_norm:
-            present = [tf.convert_to_tensor(g) for g in grads if g is not None]
-            norms = [tf.norm(g) for g in present]
+            norms = [tf.norm(tf.convert_to_tensor(g)) for g in grads if g is not None]
             dtype = max((n.dtype for n in norms), key=lambda d: d.size)
             total = tf.norm(tf.stack([tf.cast(n, dtype) for n in norms]))
             coef = tf.minimum(tf.constant(self.clip_grad_norm, dtype) / (total + 1e-6), 1.0)
@@ -837,9 +848,30 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
         self.iterations.assign_add(1)
 
     def get_config(self):
-        raise NotImplementedError(
-            "TorchParamGroups holds variable lists and cannot be serialized; rebuild it in code."
-        )
+        if self._group_of and not self.built:
+            raise ValueError(
+                "TorchParamGroups given variables is serialized by their positions, known once "
+                "built: call `build(model.trainable_variables)` first."
+            )
+        groups = [[] for _ in range(len(self.optimizers) + 1)]  # the last: frozen
+        for position, index in sorted(self._group_at.items()):
+            groups[index].append(position)
+        return {
+            "name": self.name,
+            "optimizers": [tf.keras.optimizers.serialize(o) for o in self.optimizers],
+            "variables": groups[:-1],
+            "frozen_variables": groups[-1],
+            "global_clipnorm": self.clip_grad_norm,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["optimizers"] = [
+            tf.keras.optimizers.deserialize(o, custom_objects=custom_objects)
+            for o in config["optimizers"]
+        ]
+        return cls(**config)
 
 
 # --------------------------------------------------------------------------------------------------
