@@ -503,3 +503,34 @@ def test_param_groups_save_and_load(tmp_path):
     )
     fresh.fit(data, epochs=1, shuffle=False, verbose=0)
     assert not np.array_equal(fresh.get_weights()[0], model.get_weights()[0])
+
+
+@pytest.mark.parametrize(
+    ("make_torch", "make_keras"),
+    [
+        (lambda p: torch.optim.Adam(p, lr=0.1), lambda: kt.TorchAdam(0.1, global_clipnorm=1.0)),
+        (
+            lambda p: torch.optim.RMSprop(p, lr=0.01, momentum=0.9),
+            lambda: kt.TorchRMSprop(0.01, momentum=0.9, global_clipnorm=1.0),
+        ),
+    ],
+    ids=["adam", "rmsprop"],
+)
+def test_sparse_embedding_gradients(make_torch, make_keras):
+    """tf.gather gives IndexedSlices gradients; torch's Embedding gives dense ones (same update)."""
+    weights = np.random.default_rng(3).normal(size=(5, 3))
+    embedding = torch.nn.Embedding(5, 3, _weight=torch.tensor(weights))
+    optimizer = make_torch(embedding.parameters())
+    variable, keras_opt = tf.Variable(weights), make_keras()
+    for indices in ([1, 3, 3], [0, 1], [4]):
+        optimizer.zero_grad()
+        (embedding(torch.tensor(indices)) ** 2).sum().backward()
+        torch.nn.utils.clip_grad_norm_(embedding.parameters(), 1.0)
+        optimizer.step()
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.gather(variable, indices) ** 2)
+        grad = tape.gradient(loss, variable)
+        assert isinstance(grad, tf.IndexedSlices)
+        keras_opt.apply([grad], [variable])
+    expected = embedding.weight.detach().numpy()
+    assert np.max(np.abs(variable.numpy() - expected)) < 1e-10 * np.max(np.abs(expected - weights))
