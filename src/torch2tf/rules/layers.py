@@ -97,7 +97,9 @@ class BatchNorm1d(LayerRule):
                 "BatchNorm momentum=None (cumulative moving average) is not translated",
                 "give a numeric momentum",
             )
-        keras_momentum = repr(round(1 - m, 12)) if isinstance(m, (int, float)) else f"1 - ({momentum})"
+        keras_momentum = (
+            repr(round(1 - m, 12)) if isinstance(m, (int, float)) else f"1 - ({momentum})"
+        )
         is_affine = const(affine, None)
         if is_affine is None:
             raise Unsupported("BatchNorm affine= must be a literal True or False")
@@ -125,3 +127,122 @@ class BatchNorm1d(LayerRule):
             dtype = _array(module.weight).dtype if module.affine else np.float32
             return affine + [np.zeros(size, dtype), np.ones(size, dtype)]
         return affine + [_array(module.running_mean), _array(module.running_var)]
+
+
+@layer
+class Identity(LayerRule):
+    """nn.Identity -> Identity (torch ignores the constructor's arguments, and so does this)."""
+
+    torch = "torch.nn.Identity"
+
+    def keras(self, *args, **kwargs):
+        return "tf.keras.layers.Identity()"
+
+
+@layer
+class Flatten(LayerRule):
+    """nn.Flatten -> Flatten for start_dim=1, end_dim=-1; TorchFlatten for any other axes."""
+
+    torch = "torch.nn.Flatten"
+
+    def keras(self, start_dim=1, end_dim=-1):
+        if const(start_dim, None) == 1 and const(end_dim, None) == -1:
+            return "tf.keras.layers.Flatten()"
+        return keras_call(
+            "TorchFlatten",
+            start_dim=None if const(start_dim, None) == 1 else src(start_dim),
+            end_dim=None if const(end_dim, None) == -1 else src(end_dim),
+        )
+
+
+@layer
+class Unflatten(LayerRule):
+    """nn.Unflatten -> TorchUnflatten: Keras's Reshape would have to restate every other axis."""
+
+    torch = "torch.nn.Unflatten"
+
+    def keras(self, dim, unflattened_size):
+        sizes = const(unflattened_size, None)
+        if isinstance(sizes, (tuple, list)) and not all(isinstance(s, int) for s in sizes):
+            raise Unsupported(
+                "Unflatten with a named shape is not translated", "give the sizes as integers"
+            )
+        return keras_call("TorchUnflatten", src(dim), src(unflattened_size))
+
+
+@layer
+class AlphaDropout(LayerRule):
+    """nn.AlphaDropout -> AlphaDropout: the same SELU-preserving a*x + b correction."""
+
+    torch = "torch.nn.AlphaDropout"
+    takes_training = True
+
+    def keras(self, p=0.5, inplace=False):
+        rate = const(p, None)
+        if rate is not None and not 0 <= rate < 1:
+            raise Unsupported(
+                f"AlphaDropout(p={rate}) is not translated: Keras needs 0 <= rate < 1"
+            )
+        return keras_call("tf.keras.layers.AlphaDropout", src(p))
+
+
+@layer
+class Embedding(LayerRule):
+    """nn.Embedding -> Embedding with torch's N(0, 1) init; PaddedEmbedding for padding_idx."""
+
+    torch = "torch.nn.Embedding"
+    initializers = {"weight": "embeddings_initializer"}
+
+    def keras(
+        self,
+        num_embeddings,
+        embedding_dim,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+        _weight=None,
+        _freeze=False,
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        if src(max_norm) != "None":
+            raise Unsupported(
+                "Embedding(max_norm=...) is not translated: torch renormalises the looked-up "
+                "rows in place during forward, which no Keras layer does",
+                "drop max_norm",
+            )
+        if const(scale_grad_by_freq, None) is not False:
+            raise Unsupported(
+                "Embedding(scale_grad_by_freq=...) is not translated: Keras does not scale "
+                "gradients by word frequency"
+            )
+        if src(_weight) != "None" or const(_freeze, None) is not False:
+            raise Unsupported(
+                "Embedding(_weight=..., _freeze=...) is not translated",
+                "build the layer plainly; convert() copies the weights",
+            )
+        if const(sparse, None) not in (True, False):
+            raise Unsupported("Embedding sparse= must be a literal True or False")
+        if src(padding_idx) == "None":
+            return keras_call(
+                "tf.keras.layers.Embedding",
+                src(num_embeddings),
+                src(embedding_dim),
+                embeddings_initializer=self.initializer(
+                    "weight", "tf.keras.initializers.RandomNormal(0.0, 1.0)"
+                ),
+            )
+        return keras_call(
+            "PaddedEmbedding",
+            src(num_embeddings),
+            src(embedding_dim),
+            padding_idx=src(padding_idx),
+            embeddings_initializer=self.initializer("weight", None),
+        )
+
+    @staticmethod
+    def weights(module):
+        return [_array(module.weight)]

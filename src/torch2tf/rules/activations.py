@@ -1,0 +1,267 @@
+"""torch.nn activation layers -> Keras layers.
+
+A built-in Keras layer or activation is used wherever it computes torch's formula with torch's
+defaults (measured: round-off only); a TensorFlow-only helper layer otherwise. Gradients agree
+too, except for the sub-gradient some functions pick at their kinks (a set of measure zero).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch2tf.rules import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.layers import _array, _no_dtype
+
+
+def _activation(name: str) -> str:
+    return f'tf.keras.layers.Activation("{name}")'
+
+
+def _with(name: str, **arguments: str) -> str:
+    """A Keras activation that needs arguments, which ``Activation`` cannot pass."""
+    return keras_call("ActivationWith", f'"{name}"', **arguments)
+
+
+def _is(value: Any, default: float) -> bool:
+    """Whether an argument is the literal number ``default``."""
+    number = const(value, None)
+    return isinstance(number, (int, float)) and not isinstance(number, bool) and number == default
+
+
+def _plain(torch_name: str, keras_name: str, takes_inplace: bool) -> None:
+    """Register a rule for an activation without arguments (besides torch's ``inplace``)."""
+    source = _activation(keras_name)
+    if takes_inplace:
+
+        def keras(self, inplace=False):
+            return source
+
+    else:
+
+        def keras(self, *args, **kwargs):  # torch accepts and ignores any arguments
+            return source
+
+    doc = f'nn.{torch_name} -> Activation("{keras_name}") (the same formula).'
+    layer(
+        type(
+            torch_name,
+            (LayerRule,),
+            {"torch": f"torch.nn.{torch_name}", "keras": keras, "__doc__": doc},
+        )
+    )
+
+
+# torch class -> (Keras activation name, whether torch's constructor takes ``inplace``)
+PLAIN = {
+    "SELU": ("selu", True),
+    "SiLU": ("silu", True),
+    "Mish": ("mish", True),
+    "Hardswish": ("hard_swish", True),
+    "Hardsigmoid": ("hard_sigmoid", True),
+    "Sigmoid": ("sigmoid", False),
+    "Tanh": ("tanh", False),
+    "Softsign": ("softsign", False),
+    "LogSigmoid": ("log_sigmoid", False),
+    "Tanhshrink": ("tanh_shrink", False),
+}
+for _torch_name, (_keras_name, _inplace) in PLAIN.items():
+    _plain(_torch_name, _keras_name, _inplace)
+
+
+@layer
+class ReLU6(LayerRule):
+    """nn.ReLU6 -> ReLU(max_value=6.0) (identical)."""
+
+    torch = "torch.nn.ReLU6"
+
+    def keras(self, inplace=False):
+        return "tf.keras.layers.ReLU(max_value=6.0)"
+
+
+@layer
+class LeakyReLU(LayerRule):
+    """nn.LeakyReLU -> LeakyReLU(negative_slope=0.01): the Keras layer's default slope is 0.3."""
+
+    torch = "torch.nn.LeakyReLU"
+
+    def keras(self, negative_slope=0.01, inplace=False):
+        slope = const(negative_slope, None)
+        if isinstance(slope, (int, float)) and slope < 0:  # the Keras layer refuses these
+            return _with("leaky_relu", negative_slope=src(negative_slope))
+        return keras_call("tf.keras.layers.LeakyReLU", negative_slope=src(negative_slope))
+
+
+@layer
+class PReLU(LayerRule):
+    """nn.PReLU -> TorchPReLU: one alpha or one per axis-1 channel, init 0.25 (Keras: 0)."""
+
+    torch = "torch.nn.PReLU"
+    initializers = {"weight": "alpha_initializer"}
+
+    def keras(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        _no_dtype(dtype)
+        count = [] if _is(num_parameters, 1) else [src(num_parameters)]
+        return keras_call(
+            "TorchPReLU",
+            *count,
+            init=None if _is(init, 0.25) else src(init),
+            alpha_initializer=self.initializer("weight", None),
+        )
+
+    @staticmethod
+    def weights(module):
+        return [_array(module.weight)]
+
+
+@layer
+class ELU(LayerRule):
+    """nn.ELU -> ELU (the same alpha default, 1.0)."""
+
+    torch = "torch.nn.ELU"
+
+    def keras(self, alpha=1.0, inplace=False):
+        return keras_call("tf.keras.layers.ELU", alpha=None if _is(alpha, 1.0) else src(alpha))
+
+
+@layer
+class CELU(LayerRule):
+    """nn.CELU -> Activation("celu"), with alpha through ActivationWith."""
+
+    torch = "torch.nn.CELU"
+
+    def keras(self, alpha=1.0, inplace=False):
+        return _activation("celu") if _is(alpha, 1.0) else _with("celu", alpha=src(alpha))
+
+
+@layer
+class GELU(LayerRule):
+    """nn.GELU -> Activation("gelu") (exact erf form); approximate="tanh" -> approximate=True."""
+
+    torch = "torch.nn.GELU"
+
+    def keras(self, approximate="none"):
+        form = const(approximate, None)
+        if form == "none":
+            return _activation("gelu")
+        if form == "tanh":
+            return _with("gelu", approximate="True")
+        raise Unsupported('GELU approximate= must be a literal "none" or "tanh"')
+
+
+@layer
+class Softplus(LayerRule):
+    """nn.Softplus -> Activation("softplus"); TorchSoftplus for other beta/threshold."""
+
+    torch = "torch.nn.Softplus"
+
+    def keras(self, beta=1.0, threshold=20.0):
+        # Above the threshold torch returns x, Keras x + log1p(exp(-x)): the same in float32 once
+        # x > 20 (the difference, 2e-9, is far below an ulp of x).
+        if _is(beta, 1.0) and _is(threshold, 20.0):
+            return _activation("softplus")
+        return keras_call("TorchSoftplus", beta=src(beta), threshold=src(threshold))
+
+
+@layer
+class Hardtanh(LayerRule):
+    """nn.Hardtanh -> Activation("hard_tanh"); TorchHardtanh for other bounds."""
+
+    torch = "torch.nn.Hardtanh"
+
+    def keras(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
+        # min_value/max_value are torch's deprecated spellings; they win when given.
+        low = min_val if src(min_value) == "None" else min_value
+        high = max_val if src(max_value) == "None" else max_value
+        if _is(low, -1.0) and _is(high, 1.0):
+            return _activation("hard_tanh")
+        return keras_call("TorchHardtanh", src(low), src(high))
+
+
+def _dim(dim: Any, name: str) -> int:
+    value = const(dim, None)
+    if value is None:
+        if src(dim) == "None":
+            raise Unsupported(
+                f"{name}() without dim uses torch's deprecated implicit dimension "
+                "(0 for 0-, 1- and 3-D input, else 1)",
+                "pass dim= explicitly",
+            )
+        raise Unsupported(f"{name} dim= must be a literal integer")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Unsupported(f"{name} dim= must be a literal integer")
+    return value
+
+
+@layer
+class Softmax(LayerRule):
+    """nn.Softmax(dim) -> Softmax(axis=dim); dim=None (torch's implicit dim) is refused."""
+
+    torch = "torch.nn.Softmax"
+
+    def keras(self, dim=None):
+        return keras_call("tf.keras.layers.Softmax", axis=repr(_dim(dim, "Softmax")))
+
+
+@layer
+class LogSoftmax(LayerRule):
+    """nn.LogSoftmax(dim) -> Activation("log_softmax") on the last axis, else ActivationWith."""
+
+    torch = "torch.nn.LogSoftmax"
+
+    def keras(self, dim=None):
+        axis = _dim(dim, "LogSoftmax")
+        return _activation("log_softmax") if axis == -1 else _with("log_softmax", axis=repr(axis))
+
+
+@layer
+class Softmin(LayerRule):
+    """nn.Softmin(dim) -> TorchSoftmin(axis=dim), softmax(-x): Keras has no softmin."""
+
+    torch = "torch.nn.Softmin"
+
+    def keras(self, dim=None):
+        return keras_call("TorchSoftmin", axis=repr(_dim(dim, "Softmin")))
+
+
+@layer
+class GLU(LayerRule):
+    """nn.GLU(dim) -> Activation("glu") on the last axis, else ActivationWith (same halves)."""
+
+    torch = "torch.nn.GLU"
+
+    def keras(self, dim=-1):
+        return _activation("glu") if _is(dim, -1) else _with("glu", axis=src(dim))
+
+
+@layer
+class Softshrink(LayerRule):
+    """nn.Softshrink(lambd) -> Activation("soft_shrink") (threshold 0.5), else ActivationWith."""
+
+    torch = "torch.nn.Softshrink"
+
+    def keras(self, lambd=0.5):
+        if _is(lambd, 0.5):
+            return _activation("soft_shrink")
+        return _with("soft_shrink", threshold=src(lambd))
+
+
+@layer
+class Hardshrink(LayerRule):
+    """nn.Hardshrink(lambd) -> Activation("hard_shrink") (threshold 0.5), else ActivationWith."""
+
+    torch = "torch.nn.Hardshrink"
+
+    def keras(self, lambd=0.5):
+        if _is(lambd, 0.5):
+            return _activation("hard_shrink")
+        return _with("hard_shrink", threshold=src(lambd))
+
+
+@layer
+class Threshold(LayerRule):
+    """nn.Threshold(t, v) -> keras activations.threshold: x if x > t else v."""
+
+    torch = "torch.nn.Threshold"
+
+    def keras(self, threshold, value, inplace=False):
+        return _with("threshold", threshold=src(threshold), default_value=src(value))

@@ -1,0 +1,90 @@
+"""torch.nn normalisation layers -> Keras layers, each with its weight mapping.
+
+BatchNorm1d lives in ``layers.py``. Both frameworks use the biased variance here, so with torch's
+epsilon the built-in Keras layers are exact; only the defaults differ (Keras epsilon 1e-3/1e-6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch2tf.rules import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.layers import _array, _no_dtype
+
+
+def _axis(normalized_shape: Any, name: str) -> str | None:
+    """Keras ``axis`` source for torch's trailing ``normalized_shape`` (None: the default -1)."""
+    shape = const(normalized_shape, None)
+    if isinstance(shape, int):
+        return None
+    if isinstance(shape, (tuple, list)) and all(isinstance(n, int) for n in shape):
+        if not shape:
+            raise Unsupported(f"{name} with an empty normalized_shape is not translated")
+        return None if len(shape) == 1 else repr(list(range(-len(shape), 0)))
+    # A name or an expression: an int or a sequence, known only when the code runs.
+    return f"torch_normalized_axes({src(normalized_shape)})"
+
+
+def _flag(value: Any, what: str) -> bool:
+    flag = const(value, None)
+    if not isinstance(flag, bool):
+        raise Unsupported(f"{what} must be a literal True or False")
+    return flag
+
+
+@layer
+class LayerNorm(LayerRule):
+    """nn.LayerNorm -> LayerNormalization over the trailing axes, epsilon 1e-5 (Keras's: 1e-3)."""
+
+    torch = "torch.nn.LayerNorm"
+    initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
+
+    def keras(
+        self,
+        normalized_shape,
+        eps=1e-5,
+        elementwise_affine=True,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        affine = _flag(elementwise_affine, "LayerNorm elementwise_affine=")
+        with_bias = _flag(bias, "LayerNorm bias=") and affine
+        return keras_call(
+            "tf.keras.layers.LayerNormalization",
+            axis=_axis(normalized_shape, "LayerNorm"),
+            epsilon=src(eps),
+            center=None if with_bias else "False",
+            scale=None if affine else "False",
+            gamma_initializer=self.initializer("weight", None) if affine else None,
+            beta_initializer=self.initializer("bias", None) if with_bias else None,
+        )
+
+    @staticmethod
+    def weights(module):
+        return [_array(t) for t in (module.weight, module.bias) if t is not None]
+
+
+@layer
+class RMSNorm(LayerRule):
+    """nn.RMSNorm -> RMSNormalization; TorchRMSNorm for eps=None (dtype's epsilon) or no weight."""
+
+    torch = "torch.nn.RMSNorm"
+
+    def keras(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        _no_dtype(dtype)
+        affine = _flag(elementwise_affine, "RMSNorm elementwise_affine=")
+        axis = _axis(normalized_shape, "RMSNorm")
+        if affine and isinstance(const(eps, None), (int, float)):
+            return keras_call("tf.keras.layers.RMSNormalization", axis=axis, epsilon=src(eps))
+        return keras_call(
+            "TorchRMSNorm",
+            axis=axis,
+            epsilon=None if src(eps) == "None" else src(eps),
+            scale=None if affine else "False",
+        )
+
+    @staticmethod
+    def weights(module):
+        return [] if module.weight is None else [_array(module.weight)]
