@@ -1,7 +1,19 @@
 """The ``torch2tf`` command line: ``translate`` and ``convert``.
 
-Exit codes: 0 success; 1 the input cannot be translated exactly, or verification failed;
-2 usage error (bad arguments, unreadable file, malformed JSON, unknown class).
+``translate`` parses the input and never imports or runs it. ``convert`` imports it (which runs
+it), builds the model, loads a checkpoint safely (``torch.load(weights_only=True)`` or
+safetensors; anything that would need arbitrary unpickling is refused), converts and verifies.
+Output is written atomically: a failed run writes nothing and leaves other files alone.
+
+Exit codes:
+  0  success: an exact translation, or a conversion that matches torch in eval and train mode
+  1  the input cannot be translated exactly (every problem is listed at once as
+     file:line:col, nothing is written; with --allow-partial the stubbed output is written
+     and the exit code is still 1), the model cannot be converted, or verification failed
+     (the report is still written, and the first diverging layer named with its source line)
+  2  usage error: a bad option, malformed --args/--kwargs JSON, a bad --input-shape, an
+     unreadable or unsafe file, an unknown class, a constructor that fails, a checkpoint
+     that does not fit the model, an output path that cannot be written
 """
 
 from __future__ import annotations
@@ -13,22 +25,45 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from torch2tf.diagnostics import TranslationError
-from torch2tf.translate import translate_source
+from torch2tf.diagnostics import (
+    TranslationError,
+    check_source,
+    foreign_layers,
+    translate_partial,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+EXIT_CODES = """\
+exit codes:
+  0  success (exact translation; conversion verified in eval and train mode)
+  1  not translatable exactly (every problem listed as file:line:col, nothing written;
+     with --allow-partial the stubbed output is written, still exit 1), not convertible,
+     or verification failed (report still written, first diverging layer named)
+  2  usage error (bad option or JSON, bad --input-shape, unreadable or unsafe file,
+     unknown class, failing constructor, checkpoint not fitting the model, bad output path)
+"""
 
 
 class UsageError(Exception):
     """Bad command-line input; reported as one line with exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (no usage dump) with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="torch2tf",
         description="Convert PyTorch nn.Module classes into readable tf.keras code and weights.",
-        epilog="Exit codes: 0 success, 1 not translatable or verification failed, 2 usage error.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--list-rules", action="store_true", help="list the torch names that are translated"
@@ -38,18 +73,31 @@ def _parser() -> argparse.ArgumentParser:
         "translate",
         help="translate a file statically (never imports or runs it)",
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
-        "The file is parsed, never imported or executed.",
+        "The file is parsed, never imported or executed. Every construct that cannot be "
+        "translated exactly is reported at once, and nothing is written.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     translate.add_argument("src", type=Path, help="PyTorch source file")
     translate.add_argument(
         "-o", "--output", type=Path, help="write here instead of standard output"
+    )
+    translate.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="write the output even if some constructs cannot be translated: each becomes a "
+        "marked torch2tf_untranslated(...) stub that raises NotImplementedError when run "
+        "(the problems are still reported, and the exit code is still 1)",
     )
     convert = commands.add_parser(
         "convert",
         help="build a model from SRC, convert it with its weights, verify, and save",
         description="Import SRC (this runs it), build CLASS with ARGS/KWARGS, optionally load "
         "a state dict, then write the generated .py, the .weights.h5 and report.json to "
-        "OUTDIR. Exits 0 only when the Keras model matches torch in eval and train mode.",
+        "OUTDIR, atomically. Exits 0 only when the Keras model matches torch in eval and "
+        "train mode; on a mismatch the report is still written.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
     convert.add_argument("--class", dest="class_name", required=True, help="model class name")
@@ -58,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--state-dict",
         type=Path,
-        help="checkpoint to load: a torch.save'd state dict (loaded with weights_only=True) "
-        "or a .safetensors file",
+        help="checkpoint to load: a torch.save'd state dict (loaded with weights_only=True; "
+        "files that need arbitrary unpickling are refused) or a .safetensors file",
     )
     convert.add_argument(
         "--input-shape", help="verification input shape, e.g. 32,784 (default: inferred)"
@@ -71,22 +119,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise UsageError(f"cannot read {path}: {reason}") from None
+
+
+def _output(path: Path, folder: bool) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"-o {path}: the folder {parent} does not exist")
+    if folder and path.exists() and not path.is_dir():
+        raise UsageError(f"-o {path}: expected a folder, found a file")
+    if not folder and path.is_dir():
+        raise UsageError(f"-o {path}: expected a file name, found a folder")
 
 
 def _json(text: str, expected: type, option: str):
@@ -110,46 +176,99 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     except ValueError:
         shape = ()
     if not shape or any(size <= 0 for size in shape):
-        raise UsageError(f"--input-shape: expected positive integers like 32,784, received {text!r}")
+        raise UsageError(
+            f"--input-shape: expected positive integers like 32,784, received {text!r}"
+        )
     return shape
 
 
 def _translate(args: argparse.Namespace) -> int:
-    code = translate_source(_read(args.src), str(args.src))
+    source = _read(args.src)
+    if args.output is not None:
+        _output(args.output, folder=False)
+    problems = []
+    if args.allow_partial:
+        code, problems = translate_partial(source, str(args.src))
+    else:
+        code = check_source(source, str(args.src))
     if args.output is None:
         sys.stdout.write(code)
     else:
         _write_atomically(args.output, code)
-    return EXIT_OK
+    if not problems:
+        return EXIT_OK
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    where = "standard output" if args.output is None else args.output
+    print(
+        f"torch2tf: {_count(problems)}; wrote partial output with stubs that raise "
+        f"NotImplementedError to {where}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def _convert(args: argparse.Namespace) -> int:
     ctor_args = _json(args.args, list, "--args")
     ctor_kwargs = _json(args.kwargs, dict, "--kwargs")
     shape = _shape(args.input_shape)
+    _output(args.output, folder=True)
+    if args.state_dict is not None and not args.state_dict.is_file():
+        raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
     source = _read(args.src)
-    translate_source(source, str(args.src))  # report diagnostics before running anything
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
     from torch2tf import loading
-    from torch2tf.conversion import convert
+    from torch2tf.conversion import convert, source_line
 
+    _check_convertible(args.src, source)  # report diagnostics before running anything
     cls = loading.load_class(args.src, args.class_name)
-    try:
-        model = cls(*ctor_args, **ctor_kwargs)
-    except TypeError as err:
-        raise UsageError(f"cannot construct {args.class_name}: {err}") from None
+    model = loading.construct(cls, ctor_args, ctor_kwargs)
     if args.state_dict is not None:
         loading.load_state_dict(model, args.state_dict)
     model.eval()
-    inputs = loading.random_inputs(model, shape) if shape else None
-    result = convert(
-        model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol
-    )
-    result.save(args.output)
+    inputs = loading.verification_inputs(model, shape)
+    result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
+    try:
+        result.save(args.output)
+    except OSError as err:
+        raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(result.table())
-    print(f"wrote {args.output}/")
-    return EXIT_OK if result.passed else EXIT_FAILED
+    if result.passed:
+        print(f"wrote {args.output}/")
+        return EXIT_OK
+    layer = result.first_divergent_layer
+    if layer is None:
+        culprit = "no single layer diverges, only the whole model"
+    else:
+        where = source_line(model, layer)
+        culprit = f"first divergent layer {layer}" + (f" ({where})" if where else "")
+    print(
+        f"torch2tf: verification failed: {culprit}; max abs error "
+        f"{result.max_abs_error:.3e} (atol {args.atol:g}, rtol {args.rtol:g}); "
+        f"report written to {args.output / 'report.json'}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+def _check_convertible(src: Path, source: str) -> None:
+    """Translate what convert() will: the file, or its import closure within its project."""
+    from torch2tf.conversion import local_imports, project_of
+    from torch2tf.translate import translate_project
+
+    root, _ = project_of(src)
+    files = local_imports(src, root)
+    if len(files) <= 1:
+        check_source(source, str(src))
+        return
+    problems = [d for f in files for d in foreign_layers(_read(f), str(f))]
+    try:
+        translate_project(root, files)
+    except TranslationError as err:
+        problems += err.diagnostics
+    if problems:
+        raise TranslationError(problems)
 
 
 def _list_rules() -> int:
@@ -164,10 +283,17 @@ def _list_rules() -> int:
     return EXIT_OK
 
 
+def _count(problems: Sequence[object]) -> str:
+    return f"{len(problems)} problem{'s' * (len(problems) != 1)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (see the module docstring)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.list_rules:
         return _list_rules()
     if args.command is None:
@@ -180,13 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except TranslationError as err:
         print(err, file=sys.stderr)
-        count = len(err.diagnostics)
-        print(f"torch2tf: {count} problem{'s' * (count != 1)}; nothing written", file=sys.stderr)
+        print(f"torch2tf: {_count(err.diagnostics)}; nothing written", file=sys.stderr)
         return EXIT_FAILED
-    except Exception as err:  # conversion problems: one clear line, no traceback
+    except Exception as err:  # conversion problems: one clear message, no traceback
         from torch2tf.loading import conversion_errors
 
-        if isinstance(err, conversion_errors()):
+        if args.command == "convert" and isinstance(err, conversion_errors()):
             print(f"torch2tf: error: {err}", file=sys.stderr)
             return EXIT_FAILED
         raise

@@ -160,23 +160,37 @@ def _umask() -> int:
 
 
 def _move_into(staging: Path, outdir: Path) -> None:
-    """Move each file of ``staging`` into ``outdir``; on failure put everything back."""
+    """Move the files of ``staging`` into ``outdir`` one by one (into subfolders too, never
+    replacing a folder); on failure put every older file back and remove what was added."""
     backup = Path(tempfile.mkdtemp(prefix=".previous.", dir=staging))
-    done: list[tuple[str, bool]] = []  # (name, whether an older file was set aside)
+    files = sorted(p for p in staging.rglob("*") if p.is_file() and backup not in p.parents)
+    done: list[tuple[Path, bool]] = []  # (relative path, whether an older file was set aside)
+    made: list[Path] = []  # folders created inside outdir
     try:
-        for item in sorted(p for p in staging.iterdir() if p != backup):
-            target = outdir / item.name
-            existed = target.exists()
+        for item in files:
+            relative = item.relative_to(staging)
+            target = outdir / relative
+            for folder in reversed(target.parents[: len(relative.parts) - 1]):
+                if not folder.is_dir():
+                    folder.mkdir()
+                    made.append(folder)
+            if target.is_dir() and not target.is_symlink():
+                raise IsADirectoryError(f"{target} is a folder; expected a file or nothing")
+            existed = target.exists() or target.is_symlink()
             if existed:
-                os.replace(target, backup / item.name)
-            done.append((item.name, existed))
+                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, backup / relative)
+            done.append((relative, existed))
             os.replace(item, target)
     except BaseException:
-        for name, existed in reversed(done):
+        for relative, existed in reversed(done):
             if existed:
-                os.replace(backup / name, outdir / name)
+                os.replace(backup / relative, outdir / relative)
             else:
-                (outdir / name).unlink(missing_ok=True)
+                (outdir / relative).unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
 
 
