@@ -313,19 +313,6 @@ NUMERIC = {
     "Threshold": ("nn.Threshold(0.1, 20.0)", None, "nn.Linear(8, 3)", spread(16, 8, scale=3.0)),
 }
 
-_BARE = (
-    "weights.py skips modules without tensors, but the Keras twin of "
-    "BatchNorm1d(affine=False, track_running_stats=False) still has moving statistics"
-)
-# Known engine gaps, reported; strict, so that a fix shows up here.
-ENGINE_GAPS = {
-    "BatchNorm1d-3d-after-Linear": "translate.py builds at construction with a 2-D "
-    "tf.keras.Input(shape=(in_features,)), so axis-1 layers get shapes for (N, in_features)",
-    "AlphaDropout": "verify.py zeroes the rate of tf.keras.layers.Dropout only, so the Keras "
-    "AlphaDropout still drops units in the train check while torch's p is 0",
-    "BatchNorm1d-2d-bare": _BARE,
-    "BatchNorm1d-3d-bare": _BARE,
-}
 # float64 max abs error per case where formulas differ beyond float64 round-off.
 FLOAT64 = {
     "LayerNorm-no-affine": 1e-12,
@@ -340,14 +327,7 @@ FLOAT64 = {
 }
 
 
-def _numeric_params():
-    for case in NUMERIC:
-        gap = ENGINE_GAPS.get(case)
-        marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-        yield pytest.param(case, id=case, marks=marks)
-
-
-@pytest.mark.parametrize("case", _numeric_params())
+@pytest.mark.parametrize("case", NUMERIC)
 def test_numeric_parity(tmp_path, case):
     layer, before, after, inputs = NUMERIC[case]
     conversion = convert_checked(tmp_path, module_source(layer, before, after), inputs)

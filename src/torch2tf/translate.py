@@ -333,7 +333,7 @@ class _Translator(cst.CSTTransformer):
 
             def visit_Call(self, node: cst.Call) -> None:
                 if outer.imports.qualify(node.func) in LAYERS:
-                    info.call_position[node] = Finder.position
+                    info.call_position[node] = Finder.position  # dicts keep source order
 
             def visit_Assign(self, node: cst.Assign) -> None:
                 if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
@@ -620,12 +620,37 @@ class _Translator(cst.CSTTransformer):
         size = rule.input_features(*bound.args)
         if size is None:
             return None
+        if not self._builds_on_2d(info):
+            return None
         init_params = {p.name.value for p in _positional_params(init)[1:]}
         init_params |= {p.name.value for p in init.params.kwonly_params}
         used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
         if used - init_params or used & _assigned_names(init):
             return None  # the value at the end of __init__ may differ from the one used
         return size
+
+    def _builds_on_2d(self, info: _ClassInfo) -> bool:
+        """Whether a 2-D symbolic input builds every layer of the class as torch made it.
+
+        A layer whose weights or behaviour depend on the input's rank blocks it, except the
+        MLP pattern ``Linear(.., n)`` then ``BatchNorm1d(n)``: there BatchNorm's size is right
+        whatever the rank.
+        """
+        previous_out = None
+        for call in info.call_position:
+            qualified = self.imports.qualify(call.func)
+            rule = LAYERS[qualified]()
+            try:
+                arguments = bind(rule.keras, *self._call_args(call)).arguments
+            except TypeError:
+                return False
+            if rule.rank_sensitive(arguments):
+                after_linear = qualified == "torch.nn.BatchNorm1d" and previous_out is not None
+                if not (after_linear and arguments["num_features"] == previous_out):
+                    return False
+            if qualified == "torch.nn.Linear":
+                previous_out = arguments["out_features"]
+        return True
 
     def _call_args(self, call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
         positional: list[Arg] = []

@@ -98,7 +98,7 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
     keras_dropouts = [
         (layer, layer.rate)
         for layer in keras_model._flatten_layers()
-        if isinstance(layer, tf.keras.layers.Dropout)
+        if isinstance(layer, (tf.keras.layers.Dropout, tf.keras.layers.AlphaDropout))
     ]
     torch_model.train(mode == "train")
     for module, _ in dropouts:

@@ -100,10 +100,10 @@ def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
         own = [n for n, _ in module.named_parameters(recurse=False)]
         own += [n for n, b in module.named_buffers(recurse=False) if b is not None]
         own = [n for n in own if n not in IGNORED_BUFFERS]
-        if not own:
-            continue
-        prefix = f"{path}." if path else ""
         rule = rule_for(module)
+        if not own and (rule is None or not rule.weights(module)):
+            continue  # (a Keras twin may still own state torch does not keep: see BatchNorm)
+        prefix = f"{path}." if path else ""
         if rule is None and not type(module).__module__.startswith("torch."):
             _own_tensors(module, keras_model, path, prefix, own, moves, problems)
             continue

@@ -81,6 +81,14 @@ class LayerRule:
         """Initialiser source for ``param``: the file's own init code wins over torch's default."""
         return self.init_overrides.get(param, default)
 
+    def rank_sensitive(self, arguments: dict[str, Any]) -> bool:
+        """Whether building on 2-D input could give this layer wrong weights or fail.
+
+        ``arguments`` are the constructor's bound arguments. The translator builds a model at
+        construction on a 2-D input only when no layer of the class says yes.
+        """
+        return False
+
     def input_features(self, *args: Any, **kwargs: Any) -> Arg | None:
         """The size of the last input axis, when the constructor's arguments fix it."""
         return None

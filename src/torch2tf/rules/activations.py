@@ -198,6 +198,9 @@ class Softmax(LayerRule):
 
     torch = "torch.nn.Softmax"
 
+    def rank_sensitive(self, arguments):
+        return const(arguments["dim"], None) not in (-2, -1, 0, 1)
+
     def keras(self, dim=None):
         return keras_call("tf.keras.layers.Softmax", axis=repr(_dim(dim, "Softmax")))
 
@@ -207,6 +210,9 @@ class LogSoftmax(LayerRule):
     """nn.LogSoftmax(dim) -> Activation("log_softmax") on the last axis, else ActivationWith."""
 
     torch = "torch.nn.LogSoftmax"
+
+    def rank_sensitive(self, arguments):
+        return const(arguments["dim"], None) not in (-2, -1, 0, 1)
 
     def keras(self, dim=None):
         axis = _dim(dim, "LogSoftmax")
@@ -219,6 +225,9 @@ class Softmin(LayerRule):
 
     torch = "torch.nn.Softmin"
 
+    def rank_sensitive(self, arguments):
+        return const(arguments["dim"], None) not in (-2, -1, 0, 1)
+
     def keras(self, dim=None):
         return keras_call("TorchSoftmin", axis=repr(_dim(dim, "Softmin")))
 
@@ -228,6 +237,9 @@ class GLU(LayerRule):
     """nn.GLU(dim) -> Activation("glu") on the last axis, else ActivationWith (same halves)."""
 
     torch = "torch.nn.GLU"
+
+    def rank_sensitive(self, arguments):
+        return const(arguments["dim"], None) not in (-2, -1, 0, 1)
 
     def keras(self, dim=-1):
         return _activation("glu") if _is(dim, -1) else _with("glu", axis=src(dim))

@@ -78,6 +78,10 @@ class BatchNorm1d(LayerRule):
 
     torch = "torch.nn.BatchNorm1d"
     takes_training = True
+
+    def rank_sensitive(self, arguments):
+        return True  # features on 2-D input, channels on 3-D: the engine checks which
+
     initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
 
     def keras(
@@ -145,6 +149,9 @@ class Flatten(LayerRule):
 
     torch = "torch.nn.Flatten"
 
+    def rank_sensitive(self, arguments):
+        return True
+
     def keras(self, start_dim=1, end_dim=-1):
         if const(start_dim, None) == 1 and const(end_dim, None) == -1:
             return "tf.keras.layers.Flatten()"
@@ -160,6 +167,9 @@ class Unflatten(LayerRule):
     """nn.Unflatten -> TorchUnflatten: Keras's Reshape would have to restate every other axis."""
 
     torch = "torch.nn.Unflatten"
+
+    def rank_sensitive(self, arguments):
+        return True
 
     def keras(self, dim, unflattened_size):
         sizes = const(unflattened_size, None)

@@ -37,6 +37,10 @@ class LayerNorm(LayerRule):
     """nn.LayerNorm -> LayerNormalization over the trailing axes, epsilon 1e-5 (Keras's: 1e-3)."""
 
     torch = "torch.nn.LayerNorm"
+
+    def rank_sensitive(self, arguments):
+        return not isinstance(const(arguments["normalized_shape"], None), int)
+
     initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
 
     def keras(
@@ -71,6 +75,9 @@ class RMSNorm(LayerRule):
     """nn.RMSNorm -> RMSNormalization; TorchRMSNorm for eps=None (dtype's epsilon) or no weight."""
 
     torch = "torch.nn.RMSNorm"
+
+    def rank_sensitive(self, arguments):
+        return not isinstance(const(arguments["normalized_shape"], None), int)
 
     def keras(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
         _no_dtype(dtype)
