@@ -47,6 +47,7 @@ def _variance_scaling(scale: str, mode: str, distribution: str) -> str:
 
 @initializer("torch.nn.init.xavier_uniform_")
 def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """GlorotUniform; with a gain, VarianceScaling(gain**2, fan_avg, uniform)."""
     if const(gain, None) == 1.0:
         return "tf.keras.initializers.GlorotUniform()"
     return _variance_scaling(_scale(gain), "fan_avg", "uniform")
@@ -54,6 +55,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 @initializer("torch.nn.init.xavier_normal_")
 def xavier_normal_(tensor, gain=1.0, generator=None):
+    """VarianceScaling(gain**2, fan_avg, untruncated_normal): GlorotNormal truncates."""
     return _variance_scaling(_scale(gain), "fan_avg", "untruncated_normal")
 
 
@@ -69,51 +71,61 @@ def _kaiming(a, mode, nonlinearity, distribution: str) -> str:
 
 @initializer("torch.nn.init.kaiming_uniform_")
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """VarianceScaling(gain**2, mode, uniform) with torch's gain for the nonlinearity."""
     return _kaiming(a, mode, nonlinearity, "uniform")
 
 
 @initializer("torch.nn.init.kaiming_normal_")
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """VarianceScaling(gain**2, mode, untruncated_normal): HeNormal truncates, fan_in only."""
     return _kaiming(a, mode, nonlinearity, "untruncated_normal")
 
 
 @initializer("torch.nn.init.normal_")
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """RandomNormal(mean, std), torch's default std 1 (Keras's: 0.05)."""
     return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
 
 
 @initializer("torch.nn.init.uniform_")
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """RandomUniform(a, b), torch's default [0, 1) (Keras's: +-0.05)."""
     return keras_call("tf.keras.initializers.RandomUniform", src(a), src(b))
 
 
 @initializer("torch.nn.init.constant_")
 def constant_(tensor, val):
+    """Constant(val)."""
     return keras_call("tf.keras.initializers.Constant", src(val))
 
 
 @initializer("torch.nn.init.zeros_")
 def zeros_(tensor):
+    """Zeros()."""
     return "tf.keras.initializers.Zeros()"
 
 
 @initializer("torch.nn.init.ones_")
 def ones_(tensor):
+    """Ones()."""
     return "tf.keras.initializers.Ones()"
 
 
 @initializer("torch.nn.init.eye_")
 def eye_(tensor):
+    """Identity() on the transposed kernel."""
     return "tf.keras.initializers.Identity()"
 
 
 @initializer("torch.nn.init.orthogonal_")
 def orthogonal_(tensor, gain=1, generator=None):
+    """Orthogonal(gain): both Haar-distributed (QR with sign correction)."""
     return keras_call("tf.keras.initializers.Orthogonal", src(gain))
 
 
 @initializer("torch.nn.init.trunc_normal_")
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """TruncatedNormal when torch's absolute bounds are mean +- 2 std; else refused."""
     values = [const(v, None) for v in (mean, std, a, b)]
     if not all(isinstance(v, (int, float)) for v in values):
         raise Unsupported("trunc_normal_ needs literal mean, std, a and b to be translated")
