@@ -366,16 +366,20 @@ EPS_NET = """
             super().__init__()
             self.fc = nn.Linear(width, width)
             self.bn = nn.BatchNorm1d(width)
-            self.bn.eps = 0.5  # torch normalises with it; the Keras layer keeps epsilon=1e-5
+            relax(self.bn)
 
         def forward(self, x):
             return self.bn(self.fc(x))
+
+
+    def relax(layer):
+        layer.eps = 0.5  # torch normalises with it; the Keras layer never reads `eps`
     """
 
 
 def test_failed_verification_names_the_layer_and_its_line_and_still_saves(capsys, tmp_path):
-    """A real divergence: the torch file changes a layer after building it, which the
-    translation carries over as a plain attribute that the Keras layer never reads."""
+    """A real divergence: a helper changes a layer after it is built, which static
+    translation cannot see (Keras layers have no `eps`); verification catches it."""
     src = write(tmp_path, "eps_net.py", EPS_NET)
     out = tmp_path / "out"
     code, stdout, err = run(capsys, "convert", src, "--class", "EpsNet", "--args", "[6]", "-o", out)

@@ -11,7 +11,6 @@ from torch2tf.diagnostics import (
     STUB,
     Diagnostic,
     TranslationError,
-    check_source,
     foreign_layers,
     translate_partial,
 )
@@ -98,10 +97,10 @@ def test_classes_that_are_not_modules_are_not_checked():
     assert foreign_layers(text) == []
 
 
-def test_check_source_reports_engine_and_third_party_problems_together():
+def test_translate_source_reports_engine_and_third_party_problems_together():
     text = THIRD_PARTY.replace("nn.Linear(width, width)", "nn.Conv3d(width, width, 3)")
     with pytest.raises(TranslationError) as info:
-        check_source(text, "net.py")
+        translate_source(text, "net.py")
     messages = [d.message for d in info.value.diagnostics]
     assert any("torch.nn.Conv3d" in m for m in messages)
     assert any("timm.layers.Mlp" in m for m in messages)
@@ -109,14 +108,10 @@ def test_check_source_reports_engine_and_third_party_problems_together():
     assert lines == sorted(lines)
 
 
-def test_check_source_is_translate_source_for_good_input():
-    assert check_source(SEED, "seed.py") == translate_source(SEED, "seed.py")
-
-
 def test_unparsable_source_is_left_to_the_engine():
     assert foreign_layers("class (:\n") == []
     with pytest.raises(TranslationError) as info:
-        check_source("class (:\n", "bad.py")
+        translate_source("class (:\n", "bad.py")
     assert info.value.diagnostics[0].message.startswith("syntax error")
 
 

@@ -8,7 +8,7 @@ from conftest import MODELS
 from mlpkit.nets.mlp import ResMLP
 
 import torch2tf
-from torch2tf.conversion import local_imports, project_of
+from torch2tf.project import local_imports, project_of
 from torch2tf.translate import translate_project, translate_source
 
 

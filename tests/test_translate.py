@@ -212,3 +212,27 @@ def test_translate_imports_neither_torch_nor_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_changing_a_layer_after_construction_is_reported():
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm1d(3)
+                self.bn.eps = 0.5
+                self.bn.momentum += 0.1
+        """
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source, "net.py")
+    assert [(d.line, d.column) for d in info.value.diagnostics] == [(8, 9), (9, 9)]
+    assert "changing self.bn.eps after construction" in str(info.value)
+
+
+def test_code_that_does_not_compile_is_reported():
+    with pytest.raises(TranslationError, match=r"bad.py:1:1: error: syntax error: 'return'"):
+        translate_source("return 1\n", "bad.py")

@@ -27,12 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from torch2tf.diagnostics import (
-    TranslationError,
-    check_source,
-    foreign_layers,
-    translate_partial,
-)
+from torch2tf.diagnostics import TranslationError, translate_partial
+from torch2tf.translate import translate_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -190,7 +186,7 @@ def _translate(args: argparse.Namespace) -> int:
     if args.allow_partial:
         code, problems = translate_partial(source, str(args.src))
     else:
-        code = check_source(source, str(args.src))
+        code = translate_file(args.src)
     if args.output is None:
         sys.stdout.write(code)
     else:
@@ -215,13 +211,13 @@ def _convert(args: argparse.Namespace) -> int:
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
-    source = _read(args.src)
+    _read(args.src)  # unreadable input is a usage error, before anything runs
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
     from torch2tf import loading
     from torch2tf.conversion import convert, source_line
 
-    _check_convertible(args.src, source)  # report diagnostics before running anything
+    translate_file(args.src)  # report diagnostics (of its project too) before running anything
     cls = loading.load_class(args.src, args.class_name)
     model = loading.construct(cls, ctor_args, ctor_kwargs)
     if args.state_dict is not None:
@@ -250,25 +246,6 @@ def _convert(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED
-
-
-def _check_convertible(src: Path, source: str) -> None:
-    """Translate what convert() will: the file, or its import closure within its project."""
-    from torch2tf.conversion import local_imports, project_of
-    from torch2tf.translate import translate_project
-
-    root, _ = project_of(src)
-    files = local_imports(src, root)
-    if len(files) <= 1:
-        check_source(source, str(src))
-        return
-    problems = [d for f in files for d in foreign_layers(_read(f), str(f))]
-    try:
-        translate_project(root, files)
-    except TranslationError as err:
-        problems += err.diagnostics
-    if problems:
-        raise TranslationError(problems)
 
 
 def _list_rules() -> int:

@@ -19,6 +19,7 @@ from typing import Any
 import tensorflow as tf
 import torch
 
+from torch2tf.project import local_imports, project_of
 from torch2tf.rules import Arg, Unsupported, class_reference
 from torch2tf.translate import emit, translate_project, translate_source
 from torch2tf.verify import Check, check
@@ -286,58 +287,6 @@ def load_generated(source: str, name: str) -> types.ModuleType:
     code = compile(_definitions_only(source), f"<torch2tf: {name}>", "exec")
     exec(code, module.__dict__)
     return module
-
-
-def project_of(path: Path) -> tuple[Path, str]:
-    """(root folder, dotted module name) of a source file: root is above its top package."""
-    path = path.resolve()
-    parts = [path.stem]
-    folder = path.parent
-    while (folder / "__init__.py").exists():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    return folder, ".".join(parts)
-
-
-def local_imports(path: Path, root: Path) -> list[Path]:
-    """``path`` and every file under ``root`` it imports, directly or not."""
-    import libcst as cst
-
-    from torch2tf.names import ImportTable
-
-    def target(module_name: str) -> Path | None:
-        base = root.joinpath(*module_name.split("."))
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate.resolve()
-        return None
-
-    seen: list[Path] = []
-    queue = [path.resolve()]
-    while queue:
-        file = queue.pop()
-        if file in seen:
-            continue
-        seen.append(file)
-        for folder in file.parents:  # the packages' own __init__ files come along
-            if folder == root or not (folder / "__init__.py").is_file():
-                break
-            queue.append((folder / "__init__.py").resolve())
-        relative = file.relative_to(root)
-        package = ".".join(relative.parent.parts)
-        try:
-            module = cst.parse_module(file.read_text(encoding="utf-8"))
-        except cst.ParserSyntaxError:
-            continue  # translate_project reports it
-        table = ImportTable.of(module, package)
-        for full in table.aliases.values():
-            parts = full.split(".")
-            for end in range(len(parts), 0, -1):  # the longest prefix that is a project file
-                found = target(".".join(parts[:end]))
-                if found is not None:
-                    queue.append(found)
-                    break
-    return seen
 
 
 def load_project(sources: dict[str, str], name: str) -> types.ModuleType:

@@ -2,8 +2,8 @@
 
 Everything here is static, like the engine: the input is parsed, never imported or executed.
 
-``check_source`` is ``translate_source`` plus the checks that sit outside the engine (layers
-imported from third-party packages, which nothing translates). ``translate_partial`` is what
+``foreign_layers`` names layers imported from third-party packages, which nothing translates
+(the engine reports them with its own diagnostics). ``translate_partial`` is what
 ``torch2tf translate --allow-partial`` writes: each construct that cannot be translated is
 replaced by a call to ``torch2tf_untranslated(code, problem)``, a stub defined in the output
 that raises ``NotImplementedError`` when it runs, so the rest of the file is still translated.
@@ -166,32 +166,6 @@ def foreign_layers(source: str, path: str = "<string>") -> list[Diagnostic]:
     return found
 
 
-def check_source(source: str, path: str = "<string>") -> str:
-    """``translate_source`` plus :func:`foreign_layers`, all problems reported together.
-
-    Raises:
-        TranslationError: listing every problem at once.
-    """
-    from torch2tf.translate import translate_source
-
-    try:  # compiled, never run: also catches what the parser alone accepts ('return' outside def)
-        compile(source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as err:
-        line, column = getattr(err, "lineno", None) or 1, getattr(err, "offset", None) or 1
-        message = getattr(err, "msg", None) or str(err)
-        raise TranslationError(
-            [Diagnostic(path, line, column, f"syntax error: {message}")]
-        ) from None
-    foreign = foreign_layers(source, path)
-    try:
-        code = translate_source(source, path)
-    except TranslationError as err:
-        raise TranslationError(err.diagnostics + foreign) from None
-    if foreign:
-        raise TranslationError(foreign)
-    return code
-
-
 # --------------------------------------------------------------------------- partial output
 
 STUB = "torch2tf_untranslated"
@@ -208,13 +182,15 @@ def translate_partial(source: str, path: str = "<string>") -> tuple[str, list[Di
 
     Returns:
         The TensorFlow source and the diagnostics of the input (empty when it translated
-        exactly, and then the source is exactly what :func:`check_source` returns).
+        exactly, and then the source is exactly what ``translate_source`` returns).
 
     Raises:
         TranslationError: the input has a syntax error, or a problem could not be stubbed.
     """
+    from torch2tf.translate import translate_source
+
     try:
-        return check_source(source, path), []
+        return translate_source(source, path), []
     except TranslationError as err:
         problems = err.diagnostics
     if any(d.message.startswith("syntax error") for d in problems):
@@ -226,7 +202,7 @@ def translate_partial(source: str, path: str = "<string>") -> tuple[str, list[Di
             break
         current = stubbed
         try:
-            code = check_source(current, path)
+            code = translate_source(current, path)
         except TranslationError as err:
             diagnostics = err.diagnostics
             continue

@@ -43,7 +43,7 @@ def load_class(path: Path, name: str) -> type:
     A file inside a package (folders with ``__init__.py``) is imported as part of it, so that
     its relative imports work.
     """
-    from torch2tf.conversion import project_of
+    from torch2tf.project import project_of
 
     root, dotted = project_of(path)
     if "." in dotted:

@@ -20,9 +20,10 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torch2tf import rules
-from torch2tf.diagnostics import Diagnostic, TranslationError
+from torch2tf.diagnostics import Diagnostic, TranslationError, foreign_layers
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import add_weight
+from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
 
@@ -94,12 +95,14 @@ def translate_source(
     Raises:
         TranslationError: listing every construct that cannot be translated exactly.
     """
-    try:
-        ast.parse(source, path)  # Python's own parser words syntax errors best
-    except SyntaxError as err:
-        line, column = err.lineno or 1, err.offset or 1
+    try:  # compiled, never run: Python words errors best, and finds `return` outside def too
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as err:
+        line = getattr(err, "lineno", None) or 1
+        column = getattr(err, "offset", None) or 1
+        message = getattr(err, "msg", None) or str(err)
         raise TranslationError(
-            [Diagnostic(path, line, column, f"syntax error: {err.msg}")]
+            [Diagnostic(path, line, column, f"syntax error: {message}")]
         ) from None
     try:
         module = cst.parse_module(source)
@@ -111,14 +114,25 @@ def translate_source(
     wrapper = MetadataWrapper(module)
     translator = _Translator(wrapper.module, path, _package(module_name), project_classes)
     result = wrapper.visit(translator)
-    if translator.diagnostics:
-        raise TranslationError(translator.diagnostics)
+    problems = translator.diagnostics + foreign_layers(source, path)
+    if problems:
+        raise TranslationError(problems)
     return _emit(_drop_dangling_imports(module, result), translator.imports_inserted)
 
 
 def translate_file(path: str | Path) -> str:
-    """Translate one file; see :func:`translate_source`."""
-    return translate_source(Path(path).read_text(encoding="utf-8"), str(path))
+    """Translate one file; see :func:`translate_source`.
+
+    A file that imports other files of its project (relative imports, sibling modules) is
+    translated together with them, so their base classes and modules are recognised; only
+    this file's output is returned.
+    """
+    path = Path(path)
+    root, name = project_of(path)
+    files = local_imports(path, root)
+    if len(files) > 1:
+        return translate_project(root, files)[path.resolve().relative_to(root)]
+    return translate_source(path.read_text(encoding="utf-8"), str(path), module_name=name)
 
 
 def translate_project(root: str | Path, files: list[Path] | None = None) -> dict[Path, str]:
@@ -750,6 +764,28 @@ class _Translator(cst.CSTTransformer):
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statement = node
+        for small in node.body:
+            targets = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                targets = [small.target]
+            for target in targets:
+                self._check_layer_mutation(target)
+
+    def _check_layer_mutation(self, target: cst.BaseExpression) -> None:
+        """``self.bn.eps = 0.5``: the Keras twin has other attribute names; never silent."""
+        info = self.cls
+        name = dotted(target) or ""
+        parts = name.split(".")
+        if info is None or len(parts) < 3 or parts[0] != "self":
+            return
+        if parts[1] in info.layers or parts[1] in info.modules:
+            self.error(
+                target,
+                f"changing {name} after construction is not translated",
+                "pass the value to the layer's constructor instead",
+            )
 
     def leave_SimpleStatementLine(self, original, updated):
         if self.cls is not None and original in self.cls.removed:

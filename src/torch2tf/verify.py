@@ -74,6 +74,16 @@ def compare(torch_out: Any, keras_out: Any, atol: float, rtol: float) -> tuple[f
     return worst, passed
 
 
+def _cloned(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cloned(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _cloned(v) for k, v in value.items()}
+    return value
+
+
 def _to_tf(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return tf.constant(value.detach().cpu().numpy())
@@ -133,6 +143,8 @@ def check(
 
         def hook(path: str):
             def record(module, args, kwargs, output):
+                # Copies: a later in-place op (ReLU(inplace=True)) would rewrite them.
+                args, kwargs, output = _cloned((args, kwargs, output))
                 captured.append((path, module, args, kwargs, output))
 
             return record
