@@ -200,11 +200,9 @@ def test_translation_never_imports_or_runs_the_input(capsys, tmp_path):
     assert not marker.exists() and "trap" not in sys.modules
 
 
-@pytest.mark.parametrize("problem", ["missing", "folder", "binary"])
+@pytest.mark.parametrize("problem", ["missing", "binary"])
 def test_an_unreadable_input_is_a_usage_error(capsys, tmp_path, problem):
-    src = {"missing": tmp_path / "nope.py", "folder": tmp_path, "binary": tmp_path / "b.py"}[
-        problem
-    ]
+    src = {"missing": tmp_path / "nope.py", "binary": tmp_path / "b.py"}[problem]
     if problem == "binary":
         src.write_bytes(b"\xff\xfe\x00 not utf-8")
     code, out, err = run(capsys, "translate", src)
@@ -546,3 +544,40 @@ def test_subprocess_usage_error_is_one_line_with_exit_2(tmp_path):
     assert result.returncode == EXIT_USAGE
     expected = "torch2tf: error: --args: malformed JSON at column 7: Expecting ',' delimiter\n"
     assert result.stderr == expected
+
+
+def test_translate_a_project_folder_mirrors_its_layout(capsys, tmp_path):
+    from conftest import MODELS
+
+    out = tmp_path / "tf"
+    code, _, err = run(capsys, "translate", MODELS / "mlpkit", "-o", out)
+    assert code == EXIT_OK, err
+    files = {str(p.relative_to(out)) for p in out.rglob("*.py")}
+    assert files == {
+        "mlpkit/__init__.py",
+        "mlpkit/base.py",
+        "mlpkit/blocks.py",
+        "mlpkit/nets/__init__.py",
+        "mlpkit/nets/mlp.py",
+    }
+    assert "class ResMLP(BaseNet):" in (out / "mlpkit" / "nets" / "mlp.py").read_text()
+
+
+def test_translate_a_folder_needs_an_output_folder(capsys):
+    from conftest import MODELS
+
+    code, out, err = run(capsys, "translate", MODELS / "mlpkit")
+    assert code == EXIT_USAGE and out == ""
+    assert (
+        one_line_error(err)
+        == "torch2tf: error: translating a folder or several files needs -o OUTDIR"
+    )
+
+
+def test_translate_one_file_of_a_package_resolves_its_imports(capsys):
+    from conftest import MODELS
+
+    code, out, err = run(capsys, "translate", MODELS / "mlpkit" / "blocks.py")
+    assert code == EXIT_OK, err
+    assert "class Residual(BaseNet):" in out
+    assert "self.drop(self.inner(x, training=training), training=training)" in out

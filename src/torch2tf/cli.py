@@ -22,13 +22,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from torch2tf.diagnostics import TranslationError, translate_partial
-from torch2tf.translate import translate_file
+from torch2tf.output import write_file, write_folder
+from torch2tf.translate import translate_file, translate_project
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -67,14 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     translate = commands.add_parser(
         "translate",
-        help="translate a file statically (never imports or runs it)",
+        help="translate a file or a project statically (never imports or runs it)",
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
         "The file is parsed, never imported or executed. Every construct that cannot be "
         "translated exactly is reported at once, and nothing is written.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    translate.add_argument("src", type=Path, help="PyTorch source file")
+    translate.add_argument(
+        "src",
+        type=Path,
+        nargs="+",
+        help="PyTorch source file; or a folder or several files of one project, translated "
+        "together (imports between them resolved) into the folder -o, layout mirrored",
+    )
     translate.add_argument(
         "-o", "--output", type=Path, help="write here instead of standard output"
     )
@@ -112,24 +118,6 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     return parser
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _read(path: Path) -> str:
@@ -179,18 +167,21 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    source = _read(args.src)
+    if len(args.src) > 1 or args.src[0].is_dir():
+        return _translate_project(args)
+    src = args.src[0]
+    source = _read(src)
     if args.output is not None:
         _output(args.output, folder=False)
     problems = []
     if args.allow_partial:
-        code, problems = translate_partial(source, str(args.src))
+        code, problems = translate_partial(source, str(src))
     else:
-        code = translate_file(args.src)
+        code = translate_file(src)
     if args.output is None:
         sys.stdout.write(code)
     else:
-        _write_atomically(args.output, code)
+        write_file(args.output, code)
     if not problems:
         return EXIT_OK
     for problem in problems:
@@ -202,6 +193,36 @@ def _translate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED
+
+
+def _translate_project(args: argparse.Namespace) -> int:
+    """Folders and several files: one project, its layout mirrored under -o."""
+    if args.output is None:
+        raise UsageError("translating a folder or several files needs -o OUTDIR")
+    if args.allow_partial:
+        raise UsageError("--allow-partial takes a single file")
+    _output(args.output, folder=True)
+    files: list[Path] = []
+    for src in args.src:
+        if not src.exists():
+            raise UsageError(f"cannot read {src}: no such file or folder")
+        files += sorted(src.rglob("*.py")) if src.is_dir() else [src]
+    if not files:
+        raise UsageError(f"no .py files in {', '.join(map(str, args.src))}")
+    files = [f.resolve() for f in files]
+    root = Path(os.path.commonpath([f.parent for f in files]))
+    if len(args.src) == 1 and args.src[0].is_dir():
+        root = args.src[0].resolve().parent  # keep the folder's own name, e.g. mypkg/...
+    generated = translate_project(root, files)
+
+    def write(staging: Path) -> None:
+        for relative, code in generated.items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(code, encoding="utf-8")
+
+    write_folder(args.output, write)
+    print(f"translated {len(generated)} files into {args.output}/", file=sys.stderr)
+    return EXIT_OK
 
 
 def _convert(args: argparse.Namespace) -> int:

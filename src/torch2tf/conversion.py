@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import json
 import os
-import shutil
 import tempfile
 import textwrap
 import types
@@ -19,6 +18,7 @@ from typing import Any
 import tensorflow as tf
 import torch
 
+from torch2tf.output import write_folder
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import Arg, Unsupported, class_reference
 from torch2tf.translate import emit, translate_project, translate_source
@@ -97,17 +97,13 @@ class Conversion:
         move fails the files already moved are put back as they were. Either way a failure
         leaves no half-written output, and other files in ``outdir`` are never touched.
         """
-        outdir = Path(outdir)
-        if outdir.exists() and not outdir.is_dir():
-            raise NotADirectoryError(f"{outdir} exists and is not a folder")
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-        try:
-            report = dict(self.report)
-            layer = self.first_divergent_layer
-            report["first_divergent_source"] = (
-                source_line(self.torch_model, layer) if layer is not None else None
-            )
+        report = dict(self.report)
+        layer = self.first_divergent_layer
+        report["first_divergent_source"] = (
+            source_line(self.torch_model, layer) if layer is not None else None
+        )
+
+        def write(staging: Path) -> None:
             files = self.sources or {f"{self.module_name}.py": self.source}
             for relative, code in files.items():
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -116,14 +112,8 @@ class Conversion:
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"
             )
-            if not outdir.exists():
-                os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's folder is private
-                staging.rename(outdir)
-                return outdir
-            _move_into(staging, outdir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return outdir
+
+        return write_folder(outdir, write)
 
     def table(self) -> str:
         """A readable summary: one line per layer and mode, then the verdict."""
@@ -152,47 +142,6 @@ class Conversion:
             f"(atol {self.atol:g}, rtol {self.rtol:g})"
         )
         return "\n".join(rows)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _move_into(staging: Path, outdir: Path) -> None:
-    """Move the files of ``staging`` into ``outdir`` one by one (into subfolders too, never
-    replacing a folder); on failure put every older file back and remove what was added."""
-    backup = Path(tempfile.mkdtemp(prefix=".previous.", dir=staging))
-    files = sorted(p for p in staging.rglob("*") if p.is_file() and backup not in p.parents)
-    done: list[tuple[Path, bool]] = []  # (relative path, whether an older file was set aside)
-    made: list[Path] = []  # folders created inside outdir
-    try:
-        for item in files:
-            relative = item.relative_to(staging)
-            target = outdir / relative
-            for folder in reversed(target.parents[: len(relative.parts) - 1]):
-                if not folder.is_dir():
-                    folder.mkdir()
-                    made.append(folder)
-            if target.is_dir() and not target.is_symlink():
-                raise IsADirectoryError(f"{target} is a folder; expected a file or nothing")
-            existed = target.exists() or target.is_symlink()
-            if existed:
-                (backup / relative).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(target, backup / relative)
-            done.append((relative, existed))
-            os.replace(item, target)
-    except BaseException:
-        for relative, existed in reversed(done):
-            if existed:
-                os.replace(backup / relative, outdir / relative)
-            else:
-                (outdir / relative).unlink(missing_ok=True)
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def source_line(torch_model: torch.nn.Module, layer: str) -> str | None:
