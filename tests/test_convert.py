@@ -170,3 +170,16 @@ def test_parameter_map_pairs_each_parameter_with_its_variable():
     assert len(mapping) == len(list(model.parameters()))
     assert_close(model.fc1.weight.T, mapping[model.fc1.weight], atol=0, rtol=0)
     assert mapping[model.bn1.weight] is result.keras_model.bn1.gamma
+
+
+def test_functional_dropout_is_off_during_the_train_check_only():
+    import torch.nn.functional as F
+    from functional_dropout import FDrop
+
+    torch.manual_seed(0)
+    result = torch2tf.convert(FDrop(6), args=(6,))
+    assert result.passed, result.table()
+    assert F.dropout.__module__ == "torch.nn.functional" and tf.nn.dropout.__name__ != "_identity"
+    x = tf.ones((64, 6))
+    dropped = result.keras_model(x, training=True)
+    assert float(tf.reduce_mean(tf.cast(dropped == 0, tf.float32))) > 0.2  # really drops again

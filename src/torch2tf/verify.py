@@ -94,6 +94,10 @@ def _to_tf(value: Any) -> Any:
     return value
 
 
+def _identity(x: Any, *args: Any, **kwargs: Any) -> Any:
+    return x
+
+
 @contextlib.contextmanager
 def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Iterator[None]:
     """Restore both models' state afterwards; switch dropout off for the comparison."""
@@ -110,14 +114,22 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
         for layer in keras_model._flatten_layers()
         if isinstance(layer, (tf.keras.layers.Dropout, tf.keras.layers.AlphaDropout))
     ]
+    # Functional dropout (F.dropout -> tf.nn.dropout) has no rate to zero: both functions are
+    # swapped for the identity while comparing, then put back.
+    functions = [(torch.nn.functional, "dropout"), (tf.nn, "dropout")]
+    originals = [getattr(owner, name) for owner, name in functions]
     torch_model.train(mode == "train")
     for module, _ in dropouts:
         module.p = 0.0
     for layer, _ in keras_dropouts:
         layer.rate = 0.0
+    for owner, name in functions:
+        setattr(owner, name, _identity)
     try:
         yield
     finally:
+        for (owner, name), original in zip(functions, originals, strict=True):
+            setattr(owner, name, original)
         for module, p in dropouts:
             module.p = p
         for layer, rate in keras_dropouts:
