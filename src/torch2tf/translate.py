@@ -26,6 +26,7 @@ from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
+from torch2tf.rules.tensor_api import TENSOR_METHODS
 
 rules.load_all()
 
@@ -791,6 +792,10 @@ class _Translator(cst.CSTTransformer):
         if self.cls is not None and original in self.cls.removed:
             self._settle(original)
             return cst.RemoveFromParent()
+        if self.cls is not None and _is_device_move(original):
+            return cst.RemoveFromParent()  # self.to(device): TensorFlow places ops itself
+        if _is_self_assignment(updated) and not _is_self_assignment(original):
+            return cst.RemoveFromParent()  # x = x.to(device) became x = x
         buffer = self._buffer(original)
         if buffer is not None:
             return updated.with_changes(body=[buffer])
@@ -850,7 +855,9 @@ class _Translator(cst.CSTTransformer):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         name = _self_attr(original)
-        removed = self.cls is not None and self.statement in self.cls.removed
+        removed = self.cls is not None and (
+            self.statement in self.cls.removed or _is_device_move(self.statement)
+        )
         if name in MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,
@@ -934,6 +941,13 @@ class _Translator(cst.CSTTransformer):
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
             return self._tensor_method(original, updated)
+        if self._is_tensor_method(original, TENSOR_METHODS):
+            self.error(
+                original,
+                f"Tensor.{original.func.attr.value}() is not translated",
+                "see `torch2tf --list-rules` for the tensor methods that are",
+            )
+            return updated
         info = self.cls
         attr = _self_attr(original.func)
         if info is not None and attr is not None:
@@ -1040,14 +1054,17 @@ class _Translator(cst.CSTTransformer):
             return None
         return cst.parse_statement(f"self.{name.evaluated_value} = {value}\n").body[0]
 
-    def _is_tensor_method(self, call: cst.Call) -> bool:
+    def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
         if self.cls is None or not isinstance(func, cst.Attribute):
             return False
-        if func.attr.value not in rules.METHODS:
+        if func.attr.value not in names:
             return False
         owner = dotted(func.value)
+        attr = _self_attr(func.value)
+        if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
+            return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
 
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
@@ -1121,6 +1138,36 @@ class _Translator(cst.CSTTransformer):
             hint = "see `torch2tf --list-rules` for what is translated"
             self.error(node, f"{qualified} is not translated", hint)
         return updated
+
+
+def _is_self_assignment(stmt: cst.SimpleStatementLine) -> bool:
+    """``x = x``."""
+    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+        return False
+    assign = stmt.body[0]
+    return (
+        len(assign.targets) == 1
+        and isinstance(assign.value, cst.Name)
+        and dotted(assign.targets[0].target) == assign.value.value
+    )
+
+
+def _is_device_move(stmt: cst.SimpleStatementLine | None) -> bool:
+    """``self.to(device)``, ``self.cuda()``, ``self.cpu()`` as a statement of its own."""
+    if stmt is None or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return False
+    call = stmt.body[0].value
+    if not isinstance(call, cst.Call) or _self_attr(call.func) not in ("to", "cuda", "cpu"):
+        return False
+    if _self_attr(call.func) != "to":
+        return True
+    args = [a for a in call.args if a.keyword is None or a.keyword.value == "device"]
+    return len(args) == len(call.args) == 1 and not _looks_like_dtype(args[0].value)
+
+
+def _looks_like_dtype(node: cst.BaseExpression) -> bool:
+    name = dotted(node) or ""
+    return "float" in name or "int" in name or "dtype" in name or "double" in name
 
 
 def _takes_varargs(func) -> bool:

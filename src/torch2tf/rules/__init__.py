@@ -160,7 +160,14 @@ def bind(
 
 def load_all() -> None:
     """Import every rule module so that its decorators register the rules."""
-    from torch2tf.rules import activations, containers, init, layers, normalization  # noqa: F401
+    from torch2tf.rules import (  # noqa: F401
+        activations,
+        containers,
+        devices,
+        init,
+        layers,
+        normalization,
+    )
 
 
 FUNCTIONS: dict[str, Callable[..., str]] = {}

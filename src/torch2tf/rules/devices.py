@@ -1,0 +1,40 @@
+"""Device plumbing, which has no meaning in a Keras model: TensorFlow places ops itself.
+
+Device values become plain strings, so code that stores or passes them keeps working; moving
+tensors and modules (``.to(device)``, ``.cuda()``) is dropped elsewhere (tensor methods, and
+``self.to(device)`` statements in the engine).
+"""
+
+from __future__ import annotations
+
+from torch2tf.rules import function, method, src
+
+
+@function("torch.device")
+def device(type, index=None):
+    """torch.device(spec) -> the spec string itself (a label; TensorFlow places ops itself)."""
+    return src(type) if index is None else f'f"{{{src(type)}}}:{{{src(index)}}}"'
+
+
+@function("torch.cuda.is_available")
+def cuda_is_available():
+    """torch.cuda.is_available() -> whether TensorFlow sees a GPU."""
+    return 'bool(tf.config.list_physical_devices("GPU"))'
+
+
+@function("torch.cuda.device_count")
+def cuda_device_count():
+    """torch.cuda.device_count() -> the number of GPUs TensorFlow sees."""
+    return 'len(tf.config.list_physical_devices("GPU"))'
+
+
+@function("torch.backends.mps.is_available")
+def mps_is_available():
+    """torch.backends.mps.is_available() -> False: TensorFlow has no MPS device."""
+    return "False"
+
+
+@method("cpu", "cuda")
+def to_device(self, device=None, non_blocking=False, memory_format=None):
+    """Tensor.cpu() / .cuda() -> the tensor itself: TensorFlow places ops itself."""
+    return src(self)
