@@ -1,0 +1,120 @@
+import tensorflow as tf
+
+
+def torch_flatten(x, start_dim=0, end_dim=-1):
+    """torch.flatten(x, start_dim, end_dim); a tf.reshape with tf.shape would lose static sizes."""
+    rank = len(x.shape)
+    if rank == 0:
+        return tf.reshape(x, [1])
+    if not (-rank <= start_dim < rank and -rank <= end_dim < rank):
+        raise IndexError(f"flatten dims ({start_dim}, {end_dim}) out of range for rank {rank}")
+    start, end = start_dim % rank, end_dim % rank
+    if start > end:
+        raise ValueError("flatten: start_dim comes after end_dim")
+    sizes = tf.keras.ops.shape(x)
+    merged = 1
+    for size in sizes[start : end + 1]:
+        merged = merged * size
+    return tf.reshape(x, [*sizes[:start], merged, *sizes[end + 1 :]])
+
+
+def torch_flatten_batch(x):
+    """x.view(x.size(0), -1); tf.reshape(x, (tf.shape(x)[0], -1)) loses the size of the -1 dim."""
+    rest = x.shape[1:]
+    if rest.is_fully_defined():
+        return tf.reshape(x, (-1, rest.num_elements()))
+    return tf.reshape(x, (tf.shape(x)[0], -1))
+
+
+def torch_squeeze(x, dim):
+    """torch's squeeze(dim) leaves a dim whose size is not 1 as it is; tf.squeeze raises."""
+    dims = dim if isinstance(dim, (tuple, list)) else [dim]
+    # A size unknown until run time is left to tf.squeeze, which checks it then.
+    axes = [d for d in dims if x.shape[d] in (1, None)]
+    return tf.squeeze(x, axes) if axes else x
+
+
+def torch_split(x, split_size, dim=0):
+    """torch.split: an int is the size of each piece (the last may be smaller), not their count."""
+    if not isinstance(split_size, int):
+        return tf.split(x, list(split_size), axis=dim)
+    total = x.shape[dim]
+    if total is None:
+        raise ValueError(f"torch.split by size needs a static size for dim {dim}")
+    sizes = [split_size] * (total // split_size)
+    if total % split_size:
+        sizes.append(total % split_size)
+    return tf.split(x, sizes, axis=dim)
+
+
+def torch_chunk(x, chunks, dim=0):
+    """torch.chunk: pieces of ceil(n / chunks), so maybe fewer pieces; tf.split needs equal ones."""
+    total = x.shape[dim]
+    if total is None:
+        raise ValueError(f"torch.chunk needs a static size for dim {dim}")
+    size = max(-(-total // chunks), 1)
+    sizes = [size] * (total // size)
+    if total % size:
+        sizes.append(total % size)
+    return tf.split(x, sizes, axis=dim)
+
+
+def torch_var(x, dim=None, correction=1, keepdim=False):
+    """torch's var divides by N - correction (default 1); tf.math.reduce_variance by N."""
+    mean = tf.reduce_mean(x, axis=dim, keepdims=True)
+    squares = tf.reduce_sum(tf.square(x - mean), axis=dim, keepdims=keepdim)
+    count = tf.cast(tf.size(x) // tf.maximum(tf.size(mean), 1), x.dtype)
+    return squares / tf.maximum(count - correction, 0)
+
+
+def torch_std(x, dim=None, correction=1, keepdim=False):
+    """torch's std divides by N - correction (default 1); tf.math.reduce_std by N."""
+    mean = tf.reduce_mean(x, axis=dim, keepdims=True)
+    squares = tf.reduce_sum(tf.square(x - mean), axis=dim, keepdims=keepdim)
+    count = tf.cast(tf.size(x) // tf.maximum(tf.size(mean), 1), x.dtype)
+    return tf.sqrt(squares / tf.maximum(count - correction, 0))
+
+
+def torch_max(x, dim, keepdim=False):
+    """torch.max(x, dim) gives (values, indices); TensorFlow computes them with two ops."""
+    values = tf.reduce_max(x, axis=dim, keepdims=keepdim)
+    indices = tf.argmax(x, axis=dim)
+    if keepdim:
+        indices = tf.expand_dims(indices, dim)
+    return values, indices
+
+
+def torch_min(x, dim, keepdim=False):
+    """torch.min(x, dim) gives (values, indices); TensorFlow computes them with two ops."""
+    values = tf.reduce_min(x, axis=dim, keepdims=keepdim)
+    indices = tf.argmin(x, axis=dim)
+    if keepdim:
+        indices = tf.expand_dims(indices, dim)
+    return values, indices
+
+
+def torch_arange(start, end=None, step=1):
+    """torch.arange gives int64, or float32 if a bound is a float; tf.range gives int32."""
+    if end is None:
+        start, end = 0, start
+    floating = any(
+        isinstance(v, float) or (tf.is_tensor(v) and v.dtype.is_floating)
+        for v in (start, end, step)
+    )
+    return tf.range(start, end, step, dtype=tf.float32 if floating else tf.int64)
+
+
+def torch_expand(x, sizes):
+    """torch's expand: -1 keeps that dim's size; tf.broadcast_to needs every size."""
+    current = tf.keras.ops.shape(x)
+    offset = len(sizes) - len(current)
+    target = [
+        current[i - offset] if isinstance(s, int) and s == -1 else s for i, s in enumerate(sizes)
+    ]
+    return tf.broadcast_to(x, target)
+
+
+def torch_softplus(x, beta=1.0, threshold=20.0):
+    """torch's softplus(beta, threshold) is linear where beta * x > threshold; TF's has neither."""
+    scaled = x * beta
+    return tf.where(scaled > threshold, x, tf.nn.softplus(scaled) / beta)
