@@ -164,9 +164,11 @@ def load_all() -> None:
         activations,
         containers,
         devices,
+        functional,
         init,
         layers,
         normalization,
+        tensor,
     )
 
 
