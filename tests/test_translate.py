@@ -236,3 +236,25 @@ def test_changing_a_layer_after_construction_is_reported():
 def test_code_that_does_not_compile_is_reported():
     with pytest.raises(TranslationError, match=r"bad.py:1:1: error: syntax error: 'return'"):
         translate_source("return 1\n", "bad.py")
+
+
+def test_dtypes_sizes_and_devices_in_forward():
+    source = textwrap.dedent(
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+
+            def forward(self, x):
+                y = (x + 1).cpu() * 2
+                return self.fc(x).to(torch.float64) + y.view(x.shape[0], -1).sum()
+        """
+    )
+    code = translate_source(source)
+    assert "y = (x + 1) * 2" in code
+    assert "tf.cast(self.fc(x), tf.float64)" in code
+    assert "tf.reshape(y, (tf.keras.ops.shape(x)[0], -1))" in code

@@ -19,7 +19,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from torch2tf import rules
+from torch2tf import loops, rules
 from torch2tf.diagnostics import Diagnostic, TranslationError, foreign_layers
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import add_weight
@@ -34,7 +34,28 @@ MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
 KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
-NAMES = {"torch.nn.Module": KERAS_MODEL, "torch.Tensor": "tf.Tensor"}
+NAMES = {
+    "torch.nn.Module": KERAS_MODEL,
+    "torch.Tensor": "tf.Tensor",
+    **{
+        f"torch.{name}": f"tf.{dtype}"
+        for dtype, names in {
+            "float16": ("float16", "half"),
+            "bfloat16": ("bfloat16",),
+            "float32": ("float32", "float"),
+            "float64": ("float64", "double"),
+            "int8": ("int8",),
+            "uint8": ("uint8",),
+            "int16": ("int16", "short"),
+            "int32": ("int32", "int"),
+            "int64": ("int64", "long"),
+            "bool": ("bool",),
+            "complex64": ("complex64", "cfloat"),
+            "complex128": ("complex128", "cdouble"),
+        }.items()
+        for name in names
+    },
+}
 MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
 # nn.Module methods that tf.keras.Model lacks or defines differently; used on self, not defined
 # by the class itself, they are reported rather than left to fail (or differ) at run time.
@@ -70,7 +91,7 @@ TENSOR_INIT_METHODS = {  # old-style ``m.weight.data.normal_(0, 0.01)``
     "zero_": "torch.nn.init.zeros_",
     "fill_": "torch.nn.init.constant_",
 }
-HELPER_FILES = ("layers.py", "ops.py")
+HELPER_FILES = ("layers.py", "ops.py", "training.py")
 
 
 def translate_source(
@@ -115,6 +136,7 @@ def translate_source(
     wrapper = MetadataWrapper(module)
     translator = _Translator(wrapper.module, path, _package(module_name), project_classes)
     result = wrapper.visit(translator)
+    result = loops.rewrite(module, result, translator)  # training code: optimizers, loops
     problems = translator.diagnostics + foreign_layers(source, path)
     if problems:
         raise TranslationError(problems)
@@ -854,6 +876,9 @@ class _Translator(cst.CSTTransformer):
     def leave_Attribute(self, original: cst.Attribute, updated):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
+        if self.in_call and self._is_tensor_shape(original):
+            # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
+            return cst.parse_expression(f"tf.keras.ops.shape({_code(updated.value)})")
         name = _self_attr(original)
         removed = self.cls is not None and (
             self.statement in self.cls.removed or _is_device_move(self.statement)
@@ -865,6 +890,12 @@ class _Translator(cst.CSTTransformer):
                 "Keras models differ here; rewrite this use of the method",
             )
         return self._reference(original, updated)
+
+    def _is_tensor_shape(self, node: cst.Attribute) -> bool:
+        if node.attr.value != "shape" or dotted(node.value) == "self":
+            return False
+        attr = _self_attr(node.value)
+        return not (attr and self.cls and (attr in self.cls.layers or attr in self.cls.modules))
 
     def _defines(self, name: str) -> bool:
         """Whether the current class, or a base class in this file, defines ``name``."""

@@ -8,6 +8,7 @@ tensors and modules (``.to(device)``, ``.cuda()``) is dropped elsewhere (tensor 
 from __future__ import annotations
 
 from torch2tf.rules import function, method, src
+from torch2tf.rules.functional import paren, unparen
 
 
 @function("torch.device")
@@ -37,4 +38,4 @@ def mps_is_available():
 @method("cpu", "cuda")
 def to_device(self, device=None, non_blocking=False, memory_format=None):
     """Tensor.cpu() / .cuda() -> the tensor itself: TensorFlow places ops itself."""
-    return src(self)
+    return paren(unparen(src(self)))
