@@ -148,14 +148,22 @@ def machine(with_frameworks: bool = True) -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
-    head = ROOT / ".git" / "HEAD"
-    try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (ROOT / ".git" / ref[5:]).read_text().strip()[:12]
-        return ref[:12]
-    except OSError:
-        return None
+    """The commit measured, with ``+dirty`` when ``src/`` has uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if commit and git("status", "--porcelain", "--", "src"):
+        commit += "+dirty"
+    return commit
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool = False) -> str:

@@ -34,6 +34,9 @@ from common import (  # noqa: E402
 
 SECTIONS = ("translate", "convert", "inference", "memory")
 RESULTS = BENCHMARKS / "results"
+README = BENCHMARKS / "README.md"
+FIGURES_BEGIN = "<!-- figures: written by benchmarks/run.py -->"
+FIGURES_END = "<!-- end of figures -->"
 
 # Targets of the benchmark issue.
 MAX_FRESH_TRANSLATE_OVER_IMPORT_TORCH = 2.0
@@ -358,6 +361,18 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def update_readme(figures: str) -> None:
+    """Replace the figures section of benchmarks/README.md (full default runs only)."""
+    if not README.exists():
+        return
+    text = README.read_text(encoding="utf-8")
+    begin, end = text.find(FIGURES_BEGIN), text.find(FIGURES_END)
+    if begin < 0 or end < begin:
+        return
+    text = text[: begin + len(FIGURES_BEGIN)] + "\n" + figures + text[end:]
+    README.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
@@ -411,7 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         "sections": sections,
     }
     write_json(out, result)
-    out.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    figures = markdown(result)
+    out.with_suffix(".md").write_text(figures, encoding="utf-8")
+    if out == RESULTS / "latest.json" and chosen == list(SECTIONS):
+        update_readme(figures)
     print(f"\n== targets\n{table(*target_table(found))}")
     print(f"\nwrote {out} and {out.with_suffix('.md')} ({result['duration_s']:.0f} s)")
     failed = [t["target"] for t in found if t["hard"] and not t["met"]]
