@@ -42,6 +42,17 @@ def test_values_move_and_outputs_match():
     assert mapping[model.scale] is keras.scale and mapping[model.fc.weight] is keras.fc.kernel
 
 
+def test_a_tensor_computed_from_data_becomes_a_variable_holding_it():
+    source = (
+        "import torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.register_buffer('steps', torch.arange(3).cumsum(0))\n"
+    )
+    code = translate_source(source)
+    assert '"steps",\n            tf.math.cumsum(tf.range(3, dtype=tf.int64), axis=0),' in code
+    assert "def torch_variable(layer, name, value, trainable):" in code
+
+
 def test_randn_parameter_has_torch_distribution():
     from torch2tf.conversion import load_generated
 
@@ -53,7 +64,7 @@ def test_randn_parameter_has_torch_distribution():
 @pytest.mark.parametrize(
     "statement, message",
     [
-        ("self.w = nn.Parameter(torch.arange(3))", "torch.arange(...) as an initial tensor"),
+        ("self.w = nn.Parameter(torch.frobnicate(3))", "torch.frobnicate is not translated"),
         ("self.register_buffer(name, torch.zeros(2))", "register_buffer is translated only"),
         ("w = nn.Parameter(torch.zeros(2))", "nn.Parameter is translated only"),
     ],

@@ -21,6 +21,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torch2tf import loops, rules
 from torch2tf.diagnostics import Diagnostic, TranslationError, foreign_layers
+from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
@@ -37,6 +38,7 @@ KERAS_MODEL = "tf.keras.Model"
 NAMES = {
     "torch.nn.Module": KERAS_MODEL,
     "torch.Tensor": "tf.Tensor",
+    "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
     **{
         f"torch.{name}": f"tf.{dtype}"
         for dtype, names in {
@@ -266,6 +268,8 @@ class _ClassInfo:
     removed: set[cst.CSTNode] = field(default_factory=set)
     init_note: str = ""
     build_input: str | None = None
+    renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
+    training: set[str] = field(default_factory=set)  # methods besides forward taking training
 
     def method(self, name: str) -> cst.FunctionDef | None:
         for stmt in self.node.body.body:
@@ -360,6 +364,7 @@ class _Translator(cst.CSTTransformer):
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
     def _analyse_class(self, info: _ClassInfo) -> None:
+        info.renamed = _assigned_self_attributes(info.node) & KERAS_MODEL_ATTRIBUTES
         init = info.method("__init__")
         if init is None:
             return
@@ -394,8 +399,8 @@ class _Translator(cst.CSTTransformer):
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
-        for position, stmt in enumerate(init.body.body):
-            if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        for position, stmt in _simple_statements(init.body):
+            if len(stmt.body) != 1:
                 continue
             small = stmt.body[0]
             if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
@@ -417,6 +422,7 @@ class _Translator(cst.CSTTransformer):
             elif self._direct_init(info, call, position):
                 info.removed.add(stmt)
         info.build_input = self._build_input(info)
+        info.training = self._training_methods(info)
 
     def _init_call(self, call: cst.Call) -> tuple[str, str, dict[str, str]] | None:
         """(target expression, param, initializer source) of ``init.f_(target.param, ...)``."""
@@ -666,6 +672,47 @@ class _Translator(cst.CSTTransformer):
             return None  # the value at the end of __init__ may differ from the one used
         return size
 
+    def _training_methods(self, info: _ClassInfo) -> set[str]:
+        """Methods other than forward whose result depends on training: they call a layer or
+        module that does, use ``self.training``, or call such a method (forward_actor)."""
+        methods = {
+            s.name.value: s
+            for s in info.node.body.body
+            if isinstance(s, cst.FunctionDef) and s.name.value not in ("__init__", "forward")
+        }
+        methods = {k: v for k, v in methods.items() if k not in info.init_methods}
+        depends: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, func in methods.items():
+                if name not in depends and self._uses_training(info, func, depends):
+                    depends.add(name)
+                    changed = True
+        return depends
+
+    def _uses_training(self, info: _ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
+        found = False
+
+        class Uses(cst.CSTVisitor):
+            def visit_Attribute(self, node: cst.Attribute) -> None:
+                nonlocal found
+                found |= dotted(node) == "self.training"
+
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                attr = _self_attr(node.func)
+                if attr is None:
+                    return
+                if attr in info.layers:
+                    found |= LAYERS[info.layers[attr]].takes_training
+                else:
+                    found |= attr in info.modules or attr in depends
+                    found |= info.method(attr) is None and attr not in MODULE_API
+
+        func.body.visit(Uses())
+        return found
+
     def _builds_on_2d(self, info: _ClassInfo) -> bool:
         """Whether a 2-D symbolic input builds every layer of the class as torch made it.
 
@@ -712,7 +759,13 @@ class _Translator(cst.CSTTransformer):
 
     @property
     def in_call(self) -> bool:
-        return bool(self.function_stack) and self.function_stack[-1] == "forward"
+        """Inside forward, or another method that gets a ``training`` argument."""
+        info = self.cls
+        return (
+            info is not None
+            and len(self.function_stack) >= 1
+            and (self.function_stack[0] == "forward" or self.function_stack[0] in info.training)
+        )
 
     def visit_Module(self, node: cst.Module) -> None:
         # Analysed up-front (positions are available from here on): an init function defined
@@ -754,12 +807,14 @@ class _Translator(cst.CSTTransformer):
         if name in info.init_methods:
             return cst.RemoveFromParent()
         if name == "forward":
-            return self._rename_forward(updated)
+            return self._with_training_param(updated).with_changes(name=cst.Name("call"))
+        if name in info.training:
+            return self._with_training_param(updated)
         if name == "__init__":
             return self._finish_init(info, updated)
         return updated
 
-    def _rename_forward(self, func: cst.FunctionDef) -> cst.FunctionDef:
+    def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
         params = func.params
         names = [p.name.value for p in _positional_params(func) + list(params.kwonly_params)]
         if "training" not in names:
@@ -772,7 +827,7 @@ class _Translator(cst.CSTTransformer):
                 params = params.with_changes(kwonly_params=[*params.kwonly_params, training])
             else:
                 params = params.with_changes(params=[*params.params, training])
-        return func.with_changes(name=cst.Name("call"), params=params)
+        return func.with_changes(params=params)
 
     def _finish_init(self, info: _ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
         if info.build_input is None:
@@ -784,6 +839,12 @@ class _Translator(cst.CSTTransformer):
             leading_lines=[cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments]
         )
         return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
+        if updated.body or not original.body:
+            return updated
+        # Every statement of the block moved elsewhere (init code -> initializers).
+        return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statement = node
@@ -818,7 +879,7 @@ class _Translator(cst.CSTTransformer):
             return cst.RemoveFromParent()  # self.to(device): TensorFlow places ops itself
         if _is_self_assignment(updated) and not _is_self_assignment(original):
             return cst.RemoveFromParent()  # x = x.to(device) became x = x
-        buffer = self._buffer(original)
+        buffer = self._buffer(original, updated)
         if buffer is not None:
             return updated.with_changes(body=[buffer])
         if not self.function_stack and not self.class_stack:
@@ -880,6 +941,9 @@ class _Translator(cst.CSTTransformer):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({_code(updated.value)})")
         name = _self_attr(original)
+        if self.cls is not None and name in self.cls.renamed:
+            # A torch attribute named like a Keras one (self.layers) would break the model.
+            return updated.with_changes(attr=cst.Name(keras_attribute(name)))
         removed = self.cls is not None and (
             self.statement in self.cls.removed or _is_device_move(self.statement)
         )
@@ -985,6 +1049,7 @@ class _Translator(cst.CSTTransformer):
             takes = attr in info.modules or (
                 attr in info.layers and LAYERS[info.layers[attr]].takes_training
             )
+            takes = takes or attr in info.training
             unknown = attr not in info.layers and info.method(attr) is None
             if (takes or unknown) and not any(
                 a.keyword and a.keyword.value == "training" for a in original.args
@@ -1049,40 +1114,51 @@ class _Translator(cst.CSTTransformer):
                 "nn.Parameter is translated only as `self.name = nn.Parameter(tensor)` in __init__",
             )
             return updated
-        self._settle(original)
-        try:
-            source = add_weight(attr, args[0].value, self.imports, trainable=grad == "True")
-        except Unsupported as err:
-            self.error(original, f"nn.Parameter: {err.message}", err.hint)
-            return updated
-        return cst.parse_expression(source)
+        self._resolved(original)
+        value = next(a.value for a in updated.args if a.keyword is None)
+        return cst.parse_expression(self._variable(attr, args[0].value, value, grad == "True"))
 
-    def _buffer(self, stmt: cst.SimpleStatementLine) -> cst.BaseSmallStatement | None:
+    def _variable(
+        self, name: str, original: cst.BaseExpression, updated: cst.BaseExpression, trainable: bool
+    ) -> str:
+        """``add_weight`` for a tensor whose shape and distribution the source shows, else a
+        variable holding the translated tensor expression."""
+        try:
+            source = add_weight(name, original, self.imports, trainable=trainable)
+        except Unsupported:
+            return f"torch_variable(self, {name!r}, {_code(updated)}, trainable={trainable})"
+        self._settle(original)  # its torch calls were read for shape and distribution
+        return source
+
+    def _buffer(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.BaseSmallStatement | None:
         """``self.register_buffer("name", tensor)`` -> ``self.name = self.add_weight(...)``."""
-        if self.cls is None or self.function_stack != ["__init__"] or len(stmt.body) != 1:
+        if self.cls is None or self.function_stack != ["__init__"] or len(original.body) != 1:
             return None
-        expr = stmt.body[0]
+        expr = original.body[0]
         if not (
             isinstance(expr, cst.Expr)
             and isinstance(expr.value, cst.Call)
             and dotted(expr.value.func) == "self.register_buffer"
         ):
             return None
-        call = expr.value
-        args = [a.value for a in call.args if a.keyword is None]
-        keywords = {a.keyword.value: a.value for a in call.args if a.keyword}
-        args += [keywords.pop(k) for k in ("name", "tensor") if k in keywords]
-        keywords.pop("persistent", None)  # a variable either way; weights move by attribute
-        name = args[0] if args else None
-        if not isinstance(name, cst.SimpleString) or len(args) != 2 or keywords:
-            self.error(call, "register_buffer is translated only with a literal name and tensor")
+        calls = (expr.value, updated.body[0].value)
+        args, keywords = [], []
+        for call in calls:
+            positional = [a.value for a in call.args if a.keyword is None]
+            named = {a.keyword.value: a.value for a in call.args if a.keyword}
+            positional += [named.pop(k) for k in ("name", "tensor") if k in named]
+            named.pop("persistent", None)  # a variable either way; weights move by attribute
+            args.append(positional)
+            keywords.append(named)
+        name = args[0][0] if args[0] else None
+        if not isinstance(name, cst.SimpleString) or len(args[0]) != 2 or keywords[0]:
+            self.error(
+                expr.value, "register_buffer is translated only with a literal name and tensor"
+            )
             return None
-        self._settle(call)
-        try:
-            value = add_weight(name.evaluated_value, args[1], self.imports, trainable=False)
-        except Unsupported as err:
-            self.error(call, f"register_buffer: {err.message}", err.hint)
-            return None
+        value = self._variable(name.evaluated_value, args[0][1], args[1][1], trainable=False)
         return cst.parse_statement(f"self.{name.evaluated_value} = {value}\n").body[0]
 
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
@@ -1169,6 +1245,45 @@ class _Translator(cst.CSTTransformer):
             hint = "see `torch2tf --list-rules` for what is translated"
             self.error(node, f"{qualified} is not translated", hint)
         return updated
+
+
+def _assigned_self_attributes(node: cst.ClassDef) -> set[str]:
+    """Every ``x`` assigned as ``self.x = ...`` in the class's methods."""
+    found: set[str] = set()
+
+    class Targets(cst.CSTVisitor):
+        def visit_AssignTarget(self, target: cst.AssignTarget) -> None:
+            self._add(target.target)
+
+        def visit_AnnAssign(self, assign: cst.AnnAssign) -> None:
+            self._add(assign.target)
+
+        def visit_AugAssign(self, assign: cst.AugAssign) -> None:
+            self._add(assign.target)
+
+        def _add(self, target: cst.BaseExpression) -> None:
+            attr = _self_attr(target)
+            if attr is not None:
+                found.add(attr)
+
+    node.body.visit(Targets())
+    return found
+
+
+def _simple_statements(body: cst.BaseSuite):
+    """(index of the enclosing top-level statement, statement) for every simple statement of a
+    function body, inside if/for/while/with/try blocks too (not nested functions or classes)."""
+
+    def walk(node: cst.CSTNode):
+        if isinstance(node, cst.SimpleStatementLine):
+            yield node
+        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            for child in node.children:
+                yield from walk(child)
+
+    for position, stmt in enumerate(body.body):
+        for simple in walk(stmt):
+            yield position, simple
 
 
 def _is_self_assignment(stmt: cst.SimpleStatementLine) -> bool:

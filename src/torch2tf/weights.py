@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from torch2tf.keras_api import keras_attribute
 from torch2tf.rules import LAYERS, LayerRule
 
 # Buffers Keras has no use for, and why.
@@ -53,7 +54,7 @@ def keras_child(parent: Any, name: str) -> Any:
         return parent.layers[int(name)]
     if isinstance(parent, dict):
         return parent[name]
-    return getattr(parent, name)
+    return getattr(parent, keras_attribute(name))
 
 
 def keras_layer_at(model: Any, path: str) -> Any:

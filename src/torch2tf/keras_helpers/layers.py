@@ -243,3 +243,15 @@ class TorchSoftmin(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+def torch_variable(layer, name, value, trainable):
+    """A variable holding a computed tensor: torch's nn.Parameter / register_buffer of one."""
+    value = tf.convert_to_tensor(value)
+    return layer.add_weight(
+        name=name,
+        shape=value.shape,
+        dtype=value.dtype,
+        trainable=trainable,
+        initializer=lambda shape, dtype: tf.cast(value, dtype),
+    )

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
+import operator
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,13 +39,52 @@ _NOT_CONST = object()
 
 
 def const(value: Any, default: Any = _NOT_CONST) -> Any:
-    """The Python value of an argument if it is a literal, else ``default``."""
+    """The Python value of an argument if it is a constant, else ``default``.
+
+    Constants are literals and arithmetic over them, with ``math``'s functions and constants
+    (``1 / 3``, ``math.sqrt(5)``): evaluated here from the syntax tree, never executed.
+    """
     if not isinstance(value, Arg):
         return value
     try:
         return ast.literal_eval(value)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return _arithmetic(ast.parse(value, mode="eval").body)
+    except (ValueError, SyntaxError, TypeError, ZeroDivisionError, OverflowError):
         return default
+
+
+_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.Mod: operator.mod,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+_MATH = {"sqrt", "log", "exp", "pi", "e", "inf", "tau", "log2", "log10", "cos", "sin", "tanh"}
+
+
+def _arithmetic(node: ast.AST) -> float | int:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_arithmetic(node.operand))
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        if node.value.id == "math" and node.attr in _MATH:
+            return getattr(math, node.attr)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords:
+        func = node.func
+        if isinstance(func.value, ast.Name) and func.value.id == "math" and func.attr in _MATH:
+            return getattr(math, func.attr)(*(_arithmetic(a) for a in node.args))
+    raise ValueError("not a constant")
 
 
 def is_const(value: Any) -> bool:
@@ -69,6 +111,9 @@ class LayerRule:
     """Whether the layer behaves differently in training (then ``training=`` is passed)."""
     initializers: ClassVar[dict[str, str]] = {}
     """torch parameter name -> the Keras constructor argument that initialises it."""
+    swapped_fans: ClassVar[frozenset[str]] = frozenset()
+    """Parameters whose Keras variable keeps torch's layout (Embedding's (num, dim)): there
+    Keras reads fan_in from the other axis, so fan-based initializers swap their mode."""
 
     def __init__(self, init_overrides: dict[str, str] | None = None) -> None:
         self.init_overrides = init_overrides or {}
@@ -79,7 +124,13 @@ class LayerRule:
 
     def initializer(self, param: str, default: str | None) -> str | None:
         """Initialiser source for ``param``: the file's own init code wins over torch's default."""
-        return self.init_overrides.get(param, default)
+        source = self.init_overrides.get(param)
+        if source is None:
+            return default
+        if param in self.swapped_fans:
+            swapped = {"'fan_in'": "'fan_out'", "'fan_out'": "'fan_in'"}
+            source = re.sub("'fan_in'|'fan_out'", lambda m: swapped[m.group()], source)
+        return source
 
     def rank_sensitive(self, arguments: dict[str, Any]) -> bool:
         """Whether building on 2-D input could give this layer wrong weights or fail.
@@ -169,6 +220,7 @@ def load_all() -> None:
         layers,
         normalization,
         tensor,
+        training,
     )
 
 

@@ -202,6 +202,7 @@ class Embedding(LayerRule):
 
     torch = "torch.nn.Embedding"
     initializers = {"weight": "embeddings_initializer"}
+    swapped_fans = frozenset({"weight"})
 
     def keras(
         self,

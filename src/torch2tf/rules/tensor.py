@@ -130,6 +130,22 @@ def chunk(input, chunks, dim=0):
     )
 
 
+@function("torch.cumsum")
+@method("cumsum")
+def cumsum(input, dim, *, dtype=None, out=None):
+    """tf.math.cumsum(x, axis=dim)."""
+    _no_out(out)
+    return keras_call("tf.math.cumsum", cast(src(input), dtype), axis=src(dim))
+
+
+@function("torch.cumprod")
+@method("cumprod")
+def cumprod(input, dim, *, dtype=None, out=None):
+    """tf.math.cumprod(x, axis=dim)."""
+    _no_out(out)
+    return keras_call("tf.math.cumprod", cast(src(input), dtype), axis=src(dim))
+
+
 # --------------------------------------------------------------------------- reductions
 
 
