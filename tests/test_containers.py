@@ -55,11 +55,24 @@ def test_training_reaches_layers_called_in_a_loop(conversion):
     assert not np.array_equal(train_runs[0], train_runs[1])  # Block's dropout is active
 
 
-def test_ordered_dict_sequential_is_refused_with_position():
+def test_ordered_dict_sequential_keeps_the_names():
+    from ordered_model import Named
+
+    code = translate_file(MODELS / "ordered_model.py")
+    assert 'tf.keras.layers.ReLU(name="act")' in code and "OrderedDict" not in code
+    torch.manual_seed(0)
+    result = torch2tf.convert(Named(4), args=(4,))
+    assert result.passed, result.table()
+    assert {t.torch_name for t in result.transfers} >= {"body.fc1.weight", "head.out.bias"}
+    tree = torch2tf.convert(result.torch_model.body)  # a live OrderedDict Sequential, no source
+    assert tree.passed and 'name="fc2"' in tree.source
+
+
+def test_ordered_dict_with_computed_keys_is_refused_with_position():
     source = (
         "from collections import OrderedDict\nimport torch.nn as nn\n\n"
-        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.seq = nn.Sequential(OrderedDict([('fc', nn.Linear(2, 2))]))\n"
+        "class Net(nn.Module):\n    def __init__(self, key):\n        super().__init__()\n"
+        "        self.seq = nn.Sequential(OrderedDict([(key, nn.Linear(2, 2))]))\n"
     )
     with pytest.raises(TranslationError) as info:
         translate_source(source, "net.py")

@@ -333,7 +333,11 @@ def _tree_expression(module: torch.nn.Module, path: str = "") -> str:
             f"class defined in a source file; received {type(module).__name__}"
         )
     if isinstance(module, torch.nn.Sequential):
-        return rule().keras(*(Arg(c) for c in children))
+        names = [name for name, _ in module.named_children()]
+        if all(name.isdigit() for name in names):
+            return rule().keras(*(Arg(c) for c in children))
+        items = ", ".join(f"({n!r}, {c})" for n, c in zip(names, children, strict=True))
+        return rule().keras(Arg(f"OrderedDict([{items}])"))
     try:
         return rule().keras(**rule.arguments(module))
     except Unsupported as err:

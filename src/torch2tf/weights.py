@@ -50,8 +50,9 @@ def keras_child(parent: Any, name: str) -> Any:
     """The Keras object at one step of a torch module path (``fc1``, or ``0`` in a list)."""
     if name.isdigit() and isinstance(parent, (list, tuple)):
         return parent[int(name)]
-    if name.isdigit() and hasattr(parent, "layers"):  # tf.keras.Sequential
-        return parent.layers[int(name)]
+    if hasattr(parent, "get_layer") and not hasattr(parent, keras_attribute(name)):
+        # tf.keras.Sequential: by index, or by the name an OrderedDict key became
+        return parent.layers[int(name)] if name.isdigit() else parent.get_layer(name)
     if isinstance(parent, dict):
         return parent[name]
     return getattr(parent, keras_attribute(name))

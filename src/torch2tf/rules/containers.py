@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from torch2tf.rules import LayerRule, Unsupported, const, layer, src
 
 
@@ -18,11 +20,39 @@ class Sequential(LayerRule):
 
     def keras(self, *args):
         if len(args) == 1 and src(args[0]).startswith(("OrderedDict(", "collections.OrderedDict(")):
-            raise Unsupported(
-                "nn.Sequential(OrderedDict(...)) is not translated yet",
-                "pass the layers positionally",
-            )
+            return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"
         return f"tf.keras.Sequential([{', '.join(src(a) for a in args)}])"
+
+
+def _named_layers(ordered_dict: str) -> list[str]:
+    """``OrderedDict([("fc", Dense(...))])`` -> ``["Dense(..., name='fc')"]``: Keras finds a
+    Sequential's layers by name, where torch finds them by key (``seq.fc.weight``)."""
+    call = ast.parse(ordered_dict, mode="eval").body
+    items = call.args[0] if isinstance(call, ast.Call) and len(call.args) == 1 else None
+    pairs: list[tuple[ast.expr, ast.expr]] = []
+    if isinstance(items, (ast.List, ast.Tuple)):
+        for item in items.elts:
+            if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+                pairs = []
+                break
+            pairs.append((item.elts[0], item.elts[1]))
+    elif isinstance(items, ast.Dict) and None not in items.keys:
+        pairs = list(zip(items.keys, items.values, strict=True))
+    layers = []
+    for key, value in pairs:
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            break
+        if not (isinstance(value, ast.Call) and not any(k.arg == "name" for k in value.keywords)):
+            break
+        value.keywords.append(ast.keyword("name", ast.Constant(key.value)))
+        layers.append(ast.unparse(value))
+    if not pairs or len(layers) != len(pairs):
+        raise Unsupported(
+            "nn.Sequential(OrderedDict(...)) is translated only for literal string keys and "
+            "layers constructed in place",
+            "write OrderedDict([('name', nn.Layer(...)), ...])",
+        )
+    return layers
 
 
 @layer
