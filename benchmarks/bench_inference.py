@@ -174,7 +174,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     threads = set_threads()
     repeats = 3 if quick else 9  # multiples of 3: each variant as often first, second, third
-    target_s = 0.04 if quick else 0.06
+    target_s = 0.04 if quick else 0.05
     xla, xla_note = xla_works()
     modes = ["eager", "tf.function"] + (["xla"] if xla else [])
     rows, checks, graph_ops = [], [], {}

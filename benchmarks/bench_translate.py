@@ -158,7 +158,7 @@ def fresh_process(n: int, repeats: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    sizes = {10: 3, 100: 1} if quick else {10: 5, 100: 3, 1000: 1}
+    sizes = {10: 3, 100: 1} if quick else {10: 5, 100: 2, 1000: 1}
     rows = in_process(sizes)
     leaked_in_process = sorted(m for m in HEAVY if m in sys.modules)
     fresh = fresh_process(100, 2 if quick else 3)
