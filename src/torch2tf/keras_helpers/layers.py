@@ -21,6 +21,11 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
         self.track_running_stats = track_running_stats
 
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            self.axis = -1  # the same axis; Keras reshapes at every call for any other value
+        super().build(input_shape)
+
     def call(self, inputs, training=None):
         if self.track_running_stats and not training:
             return super().call(inputs, training=False)
