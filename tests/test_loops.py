@@ -540,6 +540,25 @@ def test_helpers_are_emitted_only_when_used():
             """,
             [(5, 7, "net may be in train or eval mode here")],
         ),
+        (  # a GAN whose generator output comes from the discriminator's step
+            """
+            G = Net()
+            D = Net()
+            opt_g = torch.optim.Adam(G.parameters())
+            opt_d = torch.optim.Adam(D.parameters())
+            for step in range(5):
+                opt_d.zero_grad()
+                fake = G(X)
+                d_loss = F.mse_loss(D(fake.detach()), y)
+                d_loss.backward()
+                opt_d.step()
+                opt_g.zero_grad()
+                g_loss = F.mse_loss(D(fake), y)
+                g_loss.backward()
+                opt_g.step()
+            """,
+            [(13, 27, "fake was computed from a model before the statements that compute g_loss")],
+        ),
         (
             """
             other.backward()
@@ -583,6 +602,31 @@ def test_refusals_name_the_position(body, expected):
             f"{(line, column, message)} not in {found}"
         )
     assert len(found) == len(expected), found
+
+
+def test_tensors_of_other_models_may_come_from_before_the_tape():
+    """A teacher's output computed before zero_grad() is a constant to the student's tape."""
+    out = translate(
+        """
+        teacher = Net()
+        teacher.eval()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(3):
+            soft = teacher(X)
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(X), soft)
+            loss.backward()
+            optimizer.step()
+        """
+    )
+    assert out.endswith(
+        "for step in range(3):\n"
+        "    soft = teacher(X, training=False)\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        loss = TorchMSELoss()(soft, model(X, training=True))\n"
+        "    grads = tape.gradient(loss, model.trainable_variables)\n"
+        "    optimizer.apply(grads, model.trainable_variables)\n"
+    )
 
 
 def test_training_code_in_a_class_is_refused():

@@ -158,6 +158,32 @@ class _Obj:
 
 
 _TENSOR = _Obj("tensor")
+_GRADS: dict[frozenset, _Obj] = {}
+
+
+def _grad(models: frozenset) -> _Obj:
+    """A tensor autograd tracks back to the parameters of ``models``."""
+    if models not in _GRADS:
+        _GRADS[models] = _Obj("tensor", "autograd", stmt=None, visible={"models": models})
+    return _GRADS[models]
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, _Obj) and value.kind == "tensor"
+
+
+def _models_of(value: Any) -> frozenset:
+    return value.visible.get("models", frozenset()) if _is_tensor(value) else frozenset()
+
+
+def _tensor(values: list[Any]) -> Any:
+    """The result of an op on ``values``: tracked by autograd if any input is."""
+    models = frozenset().union(*(_models_of(v) for v in values))
+    if models:
+        return _grad(models)
+    return _TENSOR if any(_is_tensor(v) for v in values) else None
+
+
 _TUPLE_OF_TENSORS = _Obj("tensors")
 
 
@@ -224,6 +250,7 @@ class _Ctx:
     chain: tuple[cst.CSTNode, ...]
     returns: list[Any]
     cond: int = 0
+    no_grad: int = 0
 
 
 def rewrite(module: cst.Module, result: cst.Module, translator: Any) -> cst.Module:
@@ -390,9 +417,14 @@ class _Pass:
         self.dropped = set(translator.dropped_functions)
         self.diagnostics: list[Diagnostic] = []
         self._reported: set[tuple[int, int, str]] = set()
-        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self.positions = wrapper.resolve(PositionProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
+        parsed = getattr(translator, "parsed", None)
+        if parsed is not None and parsed.module is module:
+            # The engine's own parse: positions and parents resolved once for both passes.
+            self.positions, self.parents = parsed.positions, parsed.parents
+        else:
+            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+            self.positions = wrapper.resolve(PositionProvider)
+            self.parents = wrapper.resolve(ParentNodeProvider)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }
@@ -509,6 +541,7 @@ class _Pass:
                 if ctx.tape is not None:
                     self.error(decorator, "a @torch.no_grad() function called while a tape records")
                 self.active = True
+                ctx.no_grad += 1
         body = func.body.body if isinstance(func.body, cst.IndentedBlock) else []
         self._block(list(body), state, ctx)
 
@@ -521,6 +554,7 @@ class _Pass:
 
     def _block(self, stmts: list[cst.CSTNode], state: _State, ctx: _Ctx) -> None:
         regions: dict[cst.CSTNode, _Plan] = {}
+        models: dict[_Plan, Any] = {}
         for index, stmt in enumerate(stmts):
             found = _method_call(stmt, "step")
             if found is None or found[1].args:
@@ -529,12 +563,16 @@ class _Pass:
             if isinstance(obj, _Obj) and obj.kind == "optimizer":
                 plan = self._plan(stmts, index, obj, state, ctx)
                 if plan is not None:
+                    models[plan] = obj.model
                     for member in plan.region:
                         regions[member] = plan
         for stmt in stmts:
             tape = ctx.tape
             if stmt in regions:
-                ctx.tape = regions[stmt]
+                plan = regions[stmt]
+                if stmt is plan.region[0]:
+                    self._check_tape_inputs(plan, models[plan], state, ctx)
+                ctx.tape = plan
             self._statement(stmt, state, ctx)
             ctx.tape = tape
 
@@ -672,8 +710,8 @@ class _Pass:
         target = stmt.target
         if isinstance(iterable, _Obj) and iterable.kind in ("loader", "dataset"):
             element, counted = _TUPLE_OF_TENSORS, iterable
-        elif iterable is _TENSOR:
-            element = _TENSOR
+        elif _is_tensor(iterable):
+            element = iterable
         elif isinstance(stmt.iter, cst.Call) and dotted(stmt.iter.func) == "enumerate":
             args = stmt.iter.args
             inner = self._lookup_expr(args[0].value, state, ctx) if args else None
@@ -698,6 +736,7 @@ class _Pass:
             self._block(list(stmt.orelse.body.body), state, ctx)
 
     def _with(self, stmt: cst.With, state: _State, ctx: _Ctx) -> None:
+        silenced = 0
         for index, item in enumerate(stmt.items):
             value = item.item
             qualified = self.imports.qualify(value.func) if isinstance(value, cst.Call) else None
@@ -708,11 +747,14 @@ class _Pass:
                     (ctx.tape, ctx.tape is not None and ctx.tape.scope is ctx.scope)
                 )
                 self.active = True
+                silenced = 1
                 continue
             obj = self._expr(value, state, ctx)
             if item.asname is not None:
                 self._bind(item.asname.name, obj, state, ctx)
+        ctx.no_grad += silenced
         self._suite(stmt.body, state, ctx)
+        ctx.no_grad -= silenced
 
     def _small(
         self,
@@ -767,7 +809,7 @@ class _Pass:
             self._target_expr(small.target, state, ctx)
             if isinstance(small.target, cst.Name):
                 before = self._lookup(small.target.value, state, ctx)
-                result = _TENSOR if _TENSOR in (value, before) else None
+                result = _tensor([value, before])
                 self._bind(small.target, result, state, ctx)
         elif isinstance(small, cst.Expr):
             if whole and isinstance(small.value, cst.Call):
@@ -800,7 +842,8 @@ class _Pass:
             ctx.scope.bind(target.value, value)
             ctx.scope.assigned[target.value] = ctx.scope.assigned.get(target.value, 0) + 1
         elif isinstance(target, (cst.Tuple, cst.List)):
-            each = _TENSOR if value in (_TENSOR, _TUPLE_OF_TENSORS) else None
+            each = value if _is_tensor(value) else None
+            each = _TENSOR if value is _TUPLE_OF_TENSORS else each
             for element in target.elements:
                 self._bind(element.value, each, state, ctx)
         elif isinstance(target, cst.StarredElement):
@@ -1039,6 +1082,22 @@ class _Pass:
         self.removed.add(stmt)
         self.active = True
         return True
+
+    def _check_tape_inputs(self, plan: _Plan, model: Any, state: _State, ctx: _Ctx) -> None:
+        """The tape must see every op from the parameters to the loss: a tensor computed from
+        a model before the tape starts (in another tape, or earlier) would carry no gradient."""
+        assigned: set[str] = set()
+        for stmt in plan.region:
+            for name in _reads(stmt):
+                value = self._lookup(name.value, state, ctx)
+                if name.value not in assigned and model in _models_of(value):
+                    self.error(
+                        name,
+                        f"{name.value} was computed from a model before the statements that "
+                        f"compute {plan.loss}, so a tape there would not see how",
+                        f"compute {name.value} again after the zero_grad() of this step",
+                    )
+            assigned |= _assigned_targets(stmt)
 
     def _plan_clips(self) -> set[cst.CSTNode]:
         return {c for p in self.plans.values() for c in p.clips}
@@ -1297,7 +1356,9 @@ class _Pass:
             return self._subscript(node, state, ctx)
         if isinstance(node, (cst.BinaryOperation, cst.Comparison, cst.UnaryOperation)):
             values = [self._expr(c, state, ctx) for c in _operands(node)]
-            return _TENSOR if _TENSOR in values else None
+            if isinstance(node, cst.Comparison):
+                return _TENSOR if _tensor(values) else None  # booleans carry no gradient
+            return _tensor(values)
         if isinstance(node, cst.NamedExpr):
             value = self._expr(node.value, state, ctx)
             self._bind(node.target, value, state, ctx)
@@ -1347,11 +1408,11 @@ class _Pass:
                 self._expr_args(node, state, ctx)
                 self.model_calls.setdefault(node, set()).add(state.modes.get(obj, "?"))
                 self.active = True
-                return _TENSOR
+                return _TENSOR if ctx.no_grad else _grad(frozenset([obj]))
             if isinstance(obj, _Obj) and obj.kind == "loss":
-                self._expr_args(node, state, ctx)
+                values = self._expr_args(node, state, ctx)
                 self._loss_call(node)
-                return _TENSOR
+                return _tensor([*values, _TENSOR])
             if isinstance(obj, _Obj) and obj.kind in ("optimizer", "scheduler", "loader"):
                 self.error(node, f"calling {func.value} ({obj.kind}) is not translated")
                 return None
@@ -1386,9 +1447,10 @@ class _Pass:
             values = self._expr_args(node, state, ctx)
             if qualified in rules.FUNCTIONS and qualified.startswith("torch."):
                 if qualified in ("torch.max", "torch.min", "torch.split", "torch.chunk"):
-                    return _TUPLE_OF_TENSORS if len(node.args) > 1 else _TENSOR
-                return _TENSOR if qualified != "torch.manual_seed" else None
-            del values
+                    return _TUPLE_OF_TENSORS if len(node.args) > 1 else _tensor(values)
+                if qualified == "torch.manual_seed":
+                    return None
+                return _tensor([*values, _TENSOR])
             return None
         if isinstance(func, cst.Attribute):
             return self._method(node, func, state, ctx)
@@ -1470,7 +1532,9 @@ class _Pass:
             scope.bind(name, value)
         inner_state = _State(env, state.modes)
         globals_env = state.env if ctx.scope is self.module_scope else ctx.globals
-        inner = _Ctx(scope, globals_env, ctx.frames, ctx.tape, (*ctx.chain, func), [], ctx.cond)
+        inner = _Ctx(
+            scope, globals_env, ctx.frames, ctx.tape, (*ctx.chain, func), [], ctx.cond, ctx.no_grad
+        )
         self._function_body(func, inner_state, inner)
         state.modes = inner_state.modes
         returned = inner.returns
@@ -1527,8 +1591,8 @@ class _Pass:
             self.error(node, f"{_code(receiver)}.{method}() ({kind}) is not translated")
             return None
         value = self._expr(receiver, state, ctx) if obj is None else obj
-        self._expr_args(node, state, ctx)
-        if value is _TENSOR:
+        values = self._expr_args(node, state, ctx)
+        if _is_tensor(value):
             if method == "backward":
                 self.error(node, "backward() is translated only as a statement `loss.backward()`")
                 return None
@@ -1536,7 +1600,9 @@ class _Pass:
                 return None
             if method in ("max", "min", "sort", "topk", "split", "chunk") and node.args:
                 return _TUPLE_OF_TENSORS
-            return _TENSOR
+            if method == "detach":
+                return _TENSOR
+            return _tensor([value, *values])
         if method in ("backward", "zero_grad", "step", "train", "eval", "parameters"):
             self.error(
                 node,
@@ -1574,7 +1640,7 @@ class _Pass:
             self.error(node, f"{_code(node)} ({kind}) is not translated")
             return None
         value = self._expr(node.value, state, ctx)
-        if value is _TENSOR and attr in _TENSOR_ATTRS_REFUSED:
+        if _is_tensor(value) and attr in _TENSOR_ATTRS_REFUSED:
             self.error(node, f"Tensor.{attr} is not translated")
         if isinstance(node.value, cst.Attribute) or isinstance(node.value, cst.Name):
             root = node.value
@@ -1619,8 +1685,8 @@ class _Pass:
         value = self._expr(node.value, state, ctx)
         for element in node.slice:
             self._expr_generic(element, state, ctx)
-        if value in (_TENSOR,):
-            return _TENSOR
+        if _is_tensor(value):
+            return value
         if value is _TUPLE_OF_TENSORS:
             return _TENSOR
         return None
@@ -1796,6 +1862,55 @@ class _Pass:
                     return None
                 mapping[b] = a
         return mapping
+
+
+def _reads(stmt: cst.CSTNode) -> list[cst.Name]:
+    """The names a statement reads (assignment targets left out; ``x += 1`` reads x)."""
+    names: list[cst.Name] = []
+
+    class Reads(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+            _target_reads(node.target, self)
+            return False
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+            if node.value is not None:
+                node.value.visit(self)
+            return False
+
+        def visit_For(self, node: cst.For) -> bool:
+            node.iter.visit(self)
+            node.body.visit(self)
+            if node.orelse is not None:
+                node.orelse.visit(self)
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            names.append(node)
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)
+            return False
+
+    stmt.visit(Reads())
+    return names
+
+
+def _target_reads(target: cst.BaseExpression, visitor: cst.CSTVisitor) -> None:
+    """Names read by an assignment target: the object of ``a.b = ...``, ``a[i] = ...``."""
+    if isinstance(target, cst.Attribute):
+        target.value.visit(visitor)
+    elif isinstance(target, cst.Subscript):
+        target.value.visit(visitor)
+        for element in target.slice:
+            element.visit(visitor)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _target_reads(element.value, visitor)
 
 
 def _operands(node: cst.CSTNode) -> list[cst.BaseExpression]:
