@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
@@ -47,6 +48,15 @@ class TranslationError(Exception):
 
 
 # --------------------------------------------------------------------------- third-party layers
+
+
+class ParsedSource(NamedTuple):
+    """A parsed file with the position and parent of each node."""
+
+    module: cst.Module
+    positions: Mapping[cst.CSTNode, Any]
+    parents: Mapping[cst.CSTNode, cst.CSTNode]
+
 
 # Packages whose calls in a model class are not layers: they compute plain values.
 _NOT_LAYERS = {"numpy", "tensorflow", "keras", "torch", "__future__", "torch2tf"}
@@ -109,7 +119,9 @@ def _local_modules(path: str) -> Callable[[str], bool]:
     return is_local
 
 
-def foreign_layers(source: str, path: str = "<string>") -> list[Diagnostic]:
+def foreign_layers(
+    source: str, path: str = "<string>", parsed: ParsedSource | None = None
+) -> list[Diagnostic]:
     """Layers of other packages built in ``nn.Module`` classes: each is named, none translated.
 
     A call counts as a layer when its result is stored on ``self`` or when its name is a class
@@ -117,16 +129,23 @@ def foreign_layers(source: str, path: str = "<string>") -> list[Diagnostic]:
     Modules of the input's own project (relative imports, files and packages beside it) are
     not other packages: ``translate_project`` and ``convert`` translate them too.
     Source that does not parse gives no diagnostics here (``translate_source`` reports it).
+    ``parsed`` is the engine's own parse with its metadata, so the file is not read twice.
     """
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(source))
-    except Exception:  # noqa: BLE001 - a parse failure is the engine's to report
-        return []
-    module = wrapper.module
-    positions = wrapper.resolve(PositionProvider)
-    parents = wrapper.resolve(ParentNodeProvider)
+    if parsed is None:
+        try:
+            wrapper = MetadataWrapper(cst.parse_module(source))
+        except Exception:  # noqa: BLE001 - a parse failure is the engine's to report
+            return []
+        parsed = ParsedSource(
+            wrapper.module, wrapper.resolve(PositionProvider), wrapper.resolve(ParentNodeProvider)
+        )
+    module, positions, parents = parsed
     imports = ImportTable.of(module)
     is_local = _local_modules(path)
+    if not any(
+        _is_third_party(q) and not is_local(q.split(".")[0]) for q in imports.aliases.values()
+    ):
+        return []  # nothing is imported from another package
     found: list[Diagnostic] = []
 
     def stored_on_self(call: cst.Call) -> bool:
