@@ -629,6 +629,26 @@ def test_tensors_of_other_models_may_come_from_before_the_tape():
     )
 
 
+def test_a_function_the_script_never_calls_is_refused_with_the_reason():
+    source = HEAD + textwrap.dedent(
+        """
+        def fit(net, loader, optimizer):
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss = F.mse_loss(net(xb), yb)
+                loss.backward()
+                optimizer.step()
+        """
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source)
+    hints = {d.hint for d in info.value.diagnostics if "cannot tell what optimizer" in d.message}
+    assert hints == {
+        "fit() is not called in this file, so what its arguments are cannot be told; "
+        "translate it together with the code that calls it"
+    }
+
+
 def test_training_code_in_a_class_is_refused():
     source = HEAD + textwrap.dedent(
         """

@@ -251,6 +251,7 @@ class _Ctx:
     returns: list[Any]
     cond: int = 0
     no_grad: int = 0
+    standalone: bool = False  # a function the script never calls: its arguments are unknown
 
 
 def rewrite(module: cst.Module, result: cst.Module, translator: Any) -> cst.Module:
@@ -529,7 +530,7 @@ class _Pass:
         """A function the script never calls: analysed with unknown arguments."""
         scope = self.scopes[func]
         state = _State({p: None for p in scope.params}, dict(module_state.modes))
-        ctx = _Ctx(scope, module_state.env, [], None, (func,), [])
+        ctx = _Ctx(scope, module_state.env, [], None, (func,), [], standalone=True)
         self._function_body(func, state, ctx)
 
     def _function_body(self, func: cst.FunctionDef, state: _State, ctx: _Ctx) -> None:
@@ -1057,7 +1058,8 @@ class _Pass:
                 self.error(
                     call,
                     f"cannot tell what {name} is, so .backward() is not translated",
-                    "compute the loss from a model and a loss of this file",
+                    self._unknown_hint(name, ctx)
+                    or "compute the loss from a model and a loss of this file",
                 )
                 return True
             self.error(
@@ -1607,9 +1609,19 @@ class _Pass:
             self.error(
                 node,
                 f"cannot tell what {_code(receiver)} is, so .{method}() is not translated",
-                "build models, optimizers and schedulers in this file, in variables",
+                self._unknown_hint(dotted(receiver) or "", ctx)
+                or "build models, optimizers and schedulers in this file, in variables",
             )
         return None
+
+    def _unknown_hint(self, name: str, ctx: _Ctx) -> str:
+        """Why an argument of a function is unknown: the file never calls the function."""
+        if ctx.standalone and name.split(".")[0] in ctx.scope.params:
+            return (
+                f"{ctx.scope.name}() is not called in this file, so what its arguments are "
+                "cannot be told; translate it together with the code that calls it"
+            )
+        return ""
 
     def _class_defines(self, model: _Obj, method: str) -> bool:
         call = model.call
