@@ -196,7 +196,7 @@ def test_generated_seed_passes_ruff(tmp_path):
     out = tmp_path / "seed_tf.py"
     out.write_text(translate_source(SEED))
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", str(out)],
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--extend-select", "I", str(out)],
         capture_output=True,
         text=True,
     )

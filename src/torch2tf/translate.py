@@ -13,6 +13,8 @@ import ast
 import inspect
 import math
 import subprocess
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -121,7 +123,8 @@ def translate_source(
         TranslationError: listing every construct that cannot be translated exactly.
     """
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
-        compile(source, path, "exec", dont_inherit=True)
+        tree = ast.parse(source, path)
+        compile(tree, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as err:
         line = getattr(err, "lineno", None) or 1
         column = getattr(err, "offset", None) or 1
@@ -136,14 +139,44 @@ def translate_source(
         raise TranslationError(
             [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
         ) from None
-    wrapper = MetadataWrapper(module)
-    translator = _Translator(wrapper.module, path, _package(module_name), project_classes)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
+    translator = _Translator(
+        wrapper.module, path, _package(module_name), project_classes, _LazyPositions(wrapper)
+    )
     result = wrapper.visit(translator)
-    result = loops.rewrite(module, result, translator)  # training code: optimizers, loops
+    result = loops.rewrite(wrapper.module, result, translator)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
     if problems:
         raise TranslationError(problems)
-    return _emit(_drop_dangling_imports(module, result), translator.imports_inserted)
+    code = result.code
+    stale = _names_in(tree) - _used_names(code)
+    if stale & set(ImportTable.of(module).aliases):
+        result = _drop_imports(result, stale)
+        code = result.code
+    return _emit(result, code, translator.imports_inserted)
+
+
+class _LazyPositions(Mapping):
+    """Positions of the input's nodes, computed on first use: only diagnostics need them,
+    and computing them costs about as much as the rest of an error-free translation."""
+
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self._wrapper = wrapper
+        self._positions: Mapping | None = None
+
+    def _resolved(self) -> Mapping:
+        if self._positions is None:
+            self._positions = self._wrapper.resolve(PositionProvider)
+        return self._positions
+
+    def __getitem__(self, node: cst.CSTNode):
+        return self._resolved()[node]
+
+    def __iter__(self):
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
 
 
 def translate_file(path: str | Path) -> str:
@@ -320,7 +353,7 @@ def _assigned_names(func: cst.FunctionDef) -> set[str]:
 
 
 class _Translator(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+    METADATA_DEPENDENCIES = (ParentNodeProvider,)
 
     def __init__(
         self,
@@ -328,9 +361,15 @@ class _Translator(cst.CSTTransformer):
         path: str,
         package: str | None = None,
         project_classes: frozenset[str] = frozenset(),
+        positions: Mapping | None = None,
     ) -> None:
         super().__init__()
         self.path = path
+        self.positions = (
+            positions
+            if positions is not None
+            else _LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True))
+        )
         self.imports = ImportTable.of(module, package)
         self.project_classes = project_classes
         self.diagnostics: list[Diagnostic] = []
@@ -349,7 +388,7 @@ class _Translator(cst.CSTTransformer):
     # -- diagnostics
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
-        start = self.get_metadata(PositionProvider, node).start
+        start = self.positions[node].start
         self.diagnostics.append(Diagnostic(self.path, start.line, start.column + 1, message, hint))
 
     # -- analysis, on the original tree
@@ -1248,7 +1287,7 @@ class _Translator(cst.CSTTransformer):
         # Kept for the passes after this one (metadata is only available during the visit).
         self.parsed = ParsedSource(
             original,
-            self.metadata[PositionProvider],
+            self.positions,
             self.metadata[ParentNodeProvider],
         )
         return updated
@@ -1374,19 +1413,12 @@ def _helpers() -> dict[str, str]:
 
 def emit(code: str) -> str:
     """Complete TensorFlow code written by torch2tf itself: add the helpers it uses, format."""
-    return _emit(cst.parse_module(code), tf_imported="import tensorflow as tf" in code)
+    return _emit(cst.parse_module(code), code, tf_imported="import tensorflow as tf" in code)
 
 
-def _drop_dangling_imports(before: cst.Module, after: cst.Module) -> cst.Module:
-    """Remove imports that were used in the input but no longer are (``functools``...)."""
-    used_before, used_after = _used_names(before.code), _used_names(after.code)
-    stale = {
-        name
-        for name in ImportTable.of(before).aliases
-        if name in used_before and name not in used_after
-    }
-    if not stale:
-        return after
+def _drop_imports(after: cst.Module, stale: set[str]) -> cst.Module:
+    """Remove the imports of names that were used in the input but no longer are
+    (``functools`` after a partial of a layer became a lambda, ...)."""
 
     def bound(alias: cst.ImportAlias) -> str:
         return (dotted(alias.asname.name) if alias.asname else dotted(alias.name)).split(".")[0]
@@ -1410,21 +1442,25 @@ def _drop_dangling_imports(before: cst.Module, after: cst.Module) -> cst.Module:
 
 
 def _used_names(code: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+    return _names_in(ast.parse(code))
 
 
-def _emit(module: cst.Module, tf_imported: bool) -> str:
-    """Add the helpers the code uses and the imports they need, then format."""
-    code = module.code
+def _names_in(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _emit(module: cst.Module, code: str, tf_imported: bool) -> str:
+    """Add the helpers ``code`` (the module's code) uses and the imports they need, format."""
     helpers = _helpers()
     needed: list[str] = []
-    frontier = _used_names(code)
+    used = frontier = _used_names(code)
     while True:  # helpers may use helpers
         new = [h for h in helpers if h in frontier and h not in needed]
         if not new:
             break
         needed += new
         frontier = set().union(*(_used_names(helpers[h]) for h in new))
+        used = used | frontier
     body = list(module.body)
     insert_at = 0
     for index, stmt in enumerate(body):
@@ -1445,15 +1481,28 @@ def _emit(module: cst.Module, tf_imported: bool) -> str:
             leading_lines=[cst.EmptyLine(), cst.EmptyLine(comment=cst.Comment(note))]
         )
         body[insert_at:insert_at] = [first, *rest]
-    used = _used_names(code + "\n" + helper_code)
-    imports = []
-    if "math" in used and not _imports_name(module, "math"):
-        imports.append("import math\n")
-    if "tf" in used and not tf_imported:
-        imports.append("import tensorflow as tf\n")
     at = _first_import(body)
-    body[at:at] = [cst.parse_statement(line) for line in imports]
+    if "tf" in used and not tf_imported:
+        body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
+    if "math" in used and not _imports_name(module, "math"):
+        following = body[at]
+        if _is_third_party_import(following):  # isort's groups: standard library first
+            body[at] = following.with_changes(leading_lines=[cst.EmptyLine()])
+        body.insert(at, cst.parse_statement("import math\n"))
     return _format(module.with_changes(body=body).code)
+
+
+def _is_third_party_import(stmt: cst.CSTNode) -> bool:
+    if not isinstance(stmt, cst.SimpleStatementLine):
+        return False
+    small = stmt.body[0]
+    if isinstance(small, cst.Import):
+        name = dotted(small.names[0].name) or ""
+    elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
+        name = dotted(small.module) or ""
+    else:
+        return False
+    return name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
 
 
 def _imports_name(module: cst.Module, name: str) -> bool:

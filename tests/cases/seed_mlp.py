@@ -19,6 +19,7 @@ model_pytorch = PyTorchMLP(input_size=784, hidden_size=256, output_size=10)
 
 # output
 import math
+
 import tensorflow as tf
 
 

@@ -31,6 +31,7 @@ model_pytorch_complex = PyTorchMLPComplex(input_size=784, hidden_size1=512, hidd
 
 # output
 import math
+
 import tensorflow as tf
 
 
