@@ -44,6 +44,20 @@ def test_layer_classes_given_to_convert_are_translated(kwargs):
     assert result.passed, result.table()
 
 
-def test_module_instances_as_arguments_are_refused_clearly():
-    with pytest.raises(torch2tf.ConversionError, match="module instances as arguments"):
-        torch2tf.convert(Configurable(6), args=(6,), kwargs={"activation_fn": nn.ReLU()})
+def test_module_instances_given_to_convert_are_converted_too():
+    from styles_model import Wrapped
+
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 8))
+    result = torch2tf.convert(Wrapped(backbone, 3), args=(backbone, 3))
+    assert result.passed, result.table()
+    assert {t.torch_name for t in result.transfers} >= {"backbone.0.weight", "backbone.2.bias"}
+
+
+def test_module_instances_without_a_rule_are_refused_clearly():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(torch2tf.ConversionError, match="expected a torch layer"):
+        torch2tf.convert(Configurable(6), args=(6,), kwargs={"activation_fn": Odd()})

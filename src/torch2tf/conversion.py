@@ -302,11 +302,11 @@ def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
                 "torch2tf translates, received one it does not"
             )
         return eval(class_reference(rule), vars(generated))  # source we generated ourselves
-    if isinstance(value, torch.nn.Module):
-        raise ConversionError(
-            f"constructor argument {type(value).__name__}(...): module instances as arguments "
-            "are not converted yet; pass the class, or build it inside the model"
+    if isinstance(value, torch.nn.Module):  # e.g. a backbone built outside the model
+        builder = emit(
+            f"import tensorflow as tf\n\n\ndef build():\n    return {_tree_expression(value)}\n"
         )
+        return load_generated(builder, f"{type(value).__name__.lower()}_argument").build()
     if isinstance(value, (list, tuple)):
         return type(value)(_keras_argument(v, generated) for v in value)
     return value

@@ -58,3 +58,15 @@ class Configurable(nn.Module):
 
     def forward(self, x):
         return self.out(self.act(self.fc(x)))
+
+
+class Wrapped(nn.Module):
+    """A backbone built outside and passed in, with a head of its own."""
+
+    def __init__(self, backbone: nn.Module, outputs: int):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(8, outputs)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
