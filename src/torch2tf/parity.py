@@ -116,11 +116,6 @@ def _combos() -> dict[str, Combo]:
     return {c.name: c for c in combos}
 
 
-def combo_names() -> list[str]:
-    """The names of the combinations, in report order."""
-    return list(_combos())
-
-
 @dataclass
 class Run:
     """One combination trained in one dtype in both frameworks."""

@@ -87,10 +87,6 @@ def _arithmetic(node: ast.AST) -> float | int:
     raise ValueError("not a constant")
 
 
-def is_const(value: Any) -> bool:
-    return const(value) is not _NOT_CONST
-
-
 def src(value: Any) -> str:
     """Source text for an argument or a default value."""
     return str(value) if isinstance(value, Arg) else repr(value)
