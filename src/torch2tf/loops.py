@@ -413,6 +413,7 @@ class _Pass:
         self.module = module
         self.path = translator.path
         self.imports = translator.imports
+        self.source = getattr(translator, "source", None) or module.code
         self.model_classes = set(translator.classes)
         self.project_classes = set(translator.project_classes)
         self.dropped = set(translator.dropped_functions)
@@ -508,6 +509,9 @@ class _Pass:
             | {tr.CLIP_VALUE, tr.TENSOR_DATASET}
             | tr.NO_GRAD
         )
+        words = {name.rsplit(".", 1)[-1] for name in statement_kinds} | {"backward"}
+        if not any(word in self.source for word in words):
+            return  # nothing of the kind anywhere in the file
         outer = self
 
         class Finder(cst.CSTVisitor):

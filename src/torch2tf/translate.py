@@ -140,9 +140,8 @@ def translate_source(
             [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
-    translator = _Translator(
-        wrapper.module, path, _package(module_name), project_classes, _LazyPositions(wrapper)
-    )
+    translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
+    translator.source = source
     result = wrapper.visit(translator)
     result = loops.rewrite(wrapper.module, result, translator)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
@@ -156,18 +155,20 @@ def translate_source(
     return _emit(result, code, translator.imports_inserted)
 
 
-class _LazyPositions(Mapping):
-    """Positions of the input's nodes, computed on first use: only diagnostics need them,
-    and computing them costs about as much as the rest of an error-free translation."""
+class _LazyMetadata(Mapping):
+    """One kind of metadata of the input's nodes, computed on first use. Positions are only
+    needed for diagnostics, parents only by some passes; each costs about as much as the
+    rest of an error-free translation."""
 
-    def __init__(self, wrapper: MetadataWrapper) -> None:
+    def __init__(self, wrapper: MetadataWrapper, provider: type) -> None:
         self._wrapper = wrapper
-        self._positions: Mapping | None = None
+        self._provider = provider
+        self._values: Mapping | None = None
 
     def _resolved(self) -> Mapping:
-        if self._positions is None:
-            self._positions = self._wrapper.resolve(PositionProvider)
-        return self._positions
+        if self._values is None:
+            self._values = self._wrapper.resolve(self._provider)
+        return self._values
 
     def __getitem__(self, node: cst.CSTNode):
         return self._resolved()[node]
@@ -289,6 +290,7 @@ class _ClassInfo:
     """What the rewrite of one ``nn.Module`` class needs to know about it."""
 
     node: cst.ClassDef
+    tree: ast.ClassDef  # the same class in Python's ast, for fast scans
     layers: dict[str, str] = field(default_factory=dict)  # attribute -> torch layer name
     modules: dict[str, str] = field(default_factory=dict)  # attribute -> class in this file
     direct_calls: set[cst.Call] = field(default_factory=set)  # ``self.x = Layer(...)``
@@ -324,52 +326,55 @@ def _positional_params(func: cst.FunctionDef) -> list[cst.Param]:
     return list(func.params.posonly_params) + list(func.params.params)
 
 
-def _assigned_names(func: cst.FunctionDef) -> set[str]:
-    """Names (re)bound anywhere in a function body."""
-    names: set[str] = set()
+def _targets(tree: ast.AST) -> list[ast.expr]:
+    """Every assignment and for-loop target in ``tree``, tuples unpacked. (Python's ``ast``:
+    these scans run once per class, and it walks a tree far faster than LibCST.)"""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            stack = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            stack = [node.target]
+        else:
+            continue
+        while stack:
+            target = stack.pop()
+            if isinstance(target, (ast.Tuple, ast.List)):
+                stack.extend(target.elts)
+            else:
+                found.append(target)
+    return found
 
-    class Collector(cst.CSTVisitor):
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            self._add(node.target)
 
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._add(node.target)
+def _assigned_names(tree: ast.AST) -> set[str]:
+    """Names (re)bound anywhere in ``tree``."""
+    return {t.id for t in _targets(tree) if isinstance(t, ast.Name)}
 
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            self._add(node.target)
 
-        def visit_For(self, node: cst.For) -> None:
-            self._add(node.target)
-
-        def _add(self, target: cst.BaseExpression) -> None:
-            if isinstance(target, cst.Name):
-                names.add(target.value)
-            elif isinstance(target, (cst.Tuple, cst.List)):
-                for element in target.elements:
-                    self._add(element.value)
-
-    func.body.visit(Collector())
-    return names
+def _assigned_self_attributes(tree: ast.AST) -> set[str]:
+    """Every ``x`` assigned as ``self.x = ...`` in ``tree``."""
+    return {
+        t.attr
+        for t in _targets(tree)
+        if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+    }
 
 
 class _Translator(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (ParentNodeProvider,)
-
     def __init__(
         self,
-        module: cst.Module,
+        wrapper: MetadataWrapper,
+        tree: ast.Module,
         path: str,
         package: str | None = None,
         project_classes: frozenset[str] = frozenset(),
-        positions: Mapping | None = None,
     ) -> None:
         super().__init__()
+        module = wrapper.module
+        self.tree = tree
         self.path = path
-        self.positions = (
-            positions
-            if positions is not None
-            else _LazyPositions(MetadataWrapper(module, unsafe_skip_copy=True))
-        )
+        self.positions = _LazyMetadata(wrapper, PositionProvider)
+        self.parents = _LazyMetadata(wrapper, ParentNodeProvider)
         self.imports = ImportTable.of(module, package)
         self.project_classes = project_classes
         self.diagnostics: list[Diagnostic] = []
@@ -396,15 +401,19 @@ class _Translator(cst.CSTTransformer):
     def _analyse(self, module: cst.Module) -> None:
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.dropped_functions: set[str] = set()  # init functions used by self.apply only
+        trees = [n for n in self.tree.body if isinstance(n, ast.ClassDef)]
+        twins = dict(
+            zip([n for n in module.body if isinstance(n, cst.ClassDef)], trees, strict=True)
+        )
         for node in _module_class_defs(module, self.imports, self.project_classes):
-            self.classes[node.name.value] = _ClassInfo(node)
+            self.classes[node.name.value] = _ClassInfo(node, twins[node])
 
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
     def _analyse_class(self, info: _ClassInfo) -> None:
-        info.renamed = _assigned_self_attributes(info.node) & KERAS_MODEL_ATTRIBUTES
+        info.renamed = _assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
         init = info.method("__init__")
         if init is None:
             return
@@ -708,7 +717,10 @@ class _Translator(cst.CSTTransformer):
         init_params = {p.name.value for p in _positional_params(init)[1:]}
         init_params |= {p.name.value for p in init.params.kwonly_params}
         used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
-        if used - init_params or used & _assigned_names(init):
+        init_tree = next(
+            f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+        )
+        if used - init_params or used & _assigned_names(init_tree):
             return None  # the value at the end of __init__ may differ from the one used
         return size
 
@@ -1288,32 +1300,9 @@ class _Translator(cst.CSTTransformer):
         self.parsed = ParsedSource(
             original,
             self.positions,
-            self.metadata[ParentNodeProvider],
+            self.parents,
         )
         return updated
-
-
-def _assigned_self_attributes(node: cst.ClassDef) -> set[str]:
-    """Every ``x`` assigned as ``self.x = ...`` in the class's methods."""
-    found: set[str] = set()
-
-    class Targets(cst.CSTVisitor):
-        def visit_AssignTarget(self, target: cst.AssignTarget) -> None:
-            self._add(target.target)
-
-        def visit_AnnAssign(self, assign: cst.AnnAssign) -> None:
-            self._add(assign.target)
-
-        def visit_AugAssign(self, assign: cst.AugAssign) -> None:
-            self._add(assign.target)
-
-        def _add(self, target: cst.BaseExpression) -> None:
-            attr = _self_attr(target)
-            if attr is not None:
-                found.add(attr)
-
-    node.body.visit(Targets())
-    return found
 
 
 def _simple_statements(body: cst.BaseSuite):
