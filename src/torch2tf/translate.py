@@ -10,6 +10,7 @@ construction) and reports anything it cannot translate exactly as a diagnostic.
 from __future__ import annotations
 
 import ast
+import gc
 import inspect
 import math
 import subprocess
@@ -122,6 +123,20 @@ def translate_source(
     Raises:
         TranslationError: listing every construct that cannot be translated exactly.
     """
+    # Syntax trees are millions of small objects without cycles: the cyclic garbage collector
+    # only rescans them, which makes translation superlinear in file size. Paused meanwhile.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _translate(source, path, module_name, project_classes)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _translate(
+    source: str, path: str, module_name: str | None, project_classes: frozenset[str]
+) -> str:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
         compile(tree, path, "exec", dont_inherit=True)
@@ -148,11 +163,12 @@ def translate_source(
     if problems:
         raise TranslationError(problems)
     code = result.code
-    stale = _names_in(tree) - _used_names(code)
+    used = _used_names(code)
+    stale = _names_in(tree) - used
     if stale & set(ImportTable.of(module).aliases):
         result = _drop_imports(result, stale)
         code = result.code
-    return _emit(result, code, translator.imports_inserted)
+    return _emit(result, code, used, translator.imports_inserted)
 
 
 class _LazyMetadata(Mapping):
@@ -1402,7 +1418,7 @@ def _helpers() -> dict[str, str]:
 
 def emit(code: str) -> str:
     """Complete TensorFlow code written by torch2tf itself: add the helpers it uses, format."""
-    return _emit(cst.parse_module(code), code, tf_imported="import tensorflow as tf" in code)
+    return _emit(cst.parse_module(code), code, _used_names(code), "import tensorflow as tf" in code)
 
 
 def _drop_imports(after: cst.Module, stale: set[str]) -> cst.Module:
@@ -1438,11 +1454,12 @@ def _names_in(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _emit(module: cst.Module, code: str, tf_imported: bool) -> str:
-    """Add the helpers ``code`` (the module's code) uses and the imports they need, format."""
+def _emit(module: cst.Module, code: str, used: set[str], tf_imported: bool) -> str:
+    """Add the helpers ``code`` (the module's code, using the names ``used``) uses and the
+    imports they need, then format."""
     helpers = _helpers()
     needed: list[str] = []
-    used = frontier = _used_names(code)
+    frontier = used
     while True:  # helpers may use helpers
         new = [h for h in helpers if h in frontier and h not in needed]
         if not new:
