@@ -1,7 +1,7 @@
 """Translate throughput on generated files of 10, 100 and 1,000 MLP classes, and cold start.
 
 In-process: ``translate_source`` on each file after a warm-up (imports and rule loading done),
-median over repeats, reported per class, with the share spent formatting with black.
+median over repeats, reported per class, with the share spent formatting the output.
 Fresh process: wall time of ``python -c "import torch2tf; translate_source(<100 classes>)"``
 against a bare ``python -c "import torch"``, and a check that neither ``tensorflow`` nor
 ``torch`` is in ``sys.modules`` after translating.
@@ -33,7 +33,7 @@ print(json.dumps({{"lines_out": len(out.splitlines()), "imported": imported}}))
 
 
 class _FormatTimer:
-    """Times the black formatting step inside translate_source, if the private hook exists."""
+    """Times the formatting step inside translate_source, if the private hook exists."""
 
     def __init__(self) -> None:
         import torch2tf.translate as engine

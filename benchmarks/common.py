@@ -132,7 +132,7 @@ def machine(with_frameworks: bool = True) -> dict[str, Any]:
     if with_frameworks:
         from importlib.metadata import PackageNotFoundError, version
 
-        for dist in ("torch", "tensorflow", "tensorflow-cpu", "keras", "libcst", "black"):
+        for dist in ("torch", "tensorflow", "tensorflow-cpu", "keras", "libcst", "ruff"):
             try:
                 info[dist] = version(dist)
             except PackageNotFoundError:

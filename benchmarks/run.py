@@ -97,7 +97,7 @@ def translate_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
                 "ms/class",
                 "CPU ms/class",
                 "marginal CPU ms/class",
-                "of which black ms/class",
+                "of which formatting ms/class",
             ],
             rows,
         ),
