@@ -86,40 +86,8 @@ from torch2tf.diagnostics import Diagnostic
 from torch2tf.names import dotted
 from torch2tf.rules import LAYERS, Arg, Unsupported, bind
 from torch2tf.rules import training as tr
+from torch2tf.torch_api import DTYPES, MODULE_API
 
-# nn.Module methods that a Keras model lacks or defines differently (as translate.MODULE_API).
-_MODULE_API = {
-    "modules",
-    "named_modules",
-    "children",
-    "named_children",
-    "parameters",
-    "named_parameters",
-    "buffers",
-    "named_buffers",
-    "state_dict",
-    "load_state_dict",
-    "apply",
-    "to",
-    "cuda",
-    "cpu",
-    "double",
-    "float",
-    "half",
-    "type",
-    "register_parameter",
-    "register_buffer",
-    "register_module",
-    "add_module",
-    "requires_grad_",
-    "get_submodule",
-    "get_parameter",
-    "forward",
-    "training",
-    "register_forward_hook",
-    "register_forward_pre_hook",
-    "register_full_backward_hook",
-}
 _TENSOR_ATTRS_REFUSED = {"grad", "data", "requires_grad", "grad_fn", "is_leaf", "T", "device"}
 # Tensor methods whose result is not a tensor.
 _NOT_TENSOR_METHODS = {"item", "tolist", "numpy", "size", "dim", "ndimension", "numel", "nelement"}
@@ -1082,7 +1050,7 @@ class _Pass:
         for arg in call.args:
             qualified = self.imports.qualify(arg.value) or ""
             keyword = arg.keyword.value if arg.keyword is not None else ""
-            if keyword == "dtype" or qualified.rsplit(".", 1)[-1] in tr.DTYPES:
+            if keyword == "dtype" or qualified.rsplit(".", 1)[-1] in DTYPES:
                 self.error(call, "model.to(dtype) is not translated", "build the model in a dtype")
                 return True
         self.removed.add(stmt)
@@ -1569,7 +1537,7 @@ class _Pass:
                     "model.parameters() is translated only as the argument of an optimizer or "
                     "of clip_grad_norm_",
                 )
-            elif method in _MODULE_API and not self._class_defines(obj, method):
+            elif method in MODULE_API and not self._class_defines(obj, method):
                 self.error(
                     node,
                     f"{_code(receiver)}.{method}() is torch's nn.Module API, which is not "
@@ -1647,7 +1615,7 @@ class _Pass:
         base = self._lookup_expr(node.value, state, ctx)
         kind = base.kind if isinstance(base, _Obj) else None
         if kind == "model":
-            if attr in _MODULE_API and not self._class_defines(base, attr):
+            if attr in MODULE_API and not self._class_defines(base, attr):
                 self.error(node, f"{_code(node)} is torch's nn.Module API, not translated")
             return None
         if kind in ("optimizer", "scheduler", "loss", "loader", "dataset"):

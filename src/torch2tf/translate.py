@@ -31,7 +31,7 @@ from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
-from torch2tf.rules.tensor_api import TENSOR_METHODS
+from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
 
 rules.load_all()
 
@@ -39,57 +39,13 @@ MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
 KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
+# register_buffer is translated (to add_weight); the rest of this API is reported when used.
+UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
 NAMES = {
     "torch.nn.Module": KERAS_MODEL,
     "torch.Tensor": "tf.Tensor",
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
-    **{
-        f"torch.{name}": f"tf.{dtype}"
-        for dtype, names in {
-            "float16": ("float16", "half"),
-            "bfloat16": ("bfloat16",),
-            "float32": ("float32", "float"),
-            "float64": ("float64", "double"),
-            "int8": ("int8",),
-            "uint8": ("uint8",),
-            "int16": ("int16", "short"),
-            "int32": ("int32", "int"),
-            "int64": ("int64", "long"),
-            "bool": ("bool",),
-            "complex64": ("complex64", "cfloat"),
-            "complex128": ("complex128", "cdouble"),
-        }.items()
-        for name in names
-    },
-}
-MODULE_ITERATORS = {"modules", "named_modules", "children", "named_children"}
-# nn.Module methods that tf.keras.Model lacks or defines differently; used on self, not defined
-# by the class itself, they are reported rather than left to fail (or differ) at run time.
-MODULE_API = MODULE_ITERATORS | {
-    "parameters",
-    "named_parameters",
-    "buffers",
-    "named_buffers",
-    "state_dict",
-    "load_state_dict",
-    "apply",
-    "to",
-    "cuda",
-    "cpu",
-    "double",
-    "float",
-    "half",
-    "eval",
-    "train",
-    "zero_grad",
-    "register_parameter",
-    "register_module",
-    "add_module",
-    "requires_grad_",
-    "get_submodule",
-    "get_parameter",
-    "forward",
-    "type",
+    **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
 TENSOR_INIT_METHODS = {  # old-style ``m.weight.data.normal_(0, 0.01)``
     "normal_": "torch.nn.init.normal_",
@@ -776,7 +732,7 @@ class _Translator(cst.CSTTransformer):
                     found |= LAYERS[info.layers[attr]].takes_training
                 else:
                     found |= attr in info.modules or attr in depends
-                    found |= info.method(attr) is None and attr not in MODULE_API
+                    found |= info.method(attr) is None and attr not in UNTRANSLATED_MODULE_API
 
         func.body.visit(Uses())
         return found
@@ -1015,7 +971,7 @@ class _Translator(cst.CSTTransformer):
         removed = self.cls is not None and (
             self.statement in self.cls.removed or _is_device_move(self.statement)
         )
-        if name in MODULE_API and not removed and not self._defines(name):
+        if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,
                 f"self.{name} is torch's nn.Module API, which is not translated",

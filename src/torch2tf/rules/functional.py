@@ -13,31 +13,10 @@ from typing import Any
 
 from torch2tf.rules import Unsupported, const, function, keras_call, method
 from torch2tf.rules import src as _source
+from torch2tf.torch_api import DTYPES
 
 _MISSING = object()
 _ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
-
-DTYPES = {
-    "float32": "tf.float32",
-    "float": "tf.float32",
-    "float64": "tf.float64",
-    "double": "tf.float64",
-    "float16": "tf.float16",
-    "half": "tf.float16",
-    "bfloat16": "tf.bfloat16",
-    "int64": "tf.int64",
-    "long": "tf.int64",
-    "int32": "tf.int32",
-    "int": "tf.int32",
-    "int16": "tf.int16",
-    "short": "tf.int16",
-    "int8": "tf.int8",
-    "uint8": "tf.uint8",
-    "bool": "tf.bool",
-    "complex64": "tf.complex64",
-    "complex128": "tf.complex128",
-}
-"""torch dtype attribute -> TensorFlow dtype source."""
 
 
 def unparen(text: str) -> str:

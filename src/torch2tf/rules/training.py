@@ -34,6 +34,7 @@ import re
 from typing import Any
 
 from torch2tf.rules import Arg, Unsupported, const, function, keras_call, src
+from torch2tf.rules.functional import dtype_name
 
 STATEMENT = "_torch2tf_statement"
 """Placeholder call for constructs the loops pass rewrites as statements."""
@@ -72,24 +73,6 @@ CLIP_NORM = "torch.nn.utils.clip_grad_norm_"
 CLIP_VALUE = "torch.nn.utils.clip_grad_value_"
 NO_GRAD = {"torch.no_grad", "torch.inference_mode"}
 TENSOR_SOURCES = {"torch.tensor", "torch.as_tensor", "torch.from_numpy"}
-
-DTYPES = {
-    "float32": "tf.float32",
-    "float": "tf.float32",
-    "float64": "tf.float64",
-    "double": "tf.float64",
-    "float16": "tf.float16",
-    "half": "tf.float16",
-    "bfloat16": "tf.bfloat16",
-    "int64": "tf.int64",
-    "long": "tf.int64",
-    "int32": "tf.int32",
-    "int": "tf.int32",
-    "int16": "tf.int16",
-    "int8": "tf.int8",
-    "uint8": "tf.uint8",
-    "bool": "tf.bool",
-}
 
 
 def _given(value: Any) -> bool:
@@ -569,9 +552,9 @@ def _dtype(dtype: Any) -> str | None:
     if not _given(dtype) or const(dtype, _MISSING) is None:
         return None
     text = src(dtype).strip()
-    for prefix in ("torch.", "tf."):
-        if text.startswith(prefix) and text[len(prefix) :] in DTYPES:
-            return DTYPES[text[len(prefix) :]]
+    name = dtype_name(dtype)
+    if name is not None:
+        return name
     if const(dtype, _MISSING) is not _MISSING:  # a literal that is no dtype (a string...)
         raise Unsupported(f"dtype {text} is not translated", "write a torch dtype: torch.float32")
     return text  # an expression such as a variable holding a dtype (a tf.DType once translated)

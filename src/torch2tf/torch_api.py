@@ -1,8 +1,65 @@
-"""Names of torch.Tensor methods (torch 2.13), read from ``dir(torch.Tensor)``.
+"""Facts about torch's API (torch 2.13) that the static translator needs, kept as data so that
+translating never imports torch.
 
-Those that are also methods of Python's own types (``append``, ``index``, ``count``...) are
-left out, so that calling one of these on a value in a module class is known to be torch's.
+``TENSOR_METHODS`` is read from ``dir(torch.Tensor)``; those that are also methods of Python's
+own types (``append``, ``index``, ``count``...) are left out, so that calling one of these on a
+value in a module class is known to be torch's.
 """
+
+DTYPES = {
+    "float32": "tf.float32",
+    "float": "tf.float32",
+    "float64": "tf.float64",
+    "double": "tf.float64",
+    "float16": "tf.float16",
+    "half": "tf.float16",
+    "bfloat16": "tf.bfloat16",
+    "int64": "tf.int64",
+    "long": "tf.int64",
+    "int32": "tf.int32",
+    "int": "tf.int32",
+    "int16": "tf.int16",
+    "short": "tf.int16",
+    "int8": "tf.int8",
+    "uint8": "tf.uint8",
+    "bool": "tf.bool",
+    "complex64": "tf.complex64",
+    "cfloat": "tf.complex64",
+    "complex128": "tf.complex128",
+    "cdouble": "tf.complex128",
+}
+"""torch dtype attribute (``torch.long``) -> TensorFlow dtype source."""
+
+MODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_children"})
+
+MODULE_API = MODULE_ITERATORS | {
+    "parameters",
+    "named_parameters",
+    "buffers",
+    "named_buffers",
+    "state_dict",
+    "load_state_dict",
+    "apply",
+    "to",
+    "cuda",
+    "cpu",
+    "double",
+    "float",
+    "half",
+    "type",
+    "eval",
+    "train",
+    "zero_grad",
+    "register_parameter",
+    "register_buffer",
+    "register_module",
+    "add_module",
+    "requires_grad_",
+    "get_submodule",
+    "get_parameter",
+    "forward",
+}
+"""nn.Module methods that tf.keras.Model lacks or defines differently."""
 
 TENSOR_METHODS = frozenset(
     {
