@@ -7,6 +7,7 @@ a subprocess.
 import ast
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -211,15 +212,21 @@ def test_an_unreadable_input_is_a_usage_error(capsys, tmp_path, problem):
 
 
 def test_translate_output_path_problems_are_usage_errors(capsys, tmp_path):
-    code, _, err = run(capsys, "translate", SEED, "-o", tmp_path / "no" / "such" / "x.py")
+    (tmp_path / "file").write_text("keep me")
+    code, _, err = run(capsys, "translate", SEED, "-o", tmp_path / "file" / "x.py")
     assert code == EXIT_USAGE
     assert one_line_error(err) == (
-        f"torch2tf: error: -o {tmp_path / 'no/such/x.py'}: the folder "
-        f"{tmp_path / 'no/such'} does not exist"
+        f"torch2tf: error: -o {tmp_path / 'file/x.py'}: {tmp_path / 'file'} is a file, not a folder"
     )
     code, _, err = run(capsys, "translate", SEED, "-o", tmp_path)
     assert code == EXIT_USAGE and "expected a file name, found a folder" in one_line_error(err)
-    assert not (tmp_path / "no").exists()
+    assert snapshot(tmp_path) == {"file": b"keep me"}
+
+
+def test_missing_output_folders_are_created(capsys, tmp_path):
+    code, _, err = run(capsys, "translate", SEED, "-o", tmp_path / "no" / "such" / "x.py")
+    assert code == EXIT_OK, err
+    assert "class PyTorchMLP(tf.keras.Model)" in (tmp_path / "no/such/x.py").read_text()
 
 
 # --------------------------------------------------------------------------- convert: usage
@@ -251,9 +258,9 @@ def test_convert_usage_errors_are_one_line_with_exit_2(capsys, tmp_path, extra, 
 
 
 def test_convert_output_path_problems_are_usage_errors(capsys, tmp_path):
-    code, _, err = run(capsys, *MLP, "-o", tmp_path / "no" / "out")
-    assert code == EXIT_USAGE and "does not exist" in one_line_error(err)
     (tmp_path / "file").write_text("keep me")
+    code, _, err = run(capsys, *MLP, "-o", tmp_path / "file" / "out")
+    assert code == EXIT_USAGE and "is a file, not a folder" in one_line_error(err)
     code, _, err = run(capsys, *MLP, "-o", tmp_path / "file")
     assert code == EXIT_USAGE and "expected a folder, found a file" in one_line_error(err)
     assert snapshot(tmp_path) == {"file": b"keep me"}
@@ -581,3 +588,20 @@ def test_translate_one_file_of_a_package_resolves_its_imports(capsys):
     assert code == EXIT_OK, err
     assert "class Residual(BaseNet):" in out
     assert "self.drop(self.inner(x, training=training), training=training)" in out
+
+
+def test_the_readme_main_job(capsys, tmp_path, monkeypatch):
+    """The README's first command, as written, from the repository root."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "torch2tf convert examples/seed_mlps.py" in x)
+    argv = shlex.split(line.split("&& torch2tf ", 1)[1])
+    monkeypatch.chdir(tmp_path)
+    argv = [str(ROOT / a) if a.startswith("examples/") else a for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == EXIT_OK, err
+    assert "PASSED" in out
+    report = json.loads((tmp_path / "out" / "complex" / "report.json").read_text())
+    assert report["passed"] and report["model"] == "PyTorchMLPComplex"
+    assert (tmp_path / "out" / "complex" / "seed_mlps.py").is_file()

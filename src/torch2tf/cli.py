@@ -129,10 +129,11 @@ def _read(path: Path) -> str:
 
 
 def _output(path: Path, folder: bool) -> None:
-    """Refuse an output path that cannot be written before any work is done."""
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"-o {path}: the folder {parent} does not exist")
+    """Refuse an output path that cannot be written before any work is done. Missing folders
+    are fine: they are created once the output is complete."""
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if existing != path and not existing.is_dir():
+        raise UsageError(f"-o {path}: {existing} is a file, not a folder")
     if folder and path.exists() and not path.is_dir():
         raise UsageError(f"-o {path}: expected a folder, found a file")
     if not folder and path.is_dir():
