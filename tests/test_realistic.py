@@ -47,3 +47,31 @@ def test_tabular_mlp_with_embeddings_buffer_and_functional_dropout():
     assert "self.layers_ = [" in result.source  # Keras reserves `layers`
     assert "torch_variable(" in result.source  # a buffer computed from data
     assert 'VarianceScaling(\n                    0.33333333333333326, "fan_out"' in result.source
+
+
+@pytest.mark.parametrize(
+    "name, args, inputs",
+    [
+        ("MnistMLP", (), (4, 1, 28, 28)),  # Flatten, ModuleList.append, apply + .data.normal_
+        ("ResMLP", (6, 8, 2, 3), (4, 5, 6)),  # pre-norm blocks on (N, L, D) input
+        ("ResMLP", (6, 8, 2, 3), (4, 6)),  # ... and on (N, D)
+        ("VAE", (10, 3), (4, 10)),  # sampling in train mode: compared at its expectation
+    ],
+)
+def test_more_styles(name, args, inputs):
+    import more_styles
+
+    torch.manual_seed(0)
+    model = getattr(more_styles, name)(*args)
+    convert(model, args=args, inputs=torch.rand(inputs))
+
+
+def test_sampling_is_random_again_after_the_check():
+    import tensorflow as tf
+    from more_styles import VAE
+
+    torch.manual_seed(0)
+    result = convert(VAE(10, 3), args=(10, 3), inputs=torch.rand(4, 10))
+    x = tf.random.uniform((4, 10))
+    first, second = (result.keras_model(x, training=True)[0] for _ in range(2))
+    assert float(tf.reduce_max(tf.abs(first - second))) > 0

@@ -344,13 +344,16 @@ def _tree_expression(module: torch.nn.Module, path: str = "") -> str:
         raise ConversionError(f"{path}: {err.message}") from None
 
 
-def tree_source(model: torch.nn.Module) -> str:
-    """Generated source for a model that is a torch container, built from its module tree."""
+def tree_source(model: torch.nn.Module, input_shape: Sequence[int] | None = None) -> str:
+    """Generated source for a model that is a torch container, built from its module tree.
+
+    A Keras Sequential is built for one input rank: ``input_shape`` (the verification input's,
+    batch size left open) builds it at construction.
+    """
     expression = _tree_expression(model)
     build = ""
-    first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
-    if first is not None and isinstance(model, torch.nn.Sequential):
-        build = f"    model.build((None, {first.in_features}))\n"
+    if input_shape is not None and isinstance(model, torch.nn.Sequential):
+        build = f"    model.build({(None, *input_shape[1:])!r})\n"
     return emit(
         "import tensorflow as tf\n\n\n"
         f"def {TREE_BUILDER}():\n"
@@ -398,8 +401,13 @@ def convert(
     """
     cls = type(model)
     sources: dict[str, str] = {}
+    if inputs is None:
+        inputs = infer_inputs(model)
+    elif isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
     if cls.__module__.startswith("torch."):  # a torch container: no source of the user's
-        source = tree_source(model)
+        source = tree_source(model, tuple(inputs[0].shape) if len(inputs) == 1 else None)
         module_name = f"{cls.__name__.lower()}_model"
         generated = load_generated(source, module_name)
         keras_cls = getattr(generated, TREE_BUILDER)
@@ -425,11 +433,6 @@ def convert(
     kwargs = {k: _keras_argument(v, generated) for k, v in dict(kwargs or {}).items()}
     with _dtype_policy(policy):
         keras_model = keras_cls(*args, **kwargs)
-    if inputs is None:
-        inputs = infer_inputs(model)
-    elif isinstance(inputs, torch.Tensor):
-        inputs = (inputs,)
-    inputs = tuple(inputs)
     if not keras_model.built or not keras_model.weights:
         from torch2tf.verify import _to_tf
 

@@ -98,6 +98,15 @@ def _identity(x: Any, *args: Any, **kwargs: Any) -> Any:
     return x
 
 
+def _normal_mean(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype=None, **_: Any):
+    return tf.fill(shape, tf.cast(mean, dtype or tf.float32))
+
+
+def _uniform_mean(shape: Any, minval: float = 0.0, maxval=None, dtype=None, **_: Any):
+    high = 1.0 if maxval is None else maxval
+    return tf.fill(shape, tf.cast((minval + high) / 2, dtype or tf.float32))
+
+
 @contextlib.contextmanager
 def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Iterator[None]:
     """Restore both models' state afterwards; switch dropout off for the comparison."""
@@ -114,21 +123,29 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
         for layer in keras_model._flatten_layers()
         if isinstance(layer, (tf.keras.layers.Dropout, tf.keras.layers.AlphaDropout))
     ]
-    # Functional dropout (F.dropout -> tf.nn.dropout) has no rate to zero: both functions are
-    # swapped for the identity while comparing, then put back.
-    functions = [(torch.nn.functional, "dropout"), (tf.nn, "dropout")]
-    originals = [getattr(owner, name) for owner, name in functions]
+    # The two frameworks' random streams never agree, so randomness is switched off while
+    # comparing, then put back: functional dropout (F.dropout -> tf.nn.dropout) becomes the
+    # identity, and random samples (randn_like -> tf.random.normal, ...) their expectation.
+    swaps = {
+        (torch.nn.functional, "dropout"): _identity,
+        (tf.nn, "dropout"): _identity,
+        (torch, "randn_like"): lambda x, **kw: torch.zeros_like(x, dtype=kw.get("dtype")),
+        (torch, "rand_like"): lambda x, **kw: torch.full_like(x, 0.5, dtype=kw.get("dtype")),
+        (tf.random, "normal"): _normal_mean,
+        (tf.random, "uniform"): _uniform_mean,
+    }
+    originals = {key: getattr(*key) for key in swaps}
     torch_model.train(mode == "train")
     for module, _ in dropouts:
         module.p = 0.0
     for layer, _ in keras_dropouts:
         layer.rate = 0.0
-    for owner, name in functions:
-        setattr(owner, name, _identity)
+    for (owner, name), replacement in swaps.items():
+        setattr(owner, name, replacement)
     try:
         yield
     finally:
-        for (owner, name), original in zip(functions, originals, strict=True):
+        for (owner, name), original in originals.items():
             setattr(owner, name, original)
         for module, p in dropouts:
             module.p = p

@@ -18,6 +18,9 @@ class Sequential(LayerRule):
     torch = "torch.nn.Sequential"
     takes_training = True
 
+    def rank_sensitive(self, arguments):
+        return True  # a Keras Sequential built on 2-D input refuses any other rank
+
     def keras(self, *args):
         if len(args) == 1 and src(args[0]).startswith(("OrderedDict(", "collections.OrderedDict(")):
             return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"

@@ -457,6 +457,29 @@ def ones_like(
     return _like("tf.ones_like", input, dtype, requires_grad)
 
 
+def _random_like(tf_func: str, input, dtype, requires_grad) -> str:
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    x = src(input)
+    return keras_call(tf_func, f"tf.shape({x})", dtype=dtype_source(dtype) or f"{paren(x)}.dtype")
+
+
+@function("torch.randn_like")
+def randn_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.random.normal(tf.shape(x), dtype=x.dtype): N(0, 1), from TensorFlow's generator."""
+    return _random_like("tf.random.normal", input, dtype, requires_grad)
+
+
+@function("torch.rand_like")
+def rand_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.random.uniform(tf.shape(x), dtype=x.dtype): U[0, 1), from TensorFlow's generator."""
+    return _random_like("tf.random.uniform", input, dtype, requires_grad)
+
+
 @function("torch.arange")
 def arange(
     start=0,
