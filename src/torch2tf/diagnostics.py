@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from torch2tf.names import ImportTable, dotted
+from torch2tf.names import ImportTable, dotted, drop_imports, is_docstring
 
 
 @dataclass(frozen=True)
@@ -263,22 +263,13 @@ def _is_stub(node: cst.CSTNode) -> bool:
     if _is_stub_call(node):
         return True
     if isinstance(node, cst.FunctionDef):
-        body = [s for s in node.body.body if not _is_docstring(s)]
+        body = [s for s in node.body.body if not is_docstring(s)]
         return len(body) == 1 and _is_stub(body[0])
     return (
         isinstance(node, cst.SimpleStatementLine)
         and len(node.body) == 1
         and isinstance(node.body[0], cst.Expr)
         and _is_stub_call(node.body[0].value)
-    )
-
-
-def _is_docstring(stmt: cst.CSTNode) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
     )
 
 
@@ -410,7 +401,7 @@ class _Stubber(cst.CSTTransformer):
             return cst.parse_expression(call).with_changes(lpar=original.lpar, rpar=original.rpar)
         statement = cst.parse_statement(call + "\n")
         if isinstance(original, cst.FunctionDef):
-            kept = [s for s in original.body.body[:1] if _is_docstring(s)]
+            kept = [s for s in original.body.body[:1] if is_docstring(s)]
             return original.with_changes(body=original.body.with_changes(body=[*kept, statement]))
         return statement.with_changes(leading_lines=getattr(original, "leading_lines", ()))
 
@@ -453,35 +444,4 @@ def _names(module: cst.Module) -> set[str]:
 
 def _drop_unused_imports(before: cst.Module, after: cst.Module) -> cst.Module:
     """Remove the imports only stubbed code used, so the output imports without them."""
-    gone = _names(before) - _names(after)
-    if not gone:
-        return after
-
-    def bound(alias: cst.ImportAlias, is_from: bool) -> str:
-        if alias.asname is not None:
-            return dotted(alias.asname.name) or ""
-        name = dotted(alias.name) or ""
-        return name if is_from else name.split(".")[0]
-
-    class Drop(cst.CSTTransformer):
-        def leave_SimpleStatementLine(self, original, updated):
-            kept = []
-            for small in updated.body:
-                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
-                    small.names, cst.ImportStar
-                ):
-                    is_from = isinstance(small, cst.ImportFrom)
-                    names = [a for a in small.names if bound(a, is_from) not in gone]
-                    if not names:
-                        continue
-                    if len(names) != len(small.names):
-                        names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-                        small = small.with_changes(names=names)
-                        if is_from and small.lpar is not None and len(names) == 0:
-                            small = small.with_changes(lpar=None, rpar=None)
-                kept.append(small)
-            if not kept:
-                return cst.RemoveFromParent()
-            return updated.with_changes(body=kept)
-
-    return after.visit(Drop())
+    return drop_imports(after, _names(before) - _names(after))

@@ -83,7 +83,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 
 from torch2tf import rules
 from torch2tf.diagnostics import Diagnostic
-from torch2tf.names import dotted
+from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, Arg, Unsupported, bind
 from torch2tf.rules import training as tr
 from torch2tf.torch_api import DTYPES, MODULE_API
@@ -247,10 +247,6 @@ def _paren(source: str) -> str:
     if isinstance(node, atoms) or node.lpar:
         return source
     return f"({source})"
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 def _expr_statement_call(stmt: cst.CSTNode) -> cst.Call | None:
@@ -694,7 +690,7 @@ class _Pass:
                     element = ("enumerate", _TUPLE_OF_TENSORS)
         elif isinstance(stmt.iter, cst.Call) and dotted(stmt.iter.func) == "range":
             if len(stmt.iter.args) == 1 and stmt.iter.args[0].keyword is None:
-                counted = ("range", _code(stmt.iter.args[0].value))
+                counted = ("range", code_of(stmt.iter.args[0].value))
 
         def bind_target(entry: _State) -> None:
             if isinstance(element, tuple):
@@ -890,7 +886,7 @@ class _Pass:
                     else:
                         self.error(
                             params,
-                            f"the optimizer's parameters {_code(params)} are not a model's "
+                            f"the optimizer's parameters {code_of(params)} are not a model's "
                             "held in a variable",
                             "write model.parameters() with the model in a variable",
                         )
@@ -927,7 +923,7 @@ class _Pass:
             self._expr_args(call, state, ctx)
             obj.kind = "dataset"
             first = call.args[0].value if call.args else None
-            obj.first_tensor = _code(first) if isinstance(first, cst.Name) else None
+            obj.first_tensor = code_of(first) if isinstance(first, cst.Name) else None
             return obj
         # DataLoader
         self.active = True
@@ -938,7 +934,7 @@ class _Pass:
         ):
             self._expr_args(dataset, state, ctx)
             first = dataset.args[0].value if dataset.args else None
-            obj.first_tensor = _code(first) if isinstance(first, cst.Name) else None
+            obj.first_tensor = code_of(first) if isinstance(first, cst.Name) else None
         elif isinstance(dataset, cst.Name):  # other expressions: reported by the rule
             found = self._lookup_expr(dataset, state, ctx)
             if isinstance(found, _Obj) and found.kind == "dataset":
@@ -1313,7 +1309,7 @@ class _Pass:
             return None
         if value is None:
             return None
-        return keyword, _code(value)
+        return keyword, code_of(value)
 
     # -- expressions
 
@@ -1462,7 +1458,7 @@ class _Pass:
                     return None
                 self.error(
                     arg,
-                    f"{_code(arg)} is translated only when the dataset's first tensor is a "
+                    f"{code_of(arg)} is translated only when the dataset's first tensor is a "
                     "variable assigned once",
                     "assign the TensorDataset to a name and use len(dataset)",
                 )
@@ -1540,7 +1536,7 @@ class _Pass:
             elif method in MODULE_API and not self._class_defines(obj, method):
                 self.error(
                     node,
-                    f"{_code(receiver)}.{method}() is torch's nn.Module API, which is not "
+                    f"{code_of(receiver)}.{method}() is torch's nn.Module API, which is not "
                     "translated",
                     "Keras models differ here; rewrite this use",
                 )
@@ -1548,7 +1544,7 @@ class _Pass:
         if kind == "optimizer":
             self.error(
                 node,
-                f"{_code(receiver)}.{method}() is translated only as a statement of a training "
+                f"{code_of(receiver)}.{method}() is translated only as a statement of a training "
                 "step",
             )
             return None
@@ -1562,7 +1558,7 @@ class _Pass:
             self.error(node, f"scheduler.{method}() here is not translated")
             return None
         if kind in ("loss", "loader", "dataset"):
-            self.error(node, f"{_code(receiver)}.{method}() ({kind}) is not translated")
+            self.error(node, f"{code_of(receiver)}.{method}() ({kind}) is not translated")
             return None
         value = self._expr(receiver, state, ctx) if obj is None else obj
         values = self._expr_args(node, state, ctx)
@@ -1580,7 +1576,7 @@ class _Pass:
         if method in ("backward", "zero_grad", "step", "train", "eval", "parameters"):
             self.error(
                 node,
-                f"cannot tell what {_code(receiver)} is, so .{method}() is not translated",
+                f"cannot tell what {code_of(receiver)} is, so .{method}() is not translated",
                 self._unknown_hint(dotted(receiver) or "", ctx)
                 or "build models, optimizers and schedulers in this file, in variables",
             )
@@ -1616,12 +1612,12 @@ class _Pass:
         kind = base.kind if isinstance(base, _Obj) else None
         if kind == "model":
             if attr in MODULE_API and not self._class_defines(base, attr):
-                self.error(node, f"{_code(node)} is torch's nn.Module API, not translated")
+                self.error(node, f"{code_of(node)} is torch's nn.Module API, not translated")
             return None
         if kind in ("optimizer", "scheduler", "loss", "loader", "dataset"):
             if kind == "optimizer" and attr == "param_groups":
                 return None  # checked by _subscript
-            self.error(node, f"{_code(node)} ({kind}) is not translated")
+            self.error(node, f"{code_of(node)} ({kind}) is not translated")
             return None
         value = self._expr(node.value, state, ctx)
         if _is_tensor(value) and attr in _TENSOR_ATTRS_REFUSED:
@@ -1634,7 +1630,7 @@ class _Pass:
             if isinstance(owner, _Obj) and owner.kind == "model" and attr in ("weight", "bias"):
                 self.error(
                     node,
-                    f"{_code(node)}: torch parameters are not Keras variables (Dense's kernel is "
+                    f"{code_of(node)}: torch parameters are not Keras variables (Dense's kernel is "
                     "the transposed weight)",
                 )
         return None
@@ -1649,14 +1645,14 @@ class _Pass:
         ):
             owner = self._lookup_expr(inner.value.value, state, ctx)
             if isinstance(owner, _Obj) and owner.kind == "optimizer":
-                index = _code(inner.slice[0].slice) if len(inner.slice) == 1 else ""
-                key = _code(node.slice[0].slice) if len(node.slice) == 1 else ""
+                index = code_of(inner.slice[0].slice) if len(inner.slice) == 1 else ""
+                key = code_of(node.slice[0].slice) if len(node.slice) == 1 else ""
                 if index.strip() == "0" and key.strip() in ('"lr"', "'lr'"):
                     parent = self.parents.get(node)
                     if isinstance(parent, cst.AssignTarget):
                         self.error(node, "setting the learning rate is not translated")
                         return None
-                    self.lr_reads[node] = f"float({_code(inner.value.value)}.learning_rate)"
+                    self.lr_reads[node] = f"float({code_of(inner.value.value)}.learning_rate)"
                     self.active = True
                     return None
                 self.error(node, "only param_groups[0]['lr'] is translated")
@@ -1787,7 +1783,7 @@ class _Pass:
             if len(modes) > 1 or "?" in modes:
                 self.error(
                     call,
-                    f"{_code(call.func)} may be in train or eval mode here (it depends on the "
+                    f"{code_of(call.func)} may be in train or eval mode here (it depends on the "
                     "path taken), which is not translated",
                     "call model.train() or model.eval() before",
                 )
@@ -2058,7 +2054,7 @@ class _ExpressionEditor(cst.CSTTransformer):
             and isinstance(value.value, cst.Attribute)
             and value.value.attr.value == "param_groups"
         ):
-            name = _code(value.value.value)
+            name = code_of(value.value.value)
             source = f"float({name}.learning_rate)"
             if source in self.lr_subscripts:
                 return cst.parse_expression(source)
@@ -2066,7 +2062,7 @@ class _ExpressionEditor(cst.CSTTransformer):
 
     def _method(self, original: cst.Call, updated: cst.Call, method: str) -> cst.BaseExpression:
         receiver = updated.func.value  # type: ignore[attr-defined]
-        tensor = _code(receiver)
+        tensor = code_of(receiver)
         if method in _EAGER_METHODS:
             if updated.args:
                 self._error(original, method, f"Tensor.{method}(...) with arguments")
@@ -2078,7 +2074,7 @@ class _ExpressionEditor(cst.CSTTransformer):
         try:
             positional, keywords = [], {}
             for arg in updated.args:
-                text = Arg(_code(arg.value))
+                text = Arg(code_of(arg.value))
                 if arg.star:
                     raise TypeError("*-arguments cannot be bound statically")
                 if arg.keyword is None:
@@ -2109,8 +2105,8 @@ def _attr(call: cst.Call) -> str | None:
 
 def _nth_key(calls: list[cst.Call], call: cst.Call) -> tuple[str, int] | None:
     """(func source head, rank among calls with the same func) of ``call``."""
-    func = _code(call.func).split("(")[0]
-    same = [c for c in calls if _code(c.func).split("(")[0] == func]
+    func = code_of(call.func).split("(")[0]
+    same = [c for c in calls if code_of(c.func).split("(")[0] == func]
     for index, candidate in enumerate(same):
         if candidate is call:
             return func, index
@@ -2342,7 +2338,7 @@ class _Rewriter(cst.CSTTransformer):
                     leading_lines=[*stmt.leading_lines, *notes],
                 )
             ]
-        if source in owner.loaders and ".shuffle(" in _code(stmt):
+        if source in owner.loaders and ".shuffle(" in code_of(stmt):
             notes = _comment_lines(
                 "Reshuffled each epoch like torch's DataLoader, but not in torch's order."
             )
@@ -2361,12 +2357,12 @@ class _Rewriter(cst.CSTTransformer):
         assign = stmt.body[0]
         value = assign.value
         kind = _SCHEDULE_NAMES.get(scheduler.qualified, "the scheduler")
-        optimizer = _code(scheduler.call.args[0].value) if scheduler.call.args else "optimizer"
+        optimizer = code_of(scheduler.call.args[0].value) if scheduler.call.args else "optimizer"
         for arg in scheduler.call.args:
             if arg.keyword is not None and arg.keyword.value == "optimizer":
-                optimizer = _code(arg.value)
+                optimizer = code_of(arg.value)
         if how == "epoch":
-            value = cst.parse_expression(f"PerEpochSchedule({_code(value)}, {steps})")
+            value = cst.parse_expression(f"PerEpochSchedule({code_of(value)}, {steps})")
             note = f"{kind}, stepped once per epoch: it moves every {steps} optimizer steps."
         else:
             note = f"{kind}, stepped after each optimizer step: Keras evaluates it at each one."
@@ -2390,14 +2386,14 @@ class _Rewriter(cst.CSTTransformer):
         cycle = keywords.get("cycle_momentum")
         if cycle is not None and dotted(cycle) == "False":
             return None
-        base = _code(keywords["base_momentum"]) if "base_momentum" in keywords else "0.85"
-        top = _code(keywords["max_momentum"]) if "max_momentum" in keywords else "0.95"
+        base = code_of(keywords["base_momentum"]) if "base_momentum" in keywords else "0.85"
+        top = code_of(keywords["max_momentum"]) if "max_momentum" in keywords else "0.95"
         kind = scheduler.optimizer.qualified if scheduler.optimizer else ""
         attribute = "beta_1" if kind in ("torch.optim.Adam", "torch.optim.AdamW") else "momentum"
         curve = _with_keyword(value, "base_momentum", base)
         curve = _with_keyword(curve, "max_momentum", top)
         curve = _with_keyword(curve, "curve", '"momentum"')
-        text = _code(curve)
+        text = code_of(curve)
         if how == "epoch":
             text = f"PerEpochSchedule({text}, {steps})"
         return _statement(f"{optimizer}.{attribute} = {text}\n")

@@ -99,3 +99,51 @@ class ImportTable:
     def is_torch(self, local: str) -> bool:
         target = self.aliases.get(local)
         return target is not None and (target == "torch" or target.startswith("torch."))
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """Source text of one node (of any tree, original or rewritten)."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def is_docstring(stmt: cst.CSTNode) -> bool:
+    """A statement that is a lone string literal."""
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
+    """Remove the imports that bind ``names`` (and statements left empty by that)."""
+    if not names:
+        return module
+
+    def bound(alias: cst.ImportAlias, is_from: bool) -> str:
+        if alias.asname is not None:
+            return dotted(alias.asname.name) or ""
+        name = dotted(alias.name) or ""
+        return name if is_from else name.split(".")[0]
+
+    class Drop(cst.CSTTransformer):
+        def leave_SimpleStatementLine(self, original, updated):
+            kept = []
+            for small in updated.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    is_from = isinstance(small, cst.ImportFrom)
+                    aliases = [a for a in small.names if bound(a, is_from) not in names]
+                    if not aliases:
+                        continue
+                    if len(aliases) != len(small.names):
+                        aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                        small = small.with_changes(names=aliases)
+                kept.append(small)
+            if not kept:
+                return cst.RemoveFromParent()
+            return updated.with_changes(body=kept)
+
+    return module.visit(Drop())

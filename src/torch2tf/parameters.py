@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torch2tf.names import ImportTable
+from torch2tf.names import ImportTable, code_of
 from torch2tf.rules import Unsupported
 
 # torch factory -> Keras initializer for its values.
@@ -21,18 +21,14 @@ FACTORIES = {
 }
 
 
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
-
-
 def _shape(args: list[cst.Arg]) -> str:
     positional = [a for a in args if a.keyword is None]
     if any(a.star for a in positional):
         raise Unsupported("a starred tensor shape is not translated")
     if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
-        elements = [_code(e.value) for e in positional[0].value.elements]
+        elements = [code_of(e.value) for e in positional[0].value.elements]
     else:
-        elements = [_code(a.value) for a in positional]
+        elements = [code_of(a.value) for a in positional]
     return f"({elements[0]},)" if len(elements) == 1 else f"({', '.join(elements)})"
 
 
@@ -45,7 +41,9 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
         call, scale = (expr.left, expr.right) if left_is_call else (expr.right, expr.left)
         expr = call
     if not isinstance(expr, cst.Call):
-        raise Unsupported(f"cannot read a shape from {_code(expr)!r}", "use torch.zeros/ones/randn")
+        raise Unsupported(
+            f"cannot read a shape from {code_of(expr)!r}", "use torch.zeros/ones/randn"
+        )
     name = imports.qualify(expr.func)
     keywords = {a.keyword.value: a.value for a in expr.args if a.keyword}
     unknown = set(keywords) - {"requires_grad", "size"}
@@ -58,21 +56,23 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
         if scale is not None or len(args) != 2:
             raise Unsupported("torch.full needs exactly a shape and a value")
         shape = _shape(args[:1])
-        return shape, f"tf.keras.initializers.Constant({_code(args[1].value)})"
+        return shape, f"tf.keras.initializers.Constant({code_of(args[1].value)})"
     if name == "torch.tensor" and len(args) == 1 and scale is None:
         value = args[0].value
         if isinstance(value, (cst.Integer, cst.Float)) or (
             isinstance(value, cst.UnaryOperation)
             and isinstance(value.expression, (cst.Integer, cst.Float))
         ):
-            return "()", f"tf.keras.initializers.Constant({_code(value)})"
+            return "()", f"tf.keras.initializers.Constant({code_of(value)})"
         raise Unsupported("torch.tensor(...) of a non-scalar is not translated")
     if name not in FACTORIES:
-        raise Unsupported(f"{name or _code(expr.func)}(...) as an initial tensor is not translated")
+        raise Unsupported(
+            f"{name or code_of(expr.func)}(...) as an initial tensor is not translated"
+        )
     if scale is not None:
         if name != "torch.randn":
             raise Unsupported(f"a scaled {name}(...) is not translated")
-        return _shape(args), f"tf.keras.initializers.RandomNormal(0.0, {_code(scale)})"
+        return _shape(args), f"tf.keras.initializers.RandomNormal(0.0, {code_of(scale)})"
     return _shape(args), FACTORIES[name]
 
 

@@ -26,7 +26,7 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 from torch2tf import loops, rules
 from torch2tf.diagnostics import Diagnostic, ParsedSource, TranslationError, foreign_layers
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
-from torch2tf.names import ImportTable, dotted
+from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
 from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
@@ -122,7 +122,7 @@ def _translate(
     used = _used_names(code)
     stale = _names_in(tree) - used
     if stale & set(ImportTable.of(module).aliases):
-        result = _drop_imports(result, stale)
+        result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
         code = result.code
     return _emit(result, code, used, translator.imports_inserted)
 
@@ -470,7 +470,7 @@ class _Translator(cst.CSTTransformer):
         try:
             positional = [self._init_arg(a.value) for a in args[1:] if a.keyword is None]
             keywords = {a.keyword.value: self._init_arg(a.value) for a in args if a.keyword}
-            positional.insert(0, Arg(_code(tensor)))
+            positional.insert(0, Arg(code_of(tensor)))
             source = rule(*bind(rule, positional, keywords).args)
         except TypeError as err:
             self.error(call, f"cannot translate this init call: {err}")
@@ -486,7 +486,7 @@ class _Translator(cst.CSTTransformer):
             isinstance(node, cst.Call)
             and self.imports.qualify(node.func) == "torch.nn.init.calculate_gain"
         ):
-            values = [rules.const(Arg(_code(a.value)), None) for a in node.args]
+            values = [rules.const(Arg(code_of(a.value)), None) for a in node.args]
             if not values or not isinstance(values[0], str) or None in values:
                 raise Unsupported("calculate_gain needs literal arguments")
             return Arg(repr(math.sqrt(gain_squared(*values[:2]))))
@@ -500,8 +500,8 @@ class _Translator(cst.CSTTransformer):
 
         node.visit(Torch())
         if Torch.found:
-            raise Unsupported(f"the init argument {_code(node)!r} uses torch")
-        return Arg(_code(node))
+            raise Unsupported(f"the init argument {code_of(node)!r} uses torch")
+        return Arg(code_of(node))
 
     def _direct_init(self, info: _ClassInfo, call: cst.Call, position: int) -> bool:
         """``init.f_(self.fc1.weight, ...)`` in ``__init__`` -> an override for ``fc1``."""
@@ -519,7 +519,7 @@ class _Translator(cst.CSTTransformer):
     def _init_loop(self, info: _ClassInfo, method: cst.FunctionDef, position: int) -> bool | None:
         """Parse ``for m in self.modules(): if isinstance(m, nn.Linear): init.f_(m.weight)``."""
         body = list(method.body.body)
-        if body and _is_docstring(body[0]):
+        if body and is_docstring(body[0]):
             body = body[1:]
         if len(body) != 1 or not isinstance(body[0], cst.For):
             return None
@@ -561,7 +561,7 @@ class _Translator(cst.CSTTransformer):
         for call in info.opaque_builders:
             self.error(
                 call,
-                f"{what} also reaches the modules {_code(call.func)}() builds, which is not "
+                f"{what} also reaches the modules {code_of(call.func)}() builds, which is not "
                 "translated",
                 "build the layers in __init__ itself",
             )
@@ -576,7 +576,7 @@ class _Translator(cst.CSTTransformer):
             return False
         params = _positional_params(func)[1 if method else 0 :]
         body = list(func.body.body)
-        if body and _is_docstring(body[0]):
+        if body and is_docstring(body[0]):
             body = body[1:]
         if len(params) != 1:
             self.error(func, "an init function for self.apply() takes exactly one module")
@@ -591,7 +591,7 @@ class _Translator(cst.CSTTransformer):
             info.init_methods.add(method)
         else:
             self.dropped_functions.add(func.name.value)
-        info.init_note = f"# apply({_code(target)}) is applied through initializer arguments."
+        info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
 
     def _init_branch(self, stmt: cst.BaseStatement, var: str, out: dict) -> None:
@@ -764,7 +764,7 @@ class _Translator(cst.CSTTransformer):
         positional: list[Arg] = []
         keywords: dict[str, Arg] = {}
         for arg in call.args:
-            text = Arg(_code(arg.value))
+            text = Arg(code_of(arg.value))
             if arg.star == "**":
                 raise TypeError("**-arguments cannot be bound statically")
             if arg.star:
@@ -963,7 +963,7 @@ class _Translator(cst.CSTTransformer):
             return cst.Name("training")
         if self.in_call and self._is_tensor_shape(original):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
-            return cst.parse_expression(f"tf.keras.ops.shape({_code(updated.value)})")
+            return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
         name = _self_attr(original)
         if self.cls is not None and name in self.cls.renamed:
             # A torch attribute named like a Keras one (self.layers) would break the model.
@@ -1150,7 +1150,7 @@ class _Translator(cst.CSTTransformer):
         try:
             source = add_weight(name, original, self.imports, trainable=trainable)
         except Unsupported:
-            return f"torch_variable(self, {name!r}, {_code(updated)}, trainable={trainable})"
+            return f"torch_variable(self, {name!r}, {code_of(updated)}, trainable={trainable})"
         self._settle(original)  # its torch calls were read for shape and distribution
         return source
 
@@ -1200,19 +1200,8 @@ class _Translator(cst.CSTTransformer):
 
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
-        rule = rules.METHODS[name]
-        tensor = Arg(_code(updated.func.value))
-        try:
-            positional, keywords = self._call_args(updated)
-            bound = bind(rule, [tensor, *positional], keywords)
-            source = rule(*bound.args, **bound.kwargs)
-        except TypeError as err:
-            self.error(original, f"cannot translate Tensor.{name}: {err}")
-            return updated
-        except Unsupported as err:
-            self.error(original, f"Tensor.{name}: {err.message}", err.hint)
-            return updated
-        return cst.parse_expression(source)
+        receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
+        return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""
@@ -1247,14 +1236,15 @@ class _Translator(cst.CSTTransformer):
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
 
-    def _apply(self, original, updated, qualified, func):
+    def _apply(self, original, updated, qualified, func, *leading: Arg):
+        """Bind the call's arguments (after ``leading``) to a rule and parse its source."""
         self._resolved(original)
         try:
             # Arguments come from the updated node, so nested calls are translated already.
             positional, keywords = self._call_args(updated)
             if any(a.startswith("*") for a in positional) and not _takes_varargs(func):
                 raise TypeError("*-arguments cannot be bound statically")
-            bound = bind(func, positional, keywords)
+            bound = bind(func, [*leading, *positional], keywords)
             source = func(*bound.args, **bound.kwargs)
         except TypeError as err:
             self.error(original, f"cannot translate {qualified}: {err}")
@@ -1327,22 +1317,8 @@ def _takes_varargs(func) -> bool:
     return any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values())
 
 
-def _code(node: cst.CSTNode) -> str:
-    """Source text of a node of the tree being rewritten."""
-    return cst.Module(body=[]).code_for_node(node)
-
-
 def _is_torch_module(name: str | None) -> bool:
     return name is not None and (name == "torch" or name.startswith("torch."))
-
-
-def _is_docstring(stmt: cst.BaseStatement) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _is_not_none(test: cst.BaseExpression, var: str) -> bool:
@@ -1377,31 +1353,6 @@ def emit(code: str) -> str:
     return _emit(cst.parse_module(code), code, _used_names(code), "import tensorflow as tf" in code)
 
 
-def _drop_imports(after: cst.Module, stale: set[str]) -> cst.Module:
-    """Remove the imports of names that were used in the input but no longer are
-    (``functools`` after a partial of a layer became a lambda, ...)."""
-
-    def bound(alias: cst.ImportAlias) -> str:
-        return (dotted(alias.asname.name) if alias.asname else dotted(alias.name)).split(".")[0]
-
-    body = []
-    for stmt in after.body:
-        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(
-            stmt.body[0], (cst.Import, cst.ImportFrom)
-        ):
-            small = stmt.body[0]
-            if isinstance(small.names, cst.ImportStar):
-                body.append(stmt)
-                continue
-            names = [a for a in small.names if bound(a) not in stale]
-            if not names:
-                continue
-            names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-            stmt = stmt.with_changes(body=[small.with_changes(names=names)])
-        body.append(stmt)
-    return after.with_changes(body=body)
-
-
 def _used_names(code: str) -> set[str]:
     return _names_in(ast.parse(code))
 
@@ -1426,7 +1377,7 @@ def _emit(module: cst.Module, code: str, used: set[str], tf_imported: bool) -> s
     body = list(module.body)
     insert_at = 0
     for index, stmt in enumerate(body):
-        if _is_docstring(stmt) and index == 0:
+        if is_docstring(stmt) and index == 0:
             insert_at = 1
         elif isinstance(stmt, cst.SimpleStatementLine) and all(
             isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
