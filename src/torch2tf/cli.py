@@ -19,6 +19,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -28,7 +29,8 @@ from typing import NoReturn
 
 from torch2tf.diagnostics import TranslationError, translate_partial
 from torch2tf.output import write_file, write_folder
-from torch2tf.translate import translate_file, translate_project
+from torch2tf.reach import UnknownName, reach
+from torch2tf.translate import translate_file, translate_project, translate_source
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -83,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument(
         "-o", "--output", type=Path, help="write here instead of standard output"
+    )
+    translate.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        metavar="NAME",
+        help="translate only this class and what it reaches (repeatable); what is left out "
+        "is listed on standard error",
     )
     translate.add_argument(
         "--allow-partial",
@@ -169,13 +179,17 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 
 def _translate(args: argparse.Namespace) -> int:
     if len(args.src) > 1 or args.src[0].is_dir():
+        if args.classes:
+            raise UsageError("--class takes a single file")
         return _translate_project(args)
     src = args.src[0]
     source = _read(src)
     if args.output is not None:
         _output(args.output, folder=False)
     problems = []
-    if args.allow_partial:
+    if args.classes:
+        code, problems = _translate_classes(src, args.classes, args.allow_partial)
+    elif args.allow_partial:
         code, problems = translate_partial(source, str(src))
     else:
         code = translate_file(src)
@@ -194,6 +208,33 @@ def _translate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED
+
+
+def _translate_classes(
+    src: Path, classes: list[str], partial: bool, note: bool = True
+) -> tuple[str, list]:
+    """``--class``: the classes and what they reach; the rest is listed on standard error."""
+    try:
+        reached = reach(src, classes)
+    except UnknownName as err:
+        raise UsageError(str(err)) from None
+    main = reached.sources[reached.main]
+    problems = []
+    if partial:
+        code, problems = translate_partial(main, str(src))
+    elif len(reached.sources) > 1:
+        code = translate_project(reached.root, sources=reached.sources)[reached.main]
+    else:
+        code = translate_source(main, str(src), module_name=reached.module_name)
+    if reached.left_out and note:
+        print(
+            f"torch2tf: left out {len(reached.left_out)} top-level statement"
+            f"{'s' * (len(reached.left_out) != 1)} not reached from {', '.join(classes)}:",
+            file=sys.stderr,
+        )
+        for item in reached.left_out:
+            print(f"  {item}", file=sys.stderr)
+    return code, problems
 
 
 def _translate_project(args: argparse.Namespace) -> int:
@@ -239,7 +280,10 @@ def _convert(args: argparse.Namespace) -> int:
     from torch2tf import loading
     from torch2tf.conversion import convert, source_line
 
-    translate_file(args.src)  # report diagnostics (of its project too) before running anything
+    # Report diagnostics (of what the class reaches, in its project too) before running
+    # anything; a class the file only imports is found, and translated, once it is loaded.
+    with contextlib.suppress(UsageError):
+        _translate_classes(args.src, [args.class_name], partial=False, note=False)
     cls = loading.load_class(args.src, args.class_name)
     model = loading.construct(cls, ctor_args, ctor_kwargs)
     if args.state_dict is not None:

@@ -6,6 +6,7 @@ import ast
 import contextlib
 import inspect
 import json
+import linecache
 import os
 import tempfile
 import textwrap
@@ -19,7 +20,7 @@ import tensorflow as tf
 import torch
 
 from torch2tf.output import write_folder
-from torch2tf.project import local_imports, project_of
+from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.rules import Arg, Unsupported, class_reference
 from torch2tf.translate import emit, translate_project, translate_source
 from torch2tf.verify import Check, check
@@ -38,7 +39,7 @@ class Conversion:
 
     keras_model: tf.keras.Model
     source: str
-    """The generated TensorFlow source of the whole file that defines the class."""
+    """The generated TensorFlow source of the class's file: the class and what it reaches."""
     class_name: str
     module_name: str
     checks: list[Check]
@@ -48,6 +49,8 @@ class Conversion:
     rtol: float = 1e-4
     sources: dict[str, str] = field(default_factory=dict)
     """For a class built from several project files: every generated file by relative path."""
+    left_out: list[dict[str, Any]] = field(default_factory=list)
+    """Top-level code of those files not translated because the class does not reach it."""
 
     @property
     def passed(self) -> bool:
@@ -82,6 +85,7 @@ class Conversion:
                 {"torch": t.torch_name, "keras": t.keras_name, "shape": list(t.shape)}
                 for t in self.transfers
             ],
+            "left_out": self.left_out,
         }
 
     def parameter_map(self) -> dict[torch.nn.Parameter, tf.Variable]:
@@ -363,6 +367,15 @@ def tree_source(model: torch.nn.Module, input_shape: Sequence[int] | None = None
 
 
 def _source_of(cls: type) -> tuple[str, str]:
+    """(text, path) of the file defining ``cls``. Its methods' code objects name the file even
+    when its module is not in ``sys.modules`` (loaded by importlib without registering it, a
+    script's ``__main__``); a notebook cell's text is only in ``linecache``."""
+    for path in _code_files(cls):
+        if Path(path).is_file():
+            return Path(path).read_text(encoding="utf-8"), path
+        lines = linecache.getlines(path)
+        if lines:
+            return "".join(lines), path
     try:
         path = inspect.getsourcefile(cls)
     except TypeError:
@@ -370,9 +383,31 @@ def _source_of(cls: type) -> tuple[str, str]:
     if path is None or not Path(path).exists():
         raise ConversionError(
             f"cannot find the source file of {cls.__qualname__}: expected a class defined in "
-            "a .py file"
+            "a .py file or a notebook cell"
         )
     return Path(path).read_text(encoding="utf-8"), path
+
+
+def _code_files(cls: type) -> list[str]:
+    """File names of the code objects of the methods written in ``cls``'s own body."""
+    files: list[str] = []
+    for value in vars(cls).values():
+        for func in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
+            code = getattr(inspect.unwrap(func), "__code__", None) if callable(func) else None
+            if code is not None and code.co_qualname.startswith(f"{cls.__qualname__}."):
+                if code.co_filename not in files:
+                    files.append(code.co_filename)
+    return files
+
+
+def _live_classes(model: torch.nn.Module) -> dict[str, set[str]]:
+    """Classes of the model's submodules by module name: more roots for what is translated."""
+    found: dict[str, set[str]] = {}
+    for module in model.modules():
+        cls = type(module)
+        if cls.__module__.split(".")[0] not in ("torch", "builtins"):
+            found.setdefault(cls.__module__, set()).add(cls.__name__)
+    return found
 
 
 def convert(
@@ -401,6 +436,7 @@ def convert(
     """
     cls = type(model)
     sources: dict[str, str] = {}
+    left_out: list[dict[str, Any]] = []
     if inputs is None:
         inputs = infer_inputs(model)
     elif isinstance(inputs, torch.Tensor):
@@ -413,17 +449,26 @@ def convert(
         keras_cls = getattr(generated, TREE_BUILDER)
     else:
         text, path = _source_of(cls)
-        root, dotted_name = project_of(Path(path))
-        files = local_imports(Path(path), root)
-        if len(files) == 1:
-            source = translate_source(text, path)
-            generated = load_generated(source, Path(path).stem)
+        live = _live_classes(model)  # its submodules' classes too, by their module names
+        live[MAIN_MODULE] = live.pop(cls.__module__, set())
+        try:
+            reached = reach(path, [cls.__name__], source=text, extra=live)
+        except UnknownName:
+            raise ConversionError(
+                f"{cls.__name__} is not defined at the top level of {path}"
+            ) from None
+        left_out = [item.to_dict() for item in reached.left_out]
+        stem = Path(path).stem
+        module_name = stem if stem.isidentifier() else cls.__name__.lower()
+        if len(reached.sources) == 1:
+            main = reached.sources[reached.main]
+            source = translate_source(main, path, module_name=reached.module_name)
+            generated = load_generated(source, module_name)
         else:  # the class builds on other files of its project: translate those too
-            sources = {str(k): v for k, v in translate_project(root, files).items()}
-            main = str(Path(path).resolve().relative_to(root))
-            source = sources[main]
-            generated = load_project(sources, dotted_name)
-        module_name = Path(path).stem
+            generated_files = translate_project(reached.root, sources=reached.sources)
+            sources = {str(k): v for k, v in generated_files.items()}
+            source = sources[str(reached.main)]
+            generated = load_project(sources, reached.module_name or module_name)
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
@@ -452,4 +497,5 @@ def convert(
         atol,
         rtol,
         sources,
+        left_out,
     )

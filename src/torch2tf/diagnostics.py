@@ -22,6 +22,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from torch2tf.names import ImportTable, dotted, drop_imports, is_docstring
+from torch2tf.project import is_project_top, project_of, project_tops
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,14 @@ def _module_classes(
 
 
 def _local_modules(path: str) -> Callable[[str], bool]:
-    """Whether a top-level module name is part of the input's own project (a file or a
-    package beside it, or beside its top package), not another package."""
-    folder = Path(path).resolve().parent if Path(path).is_file() else None
-    roots = []
-    while folder is not None:
-        roots.append(folder)
-        if not (folder / "__init__.py").is_file():
-            break
-        folder = folder.parent
-
-    def is_local(top: str) -> bool:
-        return any((r / f"{top}.py").is_file() or (r / top).is_dir() for r in roots)
-
-    return is_local
+    """Whether a top-level module name is part of the input's own project (its own top
+    package, or a module beside a top-level module of the user's), not another package."""
+    file = Path(path)
+    if not file.is_file():
+        return lambda top: False
+    root, _ = project_of(file)
+    tops = project_tops(file)
+    return lambda top: is_project_top(top, root, tops)
 
 
 def foreign_layers(

@@ -1,6 +1,9 @@
 """Where a source file sits in its project: its module name and the project files it imports.
 
-Static, like the engine: files are parsed, never imported.
+Static, like the engine: files are parsed, never imported. A file's project is its own top-level
+package (or, for a top-level module, the module and the modules beside it, unless it sits among
+installed packages): imports of other distributions (torch, numpy, any installed package) are
+never read as project files.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from pathlib import Path
 import libcst as cst
 
 from torch2tf.names import ImportTable
+
+# Never project files, wherever they sit: the frameworks themselves.
+FRAMEWORKS = frozenset({"torch", "tensorflow", "keras", "numpy", "torchvision", "torchaudio"})
+INSTALL_FOLDERS = ("site-packages", "dist-packages")
 
 
 def project_of(path: Path) -> tuple[Path, str]:
@@ -23,16 +30,50 @@ def project_of(path: Path) -> tuple[Path, str]:
     return folder, ".".join(parts)
 
 
-def local_imports(path: Path, root: Path) -> list[Path]:
-    """``path`` and every file under ``root`` it imports, directly or not."""
+def is_install_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds installed distributions (site-packages and the like)."""
+    if folder.name in INSTALL_FOLDERS:
+        return True
+    try:
+        return any(entry.suffix in (".dist-info", ".egg-info") for entry in folder.iterdir())
+    except OSError:
+        return False
 
-    def target(module_name: str) -> Path | None:
-        base = root.joinpath(*module_name.split("."))
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate.resolve()
+
+def project_tops(path: Path) -> frozenset[str] | None:
+    """The top-level module names that belong to ``path``'s project: its own top package, or
+    for a top-level module among installed packages that module alone. None: any module beside
+    a top-level module in a folder of the user's own (scripts importing their siblings)."""
+    root, name = project_of(path)
+    top = name.split(".")[0]
+    if "." in name or is_install_folder(root):
+        return frozenset({top})
+    return None
+
+
+def is_project_top(top: str, root: Path, tops: frozenset[str] | None) -> bool:
+    """Whether top-level module ``top`` is a file of the project rooted at ``root``."""
+    if top in FRAMEWORKS:
+        return False
+    if tops is not None:
+        return top in tops
+    return (root / f"{top}.py").is_file() or (root / top).is_dir()
+
+
+def module_file(root: Path, module_name: str, tops: frozenset[str] | None) -> Path | None:
+    """The project file of a dotted module name, or None (not a module of the project)."""
+    if not is_project_top(module_name.split(".")[0], root, tops):
         return None
+    base = root.joinpath(*module_name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
 
+
+def local_imports(path: Path, root: Path) -> list[Path]:
+    """``path`` and every file of its project it imports, directly or not."""
+    tops = project_tops(path)
     seen: list[Path] = []
     queue = [path.resolve()]
     while queue:
@@ -54,7 +95,7 @@ def local_imports(path: Path, root: Path) -> list[Path]:
         for full in table.aliases.values():
             parts = full.split(".")
             for end in range(len(parts), 0, -1):  # the longest prefix that is a project file
-                found = target(".".join(parts[:end]))
+                found = module_file(root, ".".join(parts[:end]), tops)
                 if found is not None:
                     queue.append(found)
                     break

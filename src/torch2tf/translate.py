@@ -15,7 +15,7 @@ import inspect
 import math
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,6 +29,7 @@ from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
 from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
+from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
@@ -152,14 +153,21 @@ class _LazyMetadata(Mapping):
         return len(self._resolved())
 
 
-def translate_file(path: str | Path) -> str:
+def translate_file(path: str | Path, classes: Sequence[str] | None = None) -> str:
     """Translate one file; see :func:`translate_source`.
 
     A file that imports other files of its project (relative imports, sibling modules) is
     translated together with them, so their base classes and modules are recognised; only
-    this file's output is returned.
+    this file's output is returned. With ``classes``, only those classes and what they reach
+    are translated (see :mod:`torch2tf.reach`): problems in the rest do not matter.
     """
     path = Path(path)
+    if classes is not None:
+        reached = reach(path, classes)
+        if len(reached.sources) > 1:
+            return translate_project(reached.root, sources=reached.sources)[reached.main]
+        text = reached.sources[reached.main]
+        return translate_source(text, str(path), module_name=reached.module_name)
     root, name = project_of(path)
     files = local_imports(path, root)
     if len(files) > 1:
@@ -167,13 +175,19 @@ def translate_file(path: str | Path) -> str:
     return translate_source(path.read_text(encoding="utf-8"), str(path), module_name=name)
 
 
-def translate_project(root: str | Path, files: list[Path] | None = None) -> dict[Path, str]:
+def translate_project(
+    root: str | Path,
+    files: list[Path] | None = None,
+    *,
+    sources: Mapping[Path, str] | None = None,
+) -> dict[Path, str]:
     """Translate several files of one project, resolving imports between them.
 
     Args:
         root: the folder that module names are relative to (``root/pkg/mod.py`` is
             ``pkg.mod``); its ``.py`` files are translated when ``files`` is None.
         files: the files to translate, under ``root``.
+        sources: relative path -> text, translated instead of files read from ``root``.
 
     Returns:
         Each file's path relative to ``root`` -> its generated source.
@@ -182,6 +196,8 @@ def translate_project(root: str | Path, files: list[Path] | None = None) -> dict
         TranslationError: listing the problems of every file at once.
     """
     root = Path(root)
+    if sources is not None:
+        files = [root / relative for relative in sources]
     files = sorted(root.rglob("*.py")) if files is None else [Path(f) for f in files]
     parsed: dict[Path, tuple[str, str, cst.Module]] = {}
     problems: list[Diagnostic] = []
@@ -190,7 +206,7 @@ def translate_project(root: str | Path, files: list[Path] | None = None) -> dict
         name = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
         if relative.name == "__init__.py":
             name = ".".join(relative.parent.parts)
-        text = file.read_text(encoding="utf-8")
+        text = sources[relative] if sources is not None else file.read_text(encoding="utf-8")
         try:
             parsed[relative] = (name, text, cst.parse_module(text))
         except cst.ParserSyntaxError:
@@ -1399,9 +1415,13 @@ def _emit(module: cst.Module, code: str, used: set[str], tf_imported: bool) -> s
         body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
     if "math" in used and not _imports_name(module, "math"):
         following = body[at]
-        if _is_third_party_import(following):  # isort's groups: standard library first
-            body[at] = following.with_changes(leading_lines=[cst.EmptyLine()])
-        body.insert(at, cst.parse_statement("import math\n"))
+        math_import = cst.parse_statement("import math\n")
+        if isinstance(following, cst.SimpleStatementLine):  # it takes the blank lines above
+            math_import = math_import.with_changes(leading_lines=following.leading_lines)
+            # isort's groups: standard library first, then a blank line, then third party
+            gap = [cst.EmptyLine()] if _is_third_party_import(following) else []
+            body[at] = following.with_changes(leading_lines=gap)
+        body.insert(at, math_import)
     return _format(module.with_changes(body=body).code)
 
 

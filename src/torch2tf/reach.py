@@ -1,0 +1,466 @@
+"""What a model class reaches: the top-level statements its definition needs.
+
+``translate --class``, ``translate_file(path, classes=...)`` and ``convert`` translate a class
+and what it reaches (its base classes, the classes of its submodules, the module-level
+functions and constants its methods use, the same through the project files it imports) and
+leave the rest out, listed, so that an unrelated helper (an optimizer factory, a device check,
+a sibling class with a layer not translated) never blocks it.
+
+Static and fast: Python's ``ast`` and ``symtable`` (which scopes names exactly: a method's
+parameter ``device`` is not the module's ``device``); only files the class reaches are read.
+The filtered sources keep every kept line where it was (dropped lines become blank lines), so
+diagnostics on them still point at the input's file:line:col.
+"""
+
+from __future__ import annotations
+
+import ast
+import symtable
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from torch2tf.project import module_file, project_of, project_tops
+
+MAIN_MODULE = ""  # in ``extra``: the file itself, whatever its module is called at run time
+
+
+class UnknownName(ValueError):
+    """A requested class is not defined at the top level of the file."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A top-level statement not translated because nothing requested reaches it."""
+
+    name: str
+    kind: str  # "class", "function", "constant" or "statement"
+    file: str
+    line: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.kind} {self.name}"
+
+
+@dataclass
+class Reached:
+    """The filtered sources of the files a class reaches, and what was left out."""
+
+    root: Path
+    main: Path  # relative to root
+    module_name: str | None
+    sources: dict[Path, str]  # relative path -> source with only the reached statements
+    left_out: list[LeftOut]
+
+
+@dataclass
+class _Statement:
+    node: ast.stmt
+    first: int  # first line, decorators included
+    last: int
+    defines: set[str]
+    uses: set[str] = field(default_factory=set)  # module-level names it needs
+    chains: set[tuple[str, ...]] = field(default_factory=set)  # a.b.c loaded, for modules
+
+
+@dataclass
+class _Module:
+    name: str | None
+    relative: Path
+    text: str
+    statements: list[_Statement]
+    defined: dict[str, list[int]]  # name -> statements binding it
+    imports: dict[str, tuple[str, str | None]]  # bound name -> (module, attribute or None)
+    stars: dict[int, str]  # statement -> module star-imported
+    parsed: bool = True
+    kept: set[int] = field(default_factory=set)
+    kept_aliases: dict[int, set[str]] = field(default_factory=dict)  # import -> names kept
+
+
+def reach(
+    path: str | Path,
+    classes: Iterable[str],
+    *,
+    source: str | None = None,
+    extra: Mapping[str, Iterable[str]] | None = None,
+) -> Reached:
+    """The statements of ``path`` (and of its project's files) that ``classes`` reach.
+
+    Args:
+        path: the file defining the classes (a name only, e.g. ``<ipython-input-3>``, when
+            ``source`` is given and there is no such file: then it has no project).
+        classes: top-level classes (or functions) to translate.
+        source: the file's text, when it is not read from ``path``.
+        extra: more roots by dotted module name (e.g. classes of a live model's submodules;
+            ``MAIN_MODULE`` is the file itself); modules that are not project files, and
+            names not defined at their top level, are ignored.
+
+    Raises:
+        UnknownName: a requested class is not defined at the top level of the file.
+    """
+    path = Path(path)
+    classes = list(classes)
+    is_file = path.is_file()
+    if is_file:
+        root, name = project_of(path)
+        tops = project_tops(path)
+        relative = path.resolve().relative_to(root)
+        text = source if source is not None else path.read_text(encoding="utf-8")
+    else:
+        root, name, tops, relative = Path("."), None, frozenset(), Path(path.name)
+        text = source if source is not None else ""
+    modules: dict[str | None, _Module] = {}
+    main = _analyse(name, relative, text)
+    modules[name] = main
+    display = str(path)
+
+    def load(module_name: str) -> _Module | None:
+        if module_name in modules:
+            return modules[module_name]
+        file = module_file(root, module_name, tops) if is_file else None
+        if file is None:
+            return None
+        found = _analyse(module_name, file.relative_to(root), file.read_text(encoding="utf-8"))
+        modules[module_name] = found
+        return found
+
+    if not main.parsed:  # a syntax error: the engine reports it with its position
+        return Reached(root, relative, name, {relative: text}, [])
+    for cls in classes:
+        if cls not in main.defined:
+            found = sorted(s.node.name for s in main.statements if isinstance(s.node, ast.ClassDef))
+            raise UnknownName(
+                f"--class {cls}: expected a class defined at the top level of {display}, "
+                f"received nothing by that name; classes found: {', '.join(found) or 'none'}"
+            )
+    queue: list[tuple[_Module, str]] = [(main, c) for c in classes]
+    for module_name, names in (extra or {}).items():
+        other = main if module_name in (name, MAIN_MODULE) else load(module_name)
+        if other is not None:
+            queue += [(other, n) for n in names if n in other.defined]
+    while queue:
+        module, wanted = queue.pop()
+        queue += _need(module, wanted, load)
+    used = [m for m in modules.values() if m is main or m.kept or m.kept_aliases]
+    packages = {  # their packages' __init__ files come along: the output is a package tree
+        ".".join(m.name.split(".")[:end])
+        for m in used
+        if m.name is not None
+        for end in range(1, m.name.count(".") + (m.relative.name != "__init__.py"))
+    }
+    used += [p for p in map(load, sorted(packages)) if p is not None and p not in used]
+    reason = f"not reached from {', '.join(classes)}"
+    sources: dict[Path, str] = {}
+    left_out: list[LeftOut] = []
+    for module in used:
+        sources[module.relative] = _filtered(module)
+        shown = display if module is main else str(root / module.relative)
+        left_out += _left_out(module, shown, reason)
+    return Reached(root, relative, name, sources, left_out)
+
+
+_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _need(module: _Module, wanted: str, load) -> list[tuple[_Module, str]]:
+    """Keep what binds ``wanted`` in ``module``; returns the further (module, name) needed."""
+    more: list[tuple[_Module, str]] = []
+    for index in module.defined.get(wanted, []):
+        stmt = module.statements[index]
+        if isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
+            aliases = module.kept_aliases.setdefault(index, set())
+            if wanted in aliases:
+                continue
+            aliases.add(wanted)
+            target, attribute = module.imports[wanted]
+            other = load(target)
+            if other is not None and attribute is not None:
+                more.append((other, attribute))
+            continue
+        if index in module.kept:
+            continue
+        module.kept.add(index)
+        more += [(module, n) for n in stmt.uses]
+        for chain in stmt.chains:  # pkg.layers.Block through a module import
+            target = _module_alias(module, chain[0], load)
+            if target is None:
+                continue
+            parts = target.split(".") + list(chain[1:])
+            for end in range(len(parts), 0, -1):
+                other = load(".".join(parts[:end]))
+                if other is None:
+                    continue
+                if end < len(parts):
+                    more.append((other, parts[end]))
+                else:  # the module itself is used as a value: all of it
+                    more += [(other, n) for n in other.defined]
+                break
+    if wanted not in module.defined:  # from a star import, perhaps
+        for index, target in module.stars.items():
+            other = load(target)
+            if other is not None and wanted in other.defined:
+                module.kept.add(index)
+                more.append((other, wanted))
+    return more
+
+
+def _module_alias(module: _Module, name: str, load) -> str | None:
+    """The project module ``name`` is bound to by an import in ``module``, if any."""
+    if name not in module.imports:
+        return None
+    target, attribute = module.imports[name]
+    if attribute is None:
+        return target if load(target) is not None else None
+    owner = load(target)
+    if owner is not None and attribute in owner.defined:
+        return None  # a name defined in that module, not a submodule
+    submodule = f"{target}.{attribute}"
+    return submodule if load(submodule) is not None else None
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _analyse(name: str | None, relative: Path, text: str) -> _Module:
+    try:
+        tree = ast.parse(text)
+        table = symtable.symtable(text, str(relative), "exec")
+    except (SyntaxError, ValueError):
+        return _Module(name, relative, text, [], {}, {}, {}, parsed=False)
+    is_package = relative.name == "__init__.py"
+    package = None if name is None else (name if is_package else name.rpartition(".")[0])
+    if is_package and name is not None and name.endswith(".__init__"):
+        package = name.removesuffix(".__init__")
+    statements: list[_Statement] = []
+    defined: dict[str, list[int]] = {}
+    imports: dict[str, tuple[str, str | None]] = {}
+    stars: dict[int, str] = {}
+    for index, node in enumerate(tree.body):
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        stmt = _Statement(node, first, node.end_lineno or node.lineno, _bound(node))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    target = _import_base(node, package)
+                    if target is not None:
+                        stars[index] = target
+                    continue
+                bound, target = _import_target(node, alias, package)
+                if target is not None:
+                    imports[bound] = target
+        for bound in stmt.defines:
+            defined.setdefault(bound, []).append(index)
+        statements.append(stmt)
+    scopes = table.get_children()
+    for stmt in statements:
+        node = stmt.node
+        if isinstance(node, _DEFINITIONS):
+            outer: list[ast.AST] = list(node.decorator_list)
+            if isinstance(node, ast.ClassDef):
+                outer += node.bases + node.keywords
+            else:
+                outer += node.args.defaults + [d for d in node.args.kw_defaults if d]
+                outer += [a.annotation for a in _arguments(node.args) if a.annotation]
+                outer += [node.returns] if node.returns else []
+            for part in outer:
+                _loads(part, stmt)
+            for scope in scopes:
+                if stmt.first <= scope.get_lineno() <= stmt.last:
+                    stmt.uses |= _globals(scope)
+            for part in ast.walk(node):  # attribute chains, for names of project modules
+                if isinstance(part, ast.Attribute):
+                    chain = _chain(part)
+                    if chain and chain[0] in stmt.uses:
+                        stmt.chains.add(chain)
+        elif not isinstance(node, (ast.Import, ast.ImportFrom)):
+            _loads(node, stmt)
+    return _Module(name, relative, text, statements, defined, imports, stars)
+
+
+def _arguments(args: ast.arguments) -> list[ast.arg]:
+    found = args.posonlyargs + args.args + args.kwonlyargs
+    return found + [a for a in (args.vararg, args.kwarg) if a is not None]
+
+
+def _loads(node: ast.AST, stmt: _Statement) -> None:
+    """Every name ``node`` loads (over-approximated: nested scopes' locals too)."""
+    for part in ast.walk(node):
+        if isinstance(part, ast.Name) and not isinstance(part.ctx, ast.Store):
+            stmt.uses.add(part.id)
+        elif isinstance(part, ast.Attribute):
+            chain = _chain(part)
+            if chain:
+                stmt.chains.add(chain)
+
+
+def _chain(node: ast.Attribute) -> tuple[str, ...] | None:
+    parts = [node.attr]
+    value = node.value
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    return (value.id, *reversed(parts))
+
+
+def _globals(table: symtable.SymbolTable) -> set[str]:
+    """Module-level names a scope (and the scopes inside it) refers to."""
+    names = {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()}
+    for child in table.get_children():
+        names |= _globals(child)
+    return names
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    """Names a top-level statement binds at module level (inside if/try/with/for too)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = [node]
+    while stack:
+        part = stack.pop()
+        if isinstance(part, _DEFINITIONS):
+            found.add(part.name)
+            continue
+        if isinstance(part, (ast.Import, ast.ImportFrom)):
+            for alias in part.names:
+                if alias.name != "*":
+                    found.add(alias.asname or alias.name.split(".")[0])
+            continue
+        if isinstance(part, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp)):
+            continue
+        if isinstance(part, ast.Name) and isinstance(part.ctx, ast.Store):
+            found.add(part.id)
+        stack.extend(ast.iter_child_nodes(part))
+    return found
+
+
+def _import_base(node: ast.Import | ast.ImportFrom, package: str | None) -> str | None:
+    if isinstance(node, ast.Import):
+        return None
+    if not node.level:
+        return node.module
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    up = node.level - 1
+    if up > len(parts):
+        return None
+    anchor = parts[: len(parts) - up]
+    return ".".join([*anchor, *([node.module] if node.module else [])])
+
+
+def _import_target(
+    node: ast.Import | ast.ImportFrom, alias: ast.alias, package: str | None
+) -> tuple[str, tuple[str, str | None] | None]:
+    """(bound name, (module, attribute)) of one imported name; attribute None: a module."""
+    if isinstance(node, ast.Import):
+        if alias.asname:
+            return alias.asname, (alias.name, None)
+        top = alias.name.split(".")[0]
+        return top, (top, None)
+    bound = alias.asname or alias.name
+    base = _import_base(node, package)
+    if base is None:
+        return bound, None
+    return bound, (base, alias.name)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _filtered(module: _Module) -> str:
+    """The module's text with only its kept statements, every kept line where it was."""
+    lines = module.text.splitlines(keepends=True)
+    keep_line = [True] * len(lines)
+    owner_kept = [False] * len(lines)
+    rewrites: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
+    for index, stmt in enumerate(module.statements):
+        if _kept(module, index, stmt):
+            for line in range(stmt.first, stmt.last + 1):
+                owner_kept[line - 1] = True
+            aliases = module.kept_aliases.get(index)
+            if aliases is not None and isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
+                names = [a for a in stmt.node.names if _alias_bound(a) in aliases]
+                if len(names) != len(stmt.node.names):
+                    node = type(stmt.node)(**{**vars(stmt.node), "names": names})
+                    rewrites[stmt.first] = (stmt.last, ast.unparse(node))
+            continue
+        for line in range(stmt.first, stmt.last + 1):
+            keep_line[line - 1] = False
+        line = stmt.first - 1  # comments written just above it go with it
+        while line >= 1 and lines[line - 1].lstrip().startswith("#"):
+            keep_line[line - 1] = False
+            line -= 1
+    out: list[tuple[str, bool]] = []  # (line, whether it is a dropped line)
+    skip_to = 0
+    for number, text in enumerate(lines, start=1):
+        if number <= skip_to:
+            out.append(("\n", True))
+            continue
+        if number in rewrites and not _shared(module, number):
+            last, replacement = rewrites[number]
+            out.append((replacement + "\n", False))
+            skip_to = last
+            continue
+        kept = keep_line[number - 1] or owner_kept[number - 1]
+        out.append((text, False) if kept else ("\n", True))
+    # In the leading block of imports, dropped lines move below it: isort's groups stay intact
+    # (only the imports' own positions change, and imports are never what a diagnostic is on).
+    start, end = _import_block(module)
+    block = out[start:end]
+    out[start:end] = [x for x in block if not x[1]] + [x for x in block if x[1]]
+    return "".join(text for text, _ in out)
+
+
+def _import_block(module: _Module) -> tuple[int, int]:
+    """Line indices [start, end) of the imports at the top of the module."""
+    body = module.statements
+    index = 1 if body and _kept(module, 0, body[0]) and isinstance(body[0].node, ast.Expr) else 0
+    if index >= len(body) or not isinstance(body[index].node, (ast.Import, ast.ImportFrom)):
+        return 0, 0
+    start = body[index].first - 1
+    while index < len(body) and isinstance(body[index].node, (ast.Import, ast.ImportFrom)):
+        end = body[index].last
+        index += 1
+    return start, end
+
+
+def _shared(module: _Module, line: int) -> bool:
+    """Whether two statements share a line (``import a; import b``)."""
+    return sum(s.first <= line <= s.last for s in module.statements) > 1
+
+
+def _alias_bound(alias: ast.alias) -> str:
+    return alias.asname or alias.name.split(".")[0]
+
+
+def _kept(module: _Module, index: int, stmt: _Statement) -> bool:
+    node = stmt.node
+    if index in module.kept or module.kept_aliases.get(index):
+        return True
+    if index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return isinstance(node.value.value, str)  # the module docstring
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
+def _left_out(module: _Module, file: str, reason: str) -> list[LeftOut]:
+    found = []
+    for index, stmt in enumerate(module.statements):
+        node = stmt.node
+        if _kept(module, index, stmt) or isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.ClassDef):
+            name, kind = node.name, "class"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name, kind = node.name, "function"
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.defines:
+            name, kind = ", ".join(sorted(stmt.defines)), "constant"
+        else:
+            first = module.text.splitlines()[stmt.first - 1].strip()
+            name, kind = first if len(first) <= 60 else first[:57] + "...", "statement"
+        found.append(LeftOut(name, kind, file, stmt.first, reason))
+    return found
