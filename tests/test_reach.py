@@ -1,0 +1,329 @@
+"""Translate what a class reaches; never read files outside its own package.
+
+Model files sit in a fake site-packages next to a fake ``torch`` and a fake third-party package
+whose files would fail loudly if parsed; an audit hook records every file opened meanwhile.
+"""
+
+import importlib
+import importlib.util
+import json
+import linecache
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import torch2tf
+from torch2tf.cli import EXIT_USAGE, main
+from torch2tf.reach import reach
+from torch2tf.translate import translate_file
+
+MODEL = textwrap.dedent(
+    '''
+    """A model file written the way packages write them."""
+
+    import logging
+    import math
+    from typing import Optional
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.optim import AdamW
+
+    logger = logging.getLogger(__name__)
+    logging.basicConfig(level=logging.INFO)
+
+    HIDDEN = 16
+    device = "cpu"
+
+
+    def get_device():
+        # Prefer an accelerator when there is one.
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+    def make_optimizer(model, lr=1e-3):
+        decay = [p for n, p in model.named_parameters() if "bias" not in n]
+        return AdamW([{"params": decay, "weight_decay": 0.01}], lr=lr)
+
+
+    def mlp(sizes, act=nn.ReLU):
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), act()]
+        return nn.Sequential(*layers)
+
+
+    class Block(nn.Module):
+        def __init__(self, dim: int, dropout: float = 0.1):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.drop = nn.Dropout(dropout)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.drop(F.relu(self.fc(x)))
+
+
+    class Model(nn.Module):
+        def __init__(self, d_in: int, d_out: int, device: Optional[str] = None):
+            super().__init__()
+            self.device_name = device
+            self.inp = mlp([d_in, HIDDEN])
+            self.block = Block(HIDDEN)
+            self.out = nn.Linear(HIDDEN, d_out)
+
+        def forward(self, x):
+            return self.out(self.block(self.inp(x)))
+
+
+    class ConvNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3)
+            self.rnn = nn.LSTM(8, 8)
+
+        def forward(self, x):
+            return self.conv(x)
+
+
+    device = get_device()
+
+    if __name__ == "__main__":
+        print(Model(4, 2)(torch.randn(2, 4)))
+    '''
+).lstrip()
+
+BROKEN = "this file must never be read ((((\n"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A fake site-packages: the package ``shop`` (model file, blocks, a helpers module the
+    model does not reach), fake ``torch`` and ``einops`` beside it, and a dist-info folder."""
+    root = tmp_path / "site-packages"
+    for broken in ("torch/__init__.py", "torch/nn/__init__.py", "einops/__init__.py"):
+        (root / broken).parent.mkdir(parents=True, exist_ok=True)
+        (root / broken).write_text(BROKEN)
+    (root / "einops-0.8.0.dist-info").mkdir()
+    (root / "lonely.py").write_text(BROKEN)
+    shop = root / "shop"
+    shop.mkdir()
+    (shop / "__init__.py").write_text('"""shop."""\nfrom .models import *  # noqa\n')
+    (shop / "models.py").write_text(MODEL.replace("import math\n", "import math\nimport einops\n"))
+    (shop / "unused.py").write_text(BROKEN)
+    return root
+
+
+@pytest.fixture
+def opened():
+    """Files opened while the list is being recorded (an audit hook cannot be removed, so
+    it records only between ``start`` and ``stop``)."""
+    record: list[str] = []
+    state = {"on": False}
+
+    def hook(event, args):
+        if state["on"] and event == "open" and isinstance(args[0], (str, Path)):
+            record.append(str(args[0]))
+
+    sys.addaudithook(hook)
+
+    class Recorder:
+        files = record
+
+        def start(self):
+            state["on"] = True
+
+        def stop(self):
+            state["on"] = False
+
+    yield Recorder()
+    state["on"] = False
+
+
+def _outside(files: list[str], site: Path) -> list[str]:
+    return [f for f in files if f.startswith(str(site)) and "/shop/" not in f]
+
+
+def test_whole_file_reports_every_problem_but_a_class_is_not_blocked_by_what_it_does_not_reach(
+    tmp_path,
+):
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    with pytest.raises(torch2tf.TranslationError) as whole:
+        translate_file(path)
+    text = str(whole.value)
+    assert "model.py:28:12" in text and "AdamW" in text  # the optimizer factory
+    assert "model.py:63:21" in text and "Conv2d" in text  # the sibling class
+    code = translate_file(path, classes=["Model"])
+    assert "class Model(tf.keras.Model):" in code and "class Block(tf.keras.Model):" in code
+    for gone in ("ConvNet", "AdamW", "get_device", "logging", "make_optimizer", "__main__"):
+        assert gone not in code
+    # the method's parameter `device` is not the module's `device = get_device()`
+    assert "device" in code and "get_device" not in code
+    out = tmp_path / "out.py"
+    out.write_text(code)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E4,E7,E9,F,I"]
+        + [str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + code
+
+
+def test_a_reached_piece_that_cannot_be_translated_is_reported_at_its_position(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_file(path, classes=["ConvNet"])
+    assert [(d.line, d.column) for d in err.value.diagnostics] == [(63, 21), (64, 20)]
+    assert all(d.path == str(path) for d in err.value.diagnostics)
+
+
+def test_left_out_code_is_listed(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    left = {(x.name, x.kind, x.line) for x in reach(path, ["Model"]).left_out}
+    assert ("make_optimizer", "function", 26) in left
+    assert ("get_device", "function", 19) in left
+    assert ("ConvNet", "class", 60) in left
+    assert ("logging.basicConfig(level=logging.INFO)", "statement", 13) in left
+    assert (
+        ("device", "constant", 16) in left
+        and ("device", "constant", 70) in left
+        and ("logger", "constant", 12) in left
+    )
+    assert ('if __name__ == "__main__":', "statement", 72) in left
+    assert not any(x[0] in ("Model", "Block", "mlp", "HIDDEN") for x in left)
+
+
+def test_translate_class_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "model.py"
+    path.write_text(MODEL)
+    out = tmp_path / "out.py"
+    assert (
+        main(["translate", str(path), "--class", "Model", "--class", "Block", "-o", str(out)]) == 0
+    )
+    err = capsys.readouterr().err
+    assert "left out 8 top-level statements not reached from Model, Block" in err
+    assert f"{path}:26: function make_optimizer" in err
+    assert "class Model(tf.keras.Model)" in out.read_text()
+    assert main(["translate", str(path), "--class", "Nope"]) == EXIT_USAGE
+    assert "--class Nope: expected a class defined" in capsys.readouterr().err
+
+
+def test_the_project_stops_at_the_package_nothing_else_is_read(site, opened):
+    model = site / "shop" / "models.py"
+    opened.start()
+    try:
+        code = translate_file(model, classes=["Model"])
+        with pytest.raises(torch2tf.TranslationError) as whole:
+            translate_file(model)  # the whole file: its own problems, nothing from torch
+    finally:
+        opened.stop()
+    assert "class Model(tf.keras.Model)" in code
+    assert "shop/models.py" in str(whole.value) and "site-packages/torch" not in str(whole.value)
+    assert _outside(opened.files, site) == []
+    assert not any(f.endswith("unused.py") for f in opened.files)
+
+
+def test_a_top_level_module_among_installed_packages_is_its_own_project(site, opened):
+    single = site / "single.py"
+    single.write_text("import lonely\nimport einops\n" + MODEL)
+    opened.start()
+    try:
+        translate_file(single, classes=["Model"])
+        with pytest.raises(torch2tf.TranslationError):
+            translate_file(single)
+    finally:
+        opened.stop()
+    assert set(_outside(opened.files, site)) == {str(single)}
+
+
+def test_convert_reads_nothing_outside_the_package(site, opened):
+    sys.path.append(str(site))  # after the real torch: only einops and shop come from here
+    (site / "einops" / "__init__.py").write_text("")  # importable now (it is run, not parsed)
+    try:
+        module = importlib.import_module("shop.models")
+        torch.manual_seed(0)
+        model = module.Model(6, 3)
+        opened.start()
+        try:
+            result = torch2tf.convert(model, args=(6, 3))
+        finally:
+            opened.stop()
+    finally:
+        sys.path.remove(str(site))
+        for name in [n for n in sys.modules if n.split(".")[0] in ("shop", "einops")]:
+            del sys.modules[name]
+    assert result.passed, result.table()
+    assert [f for f in _outside(opened.files, site) if not f.endswith(".h5")] == []
+    left = result.report["left_out"]
+    assert {
+        "name": "make_optimizer",
+        "kind": "function",
+        "file": str(site / "shop" / "models.py"),
+        "line": 27,
+        "reason": "not reached from Model",
+    } in left
+    assert "ConvNet" not in result.source
+    assert set(result.sources) == {"shop/models.py", "shop/__init__.py"}
+    assert "models" not in result.sources["shop/__init__.py"]
+    json.dumps(result.report)
+
+
+def test_convert_a_class_of_a_module_importlib_did_not_register(tmp_path):
+    path = tmp_path / "unregistered_model.py"
+    path.write_text(MODEL)
+    spec = importlib.util.spec_from_file_location("unregistered_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "unregistered_model" not in sys.modules
+    torch.manual_seed(0)
+    result = torch2tf.convert(module.Model(5, 2), args=(5, 2))
+    assert result.passed, result.table()
+    assert any(x["name"] == "ConvNet" for x in result.report["left_out"])
+
+
+def test_convert_a_class_defined_in_a_notebook_cell():
+    cell = "<ipython-input-7-0123456789ab>"
+    linecache.cache[cell] = (len(MODEL), None, MODEL.splitlines(keepends=True), cell)
+    namespace = {"__name__": "__main__"}
+    try:
+        exec(
+            compile(MODEL.replace('if __name__ == "__main__"', "if False"), cell, "exec"), namespace
+        )
+        torch.manual_seed(0)
+        result = torch2tf.convert(namespace["Model"](4, 2), args=(4, 2))
+    finally:
+        del linecache.cache[cell]
+    assert result.passed, result.table()
+    assert result.module_name == "model"
+
+
+def test_convert_a_class_defined_in_the_script_that_converts_it(tmp_path):
+    script = tmp_path / "train_script.py"
+    script.write_text(
+        MODEL.replace(
+            "    print(Model(4, 2)(torch.randn(2, 4)))\n",
+            "    import torch2tf\n\n"
+            "    result = torch2tf.convert(Model(4, 2), args=(4, 2))\n"
+            "    print('passed', result.passed, result.module_name)\n",
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "passed True train_script" in done.stdout
