@@ -32,7 +32,7 @@ from common import (  # noqa: E402
     write_json,
 )
 
-SECTIONS = ("translate", "convert", "inference", "memory")
+SECTIONS = ("translate", "package", "convert", "inference", "memory")
 RESULTS = BENCHMARKS / "results"
 README = BENCHMARKS / "README.md"
 FIGURES_BEGIN = "<!-- figures: written by benchmarks/run.py -->"
@@ -229,8 +229,22 @@ def memory_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
     ]
 
 
+def package_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
+    rows = [[cmd, r["seconds"][cmd], r["cpu_seconds"][cmd]] for cmd in r["seconds"]]
+    return [
+        (
+            f"one class of a {r['lines_in']}-line module in site-packages, fresh process "
+            f"(median of {r['repeats']}; {r['lines_out']} lines out)",
+            "package",
+            ["command", "wall s", "CPU s"],
+            rows,
+        )
+    ]
+
+
 TABLES = {
     "translate": translate_tables,
+    "package": package_tables,
     "convert": convert_tables,
     "inference": inference_tables,
     "memory": memory_tables,
@@ -278,6 +292,24 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 f"<= {MAX_MARGINAL_GROWTH:g}x",
                 growth <= MAX_MARGINAL_GROWTH,
             )
+    if "package" in sections:
+        pkg = sections["package"]
+        outside = pkg["files_read_outside_package"] + pkg["heavy_modules_after_translate"]
+        add(
+            "translating one class in site-packages reads nothing outside its package",
+            f"files read or heavy modules imported: {', '.join(outside) or 'none'}",
+            "none",
+            not outside,
+            hard=True,
+        )
+        add(
+            f"one class of a {pkg['lines_in']}-line module in site-packages vs `import torch` "
+            "(wall)",
+            f"{pkg['ratio_vs_import_torch']:.2f}x "
+            f"(CPU time {pkg['cpu_ratio_vs_import_torch']:.2f}x)",
+            f"<= {MAX_FRESH_TRANSLATE_OVER_IMPORT_TORCH:g}x",
+            pkg["ratio_vs_import_torch"] <= MAX_FRESH_TRANSLATE_OVER_IMPORT_TORCH,
+        )
     if "convert" in sections:
         models = sections["convert"]["models"]
         add(
