@@ -33,8 +33,8 @@ import ast
 import re
 from typing import Any
 
-from torch2tf.rules import Arg, Unsupported, const, function, keras_call, src
 from torch2tf.rules.functional import dtype_name
+from torch2tf.rules.registry import Arg, Unsupported, const, function, keras_call, src
 
 STATEMENT = "_torch2tf_statement"
 """Placeholder call for constructs the loops pass rewrites as statements."""
