@@ -11,6 +11,7 @@ from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS
 from torch2tf.rules import training as tr
 from torch2tf.torch_api import DTYPES
+from torch2tf.training_objects import SEQUENTIAL_LR
 from torch2tf.training_script.records import Ctx, Obj, State
 
 
@@ -91,8 +92,12 @@ class Objects:
                 self.error(where, "the scheduler's optimizer is not a translated optimizer")
                 optimizer = None
             obj.optimizer = optimizer
+            members = None
+            if kind == SEQUENTIAL_LR:
+                members = positional[1] if len(positional) > 1 else keywords.get("schedulers")
+                self._sequence(obj, members, state, ctx)
             for arg in call.args:
-                if arg.value is not target:
+                if arg.value is not target and arg.value is not members:
                     self._expr(arg.value, state, ctx)
             self.schedulers[stmt] = obj
             return obj

@@ -50,6 +50,7 @@ class Obj:
     dataset: Obj | None = None  # loader: its TensorDataset, when held in a variable
     first_tensor: str | None = None  # loader/dataset: the source of its first tensor
     visible: dict[str, Any] = field(default_factory=dict)  # names visible where it was built
+    sequence: Obj | None = None  # scheduler: the SequentialLR that steps it
 
 
 TENSOR = Obj("tensor")

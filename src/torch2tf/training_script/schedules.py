@@ -8,7 +8,8 @@ from typing import Any
 import libcst as cst
 
 from torch2tf.names import dotted
-from torch2tf.training_script.records import Ctx, Obj
+from torch2tf.training_objects import SEQUENTIAL_LR
+from torch2tf.training_script.records import Ctx, Obj, State
 from torch2tf.training_script.syntax import expr_statement_call
 
 
@@ -80,6 +81,14 @@ class Schedules:
                 if placement[0] == "error":
                     self.error(call or stmt, placement[1])
         for stmt, obj in self.schedulers.items():
+            if obj.sequence is not None:  # stepped by its SequentialLR
+                if steps_of.get(obj):
+                    self.error(
+                        obj.call or stmt,
+                        f"{obj.name} is stepped by the SequentialLR {obj.sequence.name}; "
+                        "stepping it as well is not translated",
+                    )
+                continue
             found = [p for _, p in steps_of.get(obj, []) if p[0] != "error"]
             if not steps_of.get(obj):
                 self.error(
@@ -120,7 +129,9 @@ class Schedules:
                 )
                 continue
             self.schedule_specs[stmt] = ("epoch", steps)
-        sched_optimizers = [o.optimizer for o in self.schedulers.values() if o.optimizer]
+        sched_optimizers = [
+            o.optimizer for o in self.schedulers.values() if o.optimizer and o.sequence is None
+        ]
         for optimizer in set(sched_optimizers):
             if sched_optimizers.count(optimizer) > 1:
                 self.error(
@@ -141,3 +152,30 @@ class Schedules:
                 if value is iterable:
                     return f"len({name})"
         return None
+
+    def _sequence(self, obj: Obj, members: Any, state: State, ctx: Ctx) -> None:
+        """``SequentialLR(optimizer, [a, b], milestones)``: its schedulers are stepped by it."""
+        elements = members.elements if isinstance(members, (cst.List, cst.Tuple)) else []
+        found = [self._lookup_expr(e.value, state, ctx) for e in elements]
+        if not elements or not all(isinstance(s, Obj) and s.kind == "scheduler" for s in found):
+            self.error(
+                members if members is not None else obj.call,
+                "SequentialLR is translated over a list of schedulers held in variables",
+            )
+            return
+        for element, child in zip(elements, found, strict=True):
+            keywords = {a.keyword.value: a.value for a in child.call.args if a.keyword}
+            if child.optimizer is not obj.optimizer:
+                self.error(element.value, f"{child.name} is built on another optimizer")
+            elif child.qualified == SEQUENTIAL_LR or child.sequence is not None:
+                self.error(element.value, f"{child.name} in two SequentialLR is not translated")
+            elif child.qualified.endswith("OneCycleLR") and (
+                dotted(keywords.get("cycle_momentum")) != "False"
+            ):
+                self.error(
+                    element.value,
+                    "OneCycleLR(cycle_momentum=True) inside SequentialLR is not translated (the "
+                    "momentum keeps its last value after the milestone)",
+                    "use cycle_momentum=False",
+                )
+            child.sequence = obj
