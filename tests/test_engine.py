@@ -248,8 +248,17 @@ def test_verification_patches_nothing_while_it_runs():
     from torch2tf.verify import check
 
     model = Probe()
-    keras = tf.keras.Sequential([tf.keras.layers.Dense(3)])
-    keras.build((None, 3))
+
+    class Twin(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc = tf.keras.layers.Dense(3)
+
+        def call(self, x, training=None):
+            return self.fc(x)
+
+    keras = Twin()
+    keras(tf.ones((1, 3)))
     check(model, keras, (torch.ones(2, 3),), "train")
     assert seen["F.dropout"] is torch.nn.functional.dropout
     assert seen["tf.nn.dropout"] is tf.nn.dropout
