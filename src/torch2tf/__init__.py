@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from torch2tf.diagnostics import Diagnostic, TranslationError
+from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.translate import translate_file, translate_source
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from torch2tf.diagnostics import TranslationError, translate_partial
+from torch2tf.errors import UsageError
 from torch2tf.output import write_file, write_folder
 from torch2tf.reach import UnknownName, reach
 from torch2tf.translate import translate_file, translate_project, translate_source
@@ -43,10 +44,6 @@ exit codes:
   2  usage error (bad option or JSON, bad --input-shape, unreadable or unsafe file,
      unknown class, failing constructor, checkpoint not fitting the model, bad output path)
 """
-
-
-class UsageError(Exception):
-    """Bad command-line input; reported as one line with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):

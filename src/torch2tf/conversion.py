@@ -8,6 +8,7 @@ import inspect
 import json
 import linecache
 import os
+import random
 import tempfile
 import textwrap
 import types
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import torch
 
@@ -205,6 +207,18 @@ def _display_path(path: str | None) -> str:
     except ValueError:
         return path
     return path if relative.startswith("..") else relative
+
+
+@contextlib.contextmanager
+def _global_random_state_kept() -> Iterator[None]:
+    """Building Keras layers draws seeds from Python's and NumPy's global generators; the
+    weights are replaced by torch's anyway, so the caller's random streams are put back."""
+    python, numpy = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
 
 
 @contextlib.contextmanager
@@ -476,12 +490,13 @@ def convert(
     policy = str(dtype).removeprefix("torch.")
     args = [_keras_argument(a, generated) for a in args]
     kwargs = {k: _keras_argument(v, generated) for k, v in dict(kwargs or {}).items()}
-    with _dtype_policy(policy):
-        keras_model = keras_cls(*args, **kwargs)
-    if not keras_model.built or not keras_model.weights:
-        from torch2tf.verify import _to_tf
+    with _global_random_state_kept():
+        with _dtype_policy(policy):
+            keras_model = keras_cls(*args, **kwargs)
+        if not keras_model.built or not keras_model.weights:
+            from torch2tf.verify import _to_tf
 
-        keras_model(*_to_tf(inputs), training=False)
+            keras_model(*_to_tf(inputs), training=False)
     transfers = transfer_weights(model, keras_model)
     checks = [
         check(model, keras_model, inputs, mode, atol=atol, rtol=rtol) for mode in ("eval", "train")

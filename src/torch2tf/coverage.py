@@ -17,7 +17,6 @@ def _first_line(obj: object) -> str:
 
 def markdown() -> str:
     """Every translated torch name with the one line saying how, as Markdown tables."""
-    rules.load_all()
     lines = [
         "# What torch2tf translates",
         "",

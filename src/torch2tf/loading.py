@@ -2,7 +2,7 @@
 
 Checkpoints are loaded safely: ``torch.load(weights_only=True)`` or safetensors; a file that
 would need arbitrary unpickling is refused, and none of its code runs. Every problem is a
-:class:`~torch2tf.cli.UsageError` with one clear message.
+:class:`~torch2tf.errors.UsageError` with one clear message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from torch2tf.cli import UsageError
+from torch2tf.errors import UsageError
 
 # Keys under which training scripts commonly nest the model's state dict.
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")

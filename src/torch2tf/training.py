@@ -11,6 +11,7 @@ stepped once per epoch of that many batches.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -20,37 +21,24 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler as sched
 
+from torch2tf import training_objects
 from torch2tf.keras_helpers import training as kt
 
 __all__ = ["convert_loss", "convert_lr_scheduler", "convert_optimizer"]
 
-_LOSSES = (
-    nn.CrossEntropyLoss,
-    nn.NLLLoss,
-    nn.BCELoss,
-    nn.BCEWithLogitsLoss,
-    nn.MSELoss,
-    nn.L1Loss,
-    nn.SmoothL1Loss,
-    nn.HuberLoss,
-    nn.KLDivLoss,
-)
-_OPTIMIZERS = (
-    torch.optim.SGD,
-    torch.optim.Adam,
-    torch.optim.AdamW,
-    torch.optim.RMSprop,
-    torch.optim.Adagrad,
-)
-_SCHEDULERS = (
-    sched.StepLR,
-    sched.MultiStepLR,
-    sched.ExponentialLR,
-    sched.CosineAnnealingLR,
-    sched.LinearLR,
-    sched.OneCycleLR,
-    sched.SequentialLR,
-)
+
+def _torch_classes(table: dict[str, str]) -> tuple[type, ...]:
+    """The torch classes of the shared table (qualified names -> the classes themselves)."""
+    classes = []
+    for qualified in table:
+        module, name = qualified.rsplit(".", 1)
+        classes.append(getattr(importlib.import_module(module), name))
+    return tuple(classes)
+
+
+_LOSSES = _torch_classes(training_objects.LOSSES)
+_OPTIMIZERS = _torch_classes(training_objects.OPTIMIZERS)
+_SCHEDULERS = _torch_classes(training_objects.SCHEDULERS)
 
 
 def _names(types: tuple[type, ...], prefix: str) -> str:

@@ -23,18 +23,18 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from torch2tf import loops, rules
-from torch2tf.diagnostics import Diagnostic, ParsedSource, TranslationError, foreign_layers
+from torch2tf import rules, training_script
+from torch2tf.errors import Diagnostic, TranslationError
+from torch2tf.foreign import foreign_layers
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
 from torch2tf.parameters import add_weight
+from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
-
-rules.load_all()
 
 MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
@@ -113,9 +113,18 @@ def _translate(
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
     translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
-    translator.source = source
     result = wrapper.visit(translator)
-    result = loops.rewrite(wrapper.module, result, translator)  # optimizers, training loops
+    facts = training_script.FileFacts(
+        path=path,
+        source=source,
+        parsed=translator.parsed,
+        imports=translator.imports,
+        model_classes=frozenset(translator.classes),
+        project_classes=frozenset(project_classes),
+        dropped_functions=frozenset(translator.dropped_functions),
+        diagnostics=translator.diagnostics,
+    )
+    result = training_script.rewrite(facts, result)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
     if problems:
         raise TranslationError(problems)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -107,6 +108,54 @@ def _uniform_mean(shape: Any, minval: float = 0.0, maxval=None, dtype=None, **_:
     return tf.fill(shape, tf.cast((minval + high) / 2, dtype or tf.float32))
 
 
+class _NoTorchRandomness(torch.overrides.TorchFunctionMode):
+    """Within this thread only: functional dropout is the identity, random samples their
+    expectation. A function mode intercepts the calls; torch's functions stay as they are."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.nn.functional.dropout:
+            return args[0] if args else kwargs["input"]
+        if func is torch.randn_like:
+            return torch.zeros_like(args[0], dtype=kwargs.get("dtype"))
+        if func is torch.rand_like:
+            return torch.full_like(args[0], 0.5, dtype=kwargs.get("dtype"))
+        return func(*args, **kwargs)
+
+
+class _View:
+    """A module seen with some attributes replaced; the module itself is left alone."""
+
+    def __init__(self, base: Any, **replaced: Any) -> None:
+        self._base = base
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+_TF_WITHOUT_RANDOMNESS = _View(
+    tf,
+    nn=_View(tf.nn, dropout=_identity),
+    random=_View(tf.random, normal=_normal_mean, uniform=_uniform_mean),
+)
+
+
+def _generated_namespaces(keras_model: Any) -> list[dict[str, Any]]:
+    """The globals of the generated code the model runs: modules torch2tf made for this
+    model, which no one else imports (they are not in ``sys.modules``)."""
+    found: dict[int, dict[str, Any]] = {}
+    for layer in keras_model._flatten_layers(include_self=True):
+        call = getattr(type(layer), "call", None)
+        namespace = getattr(call, "__globals__", None)
+        if namespace is None or namespace.get("tf") is not tf:
+            continue
+        registered = sys.modules.get(namespace.get("__name__", ""))
+        if registered is None or registered.__dict__ is not namespace:
+            found[id(namespace)] = namespace
+    return list(found.values())
+
+
 @contextlib.contextmanager
 def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Iterator[None]:
     """Restore both models' state afterwards; switch dropout off for the comparison."""
@@ -124,29 +173,24 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
         if isinstance(layer, (tf.keras.layers.Dropout, tf.keras.layers.AlphaDropout))
     ]
     # The two frameworks' random streams never agree, so randomness is switched off while
-    # comparing, then put back: functional dropout (F.dropout -> tf.nn.dropout) becomes the
-    # identity, and random samples (randn_like -> tf.random.normal, ...) their expectation.
-    swaps = {
-        (torch.nn.functional, "dropout"): _identity,
-        (tf.nn, "dropout"): _identity,
-        (torch, "randn_like"): lambda x, **kw: torch.zeros_like(x, dtype=kw.get("dtype")),
-        (torch, "rand_like"): lambda x, **kw: torch.full_like(x, 0.5, dtype=kw.get("dtype")),
-        (tf.random, "normal"): _normal_mean,
-        (tf.random, "uniform"): _uniform_mean,
-    }
-    originals = {key: getattr(*key) for key in swaps}
+    # comparing: functional dropout (F.dropout -> tf.nn.dropout) becomes the identity, and
+    # random samples (randn_like -> tf.random.normal, ...) their expectation. Neither torch
+    # nor TensorFlow is patched: torch's calls go through a function mode, and the generated
+    # code (this model's own modules) sees a view of ``tf`` for the time of the comparison.
+    namespaces = _generated_namespaces(keras_model)
     torch_model.train(mode == "train")
     for module, _ in dropouts:
         module.p = 0.0
     for layer, _ in keras_dropouts:
         layer.rate = 0.0
-    for (owner, name), replacement in swaps.items():
-        setattr(owner, name, replacement)
+    for namespace in namespaces:
+        namespace["tf"] = _TF_WITHOUT_RANDOMNESS
     try:
-        yield
+        with _NoTorchRandomness():
+            yield
     finally:
-        for (owner, name), original in originals.items():
-            setattr(owner, name, original)
+        for namespace in namespaces:
+            namespace["tf"] = tf
         for module, p in dropouts:
             module.p = p
         for layer, rate in keras_dropouts:

@@ -1,265 +1,57 @@
-"""The rule registry: one rule per torch name, keyed by its qualified name.
+"""Rules: one per torch name, keyed by its qualified name (see :mod:`torch2tf.rules.registry`).
 
-A layer rule is a class whose ``keras`` method has the torch constructor's own signature: the
-engine binds the call's arguments to it, so a misspelt or unknown keyword is reported for free.
-Arguments arrive as :class:`Arg` (the source text of the expression as the user wrote it);
-defaults arrive as plain Python values. ``src`` turns either into source, ``const`` into a value.
-The same class maps the live torch module's tensors onto the Keras layer's variables, so the
-translation and the weight mapping of a layer sit side by side and cannot disagree.
+Importing this package registers every rule: the registry is complete once it is imported,
+with nothing else to call. Rule modules import the registry, never this package, so the
+imports stay acyclic.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import math
-import operator
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from torch2tf.rules import (  # noqa: F401 - imported for the rules they register
+    activations,
+    containers,
+    devices,
+    functional,
+    init,
+    layers,
+    normalization,
+    tensor,
+    training,
+)
+from torch2tf.rules.registry import (
+    FUNCTIONS,
+    INITIALIZERS,
+    LAYERS,
+    METHODS,
+    Arg,
+    LayerRule,
+    Unsupported,
+    bind,
+    class_reference,
+    const,
+    function,
+    initializer,
+    keras_call,
+    layer,
+    method,
+    src,
+)
 
-if TYPE_CHECKING:
-    import numpy as np
-
-
-class Arg(str):
-    """Source text of one argument expression, exactly as written in the input file."""
-
-
-class Unsupported(Exception):
-    """Raised by a rule for input it cannot translate exactly."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-_NOT_CONST = object()
-
-
-def const(value: Any, default: Any = _NOT_CONST) -> Any:
-    """The Python value of an argument if it is a constant, else ``default``.
-
-    Constants are literals and arithmetic over them, with ``math``'s functions and constants
-    (``1 / 3``, ``math.sqrt(5)``): evaluated here from the syntax tree, never executed.
-    """
-    if not isinstance(value, Arg):
-        return value
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        pass
-    try:
-        return _arithmetic(ast.parse(value, mode="eval").body)
-    except (ValueError, SyntaxError, TypeError, ZeroDivisionError, OverflowError):
-        return default
-
-
-_OPERATORS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-    ast.Mod: operator.mod,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-_MATH = {"sqrt", "log", "exp", "pi", "e", "inf", "tau", "log2", "log10", "cos", "sin", "tanh"}
-
-
-def _arithmetic(node: ast.AST) -> float | int:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_arithmetic(node.left), _arithmetic(node.right))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_arithmetic(node.operand))
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        if node.value.id == "math" and node.attr in _MATH:
-            return getattr(math, node.attr)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords:
-        func = node.func
-        if isinstance(func.value, ast.Name) and func.value.id == "math" and func.attr in _MATH:
-            return getattr(math, func.attr)(*(_arithmetic(a) for a in node.args))
-    raise ValueError("not a constant")
-
-
-def src(value: Any) -> str:
-    """Source text for an argument or a default value."""
-    return str(value) if isinstance(value, Arg) else repr(value)
-
-
-def keras_call(func: str, *args: str, **kwargs: str | None) -> str:
-    """``func(a, b, k=v)`` from source fragments; keywords whose value is None are left out."""
-    parts = list(args) + [f"{k}={v}" for k, v in kwargs.items() if v is not None]
-    return f"{func}({', '.join(parts)})"
-
-
-class LayerRule:
-    """Translates one torch layer class into a Keras layer and maps its weights."""
-
-    torch: ClassVar[str]
-    """Qualified name of the torch class, e.g. ``torch.nn.Linear``."""
-    takes_training: ClassVar[bool] = False
-    """Whether the layer behaves differently in training (then ``training=`` is passed)."""
-    initializers: ClassVar[dict[str, str]] = {}
-    """torch parameter name -> the Keras constructor argument that initialises it."""
-    swapped_fans: ClassVar[frozenset[str]] = frozenset()
-    """Parameters whose Keras variable keeps torch's layout (Embedding's (num, dim)): there
-    Keras reads fan_in from the other axis, so fan-based initializers swap their mode."""
-
-    def __init__(self, init_overrides: dict[str, str] | None = None) -> None:
-        self.init_overrides = init_overrides or {}
-
-    def keras(self, *args: Any, **kwargs: Any) -> str:
-        """Keras constructor source; subclasses use the torch constructor's signature."""
-        raise NotImplementedError
-
-    def initializer(self, param: str, default: str | None) -> str | None:
-        """Initialiser source for ``param``: the file's own init code wins over torch's default."""
-        source = self.init_overrides.get(param)
-        if source is None:
-            return default
-        if param in self.swapped_fans:
-            swapped = {"'fan_in'": "'fan_out'", "'fan_out'": "'fan_in'"}
-            source = re.sub("'fan_in'|'fan_out'", lambda m: swapped[m.group()], source)
-        return source
-
-    def rank_sensitive(self, arguments: dict[str, Any]) -> bool:
-        """Whether building on 2-D input could give this layer wrong weights or fail.
-
-        ``arguments`` are the constructor's bound arguments. The translator builds a model at
-        construction on a 2-D input only when no layer of the class says yes.
-        """
-        return False
-
-    def input_features(self, *args: Any, **kwargs: Any) -> Arg | None:
-        """The size of the last input axis, when the constructor's arguments fix it."""
-        return None
-
-    @classmethod
-    def arguments(cls, module: Any) -> dict[str, Any]:
-        """Constructor arguments that rebuild a live ``module``, read from its attributes.
-
-        torch layers keep their constructor arguments as attributes of the same name; a flag
-        such as Linear's ``bias`` is stored as a tensor or None. Arguments the module does not
-        keep only shape its initial values, which conversion replaces with the real ones.
-        """
-        values: dict[str, Any] = {}
-        for name, param in inspect.signature(cls.keras).parameters.items():
-            if name in ("self", "device", "dtype") or param.kind in (
-                param.VAR_POSITIONAL,
-                param.VAR_KEYWORD,
-            ):
-                continue
-            if not hasattr(module, name):
-                if param.default is param.empty:
-                    raise Unsupported(f"cannot read {name!r} from {type(module).__name__}")
-                continue
-            value = getattr(module, name)
-            if isinstance(param.default, bool) and not isinstance(value, bool):
-                value = value is not None
-            if type(value).__module__.startswith("torch"):
-                raise Unsupported(f"{type(module).__name__}.{name} is not a plain value")
-            values[name] = value
-        return values
-
-    @staticmethod
-    def weights(module: Any) -> list[np.ndarray]:
-        """The torch module's tensors, in the order of the Keras layer's ``weights``."""
-        return []
-
-
-def class_reference(rule: type[LayerRule], *args: Any, **kwargs: Any) -> str:
-    """Source of a zero-argument callable making the Keras layer for ``torch_class(*args)``.
-
-    Used where torch code passes a layer class (or a ``functools.partial`` of one) as a value
-    and constructs it later: a bare Keras class when the translation is ``Class()``, else a
-    lambda. Raises TypeError or Unsupported when the layer needs other arguments.
-    """
-    source = rule().keras(*args, **kwargs)
-    head = source[:-2]
-    if source.endswith("()") and "(" not in head:
-        return head
-    return f"(lambda: {source})"
-
-
-LAYERS: dict[str, type[LayerRule]] = {}
-
-
-def layer(cls: type[LayerRule]) -> type[LayerRule]:
-    """Class decorator registering a layer rule under its torch name."""
-    LAYERS[cls.torch] = cls
-    return cls
-
-
-def bind(
-    func: Callable[..., Any], args: list[Arg], kwargs: dict[str, Arg]
-) -> inspect.BoundArguments:
-    """Bind source arguments to a rule's torch signature (TypeError names a bad argument)."""
-    bound = inspect.signature(func).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound
-
-
-def load_all() -> None:
-    """Import every rule module so that its decorators register the rules."""
-    from torch2tf.rules import (  # noqa: F401
-        activations,
-        containers,
-        devices,
-        functional,
-        init,
-        layers,
-        normalization,
-        tensor,
-        training,
-    )
-
-
-FUNCTIONS: dict[str, Callable[..., str]] = {}
-"""Qualified torch function name -> a function with its signature returning TensorFlow source."""
-
-INITIALIZERS: dict[str, Callable[..., str]] = {}
-"""Qualified ``torch.nn.init`` name -> a function with its signature returning an initializer."""
-
-
-METHODS: dict[str, Callable[..., str]] = {}
-"""Tensor method name (``view``) -> a function taking the tensor's source first, then the
-method's own arguments, returning TensorFlow source."""
-
-
-def method(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Decorator registering a torch.Tensor method rule under one or more method names."""
-
-    def register(func: Callable[..., str]) -> Callable[..., str]:
-        for name in names:
-            METHODS[name] = func
-        return func
-
-    return register
-
-
-def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Decorator registering a torch function rule under one or more qualified names."""
-
-    def register(func: Callable[..., str]) -> Callable[..., str]:
-        for name in names:
-            FUNCTIONS[name] = func
-        return func
-
-    return register
-
-
-def initializer(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Decorator registering a ``torch.nn.init`` rule under one or more qualified names."""
-
-    def register(func: Callable[..., str]) -> Callable[..., str]:
-        for name in names:
-            INITIALIZERS[name] = func
-        return func
-
-    return register
+__all__ = [
+    "Arg",
+    "Unsupported",
+    "const",
+    "src",
+    "keras_call",
+    "LayerRule",
+    "class_reference",
+    "LAYERS",
+    "layer",
+    "bind",
+    "FUNCTIONS",
+    "INITIALIZERS",
+    "METHODS",
+    "method",
+    "function",
+    "initializer",
+]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules import LayerRule, Unsupported, const, keras_call, layer, src
 from torch2tf.rules.layers import _array, _no_dtype
+from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
 
 
 def _activation(name: str) -> str:

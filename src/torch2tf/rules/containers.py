@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from torch2tf.rules import LayerRule, Unsupported, const, layer, src
+from torch2tf.rules.registry import LayerRule, Unsupported, const, layer, src
 
 
 @layer

@@ -7,8 +7,8 @@ tensors and modules (``.to(device)``, ``.cuda()``) is dropped elsewhere (tensor 
 
 from __future__ import annotations
 
-from torch2tf.rules import function, method, src
 from torch2tf.rules.functional import paren, unparen
+from torch2tf.rules.registry import function, method, src
 
 
 @function("torch.device")

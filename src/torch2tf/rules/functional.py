@@ -11,8 +11,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from torch2tf.rules import Unsupported, const, function, keras_call, method
-from torch2tf.rules import src as _source
+from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
+from torch2tf.rules.registry import src as _source
 from torch2tf.torch_api import DTYPES
 
 _MISSING = object()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from torch2tf.rules import Unsupported, const, initializer, keras_call, src
+from torch2tf.rules.registry import Unsupported, const, initializer, keras_call, src
 
 _GAINS_SQUARED = {
     "linear": 1.0,

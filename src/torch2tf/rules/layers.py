@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules import Arg, LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import Arg, LayerRule, Unsupported, const, keras_call, layer, src
 
 
 def _no_dtype(dtype: Any) -> None:

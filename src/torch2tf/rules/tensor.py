@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from torch2tf.rules import Arg, Unsupported, const, function, keras_call, method
 from torch2tf.rules.functional import (
     _MISSING,
     _no_out,
@@ -27,6 +26,7 @@ from torch2tf.rules.functional import (
     paren,
     src,
 )
+from torch2tf.rules.registry import Arg, Unsupported, const, function, keras_call, method
 
 
 def _elements(value: Any) -> list[str] | None:

@@ -6,7 +6,7 @@ helpers of ``keras_helpers/training.py`` (``TorchAdam``, ``TorchCrossEntropyLoss
 
 These rules translate expressions. How the objects are *used* (the loop around
 ``loss.backward()`` and ``optimizer.step()``, where ``scheduler.step()`` sits, clipping,
-``torch.no_grad()``) is checked and rewritten by :mod:`torch2tf.loops`. Statement-level
+``torch.no_grad()``) is checked and rewritten by :mod:`torch2tf.training_script`. Statement-level
 constructs (``torch.no_grad()``, ``clip_grad_norm_``) become a ``_torch2tf_statement(...)``
 placeholder here that the loops pass replaces, or reports where it cannot.
 
@@ -33,40 +33,19 @@ import ast
 import re
 from typing import Any
 
-from torch2tf.rules import Arg, Unsupported, const, function, keras_call, src
+from torch2tf import training_objects
 from torch2tf.rules.functional import dtype_name
+from torch2tf.rules.registry import Arg, Unsupported, const, function, keras_call, src
 
 STATEMENT = "_torch2tf_statement"
 """Placeholder call for constructs the loops pass rewrites as statements."""
 
 _MISSING = object()
 
-OPTIMIZERS = {
-    "torch.optim.SGD": "TorchSGD",
-    "torch.optim.Adam": "TorchAdam",
-    "torch.optim.AdamW": "TorchAdam",
-    "torch.optim.RMSprop": "TorchRMSprop",
-    "torch.optim.Adagrad": "TorchAdagrad",
-}
-SCHEDULERS = {
-    "torch.optim.lr_scheduler.StepLR",
-    "torch.optim.lr_scheduler.MultiStepLR",
-    "torch.optim.lr_scheduler.ExponentialLR",
-    "torch.optim.lr_scheduler.CosineAnnealingLR",
-    "torch.optim.lr_scheduler.LinearLR",
-    "torch.optim.lr_scheduler.OneCycleLR",
-}
-LOSSES = {
-    "torch.nn.CrossEntropyLoss",
-    "torch.nn.NLLLoss",
-    "torch.nn.BCELoss",
-    "torch.nn.BCEWithLogitsLoss",
-    "torch.nn.MSELoss",
-    "torch.nn.L1Loss",
-    "torch.nn.SmoothL1Loss",
-    "torch.nn.HuberLoss",
-    "torch.nn.KLDivLoss",
-}
+# The torch objects translated, from the table shared with the live converters.
+OPTIMIZERS = dict(training_objects.OPTIMIZERS)
+SCHEDULERS = frozenset(training_objects.SCHEDULERS)
+LOSSES = frozenset(training_objects.LOSSES)
 DATA_LOADER = "torch.utils.data.DataLoader"
 TENSOR_DATASET = "torch.utils.data.TensorDataset"
 CLIP_NORM = "torch.nn.utils.clip_grad_norm_"
@@ -316,6 +295,14 @@ def linear_lr(optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, la
         _base_lr(optimizer),
         **_options(start_factor=start_factor, end_factor=end_factor, total_iters=total_iters),
     )
+
+
+@function(training_objects.SEQUENTIAL_LR)
+def sequential_lr(optimizer, schedulers, milestones, last_epoch=-1):
+    """-> TorchSequentialLR of the schedules (each restarts at its milestone, as torch's)."""
+    _fresh(last_epoch)
+    _base_lr(optimizer)  # checked: the schedules are built on it
+    return keras_call("TorchSequentialLR", src(schedulers), src(milestones))
 
 
 @function("torch.optim.lr_scheduler.OneCycleLR")
