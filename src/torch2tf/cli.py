@@ -116,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
     convert.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
+    convert.add_argument(
+        "--export",
+        metavar="FORMATS",
+        help="also write these, comma-separated, each loaded back in a fresh TensorFlow-only "
+        "process and compared with torch: keras (NAME.keras), savedmodel (NAME_savedmodel/), "
+        "tflite (float32), tflite-int8 (dynamic-range int8, error measured)",
+    )
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     return parser
 
@@ -165,6 +172,17 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
             f"--input-shape: expected positive integers like 32,784, received {text!r}"
         )
     return shape
+
+
+def _formats(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    from torch2tf.export import ExportError, parse_formats
+
+    try:
+        return parse_formats(text)
+    except ExportError as err:
+        raise UsageError(f"--export: {err}") from None
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -230,6 +248,7 @@ def _convert(args: argparse.Namespace) -> int:
     ctor_args = _json(args.args, list, "--args")
     ctor_kwargs = _json(args.kwargs, dict, "--kwargs")
     shape = _shape(args.input_shape)
+    formats = _formats(args.export)
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
@@ -248,10 +267,20 @@ def _convert(args: argparse.Namespace) -> int:
     inputs = loading.verification_inputs(model, shape)
     result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
     try:
-        result.save(args.output)
+        result.save(args.output, formats)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(result.table())
+    for fmt, outcome in result.exports.items():
+        if outcome["passed"]:
+            error = outcome["max_abs_error"]
+            print(f"export {fmt:<12} {outcome['file']:<36} max abs error {error:.3e}")
+        else:
+            print(
+                f"torch2tf: export {fmt} failed, not written: {outcome['error']}", file=sys.stderr
+            )
+    if result.passed and not result.exports_passed:
+        return EXIT_FAILED
     if result.passed:
         print(f"wrote {args.output}/")
         return EXIT_OK

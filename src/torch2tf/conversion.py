@@ -10,7 +10,7 @@ import os
 import tempfile
 import textwrap
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,16 @@ class Conversion:
     rtol: float = 1e-4
     sources: dict[str, str] = field(default_factory=dict)
     """For a class built from several project files: every generated file by relative path."""
+    inputs: tuple[torch.Tensor, ...] = ()
+    """The verification inputs."""
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per export format, its file and its verification (see :meth:`export`)."""
+
+    @property
+    def import_name(self) -> str:
+        """The generated module's name for ``import`` (dotted within a project)."""
+        module = type(self.keras_model).__module__
+        return module if self.sources and not module.startswith("keras") else self.module_name
 
     @property
     def passed(self) -> bool:
@@ -82,6 +92,7 @@ class Conversion:
                 {"torch": t.torch_name, "keras": t.keras_name, "shape": list(t.shape)}
                 for t in self.transfers
             ],
+            **({"exports": self.exports} if self.exports else {}),
         }
 
     def parameter_map(self) -> dict[torch.nn.Parameter, tf.Variable]:
@@ -89,19 +100,38 @@ class Conversion:
         variables = {t.torch_name: t.variable for t in self.transfers}
         return {p: variables[n] for n, p in self.torch_model.named_parameters() if n in variables}
 
-    def save(self, outdir: str | Path) -> Path:
-        """Write the source, the weights and ``report.json`` into ``outdir``, atomically.
+    def export(self, outdir: str | Path, formats: Iterable[str] = ("keras",)) -> dict:
+        """Write ``NAME.keras``, ``NAME_savedmodel/``, ``NAME.tflite`` and/or
+        ``NAME.int8.tflite`` into ``outdir`` (atomically, like :meth:`save`), each loaded back
+        in a fresh TensorFlow-only process and compared with torch on the verification
+        inputs. Returns (and keeps in ``exports``, hence the report) format -> result; an
+        artefact that fails is not written and its result says why."""
+        from torch2tf.export import write_exports
+
+        def write(staging: Path) -> None:
+            self.exports = write_exports(self, staging, formats)
+
+        write_folder(outdir, write)
+        return self.exports
+
+    @property
+    def exports_passed(self) -> bool:
+        return all(e["passed"] for e in self.exports.values())
+
+    def save(self, outdir: str | Path, formats: Iterable[str] = ()) -> Path:
+        """Write the source, the weights and ``report.json`` into ``outdir``, atomically,
+        and the exports of ``formats`` (see :meth:`export`).
 
         Files are written into a temporary folder beside ``outdir`` first. A new ``outdir`` is
         that folder renamed; into an existing one the files are moved one by one, and if a
         move fails the files already moved are put back as they were. Either way a failure
         leaves no half-written output, and other files in ``outdir`` are never touched.
         """
-        report = dict(self.report)
+        from torch2tf.export import parse_formats, write_exports
+
+        formats = parse_formats(formats) if formats else ()
         layer = self.first_divergent_layer
-        report["first_divergent_source"] = (
-            source_line(self.torch_model, layer) if layer is not None else None
-        )
+        divergent_source = source_line(self.torch_model, layer) if layer is not None else None
 
         def write(staging: Path) -> None:
             files = self.sources or {f"{self.module_name}.py": self.source}
@@ -109,6 +139,9 @@ class Conversion:
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 (staging / relative).write_text(code, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
+            if formats:
+                self.exports = write_exports(self, staging, formats)
+            report = {**self.report, "first_divergent_source": divergent_source}
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"
             )
@@ -452,4 +485,5 @@ def convert(
         atol,
         rtol,
         sources,
+        inputs,
     )

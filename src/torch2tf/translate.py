@@ -31,6 +31,7 @@ from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
+from torch2tf.serializable import package_name, record_arguments, register
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
 
 rules.load_all()
@@ -113,6 +114,7 @@ def _translate(
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
     translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
     translator.source = source
+    translator.keras_package = package_name(module_name, path)
     result = wrapper.visit(translator)
     result = loops.rewrite(wrapper.module, result, translator)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
@@ -333,6 +335,8 @@ def _assigned_self_attributes(tree: ast.AST) -> set[str]:
 
 
 class _Translator(cst.CSTTransformer):
+    keras_package = "generated"  # Keras registers the generated classes under this name
+
     def __init__(
         self,
         wrapper: MetadataWrapper,
@@ -811,7 +815,7 @@ class _Translator(cst.CSTTransformer):
             else base
             for i, base in enumerate(updated.bases)
         ]
-        return updated.with_changes(bases=bases)
+        return register(updated.with_changes(bases=bases), self.keras_package)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.function_stack.append(node.name.value)
@@ -835,7 +839,7 @@ class _Translator(cst.CSTTransformer):
         if name in info.training:
             return self._with_training_param(updated)
         if name == "__init__":
-            return self._finish_init(info, updated)
+            return self._finish_init(info, record_arguments(updated))
         return updated
 
     def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
@@ -1344,7 +1348,9 @@ def _helpers() -> dict[str, str]:
         text = (folder / name).read_text(encoding="utf-8")
         for node in ast.parse(text).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                found[node.name] = ast.get_source_segment(text, node) or ""
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lines = text.splitlines()[start - 1 : node.end_lineno]
+                found[node.name] = "\n".join(lines)
     return found
 
 
