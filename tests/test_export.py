@@ -142,3 +142,42 @@ def test_cli_export_writes_and_reports(capsys, tmp_path):
     assert "export keras" in out and "PyTorchMLP.keras" in out
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["exports"]["keras"]["passed"]
+
+
+def test_a_model_built_by_its_first_call_says_how_to_load_its_weights(capsys, tmp_path):
+    src = tmp_path / "seqnet.py"
+    src.write_text(
+        textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class SeqNet(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(width, 4), nn.Tanh(), nn.Linear(4, 2))
+
+            def forward(self, x):
+                return self.body(x)
+        """)
+    )
+    out = tmp_path / "out"
+    assert main(["convert", str(src), "--class", "SeqNet", "--args", "[7]", "-o", str(out)]) == 0
+    printed, _ = capsys.readouterr()
+    note = next(line for line in printed.splitlines() if line.startswith("note:"))
+    call = note.split("call ", 1)[1].removesuffix(" once")
+    assert call == "model(tf.zeros((1, 7)))"
+    report = json.loads((out / "report.json").read_text())
+    assert not report["built_at_construction"]
+    assert report["inputs"] == [{"shape": [16, 7], "dtype": "float32"}]
+
+    def load(first: str) -> subprocess.CompletedProcess:
+        script = (
+            f"import sys\nimport tensorflow as tf\nsys.path.insert(0, {str(out)!r})\n"
+            f"from seqnet import SeqNet\nmodel = SeqNet(7)\n{first}\n"
+            f"model.load_weights({str(out / 'SeqNet.weights.h5')!r})\n"
+        )
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+    loaded = load(call)
+    assert loaded.returncode == 0, loaded.stderr
+    assert load("pass").returncode != 0  # which is why the note is printed

@@ -283,6 +283,8 @@ def _convert(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     if result.passed:
         print(f"wrote {args.output}/")
+        if result.build_hint():
+            print(f"note: {result.build_hint()}")
         return EXIT_OK
     layer = result.first_divergent_layer
     if layer is None:

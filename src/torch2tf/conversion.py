@@ -52,6 +52,22 @@ class Conversion:
     """The verification inputs."""
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per export format, its file and its verification (see :meth:`export`)."""
+    built_at_construction: bool = True
+    """False when the Keras model owns its weights only after its first call."""
+
+    def build_hint(self) -> str | None:
+        """For a model built by its first call: the call to make before ``load_weights``."""
+        if self.built_at_construction:
+            return None
+        calls = []
+        for x in self.inputs:
+            shape = (1, *x.shape[1:])
+            dtype = str(x.dtype).removeprefix("torch.")
+            calls.append(f"tf.zeros({shape}{'' if dtype == 'float32' else f', {dtype!r}'})")
+        return (
+            f"{self.class_name} is built by its first call: before model.load_weights(...), "
+            f"call model({', '.join(calls)}) once"
+        )
 
     @property
     def import_name(self) -> str:
@@ -92,6 +108,11 @@ class Conversion:
                 {"torch": t.torch_name, "keras": t.keras_name, "shape": list(t.shape)}
                 for t in self.transfers
             ],
+            "inputs": [
+                {"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch.")}
+                for x in self.inputs
+            ],
+            "built_at_construction": self.built_at_construction,
             **({"exports": self.exports} if self.exports else {}),
         }
 
@@ -466,7 +487,8 @@ def convert(
     kwargs = {k: _keras_argument(v, generated) for k, v in dict(kwargs or {}).items()}
     with _dtype_policy(policy):
         keras_model = keras_cls(*args, **kwargs)
-    if not keras_model.built or not keras_model.weights:
+    built_at_construction = keras_model.built and bool(keras_model.weights)
+    if not built_at_construction:
         from torch2tf.verify import _to_tf
 
         keras_model(*_to_tf(inputs), training=False)
@@ -486,4 +508,5 @@ def convert(
         rtol,
         sources,
         inputs,
+        built_at_construction=built_at_construction,
     )
