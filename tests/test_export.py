@@ -181,3 +181,15 @@ def test_a_model_built_by_its_first_call_says_how_to_load_its_weights(capsys, tm
     loaded = load(call)
     assert loaded.returncode == 0, loaded.stderr
     assert load("pass").returncode != 0  # which is why the note is printed
+
+
+def test_keras_layers_are_named_after_the_torch_attributes(exported):
+    result, out = exported
+    lines: list[str] = []
+    result.keras_model.summary(print_fn=lambda line, **_: lines.append(line))
+    summary = "\n".join(lines)
+    for name, kind in [("fc1", "Dense"), ("bn1", "TorchBatchNorm"), ("relu1", "ReLU")]:
+        assert f"{name} ({kind})" in summary
+    assert [layer.name for layer in result.keras_model.layers] == [
+        n for n, _ in result.torch_model.named_children()
+    ]

@@ -1,4 +1,5 @@
-"""Make generated Keras classes serializable, so ``keras.models.load_model`` can rebuild them.
+"""Make generated Keras classes serializable, so ``keras.models.load_model`` can rebuild them,
+and name their layers after the torch attributes.
 
 Every translated class is registered with Keras under its module's name, and keeps the
 arguments it was constructed with for ``get_config``: loading a ``.keras`` file calls the
@@ -9,12 +10,48 @@ class gets no ``get_config`` (Keras then refuses to save it, saying why).
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 import libcst as cst
 
 ARGUMENTS = "init_arguments"
+
+
+def named_layer(
+    layer: cst.BaseExpression, name: str, helpers: dict[str, str]
+) -> cst.BaseExpression:
+    """``name="fc1"`` on the Keras layer built for ``self.fc1 = nn.Linear(...)``, so that
+    ``summary()`` and the weights file read like the torch model. Only Keras's own layers and
+    helpers passing ``**kwargs`` on take a name."""
+    if not isinstance(layer, cst.Call) or any(
+        a.keyword and a.keyword.value == "name" for a in layer.args
+    ):
+        return layer
+    func = cst.Module([]).code_for_node(layer.func)
+    if not (
+        func.startswith("tf.keras.layers.")
+        or func == "tf.keras.Sequential"
+        or _passes_kwargs(helpers.get(func))
+    ):
+        return layer
+    argument = cst.Arg(cst.SimpleString(repr(name)), keyword=cst.Name("name"))
+    return layer.with_changes(args=[*layer.args, argument])
+
+
+def _passes_kwargs(helper: str | None) -> bool:
+    """A helper class whose ``__init__`` takes ``**kwargs`` (and hands them to Keras)."""
+    if helper is None:
+        return False
+    tree = ast.parse(helper).body[-1]
+    return isinstance(tree, ast.ClassDef) and any(
+        isinstance(f, ast.FunctionDef)
+        and f.name == "__init__"
+        and f.args.kwarg is not None
+        and f.args.kwarg.arg == "kwargs"
+        for f in tree.body
+    )
 
 
 def package_name(module_name: str | None, path: str) -> str:
@@ -33,11 +70,12 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
     init = next(
         (s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
     )
-    if init is not None and _records(init):
+    if init is not None and (_records(init) or _takes_nothing(init.params)):
+        config = f"dict(self.{ARGUMENTS})" if _records(init) else "{}"
         get_config = cst.parse_statement(
             "def get_config(self):\n"
             '    """The constructor\'s arguments: load_model rebuilds the model from them."""\n'
-            f"    return dict(self.{ARGUMENTS})\n"
+            f"    return {config}\n"
         )
         at = body.index(init) + 1
         body.insert(at, get_config.with_changes(leading_lines=[cst.EmptyLine()]))
@@ -52,8 +90,9 @@ def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
     params = init.params
     if isinstance(params.star_arg, cst.Param):
         return init
-    names = [p.name.value for p in [*params.posonly_params, *params.params][1:]]
-    names += [p.name.value for p in params.kwonly_params]
+    names = _parameters(params)
+    if not names and params.star_kwarg is None:
+        return init  # nothing to record: get_config returns {}
     items = ", ".join(f"{n!r}: {n}" for n in names)
     if params.star_kwarg is not None:
         items = (
@@ -68,6 +107,20 @@ def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
             body.insert(index + 1, record)
             return init.with_changes(body=init.body.with_changes(body=body))
     return init
+
+
+def _parameters(params: cst.Parameters) -> list[str]:
+    """The names of the constructor's parameters after ``self`` (not ``*args``/``**kwargs``)."""
+    names = [p.name.value for p in [*params.posonly_params, *params.params][1:]]
+    return names + [p.name.value for p in params.kwonly_params]
+
+
+def _takes_nothing(params: cst.Parameters) -> bool:
+    return (
+        not _parameters(params)
+        and not isinstance(params.star_arg, cst.Param)
+        and (params.star_kwarg is None)
+    )
 
 
 def _records(init: cst.FunctionDef) -> bool:

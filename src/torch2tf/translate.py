@@ -31,7 +31,7 @@ from torch2tf.parameters import add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
-from torch2tf.serializable import package_name, record_arguments, register
+from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
 
 rules.load_all()
@@ -1235,7 +1235,10 @@ class _Translator(cst.CSTTransformer):
                 f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
             )
         rule = rule_cls(overrides)
-        return self._apply(original, updated, qualified, rule.keras)
+        layer = self._apply(original, updated, qualified, rule.keras)
+        if attr is not None and original in info.direct_calls:
+            layer = named_layer(layer, attr, _helpers())
+        return layer
 
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])

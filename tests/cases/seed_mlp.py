@@ -48,12 +48,14 @@ class PyTorchMLP(tf.keras.Model):
             hidden_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(input_size),
+            name="fc1",
         )
-        self.relu = tf.keras.layers.ReLU()
+        self.relu = tf.keras.layers.ReLU(name="relu")
         self.fc2 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size),
+            name="fc2",
         )
         # Create the weights now, as torch does at construction.
         self(tf.keras.Input(shape=(input_size,)))

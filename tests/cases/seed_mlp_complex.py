@@ -107,22 +107,25 @@ class PyTorchMLPComplex(tf.keras.Model):
             hidden_size1,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(input_size),
+            name="fc1",
         )
-        self.bn1 = TorchBatchNorm(momentum=0.9, epsilon=1e-05)
-        self.relu1 = tf.keras.layers.ReLU()
-        self.dropout1 = tf.keras.layers.Dropout(dropout_rate)
+        self.bn1 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn1")
+        self.relu1 = tf.keras.layers.ReLU(name="relu1")
+        self.dropout1 = tf.keras.layers.Dropout(dropout_rate, name="dropout1")
         self.fc2 = tf.keras.layers.Dense(
             hidden_size2,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size1),
+            name="fc2",
         )
-        self.bn2 = TorchBatchNorm(momentum=0.9, epsilon=1e-05)
-        self.relu2 = tf.keras.layers.ReLU()
-        self.dropout2 = tf.keras.layers.Dropout(dropout_rate)
+        self.bn2 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn2")
+        self.relu2 = tf.keras.layers.ReLU(name="relu2")
+        self.dropout2 = tf.keras.layers.Dropout(dropout_rate, name="dropout2")
         self.fc3 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size2),
+            name="fc3",
         )
         # Create the weights now, as torch does at construction.
         self(tf.keras.Input(shape=(input_size,)))

@@ -42,12 +42,14 @@ class PyTorchMLPInit(tf.keras.Model):
             hidden_size,
             kernel_initializer=tf.keras.initializers.GlorotUniform(),
             bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc1",
         )
-        self.relu = tf.keras.layers.ReLU()
+        self.relu = tf.keras.layers.ReLU(name="relu")
         self.fc2 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=tf.keras.initializers.GlorotUniform(),
             bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc2",
         )
         # _initialize_weights() is applied through the layers' initializer arguments.
         # Create the weights now, as torch does at construction.
