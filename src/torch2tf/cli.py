@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list-rules", action="store_true", help="list the torch names that are translated"
     )
+    parser.add_argument("--version", action="version", version=f"torch2tf {_version()}")
     commands = parser.add_subparsers(dest="command")
     translate = commands.add_parser(
         "translate",
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
         "The file is parsed, never imported or executed. Every construct that cannot be "
         "translated exactly is reported at once, and nothing is written.",
-        epilog=EXIT_CODES,
+        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n\n"
+        + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     translate.add_argument(
@@ -98,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "a state dict, then write the generated .py, the .weights.h5 and report.json to "
         "OUTDIR, atomically. Exits 0 only when the Keras model matches torch in eval and "
         "train mode; on a mismatch the report is still written.",
-        epilog=EXIT_CODES,
+        epilog="example:\n  torch2tf convert examples/seed_mlps.py --class PyTorchMLP "
+        "--args '[784, 256, 10]' --export keras,tflite -o out/mlp\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
@@ -124,7 +127,17 @@ def _parser() -> argparse.ArgumentParser:
         "tflite (float32), tflite-int8 (dynamic-range int8, error measured)",
     )
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    convert.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch2tf")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _read(path: Path) -> str:
@@ -254,7 +267,8 @@ def _convert(args: argparse.Namespace) -> int:
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
     _read(args.src)  # unreadable input is a usage error, before anything runs
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+    if not args.verbose:  # TensorFlow's start-up lines say nothing about the conversion
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from torch2tf import loading
     from torch2tf.conversion import convert, source_line
 
@@ -324,6 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        return _run(parser, args)
+    except BrokenPipeError:  # the reader stopped early (`torch2tf --list-rules | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return EXIT_OK
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules()
     if args.command is None:
