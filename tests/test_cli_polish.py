@@ -38,3 +38,20 @@ def test_each_command_help_shows_its_own_options_and_an_example(capsys):
     translate, _ = capsys.readouterr()
     assert "--allow-partial" in options(translate) and "--export" not in options(translate)
     assert "example:\n  torch2tf translate " in translate
+
+
+def test_an_untranslated_construct_says_what_to_do(capsys, tmp_path):
+    from conftest import ROOT
+
+    from torch2tf.cli import EXIT_FAILED, NOT_TRANSLATED_HINT
+
+    src = tmp_path / "conv.py"
+    src.write_text(
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.conv = nn.Conv2d(3, 8, 3)\n"
+    )
+    assert main(["translate", str(src)]) == EXIT_FAILED
+    _, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1] == NOT_TRANSLATED_HINT
+    readme = (ROOT / "README.md").read_text()
+    assert "## What is translated" in readme and "not translated yet" in readme

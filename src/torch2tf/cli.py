@@ -43,6 +43,13 @@ exit codes:
 """
 
 
+NOT_TRANSLATED_HINT = (
+    "torch2tf: what is covered today: the README's 'What is translated' section and "
+    "`torch2tf --list-rules`; `translate --allow-partial` writes the rest as stubs to finish "
+    "by hand"
+)
+
+
 class UsageError(Exception):
     """Bad command-line input; reported as one line with exit code 2."""
 
@@ -360,6 +367,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except TranslationError as err:
         print(err, file=sys.stderr)
         print(f"torch2tf: {_count(err.diagnostics)}; nothing written", file=sys.stderr)
+        print(NOT_TRANSLATED_HINT, file=sys.stderr)
         return EXIT_FAILED
     except Exception as err:  # conversion problems: one clear message, no traceback
         from torch2tf.loading import conversion_errors
