@@ -101,7 +101,12 @@ def translated_layer(source: str, attr: str = "layer") -> str:
             and isinstance(node.targets[0], ast.Attribute)
             and node.targets[0].attr == attr
         ):
-            return ast.unparse(node.value)
+            value = node.value
+            if isinstance(value, ast.Call):  # Keras layers are named after the attribute
+                named = [k for k in value.keywords if k.arg == "name"]
+                assert [ast.literal_eval(k.value) for k in named] in ([attr], []), named
+                value.keywords = [k for k in value.keywords if k.arg != "name"]
+            return ast.unparse(value)
     raise AssertionError(f"no self.{attr} = ... in the translation")
 
 

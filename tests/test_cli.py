@@ -605,3 +605,13 @@ def test_the_readme_main_job(capsys, tmp_path, monkeypatch):
     report = json.loads((tmp_path / "out" / "complex" / "report.json").read_text())
     assert report["passed"] and report["model"] == "PyTorchMLPComplex"
     assert (tmp_path / "out" / "complex" / "seed_mlps.py").is_file()
+
+    # Then the README's loading snippet, as written, in a fresh TensorFlow-only process.
+    snippet = readme.split("Loading the converted model elsewhere", 1)[1]
+    snippet = snippet.split("```python\n", 1)[1].split("```", 1)[0]
+    check = "\nassert 'torch' not in sys.modules\n"
+    done = subprocess.run(
+        [sys.executable, "-c", snippet + check], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "(1, 10)"

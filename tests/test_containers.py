@@ -22,7 +22,7 @@ def test_containers_become_keras_and_python_containers():
     code = translate_file(MODELS / "containers_model.py")
     assert "self.stem = tf.keras.Sequential(\n            [\n" in code
     assert "self.blocks = [Block(width, 0.1) for _ in range(depth)]" in code
-    assert "self.body = tf.keras.Sequential([*layers])" in code
+    assert 'self.body = tf.keras.Sequential([*layers], name="body")' in code
     assert 'self.heads = {\n            "main": tf.keras.layers.Dense(' in code
     assert "x = self.stem(x, training=training)" in code
 

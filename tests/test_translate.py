@@ -139,7 +139,9 @@ def test_batchnorm_arguments_map_to_keras_conventions():
         """
     )
     code = translate_source(source)
-    assert "TorchBatchNorm(momentum=0.7, epsilon=1e-3, center=False, scale=False)" in code
+    assert (
+        "TorchBatchNorm(\n            momentum=0.7, epsilon=1e-3, center=False, scale=False" in code
+    )
     assert "class TorchBatchNorm(tf.keras.layers.BatchNormalization):" in code
 
 

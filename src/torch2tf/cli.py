@@ -46,6 +46,13 @@ exit codes:
 """
 
 
+NOT_TRANSLATED_HINT = (
+    "torch2tf: what is covered today: the README's 'What is translated' section and "
+    "`torch2tf --list-rules`; `translate --allow-partial` writes the rest as stubs to finish "
+    "by hand"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line (no usage dump) with exit code 2."""
 
@@ -63,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list-rules", action="store_true", help="list the torch names that are translated"
     )
+    parser.add_argument("--version", action="version", version=f"torch2tf {_version()}")
     commands = parser.add_subparsers(dest="command")
     translate = commands.add_parser(
         "translate",
@@ -70,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
         "The file is parsed, never imported or executed. Every construct that cannot be "
         "translated exactly is reported at once, and nothing is written.",
-        epilog=EXIT_CODES,
+        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n\n"
+        + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     translate.add_argument(
@@ -105,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "a state dict, then write the generated .py, the .weights.h5 and report.json to "
         "OUTDIR, atomically. Exits 0 only when the Keras model matches torch in eval and "
         "train mode; on a mismatch the report is still written.",
-        epilog=EXIT_CODES,
+        epilog="example:\n  torch2tf convert examples/seed_mlps.py --class PyTorchMLP "
+        "--args '[784, 256, 10]' --export keras,tflite -o out/mlp\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
@@ -123,8 +133,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
     convert.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
+    convert.add_argument(
+        "--export",
+        metavar="FORMATS",
+        help="also write these, comma-separated, each loaded back in a fresh TensorFlow-only "
+        "process and compared with torch: keras (NAME.keras), savedmodel (NAME_savedmodel/), "
+        "tflite (float32), tflite-int8 (dynamic-range int8, error measured)",
+    )
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    convert.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch2tf")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _read(path: Path) -> str:
@@ -172,6 +199,17 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
             f"--input-shape: expected positive integers like 32,784, received {text!r}"
         )
     return shape
+
+
+def _formats(text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    from torch2tf.export import ExportError, parse_formats
+
+    try:
+        return parse_formats(text)
+    except ExportError as err:
+        raise UsageError(f"--export: {err}") from None
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -268,12 +306,14 @@ def _convert(args: argparse.Namespace) -> int:
     ctor_args = _json(args.args, list, "--args")
     ctor_kwargs = _json(args.kwargs, dict, "--kwargs")
     shape = _shape(args.input_shape)
+    formats = _formats(args.export)
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
     _read(args.src)  # unreadable input is a usage error, before anything runs
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+    if not args.verbose:  # TensorFlow's start-up lines say nothing about the conversion
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from torch2tf import loading
     from torch2tf.conversion import convert, source_line
 
@@ -289,12 +329,24 @@ def _convert(args: argparse.Namespace) -> int:
     inputs = loading.verification_inputs(model, shape)
     result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
     try:
-        result.save(args.output)
+        result.save(args.output, formats)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(result.table())
+    for fmt, outcome in result.exports.items():
+        if outcome["passed"]:
+            error = outcome["max_abs_error"]
+            print(f"export {fmt:<12} {outcome['file']:<36} max abs error {error:.3e}")
+        else:
+            print(
+                f"torch2tf: export {fmt} failed, not written: {outcome['error']}", file=sys.stderr
+            )
+    if result.passed and not result.exports_passed:
+        return EXIT_FAILED
     if result.passed:
         print(f"wrote {args.output}/")
+        if result.build_hint():
+            print(f"note: {result.build_hint()}")
         return EXIT_OK
     layer = result.first_divergent_layer
     if layer is None:
@@ -334,6 +386,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        return _run(parser, args)
+    except BrokenPipeError:  # the reader stopped early (`torch2tf --list-rules | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return EXIT_OK
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules()
     if args.command is None:
@@ -347,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TranslationError as err:
         print(err, file=sys.stderr)
         print(f"torch2tf: {_count(err.diagnostics)}; nothing written", file=sys.stderr)
+        print(NOT_TRANSLATED_HINT, file=sys.stderr)
         return EXIT_FAILED
     except Exception as err:  # conversion problems: one clear message, no traceback
         from torch2tf.loading import conversion_errors

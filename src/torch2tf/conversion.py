@@ -12,7 +12,7 @@ import random
 import tempfile
 import textwrap
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,32 @@ class Conversion:
     """For a class built from several project files: every generated file by relative path."""
     left_out: list[dict[str, Any]] = field(default_factory=list)
     """Top-level code of those files not translated because the class does not reach it."""
+    inputs: tuple[torch.Tensor, ...] = ()
+    """The verification inputs."""
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per export format, its file and its verification (see :meth:`export`)."""
+    built_at_construction: bool = True
+    """False when the Keras model owns its weights only after its first call."""
+
+    def build_hint(self) -> str | None:
+        """For a model built by its first call: the call to make before ``load_weights``."""
+        if self.built_at_construction:
+            return None
+        calls = []
+        for x in self.inputs:
+            shape = (1, *x.shape[1:])
+            dtype = str(x.dtype).removeprefix("torch.")
+            calls.append(f"tf.zeros({shape}{'' if dtype == 'float32' else f', {dtype!r}'})")
+        return (
+            f"{self.class_name} is built by its first call: before model.load_weights(...), "
+            f"call model({', '.join(calls)}) once"
+        )
+
+    @property
+    def import_name(self) -> str:
+        """The generated module's name for ``import`` (dotted within a project)."""
+        module = type(self.keras_model).__module__
+        return module if self.sources and not module.startswith("keras") else self.module_name
 
     @property
     def passed(self) -> bool:
@@ -88,6 +114,12 @@ class Conversion:
                 for t in self.transfers
             ],
             "left_out": self.left_out,
+            "inputs": [
+                {"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch.")}
+                for x in self.inputs
+            ],
+            "built_at_construction": self.built_at_construction,
+            **({"exports": self.exports} if self.exports else {}),
         }
 
     def parameter_map(self) -> dict[torch.nn.Parameter, tf.Variable]:
@@ -95,19 +127,38 @@ class Conversion:
         variables = {t.torch_name: t.variable for t in self.transfers}
         return {p: variables[n] for n, p in self.torch_model.named_parameters() if n in variables}
 
-    def save(self, outdir: str | Path) -> Path:
-        """Write the source, the weights and ``report.json`` into ``outdir``, atomically.
+    def export(self, outdir: str | Path, formats: Iterable[str] = ("keras",)) -> dict:
+        """Write ``NAME.keras``, ``NAME_savedmodel/``, ``NAME.tflite`` and/or
+        ``NAME.int8.tflite`` into ``outdir`` (atomically, like :meth:`save`), each loaded back
+        in a fresh TensorFlow-only process and compared with torch on the verification
+        inputs. Returns (and keeps in ``exports``, hence the report) format -> result; an
+        artefact that fails is not written and its result says why."""
+        from torch2tf.export import write_exports
+
+        def write(staging: Path) -> None:
+            self.exports = write_exports(self, staging, formats)
+
+        write_folder(outdir, write)
+        return self.exports
+
+    @property
+    def exports_passed(self) -> bool:
+        return all(e["passed"] for e in self.exports.values())
+
+    def save(self, outdir: str | Path, formats: Iterable[str] = ()) -> Path:
+        """Write the source, the weights and ``report.json`` into ``outdir``, atomically,
+        and the exports of ``formats`` (see :meth:`export`).
 
         Files are written into a temporary folder beside ``outdir`` first. A new ``outdir`` is
         that folder renamed; into an existing one the files are moved one by one, and if a
         move fails the files already moved are put back as they were. Either way a failure
         leaves no half-written output, and other files in ``outdir`` are never touched.
         """
-        report = dict(self.report)
+        from torch2tf.export import parse_formats, write_exports
+
+        formats = parse_formats(formats) if formats else ()
         layer = self.first_divergent_layer
-        report["first_divergent_source"] = (
-            source_line(self.torch_model, layer) if layer is not None else None
-        )
+        divergent_source = source_line(self.torch_model, layer) if layer is not None else None
 
         def write(staging: Path) -> None:
             files = self.sources or {f"{self.module_name}.py": self.source}
@@ -115,6 +166,9 @@ class Conversion:
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 (staging / relative).write_text(code, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
+            if formats:
+                self.exports = write_exports(self, staging, formats)
+            report = {**self.report, "first_divergent_source": divergent_source}
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"
             )
@@ -493,7 +547,8 @@ def convert(
     with _global_random_state_kept():
         with _dtype_policy(policy):
             keras_model = keras_cls(*args, **kwargs)
-        if not keras_model.built or not keras_model.weights:
+        built_at_construction = keras_model.built and bool(keras_model.weights)
+        if not built_at_construction:
             from torch2tf.verify import _to_tf
 
             keras_model(*_to_tf(inputs), training=False)
@@ -513,4 +568,6 @@ def convert(
         rtol,
         sources,
         left_out,
+        inputs,
+        built_at_construction=built_at_construction,
     )

@@ -29,6 +29,7 @@ under a minute on two CPU cores.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -43,6 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 TRAIN_SIZE = 1500
+DEPENDENCIES = {"sklearn": "scikit-learn", "matplotlib": "matplotlib"}  # module -> distribution
 _FLOOR = 1e-18  # where steps with equal losses are drawn on the log scale
 
 
@@ -148,12 +150,13 @@ def load_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _batches(size: int, batch: int, epochs: int, seed: int) -> list[list[np.ndarray]]:
-    """Per epoch, the batches' row indices: one seeded permutation per epoch."""
+    """Per epoch, the batches' row indices: one seeded permutation per epoch. The last, smaller
+    batch is dropped: its noisier loss made every curve jump at each epoch's end."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(epochs):
         order = rng.permutation(size)
-        out.append([order[i : i + batch] for i in range(0, size, batch)])
+        out.append([order[i : i + batch] for i in range(0, size - batch + 1, batch)])
     return out
 
 
@@ -472,6 +475,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="weights and batch order (0)")
     parser.add_argument("--list", action="store_true", help="print the combinations and exit")
     args = parser.parse_args(argv)
+    missing = [p for m, p in DEPENDENCIES.items() if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"python -m torch2tf.parity needs {' and '.join(missing)}: "
+            "pip install 'torch2tf[parity]'",
+            file=sys.stderr,
+        )
+        return 2
     if args.list:
         for name, combo in _combos().items():
             print(f"{name}: {combo.description}")

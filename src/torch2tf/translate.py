@@ -34,6 +34,7 @@ from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
+from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
 
 MODULE_BASE = "torch.nn.Module"
@@ -113,6 +114,7 @@ def _translate(
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
     translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
+    translator.keras_package = package_name(module_name, path)
     result = wrapper.visit(translator)
     facts = training_script.FileFacts(
         path=path,
@@ -358,6 +360,8 @@ def _assigned_self_attributes(tree: ast.AST) -> set[str]:
 
 
 class _Translator(cst.CSTTransformer):
+    keras_package = "generated"  # Keras registers the generated classes under this name
+
     def __init__(
         self,
         wrapper: MetadataWrapper,
@@ -836,7 +840,7 @@ class _Translator(cst.CSTTransformer):
             else base
             for i, base in enumerate(updated.bases)
         ]
-        return updated.with_changes(bases=bases)
+        return register(updated.with_changes(bases=bases), self.keras_package)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.function_stack.append(node.name.value)
@@ -860,7 +864,7 @@ class _Translator(cst.CSTTransformer):
         if name in info.training:
             return self._with_training_param(updated)
         if name == "__init__":
-            return self._finish_init(info, updated)
+            return self._finish_init(info, record_arguments(updated))
         return updated
 
     def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
@@ -1256,7 +1260,10 @@ class _Translator(cst.CSTTransformer):
                 f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
             )
         rule = rule_cls(overrides)
-        return self._apply(original, updated, qualified, rule.keras)
+        layer = self._apply(original, updated, qualified, rule.keras)
+        if attr is not None and original in info.direct_calls:
+            layer = named_layer(layer, attr, _helpers())
+        return layer
 
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
@@ -1369,7 +1376,9 @@ def _helpers() -> dict[str, str]:
         text = (folder / name).read_text(encoding="utf-8")
         for node in ast.parse(text).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                found[node.name] = ast.get_source_segment(text, node) or ""
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                lines = text.splitlines()[start - 1 : node.end_lineno]
+                found[node.name] = "\n".join(lines)
     return found
 
 

@@ -35,22 +35,34 @@ def torch_default_bias(fan_in):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
+@tf.keras.utils.register_keras_serializable(package="seed_mlp")
 class PyTorchMLP(tf.keras.Model):
     def __init__(self, input_size, hidden_size, output_size):
         super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+        }
         self.fc1 = tf.keras.layers.Dense(
             hidden_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(input_size),
+            name="fc1",
         )
-        self.relu = tf.keras.layers.ReLU()
+        self.relu = tf.keras.layers.ReLU(name="relu")
         self.fc2 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size),
+            name="fc2",
         )
         # Create the weights now, as torch does at construction.
         self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
 
     def call(self, x, training=None):
         x = self.fc1(x)

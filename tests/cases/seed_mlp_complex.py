@@ -47,6 +47,7 @@ def torch_default_bias(fan_in):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchBatchNorm(tf.keras.layers.BatchNormalization):
     """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
 
@@ -58,9 +59,8 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def build(self, input_shape):
         if self.axis % len(input_shape) == len(input_shape) - 1:
-            self.axis = (
-                -1
-            )  # the same axis; Keras reshapes at every call for any other value
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
         super().build(input_shape)
 
     def call(self, inputs, training=None):
@@ -90,34 +90,49 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
 
 
+@tf.keras.utils.register_keras_serializable(package="seed_mlp_complex")
 class PyTorchMLPComplex(tf.keras.Model):
     def __init__(
         self, input_size, hidden_size1, hidden_size2, output_size, dropout_rate
     ):
         super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size1": hidden_size1,
+            "hidden_size2": hidden_size2,
+            "output_size": output_size,
+            "dropout_rate": dropout_rate,
+        }
         self.fc1 = tf.keras.layers.Dense(
             hidden_size1,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(input_size),
+            name="fc1",
         )
-        self.bn1 = TorchBatchNorm(momentum=0.9, epsilon=1e-05)
-        self.relu1 = tf.keras.layers.ReLU()
-        self.dropout1 = tf.keras.layers.Dropout(dropout_rate)
+        self.bn1 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn1")
+        self.relu1 = tf.keras.layers.ReLU(name="relu1")
+        self.dropout1 = tf.keras.layers.Dropout(dropout_rate, name="dropout1")
         self.fc2 = tf.keras.layers.Dense(
             hidden_size2,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size1),
+            name="fc2",
         )
-        self.bn2 = TorchBatchNorm(momentum=0.9, epsilon=1e-05)
-        self.relu2 = tf.keras.layers.ReLU()
-        self.dropout2 = tf.keras.layers.Dropout(dropout_rate)
+        self.bn2 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn2")
+        self.relu2 = tf.keras.layers.ReLU(name="relu2")
+        self.dropout2 = tf.keras.layers.Dropout(dropout_rate, name="dropout2")
         self.fc3 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=torch_default_kernel(),
             bias_initializer=torch_default_bias(hidden_size2),
+            name="fc3",
         )
         # Create the weights now, as torch does at construction.
         self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
 
     def call(self, x, training=None):
         x = self.fc1(x)

@@ -29,23 +29,35 @@ model_pytorch_init = PyTorchMLPInit(input_size=784, hidden_size=256, output_size
 import tensorflow as tf
 
 
+@tf.keras.utils.register_keras_serializable(package="seed_mlp_init")
 class PyTorchMLPInit(tf.keras.Model):
     def __init__(self, input_size, hidden_size, output_size):
         super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+        }
         self.fc1 = tf.keras.layers.Dense(
             hidden_size,
             kernel_initializer=tf.keras.initializers.GlorotUniform(),
             bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc1",
         )
-        self.relu = tf.keras.layers.ReLU()
+        self.relu = tf.keras.layers.ReLU(name="relu")
         self.fc2 = tf.keras.layers.Dense(
             output_size,
             kernel_initializer=tf.keras.initializers.GlorotUniform(),
             bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc2",
         )
         # _initialize_weights() is applied through the layers' initializer arguments.
         # Create the weights now, as torch does at construction.
         self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
 
     def call(self, x, training=None):
         x = self.fc1(x)

@@ -14,6 +14,7 @@ def torch_default_bias(fan_in):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchBatchNorm(tf.keras.layers.BatchNormalization):
     """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
 
@@ -23,7 +24,8 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def build(self, input_shape):
         if self.axis % len(input_shape) == len(input_shape) - 1:
-            self.axis = -1  # the same axis; Keras reshapes at every call for any other value
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
         super().build(input_shape)
 
     def call(self, inputs, training=None):
@@ -60,6 +62,7 @@ def torch_normalized_axes(normalized_shape):
     return -1
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchRMSNorm(tf.keras.layers.RMSNormalization):
     """torch's RMSNorm: eps=None is the dtype's epsilon; the scale is optional."""
 
@@ -83,6 +86,7 @@ class TorchRMSNorm(tf.keras.layers.RMSNormalization):
         return {**super().get_config(), "scale": self.use_scale}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchEmbeddingInit(tf.keras.initializers.Initializer):
     """torch's Embedding init N(0, 1), padding row zeroed; Keras's: U(+-0.05)."""
 
@@ -100,6 +104,7 @@ class TorchEmbeddingInit(tf.keras.initializers.Initializer):
         return {"padding_idx": self.padding_idx}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class PaddedEmbedding(tf.keras.layers.Embedding):
     """torch's Embedding(padding_idx): that row never gets a gradient."""
 
@@ -121,6 +126,7 @@ class PaddedEmbedding(tf.keras.layers.Embedding):
         return {**super().get_config(), "padding_idx": self.padding_idx}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchFlatten(tf.keras.layers.Layer):
     """torch's Flatten(start_dim, end_dim); Keras's merges all axes after 0."""
 
@@ -145,6 +151,7 @@ class TorchFlatten(tf.keras.layers.Layer):
         return {**super().get_config(), "start_dim": self.start_dim, "end_dim": self.end_dim}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchUnflatten(tf.keras.layers.Layer):
     """torch's Unflatten splits one axis; Keras's Reshape restates them all."""
 
@@ -163,6 +170,7 @@ class TorchUnflatten(tf.keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class ActivationWith(tf.keras.layers.Layer):
     """A Keras activation with arguments (celu's alpha); Activation takes none."""
 
@@ -178,6 +186,7 @@ class ActivationWith(tf.keras.layers.Layer):
         return {"activation": self.activation, **self.arguments}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchPReLU(tf.keras.layers.Layer):
     """torch's PReLU: alpha shared or per axis-1 channel, 0.25; Keras's: per item, 0."""
 
@@ -205,6 +214,7 @@ class TorchPReLU(tf.keras.layers.Layer):
         return {**super().get_config(), **config, "alpha_initializer": initializer}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchSoftplus(tf.keras.layers.Layer):
     """torch's Softplus(beta, threshold): linear past threshold; Keras's: no args."""
 
@@ -221,6 +231,7 @@ class TorchSoftplus(tf.keras.layers.Layer):
         return {**super().get_config(), "beta": self.beta, "threshold": self.threshold}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchHardtanh(tf.keras.layers.Layer):
     """torch's Hardtanh(min_val, max_val); Keras's hard_tanh clips to [-1, 1] only."""
 
@@ -236,6 +247,7 @@ class TorchHardtanh(tf.keras.layers.Layer):
         return {**super().get_config(), "min_val": self.min_val, "max_val": self.max_val}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchSoftmin(tf.keras.layers.Layer):
     """torch's Softmin, softmax(-x) along an axis; Keras has no softmin."""
 

@@ -370,7 +370,8 @@ class TorchSGD(tf.keras.optimizers.Optimizer):
         if isinstance(learning_rate, int):
             learning_rate = float(learning_rate)
         floatx = tf.keras.backend.floatx()
-        tf.keras.backend.set_floatx("float64")  # a float learning rate becomes a float64 variable
+        # a float learning rate becomes a float64 variable
+        tf.keras.backend.set_floatx("float64")
         try:
             super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         finally:
@@ -418,7 +419,8 @@ class TorchSGD(tf.keras.optimizers.Optimizer):
                 momentum = tf.cast(self.momentum(self.iterations), dtype)
             else:
                 momentum = tf.constant(self.momentum, dtype)
-            first = tf.equal(step, 0)  # torch's first buffer is the gradient itself, undamped
+            # torch's first buffer is the gradient itself, undamped
+            first = tf.equal(step, 0)
             new_buf = tf.where(first, grad, buf * momentum + grad * (1 - self.dampening))
             self.assign(buf, new_buf)
             self.assign_add(step, 1)
@@ -468,7 +470,8 @@ class TorchAdam(tf.keras.optimizers.Optimizer):
         if isinstance(learning_rate, int):
             learning_rate = float(learning_rate)
         floatx = tf.keras.backend.floatx()
-        tf.keras.backend.set_floatx("float64")  # a float learning rate becomes a float64 variable
+        # a float learning rate becomes a float64 variable
+        tf.keras.backend.set_floatx("float64")
         try:
             super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         finally:
@@ -581,7 +584,8 @@ class TorchRMSprop(tf.keras.optimizers.Optimizer):
         if isinstance(learning_rate, int):
             learning_rate = float(learning_rate)
         floatx = tf.keras.backend.floatx()
-        tf.keras.backend.set_floatx("float64")  # a float learning rate becomes a float64 variable
+        # a float learning rate becomes a float64 variable
+        tf.keras.backend.set_floatx("float64")
         try:
             super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         finally:
@@ -689,7 +693,8 @@ class TorchAdagrad(tf.keras.optimizers.Optimizer):
         if isinstance(learning_rate, int):
             learning_rate = float(learning_rate)
         floatx = tf.keras.backend.floatx()
-        tf.keras.backend.set_floatx("float64")  # a float learning rate becomes a float64 variable
+        # a float learning rate becomes a float64 variable
+        tf.keras.backend.set_floatx("float64")
         try:
             super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         finally:
@@ -768,7 +773,8 @@ class TorchParamGroups(tf.keras.optimizers.Optimizer):
                 f"optimizers and {len(variables)} variable lists."
             )
         self.optimizers = list(optimizers)
-        self.clip_grad_norm = global_clipnorm  # Keras's own global_clipnorm differs from torch's
+        # Keras's own global_clipnorm differs from torch's
+        self.clip_grad_norm = global_clipnorm
         # Keys and positions only: holding the variables would make Keras track them as our state.
         self._group_of = {}  # variable key -> group index (-1: frozen)
         self._group_at = {}  # position -> group index
@@ -1037,7 +1043,8 @@ class TorchOneCycleLR(tf.keras.optimizers.schedules.LearningRateSchedule):
         min_lr = initial_lr / self.final_div_factor
         low_m, high_m = self.base_momentum, self.max_momentum
         total, pct = self.total_steps, self.pct_start
-        if self.three_phase:  # (end_step, start_lr, end_lr, start_momentum, end_momentum)
+        # (end_step, start_lr, end_lr, start_momentum, end_momentum)
+        if self.three_phase:
             phases = [
                 (float(pct * total) - 1, initial_lr, self.max_lr, high_m, low_m),
                 (float(2 * pct * total) - 2, self.max_lr, initial_lr, low_m, high_m),

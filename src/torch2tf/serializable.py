@@ -1,0 +1,146 @@
+"""Make generated Keras classes serializable, so ``keras.models.load_model`` can rebuild them,
+and name their layers after the torch attributes.
+
+Every translated class is registered with Keras under its module's name, and keeps the
+arguments it was constructed with for ``get_config``: loading a ``.keras`` file calls the
+constructor again with them, then reads the weights. Only the generated module and TensorFlow
+are needed to load. A constructor taking ``*args`` cannot be rebuilt from keywords, so such a
+class gets no ``get_config`` (Keras then refuses to save it, saying why).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import libcst as cst
+
+ARGUMENTS = "init_arguments"
+
+
+def named_layer(
+    layer: cst.BaseExpression, name: str, helpers: dict[str, str]
+) -> cst.BaseExpression:
+    """``name="fc1"`` on the Keras layer built for ``self.fc1 = nn.Linear(...)``, so that
+    ``summary()`` and the weights file read like the torch model. Only Keras's own layers and
+    helpers passing ``**kwargs`` on take a name."""
+    if not isinstance(layer, cst.Call) or any(
+        a.keyword and a.keyword.value == "name" for a in layer.args
+    ):
+        return layer
+    func = cst.Module([]).code_for_node(layer.func)
+    if not (
+        func.startswith("tf.keras.layers.")
+        or func == "tf.keras.Sequential"
+        or _passes_kwargs(helpers.get(func))
+    ):
+        return layer
+    argument = cst.Arg(cst.SimpleString(repr(name)), keyword=cst.Name("name"))
+    return layer.with_changes(args=[*layer.args, argument])
+
+
+def _passes_kwargs(helper: str | None) -> bool:
+    """A helper class whose ``__init__`` takes ``**kwargs`` (and hands them to Keras)."""
+    if helper is None:
+        return False
+    tree = ast.parse(helper).body[-1]
+    return isinstance(tree, ast.ClassDef) and any(
+        isinstance(f, ast.FunctionDef)
+        and f.name == "__init__"
+        and f.args.kwarg is not None
+        and f.args.kwarg.arg == "kwargs"
+        for f in tree.body
+    )
+
+
+def package_name(module_name: str | None, path: str) -> str:
+    """The Keras registration package: the generated module's name."""
+    name = module_name or Path(path).stem
+    return re.sub(r"[^\w.]", "_", name).strip("_") or "generated"
+
+
+def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
+    """``@register_keras_serializable`` on the class, and ``get_config`` when its ``__init__``
+    records its arguments (see :func:`record_arguments`)."""
+    decorator = cst.Decorator(
+        cst.parse_expression(f"tf.keras.utils.register_keras_serializable(package={package!r})")
+    )
+    body = list(cls.body.body)
+    init = next(
+        (s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
+    )
+    if init is not None and (_records(init) or _takes_nothing(init.params)):
+        config = f"dict(self.{ARGUMENTS})" if _records(init) else "{}"
+        get_config = cst.parse_statement(
+            "def get_config(self):\n"
+            '    """The constructor\'s arguments: load_model rebuilds the model from them."""\n'
+            f"    return {config}\n"
+        )
+        at = body.index(init) + 1
+        body.insert(at, get_config.with_changes(leading_lines=[cst.EmptyLine()]))
+    return cls.with_changes(
+        decorators=[*cls.decorators, decorator], body=cls.body.with_changes(body=body)
+    )
+
+
+def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
+    """``self.init_arguments = {...}`` right after ``super().__init__()``, before the
+    constructor changes any argument. Nothing for ``*args`` or without a super call."""
+    params = init.params
+    if isinstance(params.star_arg, cst.Param):
+        return init
+    names = _parameters(params)
+    if not names and params.star_kwarg is None:
+        return init  # nothing to record: get_config returns {}
+    items = ", ".join(f"{n!r}: {n}" for n in names)
+    if params.star_kwarg is not None:
+        items = (
+            f"{items}, **{params.star_kwarg.name.value}"
+            if items
+            else (f"**{params.star_kwarg.name.value}")
+        )
+    body = list(init.body.body)
+    for index, stmt in enumerate(body):
+        if _is_super_init(stmt):
+            record = cst.parse_statement(f"self.{ARGUMENTS} = {{{items}}}\n")
+            body.insert(index + 1, record)
+            return init.with_changes(body=init.body.with_changes(body=body))
+    return init
+
+
+def _parameters(params: cst.Parameters) -> list[str]:
+    """The names of the constructor's parameters after ``self`` (not ``*args``/``**kwargs``)."""
+    names = [p.name.value for p in [*params.posonly_params, *params.params][1:]]
+    return names + [p.name.value for p in params.kwonly_params]
+
+
+def _takes_nothing(params: cst.Parameters) -> bool:
+    return (
+        not _parameters(params)
+        and not isinstance(params.star_arg, cst.Param)
+        and (params.star_kwarg is None)
+    )
+
+
+def _records(init: cst.FunctionDef) -> bool:
+    return any(
+        isinstance(stmt, cst.SimpleStatementLine)
+        and isinstance(stmt.body[0], cst.Assign)
+        and cst.Module([]).code_for_node(stmt.body[0].targets[0].target) == f"self.{ARGUMENTS}"
+        for stmt in init.body.body
+    )
+
+
+def _is_super_init(stmt: cst.BaseStatement) -> bool:
+    if not (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)):
+        return False
+    call = stmt.body[0].value
+    return (
+        isinstance(call, cst.Call)
+        and isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "__init__"
+        and isinstance(call.func.value, cst.Call)
+        and isinstance(call.func.value.func, cst.Name)
+        and call.func.value.func.value == "super"
+    )

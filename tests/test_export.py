@@ -1,0 +1,195 @@
+""".keras / SavedModel / TFLite exports: written, loaded back in a fresh TensorFlow-only
+process, compared with torch; failures reported and nothing half-written."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from conftest import EXAMPLES
+from seed_mlps import PyTorchMLPComplex
+
+import torch2tf
+from torch2tf import loading
+from torch2tf.cli import EXIT_OK, EXIT_USAGE, main
+from torch2tf.export import _compare, parse_formats
+
+ALL = ("keras", "savedmodel", "tflite", "tflite-int8")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The seed's complex MLP (trained BatchNorm statistics) saved with every export."""
+    torch.manual_seed(0)
+    model = PyTorchMLPComplex(20, 16, 12, 5, 0.2)
+    with torch.no_grad():
+        model.bn1.running_mean.uniform_(-1, 1)
+        model.bn1.running_var.uniform_(0.5, 2)
+    model.eval()
+    result = torch2tf.convert(model, args=(20, 16, 12, 5, 0.2))
+    out = tmp_path_factory.mktemp("exports") / "complex"
+    result.save(out, formats=ALL)
+    return result, out
+
+
+def test_every_export_reloads_in_a_fresh_process_and_matches_torch(exported):
+    result, out = exported
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["exports"]) == set(ALL)
+    for fmt in ("keras", "savedmodel", "tflite"):
+        entry = report["exports"][fmt]
+        assert entry["passed"], entry
+        assert entry["max_abs_error"] <= (1e-4 if fmt == "tflite" else 1e-5)
+        assert (out / entry["file"]).exists()
+    int8 = report["exports"]["tflite-int8"]
+    assert int8["atol"] is None and 0 < int8["max_abs_error"] < 0.5  # measured: 8-bit weights
+    assert {p.name for p in out.iterdir()} == {
+        "seed_mlps.py",
+        "PyTorchMLPComplex.weights.h5",
+        "report.json",
+        "PyTorchMLPComplex.keras",
+        "PyTorchMLPComplex_savedmodel",
+        "PyTorchMLPComplex.tflite",
+        "PyTorchMLPComplex.int8.tflite",
+    }
+    assert result.exports == report["exports"]
+
+
+def test_the_keras_file_loads_with_tensorflow_and_the_generated_module_only(exported):
+    """As a user would: import the generated module, load_model; torch is never imported."""
+    result, out = exported
+    x = result.inputs[0].numpy()
+    np.save(out.parent / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import seed_mlps
+        model = tf.keras.models.load_model({str(out / "PyTorchMLPComplex.keras")!r})
+        assert type(model) is seed_mlps.PyTorchMLPComplex, type(model)
+        assert model.get_config() == {{
+            "input_size": 20, "hidden_size1": 16, "hidden_size2": 12, "output_size": 5,
+            "dropout_rate": 0.2,
+        }}
+        y = model(np.load({str(out.parent / "x.npy")!r}), training=False)
+        np.save({str(out.parent / "y.npy")!r}, y.numpy())
+        assert "torch" not in sys.modules
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = result.torch_model(result.inputs[0]).numpy()
+    np.testing.assert_allclose(np.load(out.parent / "y.npy"), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_a_model_keras_cannot_rebuild_is_reported_and_not_written(tmp_path):
+    """A constructor taking *args cannot be called again from a config: the .keras export
+    fails with Keras's reason, the SavedModel (which needs no Python) still ships."""
+    src = tmp_path / "stack.py"
+    src.write_text(
+        textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class Stack(nn.Module):
+            def __init__(self, *sizes):
+                super().__init__()
+                self.first = nn.Linear(sizes[0], sizes[1])
+                self.second = nn.Linear(sizes[1], sizes[2])
+
+            def forward(self, x):
+                return self.second(self.first(x).relu())
+        """)
+    )
+    model = loading.construct(loading.load_class(src, "Stack"), [6, 5, 3], {}).eval()
+    result = torch2tf.convert(model, args=(6, 5, 3))
+    exports = result.export(tmp_path / "out", formats=["keras", "savedmodel"])
+    assert not exports["keras"]["passed"] and exports["keras"]["file"] is None
+    assert "get_config" in exports["keras"]["error"]
+    assert exports["savedmodel"]["passed"], exports["savedmodel"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Stack_savedmodel"]
+
+
+def test_a_mismatch_fails_against_the_stated_tolerance():
+    expected = [np.array([[1.0, 2.0]], np.float32)]
+    assert _compare("keras", expected, [expected[0] + 5e-6], 0.0)["passed"]
+    failed = _compare("keras", expected, [expected[0] + 2e-5], 0.0)
+    assert not failed["passed"] and "exceeds atol 1e-05" in failed["error"]
+    assert _compare("tflite", expected, [expected[0] + 5e-5], 0.0)["passed"]
+    assert not _compare("savedmodel", expected, [expected[0][:, :1]], 0.0)["passed"]
+
+
+def test_formats_are_checked(capsys, tmp_path):
+    assert parse_formats("tflite,keras") == ("keras", "tflite")
+    code = main(
+        ["convert", str(EXAMPLES / "seed_mlps.py"), "--class", "PyTorchMLP", "--args", "[4, 3, 2]"]
+        + ["--export", "keras,onnx", "-o", str(tmp_path / "out")]
+    )
+    _, err = capsys.readouterr()
+    assert code == EXIT_USAGE and "unknown export format 'onnx'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_cli_export_writes_and_reports(capsys, tmp_path):
+    argv = ["convert", str(EXAMPLES / "seed_mlps.py"), "--class", "PyTorchMLP"]
+    argv += ["--args", "[8, 6, 3]", "--export", "keras", "-o", str(tmp_path / "out")]
+    assert main(argv) == EXIT_OK
+    out, _ = capsys.readouterr()
+    assert "export keras" in out and "PyTorchMLP.keras" in out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["exports"]["keras"]["passed"]
+
+
+def test_a_model_built_by_its_first_call_says_how_to_load_its_weights(capsys, tmp_path):
+    src = tmp_path / "seqnet.py"
+    src.write_text(
+        textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class SeqNet(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(width, 4), nn.Tanh(), nn.Linear(4, 2))
+
+            def forward(self, x):
+                return self.body(x)
+        """)
+    )
+    out = tmp_path / "out"
+    assert main(["convert", str(src), "--class", "SeqNet", "--args", "[7]", "-o", str(out)]) == 0
+    printed, _ = capsys.readouterr()
+    note = next(line for line in printed.splitlines() if line.startswith("note:"))
+    call = note.split("call ", 1)[1].removesuffix(" once")
+    assert call == "model(tf.zeros((1, 7)))"
+    report = json.loads((out / "report.json").read_text())
+    assert not report["built_at_construction"]
+    assert report["inputs"] == [{"shape": [16, 7], "dtype": "float32"}]
+
+    def load(first: str) -> subprocess.CompletedProcess:
+        script = (
+            f"import sys\nimport tensorflow as tf\nsys.path.insert(0, {str(out)!r})\n"
+            f"from seqnet import SeqNet\nmodel = SeqNet(7)\n{first}\n"
+            f"model.load_weights({str(out / 'SeqNet.weights.h5')!r})\n"
+        )
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+    loaded = load(call)
+    assert loaded.returncode == 0, loaded.stderr
+    assert load("pass").returncode != 0  # which is why the note is printed
+
+
+def test_keras_layers_are_named_after_the_torch_attributes(exported):
+    result, out = exported
+    lines: list[str] = []
+    result.keras_model.summary(print_fn=lambda line, **_: lines.append(line))
+    summary = "\n".join(lines)
+    for name, kind in [("fc1", "Dense"), ("bn1", "TorchBatchNorm"), ("relu1", "ReLU")]:
+        assert f"{name} ({kind})" in summary
+    assert [layer.name for layer in result.keras_model.layers] == [
+        n for n, _ in result.torch_model.named_children()
+    ]
