@@ -78,8 +78,19 @@ def _class_matches(module: torch.nn.Module, obj: Any) -> bool:
         return False
     activation = _ACTIVATION_NAME.match(source)
     if activation is not None and callable(getattr(obj, "activation", None)):
-        return getattr(obj.activation, "__name__", activation.group(1)) == activation.group(1)
+        return _same_activation(activation.group(1), obj.activation)
     return True
+
+
+def _same_activation(name: str, function: Any) -> bool:
+    """Whether Keras's activation ``name`` is ``function`` (names have aliases: hard_swish)."""
+    import tensorflow as tf
+
+    try:
+        expected = tf.keras.activations.get(name)
+    except ValueError:
+        return True  # not a Keras name: nothing to compare against
+    return function is expected or getattr(function, "__name__", None) == name
 
 
 def _children(obj: Any) -> dict[str, Any] | None:
