@@ -24,6 +24,7 @@ import torch
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.rules import Arg, Unsupported, class_reference
+from torch2tf.structure import check_structure
 from torch2tf.translate import emit, translate_project, translate_source
 from torch2tf.verify import Check, check
 from torch2tf.weights import Transfer, rules_by_type, transfer_weights
@@ -552,6 +553,7 @@ def convert(
             from torch2tf.verify import _to_tf
 
             keras_model(*_to_tf(inputs), training=False)
+    check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model)
     checks = [
         check(model, keras_model, inputs, mode, atol=atol, rtol=rtol) for mode in ("eval", "train")

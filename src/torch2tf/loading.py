@@ -247,6 +247,7 @@ def verification_inputs(
 def conversion_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean 'this model cannot be converted', reported without a traceback."""
     from torch2tf.conversion import ConversionError
+    from torch2tf.structure import StructureError
     from torch2tf.weights import WeightTransferError
 
-    return (ConversionError, WeightTransferError)
+    return (ConversionError, StructureError, WeightTransferError)

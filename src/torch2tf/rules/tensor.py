@@ -376,6 +376,50 @@ _unary("tf.abs", "torch.abs", methods=("abs",))
 _unary("tf.negative", "torch.neg", "torch.negative", methods=("neg", "negative"))
 _unary("tf.sign", "torch.sign", methods=("sign",))
 _unary("tf.square", "torch.square", methods=("square",))
+_unary("tf.sin", "torch.sin", methods=("sin",))
+_unary("tf.cos", "torch.cos", methods=("cos",))
+
+
+def _scaled(value: Any, tensor: Any) -> str:
+    """``value * tensor``, or ``tensor`` alone when ``value`` is the constant 1."""
+    if const(value, None) == 1 and not isinstance(const(value, None), bool):
+        return paren(src(tensor))
+    return f"{paren(src(value))} * {paren(src(tensor))}"
+
+
+@function("torch.add")
+@method("add")
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other (Python operators, which promote as torch does for floats)."""
+    _no_out(out)
+    return f"{paren(src(input))} + {_scaled(alpha, other)}"
+
+
+@function("torch.sub", "torch.subtract")
+@method("sub", "subtract")
+def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other."""
+    _no_out(out)
+    return f"{paren(src(input))} - {_scaled(alpha, other)}"
+
+
+@function("torch.mul", "torch.multiply")
+@method("mul", "multiply")
+def mul(input, other, *, out=None):
+    """input * other."""
+    _no_out(out)
+    return f"{paren(src(input))} * {paren(src(other))}"
+
+
+@function("torch.addcmul")
+@method("addcmul")
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    """input + value * tensor1 * tensor2."""
+    _no_out(out)
+    product = f"{paren(src(tensor1))} * {paren(src(tensor2))}"
+    if not (const(value, None) == 1 and not isinstance(const(value, None), bool)):
+        product = f"{paren(src(value))} * {product}"
+    return f"{paren(src(input))} + {product}"
 
 
 @function("torch.clamp", "torch.clip")

@@ -1,0 +1,197 @@
+"""Check the Keras twin's layer tree against the live torch module tree, before weights move.
+
+The translation reads the model's source; the live model is what actually ran. Where the two
+can disagree (a branch of ``__init__`` taken on an argument ``convert`` was not given, a
+``ModuleList`` filled by a helper reading module-level state, a submodule passed in, a module
+changed after construction), every difference is listed by module path with what torch holds
+and what Keras holds, instead of a late and generic weight-transfer error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+
+from torch2tf.keras_api import keras_attribute
+from torch2tf.rules import Unsupported
+from torch2tf.weights import IGNORED_BUFFERS, keras_child, rule_for
+
+_CALLEE = re.compile(r"\s*([\w.]+)\(")
+_ACTIVATION_NAME = re.compile(r"""\s*[\w.]*Activation\(\s*["'](\w+)["']\s*\)\s*$""")
+
+
+CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+
+
+class StructureError(Exception):
+    """The Keras twin is not built like the live torch model; the message lists every place."""
+
+
+def _torch_text(module: torch.nn.Module) -> str:
+    extra = module.extra_repr().replace("\n", " ")
+    return f"{type(module).__name__}({extra})"
+
+
+def _shapes(shapes: list[tuple[int, ...]]) -> str:
+    return ", ".join(str(tuple(s)) for s in shapes) or "none"
+
+
+def _keras_text(obj: Any) -> str:
+    if isinstance(obj, (list, tuple)):
+        return f"a list of {len(obj)}"
+    if isinstance(obj, dict):
+        return f"a dict of {len(obj)}"
+    weights = getattr(obj, "weights", None)
+    shapes = f" with weights {_shapes([tuple(w.shape) for w in weights])}" if weights else ""
+    return f"{type(obj).__name__}{shapes}"
+
+
+def _expected_source(module: torch.nn.Module) -> str | None:
+    """The Keras constructor source the layer rule gives for this live module, if any."""
+    rule = rule_for(module)
+    if rule is None or isinstance(module, CONTAINERS):
+        return None
+    try:
+        return rule().keras(**rule.arguments(module))
+    except (Unsupported, TypeError, ValueError):
+        return None
+
+
+def _class_matches(module: torch.nn.Module, obj: Any) -> bool:
+    """Whether the Keras object is of the kind the torch module translates to."""
+    if isinstance(module, torch.nn.ModuleList):
+        return isinstance(obj, (list, tuple))
+    if isinstance(module, torch.nn.ModuleDict):
+        return isinstance(obj, dict)
+    names = {klass.__name__ for klass in type(obj).__mro__}
+    if isinstance(module, torch.nn.Sequential) and type(module) is torch.nn.Sequential:
+        return "Sequential" in names
+    if rule_for(module) is None:  # a class of the user's: translated under its own name
+        return type(module).__name__ in names
+    source = _expected_source(module)
+    callee = _CALLEE.match(source) if source else None
+    if callee is None:
+        return True  # nothing to compare against
+    if callee.group(1).rpartition(".")[2] not in names:
+        return False
+    activation = _ACTIVATION_NAME.match(source)
+    if activation is not None and callable(getattr(obj, "activation", None)):
+        return _same_activation(activation.group(1), obj.activation)
+    return True
+
+
+def _same_activation(name: str, function: Any) -> bool:
+    """Whether Keras's activation ``name`` is ``function`` (names have aliases: hard_swish)."""
+    import tensorflow as tf
+
+    try:
+        expected = tf.keras.activations.get(name)
+    except ValueError:
+        return True  # not a Keras name: nothing to compare against
+    return function is expected or getattr(function, "__name__", None) == name
+
+
+def _children(obj: Any) -> dict[str, Any] | None:
+    """The Keras object's sub-layers by the name torch would give them (None: not knowable)."""
+    if isinstance(obj, (list, tuple)):
+        return {str(i): item for i, item in enumerate(obj)}
+    if isinstance(obj, dict):
+        return {str(k): v for k, v in obj.items()}
+    if isinstance(obj, torch.nn.Module):
+        return None
+    if type(obj).__name__ == "Sequential" and hasattr(obj, "layers"):
+        return None  # named by index or by layer name: looked up one by one
+    found = {}
+    for name, value in vars(obj).items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, (list, tuple, dict)) and value:
+            items = value.values() if isinstance(value, dict) else value
+            if all(hasattr(v, "weights") and hasattr(v, "call") for v in items):
+                found[name] = value
+        elif hasattr(value, "weights") and hasattr(value, "call") and value is not obj:
+            found[name] = value
+    return found
+
+
+def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) -> None:
+    where = path or "(the model)"
+    if not _class_matches(module, obj):
+        expected = _expected_source(module) or _torch_text(module)
+        problems.append(
+            f"{where}: torch has {_torch_text(module)} (translates to {expected.strip()}), "
+            f"Keras has {_keras_text(obj)}"
+        )
+        return
+    rule = rule_for(module)
+    if rule is not None and not isinstance(module, CONTAINERS):
+        expected_shapes = [tuple(a.shape) for a in rule.weights(module)]
+        received = [tuple(w.shape) for w in getattr(obj, "weights", [])]
+        if expected_shapes != received:
+            problems.append(
+                f"{where}: torch has {_torch_text(module)} with weights (as Keras layout) "
+                f"{_shapes(expected_shapes)}, Keras has {_keras_text(obj)}"
+            )
+        return
+    own = [(n, t) for n, t in module.named_parameters(recurse=False)]
+    own += [(n, b) for n, b in module.named_buffers(recurse=False) if b is not None]
+    for name, tensor in own:
+        if name in IGNORED_BUFFERS:
+            continue
+        variable = getattr(obj, name, None)
+        if not hasattr(variable, "assign"):
+            problems.append(
+                f"{path + '.' if path else ''}{name}: torch has a tensor of shape "
+                f"{tuple(tensor.shape)}, Keras {type(obj).__name__} has no variable of that name"
+            )
+        elif tuple(variable.shape) != tuple(tensor.shape):
+            problems.append(
+                f"{path + '.' if path else ''}{name}: torch has shape {tuple(tensor.shape)}, "
+                f"Keras has shape {tuple(variable.shape)}"
+            )
+    torch_children = dict(module.named_children())
+    for name, child in torch_children.items():
+        child_path = f"{path}.{name}" if path else name
+        try:
+            keras = keras_child(obj, name)
+        except (AttributeError, IndexError, KeyError, ValueError, TypeError):
+            keras = None
+        if keras is None:
+            problems.append(
+                f"{child_path}: torch has {_torch_text(child)}, the Keras model has nothing here"
+            )
+            continue
+        _compare(child, keras, child_path, problems)
+    keras_children = _children(obj)
+    if keras_children is None:
+        count = len(getattr(obj, "layers", ()))
+        if isinstance(module, torch.nn.Sequential) and count > len(torch_children):
+            problems.append(
+                f"{where}: torch holds {len(torch_children)} layers, Keras {count}: the last "
+                f"{count - len(torch_children)} are not in torch"
+            )
+        return
+    known = {keras_attribute(n) for n in torch_children} | set(torch_children)
+    for name, value in keras_children.items():
+        if name not in known and not (name.endswith("_") and name[:-1] in torch_children):
+            child_path = f"{path}.{name}" if path else name
+            problems.append(f"{child_path}: torch has nothing here, Keras has {_keras_text(value)}")
+
+
+def check_structure(torch_model: torch.nn.Module, keras_model: Any) -> None:
+    """Raise :class:`StructureError` listing every place the two trees differ.
+
+    Compared per module path: the kind of layer (the one its rule translates to, or the same
+    class name for the user's classes), container lengths, the shapes of weights and of the
+    model's own tensors, and Keras layers torch has no module for.
+    """
+    problems: list[str] = []
+    _compare(torch_model, keras_model, "", problems)
+    if problems:
+        raise StructureError(
+            "the Keras model is not built like the live torch model (was it constructed with "
+            "other arguments than the ones given to convert, or changed after construction?):"
+            "\n  " + "\n  ".join(problems)
+        )

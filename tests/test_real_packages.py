@@ -1,0 +1,522 @@
+"""Real model classes from installed PyPI packages (tests/real_packages.txt), converted in place.
+
+Each class is imported from its installed location and converted through the public API, then
+checked in eval and train mode (float32: atol 1e-5, rtol 1e-4). A class that needs a layer of a
+later family (conv, RNN, attention) must stop with a diagnostic naming the file:line:col and
+the torch name. While converting, no source file of another distribution (torch's own, numpy,
+another model package) may be read: the model's package is its project.
+
+Cases that do not convert yet are marked xfail(strict=True) with the blocking causes, in the
+order they bite, and whose area they are in (issue 9): ``boundary``/``reach`` (project
+boundary; translate only what the model reaches), ``idioms`` (custom-layer idioms), or a
+cause nobody owns yet. Remove a mark when its case passes (strict xfail then fails the run).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import io
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import torch2tf
+from torch2tf import ConversionError, TranslationError
+from torch2tf.structure import StructureError
+from torch2tf.weights import WeightTransferError
+
+ATOL, RTOL = 1e-5, 1e-4
+BATCH = 16
+
+
+class ReadOutsidePackage(AssertionError):
+    """A source file of another distribution was read while converting."""
+
+
+def sample(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+
+
+@dataclass
+class Case:
+    """How to build one class: constructor arguments as given to convert, and inputs."""
+
+    module: str
+    name: str
+    args: Callable[[], tuple] = tuple
+    kwargs: Callable[[], dict] = dict
+    inputs: Callable[[], tuple] = field(default=lambda: (sample(BATCH, 8),))
+    later_family: str | None = None
+    """For a class that needs a later family's layer: ``file:line:col`` regex + torch name."""
+
+    def build(self) -> tuple[nn.Module, tuple, dict, tuple]:
+        cls = getattr(importlib.import_module(self.module), self.name)
+        args, kwargs = self.args(), self.kwargs()
+        torch.manual_seed(0)
+        return cls(*args, **kwargs), args, kwargs, self.inputs()
+
+
+def _box(*shape: int) -> Any:
+    from gymnasium import spaces
+
+    return spaces.Box(-1.0, 1.0, shape)
+
+
+def _image_box() -> Any:
+    import numpy as np
+    from gymnasium import spaces
+
+    return spaces.Box(0, 255, (3, 36, 36), np.uint8)
+
+
+def _q_network_args() -> dict:
+    from gymnasium import spaces
+    from stable_baselines3.common.torch_layers import FlattenExtractor
+
+    observation = _box(8)
+    return {
+        "observation_space": observation,
+        "action_space": spaces.Discrete(3),
+        "features_extractor": FlattenExtractor(observation),
+        "features_dim": 8,
+        "net_arch": [16, 16],
+    }
+
+
+def _nbeats_kwargs() -> dict:
+    from nbeats_pytorch.model import NBeatsNet
+
+    return {
+        "device": torch.device("cpu"),
+        "stack_types": (NBeatsNet.GENERIC_BLOCK, NBeatsNet.GENERIC_BLOCK),
+        "nb_blocks_per_stack": 1,
+        "forecast_length": 3,
+        "backcast_length": 8,
+        "thetas_dim": (4, 4),
+        "hidden_layer_units": 16,
+    }
+
+
+def _ft_kwargs() -> dict:
+    from rtdl_revisiting_models import FTTransformer
+
+    defaults = FTTransformer.get_default_kwargs(1)
+    return {"n_cont_features": 4, "cat_cardinalities": [], "d_out": 1, **defaults}
+
+
+def _lower_triangular() -> torch.Tensor:
+    return torch.tril(torch.ones(4, 4, dtype=torch.bool), diagonal=-1)
+
+
+MLP_BLOCKS = {"d_in": 8, "n_blocks": 2, "d_block": 16, "dropout": 0.1}
+
+# id -> (case, None if it converts today, else (causes, owner areas))
+BOUNDARY = (
+    "boundary: the package sits in site-packages, so its project root is site-packages and "
+    "`import torch` is read as a project file (torch's whole source tree is translated)"
+)
+CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
+    "rtdl-revisiting-models/MLP": (
+        Case("rtdl_revisiting_models", "MLP", kwargs=lambda: {**MLP_BLOCKS, "d_out": 3}),
+        (
+            f"{BOUNDARY}; reach: unreached classes of the file block it "
+            "(Parameter(torch.empty) in LinearEmbeddings, :192); idioms: "
+            "rtdl_revisiting_models.py:33:12 nn.Sequential(OrderedDict(...)) built from "
+            "(name, layer) pairs passed to a helper",
+            "reach, idioms",
+        ),
+    ),
+    "rtdl-revisiting-models/ResNet": (
+        Case(
+            "rtdl_revisiting_models",
+            "ResNet",
+            kwargs=lambda: {
+                "d_in": 8,
+                "d_out": 3,
+                "n_blocks": 2,
+                "d_block": 16,
+                "d_hidden_multiplier": 2.0,
+                "dropout1": 0.1,
+                "dropout2": 0.0,
+            },
+        ),
+        (
+            f"{BOUNDARY}; reach: unreached classes of the file; idioms: "
+            "rtdl_revisiting_models.py:33:12 OrderedDict Sequential from a helper's pairs",
+            "reach, idioms",
+        ),
+    ),
+    "rtdl-revisiting-models/FTTransformer": (
+        Case(
+            "rtdl_revisiting_models",
+            "FTTransformer",
+            kwargs=_ft_kwargs,
+            inputs=lambda: (sample(BATCH, 4), None),
+        ),
+        (
+            f"{BOUNDARY}; idioms: Parameter(torch.empty) + reset_parameters with "
+            "nn.init.uniform_ (:192-199, _CLSEmbedding :676), OrderedDict Sequential (:33:12); "
+            "reach: make_parameter_groups (torch.optim) is not reached by forward",
+            "reach, idioms",
+        ),
+    ),
+    "rtdl-num-embeddings/LinearEmbeddings": (
+        Case("rtdl_num_embeddings", "LinearEmbeddings", args=lambda: (4, 8)),
+        (
+            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
+            "+ reset_parameters with nn.init.uniform_ (:85); reach: torch.Size in "
+            "get_output_shape (:88, not reached by forward)",
+            "reach, idioms",
+        ),
+    ),
+    "rtdl-num-embeddings/LinearReLUEmbeddings": (
+        Case("rtdl_num_embeddings", "LinearReLUEmbeddings", args=lambda: (4, 8)),
+        (
+            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
+            "+ reset_parameters; reach: torch.Size in get_output_shape (:88, :130)",
+            "reach, idioms",
+        ),
+    ),
+    "rtdl-num-embeddings/PeriodicEmbeddings": (
+        Case(
+            "rtdl_num_embeddings",
+            "PeriodicEmbeddings",
+            kwargs=lambda: {"n_features": 4, "d_embedding": 8, "lite": False},
+        ),
+        (
+            f"{BOUNDARY}; idioms: Parameter(torch.empty) with nn.init.trunc_normal_ "
+            "(rtdl_num_embeddings.py:156, :165) and uniform_ (:195); unowned: "
+            "rtdl_num_embeddings.py:279:28 nn.Linear chosen as a value by a conditional "
+            "expression, then called with arguments; reach: torch.Size (:291)",
+            "reach, idioms, unowned",
+        ),
+    ),
+    "tabm/MLPBackbone": (
+        Case("tabm", "MLPBackbone", kwargs=lambda: dict(MLP_BLOCKS)),
+        (
+            f"{BOUNDARY}; reach: unreached functions of the file (nn.init.uniform_ at "
+            "tabm.py:82); unowned: tabm.py:1178:34 the activation class looked up by name, "
+            "getattr(nn, activation)",
+            "reach, unowned",
+        ),
+    ),
+    "tabm/MLPBackboneEnsemble": (
+        Case(
+            "tabm",
+            "MLPBackboneEnsemble",
+            kwargs=lambda: {**MLP_BLOCKS, "k": 4},
+            inputs=lambda: (sample(BATCH, 4, 8),),
+        ),
+        (
+            f"{BOUNDARY}; idioms: tabm.py:457 Parameter(torch.empty) and "
+            "self.register_parameter (:460) with an init function; unowned: torch.dtype "
+            "annotations (:443), nn.Linear as a value (:467), getattr(nn, activation) (:1178); "
+            "reach: torch.Size in get_original_output_shape (:1276)",
+            "reach, idioms, unowned",
+        ),
+    ),
+    "zuko/MLP": (
+        Case("zuko.nn", "MLP", args=lambda: (8, 3, [16, 16])),
+        (
+            f"{BOUNDARY}; reach: zuko/__init__ imports every module of the package, and "
+            "zuko/distributions.py:35 (torch.distributions) blocks the file zuko/nn.py; "
+            "idioms: zuko/nn.py:77 nn.Parameter(torch.empty) + reset_parameters with "
+            "nn.init.uniform_ (:92); unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm)",
+            "reach, idioms, unowned",
+        ),
+    ),
+    "zuko/MLP-normalized-ELU": (
+        Case(
+            "zuko.nn",
+            "MLP",
+            args=lambda: (8, 3, [16, 16]),
+            kwargs=lambda: {"activation": nn.ELU, "normalize": True},
+        ),
+        (
+            f"{BOUNDARY}; reach: zuko/distributions.py:35 blocks the package; idioms: "
+            "zuko/nn.py:77 nn.Parameter(torch.empty) + reset_parameters; unowned: "
+            "zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm)",
+            "reach, idioms, unowned",
+        ),
+    ),
+    "zuko/MaskedMLP": (
+        Case(
+            "zuko.nn",
+            "MaskedMLP",
+            args=lambda: (_lower_triangular(), [16]),
+            inputs=lambda: (sample(BATCH, 4),),
+        ),
+        (
+            f"{BOUNDARY}; reach: zuko/distributions.py:35 blocks the package; unowned: "
+            "__init__ computes the masks with torch.unique/nonzero on a tensor argument "
+            "(zuko/nn.py:271-289), beyond static translation",
+            "reach, unowned",
+        ),
+    ),
+    "pyro-ppl/DenseNN": (
+        Case(
+            "pyro.nn", "DenseNN", args=lambda: (8, [16, 16]), kwargs=lambda: {"param_dims": [1, 3]}
+        ),
+        (
+            f"{BOUNDARY}; reach: pyro/nn/__init__ pulls in the whole pyro package (~7 min to "
+            "translate; pyro/distributions/affine_beta.py:33 torch.distributions blocks it); "
+            "unowned: pyro/nn/dense_nn.py:56-58 __init__ computes slices with torch.tensor, "
+            "torch.cumsum and Tensor.item()",
+            "reach, unowned",
+        ),
+    ),
+    "pyro-ppl/ConditionalDenseNN": (
+        Case(
+            "pyro.nn",
+            "ConditionalDenseNN",
+            args=lambda: (8, 4, [16]),
+            kwargs=lambda: {"param_dims": [2, 2], "nonlinearity": nn.Tanh()},
+            inputs=lambda: (sample(BATCH, 8), sample(BATCH, 4)),
+        ),
+        (
+            f"{BOUNDARY}; reach: the whole pyro package is translated and blocks it; "
+            "unowned: dense_nn.py:56-58 torch.tensor/cumsum/.item() in __init__",
+            "reach, unowned",
+        ),
+    ),
+    "siren-pytorch/SirenNet": (
+        Case(
+            "siren_pytorch",
+            "SirenNet",
+            kwargs=lambda: {"dim_in": 2, "dim_hidden": 16, "dim_out": 3, "num_layers": 3},
+            inputs=lambda: (sample(BATCH, 2),),
+        ),
+        (
+            f"{BOUNDARY}; idioms: siren_pytorch.py:42 torch.zeros weights, :47 nn.Parameter "
+            "assigned from a local, :55 Tensor.uniform_ in an init method",
+            "idioms",
+        ),
+    ),
+    "siren-pytorch/Siren": (
+        Case(
+            "siren_pytorch",
+            "Siren",
+            kwargs=lambda: {"dim_in": 2, "dim_out": 16},
+            inputs=lambda: (sample(BATCH, 2),),
+        ),
+        (f"{BOUNDARY}; idioms: siren_pytorch.py:42-58 as for SirenNet", "idioms"),
+    ),
+    "nbeats-pytorch/NBeatsNet": (
+        Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
+        (
+            f"{BOUNDARY}; unowned: nbeats_pytorch/model.py:41:9 self.parameters reassigned "
+            "as a list then nn.ParameterList (:46), print in __init__, self.to(device); reach: "
+            "fit/predict/save/load (torch.optim, losses) are not reached by forward",
+            "reach, unowned",
+        ),
+    ),
+    "torchtuples/MLPVanilla": (
+        Case(
+            "torchtuples.practical",
+            "MLPVanilla",
+            args=lambda: (8, [16, 16], 3),
+            kwargs=lambda: {"batch_norm": True, "dropout": 0.1},
+        ),
+        (
+            f"{BOUNDARY}; reach: the package __init__ brings torchtuples/base.py (a training "
+            "loop, :238 backward() in a class); idioms: torchtuples/practical.py:49:36 "
+            "nn.init.kaiming_normal_ passed as a default argument (w_init_)",
+            "reach, idioms",
+        ),
+    ),
+    "torchtuples/DenseVanillaBlock": (
+        Case(
+            "torchtuples.practical",
+            "DenseVanillaBlock",
+            args=lambda: (8, 16),
+            kwargs=lambda: {"batch_norm": True, "dropout": 0.1, "activation": nn.SELU},
+        ),
+        (
+            f"{BOUNDARY}; reach: torchtuples/base.py:238 blocks the package; idioms: "
+            "practical.py:49:36 an init function as a default argument",
+            "reach, idioms",
+        ),
+    ),
+    "pytorch-tabnet/TabNetNoEmbeddings": (
+        Case(
+            "pytorch_tabnet.tab_network",
+            "TabNetNoEmbeddings",
+            args=lambda: (8, 3),
+            kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
+        ),
+        (
+            "idioms: tab_network.py:9:5 nn.init.xavier_normal_ on module.weight in a "
+            "module-level init function (a namespace package: no boundary problem); unowned: "
+            "sparsemax.py custom autograd "
+            "Function (Sparsemax/Entmax) and GBN's chunked BatchNorm",
+            "idioms, unowned",
+        ),
+    ),
+    "pytorch-tabnet/GLU_Block": (
+        Case(
+            "pytorch_tabnet.tab_network",
+            "GLU_Block",
+            args=lambda: (8, 16),
+            kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
+        ),
+        (
+            "idioms: tab_network.py:9:5 xavier_normal_ in an init function; reach: "
+            "unreached classes of the file; "
+            "unowned: :772:28 torch.FloatTensor([0.5]) constant in __init__",
+            "idioms, unowned",
+        ),
+    ),
+    "stable-baselines3/MlpExtractor": (
+        Case(
+            "stable_baselines3.common.torch_layers",
+            "MlpExtractor",
+            args=lambda: (8,),
+            kwargs=lambda: {
+                "net_arch": {"pi": [16], "vf": [16, 16]},
+                "activation_fn": nn.Tanh,
+                "device": "cpu",
+            },
+        ),
+        (
+            f"{BOUNDARY}; reach: stable_baselines3/__init__ brings every algorithm "
+            "(a2c/a2c.py:126 torch.optim.RMSprop ...); converts once only what it reaches "
+            "is translated",
+            "reach",
+        ),
+    ),
+    "stable-baselines3/FlattenExtractor": (
+        Case(
+            "stable_baselines3.common.torch_layers",
+            "FlattenExtractor",
+            args=lambda: (_box(2, 4),),
+            inputs=lambda: (sample(BATCH, 2, 4),),
+        ),
+        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package block it", "reach"),
+    ),
+    "stable-baselines3/QNetwork": (
+        Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
+        (
+            f"{BOUNDARY}; reach: the package blocks it; unowned: the features_extractor "
+            "argument is an instance of a package class (FlattenExtractor), which "
+            "conversion._keras_argument rebuilds from torch layers only",
+            "reach, unowned",
+        ),
+    ),
+    "stable-baselines3/NatureCNN": (
+        Case(
+            "stable_baselines3.common.torch_layers",
+            "NatureCNN",
+            args=lambda: (_image_box(),),
+            kwargs=lambda: {"features_dim": 16},
+            inputs=lambda: (sample(2, 3, 36, 36),),
+            later_family=r"torch_layers\.py:89:\d+: error: torch\.nn\.Conv2d",
+        ),
+        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package hide the Conv2d", "reach"),
+    ),
+}
+
+
+def _package_root(module_name: str) -> tuple[Path, Path]:
+    """(the folder holding the distribution, the model's own package folder or module file)."""
+    top = importlib.import_module(module_name.split(".")[0])
+    if top.__file__ is None:  # a namespace package (no __init__.py)
+        own = Path(next(iter(top.__path__))).resolve()
+    else:
+        location = Path(top.__file__).resolve()
+        own = location.parent if location.name == "__init__.py" else location
+    return own.parent, own
+
+
+@pytest.fixture
+def only_own_package(monkeypatch):
+    """Fail at once when a .py file beside the model's package (another distribution) is read."""
+    allowed: list[Path] = []
+
+    def guard(path: Any) -> None:
+        if not allowed or not str(path).endswith(".py"):
+            return
+        site, own = allowed
+        resolved = Path(path).resolve()
+        if resolved.is_relative_to(site) and not resolved.is_relative_to(own):
+            raise ReadOutsidePackage(f"read {resolved}, outside the model's package {own}")
+
+    def wrap(original: Callable) -> Callable:
+        def checked(self_or_path, *args, **kwargs):
+            guard(self_or_path)
+            return original(self_or_path, *args, **kwargs)
+
+        return checked
+
+    for name in ("read_text", "read_bytes", "open"):
+        monkeypatch.setattr(Path, name, wrap(getattr(Path, name)))
+    monkeypatch.setattr(builtins, "open", wrap(builtins.open))
+    monkeypatch.setattr(io, "open", wrap(io.open))
+
+    def arm(module_name: str) -> None:
+        allowed[:] = _package_root(module_name)
+
+    return arm
+
+
+FAILURES = (AssertionError, TranslationError, ConversionError, StructureError, WeightTransferError)
+
+
+def _params(later: bool) -> list:
+    params = []
+    for case_id, (case, blocked) in CASES.items():
+        if (case.later_family is not None) != later:
+            continue
+        marks = []
+        if blocked is not None:
+            cause, owner = blocked
+            owners = ", ".join(dict.fromkeys(["reach", *owner.split(", ")]))  # boundary: reach
+            marks.append(
+                pytest.mark.xfail(strict=True, raises=FAILURES, reason=f"[{owners}] {cause}")
+            )
+        params.append(pytest.param(case, id=case_id, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("case", _params(later=False))
+def test_real_class_converts_and_matches_torch(case, only_own_package):
+    model, args, kwargs, inputs = case.build()
+    only_own_package(case.module)
+    result = torch2tf.convert(model, args=args, kwargs=kwargs, inputs=inputs, atol=ATOL, rtol=RTOL)
+    assert [c.mode for c in result.checks] == ["eval", "train"]
+    assert result.passed, result.table()
+
+
+@pytest.mark.parametrize("case", _params(later=True))
+def test_real_class_of_a_later_family_is_refused_precisely(case, only_own_package):
+    model, args, kwargs, inputs = case.build()
+    only_own_package(case.module)
+    with pytest.raises(TranslationError) as err:
+        torch2tf.convert(model, args=args, kwargs=kwargs, inputs=inputs)
+    assert re.search(case.later_family, str(err.value)), str(err.value)[:2000]
+
+
+def test_corpus_spans_enough_packages_and_classes():
+    packages = {case_id.split("/")[0] for case_id in CASES}
+    classes = {(case.module, case.name) for case, _ in CASES.values()}
+    assert len(packages) >= 6 and len(classes) >= 15
+    listed = (Path(__file__).parent / "real_packages.txt").read_text(encoding="utf-8")
+    pinned = {line.split("==")[0] for line in listed.splitlines() if "==" in line}
+    assert packages <= pinned, packages - pinned
+
+
+def test_the_guard_catches_a_read_outside_the_package(only_own_package):
+    only_own_package("tabm")
+    torch_init = Path(torch.__file__)
+    with pytest.raises(ReadOutsidePackage, match=r"torch/__init__\.py"):
+        torch_init.read_text(encoding="utf-8")
+    with pytest.raises(ReadOutsidePackage):
+        open(torch_init, encoding="utf-8")
+    assert "import" in Path(sys.modules["tabm"].__file__).read_text(encoding="utf-8")
