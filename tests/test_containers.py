@@ -8,7 +8,7 @@ from conftest import MODELS
 from containers_model import Stacked
 
 import torch2tf
-from torch2tf import TranslationError, translate_file, translate_source
+from torch2tf import translate_file, translate_source
 
 
 @pytest.fixture(scope="module")

@@ -381,6 +381,7 @@ class _Pass:
         self.model_classes = set(translator.classes)
         self.project_classes = set(translator.project_classes)
         self.dropped = set(translator.dropped_functions)
+        self.init_code = translator.init_code()  # became initializers: no training code
         self.diagnostics: list[Diagnostic] = []
         self._reported: set[tuple[int, int, str]] = set()
         parsed = getattr(translator, "parsed", None)
@@ -479,6 +480,9 @@ class _Pass:
         outer = self
 
         class Finder(cst.CSTVisitor):
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                return node not in outer.init_code and super().on_visit(node)
+
             def visit_Call(self, node: cst.Call) -> None:
                 qualified = outer.imports.qualify(node.func)
                 if qualified in statement_kinds:

@@ -27,7 +27,7 @@ from torch2tf.diagnostics import Diagnostic, ParsedSource, TranslationError, for
 from torch2tf.initializers import InitReader, InitStep
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
-from torch2tf.parameters import add_weight
+from torch2tf.parameters import LEGACY, add_weight
 from torch2tf.project import local_imports, project_of
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
@@ -373,6 +373,13 @@ class _Translator(cst.CSTTransformer):
         )
         for node in _module_class_defs(module, self.imports, self.project_classes):
             self.classes[node.name.value] = _ClassInfo(node, twins[node])
+
+    def init_code(self) -> set[cst.CSTNode]:
+        """Init methods and statements whose effect became initializer arguments."""
+        found: set[cst.CSTNode] = set()
+        for info in self.classes.values():
+            found |= info.removed | {info.method(m) for m in info.init_methods}
+        return found
 
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
@@ -1000,7 +1007,10 @@ class _Translator(cst.CSTTransformer):
         try:
             source = add_weight(name, original, self.imports, trainable, initializer)
         except Unsupported as err:
-            if initializer is not None:  # the init code needs the shape
+            legacy = isinstance(original, cst.Call) and (
+                self.imports.qualify(original.func) in LEGACY
+            )
+            if initializer is not None or legacy:  # init code needs the shape; Tensor(data)
                 self.error(where or original, f"{name}: {err.message}", err.hint)
             return f"torch_variable(self, {name!r}, {code_of(updated)}, trainable={trainable})"
         self._settle(original)  # its torch calls were read for shape and distribution
