@@ -442,7 +442,9 @@ class _Translator(cst.CSTTransformer):
                 if reader.method(info.method(method), position):
                     info.init_methods.add(method)
                     info.removed.add(stmt)
-                    info.init_note = f"# {method}() is applied through the initializer arguments."
+                    info.init_note = (
+                        f"# {method}() is applied through the layers' initializer arguments."
+                    )
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
         info.build_input = self._build_input(info)
