@@ -274,3 +274,56 @@ def test_parameter_import_paths_and_legacy_constructors():
     assert "Constant(0.1)" in code
     with pytest.raises(TranslationError, match="holds data"):
         translate_source(source.replace("FloatTensor(a, b)", "Tensor([1.0, 2.0])"))
+
+
+def test_named_parameters_loop_decided_per_parameter():
+    from param_loop_model import GatedFeedForward
+
+    code = translate_file(MODELS / "param_loop_model.py")
+    flat = " ".join(code.split())
+    assert "def _reset_parameters" not in code and "self.named_parameters" not in code
+    assert flat.count("kernel_initializer=tf.keras.initializers.GlorotUniform()") == 2
+    assert flat.count("bias_initializer=tf.keras.initializers.Zeros()") == 2
+    assert "beta_initializer=tf.keras.initializers.Zeros()" in flat  # LayerNorm's bias
+    assert "gamma_initializer" not in flat  # its 1-D weight is neither matrix nor bias
+    assert "initializer=TorchLayout(tf.keras.initializers.GlorotUniform())" in flat
+    assert 'name="scale", shape=(d,), initializer="ones"' in flat
+    _convert(GatedFeedForward(6, 12), args=(6, 12), features=6)
+    module = load_generated(code, "param_loop_model_tf")
+    keras, torch_model = module.GatedFeedForward(300, 500), GatedFeedForward(300, 500)
+    bound = math.sqrt(6 / (300 + 500))  # torch's xavier on the (hidden, d) gate
+    _uniform_bounds(np.asarray(keras.gate), bound)
+    _uniform_bounds(torch_model.gate.detach().numpy(), bound)
+
+
+@pytest.mark.parametrize(
+    "loop, where, message",
+    [
+        (  # 'weight' may be in a module path that a formatted key makes
+            "        for name, p in self.named_parameters():\n"
+            "            if 'weight' in name:\n                nn.init.xavier_uniform_(p)\n",
+            "net.py:10:16:",
+            "whether 'weight' is in the module path of bias is not known statically",
+        ),
+        (  # torch raises on the biases
+            "        for p in self.parameters():\n            nn.init.xavier_uniform_(p)\n",
+            "net.py:10:13:",
+            "the loop reaches bias: torch cannot apply this init to a 1-D tensor",
+        ),
+        (
+            "        for name, p in self.named_parameters():\n"
+            "            if p.requires_grad:\n                nn.init.zeros_(p)\n",
+            "net.py:10:16:",
+            "unsupported condition in a parameters() loop",
+        ),
+    ],
+)
+def test_parameters_loops_left_open_by_the_source_are_refused(loop, where, message):
+    source = (
+        HEAD + "    def __init__(self, n):\n        super().__init__()\n"
+        "        self.seq = nn.ModuleDict({f'fc{i}': nn.Linear(n, n) for i in range(2)})\n" + loop
+    )
+    with pytest.raises(TranslationError) as info:
+        translate_source(source, "net.py")
+    text = str(info.value)
+    assert where in text and message in text, text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ import libcst as cst
 from torch2tf import rules
 from torch2tf.names import code_of, dotted, is_docstring
 from torch2tf.parameters import tensor_shape
-from torch2tf.rules import LAYERS, Arg, Unsupported, bind
+from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout, gain_squared
 from torch2tf.torch_api import MODULE_ITERATORS
 
@@ -36,6 +37,23 @@ TENSOR_INIT_METHODS = {  # in-place tensor methods: ``m.weight.data.normal_(0, 0
     "fill_": "torch.nn.init.constant_",
 }
 FANS = "torch.nn.init._calculate_fan_in_and_fan_out"
+# The parameters of each layer with tensors, and their ranks (None: set by an argument).
+PARAMETER_RANKS = {
+    "torch.nn.Linear": {"weight": 2, "bias": 1},
+    "torch.nn.BatchNorm1d": {"weight": 1, "bias": 1},
+    "torch.nn.Embedding": {"weight": 2},
+    "torch.nn.PReLU": {"weight": 1},
+    "torch.nn.LayerNorm": {"weight": None, "bias": None},
+    "torch.nn.RMSNorm": {"weight": None},
+}
+RANK_OPERATORS = {
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+}
 CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
 # ``bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0``: torch's own Linear bias bound.
 _DEFAULT_BOUND = re.compile(r"\(?1 / math\.sqrt\((?P<fan>[^()]+)\) if (?P=fan) > 0 else 0\)?")
@@ -74,6 +92,18 @@ class _Refused(Exception):
     """Init code that cannot be read exactly; already reported."""
 
 
+@dataclass(frozen=True)
+class _Tensor:
+    """One parameter a ``self.parameters()`` loop reaches: the class's own (``own``) or one of
+    the layer that ``call`` makes."""
+
+    name: str  # its own name: ``weight``
+    rank: int | None  # None when the source does not fix it
+    own: bool
+    call: cst.Call | None = None
+    qualified: str | None = None
+
+
 @dataclass
 class _Scope:
     """Local names of the init code being read -> their value as source for __init__."""
@@ -84,6 +114,8 @@ class _Scope:
     types: frozenset[str] | None = None  # the types ``var`` was checked against (isinstance)
     members: frozenset[cst.Call] | None = None  # the layers ``var`` runs over (containers)
     over: str = "all"  # what a loop over modules reaches: "all" (modules()) or "children"
+    tensors: tuple[_Tensor, ...] | None = None  # the parameters a parameters() loop reaches
+    name_var: str | None = None  # the name variable of a named_parameters() loop
     in_init: bool = False  # __init__'s own code (else a method's, with names of its own)
 
     def child(self, **changes) -> _Scope:
@@ -219,6 +251,15 @@ class InitReader:
         return f"{_paren(shape[1])}{receptive}", f"{_paren(shape[0])}{receptive}"
 
     def _if(self, stmt: cst.If, position: int, scope: _Scope) -> None:
+        if scope.tensors is not None:  # decided per parameter, from its name and rank
+            taken = tuple(t for t in scope.tensors if self._decide(stmt.test, t, scope))
+            rest = tuple(t for t in scope.tensors if t not in taken)
+            self._block(stmt.body.body, position, scope.child(tensors=taken))
+            if isinstance(stmt.orelse, cst.If):
+                self._if(stmt.orelse, position, scope.child(tensors=rest))
+            elif isinstance(stmt.orelse, cst.Else):
+                self._block(stmt.orelse.body.body, position, scope.child(tensors=rest))
+            return
         tensor = _not_none(stmt.test)
         if tensor is not None and stmt.orelse is None:
             self._block(stmt.body.body, position, scope.child(guard=tensor))
@@ -249,6 +290,9 @@ class InitReader:
             func = iterator.func
             if isinstance(func, cst.Attribute) and dotted(func.value) == "self":
                 kind = func.attr.value
+        if kind in ("parameters", "named_parameters"):
+            self._parameters_loop(loop, kind, position, scope)
+            return
         if kind and kind.startswith("named_") and isinstance(target, cst.Tuple):
             target = target.elements[-1].value
         if not isinstance(target, cst.Name):
@@ -268,6 +312,139 @@ class InitReader:
                 "loop over self.modules(), a ModuleList/Sequential attribute, or [self.a, ...]",
             )
         self._loop_body(loop, position, inner.child(members=frozenset(found), over="calls"))
+
+    def _parameters_loop(self, loop: cst.For, kind: str, position: int, scope: _Scope) -> None:
+        """``for name, p in self.named_parameters():`` with conditions on the parameter's rank
+        (``p.dim() > 1``) or on what its own name decides (``"bias" in name``)."""
+        target, name_var = loop.target, None
+        if kind == "named_parameters":
+            names = [e.value for e in target.elements] if isinstance(target, cst.Tuple) else []
+            if len(names) != 2 or not all(isinstance(n, cst.Name) for n in names):
+                self._refuse(target, "unsupported loop target in init code")
+            name_var, target = names[0].value, names[1]
+        if not isinstance(target, cst.Name):
+            self._refuse(target, "unsupported loop target in init code")
+        if not self._reaches_all(loop, f"self.{kind}()"):
+            raise _Refused
+        tensors = tuple(self._all_parameters(loop))
+        inner = scope.child(var=target.value, name_var=name_var, tensors=tensors, over="params")
+        self._block(loop.body.body, position, inner)
+
+    def _all_parameters(self, loop: cst.For) -> list[_Tensor]:
+        found = []
+        for attr in self.info.params:
+            shape = self._shape_of(attr)
+            found.append(_Tensor(attr, None if shape is None else len(shape), own=True))
+        for call in self.info.call_position:
+            qualified = self.t.imports.qualify(call.func)
+            if LAYERS[qualified].weights is LayerRule.weights:
+                continue  # no tensors
+            if qualified not in PARAMETER_RANKS:
+                self._refuse(loop, f"the loop reaches {qualified}, whose parameters are not known")
+            for name, rank in PARAMETER_RANKS[qualified].items():
+                if rank is None:
+                    rank = _normalized_rank(call, self.init_tree)
+                found.append(_Tensor(name, rank, False, call, qualified))
+        return found
+
+    def _decide(self, test: cst.BaseExpression, tensor: _Tensor, scope: _Scope) -> bool:
+        """A loop condition's value for one parameter; refused when the source leaves it open."""
+        if isinstance(test, cst.BooleanOperation):
+            left = self._decide(test.left, tensor, scope)
+            if isinstance(test.operator, cst.And):
+                return left and self._decide(test.right, tensor, scope)
+            return left or self._decide(test.right, tensor, scope)
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            return not self._decide(test.expression, tensor, scope)
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            op, right = test.comparisons[0].operator, test.comparisons[0].comparator
+            left = test.left
+            if type(op) in RANK_OPERATORS and _is_rank(left, scope.var):
+                value = rules.const(Arg(code_of(right)), None)
+                if tensor.rank is None or not isinstance(value, int):
+                    self._refuse(test, f"the rank of {tensor.name} here is not known statically")
+                return RANK_OPERATORS[type(op)](tensor.rank, value)
+            if (
+                isinstance(op, (cst.In, cst.NotIn))
+                and isinstance(left, cst.SimpleString)
+                and dotted(right) == scope.name_var
+            ):
+                inside = self._name_contains(left.evaluated_value, tensor, test)
+                return inside if isinstance(op, cst.In) else not inside
+        if (
+            isinstance(test, cst.Call)
+            and isinstance(test.func, cst.Attribute)
+            and dotted(test.func.value) == scope.name_var
+            and test.func.attr.value == "endswith"
+            and len(test.args) == 1
+            and isinstance(test.args[0].value, cst.SimpleString)
+        ):
+            return self._name_endswith(test.args[0].value.evaluated_value, tensor, test)
+        self._refuse(
+            test,
+            "unsupported condition in a parameters() loop",
+            "test p.dim(), or the parameter's own name (`'bias' in name`, name.endswith(...))",
+        )
+
+    def _name_contains(self, text: str, tensor: _Tensor, where) -> bool:
+        """``text in name``, where name is ``<module path>.<own name>`` (or the own name)."""
+        if text in tensor.name:
+            return True
+        if tensor.own:
+            return False
+        if "." in text or text.isdigit() or not self._path_cannot_hold(text):
+            self._refuse(
+                where,
+                f"whether {text!r} is in the module path of {tensor.name} is not known statically",
+            )
+        return False
+
+    def _name_endswith(self, text: str, tensor: _Tensor, where) -> bool:
+        if len(text) <= len(tensor.name) or tensor.own:
+            return tensor.name.endswith(text)
+        if not text.endswith("." + tensor.name):
+            return False
+        self._refuse(where, f"whether the path of {tensor.name} ends with {text!r} is not known")
+
+    def _path_cannot_hold(self, text: str) -> bool:
+        """Whether no module path in this class can contain ``text``: it is in no attribute
+        name or string of __init__, and __init__ formats no strings (``f"fc{i}"``)."""
+        words = {t.attr for t in ast.walk(self.init_tree) if isinstance(t, ast.Attribute)}
+        tested = {  # the strings of the loop's own name tests are no module names
+            id(c)
+            for node in ast.walk(self.init_tree)
+            if isinstance(node, (ast.Compare, ast.Call))
+            for c in ([node.left] if isinstance(node, ast.Compare) else node.args)
+        }
+        for node in ast.walk(self.init_tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) not in tested:
+                    words.add(node.value)
+            if isinstance(node, ast.JoinedStr) and any(
+                isinstance(v, ast.FormattedValue) for v in node.values
+            ):
+                return False
+        return not any(text in word for word in words)
+
+    def _record_tensors(self, call: cst.Call, source: str, position: int, scope) -> None:
+        """An init of the loop's parameter: one step for each parameter it reaches."""
+        for tensor in scope.tensors:
+            try:
+                checked = for_torch_layout(source, tensor.rank)
+            except Unsupported as err:
+                self._refuse(call, f"the loop reaches {tensor.name}: {err.message}", err.hint)
+            if tensor.own:
+                step = InitStep(position, "param", tensor.name, {"value": checked})
+            else:
+                self._check_param(call, tensor.qualified, tensor.name)
+                step = InitStep(
+                    position,
+                    "calls",
+                    tensor.qualified,
+                    {tensor.name: source},
+                    frozenset({tensor.call}),
+                )
+            self.info.init_steps.append(step)
 
     def _loop_body(self, loop: cst.For, position, scope: _Scope) -> None:
         for stmt in loop.body.body:
@@ -313,6 +490,9 @@ class InitReader:
             self._refuse(call, f"cannot translate this init call: {err}")
         except Unsupported as err:
             self._refuse(call, err.message, err.hint)
+        if scope.tensors is not None and dotted(tensor) == scope.var:
+            self._record_tensors(call, source, position, scope)
+            return
         self._record(call, tensor, source, position, scope)
 
     def _record(self, call, tensor, source: str, position: int, scope: _Scope) -> None:
@@ -686,6 +866,48 @@ def _self_attr(node: cst.BaseExpression) -> str | None:
     if name and name.startswith("self.") and name.count(".") == 1:
         return name[5:]
     return None
+
+
+def _normalized_rank(call: cst.Call, init: ast.FunctionDef) -> int | None:
+    """The rank of a LayerNorm/RMSNorm weight: 1 for an int (a literal, or a parameter of
+    __init__ annotated ``int`` or defaulting to an int and never reassigned), n for a literal
+    n-tuple."""
+    args = [a for a in call.args if a.keyword is None or a.keyword.value == "normalized_shape"]
+    if not args:
+        return None
+    value = args[0].value
+    if isinstance(value, cst.Integer) or (
+        isinstance(value, cst.Name) and value.value in _int_parameters(init)
+    ):
+        return 1
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return len(value.elements)
+    return None
+
+
+def _int_parameters(init: ast.FunctionDef) -> set[str]:
+    args = init.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip(reversed(positional), reversed(args.defaults), strict=False))
+    defaults |= {a: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d}
+    found = set()
+    for arg in [*positional, *args.kwonlyargs]:
+        annotation = arg.annotation
+        default = defaults.get(arg)
+        if (isinstance(annotation, ast.Name) and annotation.id == "int") or (
+            annotation is None and isinstance(default, ast.Constant) and type(default.value) is int
+        ):
+            found.add(arg.arg)
+    return found - _bound_names(init)
+
+
+def _is_rank(node: cst.BaseExpression, var: str | None) -> bool:
+    """``p.dim()``, ``p.ndimension()``, ``p.ndim`` or ``len(p.shape)`` for the variable p."""
+    if isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute):
+        return dotted(node.func.value) == var and node.func.attr.value in ("dim", "ndimension")
+    if isinstance(node, cst.Call) and dotted(node.func) == "len" and len(node.args) == 1:
+        return dotted(node.args[0].value) == f"{var}.shape"
+    return dotted(node) == f"{var}.ndim"
 
 
 def _not_none(test: cst.BaseExpression) -> str | None:
