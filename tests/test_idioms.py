@@ -216,8 +216,8 @@ HEAD = "import math\nimport torch\nimport torch.nn as nn\n\nclass Net(nn.Module)
             "    def __init__(self, n, zero):\n        super().__init__()\n"
             "        self.fc = nn.Linear(n, n)\n        if zero:\n"
             "            nn.init.zeros_(self.fc.weight)\n",
-            "net.py:9:12:",
-            "unsupported condition in init code",
+            "net.py:10:13:",
+            "init code under a condition is translated only for a layer or parameter created",
         ),
         (  # torch itself raises: fans of a 1-D tensor
             "    def __init__(self, n):\n        super().__init__()\n"
@@ -327,3 +327,17 @@ def test_parameters_loops_left_open_by_the_source_are_refused(loop, where, messa
         translate_source(source, "net.py")
     text = str(info.value)
     assert where in text and message in text, text
+
+
+def test_init_under_the_condition_that_creates_the_layer_is_taken():
+    source = HEAD + (
+        "    def __init__(self, n, extra):\n        super().__init__()\n"
+        "        if extra:\n            self.fc = nn.Linear(n, n)\n"
+        "            nn.init.zeros_(self.fc.bias)\n"
+        "            self.w = nn.Parameter(torch.empty(n, n))\n"
+        "            nn.init.orthogonal_(self.w)\n"
+    )
+    code = translate_source(source)
+    assert "bias_initializer=tf.keras.initializers.Zeros()" in code
+    assert "initializer=TorchLayout(tf.keras.initializers.Orthogonal(1))" in code
+    assert "nn.init" not in code

@@ -55,6 +55,7 @@ RANK_OPERATORS = {
     cst.NotEqual: operator.ne,
 }
 CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
+LOOP_ITERATORS = MODULE_ITERATORS | {"parameters", "named_parameters"}
 # ``bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0``: torch's own Linear bias bound.
 _DEFAULT_BOUND = re.compile(r"\(?1 / math\.sqrt\((?P<fan>[^()]+)\) if (?P=fan) > 0 else 0\)?")
 
@@ -161,6 +162,16 @@ class InitReader:
                     )
                 )
 
+            def visit_For(self, loop: cst.For) -> None:
+                nonlocal found
+                it = loop.iter  # for m in self.modules(): what else would it do in init code?
+                found |= (
+                    isinstance(it, cst.Call)
+                    and isinstance(it.func, cst.Attribute)
+                    and dotted(it.func.value) == "self"
+                    and it.func.attr.value in LOOP_ITERATORS
+                )
+
         node.visit(Finds())
         return found
 
@@ -176,8 +187,49 @@ class InitReader:
         """A statement of __init__ itself: an init call, a loop over modules, a fan."""
         if not self.is_init_code(stmt):
             return False
+        if isinstance(stmt, cst.If):
+            self._conditional(stmt, position)
+            return False  # kept: its init calls are taken one by one
         self._block([stmt], position, _Scope(in_init=True))
         return True
+
+    def _conditional(self, stmt: cst.If, position: int) -> None:
+        """Init calls in an ``if`` of __init__, each taken when the tensor it initialises is
+        created earlier in the same block: then it runs exactly when the tensor exists."""
+        branches = []
+        branch: cst.If | cst.Else | None = stmt
+        while branch is not None:
+            branches.append(branch.body.body)
+            branch = branch.orelse if isinstance(branch, cst.If) else None
+        for body in branches:
+            for index, child in enumerate(body):
+                if not self.is_init_code(child):
+                    continue
+                if isinstance(child, cst.If):
+                    self._conditional(child, position)
+                    continue
+                call = child.body[0].value if _is_call_statement(child) else None
+                target = self._target(call) if call is not None else None
+                if target is None or target not in _assigned_in(body[:index]):
+                    self.t.error(
+                        child,
+                        "init code under a condition is translated only for a layer or "
+                        "parameter created earlier under the same condition",
+                    )
+                    self.info.removed.add(child)  # reported once, here
+                    continue
+                self._block([child], position, _Scope(in_init=True))
+                self.info.removed.add(child)
+
+    def _target(self, call: cst.Call) -> str | None:
+        """``x`` for an init of ``self.x.weight``, ``self.x`` or ``self.x.data``."""
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value in TENSOR_INIT_METHODS:
+            tensor = call.func.value
+        else:
+            tensor = call.args[0].value if call.args else None
+        name = (dotted(tensor) or "").removesuffix(".data") if tensor is not None else ""
+        parts = name.split(".")
+        return parts[1] if len(parts) in (2, 3) and parts[0] == "self" else None
 
     def apply(self, func: cst.FunctionDef, var: str, position: int, what: str) -> None:
         """The body of ``fn`` in ``self.apply(fn)``: runs on every module, like modules()."""
@@ -899,6 +951,26 @@ def _int_parameters(init: ast.FunctionDef) -> set[str]:
         ):
             found.add(arg.arg)
     return found - _bound_names(init)
+
+
+def _is_call_statement(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, cst.Call)
+    )
+
+
+def _assigned_in(body) -> set[str]:
+    """Attributes ``x`` assigned as ``self.x = ...`` by the simple statements of ``body``."""
+    found = set()
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    found |= {_self_attr(t.target) for t in small.targets} - {None}
+    return found
 
 
 def _is_rank(node: cst.BaseExpression, var: str | None) -> bool:
