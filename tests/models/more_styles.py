@@ -66,9 +66,7 @@ class VAE(nn.Module):
         self.enc = nn.Sequential(nn.Linear(x_dim, h_dim), nn.ReLU())
         self.mu = nn.Linear(h_dim, z_dim)
         self.logvar = nn.Linear(h_dim, z_dim)
-        self.dec = nn.Sequential(
-            nn.Linear(z_dim, h_dim), nn.ReLU(), nn.Linear(h_dim, x_dim), nn.Sigmoid()
-        )
+        self.dec = nn.Sequential(nn.Linear(z_dim, h_dim), nn.ReLU(), nn.Linear(h_dim, x_dim), nn.Sigmoid())
 
     def encode(self, x):
         h = self.enc(x)

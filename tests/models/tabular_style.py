@@ -26,12 +26,15 @@ class TabularMLP(nn.Module):
         if categories is not None:
             d_in += len(categories) * d_embedding
             category_offsets = torch.tensor([0] + categories[:-1], dtype=torch.long).cumsum(0)
-            self.register_buffer("category_offsets", category_offsets)
+            self.register_buffer('category_offsets', category_offsets)
             self.category_embeddings = nn.Embedding(sum(categories), d_embedding)
             nn.init.kaiming_uniform_(self.category_embeddings.weight, a=math.sqrt(5))
 
         self.layers = nn.ModuleList(
-            [nn.Linear(d_layers[i - 1] if i else d_in, x) for i, x in enumerate(d_layers)]
+            [
+                nn.Linear(d_layers[i - 1] if i else d_in, x)
+                for i, x in enumerate(d_layers)
+            ]
         )
         self.dropout = dropout
         self.head = nn.Linear(d_layers[-1] if d_layers else d_in, d_out)
