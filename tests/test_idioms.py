@@ -341,3 +341,19 @@ def test_init_under_the_condition_that_creates_the_layer_is_taken():
     assert "bias_initializer=tf.keras.initializers.Zeros()" in code
     assert "initializer=TorchLayout(tf.keras.initializers.Orthogonal(1))" in code
     assert "nn.init" not in code
+
+
+def test_init_in_one_branch_does_not_reach_the_other_branch():
+    source = HEAD + (
+        "    def __init__(self, n, zero):\n        super().__init__()\n"
+        "        if zero:\n            self.fc = nn.Linear(n, n)\n"
+        "            nn.init.zeros_(self.fc.weight)\n"
+        "            self.w = nn.Parameter(torch.empty(n))\n"
+        "            nn.init.ones_(self.w)\n"
+        "        else:\n            self.fc = nn.Linear(n, n)\n"
+        "            self.w = nn.Parameter(torch.randn(n))\n"
+    )
+    code = translate_source(source)
+    assert code.count("kernel_initializer=tf.keras.initializers.Zeros()") == 1
+    assert code.count("kernel_initializer=torch_default_kernel()") == 1
+    assert code.count("Ones()") == 1 and code.count("RandomNormal(0.0, 1.0)") == 1

@@ -210,7 +210,7 @@ class InitReader:
                     continue
                 call = child.body[0].value if _is_call_statement(child) else None
                 target = self._target(call) if call is not None else None
-                if target is None or target not in _assigned_in(body[:index]):
+                if target is None or _made_in(body[:index], target) is None:
                     self.t.error(
                         child,
                         "init code under a condition is translated only for a layer or "
@@ -218,8 +218,20 @@ class InitReader:
                     )
                     self.info.removed.add(child)  # reported once, here
                     continue
+                before = len(self.info.init_steps)
                 self._block([child], position, _Scope(in_init=True))
                 self.info.removed.add(child)
+                made = _made_in(body[:index], target)  # only this branch's construction
+                steps = self.info.init_steps
+                for i in range(before, len(steps)):
+                    step = steps[i]
+                    if step.scope == "param":
+                        steps[i] = InitStep(*_fields(step)[:4], frozenset({made}))
+                    elif step.scope == "attr":
+                        qualified = self.t.imports.qualify(made.func) or ""
+                        steps[i] = InitStep(
+                            position, "calls", qualified, step.params, frozenset({made})
+                        )
 
     def _target(self, call: cst.Call) -> str | None:
         """``x`` for an init of ``self.x.weight``, ``self.x`` or ``self.x.data``."""
@@ -962,15 +974,20 @@ def _is_call_statement(stmt: cst.CSTNode) -> bool:
     )
 
 
-def _assigned_in(body) -> set[str]:
-    """Attributes ``x`` assigned as ``self.x = ...`` by the simple statements of ``body``."""
-    found = set()
+def _fields(step: InitStep) -> tuple:
+    return (step.position, step.scope, step.key, step.params, step.calls)
+
+
+def _made_in(body, attr: str) -> cst.Call | None:
+    """The construction last assigned to ``self.attr`` by the simple statements of ``body``."""
+    made = None
     for stmt in body:
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
-                if isinstance(small, cst.Assign):
-                    found |= {_self_attr(t.target) for t in small.targets} - {None}
-    return found
+                if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+                    if any(_self_attr(t.target) == attr for t in small.targets):
+                        made = small.value
+    return made
 
 
 def _is_rank(node: cst.BaseExpression, var: str | None) -> bool:

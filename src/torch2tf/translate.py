@@ -988,7 +988,10 @@ class _Translator(cst.CSTTransformer):
         inits = [
             step.params["value"]
             for step in info.init_steps
-            if step.scope == "param" and step.key == attr and step.position >= created
+            if step.scope == "param"
+            and step.key == attr
+            and step.position >= created
+            and (not step.calls or original in step.calls)  # pinned to one construction
         ]
         initializer = inits[-1] if inits else None  # torch's last init of it wins
         return cst.parse_expression(
