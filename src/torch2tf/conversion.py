@@ -287,6 +287,10 @@ def _dtype_policy(name: str) -> Iterator[None]:
         tf.keras.config.set_dtype_policy(old)
 
 
+# Module-level calls that do no work and that model code uses (``logger = ...``).
+QUIET_CALLS = {"logging.getLogger"}
+
+
 def _definitions_only(source: str) -> str:
     """The generated module without its top-level statements that do work (example runs)."""
     tree = ast.parse(source)
@@ -296,6 +300,8 @@ def _definitions_only(source: str) -> str:
         if isinstance(node, keep):
             return True
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            if isinstance(node.value, ast.Call) and ast.unparse(node.value.func) in QUIET_CALLS:
+                return True
             return not any(isinstance(n, ast.Call) for n in ast.walk(node.value))
         return False
 

@@ -16,6 +16,7 @@ _CANONICAL_PREFIXES = {
     "torch.nn.modules.dropout.": "torch.nn.",
     "torch.nn.modules.module.": "torch.nn.",
     "torch.nn.modules.container.": "torch.nn.",
+    "torch.nn.parameter.": "torch.nn.",
 }
 
 

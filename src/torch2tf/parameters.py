@@ -18,18 +18,32 @@ FACTORIES = {
     "torch.empty": '"zeros"',  # torch leaves it uninitialised; any value is as faithful
     "torch.randn": "tf.keras.initializers.RandomNormal(0.0, 1.0)",
     "torch.rand": "tf.keras.initializers.RandomUniform(0.0, 1.0)",
+    "torch.Tensor": '"zeros"',  # torch.Tensor(a, b): uninitialised, like torch.empty
+    "torch.FloatTensor": '"zeros"',
 }
+FLOAT32 = {"torch.float32", "torch.float"}
+# Legacy constructors whose one sequence argument is data, not a shape.
+LEGACY = {"torch.Tensor", "torch.FloatTensor"}
+
+
+def _elements(args: list[cst.Arg]) -> list[str]:
+    positional = [a for a in args if a.keyword is None]
+    if any(a.star for a in args):
+        raise Unsupported("a starred tensor shape or **keywords are not translated")
+    if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
+        return [code_of(e.value) for e in positional[0].value.elements]
+    return [code_of(a.value) for a in positional]
 
 
 def _shape(args: list[cst.Arg]) -> str:
-    positional = [a for a in args if a.keyword is None]
-    if any(a.star for a in positional):
-        raise Unsupported("a starred tensor shape is not translated")
-    if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
-        elements = [code_of(e.value) for e in positional[0].value.elements]
-    else:
-        elements = [code_of(a.value) for a in positional]
+    elements = _elements(args)
     return f"({elements[0]},)" if len(elements) == 1 else f"({', '.join(elements)})"
+
+
+def tensor_shape(expr: cst.BaseExpression, imports: ImportTable) -> list[str]:
+    """The sizes, as source, of the tensor an expression creates (for fans and sizes)."""
+    shape, _ = initial_tensor(expr, imports)
+    return [code_of(e.value) for e in cst.parse_expression(shape).elements]
 
 
 def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str, str]:
@@ -46,7 +60,13 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
         )
     name = imports.qualify(expr.func)
     keywords = {a.keyword.value: a.value for a in expr.args if a.keyword}
-    unknown = set(keywords) - {"requires_grad", "size"}
+    unknown = set(keywords) - {"requires_grad", "size", "device", "dtype"}
+    dtype = imports.qualify(keywords["dtype"]) if "dtype" in keywords else None
+    if "dtype" in keywords and code_of(keywords["dtype"]) != "None" and dtype not in FLOAT32:
+        raise Unsupported(
+            f"dtype={code_of(keywords['dtype'])} on an initial tensor is not translated",
+            "drop it; convert() gives the Keras model the torch model's dtype",
+        )
     if unknown:
         raise Unsupported(f"{name}(..., {', '.join(sorted(unknown))}=) is not translated")
     if "size" in keywords:
@@ -65,6 +85,10 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
         ):
             return "()", f"tf.keras.initializers.Constant({code_of(value)})"
         raise Unsupported("torch.tensor(...) of a non-scalar is not translated")
+    if name in LEGACY and (
+        len(args) == 1 and isinstance(args[0].value, (cst.List, cst.Tuple, cst.ListComp))
+    ):
+        raise Unsupported(f"{name}(sequence) holds data: use torch.tensor(...)")
     if name not in FACTORIES:
         raise Unsupported(
             f"{name or code_of(expr.func)}(...) as an initial tensor is not translated"
@@ -76,8 +100,17 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
     return _shape(args), FACTORIES[name]
 
 
-def add_weight(name: str, expr: cst.BaseExpression, imports: ImportTable, trainable: bool) -> str:
-    """``self.add_weight(...)`` source for a parameter or buffer called ``name``."""
-    shape, initializer = initial_tensor(expr, imports)
+def add_weight(
+    name: str,
+    expr: cst.BaseExpression,
+    imports: ImportTable,
+    trainable: bool,
+    initializer: str | None = None,
+) -> str:
+    """``self.add_weight(...)`` source for a parameter or buffer called ``name``; the
+    initializer of the class's init code (``reset_parameters``), if any, replaces the
+    tensor's own."""
+    shape, own = initial_tensor(expr, imports)
+    initializer = initializer or own
     flag = "" if trainable else ", trainable=False"
     return f"self.add_weight(name={name!r}, shape={shape}, initializer={initializer}{flag})"

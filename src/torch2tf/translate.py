@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import gc
 import inspect
-import math
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -26,16 +25,16 @@ from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvide
 from torch2tf import rules, training_script
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
+from torch2tf.initializers import InitReader, InitStep
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
-from torch2tf.parameters import add_weight
+from torch2tf.parameters import LEGACY, add_weight
 from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
-from torch2tf.rules.init import gain_squared
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
-from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
+from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
 
 MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
@@ -48,12 +47,6 @@ NAMES = {
     "torch.Tensor": "tf.Tensor",
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
-}
-TENSOR_INIT_METHODS = {  # old-style ``m.weight.data.normal_(0, 0.01)``
-    "normal_": "torch.nn.init.normal_",
-    "uniform_": "torch.nn.init.uniform_",
-    "zero_": "torch.nn.init.zeros_",
-    "fill_": "torch.nn.init.constant_",
 }
 HELPER_FILES = ("layers.py", "ops.py", "training.py")
 
@@ -124,6 +117,7 @@ def _translate(
         model_classes=frozenset(translator.classes),
         project_classes=frozenset(project_classes),
         dropped_functions=frozenset(translator.dropped_functions),
+        init_code=frozenset(translator.init_code()),
         diagnostics=translator.diagnostics,
     )
     result = training_script.rewrite(facts, result)  # optimizers, training loops
@@ -295,9 +289,10 @@ class _ClassInfo:
     direct_calls: set[cst.Call] = field(default_factory=set)  # ``self.x = Layer(...)``
     call_attr: dict[cst.Call, str] = field(default_factory=dict)
     init_methods: set[str] = field(default_factory=set)
-    # Init code in __init__ order: (statement index, scope, layer type or attribute, params).
-    # scope: "all" (self.modules(), apply), "children" (self.children()), "attr" (self.fc1).
-    init_steps: list[tuple[int, str, str, dict[str, str]]] = field(default_factory=list)
+    init_steps: list[InitStep] = field(default_factory=list)  # init code, in __init__ order
+    # nn.Parameter attributes -> (statement of __init__ creating it, the Parameter call)
+    params: dict[str, tuple[int, cst.Call]] = field(default_factory=dict)
+    registered: dict[cst.SimpleStatementLine, str] = field(default_factory=dict)
     call_position: dict[cst.Call, int] = field(default_factory=dict)  # layer call -> statement
     opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
     removed: set[cst.CSTNode] = field(default_factory=set)
@@ -409,6 +404,13 @@ class _Translator(cst.CSTTransformer):
         for node in _module_class_defs(module, self.imports, self.project_classes):
             self.classes[node.name.value] = _ClassInfo(node, twins[node])
 
+    def init_code(self) -> set[cst.CSTNode]:
+        """Init methods and statements whose effect became initializer arguments."""
+        found: set[cst.CSTNode] = set()
+        for info in self.classes.values():
+            found |= info.removed | {info.method(m) for m in info.init_methods}
+        return found
+
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
@@ -427,6 +429,15 @@ class _Translator(cst.CSTTransformer):
                 if outer.imports.qualify(node.func) in LAYERS:
                     info.call_position[node] = Finder.position  # dicts keep source order
 
+            def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+                found = _registered_parameter(node, outer.imports)
+                if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
+                    name, call = found
+                    info.registered[node] = name
+                    if call is not None:
+                        info.call_attr[call] = name
+                        info.params[name] = (Finder.position, call)
+
             def visit_Assign(self, node: cst.Assign) -> None:
                 if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
                     return
@@ -443,160 +454,35 @@ class _Translator(cst.CSTTransformer):
                     info.modules[attr] = dotted(call.func)
                 elif qualified == PARAMETER:
                     info.call_attr[call] = attr
+                    info.params[attr] = (Finder.position, call)
                 elif not (qualified or "").startswith("torch."):
                     info.opaque_builders.append(call)
 
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
-        for position, stmt in _simple_statements(init.body):
-            if len(stmt.body) != 1:
-                continue
-            small = stmt.body[0]
-            if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
-                continue
-            call = small.value
-            method = _self_attr(call.func)
+        reader = InitReader(self, info)
+        for position, stmt in enumerate(init.body.body):
+            call = _expression_call(stmt)
+            method = _self_attr(call.func) if call is not None else None
             if method == "apply" and len(call.args) == 1:
-                if self._init_apply(info, call.args[0].value, position):
+                if self._init_apply(info, reader, call.args[0].value, position):
                     info.removed.add(stmt)
-                continue
-            if method is not None and not call.args and info.method(method) is not None:
-                loop = self._init_loop(info, info.method(method), position)
-                if loop is not None:
+            elif method is not None and not call.args and info.method(method) is not None:
+                if reader.method(info.method(method), position):
                     info.init_methods.add(method)
                     info.removed.add(stmt)
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
-            elif self._direct_init(info, call, position):
+            elif reader.statement(stmt, position):
                 info.removed.add(stmt)
         info.build_input = self._build_input(info)
         info.training = self._training_methods(info)
 
-    def _init_call(self, call: cst.Call) -> tuple[str, str, dict[str, str]] | None:
-        """(target expression, param, initializer source) of ``init.f_(target.param, ...)``."""
-        qualified = self.imports.qualify(call.func)
-        args = list(call.args)
-        if qualified in rules.INITIALIZERS:
-            if not args or args[0].keyword is not None:
-                return None
-            tensor = args[0].value
-            rule = rules.INITIALIZERS[qualified]
-        elif isinstance(call.func, cst.Attribute) and call.func.attr.value in TENSOR_INIT_METHODS:
-            tensor = call.func.value
-            rule = rules.INITIALIZERS[TENSOR_INIT_METHODS[call.func.attr.value]]
-            args = [cst.Arg(tensor)] + args
-        else:
-            return None
-        if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
-            tensor = tensor.value
-        if not isinstance(tensor, cst.Attribute):
-            return None
-        owner = dotted(tensor.value)
-        if owner is None:
-            return None
-        try:
-            positional = [self._init_arg(a.value) for a in args[1:] if a.keyword is None]
-            keywords = {a.keyword.value: self._init_arg(a.value) for a in args if a.keyword}
-            positional.insert(0, Arg(code_of(tensor)))
-            source = rule(*bind(rule, positional, keywords).args)
-        except TypeError as err:
-            self.error(call, f"cannot translate this init call: {err}")
-            return None
-        except Unsupported as err:
-            self.error(call, err.message, err.hint)
-            return None
-        return owner, tensor.attr.value, source
-
-    def _init_arg(self, node: cst.BaseExpression) -> Arg:
-        """An init argument: ``calculate_gain(...)`` is evaluated, other torch code refused."""
-        if (
-            isinstance(node, cst.Call)
-            and self.imports.qualify(node.func) == "torch.nn.init.calculate_gain"
-        ):
-            values = [rules.const(Arg(code_of(a.value)), None) for a in node.args]
-            if not values or not isinstance(values[0], str) or None in values:
-                raise Unsupported("calculate_gain needs literal arguments")
-            return Arg(repr(math.sqrt(gain_squared(*values[:2]))))
-        outer = self
-
-        class Torch(cst.CSTVisitor):
-            found = False
-
-            def visit_Name(self, name: cst.Name) -> None:
-                Torch.found |= outer.imports.is_torch(name.value)
-
-        node.visit(Torch())
-        if Torch.found:
-            raise Unsupported(f"the init argument {code_of(node)!r} uses torch")
-        return Arg(code_of(node))
-
-    def _direct_init(self, info: _ClassInfo, call: cst.Call, position: int) -> bool:
-        """``init.f_(self.fc1.weight, ...)`` in ``__init__`` -> an override for ``fc1``."""
-        found = self._init_call(call)
-        if found is None:
-            return False
-        owner, param, source = found
-        attr = _self_attr(cst.parse_expression(owner))
-        if attr is None or attr not in info.layers:
-            self.error(call, f"init of {owner}.{param} is not translated", "init a layer attribute")
-            return True
-        info.init_steps.append((position, "attr", attr, {param: source}))
-        return True
-
-    def _init_loop(self, info: _ClassInfo, method: cst.FunctionDef, position: int) -> bool | None:
-        """Parse ``for m in self.modules(): if isinstance(m, nn.Linear): init.f_(m.weight)``."""
-        body = list(method.body.body)
-        if body and is_docstring(body[0]):
-            body = body[1:]
-        if len(body) != 1 or not isinstance(body[0], cst.For):
-            return None
-        loop = body[0]
-        iterator = loop.iter
-        if not (
-            isinstance(iterator, cst.Call)
-            and isinstance(iterator.func, cst.Attribute)
-            and dotted(iterator.func.value) == "self"
-            and iterator.func.attr.value in MODULE_ITERATORS
-        ):
-            return None
-        kind = iterator.func.attr.value
-        target = loop.target
-        if isinstance(target, cst.Tuple) and kind.startswith("named_"):
-            target = target.elements[-1].value
-        if not isinstance(target, cst.Name):
-            self.error(loop, "unsupported loop target in an init method")
-            return True
-        if not self._init_reaches_all(info, loop, f"self.{kind}()"):
-            return True
-        overrides: dict[str, dict[str, str]] = {}
-        for stmt in loop.body.body:
-            self._init_branch(stmt, target.value, overrides)
-        scope = "all" if kind in ("modules", "named_modules") else "children"
-        info.init_steps += [(position, scope, t, params) for t, params in overrides.items()]
-        return True
-
-    def _init_reaches_all(self, info: _ClassInfo, node: cst.CSTNode, what: str) -> bool:
-        """An init over all modules must see every layer it reaches; report it otherwise."""
-        if info.modules:
-            self.error(
-                node,
-                f"{what} here also reaches layers of nested modules "
-                f"({', '.join(sorted(info.modules))}), which is not translated",
-                "initialise the layers inside each module class",
-            )
-            return False
-        for call in info.opaque_builders:
-            self.error(
-                call,
-                f"{what} also reaches the modules {code_of(call.func)}() builds, which is not "
-                "translated",
-                "build the layers in __init__ itself",
-            )
-        return not info.opaque_builders
-
-    def _init_apply(self, info: _ClassInfo, target: cst.BaseExpression, position: int) -> bool:
+    def _init_apply(
+        self, info: _ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
+    ) -> bool:
         """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
         method = _self_attr(target)
         func = info.method(method) if method else self.functions.get(dotted(target) or "")
@@ -604,82 +490,16 @@ class _Translator(cst.CSTTransformer):
             self.error(target, "self.apply() is translated only for a method or a function here")
             return False
         params = _positional_params(func)[1 if method else 0 :]
-        body = list(func.body.body)
-        if body and is_docstring(body[0]):
-            body = body[1:]
         if len(params) != 1:
             self.error(func, "an init function for self.apply() takes exactly one module")
             return False
-        if not self._init_reaches_all(info, target, "self.apply()"):
-            return False
-        overrides: dict[str, dict[str, str]] = {}
-        for stmt in body:
-            self._init_branch(stmt, params[0].name.value, overrides)
-        info.init_steps += [(position, "all", t, params) for t, params in overrides.items()]
+        reader.apply(func, params[0].name.value, position, "self.apply()")
         if method:
             info.init_methods.add(method)
         else:
             self.dropped_functions.add(func.name.value)
         info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
-
-    def _init_branch(self, stmt: cst.BaseStatement, var: str, out: dict) -> None:
-        if not isinstance(stmt, cst.If):
-            self.error(stmt, "unsupported statement in an init loop", "use isinstance branches")
-            return
-        seen: set[str] = set()
-        branch: cst.If | cst.Else | None = stmt
-        while isinstance(branch, cst.If):
-            types = self._isinstance_types(branch.test, var)
-            if types is None:
-                self.error(branch.test, "unsupported condition in an init loop")
-                return
-            inits: dict[str, str] = {}
-            self._init_statements(branch.body.body, var, inits)
-            for qualified in types - seen:
-                out.setdefault(qualified, {}).update(inits)
-            seen |= types
-            branch = branch.orelse
-        if branch is not None:
-            self.error(branch, "an else branch in an init loop is not translated")
-
-    def _isinstance_types(self, test: cst.BaseExpression, var: str) -> set[str] | None:
-        if not (
-            isinstance(test, cst.Call)
-            and dotted(test.func) == "isinstance"
-            and len(test.args) == 2
-            and dotted(test.args[0].value) == var
-        ):
-            return None
-        spec = test.args[1].value
-        elements = (
-            [e.value for e in spec.elements] if isinstance(spec, (cst.Tuple, cst.List)) else [spec]
-        )
-        types = {self.imports.qualify(e) for e in elements}
-        if None in types:
-            return None
-        return types  # type: ignore[return-value]
-
-    def _init_statements(self, body, var: str, out: dict[str, str]) -> None:
-        for stmt in body:
-            if isinstance(stmt, cst.If) and stmt.orelse is None and _is_not_none(stmt.test, var):
-                self._init_statements(stmt.body.body, var, out)
-                continue
-            call = None
-            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-                expr = stmt.body[0]
-                if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-                    call = expr.value
-            found = self._init_call(call) if call is not None else None
-            if found is None:
-                if call is None or not self.diagnostics:
-                    self.error(stmt, "unsupported statement in an init loop")
-                continue
-            owner, param, source = found
-            if owner != var:
-                self.error(stmt, f"init of {owner}.{param} inside a loop over {var}")
-                continue
-            out[param] = source
 
     def _build_input(self, info: _ClassInfo) -> str | None:
         """Source of the input size when the first layer applied to the input fixes it."""
@@ -893,7 +713,27 @@ class _Translator(cst.CSTTransformer):
         )
         return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
 
+    def _register_parameter(self, original, updated: cst.SimpleStatementLine):
+        """``self.register_parameter("b", None)`` -> ``self.b = None``; with a Parameter, the
+        same as ``self.b = nn.Parameter(...)``."""
+        name = self.cls.registered[original]
+        value = updated.body[0].value.args[1].value  # the Parameter, already add_weight
+        assign = cst.parse_statement(f"self.{name} = {code_of(value)}\n").body[0]
+        return updated.with_changes(body=[assign])
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.cls is not None and node in self.cls.removed:
+            return False  # init code whose effect moved into initializers: nothing to rewrite
+        return super().on_visit(node)
+
+    def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        if self.cls is not None and original in self.cls.removed:
+            return cst.RemoveFromParent()
+        return super().on_leave(original, updated)
+
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
+        if any(_is_telemetry(s) for s in updated.body):
+            updated = _drop_telemetry(updated)
         if updated.body or not original.body:
             return updated
         # Every statement of the block moved elsewhere (init code -> initializers).
@@ -935,6 +775,10 @@ class _Translator(cst.CSTTransformer):
         buffer = self._buffer(original, updated)
         if buffer is not None:
             return updated.with_changes(body=[buffer])
+        if self.cls is not None and original in self.cls.registered:
+            return self._register_parameter(original, updated)
+        if _is_telemetry(original):
+            self._settle(original)  # dropped by leave_IndentedBlock, with a comment
         if not self.function_stack and not self.class_stack:
             return self._rewrite_imports(updated)
         return updated
@@ -1000,6 +844,7 @@ class _Translator(cst.CSTTransformer):
         removed = self.cls is not None and (
             self.statement in self.cls.removed or _is_device_move(self.statement)
         )
+        removed |= self.cls is not None and self.statement in self.cls.registered
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,
@@ -1169,16 +1014,39 @@ class _Translator(cst.CSTTransformer):
             return updated
         self._resolved(original)
         value = next(a.value for a in updated.args if a.keyword is None)
-        return cst.parse_expression(self._variable(attr, args[0].value, value, grad == "True"))
+        created = info.params[attr][0]
+        inits = [
+            step.params["value"]
+            for step in info.init_steps
+            if step.scope == "param"
+            and step.key == attr
+            and step.position >= created
+            and (not step.calls or original in step.calls)  # pinned to one construction
+        ]
+        initializer = inits[-1] if inits else None  # torch's last init of it wins
+        return cst.parse_expression(
+            self._variable(attr, args[0].value, value, grad == "True", initializer, original)
+        )
 
     def _variable(
-        self, name: str, original: cst.BaseExpression, updated: cst.BaseExpression, trainable: bool
+        self,
+        name: str,
+        original: cst.BaseExpression,
+        updated: cst.BaseExpression,
+        trainable: bool,
+        initializer: str | None = None,
+        where: cst.CSTNode | None = None,
     ) -> str:
         """``add_weight`` for a tensor whose shape and distribution the source shows, else a
         variable holding the translated tensor expression."""
         try:
-            source = add_weight(name, original, self.imports, trainable=trainable)
-        except Unsupported:
+            source = add_weight(name, original, self.imports, trainable, initializer)
+        except Unsupported as err:
+            legacy = isinstance(original, cst.Call) and (
+                self.imports.qualify(original.func) in LEGACY
+            )
+            if initializer is not None or legacy:  # init code needs the shape; Tensor(data)
+                self.error(where or original, f"{name}: {err.message}", err.hint)
             return f"torch_variable(self, {name!r}, {code_of(updated)}, trainable={trainable})"
         self._settle(original)  # its torch calls were read for shape and distribution
         return source
@@ -1243,14 +1111,11 @@ class _Translator(cst.CSTTransformer):
         if info is not None and self.function_stack == ["__init__"]:
             attr = info.call_attr.get(original)
             created = info.call_position.get(original, 0)
-            for position, scope, key, params in info.init_steps:  # in __init__ order
-                applies = (
-                    key == attr
-                    if scope == "attr"
-                    else key == qualified and (scope == "all" or original in info.direct_calls)
-                )
-                if applies and position >= created:  # init code before the layer misses it
-                    overrides.update(params)
+            direct = original in info.direct_calls
+            for step in info.init_steps:  # in __init__ order
+                # init code before the layer is made misses it
+                if step.position >= created and step.reaches(original, qualified, attr, direct):
+                    overrides.update(step.params)
         rule_cls: type[LayerRule] = LAYERS[qualified]
         unknown = set(overrides) - set(rule_cls.initializers)
         if unknown:
@@ -1299,20 +1164,58 @@ class _Translator(cst.CSTTransformer):
         return updated
 
 
-def _simple_statements(body: cst.BaseSuite):
-    """(index of the enclosing top-level statement, statement) for every simple statement of a
-    function body, inside if/for/while/with/try blocks too (not nested functions or classes)."""
+def _expression_call(stmt: cst.BaseStatement) -> cst.Call | None:
+    """The call of a statement that is one call, such as ``self.reset_parameters()``."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            return small.value
+    return None
 
-    def walk(node: cst.CSTNode):
-        if isinstance(node, cst.SimpleStatementLine):
-            yield node
-        elif not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            for child in node.children:
-                yield from walk(child)
 
-    for position, stmt in enumerate(body.body):
-        for simple in walk(stmt):
-            yield position, simple
+def _registered_parameter(
+    stmt: cst.SimpleStatementLine, imports: ImportTable
+) -> tuple[str, cst.Call | None] | None:
+    """(name, the nn.Parameter call or None) of ``self.register_parameter("name", value)``."""
+    call = _expression_call(stmt)
+    if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
+        return None
+    name, value = (a.value for a in call.args)
+    if any(a.keyword for a in call.args) or not isinstance(name, cst.SimpleString):
+        return None
+    if dotted(value) == "None":
+        return name.evaluated_value, None
+    if isinstance(value, cst.Call) and imports.qualify(value.func) == PARAMETER:
+        return name.evaluated_value, value
+    return None
+
+
+def _is_telemetry(stmt: cst.CSTNode) -> bool:
+    """``torch._C._log_api_usage_once(...)`` or torchvision's ``_log_api_usage_once(self)``:
+    torch's API-usage logging, which means nothing to TensorFlow."""
+    call = _expression_call(stmt) if isinstance(stmt, cst.SimpleStatementLine) else None
+    return call is not None and (dotted(call.func) or "").endswith("_log_api_usage_once")
+
+
+def _drop_telemetry(block: cst.IndentedBlock) -> cst.IndentedBlock:
+    """Telemetry statements removed, each leaving a one-line comment in its place."""
+    body, carried = [], []
+    for stmt in block.body:
+        if _is_telemetry(stmt):
+            call = code_of(stmt.body[0].value.func)
+            note = f"# torch2tf: {call}(...) dropped: torch's API-usage telemetry"
+            carried += [*stmt.leading_lines, cst.EmptyLine(indent=True, comment=cst.Comment(note))]
+            continue
+        if carried:
+            stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
+            carried = []
+        body.append(stmt)
+    if carried:
+        if not body:
+            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carried)]
+        else:
+            block = block.with_changes(footer=[*carried, *block.footer])
+    return block.with_changes(body=body)
 
 
 def _is_self_assignment(stmt: cst.SimpleStatementLine) -> bool:
@@ -1351,17 +1254,6 @@ def _takes_varargs(func) -> bool:
 
 def _is_torch_module(name: str | None) -> bool:
     return name is not None and (name == "torch" or name.startswith("torch."))
-
-
-def _is_not_none(test: cst.BaseExpression, var: str) -> bool:
-    """``var.attr is not None``."""
-    return (
-        isinstance(test, cst.Comparison)
-        and len(test.comparisons) == 1
-        and isinstance(test.comparisons[0].operator, cst.IsNot)
-        and dotted(test.comparisons[0].comparator) == "None"
-        and (dotted(test.left) or "").startswith(var + ".")
-    )
 
 
 # --------------------------------------------------------------------------- emission

@@ -272,3 +272,29 @@ def torch_variable(layer, name, value, trainable):
         trainable=trainable,
         initializer=lambda shape, dtype: tf.cast(value, dtype),
     )
+
+
+class TorchLayout(tf.keras.initializers.Initializer):
+    """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
+    (and orthogonal rows) from the last axes, torch from the first; drawn in Keras's, transposed."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        keras_shape = (*shape[2:], shape[1], shape[0])
+        values = self.initializer(keras_shape, dtype=dtype)
+        rank = len(shape)
+        return tf.transpose(values, [rank - 1, rank - 2, *range(rank - 2)])
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+def torch_named_layers(layers):
+    """nn.Sequential(OrderedDict(...)) with computed keys: each layer named by its key, as Keras
+    finds a Sequential's layers by name where torch finds them by key (``mlp.fc0.weight``)."""
+    for name, layer in layers.items():
+        layer.name = name
+    return list(layers.values())

@@ -23,7 +23,10 @@ class Sequential(LayerRule):
 
     def keras(self, *args):
         if len(args) == 1 and src(args[0]).startswith(("OrderedDict(", "collections.OrderedDict(")):
-            return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"
+            try:
+                return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"
+            except Unsupported:  # keys or layers computed (a loop, a comprehension): named at run
+                return f"tf.keras.Sequential(torch_named_layers({src(args[0])}))"
         return f"tf.keras.Sequential([{', '.join(src(a) for a in args)}])"
 
 

@@ -9,6 +9,7 @@ matches, it calls a ``torch_*`` helper from ``keras_helpers/ops.py``.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
@@ -358,9 +359,14 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 @function("torch.nn.functional.linear")
 def linear(input, weight, bias=None):
-    """tf.matmul(x, weight, transpose_b=True) + bias."""
+    """tf.matmul(x, weight, transpose_b=True) + bias; a bias variable may hold None
+    (``register_parameter("bias", None)``), which torch skips, hence the check."""
     product = f"tf.matmul({src(input)}, {src(weight)}, transpose_b=True)"
-    return f"({product} + {paren(src(bias))})" if given(bias) else product
+    if not given(bias):
+        return product
+    if re.fullmatch(r"[A-Za-z_][\w.]*", src(bias)):  # a name: maybe None at run time
+        return f"({product} if {src(bias)} is None else {product} + {src(bias)})"
+    return f"({product} + {paren(src(bias))})"
 
 
 @function("torch.nn.functional.normalize")

@@ -140,3 +140,25 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
         f"trunc_normal_(mean={mu}, std={sigma}, a={low}, b={high}) has no exact Keras initializer",
         "Keras truncates at mean +- 2 std only",
     )
+
+
+# Keras initializers whose result depends on which axes are fans: Keras reads them at the end
+# of the shape (in, out), torch at the start (out, in, *kernel).
+_LAYOUT_SENSITIVE = ("VarianceScaling", "Glorot", "He", "Lecun", "Orthogonal", "Identity")
+
+
+def for_torch_layout(source: str, rank: int | None) -> str:
+    """An initializer for a variable kept in torch's layout (an ``nn.Parameter``), where the
+    rule's ``source`` is written for a Keras kernel: wrapped in ``TorchLayout``, which draws in
+    Keras's layout and transposes, so fans and orthogonality are torch's."""
+    if not any(f"initializers.{name}" in source for name in _LAYOUT_SENSITIVE):
+        return source
+    if rank is None:
+        raise Unsupported("its shape is not known, which this initializer needs")
+    if rank < 2:
+        raise Unsupported(
+            f"torch cannot apply this init to a {rank}-D tensor (it raises ValueError)"
+        )
+    if "Identity" in source and rank != 2:
+        raise Unsupported("eye_ needs a 2-D tensor (torch raises ValueError)")
+    return f"TorchLayout({source})"

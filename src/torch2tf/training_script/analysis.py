@@ -43,6 +43,7 @@ class Analysis(Statements, Expressions, Objects, Steps, Schedules):
         self.model_classes = facts.model_classes
         self.project_classes = facts.project_classes
         self.dropped = facts.dropped_functions
+        self.init_code = facts.init_code
         self.diagnostics: list[Diagnostic] = []
         self._reported: set[tuple[int, int, str]] = set()
         # The engine's own parse: positions and parents resolved once for both passes.
@@ -132,6 +133,9 @@ class Analysis(Statements, Expressions, Objects, Steps, Schedules):
         outer = self
 
         class Finder(cst.CSTVisitor):
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                return node not in outer.init_code and super().on_visit(node)
+
             def visit_Call(self, node: cst.Call) -> None:
                 qualified = outer.imports.qualify(node.func)
                 if qualified in statement_kinds:

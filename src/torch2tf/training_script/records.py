@@ -26,6 +26,7 @@ class FileFacts:
     project_classes: frozenset[str]  # qualified nn.Module classes of other project files
     dropped_functions: frozenset[str]  # init functions the engine removed (used by apply only)
     diagnostics: list[Diagnostic]  # the engine's problems; the pass appends its own
+    init_code: frozenset[cst.CSTNode] = frozenset()  # became initializers: no training code
 
 
 BUDGET = 200_000  # statements interpreted before giving up
