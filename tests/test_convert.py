@@ -10,7 +10,8 @@ from conftest import EXAMPLES
 from seed_mlps import PyTorchMLP, PyTorchMLPComplex, PyTorchMLPInit
 
 import torch2tf
-from torch2tf.conversion import infer_inputs, load_generated
+from torch2tf.conversion import infer_inputs
+from torch2tf.generated import load_generated
 from torch2tf.translate import translate_file
 
 ATOL, RTOL = 1e-5, 1e-4

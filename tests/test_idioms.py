@@ -12,7 +12,7 @@ from conftest import MODELS
 
 import torch2tf
 from torch2tf import TranslationError, translate_file, translate_source
-from torch2tf.conversion import load_generated
+from torch2tf.generated import load_generated
 
 ATOL, RTOL = 1e-5, 1e-4
 

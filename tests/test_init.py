@@ -10,7 +10,7 @@ from init_model import Applied, Method
 
 import torch2tf
 from torch2tf import TranslationError, translate_file, translate_source
-from torch2tf.conversion import load_generated
+from torch2tf.generated import load_generated
 
 CODE = translate_file(MODELS / "init_model.py")
 

@@ -54,7 +54,7 @@ def test_a_tensor_computed_from_data_becomes_a_variable_holding_it():
 
 
 def test_randn_parameter_has_torch_distribution():
-    from torch2tf.conversion import load_generated
+    from torch2tf.generated import load_generated
 
     module = load_generated(translate_file(MODELS / "params_model.py"), "params_tf")
     values = np.asarray(module.Scaled(3, 20000).bias2)

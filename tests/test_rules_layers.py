@@ -22,7 +22,7 @@ from layer_harness import (
 
 import torch2tf
 from torch2tf import TranslationError, translate_source
-from torch2tf.conversion import load_generated
+from torch2tf.generated import load_generated
 
 # --------------------------------------------------------------------------- inputs
 

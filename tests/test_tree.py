@@ -49,7 +49,7 @@ def test_weights_and_outputs_match(conversion):
 def test_saved_output_reloads_with_tensorflow_only(conversion, tmp_path):
     _, result = conversion
     result.save(tmp_path / "out")
-    from torch2tf.conversion import load_generated
+    from torch2tf.generated import load_generated
 
     module = load_generated((tmp_path / "out" / "sequential_model.py").read_text(), "reloaded")
     rebuilt = module.build_model()

@@ -9,7 +9,6 @@ import json
 import linecache
 import os
 import random
-import tempfile
 import textwrap
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import torch
 
+from torch2tf.generated import load_generated, load_project
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.rules import Arg, Unsupported, class_reference
@@ -285,70 +285,6 @@ def _dtype_policy(name: str) -> Iterator[None]:
         yield
     finally:
         tf.keras.config.set_dtype_policy(old)
-
-
-# Module-level calls that do no work and that model code uses (``logger = ...``).
-QUIET_CALLS = {"logging.getLogger"}
-
-
-def _definitions_only(source: str) -> str:
-    """The generated module without its top-level statements that do work (example runs)."""
-    tree = ast.parse(source)
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-    def harmless(node: ast.stmt) -> bool:
-        if isinstance(node, keep):
-            return True
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            if isinstance(node.value, ast.Call) and ast.unparse(node.value.func) in QUIET_CALLS:
-                return True
-            return not any(isinstance(n, ast.Call) for n in ast.walk(node.value))
-        return False
-
-    tree.body = [n for n in tree.body if harmless(n)]
-    return ast.unparse(tree)
-
-
-def load_generated(source: str, name: str) -> types.ModuleType:
-    """Execute generated source (definitions only) as a fresh module."""
-    module = types.ModuleType(name)
-    code = compile(_definitions_only(source), f"<torch2tf: {name}>", "exec")
-    exec(code, module.__dict__)
-    return module
-
-
-def load_project(sources: dict[str, str], name: str) -> types.ModuleType:
-    """Import generated module ``name`` among its generated siblings (definitions only).
-
-    The project's torch modules keep their places in ``sys.modules``: the generated ones are
-    imported from a temporary folder with those entries set aside, then put back.
-    """
-    import importlib
-    import sys
-
-    with tempfile.TemporaryDirectory(prefix="torch2tf-") as folder:
-        names = set()
-        for relative, code in sources.items():
-            file = Path(folder) / relative
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(_definitions_only(code), encoding="utf-8")
-            parts = Path(relative).with_suffix("").parts
-            names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-        for top in {Path(r).parts[0] for r in sources if len(Path(r).parts) > 1}:
-            init = Path(folder) / top / "__init__.py"
-            if not init.exists():
-                init.write_text("", encoding="utf-8")
-        saved = {k: v for k, v in sys.modules.items() if k in names or k.split(".")[0] in names}
-        for key in saved:
-            del sys.modules[key]
-        sys.path.insert(0, folder)
-        try:
-            return importlib.import_module(name)
-        finally:
-            sys.path.remove(folder)
-            for key in [k for k in sys.modules if k in names or k.split(".")[0] in names]:
-                del sys.modules[key]
-            sys.modules.update(saved)
 
 
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:

@@ -20,14 +20,29 @@ import tempfile
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     import tensorflow as tf
+    import torch
 
-    from torch2tf.conversion import Conversion
+
+class Conversion(Protocol):
+    """What an export needs of a :class:`torch2tf.conversion.Conversion` (no import of it,
+    which imports this module)."""
+
+    keras_model: tf.keras.Model
+    torch_model: torch.nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    class_name: str
+    module_name: str
+    import_name: str
+    source: str
+    sources: dict[str, str]
+    rtol: float
+
 
 # Format -> absolute tolerance against torch (TFLite's kernels sum in other orders). The
 # dynamic-range int8 TFLite file stores 8-bit weights: its error is measured, not bounded.
@@ -184,13 +199,13 @@ def _verify(
     scratch: Path,
 ) -> dict[str, dict[str, Any]]:
     """Load every written artefact in a fresh TensorFlow-only process; compare with torch."""
-    from torch2tf.conversion import _definitions_only
+    from torch2tf.generated import definitions_only
 
     modules = scratch / "modules"
     sources = conversion.sources or {f"{conversion.module_name}.py": conversion.source}
     for relative, code in sources.items():
         (modules / relative).parent.mkdir(parents=True, exist_ok=True)
-        (modules / relative).write_text(_definitions_only(code), encoding="utf-8")
+        (modules / relative).write_text(definitions_only(code), encoding="utf-8")
     input_paths = []
     for index, x in enumerate(inputs):
         input_paths.append(str(scratch / f"input_{index}.npy"))
