@@ -74,10 +74,10 @@ def test_telemetry_dropped_with_a_comment_and_plain_python_kept():
 
 def test_ordered_dict_from_loops_and_generators():
     code = translate_file(MODELS / "dlrm_style.py")
-    assert "tf.keras.Sequential(torch_named_layers(OrderedDict(layers)))" in code
+    flat = " ".join(code.split())
+    assert 'tf.keras.Sequential( torch_named_layers(OrderedDict(layers)), name="mlp"' in flat
     assert "torch_named_layers(\n" in code  # the generator form
     assert "kernel_initializer=tf.keras.initializers.GlorotUniform()" in code
-    flat = " ".join(code.split())
     assert "kernel_initializer=tf.keras.initializers.RandomNormal( 0.0, 0.02 )" in flat
 
 

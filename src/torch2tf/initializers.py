@@ -16,19 +16,26 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import libcst as cst
 
 from torch2tf import rules
-from torch2tf.names import code_of, dotted, is_docstring
+from torch2tf.class_facts import ClassInfo, InitStep
+from torch2tf.names import ImportTable, code_of, dotted, is_docstring
 from torch2tf.parameters import tensor_shape
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout, gain_squared
 from torch2tf.torch_api import MODULE_ITERATORS
 
-if TYPE_CHECKING:
-    from torch2tf.translate import _ClassInfo, _Translator
+
+class Engine(Protocol):
+    """What init analysis needs of the engine: names resolved, problems reported."""
+
+    imports: ImportTable
+
+    def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None: ...
+
 
 TENSOR_INIT_METHODS = {  # in-place tensor methods: ``m.weight.data.normal_(0, 0.01)``
     "normal_": "torch.nn.init.normal_",
@@ -58,35 +65,6 @@ CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
 LOOP_ITERATORS = MODULE_ITERATORS | {"parameters", "named_parameters"}
 # ``bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0``: torch's own Linear bias bound.
 _DEFAULT_BOUND = re.compile(r"\(?1 / math\.sqrt\((?P<fan>[^()]+)\) if (?P=fan) > 0 else 0\)?")
-
-
-@dataclass(frozen=True)
-class InitStep:
-    """One effect of init code, applied where the tensors it reaches are created.
-
-    scope: ``all`` (every layer of type ``key`` built in __init__: ``self.modules()``,
-    ``apply``), ``children`` (direct ``self.x = Layer()`` of type ``key``), ``attr`` (the layer
-    ``self.key``), ``param`` (the ``nn.Parameter`` ``self.key``), ``calls`` (the layer
-    constructions in ``calls``, of type ``key`` or any when ``key`` is ``*``).
-    """
-
-    position: int  # the statement of __init__ that runs it
-    scope: str
-    key: str
-    params: dict[str, str]
-    calls: frozenset[cst.Call] = field(default=frozenset())
-
-    def reaches(self, call: cst.Call, qualified: str, attr: str | None, direct: bool) -> bool:
-        """Whether this step initialises the layer that ``call`` (of type ``qualified``) makes."""
-        if self.scope == "attr":
-            return self.key == attr
-        if self.scope == "all":
-            return self.key == qualified
-        if self.scope == "children":
-            return self.key == qualified and direct
-        if self.scope == "calls":
-            return call in self.calls and self.key in ("*", qualified)
-        return False
 
 
 class _Refused(Exception):
@@ -127,7 +105,7 @@ class _Scope:
 class InitReader:
     """Reads the init code of one class for the engine (``t``), adding to ``info.init_steps``."""
 
-    def __init__(self, t: _Translator, info: _ClassInfo) -> None:
+    def __init__(self, t: Engine, info: ClassInfo) -> None:
         self.t = t
         self.info = info
         init = info.method("__init__")

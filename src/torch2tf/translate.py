@@ -15,7 +15,6 @@ import inspect
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -23,9 +22,10 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
 
 from torch2tf import rules, training_script
+from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
-from torch2tf.initializers import InitReader, InitStep
+from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
 from torch2tf.parameters import LEGACY, add_weight
@@ -278,36 +278,6 @@ def _module_class_defs(
 # --------------------------------------------------------------------------- analysis
 
 
-@dataclass
-class _ClassInfo:
-    """What the rewrite of one ``nn.Module`` class needs to know about it."""
-
-    node: cst.ClassDef
-    tree: ast.ClassDef  # the same class in Python's ast, for fast scans
-    layers: dict[str, str] = field(default_factory=dict)  # attribute -> torch layer name
-    modules: dict[str, str] = field(default_factory=dict)  # attribute -> class in this file
-    direct_calls: set[cst.Call] = field(default_factory=set)  # ``self.x = Layer(...)``
-    call_attr: dict[cst.Call, str] = field(default_factory=dict)
-    init_methods: set[str] = field(default_factory=set)
-    init_steps: list[InitStep] = field(default_factory=list)  # init code, in __init__ order
-    # nn.Parameter attributes -> (statement of __init__ creating it, the Parameter call)
-    params: dict[str, tuple[int, cst.Call]] = field(default_factory=dict)
-    registered: dict[cst.SimpleStatementLine, str] = field(default_factory=dict)
-    call_position: dict[cst.Call, int] = field(default_factory=dict)  # layer call -> statement
-    opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
-    removed: set[cst.CSTNode] = field(default_factory=set)
-    init_note: str = ""
-    build_input: str | None = None
-    renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
-    training: set[str] = field(default_factory=set)  # methods besides forward taking training
-
-    def method(self, name: str) -> cst.FunctionDef | None:
-        for stmt in self.node.body.body:
-            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-                return stmt
-        return None
-
-
 def _self_attr(node: cst.BaseExpression) -> str | None:
     """``x`` for ``self.x``."""
     name = dotted(node)
@@ -374,8 +344,8 @@ class _Translator(cst.CSTTransformer):
         self.imports = ImportTable.of(module, package)
         self.project_classes = project_classes
         self.diagnostics: list[Diagnostic] = []
-        self.classes: dict[str, _ClassInfo] = {}
-        self.class_stack: list[_ClassInfo | None] = []
+        self.classes: dict[str, ClassInfo] = {}
+        self.class_stack: list[ClassInfo | None] = []
         self.function_stack: list[str] = []
         self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
         self.not_references: set[cst.Name] = set()  # attribute, keyword and parameter names
@@ -402,7 +372,7 @@ class _Translator(cst.CSTTransformer):
             zip([n for n in module.body if isinstance(n, cst.ClassDef)], trees, strict=True)
         )
         for node in _module_class_defs(module, self.imports, self.project_classes):
-            self.classes[node.name.value] = _ClassInfo(node, twins[node])
+            self.classes[node.name.value] = ClassInfo(node, twins[node])
 
     def init_code(self) -> set[cst.CSTNode]:
         """Init methods and statements whose effect became initializer arguments."""
@@ -415,7 +385,7 @@ class _Translator(cst.CSTTransformer):
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
-    def _analyse_class(self, info: _ClassInfo) -> None:
+    def _analyse_class(self, info: ClassInfo) -> None:
         info.renamed = _assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
         init = info.method("__init__")
         if init is None:
@@ -481,7 +451,7 @@ class _Translator(cst.CSTTransformer):
         info.training = self._training_methods(info)
 
     def _init_apply(
-        self, info: _ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
+        self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
     ) -> bool:
         """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
         method = _self_attr(target)
@@ -501,7 +471,7 @@ class _Translator(cst.CSTTransformer):
         info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
 
-    def _build_input(self, info: _ClassInfo) -> str | None:
+    def _build_input(self, info: ClassInfo) -> str | None:
         """Source of the input size when the first layer applied to the input fixes it."""
         forward, init = info.method("forward"), info.method("__init__")
         if forward is None or init is None:
@@ -545,7 +515,7 @@ class _Translator(cst.CSTTransformer):
             return None  # the value at the end of __init__ may differ from the one used
         return size
 
-    def _training_methods(self, info: _ClassInfo) -> set[str]:
+    def _training_methods(self, info: ClassInfo) -> set[str]:
         """Methods other than forward whose result depends on training: they call a layer or
         module that does, use ``self.training``, or call such a method (forward_actor)."""
         methods = {
@@ -564,7 +534,7 @@ class _Translator(cst.CSTTransformer):
                     changed = True
         return depends
 
-    def _uses_training(self, info: _ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
+    def _uses_training(self, info: ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
         found = False
 
         class Uses(cst.CSTVisitor):
@@ -586,7 +556,7 @@ class _Translator(cst.CSTTransformer):
         func.body.visit(Uses())
         return found
 
-    def _builds_on_2d(self, info: _ClassInfo) -> bool:
+    def _builds_on_2d(self, info: ClassInfo) -> bool:
         """Whether a 2-D symbolic input builds every layer of the class as torch made it.
 
         A layer whose weights or behaviour depend on the input's rank blocks it, except the
@@ -627,7 +597,7 @@ class _Translator(cst.CSTTransformer):
     # -- rewriting
 
     @property
-    def cls(self) -> _ClassInfo | None:
+    def cls(self) -> ClassInfo | None:
         return self.class_stack[-1] if self.class_stack else None
 
     @property
@@ -702,7 +672,7 @@ class _Translator(cst.CSTTransformer):
                 params = params.with_changes(params=[*params.params, training])
         return func.with_changes(params=params)
 
-    def _finish_init(self, info: _ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
+    def _finish_init(self, info: ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
         if info.build_input is None:
             return func
         comments = [info.init_note] if info.init_note else []
