@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
         "The file is parsed, never imported or executed. Every construct that cannot be "
         "translated exactly is reported at once, and nothing is written.",
-        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n\n"
-        + EXIT_CODES,
+        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n"
+        "  torch2tf translate mypkg/ --helpers-module tf_helpers -o out/\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     translate.add_argument(
@@ -106,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
         help="write the output even if some constructs cannot be translated: each becomes a "
         "marked torch2tf_untranslated(...) stub that raises NotImplementedError when run "
         "(the problems are still reported, and the exit code is still 1)",
+    )
+    translate.add_argument(
+        "--helpers-module",
+        metavar="NAME",
+        help="for a folder or several files: write the helpers (torch_default_kernel, "
+        "TorchBatchNorm, ...) once into OUTDIR/NAME.py, and have each generated file import "
+        "the ones it uses (from NAME import ...) instead of carrying its own copies",
     )
     convert = commands.add_parser(
         "convert",
@@ -248,6 +255,8 @@ def _translate(args: argparse.Namespace) -> int:
         if args.classes:
             raise UsageError("--class takes a single file")
         return _translate_project(args)
+    if args.helpers_module is not None:
+        raise UsageError("--helpers-module: expected a folder or several files, received one file")
     src = args.src[0]
     source = _read(src)
     if args.output is not None:
@@ -322,6 +331,10 @@ def _translate_project(args: argparse.Namespace) -> int:
     if len(args.src) == 1 and args.src[0].is_dir():
         root = args.src[0].resolve().parent  # keep the folder's own name, e.g. mypkg/...
     generated = translate_project(root, files)
+    if args.helpers_module is not None:
+        from torch2tf.helpers_module import split_helpers
+
+        generated = split_helpers(generated, args.helpers_module)
 
     def write(staging: Path) -> None:
         for relative, code in generated.items():
