@@ -186,5 +186,5 @@ def test_verification_inputs_must_fit_the_model():
     assert verification_inputs(model, (2, 4))[0].shape == (2, 4)
     with pytest.raises(UsageError, match="--input-shape 2,5: Sequential cannot run on it"):
         verification_inputs(model, (2, 5))
-    with pytest.raises(UsageError, match="pass --input-shape"):
+    with pytest.raises(UsageError, match="pass it, e.g. --input float32:16,3,28,28"):
         verification_inputs(torch.nn.ReLU(), None)

@@ -177,7 +177,7 @@ REFUSED = [
     ("nn.Embedding(10, 4, max_norm=1.0)", "max_norm"),
     ("nn.Embedding(10, 4, scale_grad_by_freq=True)", "scale_grad_by_freq"),
     ("nn.Embedding(10, 4, _freeze=True)", "_freeze"),
-    ("nn.GELU(approximate=size)", 'literal "none" or "tanh"'),
+    ("nn.GELU(approximate=size)", "GELU(approximate=size) is not translated"),
     ("nn.AlphaDropout(1.0)", "0 <= rate < 1"),
     ("nn.LayerNorm(8, elementwise_affine=size)", "literal True or False"),
     ("nn.LayerNorm(8, dtype=torch.float64)", "dtype="),

@@ -11,7 +11,7 @@ Exit codes:
      file:line:col, nothing is written; with --allow-partial the stubbed output is written
      and the exit code is still 1), the model cannot be converted, or verification failed
      (the report is still written, and the first diverging layer named with its source line)
-  2  usage error: a bad option, malformed --args/--kwargs JSON, a bad --input-shape, an
+  2  usage error: a bad option, malformed --args/--kwargs JSON, a bad --input(-shape), an
      unreadable or unsafe file, an unknown class, a constructor that fails, a checkpoint
      that does not fit the model, an output path that cannot be written
 """
@@ -41,7 +41,7 @@ exit codes:
   1  not translatable exactly (every problem listed as file:line:col, nothing written;
      with --allow-partial the stubbed output is written, still exit 1), not convertible,
      or verification failed (report still written, first diverging layer named)
-  2  usage error (bad option or JSON, bad --input-shape, unreadable or unsafe file,
+  2  usage error (bad option or JSON, bad --input(-shape), unreadable or unsafe file,
      unknown class, failing constructor, checkpoint not fitting the model, bad output path)
 """
 
@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Translate every nn.Module class of SRC into a tf.keras.Model class. "
         "The file is parsed, never imported or executed. Every construct that cannot be "
         "translated exactly is reported at once, and nothing is written.",
-        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n\n"
-        + EXIT_CODES,
+        epilog="example:\n  torch2tf translate examples/seed_mlps.py -o seed_mlps_tf.py\n"
+        "  torch2tf translate mypkg/ --helpers-module tf_helpers -o out/\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     translate.add_argument(
@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
         "marked torch2tf_untranslated(...) stub that raises NotImplementedError when run "
         "(the problems are still reported, and the exit code is still 1)",
     )
+    translate.add_argument(
+        "--helpers-module",
+        metavar="NAME",
+        help="for a folder or several files: write the helpers (torch_default_kernel, "
+        "TorchBatchNorm, ...) once into OUTDIR/NAME.py, and have each generated file import "
+        "the ones it uses (from NAME import ...) instead of carrying its own copies",
+    )
     convert = commands.add_parser(
         "convert",
         help="build a model from SRC, convert it with its weights, verify, and save",
@@ -115,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
         "OUTDIR, atomically. Exits 0 only when the Keras model matches torch in eval and "
         "train mode; on a mismatch the report is still written.",
         epilog="example:\n  torch2tf convert examples/seed_mlps.py --class PyTorchMLP "
-        "--args '[784, 256, 10]' --export keras,tflite -o out/mlp\n\n" + EXIT_CODES,
+        "--args '[784, 256, 10]' --export keras,tflite -o out/mlp\n"
+        "  torch2tf convert text.py --class Classifier --args '[1000, 64, 2]' "
+        "--input int64:16,20:0..1000 -o out/text\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
@@ -129,7 +138,20 @@ def _parser() -> argparse.ArgumentParser:
         "files that need arbitrary unpickling are refused) or a .safetensors file",
     )
     convert.add_argument(
-        "--input-shape", help="verification input shape, e.g. 32,784 (default: inferred)"
+        "--input",
+        dest="inputs",
+        action="append",
+        metavar="DTYPE:SHAPE[:LOW..HIGH]",
+        help="a verification input, one per positional input of forward, in order "
+        "(repeatable), e.g. int64:16,20:0..1000 (HIGH excluded) or float32:16,8; floats "
+        "without a range are N(0,1), integers without one take [0, num_embeddings) of the "
+        "first Embedding; seeded. Default: inferred from the first Linear (floats) or "
+        "Embedding (int64 ids)",
+    )
+    convert.add_argument(
+        "--input-shape",
+        help="short for --input with the model's float dtype: 32,784 is --input float32:32,784 "
+        "for a float32 model; not together with --input",
     )
     convert.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
     convert.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
@@ -201,6 +223,22 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
+def _input_specs(texts: list[str] | None, shape: tuple[int, ...] | None) -> list:
+    if not texts:
+        return []
+    if shape is not None:
+        raise UsageError("--input-shape: expected either --input or --input-shape, received both")
+    from torch2tf.inputs import InputError, parse_input
+
+    specs = []
+    for text in texts:
+        try:
+            specs.append(parse_input(text))
+        except InputError as err:
+            raise UsageError(f"--input {text}: {err}") from None
+    return specs
+
+
 def _formats(text: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
@@ -217,6 +255,8 @@ def _translate(args: argparse.Namespace) -> int:
         if args.classes:
             raise UsageError("--class takes a single file")
         return _translate_project(args)
+    if args.helpers_module is not None:
+        raise UsageError("--helpers-module: expected a folder or several files, received one file")
     src = args.src[0]
     source = _read(src)
     if args.output is not None:
@@ -291,6 +331,10 @@ def _translate_project(args: argparse.Namespace) -> int:
     if len(args.src) == 1 and args.src[0].is_dir():
         root = args.src[0].resolve().parent  # keep the folder's own name, e.g. mypkg/...
     generated = translate_project(root, files)
+    if args.helpers_module is not None:
+        from torch2tf.helpers_module import split_helpers
+
+        generated = split_helpers(generated, args.helpers_module)
 
     def write(staging: Path) -> None:
         for relative, code in generated.items():
@@ -306,6 +350,7 @@ def _convert(args: argparse.Namespace) -> int:
     ctor_args = _json(args.args, list, "--args")
     ctor_kwargs = _json(args.kwargs, dict, "--kwargs")
     shape = _shape(args.input_shape)
+    specs = _input_specs(args.inputs, shape)
     formats = _formats(args.export)
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
@@ -326,7 +371,7 @@ def _convert(args: argparse.Namespace) -> int:
     if args.state_dict is not None:
         loading.load_state_dict(model, args.state_dict)
     model.eval()
-    inputs = loading.verification_inputs(model, shape)
+    inputs = loading.verification_inputs(model, shape, specs)
     result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
     try:
         result.save(args.output, formats)

@@ -21,6 +21,7 @@ import tensorflow as tf
 import torch
 
 from torch2tf.generated import load_generated, load_project
+from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.rules import Arg, Unsupported, class_reference
@@ -295,16 +296,11 @@ def _model_dtype(model: torch.nn.Module) -> torch.dtype:
 
 
 def infer_inputs(model: torch.nn.Module, batch: int = DEFAULT_BATCH) -> tuple[torch.Tensor, ...]:
-    """Random inputs for the first Linear layer's ``in_features`` (fixed seed)."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Linear):
-            generator = torch.Generator().manual_seed(0)
-            shape = (batch, module.in_features)
-            return (torch.randn(shape, generator=generator, dtype=_model_dtype(model)),)
-    raise ConversionError(
-        f"cannot infer an input shape for {type(model).__name__}: expected a Linear layer, "
-        "received none; pass inputs=(tensor, ...)"
-    )
+    """Seeded random input for the first Linear (floats) or Embedding (token ids) layer."""
+    try:
+        return make_inputs(model, infer_specs(model, batch))
+    except InputError as err:
+        raise ConversionError(f"{err} (in Python: inputs=(tensor, ...))") from None
 
 
 def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
@@ -436,8 +432,8 @@ def convert(
         model: the torch model; its class must be defined in a source file.
         args: positional arguments the model's class was constructed with.
         kwargs: keyword arguments the model's class was constructed with.
-        inputs: a tensor or tuple of tensors to verify on; random inputs of the inferred
-            shape (first Linear's ``in_features``) when omitted.
+        inputs: a tensor or tuple of tensors to verify on; when omitted, seeded random input
+            for the first Linear (``in_features`` floats) or Embedding (token ids).
         atol: absolute tolerance of the comparison.
         rtol: relative tolerance of the comparison.
 

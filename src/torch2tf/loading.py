@@ -18,6 +18,15 @@ from typing import Any
 import torch
 
 from torch2tf.errors import UsageError
+from torch2tf.inputs import (
+    InputError,
+    InputSpec,
+    float_dtype,
+    forward_arity,
+    infer_specs,
+    make_inputs,
+    suggestion,
+)
 
 # Keys under which training scripts commonly nest the model's state dict.
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")
@@ -211,37 +220,53 @@ def load_state_dict(model: torch.nn.Module, path: Path) -> None:
 
 
 def random_inputs(model: torch.nn.Module, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
-    """Seeded random input of ``shape`` in the model's floating dtype."""
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    return (torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=dtype),)
+    """Seeded random input of ``shape`` in the model's floating dtype (``--input-shape``)."""
+    return make_inputs(model, [InputSpec(float_dtype(model), shape)])
 
 
 def verification_inputs(
-    model: torch.nn.Module, shape: tuple[int, ...] | None
+    model: torch.nn.Module,
+    shape: tuple[int, ...] | None,
+    specs: Sequence[InputSpec] = (),
 ) -> tuple[torch.Tensor, ...]:
-    """Inputs of ``shape`` (or the inferred one) that the torch model is known to run on."""
-    from torch2tf.conversion import ConversionError, infer_inputs
-
-    if shape is None:
-        try:
-            inputs = infer_inputs(model)
-        except ConversionError:
-            raise UsageError(
-                f"cannot infer an input shape for {type(model).__name__} (it has no Linear "
-                "layer): pass --input-shape, e.g. --input-shape 32,3,28,28"
-            ) from None
-        option = f"the inferred input shape {','.join(map(str, inputs[0].shape))}"
-    else:
-        inputs = random_inputs(model, shape)
-        option = f"--input-shape {','.join(map(str, shape))}"
+    """Inputs from ``specs`` (``--input``), of ``shape`` (``--input-shape``) or inferred, that
+    the torch model is known to run on."""
+    name = type(model).__name__
+    if specs:
+        _check_count(model, len(specs))
+    try:
+        if specs:
+            inputs = make_inputs(model, list(specs))
+            option = " ".join(f"--input {spec}" for spec in specs)
+        elif shape is not None:
+            inputs = random_inputs(model, shape)
+            option = f"--input-shape {','.join(map(str, shape))}"
+        else:
+            inferred = infer_specs(model)
+            inputs = make_inputs(model, inferred)
+            option = f"the inferred input {' '.join(f'--input {spec}' for spec in inferred)}"
+    except InputError as err:
+        raise UsageError(f"--input {err}" if specs else str(err)) from None
     try:
         with torch.no_grad():
             model(*inputs)
     except Exception as err:
-        raise UsageError(
-            f"{option}: {type(model).__name__} cannot run on it ({_first_line(err)})"
-        ) from None
+        hint = f"; pass the inputs, e.g. {suggestion(model)}" if not specs else ""
+        raise UsageError(f"{option}: {name} cannot run on it ({_first_line(err)}){hint}") from None
     return inputs
+
+
+def _check_count(model: torch.nn.Module, count: int) -> None:
+    required, allowed, names = forward_arity(model)
+    if required <= count and (allowed is None or count <= allowed):
+        return
+    expected = f"{required}" if required == allowed else f"{required} to {allowed}"
+    if allowed is None:
+        expected = f"at least {required}"
+    raise UsageError(
+        f"--input: expected {expected} (one per input of {type(model).__name__}.forward"
+        f"({', '.join(names)})), received {count}"
+    )
 
 
 def conversion_errors() -> tuple[type[Exception], ...]:

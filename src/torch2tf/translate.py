@@ -33,6 +33,7 @@ from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
 
@@ -1123,7 +1124,10 @@ class _Translator(cst.CSTTransformer):
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
         for node, qualified in self.pending.items():
-            hint = "see `torch2tf --list-rules` for what is translated"
+            hint = (
+                nearest_alternative(qualified)
+                or "see `torch2tf --list-rules` for what is translated"
+            )
             self.error(node, f"{qualified} is not translated", hint)
         # Kept for the passes after this one (metadata is only available during the visit).
         self.parsed = ParsedSource(

@@ -145,7 +145,10 @@ class GELU(LayerRule):
             return _activation("gelu")
         if form == "tanh":
             return _with("gelu", approximate="True")
-        raise Unsupported('GELU approximate= must be a literal "none" or "tanh"')
+        raise Unsupported(
+            f"GELU(approximate={src(approximate)}) is not translated",
+            "use a literal 'none' (exact erf form) or 'tanh'",
+        )
 
 
 @layer

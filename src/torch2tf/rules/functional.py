@@ -190,7 +190,7 @@ def gelu(input, approximate="none"):
         return f"tf.nn.gelu({src(input)}, approximate=True)"
     raise Unsupported(
         f"gelu(approximate={src(approximate)}) is not translated",
-        "use a literal 'none' or 'tanh'",
+        "use a literal 'none' (exact erf form) or 'tanh'",
     )
 
 

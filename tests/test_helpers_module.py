@@ -1,0 +1,148 @@
+"""translate --helpers-module NAME: the helpers written once, imported by each generated file."""
+
+import ast
+import importlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from test_cli import one_line_error, run, snapshot
+
+from torch2tf.cli import EXIT_OK, EXIT_USAGE
+
+BLOCKS = '''
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    """Linear, batch norm, PReLU."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.bn = nn.BatchNorm1d(width)
+        self.act = nn.PReLU()
+
+    def forward(self, x):
+        return self.act(self.bn(self.fc(x)))
+'''
+
+MODEL = """
+import torch.nn as nn
+
+from blocks import Block
+
+
+class Net(nn.Module):
+    def __init__(self, inputs, width, outputs):
+        super().__init__()
+        self.stem = nn.Linear(inputs, width)
+        self.block = Block(width)
+        self.head = nn.Linear(width, outputs)
+
+    def forward(self, x):
+        return self.head(self.block(self.stem(x)))
+"""
+
+
+def project(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "blocks.py").write_text(textwrap.dedent(BLOCKS).lstrip())
+    (src / "model.py").write_text(textwrap.dedent(MODEL).lstrip())
+    return src
+
+
+def top_level(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+
+
+def test_a_two_file_project_shares_one_helpers_module(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    code, _, err = run(
+        capsys, "translate", project(tmp_path), "--helpers-module", "tf_helpers", "-o", out
+    )
+    assert code == EXIT_OK, err
+    out = out / "src"  # a folder keeps its name
+    assert sorted(p.name for p in out.rglob("*.py")) == ["blocks.py", "model.py", "tf_helpers.py"]
+    assert top_level(out / "blocks.py") == {"Block"}
+    assert top_level(out / "model.py") == {"Net"}
+    assert top_level(out / "tf_helpers.py") == {
+        "torch_default_kernel",
+        "torch_default_bias",
+        "TorchBatchNorm",
+        "TorchPReLU",
+    }
+    blocks = (out / "blocks.py").read_text()
+    imports = (
+        "from tf_helpers import (\n    TorchBatchNorm,\n    TorchPReLU,\n    torch_default_bias,\n"
+    )
+    assert imports in blocks
+    assert "import math" not in blocks  # only the helpers used it
+    assert (
+        "from tf_helpers import torch_default_bias, torch_default_kernel"
+        in (out / "model.py").read_text()
+    )
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--extend-select", "I", "."],
+        cwd=out,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout
+
+    # The result imports and builds, and computes what torch computes with the same weights.
+    monkeypatch.syspath_prepend(str(out))
+    for name in ("blocks", "model", "tf_helpers"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    keras_net = importlib.import_module("model").Net(6, 5, 3)
+    assert keras_net.built and len(keras_net.weights) == 11  # torch: 12 with num_batches_tracked
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    for name in ("blocks", "model"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    torch.manual_seed(0)
+    net = importlib.import_module("model").Net(6, 5, 3).eval()
+    keras_net.stem.set_weights([net.stem.weight.detach().numpy().T, net.stem.bias.detach().numpy()])
+    keras_net.head.set_weights([net.head.weight.detach().numpy().T, net.head.bias.detach().numpy()])
+    block, twin = net.block, keras_net.block
+    twin.fc.set_weights([block.fc.weight.detach().numpy().T, block.fc.bias.detach().numpy()])
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    expected = net(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(keras_net(x, training=False), expected, atol=1e-5, rtol=1e-4)
+    for name in ("blocks", "model", "tf_helpers"):
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (
+            "tf-helpers",
+            "--helpers-module: expected a Python module name like tf_helpers, "
+            "received 'tf-helpers'",
+        ),
+        (
+            "blocks",
+            "--helpers-module blocks: expected a name no project module has, received src/blocks",
+        ),
+    ],
+)
+def test_a_bad_helpers_module_name_is_a_usage_error(capsys, tmp_path, name, message):
+    src = project(tmp_path)
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "translate", src, "--helpers-module", name, "-o", out)
+    assert code == EXIT_USAGE
+    assert one_line_error(err).startswith(f"torch2tf: error: {message}")
+    assert not out.exists()
+
+
+def test_helpers_module_needs_a_project(capsys, tmp_path):
+    src = project(tmp_path)
+    code, _, err = run(capsys, "translate", src / "blocks.py", "--helpers-module", "h")
+    assert code == EXIT_USAGE
+    assert "expected a folder or several files, received one file" in one_line_error(err)
+    assert snapshot(tmp_path / "src").keys() == {"blocks.py", "model.py"}
