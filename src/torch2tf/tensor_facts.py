@@ -20,17 +20,19 @@ Key = tuple[int, int, int, int]
 """A node's source range: line, column, end line, end column (1-based lines, character
 columns), as both Python's ``ast`` and LibCST can tell it."""
 
-PLAIN, MAP, FLAT, UNKNOWN = "plain", "channels_last", "flattened_map", "unknown"
+PLAIN, SCALAR, UNKNOWN = "plain", "scalar", "unknown"
+MAP, FLAT = "channels_last", "flattened_map"
 
 
 @dataclass(frozen=True)
 class Fact:
     """What is known of one value of ``forward()``.
 
-    ``kind``: ``plain`` (the same in both frameworks: features, scalars, anything without a
-    channel axis), ``channels_last`` (torch (N, C, *S) is Keras (N, *S, C)), ``flattened_map``
-    (torch's flatten of a map, (C, *S) order, is Keras's (*S, C) order) or ``unknown`` (a map
-    went where the pass cannot follow; already reported).
+    ``kind``: ``plain`` (the same in both frameworks: features, anything without a channel
+    axis), ``scalar`` (a number: a literal, a size), ``channels_last`` (torch (N, C, *S) is
+    Keras (N, *S, C)), ``flattened_map`` (torch's flatten of a map, (C, *S) order, is
+    Keras's (*S, C) order) or ``unknown`` (a map went where the pass cannot follow; already
+    reported).
     """
 
     kind: str = PLAIN
@@ -38,6 +40,8 @@ class Fact:
     channels: int | None = None
     channels_from: str | None = None
     """Module path (relative to the class) of the layer that fixed the channel count."""
+    spatial: tuple[int, ...] | None = None
+    """A map's static spatial sizes, where known (adaptive pooling fixes them)."""
 
     @property
     def is_map(self) -> bool:
@@ -54,6 +58,7 @@ class Fact:
 
 
 PLAIN_FACT = Fact()
+SCALAR_FACT = Fact(SCALAR)
 UNKNOWN_FACT = Fact(UNKNOWN)
 
 
@@ -349,7 +354,7 @@ class _ClassPass:
         if isinstance(node, ast.Name):
             return env.get(node.id, PLAIN_FACT)
         if isinstance(node, ast.Constant):
-            return PLAIN_FACT
+            return SCALAR_FACT
         if isinstance(node, ast.Call):
             return self._call(node, env)
         if isinstance(node, ast.BinOp):
@@ -381,7 +386,7 @@ class _ClassPass:
                     "a channels-last feature map's shape is indexed by a dim other than 0",
                     "use x.size(dim), whose dim is moved to the channels-last axis",
                 )
-            return PLAIN_FACT
+            return SCALAR_FACT
         fact = self.expr(value, env)
         if fact.kind in (MAP, FLAT):
             return self.error(node, "indexing a channels-last feature map is not translated yet")
@@ -389,15 +394,13 @@ class _ClassPass:
 
     def _binary(self, node: ast.BinOp, left: Fact, right: Fact) -> Fact:
         if not (left.is_map or right.is_map):
-            return PLAIN_FACT
+            return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
         if UNKNOWN in (left.kind, right.kind):
             return UNKNOWN_FACT
         if left.is_map and right.is_map:
             if (left.kind, left.rank) == (right.kind, right.rank):
                 return left if left.channels is not None else right
-        scalar = (right if left.is_map else left) is PLAIN_FACT
-        side = node.right if left.is_map else node.left
-        if scalar and isinstance(side, ast.Constant):
+        if (right if left.is_map else left) == SCALAR_FACT:
             return left if left.is_map else right
         return self.error(
             node,
@@ -466,6 +469,13 @@ class _ClassPass:
             if qualified in _CONVS:
                 channels = _literal(layer.call.args[1] if len(layer.call.args) > 1 else None)
                 return Fact(MAP, rank, channels if isinstance(channels, int) else None, path)
+            if "Adaptive" in qualified:
+                size = _literal(_argument(layer.call, "output_size", 0)[0])
+                sizes = (size,) * (rank - 2) if isinstance(size, int) else size
+                if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
+                    return replace(fact, spatial=tuple(sizes))
+            if "Pool" in qualified:
+                return replace(fact, spatial=None)
             return fact
         if qualified == "torch.nn.BatchNorm1d":
             if fact.kind == MAP and fact.rank == 3:
@@ -484,7 +494,7 @@ class _ClassPass:
             start = _literal(_argument(call, "start_dim", 0)[0], 1)
             end = _literal(_argument(call, "end_dim", 1)[0], -1)
             if (start, end) == (1, -1):
-                return Fact(FLAT, 2, fact.channels, fact.channels_from)
+                return self._flattened(fact)
         if qualified == "torch.nn.Linear":
             if fact.kind == FLAT:
                 self.out.flattened_rows[path] = FlattenedRows(fact.channels, fact.channels_from)
@@ -544,7 +554,7 @@ class _ClassPass:
         if any(f.kind == UNKNOWN for f in inputs):
             return UNKNOWN_FACT
         if qualified in _ELEMENTWISE_FUNCTIONS:
-            if all(f is PLAIN_FACT or f == first for f in inputs[1:]):
+            if all(f == SCALAR_FACT or f == first for f in inputs[1:]):
                 return first
         if qualified in _SOFTMAX and first.kind == MAP:
             return self._softmax(node, _SOFTMAX[qualified], first)
@@ -563,7 +573,7 @@ class _ClassPass:
             return PLAIN_FACT
         if receiver.kind == UNKNOWN or any(a.kind == UNKNOWN for a in args):
             return UNKNOWN_FACT
-        if name in _ELEMENTWISE_METHODS and all(a is PLAIN_FACT for a in args):
+        if name in _ELEMENTWISE_METHODS and all(not a.is_map for a in args):
             return receiver
         key = f"Tensor.{name}"
         if receiver.kind == MAP:
@@ -576,11 +586,11 @@ class _ClassPass:
             if name == "size":
                 return self._size(node, receiver)
             if name in ("view", "reshape") and self._is_batch_flatten(node):
-                return Fact(FLAT, 2, receiver.channels, receiver.channels_from)
+                return self._flattened(receiver)
         if receiver.kind == FLAT and name == "size":
             dim, _ = _argument(node, "dim", 0)
-            if _literal(dim) == 0:
-                return PLAIN_FACT
+            if _literal(dim) in (0, 1, -1):
+                return SCALAR_FACT
         hint = "its axes would differ from torch's"
         if name in ("view", "reshape"):
             hint = "flatten a feature map with torch.flatten(x, 1) or x.view(x.size(0), -1)"
@@ -618,9 +628,10 @@ class _ClassPass:
         if None in axes or not isinstance(keepdim, bool):
             return self.error(node, "a reduction over a feature map needs literal dims and keepdim")
         self._rewrite(node, where, repr(type(dims)(axes) if many else axes[0]))
-        if keepdim:
-            return fact
         torch_dims = {d % fact.rank for d in (dims if many else [dims])}
+        if keepdim:
+            spatial = set(range(2, fact.rank))
+            return replace(fact, spatial=(1,) * len(spatial)) if torch_dims == spatial else fact
         rank = fact.rank - len(torch_dims)
         if 1 in torch_dims or rank <= 2:
             return PLAIN_FACT  # no channel axis left, or (N, C): the same in both
@@ -630,7 +641,7 @@ class _ClassPass:
         start = _literal(_argument(node, "start_dim", index)[0], 0)
         end = _literal(_argument(node, "end_dim", index + 1)[0], -1)
         if start == 1 and end in (-1, fact.rank - 1):
-            return Fact(FLAT, 2, fact.channels, fact.channels_from)
+            return self._flattened(fact)
         return self.error(
             node,
             "only flatten(x, 1) of a feature map is translated yet",
@@ -646,7 +657,14 @@ class _ClassPass:
             )
         if axis != _literal(value):
             self._rewrite(node, where, repr(axis))
-        return PLAIN_FACT
+        return SCALAR_FACT
+
+    @staticmethod
+    def _flattened(fact: Fact) -> Fact:
+        """torch's flatten from dim 1 of a map: (C, *S) order, unless every size in S is 1."""
+        if fact.spatial is not None and set(fact.spatial) == {1}:
+            return PLAIN_FACT
+        return Fact(FLAT, 2, fact.channels, fact.channels_from)
 
     def _is_batch_flatten(self, node: ast.Call) -> bool:
         """``x.view(x.size(0), -1)`` / ``x.reshape(x.shape[0], -1)``."""
