@@ -128,6 +128,11 @@ class _Conv(LayerRule):
         channels, group_count = const(in_channels, None), const(groups, None)
         if isinstance(channels, int) and isinstance(group_count, int) and kernel is not None:
             return repr(channels // group_count * math.prod(kernel))
+        if group_count == 1 and kernel is not None:
+            size = math.prod(kernel)
+            text = src(in_channels)
+            text = text if text.isidentifier() else f"({text})"
+            return text if size == 1 else f"{text} * {size}"
         return f"torch_fan_in({src(in_channels)}, {src(kernel_size)}, {src(groups)}, {self.dims})"
 
     @staticmethod

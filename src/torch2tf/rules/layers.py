@@ -74,8 +74,7 @@ class Dropout(LayerRule):
 
 @layer
 class BatchNorm1d(LayerRule):
-    """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1 (-1 on a channels-last
-    map), unbiased running variance."""
+    """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1 (-1 on (N, L, C))."""
 
     torch = "torch.nn.BatchNorm1d"
     takes_training = True

@@ -99,8 +99,7 @@ class RMSNorm(LayerRule):
 
 @layer
 class BatchNorm2d(BatchNorm1d):
-    """nn.BatchNorm2d -> TorchBatchNorm on NHWC: axis -1, momentum 1-m, eps 1e-5, unbiased
-    running variance (n = N*H*W)."""
+    """nn.BatchNorm2d -> TorchBatchNorm on NHWC: axis -1, momentum 1-m, eps 1e-5, unbiased var."""
 
     torch = "torch.nn.BatchNorm2d"
 
