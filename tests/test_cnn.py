@@ -408,3 +408,11 @@ def test_what_the_facts_cannot_follow_is_reported_at_its_position(body, expected
 def test_what_is_not_translated_yet_is_refused(init, expected):
     messages = _refusal("x = self.conv(x)", init)
     assert any(m.startswith("net.py:8:21: error: ") and expected in m for m in messages), messages
+
+
+def test_a_cnn_exports_and_its_build_hint_is_channels_last(tmp_path):
+    source = NET.replace("FLATTEN", "x.view(x.size(0), -1)")
+    conversion = convert_checked(tmp_path, source, images(1, 8))
+    assert "model(tf.zeros((1, 8, 8, 1)))" in conversion.build_hint()
+    exports = conversion.export(tmp_path / "out", ["keras"])
+    assert exports["keras"]["passed"], exports

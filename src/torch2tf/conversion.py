@@ -80,8 +80,8 @@ class Conversion:
         if self.built_at_construction:
             return None
         calls = []
-        for x in self.inputs:
-            shape = (1, *x.shape[1:])
+        for x, keras_x in zip(self.inputs, self.layouts.keras_inputs(self.inputs), strict=True):
+            shape = (1, *keras_x.shape[1:])  # channels-last where the model is
             dtype = str(x.dtype).removeprefix("torch.")
             calls.append(f"tf.zeros({shape}{'' if dtype == 'float32' else f', {dtype!r}'})")
         return (
