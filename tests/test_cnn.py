@@ -416,3 +416,30 @@ def test_a_cnn_exports_and_its_build_hint_is_channels_last(tmp_path):
     assert "model(tf.zeros((1, 8, 8, 1)))" in conversion.build_hint()
     exports = conversion.export(tmp_path / "out", ["keras"])
     assert exports["keras"]["passed"], exports
+
+
+def test_a_conv_the_tensor_facts_cannot_follow_is_refused():
+    source = textwrap.dedent(
+        """\
+        import torch.nn as nn
+
+
+        def make(channels):
+            return nn.Sequential(nn.Conv2d(channels, 8, 3), nn.BatchNorm2d(8))
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = make(3)
+                self.unused = nn.MaxPool2d(2)
+
+            def forward(self, x):
+                return self.body(x).mean([2, 3])
+        """
+    )
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_source(source, "net.py")
+    where = [(d.line, d.column) for d in err.value.diagnostics]
+    assert where == [(5, 26), (5, 53), (12, 23)], err.value
+    assert "translated only where forward() applies it" in str(err.value)

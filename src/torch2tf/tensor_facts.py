@@ -93,6 +93,8 @@ class ClassFacts:
     channels_last_layers: set[Key] = field(default_factory=set)
     """Constructor calls of layers that must be built channels-last (BatchNorm1d on (N, L, C))."""
     rewrites: dict[Key, list[ArgRewrite]] = field(default_factory=dict)
+    followed: set[Key] = field(default_factory=set)
+    """Constructor calls of layers the pass followed onto feature maps."""
     diagnostics: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
@@ -104,6 +106,8 @@ _MAP_LAYERS = {
     **{f"torch.nn.{n}2d": 4 for n in ("AdaptiveMaxPool", "BatchNorm")},
 }
 _CONVS = {"torch.nn.Conv1d": 3, "torch.nn.Conv2d": 4}
+CHANNELS_LAST_LAYERS = frozenset(_MAP_LAYERS) | frozenset(_CONVS)
+"""Layers that exist only on channels-last maps: the pass must have followed each one."""
 _ELEMENTWISE_LAYERS = {
     f"torch.nn.{n}"
     for n in (
@@ -247,7 +251,6 @@ class _ClassPass:
         self.out = ClassFacts()
         self.layers: dict[str, _Layer] = {}
         self.modules: dict[str, str] = {}  # attribute -> class of this file
-        self.uses: dict[str, Fact] = {}  # layer path -> the input fact it was first applied to
         methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
         self.methods = methods
         init = methods.get("__init__")
@@ -440,6 +443,8 @@ class _ClassPass:
 
     def _apply(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
         result = self._layer_fact(node, path, layer, fact)
+        if fact.kind == MAP or result.kind == MAP:
+            self.out.followed.add(_key(layer.call, self.analysis.lines))
         if fact.is_map or result.is_map:
             previous = self.out.layers.get(path)
             if previous is not None and previous != (fact, result):

@@ -35,7 +35,7 @@ from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import gain_squared
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
-from torch2tf.tensor_facts import ClassFacts, analyse
+from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
 from torch2tf.torch_api import DTYPES, MODULE_API, MODULE_ITERATORS, TENSOR_METHODS
 
 MODULE_BASE = "torch.nn.Module"
@@ -845,6 +845,7 @@ class _Translator(cst.CSTTransformer):
         )
         self.channels_last = set().union(*(f.channels_last_layers for f in self.facts.values()))
         self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
+        self.followed = set().union(*(f.followed for f in self.facts.values()))
         for facts in self.facts.values():
             for line, column, message, hint in facts.diagnostics:
                 self.diagnostics.append(Diagnostic(self.path, line, column, message, hint))
@@ -1285,6 +1286,14 @@ class _Translator(cst.CSTTransformer):
                 original,
                 f"init of {qualified}.{', '.join(sorted(unknown))} is not translated",
                 f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
+            )
+        if qualified in CHANNELS_LAST_LAYERS and self._key(original) not in self.followed:
+            self.error(
+                original,
+                f"{qualified} is translated only where forward() applies it to feature maps "
+                "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the "
+                "tensor facts cannot place its channels-last maps",
+                "construct it as an attribute in __init__ and call it in forward()",
             )
         rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
         layer = self._apply(original, updated, qualified, rule.keras)
