@@ -168,7 +168,7 @@ def test_a_model_built_by_its_first_call_says_how_to_load_its_weights(capsys, tm
     assert call == "model(tf.zeros((1, 7)))"
     report = json.loads((out / "report.json").read_text())
     assert not report["built_at_construction"]
-    assert report["inputs"] == [{"shape": [16, 7], "dtype": "float32"}]
+    assert report["inputs"] == [{"shape": [16, 7], "dtype": "float32", "layout": "as torch"}]
 
     def load(first: str) -> subprocess.CompletedProcess:
         script = (

@@ -12,7 +12,7 @@ import random
 import textwrap
 import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,14 @@ import torch
 
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
+from torch2tf.layouts import to_torch
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.rules import Arg, Unsupported, class_reference
 from torch2tf.structure import check_structure
-from torch2tf.translate import emit, translate_project, translate_source
-from torch2tf.verify import Check, check
+from torch2tf.tensor_facts import ClassFacts, Fact
+from torch2tf.translate import emit, translate_project, translate_with_facts
+from torch2tf.verify import Check, Layouts, _numpy, check
 from torch2tf.weights import Transfer, rules_by_type, transfer_weights
 
 DEFAULT_BATCH = 16
@@ -61,14 +63,27 @@ class Conversion:
     """Per export format, its file and its verification (see :meth:`export`)."""
     built_at_construction: bool = True
     """False when the Keras model owns its weights only after its first call."""
+    layouts: Layouts = field(default_factory=Layouts)
+    """Where the Keras twin is channels-last: its inputs, output and layers (tensor facts)."""
+
+    def keras_inputs(self, *torch_tensors: torch.Tensor) -> tuple[tf.Tensor, ...]:
+        """torch's inputs (channels-first maps) as the Keras model takes them (channels-last)."""
+        return tuple(tf.constant(_numpy(x)) for x in self.layouts.keras_inputs(torch_tensors))
+
+    def torch_outputs(self, *keras_outputs: Any) -> tuple[torch.Tensor, ...]:
+        """The Keras model's outputs in torch's layout (channels-first maps), as torch tensors."""
+        return tuple(
+            torch.from_numpy(np.array(to_torch(_numpy(y), self.layouts.output)))
+            for y in keras_outputs
+        )
 
     def build_hint(self) -> str | None:
         """For a model built by its first call: the call to make before ``load_weights``."""
         if self.built_at_construction:
             return None
         calls = []
-        for x in self.inputs:
-            shape = (1, *x.shape[1:])
+        for x, keras_x in zip(self.inputs, self.layouts.keras_inputs(self.inputs), strict=True):
+            shape = (1, *keras_x.shape[1:])  # channels-last where the model is
             dtype = str(x.dtype).removeprefix("torch.")
             calls.append(f"tf.zeros({shape}{'' if dtype == 'float32' else f', {dtype!r}'})")
         return (
@@ -117,8 +132,17 @@ class Conversion:
             ],
             "left_out": self.left_out,
             "inputs": [
-                {"shape": list(x.shape), "dtype": str(x.dtype).removeprefix("torch.")}
-                for x in self.inputs
+                {
+                    "shape": list(x.shape),
+                    "dtype": str(x.dtype).removeprefix("torch."),
+                    "layout": (f.layout() if f else "as torch"),
+                }
+                for x, f in zip(
+                    self.inputs, self.layouts.inputs + [None] * len(self.inputs), strict=False
+                )
+            ],
+            "outputs": [
+                {"layout": self.layouts.output.layout() if self.layouts.output else "as torch"}
             ],
             "built_at_construction": self.built_at_construction,
             **({"exports": self.exports} if self.exports else {}),
@@ -296,11 +320,73 @@ def _model_dtype(model: torch.nn.Module) -> torch.dtype:
 
 
 def infer_inputs(model: torch.nn.Module, batch: int = DEFAULT_BATCH) -> tuple[torch.Tensor, ...]:
-    """Seeded random input for the first Linear (floats) or Embedding (token ids) layer."""
+    """Seeded random input for the first Linear (floats) or Embedding (token ids) layer; for a
+    model whose first weighted layer is a convolution, (batch, in_channels, *spatial) with the
+    first spatial size the model runs on (see :func:`conv_input_shape`)."""
+    first = next((m for m in model.modules() if next(m.parameters(False), None) is not None), None)
+    if isinstance(first, (torch.nn.Conv1d, torch.nn.Conv2d)):
+        generator = torch.Generator().manual_seed(0)
+        shape = (batch, *conv_input_shape(model, first))
+        return (torch.randn(shape, generator=generator, dtype=_model_dtype(model)),)
     try:
         return make_inputs(model, infer_specs(model, batch))
     except InputError as err:
         raise ConversionError(f"{err} (in Python: inputs=(tensor, ...))") from None
+
+
+SPATIAL_SIZES = (32, 28, 64, 224, *range(1, 257))
+
+
+def conv_input_shape(model: torch.nn.Module, conv: torch.nn.Module) -> tuple[int, ...]:
+    """(in_channels, *spatial) for a model starting with ``conv``: the first square size of
+    ``SPATIAL_SIZES`` (32 first) that the model runs on, since a Linear after a flatten fixes
+    the spatial size. Tried in eval mode on a batch of 2; the model is left as it was."""
+    dims = 1 if isinstance(conv, torch.nn.Conv1d) else 2
+    dtype = _model_dtype(model)
+    training = model.training
+    model.eval()
+    try:
+        for size in SPATIAL_SIZES:
+            shape = (conv.in_channels, *([size] * dims))
+            try:
+                with torch.no_grad():
+                    model(torch.zeros((2, *shape), dtype=dtype))
+            except (RuntimeError, ValueError, IndexError):
+                continue
+            return shape
+    finally:
+        model.train(training)
+    raise ConversionError(
+        f"cannot infer an input shape for {type(model).__name__}: it ran on no spatial size "
+        "from 1 to 256; pass inputs=(tensor, ...)"
+    )
+
+
+def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts, dict[str, int]]:
+    """The facts with channel counts read from the live model: verification layouts and the
+    channel count of each Linear fed a flattened map."""
+    if facts is None:
+        return Layouts(), {}
+
+    def channels(count: int | None, source: str | None) -> int | None:
+        if count is None and source is not None:
+            layer = model.get_submodule(source)
+            count = getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
+        return count
+
+    def live(fact: Fact) -> Fact:
+        return replace(fact, channels=channels(fact.channels, fact.channels_from))
+
+    layouts = Layouts(
+        [live(f) for f in facts.inputs.values()],
+        live(facts.output),
+        {path: (live(a), live(b)) for path, (a, b) in facts.layers.items()},
+    )
+    rows = {p: channels(r.channels, r.channels_from) for p, r in facts.flattened_rows.items()}
+    missing = [p for p, c in rows.items() if c is None]
+    if missing:
+        raise ConversionError(f"{missing[0]}: the channel count of its flattened input is unknown")
+    return layouts, rows
 
 
 def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
@@ -442,6 +528,7 @@ def convert(
         and ``report`` (per mode and per layer).
     """
     cls = type(model)
+    facts: ClassFacts | None = None
     sources: dict[str, str] = {}
     left_out: list[dict[str, Any]] = []
     if inputs is None:
@@ -469,7 +556,8 @@ def convert(
         module_name = stem if stem.isidentifier() else cls.__name__.lower()
         if len(reached.sources) == 1:
             main = reached.sources[reached.main]
-            source = translate_source(main, path, module_name=reached.module_name)
+            source, all_facts = translate_with_facts(main, path, module_name=reached.module_name)
+            facts = all_facts.get(cls.__name__)
             generated = load_generated(source, module_name)
         else:  # the class builds on other files of its project: translate those too
             generated_files = translate_project(reached.root, sources=reached.sources)
@@ -479,6 +567,7 @@ def convert(
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
+    layouts, flattened_rows = _layouts(facts, model)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
     args = [_keras_argument(a, generated) for a in args]
@@ -490,11 +579,12 @@ def convert(
         if not built_at_construction:
             from torch2tf.verify import _to_tf
 
-            keras_model(*_to_tf(inputs), training=False)
+            keras_model(*_to_tf(layouts.keras_inputs(inputs)), training=False)
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
-    transfers = transfer_weights(model, keras_model)
+    transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [
-        check(model, keras_model, inputs, mode, atol=atol, rtol=rtol) for mode in ("eval", "train")
+        check(model, keras_model, inputs, mode, atol=atol, rtol=rtol, facts=layouts)
+        for mode in ("eval", "train")
     ]
     return Conversion(
         keras_model,
@@ -510,4 +600,5 @@ def convert(
         left_out,
         inputs,
         built_at_construction=built_at_construction,
+        layouts=layouts,
     )

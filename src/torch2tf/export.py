@@ -95,7 +95,7 @@ def write_exports(
     formats = parse_formats(formats)
     folder = Path(folder)
     model = conversion.keras_model
-    inputs = [_numpy(x) for x in conversion.inputs]
+    inputs = [_numpy(x) for x in conversion.keras_inputs(*conversion.inputs)]
     names = input_names(model, len(inputs))
     signature = [
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype), name=n)
@@ -177,6 +177,7 @@ def _expected_outputs(conversion: Conversion) -> list[np.ndarray]:
     """torch's outputs in eval mode on the verification inputs (the model is left as it was)."""
     import torch
 
+    from torch2tf.layouts import to_keras
     from torch2tf.verify import _flatten, _numpy
 
     model = conversion.torch_model
@@ -187,6 +188,7 @@ def _expected_outputs(conversion: Conversion) -> list[np.ndarray]:
             out = model(*conversion.inputs)
     finally:
         model.train(training)
+    out = to_keras(out, conversion.layouts.output)  # the Keras twin's layout
     return [_numpy(x) for x in _flatten(out)]
 
 

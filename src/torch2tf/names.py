@@ -86,8 +86,10 @@ class ImportTable:
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """Qualified name of an expression such as ``nn.Linear``; None if not imported."""
         name = dotted(node)
-        if name is None:
-            return None
+        return None if name is None else self.qualify_name(name)
+
+    def qualify_name(self, name: str) -> str | None:
+        """Qualified name of a dotted name such as ``"nn.Linear"``; None if not imported."""
         head, _, rest = name.partition(".")
         if head not in self.aliases:
             return None

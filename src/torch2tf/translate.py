@@ -35,6 +35,7 @@ from torch2tf.reach import reach
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
+from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
 
 MODULE_BASE = "torch.nn.Module"
@@ -75,6 +76,20 @@ def translate_source(
     Raises:
         TranslationError: listing every construct that cannot be translated exactly.
     """
+    return translate_with_facts(
+        source, path, module_name=module_name, project_classes=project_classes
+    )[0]
+
+
+def translate_with_facts(
+    source: str,
+    path: str = "<string>",
+    *,
+    module_name: str | None = None,
+    project_classes: frozenset[str] = frozenset(),
+) -> tuple[str, dict[str, ClassFacts]]:
+    """:func:`translate_source`, plus the tensor facts of each class (by name), which
+    conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes."""
     # Syntax trees are millions of small objects without cycles: the cyclic garbage collector
     # only rescans them, which makes translation superlinear in file size. Paused meanwhile.
     enabled = gc.isenabled()
@@ -88,7 +103,7 @@ def translate_source(
 
 def _translate(
     source: str, path: str, module_name: str | None, project_classes: frozenset[str]
-) -> str:
+) -> tuple[str, dict[str, ClassFacts]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
         compile(tree, path, "exec", dont_inherit=True)
@@ -131,7 +146,7 @@ def _translate(
     if stale & set(ImportTable.of(module).aliases):
         result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
         code = result.code
-    return _emit(result, code, used, translator.imports_inserted)
+    return _emit(result, code, used, translator.imports_inserted), translator.facts
 
 
 class _LazyMetadata(Mapping):
@@ -616,6 +631,15 @@ class _Translator(cst.CSTTransformer):
         # above the class that applies it must be known before it is reached.
         for info in self.classes.values():
             self._analyse_class(info)
+        self.facts = analyse(
+            self.tree, self.module.code, self.imports.qualify_name, set(LAYERS), set(self.classes)
+        )
+        self.channels_last = set().union(*(f.channels_last_layers for f in self.facts.values()))
+        self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
+        self.followed = set().union(*(f.followed for f in self.facts.values()))
+        for facts in self.facts.values():
+            for line, column, message, hint in facts.diagnostics:
+                self.diagnostics.append(Diagnostic(self.path, line, column, message, hint))
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self.classes.get(node.name.value)
@@ -1071,6 +1095,10 @@ class _Translator(cst.CSTTransformer):
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
+    def _key(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
+        where = self.positions[node]
+        return (where.start.line, where.start.column, where.end.line, where.end.column)
+
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""
         self.pending.pop(original.func, None)
@@ -1095,7 +1123,15 @@ class _Translator(cst.CSTTransformer):
                 f"init of {qualified}.{', '.join(sorted(unknown))} is not translated",
                 f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
             )
-        rule = rule_cls(overrides)
+        if qualified in CHANNELS_LAST_LAYERS and self._key(original) not in self.followed:
+            self.error(
+                original,
+                f"{qualified} is translated only where forward() applies it to feature maps "
+                "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the "
+                "tensor facts cannot place its channels-last maps",
+                "construct it as an attribute in __init__ and call it in forward()",
+            )
+        rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
         layer = self._apply(original, updated, qualified, rule.keras)
         if attr is not None and original in info.direct_calls:
             layer = named_layer(layer, attr, _helpers())
@@ -1110,6 +1146,11 @@ class _Translator(cst.CSTTransformer):
         try:
             # Arguments come from the updated node, so nested calls are translated already.
             positional, keywords = self._call_args(updated)
+            for rewrite in self.rewrites.get(self._key(original), ()):  # dims of maps moved
+                if rewrite.index is not None:
+                    positional[rewrite.index] = Arg(rewrite.source)
+                else:
+                    keywords[rewrite.keyword] = Arg(rewrite.source)
             if any(a.startswith("*") for a in positional) and not _takes_varargs(func):
                 raise TypeError("*-arguments cannot be bound statically")
             bound = bind(func, [*leading, *positional], keywords)

@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 import torch
 
+from torch2tf.layouts import to_keras
+from torch2tf.tensor_facts import Fact
 from torch2tf.weights import keras_layer_at
 
 
@@ -85,7 +87,23 @@ def _cloned(value: Any) -> Any:
     return value
 
 
+@dataclass
+class Layouts:
+    """Where the Keras twin is channels-last (from the tensor facts, channel counts known):
+    the model's inputs and output, and each layer's (input, output) by module path."""
+
+    inputs: list[Fact | None] = field(default_factory=list)
+    output: Fact | None = None
+    layers: dict[str, tuple[Fact | None, Fact | None]] = field(default_factory=dict)
+
+    def keras_inputs(self, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        facts = self.inputs + [None] * (len(inputs) - len(self.inputs))
+        return tuple(to_keras(x, f) for x, f in zip(inputs, facts, strict=False))
+
+
 def _to_tf(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return tf.constant(value)
     if isinstance(value, torch.Tensor):
         return tf.constant(value.detach().cpu().numpy())
     if isinstance(value, (list, tuple)):
@@ -208,8 +226,14 @@ def check(
     mode: str = "eval",
     atol: float = 1e-5,
     rtol: float = 1e-4,
+    facts: Layouts | None = None,
 ) -> Check:
-    """Compare both models on ``inputs`` in ``mode`` (``eval`` or ``train``)."""
+    """Compare both models on ``inputs`` in ``mode`` (``eval`` or ``train``).
+
+    ``facts`` give the layouts where the Keras twin is channels-last: its inputs are permuted,
+    and torch's outputs and feature maps are permuted before they are compared.
+    """
+    facts = facts or Layouts()
     training = mode == "train"
     with _preserved(torch_model, keras_model, mode):
         captured: list[tuple[str, torch.nn.Module, tuple, dict, Any]] = []
@@ -233,8 +257,9 @@ def check(
         finally:
             for handle in handles:
                 handle.remove()
-        keras_out = keras_model(*_to_tf(inputs), training=training)
-        worst, passed = compare(torch_out, keras_out, atol, rtol)
+        keras_inputs = facts.keras_inputs(inputs)
+        keras_out = keras_model(*_to_tf(keras_inputs), training=training)
+        worst, passed = compare(to_keras(torch_out, facts.output), keras_out, atol, rtol)
         layers = []
         for path, module, args, kwargs, output in captured:
             try:
@@ -246,9 +271,12 @@ def check(
             keras_kwargs = _to_tf(kwargs)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
+            layout_in, layout_out = facts.layers.get(path, (None, None))
+            if args:
+                args = (to_keras(args[0], layout_in), *args[1:])
             try:
                 result = layer(*_to_tf(args), **keras_kwargs)
-                error, ok = compare(output, result, atol, rtol)
+                error, ok = compare(to_keras(output, layout_out), result, atol, rtol)
             except Exception:  # a layer that cannot run on its twin's input has diverged
                 error, ok = float("inf"), False
             layers.append(LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok))

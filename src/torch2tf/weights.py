@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from torch2tf.keras_api import keras_attribute
+from torch2tf.layouts import keras_kernel_rows
 from torch2tf.rules import LAYERS, LayerRule
 
 # Buffers Keras has no use for, and why.
@@ -91,8 +93,13 @@ def _own_tensors(module, keras_model, path, prefix, names, moves, problems) -> N
             )
 
 
-def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
+def transfer_weights(
+    torch_model: Any, keras_model: Any, flattened_rows: Mapping[str, int] | None = None
+) -> list[Transfer]:
     """Assign every torch parameter and buffer to its Keras variable, checking shapes.
+
+    ``flattened_rows``: module path of a Linear fed a flattened channels-last map -> its
+    channel count (from the tensor facts); its kernel rows move from (C, *S) to (*S, C) order.
 
     Raises:
         WeightTransferError: listing every missing layer, unmapped tensor and shape mismatch.
@@ -120,6 +127,12 @@ def transfer_weights(torch_model: Any, keras_model: Any) -> list[Transfer]:
             problems.append(f"{path}: the Keras model has no layer at this path")
             continue
         arrays = rule.weights(module)
+        if path in (flattened_rows or {}):
+            try:
+                arrays[0] = keras_kernel_rows(arrays[0], flattened_rows[path])
+            except ValueError as err:
+                problems.append(f"{path}: {err}")
+                continue
         variables = list(layer.weights)
         if len(arrays) != len(variables):
             problems.append(

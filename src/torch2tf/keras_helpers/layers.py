@@ -274,6 +274,7 @@ def torch_variable(layer, name, value, trainable):
     )
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchLayout(tf.keras.initializers.Initializer):
     """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
     (and orthogonal rows) from the last axes, torch from the first; drawn in Keras's, transposed."""
@@ -298,3 +299,30 @@ def torch_named_layers(layers):
     for name, layer in layers.items():
         layer.name = name
     return list(layers.values())
+
+
+def torch_fan_in(in_channels, kernel_size, groups, dims):
+    """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
+    if isinstance(kernel_size, int):
+        kernel_size = (kernel_size,) * dims
+    return in_channels // groups * math.prod(kernel_size)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchPadding(tf.keras.layers.Layer):
+    """Pads the spatial axes of a channels-last map with a constant (torch pads a max pool
+    with -inf); Keras's ZeroPadding layers pad with zeros only."""
+
+    def __init__(self, padding, value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = padding
+        self.value = value
+
+    def call(self, inputs):
+        spatial = len(inputs.shape) - 2
+        pads = self.padding if isinstance(self.padding, (tuple, list)) else [self.padding] * spatial
+        paddings = [[0, 0]] + [[p, p] for p in pads] + [[0, 0]]
+        return tf.pad(inputs, paddings, constant_values=tf.cast(self.value, inputs.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "value": self.value}

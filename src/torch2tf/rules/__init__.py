@@ -10,11 +10,13 @@ from __future__ import annotations
 from torch2tf.rules import (  # noqa: F401 - imported for the rules they register
     activations,
     containers,
+    conv,
     devices,
     functional,
     init,
     layers,
     normalization,
+    pooling,
     tensor,
     training,
 )

@@ -74,7 +74,7 @@ class Dropout(LayerRule):
 
 @layer
 class BatchNorm1d(LayerRule):
-    """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1, unbiased running var."""
+    """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1 (-1 on (N, L, C))."""
 
     torch = "torch.nn.BatchNorm1d"
     takes_training = True
@@ -112,6 +112,7 @@ class BatchNorm1d(LayerRule):
             raise Unsupported("BatchNorm track_running_stats= must be a literal True or False")
         return keras_call(
             "TorchBatchNorm",
+            axis="-1" if self.channels_last else None,
             momentum=keras_momentum,
             epsilon=src(eps),
             center=None if is_affine else "False",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules.layers import _array, _no_dtype
+from torch2tf.rules.layers import BatchNorm1d, _array, _no_dtype
 from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
 
 
@@ -95,3 +95,13 @@ class RMSNorm(LayerRule):
     @staticmethod
     def weights(module):
         return [] if module.weight is None else [_array(module.weight)]
+
+
+@layer
+class BatchNorm2d(BatchNorm1d):
+    """nn.BatchNorm2d -> TorchBatchNorm on NHWC: axis -1, momentum 1-m, eps 1e-5, unbiased var."""
+
+    torch = "torch.nn.BatchNorm2d"
+
+    def __init__(self, init_overrides=None, channels_last=True):
+        super().__init__(init_overrides, channels_last=True)

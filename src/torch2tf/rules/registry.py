@@ -112,8 +112,12 @@ class LayerRule:
     """Parameters whose Keras variable keeps torch's layout (Embedding's (num, dim)): there
     Keras reads fan_in from the other axis, so fan-based initializers swap their mode."""
 
-    def __init__(self, init_overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, init_overrides: dict[str, str] | None = None, channels_last: bool = False
+    ) -> None:
         self.init_overrides = init_overrides or {}
+        # Whether the tensor facts place this layer on a channels-last feature map.
+        self.channels_last = channels_last
 
     def keras(self, *args: Any, **kwargs: Any) -> str:
         """Keras constructor source; subclasses use the torch constructor's signature."""

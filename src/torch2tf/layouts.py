@@ -1,0 +1,56 @@
+"""Move tensors between torch's layout and the channels-last Keras twin's (see tensor_facts).
+
+A channels-last map is torch's (N, C, *S) as (N, *S, C); a flattened map is torch's (N, C*S)
+in (C, S) order as (N, S*C) in (S, C) order. Anything else is the same in both frameworks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from torch2tf.tensor_facts import FLAT, MAP, Fact
+
+
+def _array(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def to_keras(value: Any, fact: Fact | None) -> Any:
+    """A torch-layout tensor (torch or numpy) as the Keras model holds it (numpy)."""
+    if fact is None or fact.kind not in (MAP, FLAT):
+        return value
+    array = _array(value)
+    if fact.kind == MAP:
+        return np.ascontiguousarray(np.moveaxis(array, 1, -1))
+    batch, features = array.shape
+    channels = fact.channels
+    return np.ascontiguousarray(
+        array.reshape(batch, channels, features // channels).transpose(0, 2, 1).reshape(batch, -1)
+    )
+
+
+def to_torch(value: Any, fact: Fact | None) -> Any:
+    """A Keras-layout tensor (TensorFlow or numpy) in torch's layout (numpy)."""
+    if fact is None or fact.kind not in (MAP, FLAT):
+        return value
+    array = _array(value)
+    if fact.kind == MAP:
+        return np.ascontiguousarray(np.moveaxis(array, -1, 1))
+    batch, features = array.shape
+    channels = fact.channels
+    return np.ascontiguousarray(
+        array.reshape(batch, features // channels, channels).transpose(0, 2, 1).reshape(batch, -1)
+    )
+
+
+def keras_kernel_rows(kernel: np.ndarray, channels: int) -> np.ndarray:
+    """A Dense kernel (in, out) whose rows are in torch's (C, S) order, in Keras's (S, C)."""
+    features, out = kernel.shape
+    if channels <= 0 or features % channels:
+        raise ValueError(f"{features} input features are not a multiple of {channels} channels")
+    return kernel.reshape(channels, features // channels, out).transpose(1, 0, 2).reshape(-1, out)

@@ -1,0 +1,159 @@
+"""torch.nn convolutions -> channels-last Keras convolutions, each with its weight mapping.
+
+The generated model is channels-last (NLC, NHWC): a kernel (O, I/g, *k) becomes (*k, I/g, O).
+torch pads p on every side; Keras's ``"same"`` pads by its own rule, which agrees with torch
+only for stride 1 with an odd dilated kernel and p = d(k-1)/2. Every other padding is an explicit
+``ZeroPaddingND(p)`` before a ``"valid"`` convolution, which is exact whatever the input size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch2tf.rules.layers import _array, _no_dtype
+from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+
+
+def tuple_of(value: Any, dims: int, what: str) -> tuple[int, ...] | None:
+    """A literal int or tuple as ``dims`` ints; None when the value is not a literal."""
+    literal = const(value, None)
+    if isinstance(literal, int) and not isinstance(literal, bool):
+        return (literal,) * dims
+    if isinstance(literal, (tuple, list)) and all(isinstance(n, int) for n in literal):
+        if len(literal) != dims:
+            raise Unsupported(f"{what} needs {dims} sizes, received {len(literal)}")
+        return tuple(literal)
+    return None
+
+
+def literal_flag(value: Any, what: str) -> bool:
+    flag = const(value, None)
+    if not isinstance(flag, bool):
+        raise Unsupported(f"{what} must be a literal True or False")
+    return flag
+
+
+def short(values: tuple[int, ...] | None, source: Any) -> str:
+    """``3`` for (3, 3), ``(3, 5)`` for (3, 5); the source text when not a literal."""
+    if values is None:
+        return src(source)
+    return repr(values[0]) if len(set(values)) == 1 else repr(values)
+
+
+def padded(layer: str, padding: str | None, dims: int) -> str:
+    """``layer`` after ``ZeroPaddingND(padding)`` (a Keras Sequential), or alone."""
+    if padding is None:
+        return layer
+    return f"tf.keras.Sequential([tf.keras.layers.ZeroPadding{dims}D({padding}), {layer}])"
+
+
+class _Conv(LayerRule):
+    dims: int
+    initializers = {"weight": "kernel_initializer", "bias": "bias_initializer"}
+
+    def rank_sensitive(self, arguments):
+        return True
+
+    def keras(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        dims, name = self.dims, f"Conv{self.dims}d"
+        if const(padding_mode, None) != "zeros":
+            raise Unsupported(
+                f"{name}(padding_mode={src(padding_mode)}) is not translated yet",
+                "only padding_mode='zeros' (the default) is",
+            )
+        kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
+        strides = tuple_of(stride, dims, f"{name} stride")
+        dilations = tuple_of(dilation, dims, f"{name} dilation")
+        if strides is None or dilations is None:
+            raise Unsupported(f"{name} stride= and dilation= must be literal ints or tuples")
+        if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
+            raise Unsupported(
+                f"{name} with both stride > 1 and dilation > 1 is not translated yet "
+                "(Keras refuses the combination)"
+            )
+        with_bias = literal_flag(bias, f"{name} bias=")
+        mode, pad = self._padding(padding, kernel, strides, dilations)
+        fan_in = self._fan_in(in_channels, kernel_size, kernel, groups)
+        conv = keras_call(
+            f"tf.keras.layers.Conv{dims}D",
+            src(out_channels),
+            short(kernel, kernel_size),
+            strides=None if set(strides) == {1} else short(strides, stride),
+            padding=mode,
+            dilation_rate=None if set(dilations) == {1} else short(dilations, dilation),
+            groups=None if const(groups, None) == 1 else src(groups),
+            use_bias=None if with_bias else "False",
+            kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
+            bias_initializer=self.initializer("bias", f"torch_default_bias({fan_in})")
+            if with_bias
+            else None,
+        )
+        return padded(conv, pad, dims)
+
+    def _padding(self, padding, kernel, strides, dilations) -> tuple[str | None, str | None]:
+        """(Keras ``padding=``, ZeroPadding source or None) for torch's ``padding``."""
+        literal = const(padding, None)
+        if literal in ("same", "valid"):
+            if literal == "same" and any(s > 1 for s in strides):
+                raise Unsupported("padding='same' needs stride 1 (torch refuses it too)")
+            return (repr(literal) if literal == "same" else None), None
+        pads = tuple_of(padding, self.dims, f"Conv{self.dims}d padding")
+        if pads is None:  # a name: explicit padding is exact for any value
+            return None, src(padding)
+        if set(pads) == {0}:
+            return None, None
+        if kernel is not None and all(
+            s == 1 and d * (k - 1) % 2 == 0 and p == d * (k - 1) // 2
+            for s, d, k, p in zip(strides, dilations, kernel, pads, strict=True)
+        ):
+            return "'same'", None
+        return None, short(pads, padding)
+
+    def _fan_in(self, in_channels, kernel_size, kernel, groups) -> str:
+        channels, group_count = const(in_channels, None), const(groups, None)
+        if isinstance(channels, int) and isinstance(group_count, int) and kernel is not None:
+            return repr(channels // group_count * math.prod(kernel))
+        if group_count == 1 and kernel is not None:
+            size = math.prod(kernel)
+            text = src(in_channels)
+            text = text if text.isidentifier() else f"({text})"
+            return text if size == 1 else f"{text} * {size}"
+        return f"torch_fan_in({src(in_channels)}, {src(kernel_size)}, {src(groups)}, {self.dims})"
+
+    @staticmethod
+    def weights(module):
+        kernel = _array(module.weight)
+        rank = kernel.ndim
+        kernel = kernel.transpose(*range(2, rank), 1, 0)  # (O, I/g, *k) -> (*k, I/g, O)
+        return [kernel] if module.bias is None else [kernel, _array(module.bias)]
+
+
+@layer
+class Conv1d(_Conv):
+    """nn.Conv1d -> Conv1D on (N, L, C), kernel permute(2, 1, 0); explicit zero padding."""
+
+    torch = "torch.nn.Conv1d"
+    dims = 1
+
+
+@layer
+class Conv2d(_Conv):
+    """nn.Conv2d -> Conv2D on NHWC, kernel permute(2, 3, 1, 0); explicit zero padding."""
+
+    torch = "torch.nn.Conv2d"
+    dims = 2

@@ -1,0 +1,185 @@
+"""torch.nn pooling and channel dropout -> channels-last Keras layers (no weights).
+
+torch pads a max pool with -inf and (by default, ``count_include_pad=True``) an average pool
+with zeros counted in the divisor; Keras's ``"same"`` pads by its own rule and leaves pads out
+of the average. So padding is explicit: ``TorchPadding(p, -inf)`` or ``ZeroPaddingND(p)``, then
+a ``"valid"`` pool, exact whatever the input size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch2tf.rules.conv import literal_flag, padded, short, tuple_of
+from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+
+
+def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
+    kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
+    strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
+    pads = tuple_of(padding, dims, f"{name} padding")
+    if kernel is None or strides is None or pads is None:
+        raise Unsupported(f"{name} kernel_size=, stride= and padding= must be literal")
+    if literal_flag(ceil_mode, f"{name} ceil_mode="):
+        raise Unsupported(f"{name}(ceil_mode=True) is not translated yet")
+    if any(2 * p > k for p, k in zip(pads, kernel, strict=True)):
+        raise Unsupported(f"{name}: padding should be at most half the kernel size")
+    keras_strides = None if strides == kernel else short(strides, stride)
+    return short(kernel, kernel_size), keras_strides, (None if set(pads) == {0} else pads)
+
+
+class _MaxPool(LayerRule):
+    dims: int
+
+    def keras(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        return_indices=False,
+        ceil_mode=False,
+    ):
+        name = f"MaxPool{self.dims}d"
+        if tuple_of(dilation, self.dims, f"{name} dilation") != (1,) * self.dims:
+            raise Unsupported(f"{name}(dilation=...) is not translated yet")
+        if literal_flag(return_indices, f"{name} return_indices="):
+            raise Unsupported(f"{name}(return_indices=True) is not translated")
+        pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        layer_source = keras_call(f"tf.keras.layers.MaxPooling{self.dims}D", pool, strides=strides)
+        if pads is None:
+            return layer_source
+        padding_layer = f"TorchPadding({short(pads, padding)}, float('-inf'))"
+        return f"tf.keras.Sequential([{padding_layer}, {layer_source}])"
+
+
+@layer
+class MaxPool1d(_MaxPool):
+    """nn.MaxPool1d -> MaxPooling1D on (N, L, C); padding with -inf (TorchPadding) first."""
+
+    torch = "torch.nn.MaxPool1d"
+    dims = 1
+
+
+@layer
+class MaxPool2d(_MaxPool):
+    """nn.MaxPool2d -> MaxPooling2D on NHWC; padding with -inf (TorchPadding) first."""
+
+    torch = "torch.nn.MaxPool2d"
+    dims = 2
+
+
+class _AvgPool(LayerRule):
+    dims: int
+
+    def _average(self, kernel_size, stride, padding, ceil_mode, count_include_pad) -> str:
+        name = f"AvgPool{self.dims}d"
+        pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        layer_source = keras_call(
+            f"tf.keras.layers.AveragePooling{self.dims}D", pool, strides=strides
+        )
+        if pads is not None and not literal_flag(count_include_pad, f"{name} count_include_pad="):
+            raise Unsupported(f"{name}(count_include_pad=False) with padding is not translated yet")
+        return padded(layer_source, None if pads is None else short(pads, padding), self.dims)
+
+
+@layer
+class AvgPool1d(_AvgPool):
+    """nn.AvgPool1d -> AveragePooling1D; padding counted in the divisor: ZeroPadding1D first."""
+
+    torch = "torch.nn.AvgPool1d"
+    dims = 1
+
+    def keras(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+@layer
+class AvgPool2d(_AvgPool):
+    """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
+
+    torch = "torch.nn.AvgPool2d"
+    dims = 2
+
+    def keras(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
+        if src(divisor_override) != "None":
+            raise Unsupported("AvgPool2d(divisor_override=...) is not translated yet")
+        return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class _Adaptive(LayerRule):
+    dims: int
+    kind: str  # "Average" or "Max"
+
+    def keras(self, output_size):
+        sizes = tuple_of(output_size, self.dims, f"Adaptive{self.kind}Pool{self.dims}d")
+        if sizes is None:
+            raise Unsupported("the output size of adaptive pooling must be a literal")
+        if set(sizes) == {1}:
+            return f"tf.keras.layers.Global{self.kind}Pooling{self.dims}D(keepdims=True)"
+        # exact for any input size, which must be static (Keras checks it when building)
+        return (
+            f"tf.keras.layers.Adaptive{self.kind}Pooling{self.dims}D({short(sizes, output_size)})"
+        )
+
+
+def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
+    doc = (
+        f"nn.Adaptive{torch_kind}Pool{dims}d -> Global{kind}Pooling{dims}D(keepdims=True) for 1, "
+        f"else Adaptive{kind}Pooling{dims}D (static spatial size)."
+    )
+
+    def keras(self, output_size, return_indices=False):
+        if const(return_indices, None) is not False:
+            raise Unsupported("adaptive max pooling with return_indices=True is not translated")
+        return _Adaptive.keras(self, output_size)
+
+    attributes: dict[str, Any] = {
+        "torch": f"torch.nn.Adaptive{torch_kind}Pool{dims}d",
+        "dims": dims,
+        "kind": kind,
+        "__doc__": doc,
+    }
+    if kind == "Max":
+        attributes["keras"] = keras
+    layer(type(f"Adaptive{torch_kind}Pool{dims}d", (_Adaptive,), attributes))
+
+
+for _dims in (1, 2):
+    _adaptive(_dims, "Average", "Avg")
+    _adaptive(_dims, "Max", "Max")
+
+
+class _ChannelDropout(LayerRule):
+    dims: int
+    takes_training = True
+
+    def keras(self, p=0.5, inplace=False):
+        rate = const(p, None)
+        if rate is not None and not 0 <= rate < 1:
+            raise Unsupported(f"Dropout{self.dims}d(p={rate}) is not translated: needs 0 <= p < 1")
+        return keras_call(f"tf.keras.layers.SpatialDropout{self.dims}D", src(p))
+
+
+@layer
+class Dropout1d(_ChannelDropout):
+    """nn.Dropout1d -> SpatialDropout1D on (N, L, C): whole channels dropped, as torch does."""
+
+    torch = "torch.nn.Dropout1d"
+    dims = 1
+
+
+@layer
+class Dropout2d(_ChannelDropout):
+    """nn.Dropout2d -> SpatialDropout2D on NHWC: whole channels dropped, as torch does."""
+
+    torch = "torch.nn.Dropout2d"
+    dims = 2
