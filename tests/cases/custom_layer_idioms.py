@@ -69,6 +69,7 @@ def torch_default_bias(fan_in):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchLayout(tf.keras.initializers.Initializer):
     """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
     (and orthogonal rows) from the last axes, torch from the first; drawn in Keras's, transposed."""
