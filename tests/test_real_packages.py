@@ -126,13 +126,7 @@ BOUNDARY = (
 CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "rtdl-revisiting-models/MLP": (
         Case("rtdl_revisiting_models", "MLP", kwargs=lambda: {**MLP_BLOCKS, "d_out": 3}),
-        (
-            f"{BOUNDARY}; reach: unreached classes of the file block it "
-            "(Parameter(torch.empty) in LinearEmbeddings, :192); idioms: "
-            "rtdl_revisiting_models.py:33:12 nn.Sequential(OrderedDict(...)) built from "
-            "(name, layer) pairs passed to a helper",
-            "reach, idioms",
-        ),
+        None,
     ),
     "rtdl-revisiting-models/ResNet": (
         Case(
@@ -148,11 +142,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
                 "dropout2": 0.0,
             },
         ),
-        (
-            f"{BOUNDARY}; reach: unreached classes of the file; idioms: "
-            "rtdl_revisiting_models.py:33:12 OrderedDict Sequential from a helper's pairs",
-            "reach, idioms",
-        ),
+        None,
     ),
     "rtdl-revisiting-models/FTTransformer": (
         Case(
@@ -169,21 +159,22 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         ),
     ),
     "rtdl-num-embeddings/LinearEmbeddings": (
-        Case("rtdl_num_embeddings", "LinearEmbeddings", args=lambda: (4, 8)),
-        (
-            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
-            "+ reset_parameters with nn.init.uniform_ (:85); reach: torch.Size in "
-            "get_output_shape (:88, not reached by forward)",
-            "reach, idioms",
+        Case(
+            "rtdl_num_embeddings",
+            "LinearEmbeddings",
+            args=lambda: (4, 8),
+            inputs=lambda: (sample(BATCH, 4),),
         ),
+        None,
     ),
     "rtdl-num-embeddings/LinearReLUEmbeddings": (
-        Case("rtdl_num_embeddings", "LinearReLUEmbeddings", args=lambda: (4, 8)),
-        (
-            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
-            "+ reset_parameters; reach: torch.Size in get_output_shape (:88, :130)",
-            "reach, idioms",
+        Case(
+            "rtdl_num_embeddings",
+            "LinearReLUEmbeddings",
+            args=lambda: (4, 8),
+            inputs=lambda: (sample(BATCH, 4),),
         ),
+        None,
     ),
     "rtdl-num-embeddings/PeriodicEmbeddings": (
         Case(
@@ -399,7 +390,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (_box(2, 4),),
             inputs=lambda: (sample(BATCH, 2, 4),),
         ),
-        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package block it", "reach"),
+        None,
     ),
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
@@ -419,7 +410,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(2, 3, 36, 36),),
             later_family=r"torch_layers\.py:89:\d+: error: torch\.nn\.Conv2d",
         ),
-        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package hide the Conv2d", "reach"),
+        None,
     ),
 }
 
