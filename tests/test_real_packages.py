@@ -376,12 +376,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
                 "device": "cpu",
             },
         ),
-        (
-            f"{BOUNDARY}; reach: stable_baselines3/__init__ brings every algorithm "
-            "(a2c/a2c.py:126 torch.optim.RMSprop ...); converts once only what it reaches "
-            "is translated",
-            "reach",
-        ),
+        None,
     ),
     "stable-baselines3/FlattenExtractor": (
         Case(
