@@ -441,3 +441,52 @@ def test_a_class_left_with_no_method_keeps_a_valid_body(tmp_path):
     )
     code = translate_file(path, classes=["Model"])
     assert "class Mixin:\n    pass\n" in code and "torch.save" not in code
+
+
+BACKBONE = textwrap.dedent(
+    """
+    import torch.nn as nn
+
+
+    class Backbone(nn.Module):
+        def __init__(self, d_in, d_hidden):
+            super().__init__()
+            self.fc = nn.Linear(d_in, d_hidden)
+            self.d_hidden = d_hidden
+
+        def forward(self, x):
+            return self.fc(x).relu()
+
+
+    class Head(nn.Module):
+        def __init__(self, backbone, d_out):
+            super().__init__()
+            self.backbone = backbone
+            self.out = nn.Linear(backbone.d_hidden, d_out)
+
+        def forward(self, x):
+            return self.out(self.backbone(x))
+    """
+).lstrip()
+
+
+def test_an_instance_of_a_project_class_as_argument_is_refused_precisely(tmp_path):
+    path = tmp_path / "backbone_model.py"
+    path.write_text(BACKBONE)
+    spec = importlib.util.spec_from_file_location("backbone_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    backbone = module.Backbone(6, 8)
+    head = module.Head(backbone, 3)
+    with pytest.raises(torch2tf.ConversionError) as err:
+        torch2tf.convert(head, kwargs={"backbone": backbone, "d_out": 3})
+    assert str(err.value).startswith(
+        "backbone: expected a torch layer or a Keras layer, received an instance of "
+        "backbone_model.Backbone, whose constructor arguments torch2tf cannot know"
+    )
+    with pytest.raises(torch2tf.ConversionError, match=r"^args\[0\]: expected"):
+        torch2tf.convert(head, args=(backbone, 3))
+    twin = torch2tf.convert(backbone, args=(6, 8)).keras_model
+    result = torch2tf.convert(head, kwargs={"backbone": twin, "d_out": 3})
+    assert result.passed, result.table()
