@@ -378,7 +378,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
             "unowned: common/policies.py:61 class-level annotation th.optim.Optimizer and :71 "
-            "default argument th.optim.Adam in BaseModel.__init__; common/preprocessing.py:124, "
+            "default argument th.optim.Adam in BaseModel.__init__, :154 the BaseModel.device "
+            "property (kept: properties are the class's API) iterates self.parameters(); "
+            "common/preprocessing.py:124, "
             ":130 F.one_hot in preprocess_obs; later family: BaseModel.__init__ names NatureCNN "
             "(:93), whose Conv2d (torch_layers.py:89) is not translated; then the "
             "features_extractor argument, a FlattenExtractor instance, must be passed as its "

@@ -5,10 +5,11 @@ and what it reaches (its base classes, the classes of its submodules, the module
 functions and constants its methods use, the same through the project files it imports) and
 leave the rest out, listed, so that an unrelated helper (an optimizer factory, a device check,
 a sibling class with a layer not translated) never blocks it. Inside a kept class the same holds
-per method: ``__init__``, ``forward``, the methods Keras or Python call by themselves (``call``,
-``get_config``, dunders) and every method or property their code names (``self.helper(...)``,
-``super().helper``, ``block.helper``, ``getattr(self, "helper")``) are kept; the rest (``fit``,
-``save``, ``predict``, a shape helper using ``torch.Size``) is left out, listed as a method.
+per method: ``__init__``, ``forward``, properties (the class's API), the methods Keras or
+Python call by themselves (``call``, ``get_config``, dunders) and every method their code names
+(``self.helper(...)``, ``super().helper``, ``block.helper``, ``getattr(self, "helper")``) are
+kept; the rest (``fit``, ``save``, ``predict``, a shape helper using ``torch.Size``) is left
+out, listed as a method.
 
 Static and fast: Python's ``ast`` and ``symtable`` (which scopes names exactly: a method's
 parameter ``device`` is not the module's ``device``); only files the class reaches are read.
@@ -360,6 +361,7 @@ def _analyse_class(stmt: _Statement, node: ast.ClassDef, scopes: list) -> None:
         name = method.name
         dunder = name.startswith("__") and name.endswith("__")
         always = name in ALWAYS_KEPT or (dunder and name not in UNNEEDED_DUNDERS)
+        always = always or any(_is_property(d) for d in method.decorator_list)
         member = _Member(name, first, method.end_lineno or method.lineno, always)
         probe = _Statement(method, first, member.last, set())
         outer = list(method.decorator_list) + method.args.defaults
@@ -392,6 +394,12 @@ def _analyse_class(stmt: _Statement, node: ast.ClassDef, scopes: list) -> None:
             stmt.chains |= {c for c in _all_chains(part) if c[0] in stmt.uses}
             stmt.attrs |= _attributes(part)
             stmt.attrs |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+
+
+def _is_property(decorator: ast.expr) -> bool:
+    """``@property``, ``@functools.cached_property``, ``@x.setter``: part of the class's API."""
+    name = decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+    return name in ("property", "cached_property", "setter", "getter", "deleter")
 
 
 def _all_chains(node: ast.AST) -> set[tuple[str, ...]]:
