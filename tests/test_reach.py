@@ -327,3 +327,165 @@ def test_convert_a_class_defined_in_the_script_that_converts_it(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "passed True train_script" in done.stdout
+
+
+METHODS = textwrap.dedent(
+    '''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    def scale(x):
+        return x * 0.5
+
+
+    class Base(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.d = d
+
+        def forward(self, x):
+            return x * 2.0
+
+        def shifted(self, x):
+            return x + 1.0
+
+        def save(self, path):
+            torch.save(self.state_dict(), path)
+
+
+    class Model(Base):
+        """A model with training and shape helpers that forward never calls."""
+
+        def __init__(self, d, d_out):
+            super().__init__(d)
+            self.fc = nn.Linear(d, d)
+            self.out = nn.Linear(d, d_out)
+
+        @property
+        def factor(self):
+            return self._pick() * 2.0
+
+        def _pick(self):
+            return 0.75
+
+        def forward(self, x):
+            x = super().forward(self.fc(x))
+            x = self.factor * getattr(self, "_halve")(super().shifted(x))
+            return self.out(x)
+
+        def _halve(self, x):
+            return scale(x)
+
+        # A shape helper torch2tf does not translate.
+        def get_output_shape(self):
+            return torch.Size([self.out.out_features])
+
+        @property
+        def width(self):
+            return self.out.in_features
+
+        def fit(self, x, y, epochs=1):
+            optimizer = torch.optim.Adam(self.parameters())
+            for _ in range(epochs):
+                loss = F.mse_loss(self(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    '''
+).lstrip()
+
+
+def test_methods_forward_does_not_reach_are_left_out(tmp_path):
+    path = tmp_path / "methods.py"
+    path.write_text(METHODS)
+    with pytest.raises(torch2tf.TranslationError) as whole:
+        translate_file(path)  # the whole file: fit, save and the shape helper are reported
+    assert "torch.Size" in str(whole.value) and "torch.save" in str(whole.value)
+    code = translate_file(path, classes=["Model"])
+    for kept in ("def _pick", "def factor", "def _halve", "def shifted", "def scale"):
+        assert kept in code
+    assert "def width" in code  # a property is the class's API: kept
+    for gone in ("fit", "get_output_shape", "save"):
+        assert f"def {gone}" not in code
+    left = {(x.name, x.kind, x.line) for x in reach(path, ["Model"]).left_out}
+    assert left == {
+        ("Base.save", "method", 21),
+        ("Model.get_output_shape", "method", 49),
+        ("Model.fit", "method", 56),
+    }
+    spec = importlib.util.spec_from_file_location("methods_model", path)
+    torch_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(torch_module)
+    torch.manual_seed(0)
+    result = torch2tf.convert(torch_module.Model(6, 3), args=(6, 3))
+    assert result.passed, result.table()
+    methods = [x for x in result.report["left_out"] if x["kind"] == "method"]
+    assert {x["name"] for x in methods} == {
+        "Base.save",
+        "Model.get_output_shape",
+        "Model.fit",
+    }
+
+
+def test_a_class_left_with_no_method_keeps_a_valid_body(tmp_path):
+    path = tmp_path / "empty.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Mixin:\n"
+        "    def save(self, path):\n        torch.save(self.state_dict(), path)\n\n\n"
+        "class Model(Mixin, nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(2, 2)\n\n    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    code = translate_file(path, classes=["Model"])
+    assert "class Mixin:\n    pass\n" in code and "torch.save" not in code
+
+
+BACKBONE = textwrap.dedent(
+    """
+    import torch.nn as nn
+
+
+    class Backbone(nn.Module):
+        def __init__(self, d_in, d_hidden):
+            super().__init__()
+            self.fc = nn.Linear(d_in, d_hidden)
+            self.d_hidden = d_hidden
+
+        def forward(self, x):
+            return self.fc(x).relu()
+
+
+    class Head(nn.Module):
+        def __init__(self, backbone, d_out):
+            super().__init__()
+            self.backbone = backbone
+            self.out = nn.Linear(backbone.d_hidden, d_out)
+
+        def forward(self, x):
+            return self.out(self.backbone(x))
+    """
+).lstrip()
+
+
+def test_an_instance_of_a_project_class_as_argument_is_refused_precisely(tmp_path):
+    path = tmp_path / "backbone_model.py"
+    path.write_text(BACKBONE)
+    spec = importlib.util.spec_from_file_location("backbone_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    backbone = module.Backbone(6, 8)
+    head = module.Head(backbone, 3)
+    with pytest.raises(torch2tf.ConversionError) as err:
+        torch2tf.convert(head, kwargs={"backbone": backbone, "d_out": 3})
+    assert str(err.value).startswith(
+        "backbone: expected a torch layer or a Keras layer, received an instance of "
+        "backbone_model.Backbone, whose constructor arguments torch2tf cannot know"
+    )
+    with pytest.raises(torch2tf.ConversionError, match=r"^args\[0\]: expected"):
+        torch2tf.convert(head, args=(backbone, 3))
+    twin = torch2tf.convert(backbone, args=(6, 8)).keras_model
+    result = torch2tf.convert(head, kwargs={"backbone": twin, "d_out": 3})
+    assert result.passed, result.table()

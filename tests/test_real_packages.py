@@ -7,9 +7,10 @@ the torch name. While converting, no source file of another distribution (torch'
 another model package) may be read: the model's package is its project.
 
 Cases that do not convert yet are marked xfail(strict=True) with the blocking causes, in the
-order they bite, and whose area they are in (issue 9): ``boundary``/``reach`` (project
-boundary; translate only what the model reaches), ``idioms`` (custom-layer idioms), or a
-cause nobody owns yet. Remove a mark when its case passes (strict xfail then fails the run).
+order they bite (the first positions convert reports today), and whose area they are in
+(issue 9): ``reach`` (translate only what the model reaches), ``idioms`` (custom-layer
+idioms), or ``unowned`` (ops and constructs nobody translates yet). Remove a mark when its
+case passes (strict xfail then fails the run).
 """
 
 from __future__ import annotations
@@ -119,20 +120,10 @@ def _lower_triangular() -> torch.Tensor:
 MLP_BLOCKS = {"d_in": 8, "n_blocks": 2, "d_block": 16, "dropout": 0.1}
 
 # id -> (case, None if it converts today, else (causes, owner areas))
-BOUNDARY = (
-    "boundary: the package sits in site-packages, so its project root is site-packages and "
-    "`import torch` is read as a project file (torch's whole source tree is translated)"
-)
 CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "rtdl-revisiting-models/MLP": (
         Case("rtdl_revisiting_models", "MLP", kwargs=lambda: {**MLP_BLOCKS, "d_out": 3}),
-        (
-            f"{BOUNDARY}; reach: unreached classes of the file block it "
-            "(Parameter(torch.empty) in LinearEmbeddings, :192); idioms: "
-            "rtdl_revisiting_models.py:33:12 nn.Sequential(OrderedDict(...)) built from "
-            "(name, layer) pairs passed to a helper",
-            "reach, idioms",
-        ),
+        None,
     ),
     "rtdl-revisiting-models/ResNet": (
         Case(
@@ -148,11 +139,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
                 "dropout2": 0.0,
             },
         ),
-        (
-            f"{BOUNDARY}; reach: unreached classes of the file; idioms: "
-            "rtdl_revisiting_models.py:33:12 OrderedDict Sequential from a helper's pairs",
-            "reach, idioms",
-        ),
+        None,
     ),
     "rtdl-revisiting-models/FTTransformer": (
         Case(
@@ -162,28 +149,30 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4), None),
         ),
         (
-            f"{BOUNDARY}; idioms: Parameter(torch.empty) + reset_parameters with "
-            "nn.init.uniform_ (:192-199, _CLSEmbedding :676), OrderedDict Sequential (:33:12); "
-            "reach: make_parameter_groups (torch.optim) is not reached by forward",
-            "reach, idioms",
+            "idioms: rtdl_revisiting_models.py:259:13 nn.Parameter(torch.empty(...)) assigned in a"
+            " loop/not as self.name, :268 init of self.bias, :424 init under a condition; unowned:"
+            " :791 Parameter, :808/:816 self.named_parameters()/self.parameters() in reached "
+            "methods (attention, parameter groups)",
+            "idioms, unowned",
         ),
     ),
     "rtdl-num-embeddings/LinearEmbeddings": (
-        Case("rtdl_num_embeddings", "LinearEmbeddings", args=lambda: (4, 8)),
-        (
-            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
-            "+ reset_parameters with nn.init.uniform_ (:85); reach: torch.Size in "
-            "get_output_shape (:88, not reached by forward)",
-            "reach, idioms",
+        Case(
+            "rtdl_num_embeddings",
+            "LinearEmbeddings",
+            args=lambda: (4, 8),
+            inputs=lambda: (sample(BATCH, 4),),
         ),
+        None,
     ),
     "rtdl-num-embeddings/LinearReLUEmbeddings": (
-        Case("rtdl_num_embeddings", "LinearReLUEmbeddings", args=lambda: (4, 8)),
-        (
-            f"{BOUNDARY}; idioms: rtdl_num_embeddings.py:79:23 Parameter(torch.empty(...)) "
-            "+ reset_parameters; reach: torch.Size in get_output_shape (:88, :130)",
-            "reach, idioms",
+        Case(
+            "rtdl_num_embeddings",
+            "LinearReLUEmbeddings",
+            args=lambda: (4, 8),
+            inputs=lambda: (sample(BATCH, 4),),
         ),
+        None,
     ),
     "rtdl-num-embeddings/PeriodicEmbeddings": (
         Case(
@@ -192,20 +181,18 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_features": 4, "d_embedding": 8, "lite": False},
         ),
         (
-            f"{BOUNDARY}; idioms: Parameter(torch.empty) with nn.init.trunc_normal_ "
-            "(rtdl_num_embeddings.py:156, :165) and uniform_ (:195); unowned: "
-            "rtdl_num_embeddings.py:279:28 nn.Linear chosen as a value by a conditional "
-            "expression, then called with arguments; reach: torch.Size (:291)",
-            "reach, idioms, unowned",
+            "idioms: rtdl_num_embeddings.py:165:9 trunc_normal_ with computed bounds, :189 "
+            "Parameter(torch.empty) not as self.name, :197 init of self.bias; unowned: :279:28 "
+            "nn.Linear chosen as a value by a conditional expression, then called with arguments",
+            "idioms, unowned",
         ),
     ),
     "tabm/MLPBackbone": (
         Case("tabm", "MLPBackbone", kwargs=lambda: dict(MLP_BLOCKS)),
         (
-            f"{BOUNDARY}; reach: unreached functions of the file (nn.init.uniform_ at "
-            "tabm.py:82); unowned: tabm.py:1178:34 the activation class looked up by name, "
-            "getattr(nn, activation)",
-            "reach, unowned",
+            "unowned: tabm.py:1178:34 the activation class looked up by name, getattr(nn, "
+            "activation)",
+            "unowned",
         ),
     ),
     "tabm/MLPBackboneEnsemble": (
@@ -216,21 +203,19 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            f"{BOUNDARY}; idioms: tabm.py:457 Parameter(torch.empty) and "
-            "self.register_parameter (:460) with an init function; unowned: torch.dtype "
-            "annotations (:443), nn.Linear as a value (:467), getattr(nn, activation) (:1178); "
-            "reach: torch.Size in get_original_output_shape (:1276)",
-            "reach, idioms, unowned",
+            "idioms: tabm.py:82:12 nn.init.uniform_ in an init function, :458-462 "
+            "Parameter(torch.empty) and self.register_parameter; unowned: torch.dtype annotations "
+            "(:443), nn.Linear as a value (:467), getattr(nn, activation) (:1178)",
+            "idioms, unowned",
         ),
     ),
     "zuko/MLP": (
         Case("zuko.nn", "MLP", args=lambda: (8, 3, [16, 16])),
         (
-            f"{BOUNDARY}; reach: zuko/__init__ imports every module of the package, and "
-            "zuko/distributions.py:35 (torch.distributions) blocks the file zuko/nn.py; "
-            "idioms: zuko/nn.py:77 nn.Parameter(torch.empty) + reset_parameters with "
-            "nn.init.uniform_ (:92); unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm)",
-            "reach, idioms, unowned",
+            "unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm); idioms: zuko/nn.py:77, "
+            ":80 nn.Parameter(torch.empty(*shape)) with a starred shape, :90 a size read from the "
+            "weight",
+            "idioms, unowned",
         ),
     ),
     "zuko/MLP-normalized-ELU": (
@@ -241,10 +226,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"activation": nn.ELU, "normalize": True},
         ),
         (
-            f"{BOUNDARY}; reach: zuko/distributions.py:35 blocks the package; idioms: "
-            "zuko/nn.py:77 nn.Parameter(torch.empty) + reset_parameters; unowned: "
-            "zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm)",
-            "reach, idioms, unowned",
+            "unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm); idioms: zuko/nn.py:77, "
+            ":80 torch.empty(*shape) with a starred shape",
+            "idioms, unowned",
         ),
     ),
     "zuko/MaskedMLP": (
@@ -255,10 +239,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4),),
         ),
         (
-            f"{BOUNDARY}; reach: zuko/distributions.py:35 blocks the package; unowned: "
-            "__init__ computes the masks with torch.unique/nonzero on a tensor argument "
-            "(zuko/nn.py:271-289), beyond static translation",
-            "reach, unowned",
+            "unowned: zuko/nn.py:202:20 nn.Linear as a value; __init__ computes the masks with "
+            "torch.BoolTensor/unique (:212, :260, :271) on a tensor argument, beyond static "
+            "translation",
+            "unowned",
         ),
     ),
     "pyro-ppl/DenseNN": (
@@ -266,11 +250,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "pyro.nn", "DenseNN", args=lambda: (8, [16, 16]), kwargs=lambda: {"param_dims": [1, 3]}
         ),
         (
-            f"{BOUNDARY}; reach: pyro/nn/__init__ pulls in the whole pyro package (~7 min to "
-            "translate; pyro/distributions/affine_beta.py:33 torch.distributions blocks it); "
-            "unowned: pyro/nn/dense_nn.py:56-58 __init__ computes slices with torch.tensor, "
-            "torch.cumsum and Tensor.item()",
-            "reach, unowned",
+            "unowned: pyro/nn/dense_nn.py:56-58 __init__ computes slices with torch.tensor (no "
+            "dtype), torch.zeros, torch.cumsum and Tensor.item()",
+            "unowned",
         ),
     ),
     "pyro-ppl/ConditionalDenseNN": (
@@ -282,9 +264,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 8), sample(BATCH, 4)),
         ),
         (
-            f"{BOUNDARY}; reach: the whole pyro package is translated and blocks it; "
-            "unowned: dense_nn.py:56-58 torch.tensor/cumsum/.item() in __init__",
-            "reach, unowned",
+            "unowned: pyro/nn/dense_nn.py:56-58 torch.tensor/zeros/cumsum/.item() in __init__",
+            "unowned",
         ),
     ),
     "siren-pytorch/SirenNet": (
@@ -295,8 +276,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 2),),
         ),
         (
-            f"{BOUNDARY}; idioms: siren_pytorch.py:42 torch.zeros weights, :47 nn.Parameter "
-            "assigned from a local, :55 Tensor.uniform_ in an init method",
+            "idioms: siren_pytorch.py:42-43 torch.zeros weights, :47 nn.Parameter assigned from a "
+            "local, :55, :58 Tensor.uniform_ in an init method",
             "idioms",
         ),
     ),
@@ -307,15 +288,15 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim_in": 2, "dim_out": 16},
             inputs=lambda: (sample(BATCH, 2),),
         ),
-        (f"{BOUNDARY}; idioms: siren_pytorch.py:42-58 as for SirenNet", "idioms"),
+        ("idioms: siren_pytorch.py:42-58 as for SirenNet", "idioms"),
     ),
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
         (
-            f"{BOUNDARY}; unowned: nbeats_pytorch/model.py:41:9 self.parameters reassigned "
-            "as a list then nn.ParameterList (:46), print in __init__, self.to(device); reach: "
-            "fit/predict/save/load (torch.optim, losses) are not reached by forward",
-            "reach, unowned",
+            "unowned: nbeats_pytorch/model.py:41:9 self.parameters reassigned as a list then "
+            "nn.ParameterList (:46, :67); forward uses torch.zeros (:190), Tensor.numpy() (:199) "
+            "and torch.tensor (:213)",
+            "unowned",
         ),
     ),
     "torchtuples/MLPVanilla": (
@@ -326,10 +307,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1},
         ),
         (
-            f"{BOUNDARY}; reach: the package __init__ brings torchtuples/base.py (a training "
-            "loop, :238 backward() in a class); idioms: torchtuples/practical.py:49:36 "
-            "nn.init.kaiming_normal_ passed as a default argument (w_init_)",
-            "reach, idioms",
+            "idioms: torchtuples/practical.py:49:36, :70:36 nn.init.kaiming_normal_ passed as a "
+            "default argument (w_init_)",
+            "idioms",
         ),
     ),
     "torchtuples/DenseVanillaBlock": (
@@ -340,9 +320,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1, "activation": nn.SELU},
         ),
         (
-            f"{BOUNDARY}; reach: torchtuples/base.py:238 blocks the package; idioms: "
-            "practical.py:49:36 an init function as a default argument",
-            "reach, idioms",
+            "idioms: practical.py:49:36 an init function (nn.init.kaiming_normal_) as a default "
+            "argument",
+            "idioms",
         ),
     ),
     "pytorch-tabnet/TabNetNoEmbeddings": (
@@ -353,10 +333,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:9:5 nn.init.xavier_normal_ on module.weight in a "
-            "module-level init function (a namespace package: no boundary problem); unowned: "
-            "sparsemax.py custom autograd "
-            "Function (Sparsemax/Entmax) and GBN's chunked BatchNorm",
+            "idioms: tab_network.py:9:5, :16:5 nn.init.xavier_normal_ in module-level init "
+            "functions; unowned: torch.eye (:109), torch.ones/zeros (:166, :193), sparsemax.py "
+            "Sparsemax/Entmax15 (:658, :661), a custom autograd Function",
             "idioms, unowned",
         ),
     ),
@@ -368,9 +347,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:9:5 xavier_normal_ in an init function; reach: "
-            "unreached classes of the file; "
-            "unowned: :772:28 torch.FloatTensor([0.5]) constant in __init__",
+            "idioms: tab_network.py:16:5 xavier_normal_ in an init function; unowned: :772:28 "
+            "torch.FloatTensor([0.5]) constant in __init__",
             "idioms, unowned",
         ),
     ),
@@ -385,12 +363,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
                 "device": "cpu",
             },
         ),
-        (
-            f"{BOUNDARY}; reach: stable_baselines3/__init__ brings every algorithm "
-            "(a2c/a2c.py:126 torch.optim.RMSprop ...); converts once only what it reaches "
-            "is translated",
-            "reach",
-        ),
+        None,
     ),
     "stable-baselines3/FlattenExtractor": (
         Case(
@@ -399,15 +372,20 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (_box(2, 4),),
             inputs=lambda: (sample(BATCH, 2, 4),),
         ),
-        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package block it", "reach"),
+        None,
     ),
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
-            f"{BOUNDARY}; reach: the package blocks it; unowned: the features_extractor "
-            "argument is an instance of a package class (FlattenExtractor), which "
-            "conversion._keras_argument rebuilds from torch layers only",
-            "reach, unowned",
+            "unowned: common/policies.py:61 class-level annotation th.optim.Optimizer and :71 "
+            "default argument th.optim.Adam in BaseModel.__init__, :154 the BaseModel.device "
+            "property (kept: properties are the class's API) iterates self.parameters(); "
+            "common/preprocessing.py:124, "
+            ":130 F.one_hot in preprocess_obs; later family: BaseModel.__init__ names NatureCNN "
+            "(:93), whose Conv2d (torch_layers.py:89) is not translated; then the "
+            "features_extractor argument, a FlattenExtractor instance, must be passed as its "
+            "converted Keras twin (convert says so)",
+            "unowned",
         ),
     ),
     "stable-baselines3/NatureCNN": (
@@ -419,7 +397,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(2, 3, 36, 36),),
             later_family=r"torch_layers\.py:89:\d+: error: torch\.nn\.Conv2d",
         ),
-        (f"{BOUNDARY}; reach: a2c/a2c.py:126 and the rest of the package hide the Conv2d", "reach"),
+        None,
     ),
 }
 
@@ -477,7 +455,7 @@ def _params(later: bool) -> list:
         marks = []
         if blocked is not None:
             cause, owner = blocked
-            owners = ", ".join(dict.fromkeys(["reach", *owner.split(", ")]))  # boundary: reach
+            owners = ", ".join(dict.fromkeys(owner.split(", ")))
             marks.append(
                 pytest.mark.xfail(strict=True, raises=FAILURES, reason=f"[{owners}] {cause}")
             )

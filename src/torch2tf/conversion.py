@@ -389,7 +389,11 @@ def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts,
     return layouts, rows
 
 
-def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
+def _is_torch_class(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "torch"
+
+
+def _keras_argument(value: Any, generated: types.ModuleType, name: str = "argument") -> Any:
     """A constructor argument for the Keras class: torch layer classes are translated too."""
     if isinstance(value, type) and issubclass(value, torch.nn.Module):
         rule = rules_by_type().get(value)
@@ -399,13 +403,22 @@ def _keras_argument(value: Any, generated: types.ModuleType) -> Any:
                 "torch2tf translates, received one it does not"
             )
         return eval(class_reference(rule), vars(generated))  # source we generated ourselves
+    if isinstance(value, torch.nn.Module) and not _is_torch_class(type(value)):
+        cls = type(value)
+        raise ConversionError(
+            f"{name}: expected a torch layer or a Keras layer, received an instance of "
+            f"{cls.__module__}.{cls.__qualname__}, whose constructor arguments torch2tf cannot "
+            "know; convert it first and pass its Keras twin as "
+            f"{name}: torch2tf.convert(<the {cls.__name__}>, args=[...], kwargs={{...}})"
+            ".keras_model"
+        )
     if isinstance(value, torch.nn.Module):  # e.g. a backbone built outside the model
         builder = emit(
             f"import tensorflow as tf\n\n\ndef build():\n    return {_tree_expression(value)}\n"
         )
         return load_generated(builder, f"{type(value).__name__.lower()}_argument").build()
     if isinstance(value, (list, tuple)):
-        return type(value)(_keras_argument(v, generated) for v in value)
+        return type(value)(_keras_argument(v, generated, name) for v in value)
     return value
 
 
@@ -570,8 +583,8 @@ def convert(
     layouts, flattened_rows = _layouts(facts, model)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
-    args = [_keras_argument(a, generated) for a in args]
-    kwargs = {k: _keras_argument(v, generated) for k, v in dict(kwargs or {}).items()}
+    args = [_keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args)]
+    kwargs = {k: _keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
     with _global_random_state_kept():
         with _dtype_policy(policy):
             keras_model = keras_cls(*args, **kwargs)

@@ -4,7 +4,12 @@
 and what it reaches (its base classes, the classes of its submodules, the module-level
 functions and constants its methods use, the same through the project files it imports) and
 leave the rest out, listed, so that an unrelated helper (an optimizer factory, a device check,
-a sibling class with a layer not translated) never blocks it.
+a sibling class with a layer not translated) never blocks it. Inside a kept class the same holds
+per method: ``__init__``, ``forward``, properties (the class's API), the methods Keras or
+Python call by themselves (``call``, ``get_config``, dunders) and every method their code names
+(``self.helper(...)``, ``super().helper``, ``block.helper``, ``getattr(self, "helper")``) are
+kept; the rest (``fit``, ``save``, ``predict``, a shape helper using ``torch.Size``) is left
+out, listed as a method.
 
 Static and fast: Python's ``ast`` and ``symtable`` (which scopes names exactly: a method's
 parameter ``device`` is not the module's ``device``); only files the class reaches are read.
@@ -34,7 +39,7 @@ class LeftOut:
     """A top-level statement not translated because nothing requested reaches it."""
 
     name: str
-    kind: str  # "class", "function", "constant" or "statement"
+    kind: str  # "class", "function", "method" (``Class.name``), "constant" or "statement"
     file: str
     line: int
     reason: str
@@ -58,6 +63,19 @@ class Reached:
 
 
 @dataclass
+class _Member:
+    """A method (or property) of a top-level class: kept only when something reaches it."""
+
+    name: str
+    first: int  # first line, decorators included
+    last: int
+    always: bool  # kept whenever its class is (__init__, forward, what Keras calls)
+    uses: set[str] = field(default_factory=set)
+    chains: set[tuple[str, ...]] = field(default_factory=set)
+    attrs: set[str] = field(default_factory=set)  # attribute names it loads: methods it calls
+
+
+@dataclass
 class _Statement:
     node: ast.stmt
     first: int  # first line, decorators included
@@ -65,6 +83,8 @@ class _Statement:
     defines: set[str]
     uses: set[str] = field(default_factory=set)  # module-level names it needs
     chains: set[tuple[str, ...]] = field(default_factory=set)  # a.b.c loaded, for modules
+    members: list[_Member] = field(default_factory=list)  # a class's methods
+    attrs: set[str] = field(default_factory=set)  # a class body's own attribute loads
 
 
 @dataclass
@@ -79,6 +99,7 @@ class _Module:
     parsed: bool = True
     kept: set[int] = field(default_factory=set)
     kept_aliases: dict[int, set[str]] = field(default_factory=dict)  # import -> names kept
+    kept_members: dict[int, set[int]] = field(default_factory=dict)  # class -> members kept
 
 
 def reach(
@@ -142,9 +163,12 @@ def reach(
         other = main if module_name in (name, MAIN_MODULE) else load(module_name)
         if other is not None:
             queue += [(other, n) for n in names if n in other.defined]
+    attrs: set[str] = set()  # attribute names the kept code loads: the methods it may call
     while queue:
-        module, wanted = queue.pop()
-        queue += _need(module, wanted, load)
+        while queue:
+            module, wanted = queue.pop()
+            queue += _need(module, wanted, load)
+        queue = _members_needed(list(modules.values()), attrs, load)
     used = [m for m in modules.values() if m is main or m.kept or m.kept_aliases]
     packages = {  # their packages' __init__ files come along: the output is a package tree
         ".".join(m.name.split(".")[:end])
@@ -184,27 +208,57 @@ def _need(module: _Module, wanted: str, load) -> list[tuple[_Module, str]]:
         if index in module.kept:
             continue
         module.kept.add(index)
-        more += [(module, n) for n in stmt.uses]
-        for chain in stmt.chains:  # pkg.layers.Block through a module import
-            target = _module_alias(module, chain[0], load)
-            if target is None:
-                continue
-            parts = target.split(".") + list(chain[1:])
-            for end in range(len(parts), 0, -1):
-                other = load(".".join(parts[:end]))
-                if other is None:
-                    continue
-                if end < len(parts):
-                    more.append((other, parts[end]))
-                else:  # the module itself is used as a value: all of it
-                    more += [(other, n) for n in other.defined]
-                break
+        more += _uses_needed(module, stmt.uses, stmt.chains, load)
     if wanted not in module.defined:  # from a star import, perhaps
         for index, target in module.stars.items():
             other = load(target)
             if other is not None and wanted in other.defined:
                 module.kept.add(index)
                 more.append((other, wanted))
+    return more
+
+
+def _uses_needed(
+    module: _Module, uses: set[str], chains: set[tuple[str, ...]], load
+) -> list[tuple[_Module, str]]:
+    """The (module, name) pairs that module-level names and ``a.b.c`` chains refer to."""
+    more = [(module, n) for n in uses]
+    for chain in chains:  # pkg.layers.Block through a module import
+        target = _module_alias(module, chain[0], load)
+        if target is None:
+            continue
+        parts = target.split(".") + list(chain[1:])
+        for end in range(len(parts), 0, -1):
+            other = load(".".join(parts[:end]))
+            if other is None:
+                continue
+            if end < len(parts):
+                more.append((other, parts[end]))
+            else:  # the module itself is used as a value: all of it
+                more += [(other, n) for n in other.defined]
+            break
+    return more
+
+
+def _members_needed(modules: list[_Module], attrs: set[str], load) -> list[tuple[_Module, str]]:
+    """Keep the methods of kept classes that are always kept or that kept code names (``attrs``
+    grows as they are kept); returns the further (module, name) they need."""
+    more: list[tuple[_Module, str]] = []
+    changed = True
+    while changed:
+        changed = False
+        for module in modules:
+            for index in sorted(module.kept):
+                stmt = module.statements[index]
+                attrs |= stmt.attrs
+                kept = module.kept_members.setdefault(index, set())
+                for number, member in enumerate(stmt.members):
+                    if number in kept or not (member.always or member.name in attrs):
+                        continue
+                    kept.add(number)
+                    changed = True
+                    attrs |= member.attrs
+                    more += _uses_needed(module, member.uses, member.chains, load)
     return more
 
 
@@ -258,7 +312,9 @@ def _analyse(name: str | None, relative: Path, text: str) -> _Module:
     scopes = table.get_children()
     for stmt in statements:
         node = stmt.node
-        if isinstance(node, _DEFINITIONS):
+        if isinstance(node, ast.ClassDef):
+            _analyse_class(stmt, node, scopes)
+        elif isinstance(node, _DEFINITIONS):
             outer: list[ast.AST] = list(node.decorator_list)
             if isinstance(node, ast.ClassDef):
                 outer += node.bases + node.keywords
@@ -279,6 +335,99 @@ def _analyse(name: str | None, relative: Path, text: str) -> _Module:
         elif not isinstance(node, (ast.Import, ast.ImportFrom)):
             _loads(node, stmt)
     return _Module(name, relative, text, statements, defined, imports, stars)
+
+
+# Methods kept whenever their class is: what torch and Keras call by themselves.
+ALWAYS_KEPT = frozenset(
+    {"__init__", "forward", "call", "build", "get_config", "from_config", "compute_output_shape"}
+)
+# Dunders that only torch's or Python's printing and pickling call, never a forward pass.
+UNNEEDED_DUNDERS = frozenset(
+    {"__repr__", "__str__", "__getstate__", "__setstate__", "__reduce__", "__reduce_ex__"}
+)
+
+
+def _analyse_class(stmt: _Statement, node: ast.ClassDef, scopes: list) -> None:
+    """A class's own needs (bases, decorators, class-level statements) and its methods'."""
+    for part in [*node.decorator_list, *node.bases, *node.keywords]:
+        _loads(part, stmt)
+    scope = next(
+        (s for s in scopes if s.get_type() == "class" and s.get_lineno() == node.lineno), None
+    )
+    methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    children = scope.get_children() if scope is not None else []
+    for method in methods:
+        first = min([method.lineno] + [d.lineno for d in method.decorator_list])
+        name = method.name
+        dunder = name.startswith("__") and name.endswith("__")
+        always = name in ALWAYS_KEPT or (dunder and name not in UNNEEDED_DUNDERS)
+        always = always or any(_is_property(d) for d in method.decorator_list)
+        member = _Member(name, first, method.end_lineno or method.lineno, always)
+        probe = _Statement(method, first, member.last, set())
+        outer = list(method.decorator_list) + method.args.defaults
+        outer += [d for d in method.args.kw_defaults if d]
+        outer += [a.annotation for a in _arguments(method.args) if a.annotation]
+        outer += [method.returns] if method.returns else []
+        for part in outer:
+            _loads(part, probe)
+        for child in children:
+            if first <= child.get_lineno() <= member.last:
+                probe.uses |= _globals(child)
+        member.uses = probe.uses
+        member.chains = {c for c in _all_chains(method) if c[0] in probe.uses} | probe.chains
+        member.attrs = _attributes(method)
+        stmt.members.append(member)
+    spans = [(m.first, m.last) for m in stmt.members]
+    if scope is not None:  # the class body's own names (not its methods' decorators)
+        body = ast.Module([p for p in node.body if not isinstance(p, _DEFINITIONS[1:])], [])
+        loaded = {n.id for n in ast.walk(body) if isinstance(n, ast.Name)}
+        stmt.uses |= {
+            s.get_name()
+            for s in scope.get_symbols()
+            if s.is_global() and s.is_referenced() and s.get_name() in loaded
+        }
+        for child in children:  # nested classes, lambdas, comprehensions of the class body
+            if not any(a <= child.get_lineno() <= b for a, b in spans):
+                stmt.uses |= _globals(child)
+    for part in node.body:
+        if not isinstance(part, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stmt.chains |= {c for c in _all_chains(part) if c[0] in stmt.uses}
+            stmt.attrs |= _attributes(part)
+            stmt.attrs |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+
+
+def _is_property(decorator: ast.expr) -> bool:
+    """``@property``, ``@functools.cached_property``, ``@x.setter``: part of the class's API."""
+    name = decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+    return name in ("property", "cached_property", "setter", "getter", "deleter")
+
+
+def _all_chains(node: ast.AST) -> set[tuple[str, ...]]:
+    found = set()
+    for part in ast.walk(node):
+        if isinstance(part, ast.Attribute):
+            chain = _chain(part)
+            if chain:
+                found.add(chain)
+    return found
+
+
+def _attributes(node: ast.AST) -> set[str]:
+    """Attribute names ``node`` loads, and names given to ``getattr``/``hasattr`` as strings."""
+    found = set()
+    for part in ast.walk(node):
+        if isinstance(part, ast.Attribute) and not isinstance(part.ctx, ast.Store):
+            found.add(part.attr)
+        elif (
+            isinstance(part, ast.Call)
+            and isinstance(part.func, ast.Name)
+            and part.func.id in ("getattr", "hasattr")
+            and len(part.args) >= 2
+            and isinstance(part.args[1], ast.Constant)
+            and isinstance(part.args[1].value, str)
+        ):
+            found.add(part.args[1].value)
+    return found
 
 
 def _arguments(args: ast.arguments) -> list[ast.arg]:
@@ -378,10 +527,18 @@ def _filtered(module: _Module) -> str:
     keep_line = [True] * len(lines)
     owner_kept = [False] * len(lines)
     rewrites: dict[int, tuple[int, str]] = {}  # first line -> (last line, replacement)
+    dropped_members: list[_Member] = []
     for index, stmt in enumerate(module.statements):
         if _kept(module, index, stmt):
             for line in range(stmt.first, stmt.last + 1):
                 owner_kept[line - 1] = True
+            kept_members = module.kept_members.get(index, set())
+            gone = [m for n, m in enumerate(stmt.members) if n not in kept_members]
+            dropped_members += gone
+            if gone and _body_empty_without(stmt, gone):  # a class body cannot be empty
+                first = gone[0]
+                indent = lines[first.first - 1][: -len(lines[first.first - 1].lstrip())]
+                rewrites[first.first] = (first.last, f"{indent}pass")
             aliases = module.kept_aliases.get(index)
             if aliases is not None and isinstance(stmt.node, (ast.Import, ast.ImportFrom)):
                 names = [a for a in stmt.node.names if _alias_bound(a) in aliases]
@@ -389,12 +546,10 @@ def _filtered(module: _Module) -> str:
                     node = type(stmt.node)(**{**vars(stmt.node), "names": names})
                     rewrites[stmt.first] = (stmt.last, ast.unparse(node))
             continue
-        for line in range(stmt.first, stmt.last + 1):
-            keep_line[line - 1] = False
-        line = stmt.first - 1  # comments written just above it go with it
-        while line >= 1 and lines[line - 1].lstrip().startswith("#"):
-            keep_line[line - 1] = False
-            line -= 1
+        _drop(lines, keep_line, stmt.first, stmt.last)
+    for member in dropped_members:
+        _drop(lines, keep_line, member.first, member.last)
+        _drop(lines, owner_kept, member.first, member.last)
     out: list[tuple[str, bool]] = []  # (line, whether it is a dropped line)
     skip_to = 0
     for number, text in enumerate(lines, start=1):
@@ -414,6 +569,26 @@ def _filtered(module: _Module) -> str:
     block = out[start:end]
     out[start:end] = [x for x in block if not x[1]] + [x for x in block if x[1]]
     return "".join(text for text, _ in out)
+
+
+def _drop(lines: list[str], keep: list[bool], first: int, last: int) -> None:
+    """Mark lines ``first``..``last`` dropped, and the comments written just above them."""
+    for line in range(first, last + 1):
+        keep[line - 1] = False
+    line = first - 1
+    while line >= 1 and lines[line - 1].lstrip().startswith("#"):
+        keep[line - 1] = False
+        line -= 1
+
+
+def _body_empty_without(stmt: _Statement, gone: list[_Member]) -> bool:
+    lines = {m.first for m in gone}
+    body = stmt.node.body
+    return all(getattr(p, "lineno", 0) in lines or _first_line(p) in lines for p in body)
+
+
+def _first_line(node: ast.stmt) -> int:
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
 def _import_block(module: _Module) -> tuple[int, int]:
@@ -451,6 +626,13 @@ def _left_out(module: _Module, file: str, reason: str) -> list[LeftOut]:
     found = []
     for index, stmt in enumerate(module.statements):
         node = stmt.node
+        if _kept(module, index, stmt) and isinstance(node, ast.ClassDef):
+            kept = module.kept_members.get(index, set())
+            found += [
+                LeftOut(f"{node.name}.{m.name}", "method", file, m.first, reason)
+                for n, m in enumerate(stmt.members)
+                if n not in kept
+            ]
         if _kept(module, index, stmt) or isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         if isinstance(node, ast.ClassDef):

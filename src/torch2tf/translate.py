@@ -302,6 +302,16 @@ def _self_attr(node: cst.BaseExpression) -> str | None:
     return None
 
 
+def _calls_forward(func: cst.BaseExpression) -> bool:
+    """``super().forward`` or ``self.forward``: ``forward`` is ``call`` in Keras."""
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "forward"):
+        return False
+    owner = func.value
+    if isinstance(owner, cst.Name):
+        return owner.value == "self"
+    return isinstance(owner, cst.Call) and dotted(owner.func) == "super"
+
+
 def _positional_params(func: cst.FunctionDef) -> list[cst.Param]:
     return list(func.params.posonly_params) + list(func.params.params)
 
@@ -929,6 +939,9 @@ class _Translator(cst.CSTTransformer):
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
             return self._tensor_method(original, updated)
+        if self.cls is not None and _calls_forward(original.func):  # super().forward(x)
+            call = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("call")))
+            return self._with_training(call) if self.in_call else call
         if self._is_tensor_method(original, TENSOR_METHODS):
             self.error(
                 original,

@@ -118,3 +118,39 @@ def torch_softplus(x, beta=1.0, threshold=20.0):
     """torch's softplus(beta, threshold) is linear where beta * x > threshold; TF's has neither."""
     scaled = x * beta
     return tf.where(scaled > threshold, x, tf.nn.softplus(scaled) / beta)
+
+
+class TorchDevice(str):
+    """torch.device as its spec string ("cuda:1") with torch's .type, .index and equality."""
+
+    TYPES = (
+        "cpu cuda ipu xpu mkldnn opengl opencl ideep hip ve fpga maia xla lazy vulkan mps meta "
+        "hpu mtia privateuseone"
+    ).split()
+
+    def __new__(cls, type, index=None):
+        spec = str(type) if index is None else f"{type}:{index}"
+        kind, colon, number = spec.partition(":")
+        if kind not in cls.TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(cls.TYPES)} device type: {spec}")
+        if colon and not number.isdigit():
+            raise RuntimeError(f"Invalid device string: {spec!r}")
+        return super().__new__(cls, spec)
+
+    @property
+    def type(self):
+        return str(self).partition(":")[0]
+
+    @property
+    def index(self):
+        number = str(self).partition(":")[2]
+        return int(number) if number else None
+
+    def __eq__(self, other):  # like torch: a device never equals a plain string
+        return isinstance(other, TorchDevice) and str(self) == str(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return str.__hash__(self)

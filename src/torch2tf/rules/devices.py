@@ -1,6 +1,7 @@
 """Device plumbing, which has no meaning in a Keras model: TensorFlow places ops itself.
 
-Device values become plain strings, so code that stores or passes them keeps working; moving
+Device values become strings (``TorchDevice``, a ``str`` with torch's ``.type`` and
+``.index``), so code that stores, passes or inspects them keeps working; moving
 tensors and modules (``.to(device)``, ``.cuda()``) is dropped elsewhere (tensor methods, and
 ``self.to(device)`` statements in the engine).
 """
@@ -13,8 +14,11 @@ from torch2tf.rules.registry import function, method, src
 
 @function("torch.device")
 def device(type, index=None):
-    """torch.device(spec) -> the spec string itself (a label; TensorFlow places ops itself)."""
-    return src(type) if index is None else f'f"{{{src(type)}}}:{{{src(index)}}}"'
+    """torch.device(spec) -> TorchDevice(spec): the spec string, with torch's .type, .index and
+    equality (a label; TensorFlow places ops itself)."""
+    return (
+        f"TorchDevice({src(type)})" if index is None else f"TorchDevice({src(type)}, {src(index)})"
+    )
 
 
 @function("torch.cuda.is_available")
