@@ -395,7 +395,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (_image_box(),),
             kwargs=lambda: {"features_dim": 16},
             inputs=lambda: (sample(2, 3, 36, 36),),
-            later_family=r"torch_layers\.py:89:\d+: error: torch\.nn\.Conv2d",
+            # Conv2d is translated; what stops it is __init__ measuring the flattened size with
+            # a dummy forward under torch.no_grad (reported where it stands).
+            later_family=r"torch_layers\.py:99:\d+: error: torch\.no_grad inside a class",
         ),
         None,
     ),
