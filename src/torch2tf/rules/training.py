@@ -590,7 +590,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _from_data("torch.tensor", data, dtype, requires_grad)
 
 
-def _legacy(name: str, dtype: str) -> None:
+def _typed_constructor(name: str, dtype: str) -> None:
     @function(name)
     def legacy(*data):
         """-> tf.constant(data, dtype): the legacy typed constructor given data (its sizes
@@ -608,7 +608,7 @@ for _legacy_name, _legacy_dtype in {
     "torch.IntTensor": "tf.int32",
     "torch.BoolTensor": "tf.bool",
 }.items():
-    _legacy(_legacy_name, _legacy_dtype)
+    _typed_constructor(_legacy_name, _legacy_dtype)
 
 
 @function("torch.as_tensor")
