@@ -84,7 +84,14 @@ class ImportTable:
         return ".".join(p for p in (anchor, module) if p)
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
-        """Qualified name of an expression such as ``nn.Linear``; None if not imported."""
+        """Qualified name of an expression such as ``nn.Linear`` (or ``getattr(nn, "Linear")``);
+        None if not imported."""
+        if isinstance(node, cst.Call) and dotted(node.func) == "getattr" and len(node.args) == 2:
+            owner, attr = (a.value for a in node.args)
+            qualified = self.qualify(owner)
+            if qualified and isinstance(attr, cst.SimpleString) and not node.args[1].keyword:
+                return f"{qualified}.{attr.evaluated_value}"
+            return None
         name = dotted(node)
         return None if name is None else self.qualify_name(name)
 

@@ -23,7 +23,20 @@ FACTORIES = {
 }
 FLOAT32 = {"torch.float32", "torch.float"}
 # Legacy constructors whose one sequence argument is data, not a shape.
-LEGACY = {"torch.Tensor", "torch.FloatTensor"}
+LEGACY = {
+    "torch.Tensor",
+    "torch.FloatTensor",
+    "torch.DoubleTensor",
+    "torch.LongTensor",
+    "torch.IntTensor",
+    "torch.BoolTensor",
+}
+
+
+def holds_data(call: cst.Call) -> bool:
+    """Whether a legacy constructor's one argument is data (``FloatTensor([0.5])``), not sizes."""
+    args = call.args
+    return len(args) == 1 and isinstance(args[0].value, (cst.List, cst.Tuple, cst.ListComp))
 
 
 def _elements(args: list[cst.Arg]) -> list[str]:
@@ -85,9 +98,7 @@ def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str,
         ):
             return "()", f"tf.keras.initializers.Constant({code_of(value)})"
         raise Unsupported("torch.tensor(...) of a non-scalar is not translated")
-    if name in LEGACY and (
-        len(args) == 1 and isinstance(args[0].value, (cst.List, cst.Tuple, cst.ListComp))
-    ):
+    if name in LEGACY and holds_data(expr):
         raise Unsupported(f"{name}(sequence) holds data: use torch.tensor(...)")
     if name not in FACTORIES:
         raise Unsupported(

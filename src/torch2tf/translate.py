@@ -28,12 +28,13 @@ from torch2tf.foreign import foreign_layers
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
-from torch2tf.parameters import LEGACY, add_weight
+from torch2tf.parameters import LEGACY, add_weight, holds_data
 from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
-from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
+from torch2tf.rules.registry import layer_factory
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
@@ -47,9 +48,12 @@ UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
 NAMES = {
     "torch.nn.Module": KERAS_MODEL,
     "torch.Tensor": "tf.Tensor",
+    "torch.Size": "tuple",  # what tf.keras.ops.shape gives, as torch gives a torch.Size
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
+# Builtins that take an nn.Sequential as a sequence of its layers.
+SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
 HELPER_FILES = ("layers.py", "ops.py", "training.py")
 
 
@@ -146,7 +150,10 @@ def _translate(
     if stale & set(ImportTable.of(module).aliases):
         result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
         code = result.code
-    return _emit(result, code, used, translator.imports_inserted), translator.facts
+    return (
+        _emit(result, code, used, translator.imports_inserted, translator.generated),
+        translator.facts,
+    )
 
 
 class _LazyMetadata(Mapping):
@@ -374,6 +381,7 @@ class _Translator(cst.CSTTransformer):
         self.class_stack: list[ClassInfo | None] = []
         self.function_stack: list[str] = []
         self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
+        self.generated: dict[str, str] = {}  # module-level functions the rewrite calls
         self.not_references: set[cst.Name] = set()  # attribute, keyword and parameter names
         self.called: set[cst.BaseExpression] = set()  # the func of every call
         self.annotation_depth = 0
@@ -843,6 +851,9 @@ class _Translator(cst.CSTTransformer):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
         name = _self_attr(original)
+        if self._used_as_sequence(original, name):
+            # torch's Sequential iterates and indexes its layers; Keras's exposes them as .layers
+            return cst.parse_expression(f"{code_of(updated)}.layers")
         if self.cls is not None and name in self.cls.renamed:
             # A torch attribute named like a Keras one (self.layers) would break the model.
             return updated.with_changes(attr=cst.Name(keras_attribute(name)))
@@ -857,6 +868,22 @@ class _Translator(cst.CSTTransformer):
                 "Keras models differ here; rewrite this use of the method",
             )
         return self._reference(original, updated)
+
+    def _used_as_sequence(self, node: cst.Attribute, name: str | None) -> bool:
+        """``self.seq`` (an nn.Sequential) iterated, indexed, sliced or measured."""
+        if self.cls is None or self.cls.layers.get(name) != "torch.nn.Sequential":
+            return False
+        parent = self.parents[node]
+        if isinstance(parent, cst.For) and parent.iter is node:
+            return True
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            return True
+        if isinstance(parent, (cst.CompFor, cst.StarredElement)):
+            return True
+        if isinstance(parent, cst.Arg):
+            call = self.parents[parent]
+            return isinstance(call, cst.Call) and dotted(call.func) in SEQUENCE_BUILTINS
+        return False
 
     def _is_tensor_shape(self, node: cst.Attribute) -> bool:
         if node.attr.value != "shape" or dotted(node.value) == "self":
@@ -902,13 +929,36 @@ class _Translator(cst.CSTTransformer):
             try:
                 return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
             except (TypeError, Unsupported):
-                self.error(
-                    original,
-                    f"{qualified} passed as a value is translated only for layers that take "
-                    "no arguments",
-                    "construct the layer where it is used, or use functools.partial",
-                )
+                pass
+            name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)
+            factory = layer_factory(LAYERS[qualified], name)
+            if factory is not None:
+                self.generated[name] = factory
+                return cst.Name(name)
+            self.error(
+                original,
+                f"{qualified} used as a value is translated only for layers whose arguments "
+                "translate without knowing their values",
+                "construct the layer where it is used, or use functools.partial",
+            )
         return updated
+
+    def _getattr(self, original: cst.Call, updated: cst.Call):
+        """``getattr(nn, "GELU")`` as a value; ``getattr(nn, name)`` -> ``torch_activation(name)``:
+        the activation class named at run time, picked from a table of translated ones."""
+        args = original.args
+        if len(args) != 2 or self.imports.qualify(args[0].value) != "torch.nn":
+            return updated
+        qualified = self.imports.qualify(original)
+        if qualified is not None:  # a literal name: as if written nn.GELU
+            if original in self.called:
+                return updated  # the call around it is translated as nn.GELU(...) is
+            self._settle(args[0].value)
+            self.pending[original] = qualified
+            return self._reference(original, updated)
+        self._settle(args[0].value)
+        self.generated[activations.BY_NAME] = activations.by_name_source()
+        return cst.parse_expression(f"{activations.BY_NAME}({code_of(updated.args[1].value)})")
 
     def _partial(self, original: cst.Call, updated: cst.Call):
         """``functools.partial(nn.LeakyReLU, 0.2)`` -> ``lambda: <Keras layer>``."""
@@ -928,6 +978,8 @@ class _Translator(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
+        if dotted(original.func) == "getattr":
+            return self._getattr(original, updated)
         qualified = self.imports.qualify(original.func)
         if qualified in LAYERS:
             return self._layer(original, updated, qualified)
@@ -935,6 +987,8 @@ class _Translator(cst.CSTTransformer):
             return self._parameter(original, updated)
         if qualified == "functools.partial":
             return self._partial(original, updated)
+        if qualified in LEGACY and not holds_data(original):
+            return updated  # torch.Tensor(a, b): a shape, which nn.Parameter reads
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
@@ -1114,6 +1168,8 @@ class _Translator(cst.CSTTransformer):
 
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""
+        if isinstance(original.func, cst.Call):  # getattr(nn, "GELU")
+            self._settle(original.func)
         self.pending.pop(original.func, None)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
@@ -1315,10 +1371,16 @@ def _names_in(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _emit(module: cst.Module, code: str, used: set[str], tf_imported: bool) -> str:
-    """Add the helpers ``code`` (the module's code, using the names ``used``) uses and the
-    imports they need, then format."""
-    helpers = _helpers()
+def _emit(
+    module: cst.Module,
+    code: str,
+    used: set[str],
+    tf_imported: bool,
+    generated: dict[str, str] | None = None,
+) -> str:
+    """Add the helpers ``code`` (the module's code, using the names ``used``) uses, and the
+    functions the rewrite ``generated``, and the imports they need; then format."""
+    helpers = {**_helpers(), **(generated or {})}
     needed: list[str] = []
     frontier = used
     while True:  # helpers may use helpers

@@ -75,6 +75,16 @@ def torch_std(x, dim=None, correction=1, keepdim=False):
     return tf.sqrt(squares / tf.maximum(count - correction, 0))
 
 
+def torch_var_mean(x, dim=None, correction=1, keepdim=False):
+    """torch.var_mean gives (var, mean) at once; var as torch_var computes it."""
+    return torch_var(x, dim, correction, keepdim), tf.reduce_mean(x, axis=dim, keepdims=keepdim)
+
+
+def torch_std_mean(x, dim=None, correction=1, keepdim=False):
+    """torch.std_mean gives (std, mean) at once; std as torch_std computes it."""
+    return torch_std(x, dim, correction, keepdim), tf.reduce_mean(x, axis=dim, keepdims=keepdim)
+
+
 def torch_max(x, dim, keepdim=False):
     """torch.max(x, dim) gives (values, indices); TensorFlow computes them with two ops."""
     values = tf.reduce_max(x, axis=dim, keepdims=keepdim)

@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from torch2tf.rules.layers import _array, _no_dtype
-from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import (
+    LAYERS,
+    LayerRule,
+    Unsupported,
+    const,
+    constructor,
+    keras_call,
+    layer,
+    src,
+)
 
 
 def _activation(name: str) -> str:
@@ -280,3 +289,34 @@ class Threshold(LayerRule):
 
     def keras(self, threshold, value, inplace=False):
         return _with("threshold", threshold=src(threshold), default_value=src(value))
+
+
+BY_NAME = "torch_activation"
+
+
+def by_name_source() -> str:
+    """Source of ``torch_activation(name)``: the Keras maker of the torch.nn activation class
+    ``getattr(nn, name)`` names, picked at run time from the activations translated here;
+    any other name raises, so nothing untranslated runs."""
+    entries = []
+    for qualified, rule in LAYERS.items():
+        if rule.__module__ != __name__ and qualified != "torch.nn.ReLU":
+            continue
+        made = constructor(rule)
+        if made is None:  # an argument's value needed: defaults only (arguments then raise)
+            try:
+                made = ("", rule().keras())
+            except Unsupported:  # no default translates (Softmax's dim): left out, so it raises
+                continue
+        entries.append(f'        "{qualified.rsplit(".", 1)[1]}": lambda {made[0]}: {made[1]},')
+    table = "\n".join(entries)
+    return (
+        f"def {BY_NAME}(name):\n"
+        '    """getattr(torch.nn, name), an activation named at run time -> its Keras maker."""\n'
+        f"    makers = {{\n{table}\n    }}\n"
+        "    if name not in makers:\n"
+        "        raise NotImplementedError(\n"
+        '            f"torch.nn.{name} is not a translated activation: {sorted(makers)} are"\n'
+        "        )\n"
+        "    return makers[name]\n"
+    )

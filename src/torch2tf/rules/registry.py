@@ -192,6 +192,49 @@ def class_reference(rule: type[LayerRule], *args: Any, **kwargs: Any) -> str:
     return f"(lambda: {source})"
 
 
+def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
+    """(parameters, Keras source) of a function taking the torch constructor's arguments and
+    making the Keras layer, for a layer class used as a value and constructed later. None when
+    the rule needs an argument's value to translate. ``device``, ``dtype`` and parameters
+    defaulting to None are not taken, so a call passing one fails loudly, not ignored."""
+    params: list[str] = []
+    arguments: dict[str, Arg] = {}
+    keyword_only = False
+    for p in list(inspect.signature(rule.keras).parameters.values())[1:]:
+        if p.kind is p.VAR_POSITIONAL:
+            params.append(f"*{p.name}")
+            keyword_only = True
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            params.append(f"**{p.name}")
+            continue
+        if p.name in ("device", "dtype") or p.default is None:
+            continue  # optional overrides (Hardtanh's min_value) stay at their None default
+        if p.kind is p.KEYWORD_ONLY and not keyword_only:
+            params.append("*")
+            keyword_only = True
+        params.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+        arguments[p.name] = Arg(p.name)
+    try:
+        return ", ".join(params), rule().keras(**arguments)
+    except (TypeError, Unsupported):
+        return None
+
+
+def layer_factory(rule: type[LayerRule], name: str) -> str | None:
+    """Source of ``def name(<torch's parameters>)`` returning the Keras layer; see constructor."""
+    made = constructor(rule)
+    if made is None:
+        return None
+    params, source = made
+    short = rule.torch.removeprefix("torch.")
+    return (
+        f"def {name}({params}):\n"
+        f'    """{short} used as a value: its constructor arguments -> the Keras layer."""\n'
+        f"    return {source}\n"
+    )
+
+
 LAYERS: dict[str, type[LayerRule]] = {}
 
 

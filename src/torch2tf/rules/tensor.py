@@ -276,7 +276,8 @@ def argmin(input, dim=None, keepdim=False):
     return _arg_extreme("argmin", input, dim, keepdim)
 
 
-def _variance(kind: str, input, dim, unbiased, keepdim, correction) -> str:
+def _correction(kind: str, dim, unbiased, correction) -> tuple[Any, Any, str]:
+    """(dim, the correction's value or _MISSING, its source) of var/std-style arguments."""
     if isinstance(const(dim, _MISSING), bool):  # the legacy overload std(input, unbiased)
         dim, unbiased = None, dim
     if given(correction) and given(unbiased):
@@ -290,6 +291,11 @@ def _variance(kind: str, input, dim, unbiased, keepdim, correction) -> str:
         amount = f"int({src(unbiased)})" if value is _MISSING else repr(value)
     else:
         value, amount = 1, "1"  # torch's default: the unbiased (N - 1) estimate
+    return dim, value, amount
+
+
+def _variance(kind: str, input, dim, unbiased, keepdim, correction) -> str:
+    dim, value, amount = _correction(kind, dim, unbiased, correction)
     x = src(input)
     if value == 0:
         tf_func = "tf.math.reduce_variance" if kind == "var" else "tf.math.reduce_std"
@@ -319,6 +325,36 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     """torch_std helper (N - correction, default 1); correction 0 -> reduce_std."""
     _no_out(out)
     return _variance("std", input, dim, unbiased, keepdim, correction)
+
+
+@function("torch.Size")
+def torch_size(sizes=()):
+    """-> tuple(sizes): a torch.Size is a tuple of ints, as tf.keras.ops.shape gives."""
+    return f"tuple({src(sizes)})"
+
+
+@function("torch.var_mean")
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_var_mean helper: the (var, mean) pair, var over N - correction (default 1)."""
+    return _variance_mean("var", input, dim, unbiased, keepdim, correction, out)
+
+
+@function("torch.std_mean")
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_std_mean helper: the (std, mean) pair, std over N - correction (default 1)."""
+    return _variance_mean("std", input, dim, unbiased, keepdim, correction, out)
+
+
+def _variance_mean(kind: str, input, dim, unbiased, keepdim, correction, out) -> str:
+    _no_out(out)
+    dim, value, amount = _correction(f"{kind}_mean", dim, unbiased, correction)
+    return keras_call(
+        f"torch_{kind}_mean",
+        src(input),
+        *([] if _all_dims(dim) else [src(dim)]),
+        correction=None if value == 1 else amount,
+        keepdim=_keepdims(keepdim),
+    )
 
 
 # --------------------------------------------------------------------------- products

@@ -590,6 +590,27 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _from_data("torch.tensor", data, dtype, requires_grad)
 
 
+def _typed_constructor(name: str, dtype: str) -> None:
+    @function(name)
+    def legacy(*data):
+        """-> tf.constant(data, dtype): the legacy typed constructor given data (its sizes
+        form is uninitialised memory, translated only as an nn.Parameter's shape)."""
+        if len(data) != 1:
+            raise Unsupported(f"{name}(sizes) is uninitialised memory", "use torch.zeros(...)")
+        return keras_call("tf.constant", src(data[0]), dtype=dtype)
+
+
+for _legacy_name, _legacy_dtype in {
+    "torch.Tensor": "tf.float32",
+    "torch.FloatTensor": "tf.float32",
+    "torch.DoubleTensor": "tf.float64",
+    "torch.LongTensor": "tf.int64",
+    "torch.IntTensor": "tf.int32",
+    "torch.BoolTensor": "tf.bool",
+}.items():
+    _typed_constructor(_legacy_name, _legacy_dtype)
+
+
 @function("torch.as_tensor")
 def as_tensor(data, dtype=None, device=None):
     """-> tf.constant(data, dtype=...): a copy (torch may share the NumPy memory)."""
