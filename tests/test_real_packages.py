@@ -189,11 +189,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     ),
     "tabm/MLPBackbone": (
         Case("tabm", "MLPBackbone", kwargs=lambda: dict(MLP_BLOCKS)),
-        (
-            "unowned: tabm.py:1178:34 the activation class looked up by name, getattr(nn, "
-            "activation)",
-            "unowned",
-        ),
+        None,
     ),
     "tabm/MLPBackboneEnsemble": (
         Case(
