@@ -145,8 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a verification input, one per positional input of forward, in order "
         "(repeatable), e.g. int64:16,20:0..1000 (HIGH excluded) or float32:16,8; floats "
         "without a range are N(0,1), integers without one take [0, num_embeddings) of the "
-        "first Embedding; seeded. Default: inferred from the first Linear (floats) or "
-        "Embedding (int64 ids)",
+        "first Embedding; seeded. Default: inferred from the first convolution (NCHW/NCL "
+        "floats), Linear (floats) or Embedding (int64 ids)",
     )
     convert.add_argument(
         "--input-shape",
