@@ -184,3 +184,17 @@ def test_functional_dropout_is_off_during_the_train_check_only():
     x = tf.ones((64, 6))
     dropped = result.keras_model(x, training=True)
     assert float(tf.reduce_mean(tf.cast(dropped == 0, tf.float32))) > 0.2  # really drops again
+
+
+def test_a_base_class_built_at_construction_still_takes_a_subclass_with_more_layers():
+    """The base builds itself only when it is the class constructed: a subclass adding layers
+    after ``super().__init__()`` would otherwise be called before they exist."""
+    from subclassed_model import Base, WithHead
+
+    torch.manual_seed(0)
+    head = WithHead(6, 5, 3)
+    result = torch2tf.convert(head, args=(6, 5, 3))
+    assert result.passed, result.table()
+    assert not result.built_at_construction  # built by its first call, as the report says
+    base = torch2tf.convert(Base(6, 5), args=(6, 5))
+    assert base.passed and base.built_at_construction

@@ -720,7 +720,13 @@ class _Translator(cst.CSTTransformer):
             return func
         comments = [info.init_note] if info.init_note else []
         comments.append("# Create the weights now, as torch does at construction.")
-        build = cst.parse_statement(f"self(tf.keras.Input(shape=({info.build_input},)))\n")
+        build_code = f"self(tf.keras.Input(shape=({info.build_input},)))\n"
+        name = info.node.name.value
+        if any(dotted(b.value) == name for c in self.classes.values() for b in c.node.bases):
+            # A subclass's own layers do not exist yet here: it is built by its first call.
+            comments.append("# (Only for this class itself: a subclass adds layers after this.)")
+            build_code = f"if type(self) is {name}:\n    {build_code}"
+        build = cst.parse_statement(build_code)
         build = build.with_changes(
             leading_lines=[cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments]
         )
