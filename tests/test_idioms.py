@@ -357,3 +357,110 @@ def test_init_in_one_branch_does_not_reach_the_other_branch():
     assert code.count("kernel_initializer=tf.keras.initializers.Zeros()") == 1
     assert code.count("kernel_initializer=torch_default_kernel()") == 1
     assert code.count("Ones()") == 1 and code.count("RandomNormal(0.0, 1.0)") == 1
+
+
+# --------------------------------------------------------------------------- init functions
+
+
+@pytest.fixture(scope="module")
+def init_functions():
+    return load_generated(translate_file(MODELS / "init_functions.py"), "init_functions_tf")
+
+
+def test_module_init_function_becomes_initializers_and_is_dropped():
+    code = translate_file(MODELS / "init_functions.py")
+    assert "def initialize_non_glu" not in code and "initialize_non_glu(self" not in code
+    # the gain is computed from the call's arguments, numpy's sqrt as math's
+    assert "(math.sqrt((d_in + d_out) / math.sqrt(4 * d_in))) ** 2" in code
+    assert "np." not in code
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("GainBlock", (6, 5)), ("DefaultInitBlock", (6, 5)), ("DefaultInitBlock", (6, 5, False))],
+)
+def test_init_function_models_convert(name, args):
+    import init_functions
+
+    torch.manual_seed(0)
+    _convert(getattr(init_functions, name)(*args), args=args)
+
+
+def test_init_function_draws_torch_distribution(init_functions):
+    import init_functions as torch_models
+
+    d_in, d_out = 400, 300
+    gain = math.sqrt((d_in + d_out) / math.sqrt(4 * d_in))
+    expected = gain * math.sqrt(2 / (d_in + d_out))  # xavier_normal_ with that gain
+    kernel = np.asarray(init_functions.GainBlock(d_in, d_out).fc.kernel)
+    torch_weight = torch_models.GainBlock(d_in, d_out).fc.weight.detach().numpy()
+    assert kernel.shape == torch_weight.T.shape
+    assert kernel.std() == pytest.approx(expected, rel=0.02)
+    assert torch_weight.std() == pytest.approx(expected, rel=0.02)
+    assert abs(kernel.mean()) < 0.02 * expected
+    # a normal, not truncated: about 0.27% of draws lie beyond 3 std, as in torch
+    beyond = (np.abs(kernel) > 3 * expected).mean()
+    assert beyond == pytest.approx((np.abs(torch_weight) > 3 * expected).mean(), abs=0.001)
+    assert beyond > 0.001
+
+
+def test_default_init_function_draws_torch_distribution(init_functions):
+    import init_functions as torch_models
+
+    kernel = np.asarray(init_functions.DefaultInitBlock(500, 400).linear.kernel)
+    torch_weight = torch_models.DefaultInitBlock(500, 400).linear.weight.detach().numpy()
+    expected = math.sqrt(2 / 500)  # kaiming_normal_(nonlinearity="relu"), fan_in = 500
+    assert kernel.std() == pytest.approx(expected, rel=0.02)
+    assert torch_weight.std() == pytest.approx(expected, rel=0.02)
+    assert (np.abs(kernel) > 3 * expected).mean() > 0.001  # untruncated
+
+
+def test_default_init_function_refuses_another_value(init_functions):
+    block = init_functions.DefaultInitBlock(3, 2, w_init_="default")
+    assert block.linear.kernel.shape == (3, 2)
+    with pytest.raises(ValueError, match=r"w_init_: only its default init function"):
+        init_functions.DefaultInitBlock(3, 2, w_init_=None)
+    with pytest.raises(ValueError, match=r"w_init_"):
+        init_functions.DefaultInitBlock(3, 2, w_init_=lambda w: w)
+
+
+@pytest.mark.parametrize(
+    "body, where, message",
+    [
+        (  # the init function reads the layer itself: no Keras equivalent read statically
+            "def init(m, n):\n    nn.init.uniform_(m.weight, -m.in_features, n)\n",
+            "4:32",
+            "depending on the layer or tensor m",
+        ),
+        (
+            "def init(m, *rest):\n    nn.init.zeros_(m.weight)\n",
+            "11:9",
+            "only with plain parameters",
+        ),
+    ],
+)
+def test_init_functions_that_cannot_be_read_are_refused(body, where, message):
+    source = (
+        f"import torch.nn as nn\n\n{body}\n\nclass Net(nn.Module):\n"
+        "    def __init__(self, n):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(n, n)\n        init(self.fc, n)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    with pytest.raises(TranslationError) as err:
+        translate_source(source, "net.py")
+    assert f"net.py:{where}" in str(err.value) and message in str(err.value)
+
+
+def test_init_function_on_a_layer_that_may_be_passed_in_is_refused():
+    # pytorch-tabnet's GLU_Layer: torch re-initialises a shared layer passed in as well
+    source = (
+        "import torch.nn as nn\n\n\ndef init(m):\n    nn.init.zeros_(m.weight)\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self, n, fc=None):\n        super().__init__()\n"
+        "        if fc:\n            self.fc = fc\n        else:\n"
+        "            self.fc = nn.Linear(n, n)\n        init(self.fc)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    with pytest.raises(TranslationError) as err:
+        translate_source(source, "net.py")
+    assert "net.py:5:5" in str(err.value)
+    assert "self.fc is also assigned something else than its layer (line 12)" in str(err.value)

@@ -303,8 +303,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1},
         ),
         (
-            "idioms: torchtuples/practical.py:49:36, :70:36 nn.init.kaiming_normal_ passed as a "
-            "default argument (w_init_)",
+            "idioms: torchtuples/practical.py:70:36 the init function default of w_init_ is "
+            "only passed on to DenseVanillaBlock, not called in MLPVanilla itself",
             "idioms",
         ),
     ),
@@ -315,11 +315,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 16),
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1, "activation": nn.SELU},
         ),
-        (
-            "idioms: practical.py:49:36 an init function (nn.init.kaiming_normal_) as a default "
-            "argument",
-            "idioms",
-        ),
+        None,
     ),
     "pytorch-tabnet/TabNetNoEmbeddings": (
         Case(
@@ -329,8 +325,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:9:5, :16:5 nn.init.xavier_normal_ in module-level init "
-            "functions; unowned: torch.eye (:109), torch.ones/zeros (:166, :193), sparsemax.py "
+            "idioms: tab_network.py:484 initialize_non_glu on a local layer in a loop (so "
+            ":9:5 stays), :16:5 initialize_glu on self.fc, also assigned a shared layer "
+            "(:793); unowned: torch.eye (:109), torch.ones/zeros (:166, :193), sparsemax.py "
             "Sparsemax/Entmax15 (:658, :661), a custom autograd Function",
             "idioms, unowned",
         ),
@@ -343,8 +340,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:16:5 xavier_normal_ in an init function; unowned: :772:28 "
-            "torch.FloatTensor([0.5]) constant in __init__",
+            "idioms: tab_network.py:16:5 initialize_glu on self.fc, also assigned a shared "
+            "layer (:793); then GBN.forward (:35) np.ceil of the dynamic batch size crashes "
+            "at build instead of a diagnostic",
             "idioms, unowned",
         ),
     ),

@@ -60,6 +60,8 @@ class ClassInfo:
     opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
     removed: set[cst.CSTNode] = field(default_factory=set)
     init_note: str = ""
+    # parameters whose default init function became initializers -> that default (a lambda)
+    fixed_defaults: dict[str, cst.CSTNode] = field(default_factory=dict)
     build_input: str | None = None
     renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
     training: set[str] = field(default_factory=set)  # methods besides forward taking training

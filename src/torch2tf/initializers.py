@@ -44,6 +44,8 @@ TENSOR_INIT_METHODS = {  # in-place tensor methods: ``m.weight.data.normal_(0, 0
     "fill_": "torch.nn.init.constant_",
 }
 FANS = "torch.nn.init._calculate_fan_in_and_fan_out"
+# numpy on Python numbers in init arguments, as the identical ``math`` (both round sqrt exactly).
+NUMPY_AS_MATH = {"numpy.sqrt": "math.sqrt", "numpy.pi": "math.pi"}
 # The parameters of each layer with tensors, and their ranks (None: set by an argument).
 PARAMETER_RANKS = {
     "torch.nn.Linear": {"weight": 2, "bias": 1},
@@ -96,6 +98,8 @@ class _Scope:
     tensors: tuple[_Tensor, ...] | None = None  # the parameters a parameters() loop reaches
     name_var: str | None = None  # the name variable of a named_parameters() loop
     in_init: bool = False  # __init__'s own code (else a method's, with names of its own)
+    # an init function's parameters bound to a layer or tensor of __init__: ``module`` -> self.fc
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def child(self, **changes) -> _Scope:
         fields = {**self.__dict__, "values": dict(self.values), **changes}
@@ -160,6 +164,88 @@ class InitReader:
         body = [s for s in func.body.body if not is_docstring(s)]
         self._block(body, position, _Scope(in_init=in_init))
         return True
+
+    def function(self, func: cst.FunctionDef, call: cst.Call, position: int) -> bool:
+        """``init_fn(self.fc, d_in, d_out)`` in __init__ with ``init_fn`` a module-level function
+        (pytorch-tabnet's ``initialize_glu``): its body read as init code, with its parameters
+        bound to the call's arguments."""
+        if not self.is_init_code(func.body):
+            return False
+        try:
+            bound = self._bind_function(func, call)
+            aliases: dict[str, str] = {}
+            values: dict[str, str] = {}
+            for name, value in bound.items():
+                owner = (dotted(value) or "").removesuffix(".data")
+                if owner.startswith("self."):
+                    aliases[name] = owner
+                else:
+                    values[name] = self._expr(value, _Scope(in_init=True))
+        except _Refused:
+            return True
+        body = [s for s in func.body.body if not is_docstring(s)]
+        if body and _is_bare_return(body[-1]):
+            body = body[:-1]
+        self._block(body, position, _Scope(values=values, aliases=aliases))
+        return True
+
+    def default_function(self, default: cst.Lambda, tensor: cst.BaseExpression, position: int):
+        """``w_init_(self.linear.weight.data)`` where ``w_init_`` is a parameter of __init__
+        whose default is ``lambda w: nn.init.kaiming_normal_(w, ...)``: the lambda's call read
+        with ``w`` bound to the tensor. Returns whether it was init code."""
+        if not self.is_init_code(default.body) or not isinstance(default.body, cst.Call):
+            return False
+        params = default.params
+        owner = (dotted(tensor) or "").removesuffix(".data")
+        if (
+            len(params.params) != 1
+            or params.star_arg not in (None, cst.MaybeSentinel.DEFAULT)
+            or params.kwonly_params
+            or params.star_kwarg is not None
+            or not owner.startswith("self.")
+        ):
+            self.t.error(default, "an init function default is translated only as `lambda w: ...`")
+            return True
+        scope = _Scope(aliases={params.params[0].name.value: owner})
+        try:
+            self._init_call(default.body, position, scope)
+        except _Refused:
+            pass
+        return True
+
+    def _bind_function(self, func: cst.FunctionDef, call: cst.Call) -> dict:
+        """The init function's parameters -> the call's argument expressions."""
+        params = func.params
+        if (
+            params.posonly_params
+            or params.kwonly_params
+            or isinstance(params.star_arg, cst.Param)
+            or params.star_kwarg is not None
+            or any(a.star for a in call.args)
+        ):
+            self._refuse(call, "an init function is translated only with plain parameters")
+        names = [p.name.value for p in params.params]
+        bound: dict[str, cst.BaseExpression] = {}
+        positional = [a for a in call.args if a.keyword is None]
+        if len(positional) > len(names):
+            self._refuse(call, f"too many arguments for {func.name.value}()")
+        for name, arg in zip(names, positional, strict=False):
+            bound[name] = arg.value
+        for arg in call.args:
+            if arg.keyword is not None:
+                if arg.keyword.value not in names or arg.keyword.value in bound:
+                    self._refuse(arg, f"unexpected argument {arg.keyword.value!r}")
+                bound[arg.keyword.value] = arg.value
+        for param in params.params:
+            name = param.name.value
+            if name in bound:
+                continue
+            if param.default is None or rules.const(Arg(code_of(param.default)), None) is None:
+                self._refuse(
+                    call, f"{func.name.value}() needs {name!r} here (or a literal default)"
+                )
+            bound[name] = param.default
+        return bound
 
     def statement(self, stmt: cst.BaseStatement, position: int) -> bool:
         """A statement of __init__ itself: an init call, a loop over modules, a fan."""
@@ -519,6 +605,7 @@ class InitReader:
             self._refuse(call, "unsupported statement in init code")
         if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
             tensor = tensor.value
+        tensor = _aliased(tensor, scope.aliases)
         tensor_text = code_of(tensor)
         if scope.guard is not None and tensor_text != scope.guard:
             self._refuse(call, f"init of {tensor_text} under `if {scope.guard} is not None`")
@@ -554,6 +641,14 @@ class InitReader:
         if attr is not None and attr in self.info.layers:
             if self.info.layers[attr] in CONTAINERS:
                 self._refuse(call, f"self.{attr} is a container: it has no {weight}")
+            other = self._other_assignment(attr)
+            if other is not None:  # e.g. a shared layer passed in: torch re-initialises it too
+                self._refuse(
+                    call,
+                    f"self.{attr} is also assigned something else than its layer (line {other}): "
+                    f"which {weight} this init reaches is not known statically",
+                    "create the layer in one place, or initialise it where it is created",
+                )
             self._check_param(call, self.info.layers[attr], weight)
             self.info.init_steps.append(InitStep(position, "attr", attr, {weight: source}))
             return
@@ -568,6 +663,22 @@ class InitReader:
             self._check_param(call, qualified, weight)
             step = InitStep(position, scope.over, qualified, {weight: source})
             self.info.init_steps.append(step)
+
+    def _other_assignment(self, attr: str) -> int | None:
+        """The line of an assignment to ``self.attr`` in __init__ other than a construction."""
+        for node in ast.walk(self.init_tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                    and target.attr == attr
+                    and not isinstance(node.value, ast.Call)
+                ):
+                    return node.lineno
+        return None
 
     def _record_members(self, call, weight: str, source: str, position: int, scope) -> None:
         """An init of ``layer.weight`` in a loop over a container's layers."""
@@ -621,6 +732,9 @@ class InitReader:
             self._refuse(node, f"the init argument {code_of(node)!r} uses torch")
         if scope.var is not None and scope.var in names:
             self._refuse(node, f"an init argument depending on {scope.var} is not translated")
+        if names & set(scope.aliases):
+            used = ", ".join(sorted(names & set(scope.aliases)))
+            self._refuse(node, f"an init argument depending on the layer or tensor {used}")
         if not scope.in_init:
             for name in names - set(scope.values) - {"self", "math"}:
                 if name in self.init_names:  # a global in the method, a local in __init__
@@ -634,6 +748,10 @@ class InitReader:
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
                 return dotted(node) is None  # in ``a.b`` only ``a`` may be a local name
+
+            def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+                same = NUMPY_AS_MATH.get(outer.t.imports.qualify(original) or "")
+                return updated if same is None else cst.parse_expression(same)
 
             def leave_Call(self, original: cst.Call, updated: cst.Call):
                 size = outer._size(original.func, original.args)
@@ -941,6 +1059,25 @@ def _int_parameters(init: ast.FunctionDef) -> set[str]:
         ):
             found.add(arg.arg)
     return found - _bound_names(init)
+
+
+def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExpression:
+    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``."""
+    name = dotted(tensor)
+    head, _, rest = (name or "").partition(".")
+    if head not in aliases:
+        return tensor
+    full = f"{aliases[head]}.{rest}" if rest else aliases[head]
+    return cst.parse_expression(full.removesuffix(".data"))
+
+
+def _is_bare_return(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Return)
+        and stmt.body[0].value is None
+    )
 
 
 def _is_call_statement(stmt: cst.CSTNode) -> bool:

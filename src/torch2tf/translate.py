@@ -401,6 +401,7 @@ class _Translator(cst.CSTTransformer):
     def _analyse(self, module: cst.Module) -> None:
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.dropped_functions: set[str] = set()  # init functions used by self.apply only
+        self.init_function_calls: dict[str, int] = {}  # init function -> calls taken over
         trees = [n for n in self.tree.body if isinstance(n, ast.ClassDef)]
         twins = dict(
             zip([n for n in module.body if isinstance(n, cst.ClassDef)], trees, strict=True)
@@ -479,10 +480,44 @@ class _Translator(cst.CSTTransformer):
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
+            elif self._init_function(info, reader, stmt, call, position):
+                info.removed.add(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
         info.build_input = self._build_input(info)
         info.training = self._training_methods(info)
+
+    def _init_function(
+        self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
+    ) -> bool:
+        """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
+        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
+        default_param = _init_default_call(stmt, info.tree)
+        default = (
+            _param_default(info.method("__init__"), default_param[0]) if default_param else None
+        )
+        if default_param is not None and isinstance(default, cst.Lambda):
+            name, tensor = default_param
+            if reader.default_function(default, tensor, position):
+                info.fixed_defaults[name] = default
+                info.init_note = (
+                    f"# The default of {name} is applied through the layers' initializer arguments."
+                )
+                return True
+            return False
+        if call is None or not isinstance(call.func, cst.Name):
+            return False
+        name = call.func.value
+        func = self.functions.get(name)
+        if func is None or name in _local_names(info.tree):
+            return False
+        if not reader.function(func, call, position):
+            return False
+        self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
+        if self.init_function_calls[name] == _name_uses(self.tree, name):
+            self.dropped_functions.add(name)  # every use became initializers
+        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
+        return True
 
     def _init_apply(
         self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
@@ -716,6 +751,8 @@ class _Translator(cst.CSTTransformer):
         return func.with_changes(params=params)
 
     def _finish_init(self, info: ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
+        if info.fixed_defaults:
+            func = _fixed_defaults(func, info.fixed_defaults)
         if info.build_input is None:
             return func
         comments = [info.init_note] if info.init_note else []
@@ -741,6 +778,8 @@ class _Translator(cst.CSTTransformer):
         return updated.with_changes(body=[assign])
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.cls is not None and node in self.cls.fixed_defaults.values():
+            return False  # replaced by _fixed_defaults
         if self.cls is not None and node in self.cls.removed:
             return False  # init code whose effect moved into initializers: nothing to rewrite
         return super().on_visit(node)
@@ -1471,3 +1510,73 @@ def _format(code: str) -> str:
     if result.returncode != 0:  # our own output does not parse: a bug, never the user's input
         raise RuntimeError(f"torch2tf generated code ruff cannot format: {result.stderr}")
     return result.stdout
+
+
+def _init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:
+    """``(w_init_, tensor)`` for ``w_init_(tensor)`` or ``if w_init_: w_init_(tensor)``."""
+    if isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.test, cst.Name):
+        body = stmt.body.body
+        if len(body) != 1:
+            return None
+        call = _expression_call(body[0])
+        guard = stmt.test.value
+    else:
+        call, guard = _expression_call(stmt), None
+    if call is None or not isinstance(call.func, cst.Name) or len(call.args) != 1:
+        return None
+    name = call.func.value
+    if guard not in (None, name) or call.args[0].keyword or call.args[0].star:
+        return None
+    if name in _local_names(init):
+        return None  # reassigned: not the parameter's value any more
+    return name, call.args[0].value
+
+
+def _param_default(init: cst.FunctionDef | None, name: str) -> cst.BaseExpression | None:
+    if init is None:
+        return None
+    params = init.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        if param.name.value == name:
+            return param.default
+    return None
+
+
+def _local_names(tree: ast.AST) -> set[str]:
+    """Names assigned anywhere in ``tree`` (parameters excluded)."""
+    return {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+
+
+def _name_uses(tree: ast.Module, name: str) -> int:
+    return sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
+
+
+def _fixed_defaults(func: cst.FunctionDef, fixed: dict[str, cst.Lambda]) -> cst.FunctionDef:
+    """An init function default read into initializers: the parameter keeps a plain default,
+    and any other value is refused loudly (its effect cannot be known statically)."""
+    params = func.params
+
+    def replace(group):
+        return [
+            p.with_changes(default=cst.SimpleString('"default"')) if p.name.value in fixed else p
+            for p in group
+        ]
+
+    params = params.with_changes(
+        posonly_params=replace(params.posonly_params),
+        params=replace(params.params),
+        kwonly_params=replace(params.kwonly_params),
+    )
+    checks = []
+    for name, default in fixed.items():
+        func_name = code_of(default.body.func) if isinstance(default.body, cst.Call) else "lambda"
+        message = f"{name}: only its default init function ({func_name}) is translated"
+        checks.append(
+            cst.parse_statement(f'if {name} != "default":\n    raise ValueError({message!r})\n')
+        )
+    body = list(func.body.body)
+    at = 1 if body and is_docstring(body[0]) else 0
+    body[at:at] = checks
+    return func.with_changes(params=params, body=func.body.with_changes(body=body))
