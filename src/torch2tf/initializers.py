@@ -22,7 +22,7 @@ import libcst as cst
 
 from torch2tf import rules
 from torch2tf.class_facts import ClassInfo, InitStep
-from torch2tf.names import ImportTable, code_of, dotted, is_docstring
+from torch2tf.names import ImportTable, code_of, dotted, is_docstring, paren
 from torch2tf.parameters import tensor_shape
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout, gain_squared
@@ -375,8 +375,8 @@ class InitReader:
                 f"torch cannot compute fans of the {len(shape)}-D parameter {param}",
                 "torch raises ValueError here",
             )
-        receptive = "".join(f" * {_paren(s)}" for s in shape[2:])
-        return f"{_paren(shape[1])}{receptive}", f"{_paren(shape[0])}{receptive}"
+        receptive = "".join(f" * {paren(s)}" for s in shape[2:])
+        return f"{paren(shape[1])}{receptive}", f"{paren(shape[0])}{receptive}"
 
     def _if(self, stmt: cst.If, position: int, scope: _Scope) -> None:
         if scope.tensors is not None:  # decided per parameter, from its name and rank
@@ -743,7 +743,7 @@ class InitReader:
         class Substitute(cst.CSTTransformer):
             def leave_Name(self, original: cst.Name, updated: cst.Name):
                 if original.value in scope.values:
-                    return cst.parse_expression(_paren(scope.values[original.value]))
+                    return cst.parse_expression(paren(scope.values[original.value]))
                 return updated
 
             def visit_Attribute(self, node: cst.Attribute) -> bool:
@@ -755,7 +755,7 @@ class InitReader:
 
             def leave_Call(self, original: cst.Call, updated: cst.Call):
                 size = outer._size(original.func, original.args)
-                return updated if size is None else cst.parse_expression(_paren(size))
+                return updated if size is None else cst.parse_expression(paren(size))
 
             def leave_Subscript(self, original: cst.Subscript, updated):
                 if len(original.slice) != 1 or not isinstance(original.slice[0].slice, cst.Index):
@@ -763,7 +763,7 @@ class InitReader:
                 tensor = original.value
                 if isinstance(tensor, cst.Attribute) and tensor.attr.value == "shape":
                     size = outer._size_at(tensor.value, original.slice[0].slice.value)
-                    return updated if size is None else cst.parse_expression(_paren(size))
+                    return updated if size is None else cst.parse_expression(paren(size))
                 return updated
 
         return code_of(node.visit(Substitute()))
@@ -993,18 +993,6 @@ def _readable(name: str, arguments: dict) -> str | None:
     if match and low in (f"-{high}", f"-({high})"):
         return f"torch_default_bias({match.group('fan')})"
     return None
-
-
-def _paren(source: str) -> str:
-    """``source`` wrapped in parentheses unless it is one name, number or attribute."""
-    try:
-        node = cst.parse_expression(source)
-    except cst.ParserSyntaxError:
-        return f"({source})"
-    atomic = (cst.Name, cst.Integer, cst.Float, cst.Attribute, cst.Call, cst.Subscript)
-    if isinstance(node, atomic) or (node.lpar and node.rpar):
-        return source
-    return f"({source})"
 
 
 def _free_names(node: cst.CSTNode) -> set[str]:

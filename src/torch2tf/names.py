@@ -157,3 +157,16 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
             return updated.with_changes(body=kept)
 
     return module.visit(Drop())
+
+
+def paren(source: str) -> str:
+    """``source`` wrapped in parentheses unless it is already atomic (a name, number,
+    attribute, call, subscript, list, or anything parenthesised)."""
+    try:
+        node = cst.parse_expression(source)
+    except cst.ParserSyntaxError:
+        return f"({source})"
+    atoms = (cst.Name, cst.Integer, cst.Float, cst.Attribute, cst.Call, cst.Subscript, cst.List)
+    if isinstance(node, atoms) or node.lpar:
+        return source
+    return f"({source})"

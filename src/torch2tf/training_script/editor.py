@@ -8,7 +8,7 @@ from collections.abc import Callable
 import libcst as cst
 
 from torch2tf import rules
-from torch2tf.names import code_of, dotted
+from torch2tf.names import code_of, dotted, paren
 from torch2tf.rules import Arg, Unsupported, bind
 from torch2tf.training_script.records import Findings
 from torch2tf.training_script.syntax import (
@@ -17,7 +17,6 @@ from torch2tf.training_script.syntax import (
     header_calls,
     nth_key,
     operands,
-    paren,
     swap_loss_arguments,
     with_keyword,
 )

@@ -8,17 +8,6 @@ import libcst as cst
 from torch2tf.names import code_of
 
 
-def paren(source: str) -> str:
-    try:
-        node = cst.parse_expression(source)
-    except cst.ParserSyntaxError:
-        return f"({source})"
-    atoms = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List, cst.Tuple)
-    if isinstance(node, atoms) or node.lpar:
-        return source
-    return f"({source})"
-
-
 def expr_statement_call(stmt: cst.CSTNode) -> cst.Call | None:
     """The call of a statement line that is a single call expression."""
     if (
