@@ -154,7 +154,7 @@ _REDUCTIONS = {
 }
 
 
-def _key(node: ast.AST, lines: list[str]) -> Key:
+def key_of(node: ast.AST, lines: list[str]) -> Key:
     def column(line: int, offset: int) -> int:  # ast counts UTF-8 bytes, LibCST characters
         text = lines[line - 1] if line - 1 < len(lines) else ""
         return len(text.encode("utf-8")[:offset].decode("utf-8", "replace"))
@@ -267,7 +267,7 @@ class _ClassPass:
                 self.modules[attr] = _dotted(node.value.func)
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
-        line, column = _key(node, self.analysis.lines)[:2]
+        line, column = key_of(node, self.analysis.lines)[:2]
         self.out.diagnostics.append((line, column + 1, message, hint))
         return UNKNOWN_FACT
 
@@ -444,7 +444,7 @@ class _ClassPass:
     def _apply(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
         result = self._layer_fact(node, path, layer, fact)
         if fact.kind == MAP or result.kind == MAP:
-            self.out.followed.add(_key(layer.call, self.analysis.lines))
+            self.out.followed.add(key_of(layer.call, self.analysis.lines))
         if fact.is_map or result.is_map:
             previous = self.out.layers.get(path)
             if previous is not None and previous != (fact, result):
@@ -484,7 +484,7 @@ class _ClassPass:
             return fact
         if qualified == "torch.nn.BatchNorm1d":
             if fact.kind == MAP and fact.rank == 3:
-                self.out.channels_last_layers.add(_key(layer.call, self.analysis.lines))
+                self.out.channels_last_layers.add(key_of(layer.call, self.analysis.lines))
             elif fact.is_map:
                 return self.error(node, "BatchNorm1d on this feature map is not translated")
             return fact
@@ -604,7 +604,7 @@ class _ClassPass:
         )
 
     def _rewrite(self, node: ast.Call, where: ArgRewrite, source: str) -> None:
-        key = _key(node, self.analysis.lines)
+        key = key_of(node, self.analysis.lines)
         self.out.rewrites.setdefault(key, []).append(replace(where, source=source))
 
     def _moved(self, dim: object, rank: int) -> int | None:

@@ -32,6 +32,8 @@ from torch2tf.parameters import LEGACY, add_weight, holds_data
 from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
+from torch2tf.receivers import UNKNOWN as UNKNOWN_RECEIVER
+from torch2tf.receivers import Receiver, classify_receivers
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.rules.registry import layer_factory
@@ -690,6 +692,13 @@ class _Translator(cst.CSTTransformer):
         self.channels_last = set().union(*(f.channels_last_layers for f in self.facts.values()))
         self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
+        self.receivers = classify_receivers(
+            self.tree,
+            self.module.code,
+            self.imports.qualify_name,
+            set(rules.METHODS) | TENSOR_METHODS,
+            set(self.classes),
+        )
         for facts in self.facts.values():
             for line, column, message, hint in facts.diagnostics:
                 self.diagnostics.append(Diagnostic(self.path, line, column, message, hint))
@@ -1036,6 +1045,9 @@ class _Translator(cst.CSTTransformer):
             return updated  # torch.Tensor(a, b): a shape, which nn.Parameter reads
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
+        receiver = self._non_tensor_receiver(original)
+        if receiver is not None:
+            return self._object_method(original, updated, receiver)
         if self._is_tensor_method(original):
             return self._tensor_method(original, updated)
         if self.cls is not None and _calls_forward(original.func):  # super().forward(x)
@@ -1201,6 +1213,24 @@ class _Translator(cst.CSTTransformer):
         if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
             return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
+
+    def _non_tensor_receiver(self, call: cst.Call) -> Receiver | None:
+        if not self._is_tensor_method(call, set(rules.METHODS) | TENSOR_METHODS):
+            return None
+        return self.receivers.get(self._key(call.func.value))
+
+    def _object_method(self, original: cst.Call, updated: cst.Call, receiver: Receiver):
+        """A tensor method's name called on a value not known to be a tensor: left as written
+        on a Python object; reported when the value's kind is unknown."""
+        if receiver.kind == UNKNOWN_RECEIVER:
+            name = original.func.attr.value
+            self.error(
+                original,
+                f"cannot tell whether {receiver.origin} returns a tensor, so "
+                f".{name}() is neither translated as Tensor.{name}() nor kept as written",
+                "apply the torch function to a tensor directly (or assign a torch result to it)",
+            )
+        return updated
 
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
