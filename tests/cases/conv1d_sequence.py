@@ -1,0 +1,126 @@
+"""A 1-d convolutional classifier over (N, C, L) sequences: channels-last in Keras, the global
+pooling's dim moved, the flattened features into the classifier."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SequenceCNN(nn.Module):
+    def __init__(self, channels: int = 4, classes: int = 3) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, 16, kernel_size=5, padding=2)
+        self.bn1 = nn.BatchNorm1d(16)
+        self.conv2 = nn.Conv1d(16, 32, kernel_size=3, stride=2, bias=False)
+        self.pool = nn.MaxPool1d(2)
+        self.head = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.mean(dim=2)
+        return self.head(x)
+
+# output
+"""A 1-d convolutional classifier over (N, C, L) sequences: channels-last in Keras, the global
+pooling's dim moved, the flattened features into the classifier."""
+
+import math
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchBatchNorm(tf.keras.layers.BatchNormalization):
+    """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
+
+    def __init__(
+        self, axis=1, momentum=0.9, epsilon=1e-5, track_running_stats=True, **kwargs
+    ):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+        self.track_running_stats = track_running_stats
+
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        if self.track_running_stats and not training:
+            return super().call(inputs, training=False)
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        reduce_axes = [i for i in range(rank) if i != axis]
+        mean, variance = tf.nn.moments(inputs, reduce_axes)
+        if training and self.track_running_stats:
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[axis], variance.dtype)
+            unbiased = variance * count / tf.maximum(count - 1, 1)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + unbiased * (1 - m))
+        return tf.keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis,
+            self.beta if self.center else None,
+            self.gamma if self.scale else None,
+            self.epsilon,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "track_running_stats": self.track_running_stats}
+
+
+@tf.keras.utils.register_keras_serializable(package="conv1d_sequence")
+class SequenceCNN(tf.keras.Model):
+    def __init__(self, channels: int = 4, classes: int = 3) -> None:
+        super().__init__()
+        self.init_arguments = {"channels": channels, "classes": classes}
+        self.conv1 = tf.keras.layers.Conv1D(
+            16,
+            5,
+            padding="same",
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(channels * 5),
+            name="conv1",
+        )
+        self.bn1 = TorchBatchNorm(axis=-1, momentum=0.9, epsilon=1e-05, name="bn1")
+        self.conv2 = tf.keras.layers.Conv1D(
+            32,
+            3,
+            strides=2,
+            use_bias=False,
+            kernel_initializer=torch_default_kernel(),
+            name="conv2",
+        )
+        self.pool = tf.keras.layers.MaxPooling1D(2, name="pool")
+        self.head = tf.keras.layers.Dense(
+            classes,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(32),
+            name="head",
+        )
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = tf.nn.relu(self.bn1(self.conv1(x), training=training))
+        x = self.pool(tf.nn.relu(self.conv2(x)))
+        x = tf.reduce_mean(x, axis=1)
+        return self.head(x)

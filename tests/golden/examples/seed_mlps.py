@@ -1,0 +1,190 @@
+"""The three PyTorch MLPs of the project's seed document, used as torch2tf's bundled example."""
+
+import math
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchBatchNorm(tf.keras.layers.BatchNormalization):
+    """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
+
+    def __init__(
+        self, axis=1, momentum=0.9, epsilon=1e-5, track_running_stats=True, **kwargs
+    ):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+        self.track_running_stats = track_running_stats
+
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        if self.track_running_stats and not training:
+            return super().call(inputs, training=False)
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        reduce_axes = [i for i in range(rank) if i != axis]
+        mean, variance = tf.nn.moments(inputs, reduce_axes)
+        if training and self.track_running_stats:
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[axis], variance.dtype)
+            unbiased = variance * count / tf.maximum(count - 1, 1)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + unbiased * (1 - m))
+        return tf.keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis,
+            self.beta if self.center else None,
+            self.gamma if self.scale else None,
+            self.epsilon,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "track_running_stats": self.track_running_stats}
+
+
+@tf.keras.utils.register_keras_serializable(package="seed_mlps")
+class PyTorchMLP(tf.keras.Model):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+        }
+        self.fc1 = tf.keras.layers.Dense(
+            hidden_size,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(input_size),
+            name="fc1",
+        )
+        self.relu = tf.keras.layers.ReLU(name="relu")
+        self.fc2 = tf.keras.layers.Dense(
+            output_size,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(hidden_size),
+            name="fc2",
+        )
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = self.fc1(x)
+        x = self.relu(x)
+        x = self.fc2(x)
+        return x
+
+
+@tf.keras.utils.register_keras_serializable(package="seed_mlps")
+class PyTorchMLPComplex(tf.keras.Model):
+    def __init__(
+        self, input_size, hidden_size1, hidden_size2, output_size, dropout_rate
+    ):
+        super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size1": hidden_size1,
+            "hidden_size2": hidden_size2,
+            "output_size": output_size,
+            "dropout_rate": dropout_rate,
+        }
+        self.fc1 = tf.keras.layers.Dense(
+            hidden_size1,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(input_size),
+            name="fc1",
+        )
+        self.bn1 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn1")
+        self.relu1 = tf.keras.layers.ReLU(name="relu1")
+        self.dropout1 = tf.keras.layers.Dropout(dropout_rate, name="dropout1")
+        self.fc2 = tf.keras.layers.Dense(
+            hidden_size2,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(hidden_size1),
+            name="fc2",
+        )
+        self.bn2 = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="bn2")
+        self.relu2 = tf.keras.layers.ReLU(name="relu2")
+        self.dropout2 = tf.keras.layers.Dropout(dropout_rate, name="dropout2")
+        self.fc3 = tf.keras.layers.Dense(
+            output_size,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(hidden_size2),
+            name="fc3",
+        )
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = self.fc1(x)
+        x = self.bn1(x, training=training)
+        x = self.relu1(x)
+        x = self.dropout1(x, training=training)
+        x = self.fc2(x)
+        x = self.bn2(x, training=training)
+        x = self.relu2(x)
+        x = self.dropout2(x, training=training)
+        x = self.fc3(x)
+        return x
+
+
+@tf.keras.utils.register_keras_serializable(package="seed_mlps")
+class PyTorchMLPInit(tf.keras.Model):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.init_arguments = {
+            "input_size": input_size,
+            "hidden_size": hidden_size,
+            "output_size": output_size,
+        }
+        self.fc1 = tf.keras.layers.Dense(
+            hidden_size,
+            kernel_initializer=tf.keras.initializers.GlorotUniform(),
+            bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc1",
+        )
+        self.relu = tf.keras.layers.ReLU(name="relu")
+        self.fc2 = tf.keras.layers.Dense(
+            output_size,
+            kernel_initializer=tf.keras.initializers.GlorotUniform(),
+            bias_initializer=tf.keras.initializers.Zeros(),
+            name="fc2",
+        )
+        # _initialize_weights() is applied through the layers' initializer arguments.
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(input_size,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = self.fc1(x)
+        x = self.relu(x)
+        x = self.fc2(x)
+        return x

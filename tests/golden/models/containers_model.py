@@ -1,0 +1,140 @@
+"""Containers as people write them: Sequential (positional and *list), ModuleList, ModuleDict."""
+
+import math
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchBatchNorm(tf.keras.layers.BatchNormalization):
+    """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
+
+    def __init__(
+        self, axis=1, momentum=0.9, epsilon=1e-5, track_running_stats=True, **kwargs
+    ):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+        self.track_running_stats = track_running_stats
+
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        if self.track_running_stats and not training:
+            return super().call(inputs, training=False)
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        reduce_axes = [i for i in range(rank) if i != axis]
+        mean, variance = tf.nn.moments(inputs, reduce_axes)
+        if training and self.track_running_stats:
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[axis], variance.dtype)
+            unbiased = variance * count / tf.maximum(count - 1, 1)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + unbiased * (1 - m))
+        return tf.keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis,
+            self.beta if self.center else None,
+            self.gamma if self.scale else None,
+            self.epsilon,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "track_running_stats": self.track_running_stats}
+
+
+@tf.keras.utils.register_keras_serializable(package="containers_model")
+class Block(tf.keras.Model):
+    def __init__(self, width, p):
+        super().__init__()
+        self.init_arguments = {"width": width, "p": p}
+        self.linear = tf.keras.layers.Dense(
+            width,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(width),
+            name="linear",
+        )
+        self.drop = tf.keras.layers.Dropout(p, name="drop")
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(width,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return self.drop(self.linear(x), training=training) + x
+
+
+@tf.keras.utils.register_keras_serializable(package="containers_model")
+class Stacked(tf.keras.Model):
+    def __init__(self, in_features, width, depth, out_features):
+        super().__init__()
+        self.init_arguments = {
+            "in_features": in_features,
+            "width": width,
+            "depth": depth,
+            "out_features": out_features,
+        }
+        self.stem = tf.keras.Sequential(
+            [
+                tf.keras.layers.Dense(
+                    width,
+                    kernel_initializer=torch_default_kernel(),
+                    bias_initializer=torch_default_bias(in_features),
+                ),
+                tf.keras.layers.ReLU(),
+                TorchBatchNorm(momentum=0.9, epsilon=1e-05),
+            ],
+            name="stem",
+        )
+        self.blocks = [Block(width, 0.1) for _ in range(depth)]
+        layers = [
+            tf.keras.layers.Dense(
+                width,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(width),
+            ),
+            tf.keras.layers.ReLU(),
+        ]
+        self.body = tf.keras.Sequential([*layers], name="body")
+        self.heads = {
+            "main": tf.keras.layers.Dense(
+                out_features,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(width),
+            ),
+            "aux": tf.keras.layers.Dense(
+                1,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(width),
+            ),
+        }
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = self.stem(x, training=training)
+        for block in self.blocks:
+            x = block(x)
+        x = self.body(x, training=training)
+        return self.heads["main"](x), self.heads["aux"](x)

@@ -1,0 +1,135 @@
+"""Init functions real MLP packages use: a module-level function applied to a layer's weight
+(pytorch-tabnet style) and an init function passed as a default argument (torchtuples style)."""
+
+import math
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchBatchNorm(tf.keras.layers.BatchNormalization):
+    """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
+
+    def __init__(
+        self, axis=1, momentum=0.9, epsilon=1e-5, track_running_stats=True, **kwargs
+    ):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+        self.track_running_stats = track_running_stats
+
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        if self.track_running_stats and not training:
+            return super().call(inputs, training=False)
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        reduce_axes = [i for i in range(rank) if i != axis]
+        mean, variance = tf.nn.moments(inputs, reduce_axes)
+        if training and self.track_running_stats:
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[axis], variance.dtype)
+            unbiased = variance * count / tf.maximum(count - 1, 1)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + unbiased * (1 - m))
+        return tf.keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis,
+            self.beta if self.center else None,
+            self.gamma if self.scale else None,
+            self.epsilon,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "track_running_stats": self.track_running_stats}
+
+
+@tf.keras.utils.register_keras_serializable(package="init_functions")
+class GainBlock(tf.keras.Model):
+    def __init__(self, d_in, d_out):
+        super().__init__()
+        self.init_arguments = {"d_in": d_in, "d_out": d_out}
+        self.fc = tf.keras.layers.Dense(
+            d_out,
+            use_bias=False,
+            kernel_initializer=tf.keras.initializers.VarianceScaling(
+                (math.sqrt((d_in + d_out) / math.sqrt(4 * d_in))) ** 2,
+                "fan_avg",
+                "untruncated_normal",
+            ),
+            name="fc",
+        )
+        self.head = tf.keras.layers.Dense(
+            2,
+            kernel_initializer=tf.keras.initializers.VarianceScaling(
+                (math.sqrt((d_out + 2) / math.sqrt(4 * d_out))) ** 2,
+                "fan_avg",
+                "untruncated_normal",
+            ),
+            bias_initializer=torch_default_bias(d_out),
+            name="head",
+        )
+        # initialize_non_glu() is applied through the layers' initializer arguments.
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(d_in,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return self.head(tf.nn.relu(self.fc(x)))
+
+
+@tf.keras.utils.register_keras_serializable(package="init_functions")
+class DefaultInitBlock(tf.keras.Model):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        bias=True,
+        w_init_="default",
+    ):
+        if w_init_ != "default":
+            raise ValueError(
+                "w_init_: only its default init function (nn.init.kaiming_normal_) is translated"
+            )
+        super().__init__()
+        self.init_arguments = {
+            "in_features": in_features,
+            "out_features": out_features,
+            "bias": bias,
+            "w_init_": w_init_,
+        }
+        self.linear = tf.keras.layers.Dense(
+            out_features,
+            use_bias=bias,
+            kernel_initializer=tf.keras.initializers.VarianceScaling(
+                2.0, "fan_in", "untruncated_normal"
+            ),
+            bias_initializer=torch_default_bias(in_features),
+            name="linear",
+        )
+        self.norm = TorchBatchNorm(momentum=0.9, epsilon=1e-05, name="norm")
+        # The default of w_init_ is applied through the layers' initializer arguments.
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(in_features,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return self.norm(tf.nn.relu(self.linear(x)), training=training)

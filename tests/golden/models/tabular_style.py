@@ -1,0 +1,122 @@
+"""A tabular MLP with categorical embeddings, in the style of tabular-DL code (for tests)."""
+
+import math
+import typing as ty
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+def torch_variable(layer, name, value, trainable):
+    """A variable holding a computed tensor: torch's nn.Parameter / register_buffer of one."""
+    value = tf.convert_to_tensor(value)
+    return layer.add_weight(
+        name=name,
+        shape=value.shape,
+        dtype=value.dtype,
+        trainable=trainable,
+        initializer=lambda shape, dtype: tf.cast(value, dtype),
+    )
+
+
+def torch_squeeze(x, dim):
+    """torch's squeeze(dim) leaves a dim whose size is not 1 as it is; tf.squeeze raises."""
+    dims = dim if isinstance(dim, (tuple, list)) else [dim]
+    # A size unknown until run time is left to tf.squeeze, which checks it then.
+    axes = [d for d in dims if x.shape[d] in (1, None)]
+    return tf.squeeze(x, axes) if axes else x
+
+
+@tf.keras.utils.register_keras_serializable(package="tabular_style")
+class TabularMLP(tf.keras.Model):
+    def __init__(
+        self,
+        *,
+        d_in: int,
+        d_layers: ty.List[int],
+        dropout: float,
+        d_out: int,
+        categories: ty.Optional[ty.List[int]],
+        d_embedding: int,
+    ) -> None:
+        super().__init__()
+        self.init_arguments = {
+            "d_in": d_in,
+            "d_layers": d_layers,
+            "dropout": dropout,
+            "d_out": d_out,
+            "categories": categories,
+            "d_embedding": d_embedding,
+        }
+
+        if categories is not None:
+            d_in += len(categories) * d_embedding
+            category_offsets = tf.math.cumsum(
+                tf.constant([0] + categories[:-1], dtype=tf.int64), axis=0
+            )
+            self.category_offsets = torch_variable(
+                self, "category_offsets", category_offsets, trainable=False
+            )
+            self.category_embeddings = tf.keras.layers.Embedding(
+                sum(categories),
+                d_embedding,
+                embeddings_initializer=tf.keras.initializers.VarianceScaling(
+                    0.33333333333333326, "fan_out", "uniform"
+                ),
+                name="category_embeddings",
+            )
+
+        self.layers_ = [
+            tf.keras.layers.Dense(
+                x,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(d_layers[i - 1] if i else d_in),
+            )
+            for i, x in enumerate(d_layers)
+        ]
+        self.dropout = dropout
+        self.head = tf.keras.layers.Dense(
+            d_out,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(d_layers[-1] if d_layers else d_in),
+            name="head",
+        )
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(
+        self, x_num: tf.Tensor, x_cat: ty.Optional[tf.Tensor], training=None
+    ) -> tf.Tensor:
+        x = []
+        if x_num is not None:
+            x.append(x_num)
+        if x_cat is not None:
+            x.append(
+                tf.reshape(
+                    self.category_embeddings(x_cat + self.category_offsets[None]),
+                    (tf.keras.ops.shape(x_cat)[0], -1),
+                )
+            )
+        x = tf.concat(x, axis=-1)
+
+        for layer in self.layers_:
+            x = layer(x)
+            x = tf.nn.relu(x)
+            if self.dropout:
+                x = tf.nn.dropout(x, rate=self.dropout) if training else x
+        x = self.head(x)
+        x = torch_squeeze(x, -1)
+        return x

@@ -1,0 +1,95 @@
+"""Models that take token ids: a bag-of-embeddings classifier, and ids plus float features."""
+
+import math
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+def torch_normalized_axes(normalized_shape):
+    """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
+    if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple
+        return list(range(-len(normalized_shape), 0))
+    return -1
+
+
+@tf.keras.utils.register_keras_serializable(package="token_models")
+class BagOfEmbeddings(tf.keras.Model):
+    """Token ids -> embeddings -> mean over the sequence -> class scores."""
+
+    def __init__(self, vocab_size: int, dim: int, classes: int):
+        super().__init__()
+        self.init_arguments = {"vocab_size": vocab_size, "dim": dim, "classes": classes}
+        self.embedding = tf.keras.layers.Embedding(
+            vocab_size,
+            dim,
+            embeddings_initializer=tf.keras.initializers.RandomNormal(0.0, 1.0),
+            name="embedding",
+        )
+        self.classifier = tf.keras.layers.Dense(
+            classes,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(dim),
+            name="classifier",
+        )
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, ids: tf.Tensor, training=None) -> tf.Tensor:
+        return self.classifier(tf.reduce_mean(self.embedding(ids), axis=1))
+
+
+@tf.keras.utils.register_keras_serializable(package="token_models")
+class IdsAndFeatures(tf.keras.Model):
+    """Token ids and a float feature vector per row, combined before the head."""
+
+    def __init__(self, vocab_size: int, dim: int, features: int, classes: int):
+        super().__init__()
+        self.init_arguments = {
+            "vocab_size": vocab_size,
+            "dim": dim,
+            "features": features,
+            "classes": classes,
+        }
+        self.embedding = tf.keras.layers.Embedding(
+            vocab_size,
+            dim,
+            embeddings_initializer=tf.keras.initializers.RandomNormal(0.0, 1.0),
+            name="embedding",
+        )
+        self.features = tf.keras.layers.Dense(
+            dim,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(features),
+            name="features",
+        )
+        self.norm = tf.keras.layers.LayerNormalization(
+            axis=torch_normalized_axes(dim), epsilon=1e-05, name="norm"
+        )
+        self.head = tf.keras.layers.Dense(
+            classes,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(dim),
+            name="head",
+        )
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, ids, features, training=None):
+        pooled = tf.reduce_mean(self.embedding(ids), axis=1)
+        return self.head(tf.nn.relu(self.norm(pooled + self.features(features))))
