@@ -13,4 +13,5 @@ def test_coverage_table_is_up_to_date():
 def test_every_rule_explains_itself():
     rows = [line for line in markdown().splitlines() if line.startswith("| `")]
     assert len(rows) > 50
-    assert all(not line.endswith("|  |") for line in rows), [r for r in rows if r.endswith("|  |")]
+    silent = [r for r in rows if r.split(" | ")[1].strip() == ""]  # the translation column
+    assert not silent, silent

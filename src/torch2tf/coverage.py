@@ -5,9 +5,91 @@ Regenerate with ``python -m torch2tf.coverage > docs/coverage.md``; a test keeps
 
 from __future__ import annotations
 
+import ast
 import inspect
 
 from torch2tf import rules
+from torch2tf.rules.registry import examples_of
+from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
+
+_SNIPPET = """\
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        {stem}
+        self.layer = {layer}
+        {init}
+
+    def forward(self, x, y):
+        return {forward}
+"""
+
+
+def translated_example(kind: str, before: str, torch_name: str = "") -> str:
+    """The Keras source torch2tf makes of one rule example (see ``registry.Example``).
+
+    ``kind`` is ``layer``, ``function``, ``method`` or ``initializer``. For a layer, the
+    constructor it becomes without its ``name=``; for a function or method, the expression
+    ``forward`` returns; for an initialiser, the Keras initializer it gives ``self.layer``.
+    A layer that exists only on feature maps (``torch_name`` says which) gets a conv's.
+    """
+    from torch2tf.translate import translate_source
+
+    layer, init, forward, stem = "nn.Linear(4, 3)", "pass", "self.layer(x)", "pass"
+    if torch_name in CHANNELS_LAST_LAYERS and "Conv" not in torch_name:
+        stem = f"self.stem = nn.Conv{torch_name[-2:]}(16, 16, 1)"  # e.g. MaxPool2d -> Conv2d
+        forward = "self.layer(self.stem(x))"
+    if kind == "layer":
+        layer = before
+    elif kind == "initializer":
+        init = before
+    else:
+        forward = before
+    code = translate_source(_SNIPPET.format(stem=stem, layer=layer, init=init, forward=forward))
+    if kind in ("function", "method"):
+        returned = next(n for n in ast.walk(_method(code, "call")) if isinstance(n, ast.Return))
+        return ast.unparse(returned.value)
+    built = _built_layer(code)
+    if kind == "layer":
+        return ast.unparse(built)
+    plain = _built_layer(
+        translate_source(_SNIPPET.format(stem=stem, layer=layer, init="pass", forward=forward))
+    )
+    defaults = {ast.unparse(k) for k in plain.keywords}
+    made = [k for k in built.keywords if ast.unparse(k) not in defaults]
+    return "; ".join(ast.unparse(k) for k in made)
+
+
+def _method(code: str, name: str) -> ast.FunctionDef:
+    model = next(n for n in ast.parse(code).body if isinstance(n, ast.ClassDef) and n.name == "M")
+    return next(f for f in model.body if isinstance(f, ast.FunctionDef) and f.name == name)
+
+
+def _built_layer(code: str) -> ast.expr:
+    """What ``self.layer`` is built as in the generated ``__init__``, without its ``name=``."""
+    built = next(
+        n.value
+        for n in ast.walk(_method(code, "__init__"))
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "self.layer"
+    )
+    if isinstance(built, ast.Call):
+        built.keywords = [k for k in built.keywords if k.arg != "name"]
+    return built
+
+
+def _example_cell(rule: object) -> str:
+    found = examples_of(rule)
+    if not found:
+        return ""
+    before, after = found[0]
+    return f"`{before}` → `{after}`".replace("|", "\\|")
 
 
 def _first_line(obj: object) -> str:
@@ -33,10 +115,15 @@ def markdown() -> str:
     for title, registry in sections:
         if not registry:
             continue
-        lines += [f"## {title} ({len(registry)})", "", "| torch | translation |", "|---|---|"]
+        lines += [
+            f"## {title} ({len(registry)})",
+            "",
+            "| torch | translation | example |",
+            "|---|---|---|",
+        ]
         for name in sorted(registry):
             text = _first_line(registry[name]).replace("|", "\\|")
-            lines.append(f"| `{name}` | {text} |")
+            lines.append(f"| `{name}` | {text} | {_example_cell(registry[name])} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -51,13 +51,9 @@ def _plain(torch_name: str, keras_name: str, takes_inplace: bool) -> None:
             return source
 
     doc = f'nn.{torch_name} -> Activation("{keras_name}") (the same formula).'
-    layer(
-        type(
-            torch_name,
-            (LayerRule,),
-            {"torch": f"torch.nn.{torch_name}", "keras": keras, "__doc__": doc},
-        )
-    )
+    example = (f"nn.{torch_name}()", source)
+    members = {"torch": f"torch.nn.{torch_name}", "keras": keras, "__doc__": doc}
+    layer(type(torch_name, (LayerRule,), {**members, "examples": (example,)}))
 
 
 # torch class -> (Keras activation name, whether torch's constructor takes ``inplace``)
@@ -82,6 +78,7 @@ class ReLU6(LayerRule):
     """nn.ReLU6 -> ReLU(max_value=6.0) (identical)."""
 
     torch = "torch.nn.ReLU6"
+    examples = (("nn.ReLU6()", "tf.keras.layers.ReLU(max_value=6.0)"),)
 
     def keras(self, inplace=False):
         return "tf.keras.layers.ReLU(max_value=6.0)"
@@ -92,6 +89,10 @@ class LeakyReLU(LayerRule):
     """nn.LeakyReLU -> LeakyReLU(negative_slope=0.01): the Keras layer's default slope is 0.3."""
 
     torch = "torch.nn.LeakyReLU"
+    examples = (
+        ("nn.LeakyReLU()", "tf.keras.layers.LeakyReLU(negative_slope=0.01)"),
+        ("nn.LeakyReLU(0.2)", "tf.keras.layers.LeakyReLU(negative_slope=0.2)"),
+    )
 
     def keras(self, negative_slope=0.01, inplace=False):
         slope = const(negative_slope, None)
@@ -105,6 +106,7 @@ class PReLU(LayerRule):
     """nn.PReLU -> TorchPReLU: one alpha or one per axis-1 channel, init 0.25 (Keras: 0)."""
 
     torch = "torch.nn.PReLU"
+    examples = (("nn.PReLU(8)", "TorchPReLU(8)"),)
     initializers = {"weight": "alpha_initializer"}
 
     def keras(self, num_parameters=1, init=0.25, device=None, dtype=None):
@@ -127,6 +129,7 @@ class ELU(LayerRule):
     """nn.ELU -> ELU (the same alpha default, 1.0)."""
 
     torch = "torch.nn.ELU"
+    examples = (("nn.ELU(alpha=0.5)", "tf.keras.layers.ELU(alpha=0.5)"),)
 
     def keras(self, alpha=1.0, inplace=False):
         return keras_call("tf.keras.layers.ELU", alpha=None if _is(alpha, 1.0) else src(alpha))
@@ -137,6 +140,7 @@ class CELU(LayerRule):
     """nn.CELU -> Activation("celu"), with alpha through ActivationWith."""
 
     torch = "torch.nn.CELU"
+    examples = (("nn.CELU(alpha=0.5)", "ActivationWith('celu', alpha=0.5)"),)
 
     def keras(self, alpha=1.0, inplace=False):
         return _activation("celu") if _is(alpha, 1.0) else _with("celu", alpha=src(alpha))
@@ -147,6 +151,10 @@ class GELU(LayerRule):
     """nn.GELU -> Activation("gelu") (exact erf form); approximate="tanh" -> approximate=True."""
 
     torch = "torch.nn.GELU"
+    examples = (
+        ("nn.GELU()", "tf.keras.layers.Activation('gelu')"),
+        ("nn.GELU(approximate='tanh')", "ActivationWith('gelu', approximate=True)"),
+    )
 
     def keras(self, approximate="none"):
         form = const(approximate, None)
@@ -165,6 +173,7 @@ class Softplus(LayerRule):
     """nn.Softplus -> Activation("softplus"); TorchSoftplus for other beta/threshold."""
 
     torch = "torch.nn.Softplus"
+    examples = (("nn.Softplus(beta=2.0)", "TorchSoftplus(beta=2.0, threshold=20.0)"),)
 
     def keras(self, beta=1.0, threshold=20.0):
         # Above the threshold torch returns x, Keras x + log1p(exp(-x)): the same in float32 once
@@ -179,6 +188,7 @@ class Hardtanh(LayerRule):
     """nn.Hardtanh -> Activation("hard_tanh"); TorchHardtanh for other bounds."""
 
     torch = "torch.nn.Hardtanh"
+    examples = (("nn.Hardtanh(-2.0, 2.0)", "TorchHardtanh(-2.0, 2.0)"),)
 
     def keras(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         # min_value/max_value are torch's deprecated spellings; they win when given.
@@ -209,6 +219,7 @@ class Softmax(LayerRule):
     """nn.Softmax(dim) -> Softmax(axis=dim); dim=None (torch's implicit dim) is refused."""
 
     torch = "torch.nn.Softmax"
+    examples = (("nn.Softmax(dim=1)", "tf.keras.layers.Softmax(axis=1)"),)
 
     def rank_sensitive(self, arguments):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
@@ -222,6 +233,7 @@ class LogSoftmax(LayerRule):
     """nn.LogSoftmax(dim) -> Activation("log_softmax") on the last axis, else ActivationWith."""
 
     torch = "torch.nn.LogSoftmax"
+    examples = (("nn.LogSoftmax(dim=-1)", "tf.keras.layers.Activation('log_softmax')"),)
 
     def rank_sensitive(self, arguments):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
@@ -236,6 +248,7 @@ class Softmin(LayerRule):
     """nn.Softmin(dim) -> TorchSoftmin(axis=dim), softmax(-x): Keras has no softmin."""
 
     torch = "torch.nn.Softmin"
+    examples = (("nn.Softmin(dim=1)", "TorchSoftmin(axis=1)"),)
 
     def rank_sensitive(self, arguments):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
@@ -249,6 +262,7 @@ class GLU(LayerRule):
     """nn.GLU(dim) -> Activation("glu") on the last axis, else ActivationWith (same halves)."""
 
     torch = "torch.nn.GLU"
+    examples = (("nn.GLU()", "tf.keras.layers.Activation('glu')"),)
 
     def rank_sensitive(self, arguments):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
@@ -262,6 +276,7 @@ class Softshrink(LayerRule):
     """nn.Softshrink(lambd) -> Activation("soft_shrink") (threshold 0.5), else ActivationWith."""
 
     torch = "torch.nn.Softshrink"
+    examples = (("nn.Softshrink(0.5)", "tf.keras.layers.Activation('soft_shrink')"),)
 
     def keras(self, lambd=0.5):
         if _is(lambd, 0.5):
@@ -274,6 +289,7 @@ class Hardshrink(LayerRule):
     """nn.Hardshrink(lambd) -> Activation("hard_shrink") (threshold 0.5), else ActivationWith."""
 
     torch = "torch.nn.Hardshrink"
+    examples = (("nn.Hardshrink(0.5)", "tf.keras.layers.Activation('hard_shrink')"),)
 
     def keras(self, lambd=0.5):
         if _is(lambd, 0.5):
@@ -286,6 +302,12 @@ class Threshold(LayerRule):
     """nn.Threshold(t, v) -> keras activations.threshold: x if x > t else v."""
 
     torch = "torch.nn.Threshold"
+    examples = (
+        (
+            "nn.Threshold(0.1, 20.0)",
+            "ActivationWith('threshold', threshold=0.1, default_value=20.0)",
+        ),
+    )
 
     def keras(self, threshold, value, inplace=False):
         return _with("threshold", threshold=src(threshold), default_value=src(value))

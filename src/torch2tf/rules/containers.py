@@ -16,6 +16,16 @@ class Sequential(LayerRule):
     """nn.Sequential -> tf.keras.Sequential: the same layers in the same order."""
 
     torch = "torch.nn.Sequential"
+    examples = (
+        (
+            "nn.Sequential(nn.Linear(4, 8), nn.Tanh())",
+            (
+                "tf.keras.Sequential([tf.keras.layers.Dense(8, "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(4)), tf.keras.layers.Activation('tanh')])"
+            ),
+        ),
+    )
     takes_training = True
 
     def rank_sensitive(self, arguments):
@@ -66,6 +76,17 @@ class ModuleList(LayerRule):
     """nn.ModuleList -> a Python list, which Keras tracks like torch tracks the ModuleList."""
 
     torch = "torch.nn.ModuleList"
+    examples = (
+        (
+            "nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])",
+            (
+                "[tf.keras.layers.Dense(4, kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(4)), tf.keras.layers.Dense(4, "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(4))]"
+            ),
+        ),
+    )
 
     def keras(self, modules=None):
         if const(modules, "") is None:
@@ -79,6 +100,7 @@ class ModuleDict(LayerRule):
     """nn.ModuleDict -> a Python dict, which Keras tracks like torch tracks the ModuleDict."""
 
     torch = "torch.nn.ModuleDict"
+    examples = (("nn.ModuleDict({'act': nn.ReLU()})", "{'act': tf.keras.layers.ReLU()}"),)
 
     def keras(self, modules=None):
         if const(modules, "") is None:

@@ -148,6 +148,16 @@ class Conv1d(_Conv):
     """nn.Conv1d -> Conv1D on (N, L, C), kernel permute(2, 1, 0); explicit zero padding."""
 
     torch = "torch.nn.Conv1d"
+    examples = (
+        (
+            "nn.Conv1d(4, 8, kernel_size=3, padding=1)",
+            (
+                "tf.keras.layers.Conv1D(8, 3, padding='same', "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(12))"
+            ),
+        ),
+    )
     dims = 1
 
 
@@ -156,4 +166,20 @@ class Conv2d(_Conv):
     """nn.Conv2d -> Conv2D on NHWC, kernel permute(2, 3, 1, 0); explicit zero padding."""
 
     torch = "torch.nn.Conv2d"
+    examples = (
+        (
+            "nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False)",
+            (
+                "tf.keras.Sequential([tf.keras.layers.ZeroPadding2D(1), tf.keras.layers.Conv2D(16, "
+                "3, strides=2, use_bias=False, kernel_initializer=torch_default_kernel())])"
+            ),
+        ),
+        (
+            "nn.Conv2d(16, 16, 3, padding='same', groups=16)",
+            (
+                "tf.keras.layers.Conv2D(16, 3, padding='same', groups=16, "
+                "kernel_initializer=torch_default_kernel(), bias_initializer=torch_default_bias(9))"
+            ),
+        ),
+    )
     dims = 2

@@ -45,7 +45,15 @@ def _variance_scaling(scale: str, mode: str, distribution: str) -> str:
     )
 
 
-@initializer("torch.nn.init.xavier_uniform_")
+@initializer(
+    "torch.nn.init.xavier_uniform_",
+    examples=(
+        (
+            "nn.init.xavier_uniform_(self.layer.weight)",
+            "kernel_initializer=tf.keras.initializers.GlorotUniform()",
+        ),
+    ),
+)
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     """GlorotUniform; with a gain, VarianceScaling(gain**2, fan_avg, uniform)."""
     if const(gain, None) == 1.0:
@@ -53,7 +61,18 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     return _variance_scaling(_scale(gain), "fan_avg", "uniform")
 
 
-@initializer("torch.nn.init.xavier_normal_")
+@initializer(
+    "torch.nn.init.xavier_normal_",
+    examples=(
+        (
+            "nn.init.xavier_normal_(self.layer.weight, gain=2.0)",
+            (
+                "kernel_initializer=tf.keras.initializers.VarianceScaling(4.0, 'fan_avg', "
+                "'untruncated_normal')"
+            ),
+        ),
+    ),
+)
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """VarianceScaling(gain**2, fan_avg, untruncated_normal): GlorotNormal truncates."""
     return _variance_scaling(_scale(gain), "fan_avg", "untruncated_normal")
@@ -69,61 +88,138 @@ def _kaiming(a, mode, nonlinearity, distribution: str) -> str:
     return _variance_scaling(repr(scale), mode_value, distribution)
 
 
-@initializer("torch.nn.init.kaiming_uniform_")
+@initializer(
+    "torch.nn.init.kaiming_uniform_",
+    examples=(
+        (
+            "nn.init.kaiming_uniform_(self.layer.weight, a=math.sqrt(5))",
+            (
+                "kernel_initializer=tf.keras.initializers.VarianceScaling(0.33333333333333326, "
+                "'fan_in', 'uniform')"
+            ),
+        ),
+    ),
+)
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """VarianceScaling(gain**2, mode, uniform) with torch's gain for the nonlinearity."""
     return _kaiming(a, mode, nonlinearity, "uniform")
 
 
-@initializer("torch.nn.init.kaiming_normal_")
+@initializer(
+    "torch.nn.init.kaiming_normal_",
+    examples=(
+        (
+            "nn.init.kaiming_normal_(self.layer.weight, mode='fan_out', nonlinearity='relu')",
+            (
+                "kernel_initializer=tf.keras.initializers.VarianceScaling(2.0, 'fan_out', "
+                "'untruncated_normal')"
+            ),
+        ),
+    ),
+)
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """VarianceScaling(gain**2, mode, untruncated_normal): HeNormal truncates, fan_in only."""
     return _kaiming(a, mode, nonlinearity, "untruncated_normal")
 
 
-@initializer("torch.nn.init.normal_")
+@initializer(
+    "torch.nn.init.normal_",
+    examples=(
+        (
+            "nn.init.normal_(self.layer.weight, std=0.02)",
+            "kernel_initializer=tf.keras.initializers.RandomNormal(0.0, 0.02)",
+        ),
+    ),
+)
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """RandomNormal(mean, std), torch's default std 1 (Keras's: 0.05)."""
     return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
 
 
-@initializer("torch.nn.init.uniform_")
+@initializer(
+    "torch.nn.init.uniform_",
+    examples=(
+        (
+            "nn.init.uniform_(self.layer.bias, -0.1, 0.1)",
+            "bias_initializer=tf.keras.initializers.RandomUniform(-0.1, 0.1)",
+        ),
+    ),
+)
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """RandomUniform(a, b), torch's default [0, 1) (Keras's: +-0.05)."""
     return keras_call("tf.keras.initializers.RandomUniform", src(a), src(b))
 
 
-@initializer("torch.nn.init.constant_")
+@initializer(
+    "torch.nn.init.constant_",
+    examples=(
+        (
+            "nn.init.constant_(self.layer.bias, 0.5)",
+            "bias_initializer=tf.keras.initializers.Constant(0.5)",
+        ),
+    ),
+)
 def constant_(tensor, val):
     """Constant(val)."""
     return keras_call("tf.keras.initializers.Constant", src(val))
 
 
-@initializer("torch.nn.init.zeros_")
+@initializer(
+    "torch.nn.init.zeros_",
+    examples=(
+        ("nn.init.zeros_(self.layer.bias)", "bias_initializer=tf.keras.initializers.Zeros()"),
+    ),
+)
 def zeros_(tensor):
     """Zeros()."""
     return "tf.keras.initializers.Zeros()"
 
 
-@initializer("torch.nn.init.ones_")
+@initializer(
+    "torch.nn.init.ones_",
+    examples=(
+        ("nn.init.ones_(self.layer.weight)", "kernel_initializer=tf.keras.initializers.Ones()"),
+    ),
+)
 def ones_(tensor):
     """Ones()."""
     return "tf.keras.initializers.Ones()"
 
 
-@initializer("torch.nn.init.eye_")
+@initializer(
+    "torch.nn.init.eye_",
+    examples=(
+        ("nn.init.eye_(self.layer.weight)", "kernel_initializer=tf.keras.initializers.Identity()"),
+    ),
+)
 def eye_(tensor):
     """Identity() on the transposed kernel."""
     return "tf.keras.initializers.Identity()"
 
 
-@initializer("torch.nn.init.orthogonal_")
+@initializer(
+    "torch.nn.init.orthogonal_",
+    examples=(
+        (
+            "nn.init.orthogonal_(self.layer.weight, gain=math.sqrt(2))",
+            "kernel_initializer=tf.keras.initializers.Orthogonal(math.sqrt(2))",
+        ),
+    ),
+)
 def orthogonal_(tensor, gain=1, generator=None):
     """Orthogonal(gain): both Haar-distributed (QR with sign correction)."""
     return keras_call("tf.keras.initializers.Orthogonal", src(gain))
 
 
-@initializer("torch.nn.init.trunc_normal_")
+@initializer(
+    "torch.nn.init.trunc_normal_",
+    examples=(
+        (
+            "nn.init.trunc_normal_(self.layer.weight, std=0.02)",
+            "kernel_initializer=tf.keras.initializers.RandomNormal(0.0, 0.02)",
+        ),
+    ),
+)
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """TruncatedNormal when torch's absolute bounds are mean +- 2 std; else refused."""
     values = [const(v, None) for v in (mean, std, a, b)]

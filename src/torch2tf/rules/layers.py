@@ -24,6 +24,19 @@ class Linear(LayerRule):
     """nn.Linear -> Dense with kernel = weight.T and torch's default U(+-1/sqrt(in)) init."""
 
     torch = "torch.nn.Linear"
+    examples = (
+        (
+            "nn.Linear(8, 4)",
+            (
+                "tf.keras.layers.Dense(4, kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(8))"
+            ),
+        ),
+        (
+            "nn.Linear(8, 4, bias=False)",
+            "tf.keras.layers.Dense(4, use_bias=False, kernel_initializer=torch_default_kernel())",
+        ),
+    )
     initializers = {"weight": "kernel_initializer", "bias": "bias_initializer"}
 
     def keras(self, in_features, out_features, bias=True, device=None, dtype=None):
@@ -53,6 +66,7 @@ class ReLU(LayerRule):
     """nn.ReLU -> ReLU (identical)."""
 
     torch = "torch.nn.ReLU"
+    examples = (("nn.ReLU(inplace=True)", "tf.keras.layers.ReLU()"),)
 
     def keras(self, inplace=False):
         return "tf.keras.layers.ReLU()"
@@ -63,6 +77,7 @@ class Dropout(LayerRule):
     """nn.Dropout -> Dropout: both are inverted dropout (kept values scaled by 1/(1-p))."""
 
     torch = "torch.nn.Dropout"
+    examples = (("nn.Dropout(0.1)", "tf.keras.layers.Dropout(0.1)"),)
     takes_training = True
 
     def keras(self, p=0.5, inplace=False):
@@ -77,6 +92,13 @@ class BatchNorm1d(LayerRule):
     """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1 (-1 on (N, L, C))."""
 
     torch = "torch.nn.BatchNorm1d"
+    examples = (
+        ("nn.BatchNorm1d(16)", "TorchBatchNorm(momentum=0.9, epsilon=1e-05)"),
+        (
+            "nn.BatchNorm1d(16, eps=1e-3, momentum=0.01)",
+            "TorchBatchNorm(momentum=0.99, epsilon=0.001)",
+        ),
+    )
     takes_training = True
 
     def rank_sensitive(self, arguments):
@@ -139,6 +161,7 @@ class Identity(LayerRule):
     """nn.Identity -> Identity (torch ignores the constructor's arguments, and so does this)."""
 
     torch = "torch.nn.Identity"
+    examples = (("nn.Identity()", "tf.keras.layers.Identity()"),)
 
     def keras(self, *args, **kwargs):
         return "tf.keras.layers.Identity()"
@@ -149,6 +172,7 @@ class Flatten(LayerRule):
     """nn.Flatten -> Flatten for start_dim=1, end_dim=-1; TorchFlatten for any other axes."""
 
     torch = "torch.nn.Flatten"
+    examples = (("nn.Flatten()", "tf.keras.layers.Flatten()"),)
 
     def rank_sensitive(self, arguments):
         return True
@@ -168,6 +192,7 @@ class Unflatten(LayerRule):
     """nn.Unflatten -> TorchUnflatten: Keras's Reshape would have to restate every other axis."""
 
     torch = "torch.nn.Unflatten"
+    examples = (("nn.Unflatten(1, (2, 2))", "TorchUnflatten(1, (2, 2))"),)
 
     def rank_sensitive(self, arguments):
         return True
@@ -186,6 +211,7 @@ class AlphaDropout(LayerRule):
     """nn.AlphaDropout -> AlphaDropout: the same SELU-preserving a*x + b correction."""
 
     torch = "torch.nn.AlphaDropout"
+    examples = (("nn.AlphaDropout(0.1)", "tf.keras.layers.AlphaDropout(0.1)"),)
     takes_training = True
 
     def keras(self, p=0.5, inplace=False):
@@ -202,6 +228,9 @@ class Embedding(LayerRule):
     """nn.Embedding -> Embedding with torch's N(0, 1) init; PaddedEmbedding for padding_idx."""
 
     torch = "torch.nn.Embedding"
+    examples = (
+        ("nn.Embedding(100, 16, padding_idx=0)", "PaddedEmbedding(100, 16, padding_idx=0)"),
+    )
     initializers = {"weight": "embeddings_initializer"}
     swapped_fans = frozenset({"weight"})
 

@@ -37,6 +37,7 @@ class LayerNorm(LayerRule):
     """nn.LayerNorm -> LayerNormalization over the trailing axes, epsilon 1e-5 (Keras's: 1e-3)."""
 
     torch = "torch.nn.LayerNorm"
+    examples = (("nn.LayerNorm(16)", "tf.keras.layers.LayerNormalization(epsilon=1e-05)"),)
 
     def rank_sensitive(self, arguments):
         return not isinstance(const(arguments["normalized_shape"], None), int)
@@ -75,6 +76,7 @@ class RMSNorm(LayerRule):
     """nn.RMSNorm -> RMSNormalization; TorchRMSNorm for eps=None (dtype's epsilon) or no weight."""
 
     torch = "torch.nn.RMSNorm"
+    examples = (("nn.RMSNorm(16)", "TorchRMSNorm()"),)
 
     def rank_sensitive(self, arguments):
         return not isinstance(const(arguments["normalized_shape"], None), int)
@@ -102,6 +104,7 @@ class BatchNorm2d(BatchNorm1d):
     """nn.BatchNorm2d -> TorchBatchNorm on NHWC: axis -1, momentum 1-m, eps 1e-5, unbiased var."""
 
     torch = "torch.nn.BatchNorm2d"
+    examples = (("nn.BatchNorm2d(16)", "TorchBatchNorm(axis=-1, momentum=0.9, epsilon=1e-05)"),)
 
     def __init__(self, init_overrides=None, channels_last=True):
         super().__init__(init_overrides, channels_last=True)

@@ -58,6 +58,7 @@ class MaxPool1d(_MaxPool):
     """nn.MaxPool1d -> MaxPooling1D on (N, L, C); padding with -inf (TorchPadding) first."""
 
     torch = "torch.nn.MaxPool1d"
+    examples = (("nn.MaxPool1d(2)", "tf.keras.layers.MaxPooling1D(2)"),)
     dims = 1
 
 
@@ -66,6 +67,15 @@ class MaxPool2d(_MaxPool):
     """nn.MaxPool2d -> MaxPooling2D on NHWC; padding with -inf (TorchPadding) first."""
 
     torch = "torch.nn.MaxPool2d"
+    examples = (
+        (
+            "nn.MaxPool2d(3, stride=2, padding=1)",
+            (
+                "tf.keras.Sequential([TorchPadding(1, float('-inf')), "
+                "tf.keras.layers.MaxPooling2D(3, strides=2)])"
+            ),
+        ),
+    )
     dims = 2
 
 
@@ -88,6 +98,7 @@ class AvgPool1d(_AvgPool):
     """nn.AvgPool1d -> AveragePooling1D; padding counted in the divisor: ZeroPadding1D first."""
 
     torch = "torch.nn.AvgPool1d"
+    examples = (("nn.AvgPool1d(2)", "tf.keras.layers.AveragePooling1D(2)"),)
     dims = 1
 
     def keras(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -99,6 +110,7 @@ class AvgPool2d(_AvgPool):
     """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
 
     torch = "torch.nn.AvgPool2d"
+    examples = (("nn.AvgPool2d(2)", "tf.keras.layers.AveragePooling2D(2)"),)
     dims = 2
 
     def keras(
@@ -147,6 +159,16 @@ def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
         "dims": dims,
         "kind": kind,
         "__doc__": doc,
+        "examples": (
+            (
+                f"nn.Adaptive{torch_kind}Pool{dims}d(1)",
+                f"tf.keras.layers.Global{kind}Pooling{dims}D(keepdims=True)",
+            ),
+            (
+                f"nn.Adaptive{torch_kind}Pool{dims}d({'4' if dims == 1 else '(4, 4)'})",
+                f"tf.keras.layers.Adaptive{kind}Pooling{dims}D(4)",
+            ),
+        ),
     }
     if kind == "Max":
         attributes["keras"] = keras
@@ -174,6 +196,7 @@ class Dropout1d(_ChannelDropout):
     """nn.Dropout1d -> SpatialDropout1D on (N, L, C): whole channels dropped, as torch does."""
 
     torch = "torch.nn.Dropout1d"
+    examples = (("nn.Dropout1d(0.2)", "tf.keras.layers.SpatialDropout1D(0.2)"),)
     dims = 1
 
 
@@ -182,4 +205,5 @@ class Dropout2d(_ChannelDropout):
     """nn.Dropout2d -> SpatialDropout2D on NHWC: whole channels dropped, as torch does."""
 
     torch = "torch.nn.Dropout2d"
+    examples = (("nn.Dropout2d(0.2)", "tf.keras.layers.SpatialDropout2D(0.2)"),)
     dims = 2

@@ -99,11 +99,19 @@ def keras_call(func: str, *args: str, **kwargs: str | None) -> str:
     return f"{func}({', '.join(parts)})"
 
 
+Example = tuple[str, str]
+"""A rule's before/after: torch source and the Keras source torch2tf makes of it. Layers are
+written as constructed in ``__init__``, functions and methods as called in ``forward(self, x,
+y)``, initialisers as applied to ``self.layer = nn.Linear(4, 3)``. Tests translate each one and
+docs/coverage.md shows them."""
+
+
 class LayerRule:
     """Translates one torch layer class into a Keras layer and maps its weights."""
 
     torch: ClassVar[str]
     """Qualified name of the torch class, e.g. ``torch.nn.Linear``."""
+    examples: ClassVar[tuple[Example, ...]] = ()
     takes_training: ClassVar[bool] = False
     """Whether the layer behaves differently in training (then ``training=`` is passed)."""
     initializers: ClassVar[dict[str, str]] = {}
@@ -265,10 +273,21 @@ METHODS: dict[str, Callable[..., str]] = {}
 method's own arguments, returning TensorFlow source."""
 
 
-def method(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+def examples_of(rule: object) -> tuple[Example, ...]:
+    """A rule's examples: a layer rule's ``examples`` (its own, not a base class's), a function
+    rule's ``examples=``."""
+    if isinstance(rule, type):
+        return vars(rule).get("examples", ())
+    return getattr(rule, "examples", ())
+
+
+def method(
+    *names: str, examples: tuple[Example, ...] = ()
+) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Decorator registering a torch.Tensor method rule under one or more method names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
+        func.examples = examples  # type: ignore[attr-defined]
         for name in names:
             METHODS[name] = func
         return func
@@ -276,10 +295,13 @@ def method(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
     return register
 
 
-def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+def function(
+    *names: str, examples: tuple[Example, ...] = ()
+) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Decorator registering a torch function rule under one or more qualified names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
+        func.examples = examples  # type: ignore[attr-defined]
         for name in names:
             FUNCTIONS[name] = func
         return func
@@ -287,10 +309,13 @@ def function(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
     return register
 
 
-def initializer(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+def initializer(
+    *names: str, examples: tuple[Example, ...] = ()
+) -> Callable[[Callable[..., str]], Callable[..., str]]:
     """Decorator registering a ``torch.nn.init`` rule under one or more qualified names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
+        func.examples = examples  # type: ignore[attr-defined]
         for name in names:
             INITIALIZERS[name] = func
         return func

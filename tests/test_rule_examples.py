@@ -1,0 +1,41 @@
+"""Every rule's before/after examples (``examples`` beside the rule) translate as they say, and
+every layer and initializer rule has one; docs/coverage.md shows them."""
+
+import ast
+
+import pytest
+
+from torch2tf import rules
+from torch2tf.coverage import translated_example
+from torch2tf.rules.registry import examples_of
+
+KINDS = {
+    "layer": rules.LAYERS,
+    "initializer": rules.INITIALIZERS,
+    "function": rules.FUNCTIONS,
+    "method": rules.METHODS,
+}
+EXAMPLES = [
+    (kind, name, before, after)
+    for kind, registry in KINDS.items()
+    for name, rule in sorted(registry.items())
+    for before, after in examples_of(rule)
+]
+
+
+def _normal(source: str) -> str:
+    """One spelling per expression: quotes and line breaks as ``ast.unparse`` writes them."""
+    return "; ".join(ast.unparse(ast.parse(part)) for part in source.split("; "))
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "before", "after"), EXAMPLES, ids=[f"{e[1]}:{e[2]}" for e in EXAMPLES]
+)
+def test_example_translates_as_it_says(kind: str, name: str, before: str, after: str) -> None:
+    assert _normal(translated_example(kind, before, name)) == _normal(after)
+
+
+@pytest.mark.parametrize("kind", ["layer", "initializer"])
+def test_every_rule_has_an_example(kind: str) -> None:
+    missing = [name for name, rule in KINDS[kind].items() if not examples_of(rule)]
+    assert not missing, f"{kind} rules without examples: {missing}"
