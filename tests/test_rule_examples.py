@@ -2,6 +2,7 @@
 every layer and initializer rule has one; docs/coverage.md shows them."""
 
 import ast
+import inspect
 
 import pytest
 
@@ -39,3 +40,14 @@ def test_example_translates_as_it_says(kind: str, name: str, before: str, after:
 def test_every_rule_has_an_example(kind: str) -> None:
     missing = [name for name, rule in KINDS[kind].items() if not examples_of(rule)]
     assert not missing, f"{kind} rules without examples: {missing}"
+
+
+def test_readme_worked_example_is_the_rule_as_it_is() -> None:
+    from conftest import ROOT
+
+    from torch2tf.rules.activations import ReLU6
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Adding a layer rule", 1)[1]
+    shown = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert ast.dump(ast.parse(shown)) == ast.dump(ast.parse(inspect.getsource(ReLU6)))
