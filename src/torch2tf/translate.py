@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import gc
 import inspect
+import json
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -1489,15 +1490,38 @@ def _emit(
     if "tf" in used and not tf_imported:
         body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
     if "math" in used and not _imports_name(module, "math"):
-        following = body[at]
+        first, at = at, _sorted_position(body, at, "math")
+        following = body[at] if at < len(body) else None
         math_import = cst.parse_statement("import math\n")
-        if isinstance(following, cst.SimpleStatementLine):  # it takes the blank lines above
+        # first of the block, it takes the blank lines above (else among the standard library's)
+        if at == first and isinstance(following, cst.SimpleStatementLine):
             math_import = math_import.with_changes(leading_lines=following.leading_lines)
             # isort's groups: standard library first, then a blank line, then third party
             gap = [cst.EmptyLine()] if _is_third_party_import(following) else []
             body[at] = following.with_changes(leading_lines=gap)
         body.insert(at, math_import)
     return _format(module.with_changes(body=body).code)
+
+
+def _is_import(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and isinstance(
+        stmt.body[0], (cst.Import, cst.ImportFrom)
+    )
+
+
+def _sorted_position(body: list[cst.BaseStatement], first: int, name: str) -> int:
+    """Where isort puts ``import name`` (standard library) in the import block at ``first``:
+    after the plain standard-library imports that sort before it."""
+    at = first
+    for index in range(first, len(body)):
+        stmt = body[index]
+        if not _is_import(stmt) or _is_third_party_import(stmt):
+            break
+        small = stmt.body[0]
+        if not isinstance(small, cst.Import) or (dotted(small.names[0].name) or "") > name:
+            break
+        at = index + 1
+    return at
 
 
 def _is_third_party_import(stmt: cst.CSTNode) -> bool:
@@ -1527,19 +1551,57 @@ def _first_import(body: list[cst.BaseStatement]) -> int:
 
 
 def _format(code: str) -> str:
-    """Format like black (88 columns) with ruff's formatter, ~50x faster than black itself."""
+    """Format like black (88 columns) with ruff's formatter, ~50x faster than black itself.
+
+    First, assignments of a value without effects to a local nothing reads any more go
+    (``in_dim = h``, read only by torch's ``nn.Linear(in_dim, h)``).
+    """
     from ruff.__main__ import find_ruff_bin
 
-    result = subprocess.run(
-        [find_ruff_bin(), "format", "--isolated", "--line-length", "88", "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ruff = find_ruff_bin()
+    code = _drop_dead_stores(code, ruff)
+    return _ruff([ruff, "format", "--isolated", "--line-length", "88", "-"], code)
+
+
+def _ruff(command: list[str], code: str) -> str:
+    result = subprocess.run(command, input=code, capture_output=True, text=True, check=False)
     if result.returncode != 0:  # our own output does not parse: a bug, never the user's input
         raise RuntimeError(f"torch2tf generated code ruff cannot format: {result.stderr}")
     return result.stdout
+
+
+def _drop_dead_stores(code: str, ruff: str) -> str:
+    """Remove ``name = value`` statements ruff finds unread (F841) whose value has no effect
+    (no call, await or yield): what torch needed and Keras does not. Repeated, since removing
+    one can leave an earlier one unread; never empties a block."""
+    command = [ruff, "check", "--isolated", "--select", "F841", "--output-format", "json"]
+    effects = (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)
+    for _ in range(8):
+        found = json.loads(_ruff([*command, "--exit-zero", "-"], code))
+        unread = {(d["location"]["row"], d["location"]["column"] - 1) for d in found}
+        lines = code.splitlines(keepends=True)
+        dropped = False
+        for parent in ast.walk(ast.parse(code)):
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(parent, field, None)
+                if not isinstance(block, list) or len(block) < 2:
+                    continue
+                for node in block:
+                    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                        continue
+                    target = node.targets[0]
+                    if (target.lineno, target.col_offset) not in unread:
+                        continue
+                    if any(isinstance(n, effects) for n in ast.walk(node.value)):
+                        continue
+                    for line in range(node.lineno - 1, node.end_lineno or node.lineno):
+                        lines[line] = ""
+                    dropped = True
+                    break  # one per block a round: the block keeps a statement
+        code = "".join(lines)
+        if not dropped:
+            break
+    return code
 
 
 def _init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:

@@ -35,7 +35,6 @@ class MnistMLP(tf.keras.Model):
         }
         self.flatten = tf.keras.layers.Flatten(name="flatten")
         self.layers_ = []
-        in_dim = 28 * 28
         for h in hidden:
             self.layers_.append(
                 tf.keras.layers.Dense(
@@ -44,7 +43,6 @@ class MnistMLP(tf.keras.Model):
                     bias_initializer=tf.keras.initializers.Zeros(),
                 )
             )
-            in_dim = h
         self.dropout = tf.keras.layers.Dropout(dropout, name="dropout")
         self.classifier = tf.keras.layers.Dense(
             num_classes,

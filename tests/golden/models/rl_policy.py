@@ -15,7 +15,6 @@ class ActorCritic(tf.keras.Model):
             "hidden_sizes": hidden_sizes,
         }
         layers = []
-        last = obs_dim
         for size in hidden_sizes:
             layers.append(
                 tf.keras.layers.Dense(
@@ -25,7 +24,6 @@ class ActorCritic(tf.keras.Model):
                 )
             )
             layers.append(tf.keras.layers.Activation("tanh"))
-            last = size
         self.trunk = tf.keras.Sequential([*layers], name="trunk")
         self.pi = tf.keras.layers.Dense(
             act_dim,

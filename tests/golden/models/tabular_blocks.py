@@ -1,7 +1,7 @@
 """Building blocks of a tabular-learning package, written the way such packages write them."""
 
-import math
 import logging
+import math
 import warnings
 
 import tensorflow as tf
