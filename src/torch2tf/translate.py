@@ -12,10 +12,7 @@ from __future__ import annotations
 import ast
 import gc
 import inspect
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 
 import libcst as cst
@@ -38,6 +35,17 @@ from torch2tf.rules.registry import layer_factory
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
+from torch2tf.translation.emission import emit, emit_module, helper_sources, names_in, used_names
+
+# emit is public here too: conversion emits code it writes itself.
+__all__ = [
+    "emit",
+    "translate_file",
+    "translate_project",
+    "translate_source",
+    "translate_with_facts",
+]
+_helpers = helper_sources  # its name before emission moved out, which tests still use
 
 MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
@@ -54,7 +62,6 @@ NAMES = {
 }
 # Builtins that take an nn.Sequential as a sequence of its layers.
 SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
-HELPER_FILES = ("layers.py", "ops.py", "training.py")
 
 
 def translate_source(
@@ -145,13 +152,13 @@ def _translate(
     if problems:
         raise TranslationError(problems)
     code = result.code
-    used = _used_names(code)
-    stale = _names_in(tree) - used
+    used = used_names(code)
+    stale = names_in(tree) - used
     if stale & set(ImportTable.of(module).aliases):
         result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
         code = result.code
     return (
-        _emit(result, code, used, translator.imports_inserted, translator.generated),
+        emit_module(result, code, used, translator.imports_inserted, translator.generated),
         translator.facts,
     )
 
@@ -1248,7 +1255,7 @@ class _Translator(cst.CSTTransformer):
         rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
         layer = self._apply(original, updated, qualified, rule.keras)
         if attr is not None and original in info.direct_calls:
-            layer = named_layer(layer, attr, _helpers())
+            layer = named_layer(layer, attr, helper_sources())
         return layer
 
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
@@ -1383,133 +1390,6 @@ def _takes_varargs(func) -> bool:
 
 def _is_torch_module(name: str | None) -> bool:
     return name is not None and (name == "torch" or name.startswith("torch."))
-
-
-# --------------------------------------------------------------------------- emission
-
-
-@cache
-def _helpers() -> dict[str, str]:
-    """Name -> source of each top-level definition in ``keras_helpers``, read as text."""
-    folder = Path(__file__).parent / "keras_helpers"
-    found: dict[str, str] = {}
-    for name in HELPER_FILES:
-        text = (folder / name).read_text(encoding="utf-8")
-        for node in ast.parse(text).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
-                lines = text.splitlines()[start - 1 : node.end_lineno]
-                found[node.name] = "\n".join(lines)
-    return found
-
-
-def emit(code: str) -> str:
-    """Complete TensorFlow code written by torch2tf itself: add the helpers it uses, format."""
-    return _emit(cst.parse_module(code), code, _used_names(code), "import tensorflow as tf" in code)
-
-
-def _used_names(code: str) -> set[str]:
-    return _names_in(ast.parse(code))
-
-
-def _names_in(tree: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-
-
-def _emit(
-    module: cst.Module,
-    code: str,
-    used: set[str],
-    tf_imported: bool,
-    generated: dict[str, str] | None = None,
-) -> str:
-    """Add the helpers ``code`` (the module's code, using the names ``used``) uses, and the
-    functions the rewrite ``generated``, and the imports they need; then format."""
-    helpers = {**_helpers(), **(generated or {})}
-    needed: list[str] = []
-    frontier = used
-    while True:  # helpers may use helpers
-        new = [h for h in helpers if h in frontier and h not in needed]
-        if not new:
-            break
-        needed += new
-        frontier = set().union(*(_used_names(helpers[h]) for h in new))
-        used = used | frontier
-    body = list(module.body)
-    insert_at = 0
-    for index, stmt in enumerate(body):
-        if is_docstring(stmt) and index == 0:
-            insert_at = 1
-        elif isinstance(stmt, cst.SimpleStatementLine) and all(
-            isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body
-        ):
-            insert_at = index + 1
-        else:
-            break
-    helper_code = "\n\n".join(helpers[h] for h in needed)
-    if helper_code:
-        helper_module = cst.parse_module(helper_code)
-        first, *rest = helper_module.body
-        note = "# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks."
-        first = first.with_changes(
-            leading_lines=[cst.EmptyLine(), cst.EmptyLine(comment=cst.Comment(note))]
-        )
-        body[insert_at:insert_at] = [first, *rest]
-    at = _first_import(body)
-    if "tf" in used and not tf_imported:
-        body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
-    if "math" in used and not _imports_name(module, "math"):
-        following = body[at]
-        math_import = cst.parse_statement("import math\n")
-        if isinstance(following, cst.SimpleStatementLine):  # it takes the blank lines above
-            math_import = math_import.with_changes(leading_lines=following.leading_lines)
-            # isort's groups: standard library first, then a blank line, then third party
-            gap = [cst.EmptyLine()] if _is_third_party_import(following) else []
-            body[at] = following.with_changes(leading_lines=gap)
-        body.insert(at, math_import)
-    return _format(module.with_changes(body=body).code)
-
-
-def _is_third_party_import(stmt: cst.CSTNode) -> bool:
-    if not isinstance(stmt, cst.SimpleStatementLine):
-        return False
-    small = stmt.body[0]
-    if isinstance(small, cst.Import):
-        name = dotted(small.names[0].name) or ""
-    elif isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None:
-        name = dotted(small.module) or ""
-    else:
-        return False
-    return name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
-
-
-def _imports_name(module: cst.Module, name: str) -> bool:
-    return name in ImportTable.of(module).aliases
-
-
-def _first_import(body: list[cst.BaseStatement]) -> int:
-    for index, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(
-            stmt.body[0], (cst.Import, cst.ImportFrom)
-        ):
-            return index
-    return 0
-
-
-def _format(code: str) -> str:
-    """Format like black (88 columns) with ruff's formatter, ~50x faster than black itself."""
-    from ruff.__main__ import find_ruff_bin
-
-    result = subprocess.run(
-        [find_ruff_bin(), "format", "--isolated", "--line-length", "88", "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:  # our own output does not parse: a bug, never the user's input
-        raise RuntimeError(f"torch2tf generated code ruff cannot format: {result.stderr}")
-    return result.stdout
 
 
 def _init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:
