@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,6 +35,30 @@ from torch2tf.serializable import named_layer, package_name, record_arguments, r
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
 from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
 from torch2tf.translation.emission import emit, emit_module, helper_sources, names_in, used_names
+from torch2tf.translation.patterns import (
+    MODULE_BASE,
+    PARAMETER,
+    call_args,
+    calls_forward,
+    drop_telemetry,
+    expression_call,
+    init_default_call,
+    is_device_move,
+    is_self_assignment,
+    is_telemetry,
+    is_torch_module,
+    param_default,
+    positional_params,
+    registered_parameter,
+    self_attr,
+    takes_varargs,
+)
+from torch2tf.translation.scans import (
+    assigned_names,
+    assigned_self_attributes,
+    local_names,
+    name_uses,
+)
 
 # emit is public here too: conversion emits code it writes itself.
 __all__ = [
@@ -47,8 +70,6 @@ __all__ = [
 ]
 _helpers = helper_sources  # its name before emission moved out, which tests still use
 
-MODULE_BASE = "torch.nn.Module"
-PARAMETER = "torch.nn.Parameter"
 KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
 # register_buffer is translated (to add_weight); the rest of this API is reported when used.
@@ -308,62 +329,6 @@ def _module_class_defs(
 # --------------------------------------------------------------------------- analysis
 
 
-def _self_attr(node: cst.BaseExpression) -> str | None:
-    """``x`` for ``self.x``."""
-    name = dotted(node)
-    if name and name.startswith("self.") and name.count(".") == 1:
-        return name[5:]
-    return None
-
-
-def _calls_forward(func: cst.BaseExpression) -> bool:
-    """``super().forward`` or ``self.forward``: ``forward`` is ``call`` in Keras."""
-    if not (isinstance(func, cst.Attribute) and func.attr.value == "forward"):
-        return False
-    owner = func.value
-    if isinstance(owner, cst.Name):
-        return owner.value == "self"
-    return isinstance(owner, cst.Call) and dotted(owner.func) == "super"
-
-
-def _positional_params(func: cst.FunctionDef) -> list[cst.Param]:
-    return list(func.params.posonly_params) + list(func.params.params)
-
-
-def _targets(tree: ast.AST) -> list[ast.expr]:
-    """Every assignment and for-loop target in ``tree``, tuples unpacked. (Python's ``ast``:
-    these scans run once per class, and it walks a tree far faster than LibCST.)"""
-    found: list[ast.expr] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            stack = list(node.targets)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
-            stack = [node.target]
-        else:
-            continue
-        while stack:
-            target = stack.pop()
-            if isinstance(target, (ast.Tuple, ast.List)):
-                stack.extend(target.elts)
-            else:
-                found.append(target)
-    return found
-
-
-def _assigned_names(tree: ast.AST) -> set[str]:
-    """Names (re)bound anywhere in ``tree``."""
-    return {t.id for t in _targets(tree) if isinstance(t, ast.Name)}
-
-
-def _assigned_self_attributes(tree: ast.AST) -> set[str]:
-    """Every ``x`` assigned as ``self.x = ...`` in ``tree``."""
-    return {
-        t.attr
-        for t in _targets(tree)
-        if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
-    }
-
-
 class _Translator(cst.CSTTransformer):
     keras_package = "generated"  # Keras registers the generated classes under this name
 
@@ -428,7 +393,7 @@ class _Translator(cst.CSTTransformer):
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
     def _analyse_class(self, info: ClassInfo) -> None:
-        info.renamed = _assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
         init = info.method("__init__")
         if init is None:
             return
@@ -442,7 +407,7 @@ class _Translator(cst.CSTTransformer):
                     info.call_position[node] = Finder.position  # dicts keep source order
 
             def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-                found = _registered_parameter(node, outer.imports)
+                found = registered_parameter(node, outer.imports)
                 if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
                     name, call = found
                     info.registered[node] = name
@@ -453,7 +418,7 @@ class _Translator(cst.CSTTransformer):
             def visit_Assign(self, node: cst.Assign) -> None:
                 if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
                     return
-                attr = _self_attr(node.targets[0].target)
+                attr = self_attr(node.targets[0].target)
                 if attr is None:
                     return
                 call = node.value
@@ -475,8 +440,8 @@ class _Translator(cst.CSTTransformer):
             stmt.visit(Finder())
         reader = InitReader(self, info)
         for position, stmt in enumerate(init.body.body):
-            call = _expression_call(stmt)
-            method = _self_attr(call.func) if call is not None else None
+            call = expression_call(stmt)
+            method = self_attr(call.func) if call is not None else None
             if method == "apply" and len(call.args) == 1:
                 if self._init_apply(info, reader, call.args[0].value, position):
                     info.removed.add(stmt)
@@ -499,9 +464,9 @@ class _Translator(cst.CSTTransformer):
     ) -> bool:
         """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
         w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
-        default_param = _init_default_call(stmt, info.tree)
+        default_param = init_default_call(stmt, info.tree)
         default = (
-            _param_default(info.method("__init__"), default_param[0]) if default_param else None
+            param_default(info.method("__init__"), default_param[0]) if default_param else None
         )
         if default_param is not None and isinstance(default, cst.Lambda):
             name, tensor = default_param
@@ -516,12 +481,12 @@ class _Translator(cst.CSTTransformer):
             return False
         name = call.func.value
         func = self.functions.get(name)
-        if func is None or name in _local_names(info.tree):
+        if func is None or name in local_names(info.tree):
             return False
         if not reader.function(func, call, position):
             return False
         self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
-        if self.init_function_calls[name] == _name_uses(self.tree, name):
+        if self.init_function_calls[name] == name_uses(self.tree, name):
             self.dropped_functions.add(name)  # every use became initializers
         info.init_note = f"# {name}() is applied through the layers' initializer arguments."
         return True
@@ -530,12 +495,12 @@ class _Translator(cst.CSTTransformer):
         self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
     ) -> bool:
         """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
-        method = _self_attr(target)
+        method = self_attr(target)
         func = info.method(method) if method else self.functions.get(dotted(target) or "")
         if func is None:
             self.error(target, "self.apply() is translated only for a method or a function here")
             return False
-        params = _positional_params(func)[1 if method else 0 :]
+        params = positional_params(func)[1 if method else 0 :]
         if len(params) != 1:
             self.error(func, "an init function for self.apply() takes exactly one module")
             return False
@@ -552,7 +517,7 @@ class _Translator(cst.CSTTransformer):
         forward, init = info.method("forward"), info.method("__init__")
         if forward is None or init is None:
             return None
-        params = _positional_params(forward)[1:]
+        params = positional_params(forward)[1:]
         required = [p for p in params if p.default is None]
         if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
             return None
@@ -561,7 +526,7 @@ class _Translator(cst.CSTTransformer):
 
         class FirstCall(cst.CSTVisitor):
             def visit_Call(self, node: cst.Call) -> bool:
-                attr = _self_attr(node.func)
+                attr = self_attr(node.func)
                 if not first and attr and node.args and dotted(node.args[0].value) == input_name:
                     first.append(attr)
                 return not first
@@ -573,7 +538,7 @@ class _Translator(cst.CSTTransformer):
         call = next(c for c, a in info.call_attr.items() if a == attr)
         rule = LAYERS[info.layers[attr]]()
         try:
-            bound = bind(rule.input_features, *self._call_args(call))
+            bound = bind(rule.input_features, *call_args(call))
         except TypeError:
             return None
         size = rule.input_features(*bound.args)
@@ -581,13 +546,13 @@ class _Translator(cst.CSTTransformer):
             return None
         if not self._builds_on_2d(info):
             return None
-        init_params = {p.name.value for p in _positional_params(init)[1:]}
+        init_params = {p.name.value for p in positional_params(init)[1:]}
         init_params |= {p.name.value for p in init.params.kwonly_params}
         used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
         init_tree = next(
             f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
         )
-        if used - init_params or used & _assigned_names(init_tree):
+        if used - init_params or used & assigned_names(init_tree):
             return None  # the value at the end of __init__ may differ from the one used
         return size
 
@@ -620,7 +585,7 @@ class _Translator(cst.CSTTransformer):
 
             def visit_Call(self, node: cst.Call) -> None:
                 nonlocal found
-                attr = _self_attr(node.func)
+                attr = self_attr(node.func)
                 if attr is None:
                     return
                 if attr in info.layers:
@@ -644,7 +609,7 @@ class _Translator(cst.CSTTransformer):
             qualified = self.imports.qualify(call.func)
             rule = LAYERS[qualified]()
             try:
-                arguments = bind(rule.keras, *self._call_args(call)).arguments
+                arguments = bind(rule.keras, *call_args(call)).arguments
             except TypeError:
                 return False
             if rule.rank_sensitive(arguments):
@@ -654,21 +619,6 @@ class _Translator(cst.CSTTransformer):
             if qualified == "torch.nn.Linear":
                 previous_out = arguments["out_features"]
         return True
-
-    def _call_args(self, call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
-        positional: list[Arg] = []
-        keywords: dict[str, Arg] = {}
-        for arg in call.args:
-            text = Arg(code_of(arg.value))
-            if arg.star == "**":
-                raise TypeError("**-arguments cannot be bound statically")
-            if arg.star:
-                positional.append(Arg(f"*{text}"))  # only rules taking *args accept it
-            elif arg.keyword is None:
-                positional.append(text)
-            else:
-                keywords[arg.keyword.value] = text
-        return positional, keywords
 
     # -- rewriting
 
@@ -744,7 +694,7 @@ class _Translator(cst.CSTTransformer):
 
     def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
         params = func.params
-        names = [p.name.value for p in _positional_params(func) + list(params.kwonly_params)]
+        names = [p.name.value for p in positional_params(func) + list(params.kwonly_params)]
         if "training" not in names:
             training = cst.Param(
                 cst.Name("training"),
@@ -797,8 +747,8 @@ class _Translator(cst.CSTTransformer):
         return super().on_leave(original, updated)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
-        if any(_is_telemetry(s) for s in updated.body):
-            updated = _drop_telemetry(updated)
+        if any(is_telemetry(s) for s in updated.body):
+            updated = drop_telemetry(updated)
         if updated.body or not original.body:
             return updated
         # Every statement of the block moved elsewhere (init code -> initializers).
@@ -833,16 +783,16 @@ class _Translator(cst.CSTTransformer):
         if self.cls is not None and original in self.cls.removed:
             self._settle(original)
             return cst.RemoveFromParent()
-        if self.cls is not None and _is_device_move(original):
+        if self.cls is not None and is_device_move(original):
             return cst.RemoveFromParent()  # self.to(device): TensorFlow places ops itself
-        if _is_self_assignment(updated) and not _is_self_assignment(original):
+        if is_self_assignment(updated) and not is_self_assignment(original):
             return cst.RemoveFromParent()  # x = x.to(device) became x = x
         buffer = self._buffer(original, updated)
         if buffer is not None:
             return updated.with_changes(body=[buffer])
         if self.cls is not None and original in self.cls.registered:
             return self._register_parameter(original, updated)
-        if _is_telemetry(original):
+        if is_telemetry(original):
             self._settle(original)  # dropped by leave_IndentedBlock, with a comment
         if not self.function_stack and not self.class_stack:
             return self._rewrite_imports(updated)
@@ -853,12 +803,12 @@ class _Translator(cst.CSTTransformer):
         removed = False
         for small in line.body:
             if isinstance(small, cst.Import):
-                names = [a for a in small.names if not _is_torch_module(dotted(a.name))]
+                names = [a for a in small.names if not is_torch_module(dotted(a.name))]
                 removed |= len(names) != len(small.names)
                 if names:
                     names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                     kept.append(small.with_changes(names=names))
-            elif isinstance(small, cst.ImportFrom) and _is_torch_module(
+            elif isinstance(small, cst.ImportFrom) and is_torch_module(
                 dotted(small.module) if small.module else None
             ):
                 removed = True
@@ -902,7 +852,7 @@ class _Translator(cst.CSTTransformer):
         if self.in_call and self._is_tensor_shape(original):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
-        name = _self_attr(original)
+        name = self_attr(original)
         if self._used_as_sequence(original, name):
             # torch's Sequential iterates and indexes its layers; Keras's exposes them as .layers
             return cst.parse_expression(f"{code_of(updated)}.layers")
@@ -910,7 +860,7 @@ class _Translator(cst.CSTTransformer):
             # A torch attribute named like a Keras one (self.layers) would break the model.
             return updated.with_changes(attr=cst.Name(keras_attribute(name)))
         removed = self.cls is not None and (
-            self.statement in self.cls.removed or _is_device_move(self.statement)
+            self.statement in self.cls.removed or is_device_move(self.statement)
         )
         removed |= self.cls is not None and self.statement in self.cls.registered
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
@@ -940,7 +890,7 @@ class _Translator(cst.CSTTransformer):
     def _is_tensor_shape(self, node: cst.Attribute) -> bool:
         if node.attr.value != "shape" or dotted(node.value) == "self":
             return False
-        attr = _self_attr(node.value)
+        attr = self_attr(node.value)
         return not (attr and self.cls and (attr in self.cls.layers or attr in self.cls.modules))
 
     def _defines(self, name: str) -> bool:
@@ -1019,7 +969,7 @@ class _Translator(cst.CSTTransformer):
             return updated
         self.pending.pop(original.args[0].value, None)
         try:
-            positional, keywords = self._call_args(updated.with_changes(args=updated.args[1:]))
+            positional, keywords = call_args(updated.with_changes(args=updated.args[1:]))
             rule = LAYERS[layer_name]
             bound = bind(rule().keras, positional, keywords)
             return cst.parse_expression(rules.class_reference(rule, *bound.args, **bound.kwargs))
@@ -1045,7 +995,7 @@ class _Translator(cst.CSTTransformer):
             return self._function(original, updated, qualified)
         if self._is_tensor_method(original):
             return self._tensor_method(original, updated)
-        if self.cls is not None and _calls_forward(original.func):  # super().forward(x)
+        if self.cls is not None and calls_forward(original.func):  # super().forward(x)
             call = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("call")))
             return self._with_training(call) if self.in_call else call
         if self._is_tensor_method(original, TENSOR_METHODS):
@@ -1056,7 +1006,7 @@ class _Translator(cst.CSTTransformer):
             )
             return updated
         info = self.cls
-        attr = _self_attr(original.func)
+        attr = self_attr(original.func)
         if info is not None and attr is not None:
             takes = attr in info.modules or (
                 attr in info.layers and LAYERS[info.layers[attr]].takes_training
@@ -1204,7 +1154,7 @@ class _Translator(cst.CSTTransformer):
         if func.attr.value not in names:
             return False
         owner = dotted(func.value)
-        attr = _self_attr(func.value)
+        attr = self_attr(func.value)
         if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
             return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
@@ -1266,13 +1216,13 @@ class _Translator(cst.CSTTransformer):
         self._resolved(original)
         try:
             # Arguments come from the updated node, so nested calls are translated already.
-            positional, keywords = self._call_args(updated)
+            positional, keywords = call_args(updated)
             for rewrite in self.rewrites.get(self._key(original), ()):  # dims of maps moved
                 if rewrite.index is not None:
                     positional[rewrite.index] = Arg(rewrite.source)
                 else:
                     keywords[rewrite.keyword] = Arg(rewrite.source)
-            if any(a.startswith("*") for a in positional) and not _takes_varargs(func):
+            if any(a.startswith("*") for a in positional) and not takes_varargs(func):
                 raise TypeError("*-arguments cannot be bound statically")
             bound = bind(func, [*leading, *positional], keywords)
             source = func(*bound.args, **bound.kwargs)
@@ -1298,139 +1248,6 @@ class _Translator(cst.CSTTransformer):
             self.parents,
         )
         return updated
-
-
-def _expression_call(stmt: cst.BaseStatement) -> cst.Call | None:
-    """The call of a statement that is one call, such as ``self.reset_parameters()``."""
-    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-        small = stmt.body[0]
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            return small.value
-    return None
-
-
-def _registered_parameter(
-    stmt: cst.SimpleStatementLine, imports: ImportTable
-) -> tuple[str, cst.Call | None] | None:
-    """(name, the nn.Parameter call or None) of ``self.register_parameter("name", value)``."""
-    call = _expression_call(stmt)
-    if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
-        return None
-    name, value = (a.value for a in call.args)
-    if any(a.keyword for a in call.args) or not isinstance(name, cst.SimpleString):
-        return None
-    if dotted(value) == "None":
-        return name.evaluated_value, None
-    if isinstance(value, cst.Call) and imports.qualify(value.func) == PARAMETER:
-        return name.evaluated_value, value
-    return None
-
-
-def _is_telemetry(stmt: cst.CSTNode) -> bool:
-    """``torch._C._log_api_usage_once(...)`` or torchvision's ``_log_api_usage_once(self)``:
-    torch's API-usage logging, which means nothing to TensorFlow."""
-    call = _expression_call(stmt) if isinstance(stmt, cst.SimpleStatementLine) else None
-    return call is not None and (dotted(call.func) or "").endswith("_log_api_usage_once")
-
-
-def _drop_telemetry(block: cst.IndentedBlock) -> cst.IndentedBlock:
-    """Telemetry statements removed, each leaving a one-line comment in its place."""
-    body, carried = [], []
-    for stmt in block.body:
-        if _is_telemetry(stmt):
-            call = code_of(stmt.body[0].value.func)
-            note = f"# torch2tf: {call}(...) dropped: torch's API-usage telemetry"
-            carried += [*stmt.leading_lines, cst.EmptyLine(indent=True, comment=cst.Comment(note))]
-            continue
-        if carried:
-            stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
-            carried = []
-        body.append(stmt)
-    if carried:
-        if not body:
-            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carried)]
-        else:
-            block = block.with_changes(footer=[*carried, *block.footer])
-    return block.with_changes(body=body)
-
-
-def _is_self_assignment(stmt: cst.SimpleStatementLine) -> bool:
-    """``x = x``."""
-    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
-        return False
-    assign = stmt.body[0]
-    return (
-        len(assign.targets) == 1
-        and isinstance(assign.value, cst.Name)
-        and dotted(assign.targets[0].target) == assign.value.value
-    )
-
-
-def _is_device_move(stmt: cst.SimpleStatementLine | None) -> bool:
-    """``self.to(device)``, ``self.cuda()``, ``self.cpu()`` as a statement of its own."""
-    if stmt is None or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
-        return False
-    call = stmt.body[0].value
-    if not isinstance(call, cst.Call) or _self_attr(call.func) not in ("to", "cuda", "cpu"):
-        return False
-    if _self_attr(call.func) != "to":
-        return True
-    args = [a for a in call.args if a.keyword is None or a.keyword.value == "device"]
-    return len(args) == len(call.args) == 1 and not _looks_like_dtype(args[0].value)
-
-
-def _looks_like_dtype(node: cst.BaseExpression) -> bool:
-    name = dotted(node) or ""
-    return "float" in name or "int" in name or "dtype" in name or "double" in name
-
-
-def _takes_varargs(func) -> bool:
-    return any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values())
-
-
-def _is_torch_module(name: str | None) -> bool:
-    return name is not None and (name == "torch" or name.startswith("torch."))
-
-
-def _init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:
-    """``(w_init_, tensor)`` for ``w_init_(tensor)`` or ``if w_init_: w_init_(tensor)``."""
-    if isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.test, cst.Name):
-        body = stmt.body.body
-        if len(body) != 1:
-            return None
-        call = _expression_call(body[0])
-        guard = stmt.test.value
-    else:
-        call, guard = _expression_call(stmt), None
-    if call is None or not isinstance(call.func, cst.Name) or len(call.args) != 1:
-        return None
-    name = call.func.value
-    if guard not in (None, name) or call.args[0].keyword or call.args[0].star:
-        return None
-    if name in _local_names(init):
-        return None  # reassigned: not the parameter's value any more
-    return name, call.args[0].value
-
-
-def _param_default(init: cst.FunctionDef | None, name: str) -> cst.BaseExpression | None:
-    if init is None:
-        return None
-    params = init.params
-    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
-        if param.name.value == name:
-            return param.default
-    return None
-
-
-def _local_names(tree: ast.AST) -> set[str]:
-    """Names assigned anywhere in ``tree`` (parameters excluded)."""
-    return {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    }
-
-
-def _name_uses(tree: ast.Module, name: str) -> int:
-    return sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
 
 
 def _fixed_defaults(func: cst.FunctionDef, fixed: dict[str, cst.Lambda]) -> cst.FunctionDef:
