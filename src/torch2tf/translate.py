@@ -15,15 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+from libcst.metadata import MetadataWrapper
 
 from torch2tf import rules, training_script
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
-from torch2tf.initializers import InitReader
-from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
-from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
+from torch2tf.keras_api import keras_attribute
+from torch2tf.names import ImportTable, code_of, dotted, drop_imports
 from torch2tf.parameters import LEGACY, add_weight, holds_data
 from torch2tf.parsed import ParsedSource
 from torch2tf.project import local_imports, project_of
@@ -33,32 +32,26 @@ from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.rules.registry import layer_factory
 from torch2tf.serializable import named_layer, package_name, record_arguments, register
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, ClassFacts, analyse
-from torch2tf.torch_api import DTYPES, MODULE_API, TENSOR_METHODS
+from torch2tf.torch_api import DTYPES, TENSOR_METHODS
+from torch2tf.translation.class_analysis import ClassAnalysis, module_class_defs
+from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.emission import emit, emit_module, helper_sources, names_in, used_names
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     PARAMETER,
+    UNTRANSLATED_MODULE_API,
     call_args,
     calls_forward,
     drop_telemetry,
-    expression_call,
-    init_default_call,
     is_device_move,
     is_self_assignment,
     is_telemetry,
     is_torch_module,
-    param_default,
     positional_params,
-    registered_parameter,
     self_attr,
     takes_varargs,
 )
-from torch2tf.translation.scans import (
-    assigned_names,
-    assigned_self_attributes,
-    local_names,
-    name_uses,
-)
+from torch2tf.translation.reporting import Reporter
 
 # emit is public here too: conversion emits code it writes itself.
 __all__ = [
@@ -72,8 +65,6 @@ _helpers = helper_sources  # its name before emission moved out, which tests sti
 
 KERAS_MODEL = "tf.keras.Model"
 # torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
-# register_buffer is translated (to add_weight); the rest of this API is reported when used.
-UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
 NAMES = {
     "torch.nn.Module": KERAS_MODEL,
     "torch.Tensor": "tf.Tensor",
@@ -165,7 +156,7 @@ def _translate(
         model_classes=frozenset(translator.classes),
         project_classes=frozenset(project_classes),
         dropped_functions=frozenset(translator.dropped_functions),
-        init_code=frozenset(translator.init_code()),
+        init_code=frozenset(translator.analysis.init_code()),
         diagnostics=translator.diagnostics,
     )
     result = training_script.rewrite(facts, result)  # optimizers, training loops
@@ -182,31 +173,6 @@ def _translate(
         emit_module(result, code, used, translator.imports_inserted, translator.generated),
         translator.facts,
     )
-
-
-class _LazyMetadata(Mapping):
-    """One kind of metadata of the input's nodes, computed on first use. Positions are only
-    needed for diagnostics, parents only by some passes; each costs about as much as the
-    rest of an error-free translation."""
-
-    def __init__(self, wrapper: MetadataWrapper, provider: type) -> None:
-        self._wrapper = wrapper
-        self._provider = provider
-        self._values: Mapping | None = None
-
-    def _resolved(self) -> Mapping:
-        if self._values is None:
-            self._values = self._wrapper.resolve(self._provider)
-        return self._values
-
-    def __getitem__(self, node: cst.CSTNode):
-        return self._resolved()[node]
-
-    def __iter__(self):
-        return iter(self._resolved())
-
-    def __len__(self) -> int:
-        return len(self._resolved())
 
 
 def translate_file(path: str | Path, classes: Sequence[str] | None = None) -> str:
@@ -273,7 +239,7 @@ def translate_project(
         changed = False
         for relative, (name, _, module) in parsed.items():
             imports = ImportTable.of(module, _package(name, relative.name == "__init__.py"))
-            for node in _module_class_defs(module, imports, frozenset(known)):
+            for node in module_class_defs(module, imports, frozenset(known)):
                 qualified = f"{name}.{node.name.value}"
                 if qualified not in known:
                     known.add(qualified)
@@ -301,31 +267,6 @@ def _package(module_name: str | None, is_package: bool = False) -> str | None:
     return module_name if is_package else module_name.rpartition(".")[0]
 
 
-def _module_class_defs(
-    module: cst.Module, imports: ImportTable, project_classes: frozenset[str]
-) -> list[cst.ClassDef]:
-    """The file's classes deriving, directly or not, from nn.Module."""
-    class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
-    found: dict[str, cst.ClassDef] = {}
-    changed = True
-    while changed:  # a class deriving from a module class defined later is still a module
-        changed = False
-        for node in class_defs:
-            if node.name.value in found:
-                continue
-            for base in node.bases:
-                qualified = imports.qualify(base.value)
-                if (
-                    qualified == MODULE_BASE
-                    or qualified in project_classes
-                    or dotted(base.value) in found
-                ):
-                    found[node.name.value] = node
-                    changed = True
-                    break
-    return list(found.values())
-
-
 # --------------------------------------------------------------------------- analysis
 
 
@@ -344,12 +285,15 @@ class _Translator(cst.CSTTransformer):
         module = wrapper.module
         self.tree = tree
         self.path = path
-        self.positions = _LazyMetadata(wrapper, PositionProvider)
-        self.parents = _LazyMetadata(wrapper, ParentNodeProvider)
+        self.reporter = Reporter(wrapper, path)
+        self.positions = self.reporter.positions
+        self.parents = self.reporter.parents
         self.imports = ImportTable.of(module, package)
         self.project_classes = project_classes
-        self.diagnostics: list[Diagnostic] = []
-        self.classes: dict[str, ClassInfo] = {}
+        self.diagnostics = self.reporter.diagnostics
+        self.analysis = ClassAnalysis(module, tree, self.imports, self.reporter, project_classes)
+        self.classes = self.analysis.classes
+        self.dropped_functions = self.analysis.dropped_functions
         self.class_stack: list[ClassInfo | None] = []
         self.function_stack: list[str] = []
         self.pending: dict[cst.CSTNode, str] = {}  # torch references not yet translated
@@ -360,265 +304,11 @@ class _Translator(cst.CSTTransformer):
         self.statement: cst.SimpleStatementLine | None = None
         self.imports_inserted = False
         self.module = module
-        self._analyse(module)
 
     # -- diagnostics
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
-        start = self.positions[node].start
-        self.diagnostics.append(Diagnostic(self.path, start.line, start.column + 1, message, hint))
-
-    # -- analysis, on the original tree
-
-    def _analyse(self, module: cst.Module) -> None:
-        self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
-        self.dropped_functions: set[str] = set()  # init functions used by self.apply only
-        self.init_function_calls: dict[str, int] = {}  # init function -> calls taken over
-        trees = [n for n in self.tree.body if isinstance(n, ast.ClassDef)]
-        twins = dict(
-            zip([n for n in module.body if isinstance(n, cst.ClassDef)], trees, strict=True)
-        )
-        for node in _module_class_defs(module, self.imports, self.project_classes):
-            self.classes[node.name.value] = ClassInfo(node, twins[node])
-
-    def init_code(self) -> set[cst.CSTNode]:
-        """Init methods and statements whose effect became initializer arguments."""
-        found: set[cst.CSTNode] = set()
-        for info in self.classes.values():
-            found |= info.removed | {info.method(m) for m in info.init_methods}
-        return found
-
-    def is_module_class(self, expr: cst.BaseExpression) -> bool:
-        """Whether ``expr`` names an nn.Module class of this file or of the project."""
-        return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
-
-    def _analyse_class(self, info: ClassInfo) -> None:
-        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
-        init = info.method("__init__")
-        if init is None:
-            return
-        outer = self
-
-        class Finder(cst.CSTVisitor):
-            position = 0
-
-            def visit_Call(self, node: cst.Call) -> None:
-                if outer.imports.qualify(node.func) in LAYERS:
-                    info.call_position[node] = Finder.position  # dicts keep source order
-
-            def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-                found = registered_parameter(node, outer.imports)
-                if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
-                    name, call = found
-                    info.registered[node] = name
-                    if call is not None:
-                        info.call_attr[call] = name
-                        info.params[name] = (Finder.position, call)
-
-            def visit_Assign(self, node: cst.Assign) -> None:
-                if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
-                    return
-                attr = self_attr(node.targets[0].target)
-                if attr is None:
-                    return
-                call = node.value
-                qualified = outer.imports.qualify(call.func)
-                if qualified in LAYERS:
-                    info.layers[attr] = qualified
-                    info.direct_calls.add(call)
-                    info.call_attr[call] = attr
-                elif outer.is_module_class(call.func):
-                    info.modules[attr] = dotted(call.func)
-                elif qualified == PARAMETER:
-                    info.call_attr[call] = attr
-                    info.params[attr] = (Finder.position, call)
-                elif not (qualified or "").startswith("torch."):
-                    info.opaque_builders.append(call)
-
-        for position, stmt in enumerate(init.body.body):
-            Finder.position = position
-            stmt.visit(Finder())
-        reader = InitReader(self, info)
-        for position, stmt in enumerate(init.body.body):
-            call = expression_call(stmt)
-            method = self_attr(call.func) if call is not None else None
-            if method == "apply" and len(call.args) == 1:
-                if self._init_apply(info, reader, call.args[0].value, position):
-                    info.removed.add(stmt)
-            elif method is not None and not call.args and info.method(method) is not None:
-                if reader.method(info.method(method), position):
-                    info.init_methods.add(method)
-                    info.removed.add(stmt)
-                    info.init_note = (
-                        f"# {method}() is applied through the layers' initializer arguments."
-                    )
-            elif self._init_function(info, reader, stmt, call, position):
-                info.removed.add(stmt)
-            elif reader.statement(stmt, position):
-                info.removed.add(stmt)
-        info.build_input = self._build_input(info)
-        info.training = self._training_methods(info)
-
-    def _init_function(
-        self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
-    ) -> bool:
-        """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
-        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
-        default_param = init_default_call(stmt, info.tree)
-        default = (
-            param_default(info.method("__init__"), default_param[0]) if default_param else None
-        )
-        if default_param is not None and isinstance(default, cst.Lambda):
-            name, tensor = default_param
-            if reader.default_function(default, tensor, position):
-                info.fixed_defaults[name] = default
-                info.init_note = (
-                    f"# The default of {name} is applied through the layers' initializer arguments."
-                )
-                return True
-            return False
-        if call is None or not isinstance(call.func, cst.Name):
-            return False
-        name = call.func.value
-        func = self.functions.get(name)
-        if func is None or name in local_names(info.tree):
-            return False
-        if not reader.function(func, call, position):
-            return False
-        self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
-        if self.init_function_calls[name] == name_uses(self.tree, name):
-            self.dropped_functions.add(name)  # every use became initializers
-        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
-        return True
-
-    def _init_apply(
-        self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
-    ) -> bool:
-        """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
-        method = self_attr(target)
-        func = info.method(method) if method else self.functions.get(dotted(target) or "")
-        if func is None:
-            self.error(target, "self.apply() is translated only for a method or a function here")
-            return False
-        params = positional_params(func)[1 if method else 0 :]
-        if len(params) != 1:
-            self.error(func, "an init function for self.apply() takes exactly one module")
-            return False
-        reader.apply(func, params[0].name.value, position, "self.apply()")
-        if method:
-            info.init_methods.add(method)
-        else:
-            self.dropped_functions.add(func.name.value)
-        info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
-        return True
-
-    def _build_input(self, info: ClassInfo) -> str | None:
-        """Source of the input size when the first layer applied to the input fixes it."""
-        forward, init = info.method("forward"), info.method("__init__")
-        if forward is None or init is None:
-            return None
-        params = positional_params(forward)[1:]
-        required = [p for p in params if p.default is None]
-        if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
-            return None
-        input_name = required[0].name.value
-        first: list[str] = []
-
-        class FirstCall(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call) -> bool:
-                attr = self_attr(node.func)
-                if not first and attr and node.args and dotted(node.args[0].value) == input_name:
-                    first.append(attr)
-                return not first
-
-        forward.body.visit(FirstCall())
-        if not first or first[0] not in info.layers:
-            return None
-        attr = first[0]
-        call = next(c for c, a in info.call_attr.items() if a == attr)
-        rule = LAYERS[info.layers[attr]]()
-        try:
-            bound = bind(rule.input_features, *call_args(call))
-        except TypeError:
-            return None
-        size = rule.input_features(*bound.args)
-        if size is None:
-            return None
-        if not self._builds_on_2d(info):
-            return None
-        init_params = {p.name.value for p in positional_params(init)[1:]}
-        init_params |= {p.name.value for p in init.params.kwonly_params}
-        used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
-        init_tree = next(
-            f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
-        )
-        if used - init_params or used & assigned_names(init_tree):
-            return None  # the value at the end of __init__ may differ from the one used
-        return size
-
-    def _training_methods(self, info: ClassInfo) -> set[str]:
-        """Methods other than forward whose result depends on training: they call a layer or
-        module that does, use ``self.training``, or call such a method (forward_actor)."""
-        methods = {
-            s.name.value: s
-            for s in info.node.body.body
-            if isinstance(s, cst.FunctionDef) and s.name.value not in ("__init__", "forward")
-        }
-        methods = {k: v for k, v in methods.items() if k not in info.init_methods}
-        depends: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for name, func in methods.items():
-                if name not in depends and self._uses_training(info, func, depends):
-                    depends.add(name)
-                    changed = True
-        return depends
-
-    def _uses_training(self, info: ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
-        found = False
-
-        class Uses(cst.CSTVisitor):
-            def visit_Attribute(self, node: cst.Attribute) -> None:
-                nonlocal found
-                found |= dotted(node) == "self.training"
-
-            def visit_Call(self, node: cst.Call) -> None:
-                nonlocal found
-                attr = self_attr(node.func)
-                if attr is None:
-                    return
-                if attr in info.layers:
-                    found |= LAYERS[info.layers[attr]].takes_training
-                else:
-                    found |= attr in info.modules or attr in depends
-                    found |= info.method(attr) is None and attr not in UNTRANSLATED_MODULE_API
-
-        func.body.visit(Uses())
-        return found
-
-    def _builds_on_2d(self, info: ClassInfo) -> bool:
-        """Whether a 2-D symbolic input builds every layer of the class as torch made it.
-
-        A layer whose weights or behaviour depend on the input's rank blocks it, except the
-        MLP pattern ``Linear(.., n)`` then ``BatchNorm1d(n)``: there BatchNorm's size is right
-        whatever the rank.
-        """
-        previous_out = None
-        for call in info.call_position:
-            qualified = self.imports.qualify(call.func)
-            rule = LAYERS[qualified]()
-            try:
-                arguments = bind(rule.keras, *call_args(call)).arguments
-            except TypeError:
-                return False
-            if rule.rank_sensitive(arguments):
-                after_linear = qualified == "torch.nn.BatchNorm1d" and previous_out is not None
-                if not (after_linear and arguments["num_features"] == previous_out):
-                    return False
-            if qualified == "torch.nn.Linear":
-                previous_out = arguments["out_features"]
-        return True
+        self.reporter.error(node, message, hint)
 
     # -- rewriting
 
@@ -639,8 +329,7 @@ class _Translator(cst.CSTTransformer):
     def visit_Module(self, node: cst.Module) -> None:
         # Analysed up-front (positions are available from here on): an init function defined
         # above the class that applies it must be known before it is reached.
-        for info in self.classes.values():
-            self._analyse_class(info)
+        self.analysis.run()
         self.facts = analyse(
             self.tree, self.module.code, self.imports.qualify_name, set(LAYERS), set(self.classes)
         )
@@ -689,7 +378,7 @@ class _Translator(cst.CSTTransformer):
         if name in info.training:
             return self._with_training_param(updated)
         if name == "__init__":
-            return self._finish_init(info, record_arguments(updated))
+            return finish_init(info, record_arguments(updated), self.classes)
         return updated
 
     def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
@@ -707,25 +396,6 @@ class _Translator(cst.CSTTransformer):
                 params = params.with_changes(params=[*params.params, training])
         return func.with_changes(params=params)
 
-    def _finish_init(self, info: ClassInfo, func: cst.FunctionDef) -> cst.FunctionDef:
-        if info.fixed_defaults:
-            func = _fixed_defaults(func, info.fixed_defaults)
-        if info.build_input is None:
-            return func
-        comments = [info.init_note] if info.init_note else []
-        comments.append("# Create the weights now, as torch does at construction.")
-        build_code = f"self(tf.keras.Input(shape=({info.build_input},)))\n"
-        name = info.node.name.value
-        if any(dotted(b.value) == name for c in self.classes.values() for b in c.node.bases):
-            # A subclass's own layers do not exist yet here: it is built by its first call.
-            comments.append("# (Only for this class itself: a subclass adds layers after this.)")
-            build_code = f"if type(self) is {name}:\n    {build_code}"
-        build = cst.parse_statement(build_code)
-        build = build.with_changes(
-            leading_lines=[cst.EmptyLine(comment=cst.Comment(c), indent=True) for c in comments]
-        )
-        return func.with_changes(body=func.body.with_changes(body=[*func.body.body, build]))
-
     def _register_parameter(self, original, updated: cst.SimpleStatementLine):
         """``self.register_parameter("b", None)`` -> ``self.b = None``; with a Parameter, the
         same as ``self.b = nn.Parameter(...)``."""
@@ -736,7 +406,7 @@ class _Translator(cst.CSTTransformer):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self.cls is not None and node in self.cls.fixed_defaults.values():
-            return False  # replaced by _fixed_defaults
+            return False  # replaced by fixed_defaults
         if self.cls is not None and node in self.cls.removed:
             return False  # init code whose effect moved into initializers: nothing to rewrite
         return super().on_visit(node)
@@ -1248,32 +918,3 @@ class _Translator(cst.CSTTransformer):
             self.parents,
         )
         return updated
-
-
-def _fixed_defaults(func: cst.FunctionDef, fixed: dict[str, cst.Lambda]) -> cst.FunctionDef:
-    """An init function default read into initializers: the parameter keeps a plain default,
-    and any other value is refused loudly (its effect cannot be known statically)."""
-    params = func.params
-
-    def replace(group):
-        return [
-            p.with_changes(default=cst.SimpleString('"default"')) if p.name.value in fixed else p
-            for p in group
-        ]
-
-    params = params.with_changes(
-        posonly_params=replace(params.posonly_params),
-        params=replace(params.params),
-        kwonly_params=replace(params.kwonly_params),
-    )
-    checks = []
-    for name, default in fixed.items():
-        func_name = code_of(default.body.func) if isinstance(default.body, cst.Call) else "lambda"
-        message = f"{name}: only its default init function ({func_name}) is translated"
-        checks.append(
-            cst.parse_statement(f'if {name} != "default":\n    raise ValueError({message!r})\n')
-        )
-    body = list(func.body.body)
-    at = 1 if body and is_docstring(body[0]) else 0
-    body[at:at] = checks
-    return func.with_changes(params=params, body=func.body.with_changes(body=body))

@@ -10,10 +10,13 @@ import libcst as cst
 
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import Arg
+from torch2tf.torch_api import MODULE_API
 from torch2tf.translation.scans import local_names
 
 MODULE_BASE = "torch.nn.Module"
 PARAMETER = "torch.nn.Parameter"
+# register_buffer is translated (to add_weight); the rest of this API is reported when used.
+UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
 
 
 def self_attr(node: cst.BaseExpression) -> str | None:
