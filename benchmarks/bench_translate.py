@@ -36,10 +36,10 @@ class _FormatTimer:
     """Times the formatting step inside translate_source, if the private hook exists."""
 
     def __init__(self) -> None:
-        import torch2tf.translate as engine
+        import torch2tf.translation.emission as engine
 
         self.engine = engine
-        self.original = getattr(engine, "_format", None)
+        self.original = getattr(engine, "format_code", None)
         self.seconds = 0.0
 
     def __enter__(self) -> _FormatTimer:
@@ -53,12 +53,12 @@ class _FormatTimer:
                 finally:
                     self.seconds += time.perf_counter() - start
 
-            self.engine._format = timed_format
+            self.engine.format_code = timed_format
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.original is not None:
-            self.engine._format = self.original
+            self.engine.format_code = self.original
 
     @property
     def available(self) -> bool:

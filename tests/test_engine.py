@@ -93,6 +93,14 @@ def test_the_training_script_pass_is_in_modules_of_at_most_500_lines():
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name
 
 
+def test_the_translation_passes_and_init_code_readers_are_in_modules_of_at_most_500_lines():
+    paths = [PACKAGE / "translate.py", PACKAGE / "initializers.py"]
+    paths += [*(PACKAGE / "translation").glob("*.py"), *(PACKAGE / "init_code").glob("*.py")]
+    assert len(paths) > 10
+    for path in paths:
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name
+
+
 # --------------------------------------------------------------------------- one table
 
 

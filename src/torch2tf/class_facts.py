@@ -1,7 +1,7 @@
 """What the engine knows of one ``nn.Module`` class: its layers, init code and build input.
 
-Filled by the engine's analysis of the class (translate.py, initializers.py), read by its
-rewrite.
+Filled by the engine's analysis of the class (translation/class_analysis.py, initializers.py),
+read by its rewrite.
 """
 
 from __future__ import annotations

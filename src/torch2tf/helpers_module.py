@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from torch2tf.errors import UsageError
-from torch2tf.translate import _format, _helpers
+from torch2tf.translation.emission import format_code as _format
+from torch2tf.translation.emission import helper_sources as _helpers
 
 NOTE = "# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks."
 HEADER = '"""torch2tf helpers: exact Keras versions of torch behaviour Keras lacks."""\n\n'

@@ -1,0 +1,1 @@
+"""Reading init code into initializer arguments (see :mod:`torch2tf.initializers`)."""

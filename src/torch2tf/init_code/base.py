@@ -1,0 +1,155 @@
+"""What every part of init-code reading shares: the torch names it knows, the scope of the
+code being read, and the reader's state."""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import libcst as cst
+
+from torch2tf.class_facts import ClassInfo
+from torch2tf.names import ImportTable
+from torch2tf.parameters import tensor_shape
+from torch2tf.rules import Unsupported
+from torch2tf.torch_api import MODULE_ITERATORS
+from torch2tf.translation.patterns import self_attr  # re-exported to the readers
+
+
+class Engine(Protocol):
+    """What init analysis needs of the engine: names resolved, problems reported."""
+
+    imports: ImportTable
+
+    def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None: ...
+
+
+TENSOR_INIT_METHODS = {  # in-place tensor methods: ``m.weight.data.normal_(0, 0.01)``
+    "normal_": "torch.nn.init.normal_",
+    "uniform_": "torch.nn.init.uniform_",
+    "zero_": "torch.nn.init.zeros_",
+    "fill_": "torch.nn.init.constant_",
+}
+
+
+FANS = "torch.nn.init._calculate_fan_in_and_fan_out"
+
+
+# numpy on Python numbers in init arguments, as the identical ``math`` (both round sqrt exactly).
+NUMPY_AS_MATH = {"numpy.sqrt": "math.sqrt", "numpy.pi": "math.pi"}
+
+
+# The parameters of each layer with tensors, and their ranks (None: set by an argument).
+PARAMETER_RANKS = {
+    "torch.nn.Linear": {"weight": 2, "bias": 1},
+    "torch.nn.BatchNorm1d": {"weight": 1, "bias": 1},
+    "torch.nn.Embedding": {"weight": 2},
+    "torch.nn.PReLU": {"weight": 1},
+    "torch.nn.LayerNorm": {"weight": None, "bias": None},
+    "torch.nn.RMSNorm": {"weight": None},
+}
+
+
+RANK_OPERATORS = {
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+}
+
+
+CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
+
+
+LOOP_ITERATORS = MODULE_ITERATORS | {"parameters", "named_parameters"}
+
+
+# ``bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0``: torch's own Linear bias bound.
+DEFAULT_BOUND = re.compile(r"\(?1 / math\.sqrt\((?P<fan>[^()]+)\) if (?P=fan) > 0 else 0\)?")
+
+
+class Refused(Exception):
+    """Init code that cannot be read exactly; already reported."""
+
+
+@dataclass(frozen=True)
+class LoopTensor:
+    """One parameter a ``self.parameters()`` loop reaches: the class's own (``own``) or one of
+    the layer that ``call`` makes."""
+
+    name: str  # its own name: ``weight``
+    rank: int | None  # None when the source does not fix it
+    own: bool
+    call: cst.Call | None = None
+    qualified: str | None = None
+
+
+@dataclass
+class Scope:
+    """Local names of the init code being read -> their value as source for __init__."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    guard: str | None = None  # inside ``if <guard> is not None:``
+    var: str | None = None  # the loop variable over modules
+    types: frozenset[str] | None = None  # the types ``var`` was checked against (isinstance)
+    members: frozenset[cst.Call] | None = None  # the layers ``var`` runs over (containers)
+    over: str = "all"  # what a loop over modules reaches: "all" (modules()) or "children"
+    tensors: tuple[LoopTensor, ...] | None = None  # the parameters a parameters() loop reaches
+    name_var: str | None = None  # the name variable of a named_parameters() loop
+    in_init: bool = False  # __init__'s own code (else a method's, with names of its own)
+    # an init function's parameters bound to a layer or tensor of __init__: ``module`` -> self.fc
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def child(self, **changes) -> Scope:
+        fields = {**self.__dict__, "values": dict(self.values), **changes}
+        return Scope(**fields)
+
+
+def bound_names(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+class ReaderBase:
+    """The state of reading one class's init code for the engine (``t``)."""
+
+    def __init__(self, t: Engine, info: ClassInfo) -> None:
+        self.t = t
+        self.info = info
+        init = info.method("__init__")
+        tree = next(
+            f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+        )
+        self.init_tree = tree
+        args = tree.args
+        self.init_names = {
+            a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        } | bound_names(tree)
+        self.init = init
+
+    def _param_of(self, tensor: cst.BaseExpression) -> str | None:
+        """``w`` for ``self.w`` (or ``self.w.data``) when it is an nn.Parameter of the class."""
+        if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
+            tensor = tensor.value
+        attr = self_attr(tensor)
+        return attr if attr in self.info.params else None
+
+    def _shape_of(self, param: str) -> list[str] | None:
+        _, call = self.info.params[param]
+        args = [a for a in call.args if a.keyword is None]
+        try:
+            return tensor_shape(args[0].value, self.t.imports) if args else None
+        except Unsupported:
+            return None
+
+    def _refuse(self, node: cst.CSTNode, message: str, hint: str = ""):
+        self.t.error(node, message, hint)
+        raise Refused

@@ -1,0 +1,190 @@
+"""Init calls (``nn.init.f_(...)``, ``w.data.normal_(...)``) -> one :class:`InitStep` each."""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from torch2tf import rules
+from torch2tf.class_facts import InitStep
+from torch2tf.init_code.base import (
+    CONTAINERS,
+    DEFAULT_BOUND,
+    TENSOR_INIT_METHODS,
+    ReaderBase,
+    Scope,
+    self_attr,
+)
+from torch2tf.names import code_of, dotted
+from torch2tf.rules import LAYERS, Arg, Unsupported, bind
+from torch2tf.rules.init import for_torch_layout
+
+
+class InitCallReader(ReaderBase):
+    """Init calls (``nn.init.f_(...)``, ``w.data.normal_(...)``) -> one :class:`InitStep` each."""
+
+    def _record_tensors(self, call: cst.Call, source: str, position: int, scope) -> None:
+        """An init of the loop's parameter: one step for each parameter it reaches."""
+        for tensor in scope.tensors:
+            try:
+                checked = for_torch_layout(source, tensor.rank)
+            except Unsupported as err:
+                self._refuse(call, f"the loop reaches {tensor.name}: {err.message}", err.hint)
+            if tensor.own:
+                step = InitStep(position, "param", tensor.name, {"value": checked})
+            else:
+                self._check_param(call, tensor.qualified, tensor.name)
+                step = InitStep(
+                    position,
+                    "calls",
+                    tensor.qualified,
+                    {tensor.name: source},
+                    frozenset({tensor.call}),
+                )
+            self.info.init_steps.append(step)
+
+    def _init_call(self, call: cst.Call, position: int, scope: Scope) -> None:
+        """``init.f_(target.param, ...)`` or ``target.param.data.f_(...)`` -> one step."""
+        qualified = self.t.imports.qualify(call.func)
+        args = list(call.args)
+        if qualified in rules.INITIALIZERS:
+            if not args or args[0].keyword is not None:
+                self._refuse(call, "the tensor to initialise must come first")
+            tensor = args[0].value
+            rule = rules.INITIALIZERS[qualified]
+            name = qualified
+        elif isinstance(call.func, cst.Attribute) and call.func.attr.value in TENSOR_INIT_METHODS:
+            tensor = call.func.value
+            name = TENSOR_INIT_METHODS[call.func.attr.value]
+            rule = rules.INITIALIZERS[name]
+            args = [cst.Arg(tensor), *args]
+        else:
+            self._refuse(call, "unsupported statement in init code")
+        if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
+            tensor = tensor.value
+        tensor = _aliased(tensor, scope.aliases)
+        tensor_text = code_of(tensor)
+        if scope.guard is not None and tensor_text != scope.guard:
+            self._refuse(call, f"init of {tensor_text} under `if {scope.guard} is not None`")
+        try:
+            positional = [self._arg(a.value, scope) for a in args[1:] if a.keyword is None]
+            keywords = {a.keyword.value: self._arg(a.value, scope) for a in args if a.keyword}
+            positional.insert(0, Arg(tensor_text))
+            bound = bind(rule, positional, keywords)
+            source = _readable(name, bound.arguments) or rule(*bound.args)
+        except TypeError as err:
+            self._refuse(call, f"cannot translate this init call: {err}")
+        except Unsupported as err:
+            self._refuse(call, err.message, err.hint)
+        if scope.tensors is not None and dotted(tensor) == scope.var:
+            self._record_tensors(call, source, position, scope)
+            return
+        self._record(call, tensor, source, position, scope)
+
+    def _record(self, call, tensor, source: str, position: int, scope: Scope) -> None:
+        param = self._param_of(tensor)
+        if param is not None:
+            shape = self._shape_of(param)
+            try:
+                source = for_torch_layout(source, None if shape is None else len(shape))
+            except Unsupported as err:
+                self._refuse(call, f"{param}: {err.message}", err.hint)
+            self.info.init_steps.append(InitStep(position, "param", param, {"value": source}))
+            return
+        if not isinstance(tensor, cst.Attribute):
+            self._refuse(call, f"init of {code_of(tensor)} is not translated")
+        owner, weight = tensor.value, tensor.attr.value
+        attr = self_attr(owner)
+        if attr is not None and attr in self.info.layers:
+            if self.info.layers[attr] in CONTAINERS:
+                self._refuse(call, f"self.{attr} is a container: it has no {weight}")
+            other = self._other_assignment(attr)
+            if other is not None:  # e.g. a shared layer passed in: torch re-initialises it too
+                self._refuse(
+                    call,
+                    f"self.{attr} is also assigned something else than its layer (line {other}): "
+                    f"which {weight} this init reaches is not known statically",
+                    "create the layer in one place, or initialise it where it is created",
+                )
+            self._check_param(call, self.info.layers[attr], weight)
+            self.info.init_steps.append(InitStep(position, "attr", attr, {weight: source}))
+            return
+        if scope.var is None or dotted(owner) != scope.var:
+            self._refuse(call, f"init of {code_of(tensor)} is not translated", "init a layer")
+        if scope.members is not None:
+            self._record_members(call, weight, source, position, scope)
+            return
+        if scope.types is None:
+            self._refuse(call, "init of a loop variable outside an isinstance check")
+        for qualified in sorted(scope.types):
+            self._check_param(call, qualified, weight)
+            step = InitStep(position, scope.over, qualified, {weight: source})
+            self.info.init_steps.append(step)
+
+    def _other_assignment(self, attr: str) -> int | None:
+        """The line of an assignment to ``self.attr`` in __init__ other than a construction."""
+        for node in ast.walk(self.init_tree):
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                    and target.attr == attr
+                    and not isinstance(node.value, ast.Call)
+                ):
+                    return node.lineno
+        return None
+
+    def _record_members(self, call, weight: str, source: str, position: int, scope) -> None:
+        """An init of ``layer.weight`` in a loop over a container's layers."""
+        reached = []
+        for member in scope.members:
+            qualified = self.t.imports.qualify(member.func)
+            if scope.types is not None and qualified not in scope.types:
+                continue
+            if qualified not in LAYERS or qualified in CONTAINERS:
+                self._refuse(
+                    call,
+                    f"the loop also reaches {code_of(member.func)}(...), whose {weight} is "
+                    "not translated",
+                )
+            self._check_param(call, qualified, weight)
+            reached.append(member)
+        for qualified in {self.t.imports.qualify(m.func) for m in reached}:
+            step = InitStep(position, "calls", qualified, {weight: source}, frozenset(reached))
+            self.info.init_steps.append(step)
+
+    def _check_param(self, call: cst.Call, qualified: str, weight: str) -> None:
+        rule = LAYERS[qualified]
+        if weight not in rule.initializers:
+            self._refuse(
+                call,
+                f"init of {qualified}.{weight} is not translated",
+                f"translated parameters: {', '.join(rule.initializers) or 'none'}",
+            )
+
+
+def _readable(name: str, arguments: dict) -> str | None:
+    """torch's Linear bias idiom ``uniform_(b, -bound, bound)`` with ``bound = 1 /
+    math.sqrt(fan_in) if fan_in > 0 else 0`` -> ``torch_default_bias(fan_in)``."""
+    if name != "torch.nn.init.uniform_":
+        return None
+    low, high = str(arguments.get("a", "")), str(arguments.get("b", ""))
+    match = DEFAULT_BOUND.fullmatch(high)
+    low, high = low.replace(" ", ""), high.replace(" ", "")
+    if match and low in (f"-{high}", f"-({high})"):
+        return f"torch_default_bias({match.group('fan')})"
+    return None
+
+
+def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExpression:
+    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``."""
+    name = dotted(tensor)
+    head, _, rest = (name or "").partition(".")
+    if head not in aliases:
+        return tensor
+    full = f"{aliases[head]}.{rest}" if rest else aliases[head]
+    return cst.parse_expression(full.removesuffix(".data"))

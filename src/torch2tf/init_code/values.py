@@ -1,0 +1,125 @@
+"""Values in init code as source valid where the tensor is made: local names, sizes of
+parameters, ``calculate_gain``, the layers a loop runs over."""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import libcst as cst
+
+from torch2tf import rules
+from torch2tf.init_code.base import CONTAINERS, NUMPY_AS_MATH, ReaderBase, Scope, self_attr
+from torch2tf.init_code.containers import members
+from torch2tf.names import code_of, dotted, paren
+from torch2tf.rules import Arg, Unsupported
+from torch2tf.rules.init import gain_squared
+
+
+class ValueReader(ReaderBase):
+    """Values in init code as source valid where the tensor is made: local names, sizes of"""
+
+    def _arg(self, node: cst.BaseExpression, scope: Scope) -> Arg:
+        """An init argument as source for __init__; ``calculate_gain(...)`` is evaluated."""
+        if (
+            isinstance(node, cst.Call)
+            and self.t.imports.qualify(node.func) == "torch.nn.init.calculate_gain"
+        ):
+            values = [rules.const(Arg(code_of(a.value)), None) for a in node.args]
+            if not values or not isinstance(values[0], str) or None in values:
+                raise Unsupported("calculate_gain needs literal arguments")
+            return Arg(repr(math.sqrt(gain_squared(*values[:2]))))
+        return Arg(self._expr(node, scope))
+
+    def _expr(self, node: cst.BaseExpression, scope: Scope) -> str:
+        """Source of ``node`` valid in __init__ where the tensor is made: local names are
+        replaced by their values, ``self.w.size(1)``/``self.w.shape[1]`` by the size."""
+        outer = self
+        names = _free_names(node)
+        torch_names = {n for n in names if self.t.imports.is_torch(n)}
+        if torch_names:
+            self._refuse(node, f"the init argument {code_of(node)!r} uses torch")
+        if scope.var is not None and scope.var in names:
+            self._refuse(node, f"an init argument depending on {scope.var} is not translated")
+        if names & set(scope.aliases):
+            used = ", ".join(sorted(names & set(scope.aliases)))
+            self._refuse(node, f"an init argument depending on the layer or tensor {used}")
+        if not scope.in_init:
+            for name in names - set(scope.values) - {"self", "math"}:
+                if name in self.init_names:  # a global in the method, a local in __init__
+                    self._refuse(node, f"{name!r} here is not the {name!r} of __init__")
+
+        class Substitute(cst.CSTTransformer):
+            def leave_Name(self, original: cst.Name, updated: cst.Name):
+                if original.value in scope.values:
+                    return cst.parse_expression(paren(scope.values[original.value]))
+                return updated
+
+            def visit_Attribute(self, node: cst.Attribute) -> bool:
+                return dotted(node) is None  # in ``a.b`` only ``a`` may be a local name
+
+            def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+                same = NUMPY_AS_MATH.get(outer.t.imports.qualify(original) or "")
+                return updated if same is None else cst.parse_expression(same)
+
+            def leave_Call(self, original: cst.Call, updated: cst.Call):
+                size = outer._size(original.func, original.args)
+                return updated if size is None else cst.parse_expression(paren(size))
+
+            def leave_Subscript(self, original: cst.Subscript, updated):
+                if len(original.slice) != 1 or not isinstance(original.slice[0].slice, cst.Index):
+                    return updated
+                tensor = original.value
+                if isinstance(tensor, cst.Attribute) and tensor.attr.value == "shape":
+                    size = outer._size_at(tensor.value, original.slice[0].slice.value)
+                    return updated if size is None else cst.parse_expression(paren(size))
+                return updated
+
+        return code_of(node.visit(Substitute()))
+
+    def _size(self, func, args) -> str | None:
+        """``self.w.size(k)`` -> the size ``w`` was created with."""
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "size") or len(args) != 1:
+            return None
+        return self._size_at(func.value, args[0].value)
+
+    def _size_at(self, tensor, index: cst.BaseExpression) -> str | None:
+        param = self._param_of(tensor)
+        if param is None:
+            return None
+        shape = self._shape_of(param)
+        value = rules.const(Arg(code_of(index)), None)
+        if shape is None or not isinstance(value, int) or not -len(shape) <= value < len(shape):
+            self._refuse(index, f"cannot read this size of {param}")
+        return shape[value]
+
+    def _members_of(self, iterator: cst.BaseExpression) -> list[cst.Call] | None:
+        """The layer constructions a loop runs over: a ModuleList/Sequential attribute's
+        direct elements, or a literal list of layer attributes."""
+        if isinstance(iterator, (cst.List, cst.Tuple)):
+            found = []
+            for element in iterator.elements:
+                attr = self_attr(element.value)
+                call = self._call_of(attr)
+                if call is None:
+                    return None
+                found.append(call)
+            return found
+        attr = self_attr(iterator)
+        call = self._call_of(attr)
+        if call is None or self.t.imports.qualify(call.func) not in CONTAINERS:
+            return None
+        return members(call, self.init, self.t.imports.qualify)
+
+    def _call_of(self, attr: str | None) -> cst.Call | None:
+        if attr is None or attr not in self.info.layers:
+            return None
+        info = self.info
+        calls = [c for c, a in info.call_attr.items() if a == attr and c in info.direct_calls]
+        return calls[0] if len(calls) == 1 else None
+
+
+def _free_names(node: cst.CSTNode) -> set[str]:
+    """Names read in an expression (attribute and keyword names excluded)."""
+    tree = ast.parse(code_of(node).strip(), mode="eval")
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

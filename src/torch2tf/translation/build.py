@@ -1,0 +1,83 @@
+"""Build at construction: whether a class can be built from the input size its first layer
+fixes, as torch makes every weight in ``__init__`` (Keras makes them on the first call)."""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from torch2tf.class_facts import ClassInfo
+from torch2tf.names import ImportTable, dotted
+from torch2tf.rules import LAYERS, bind
+from torch2tf.translation.patterns import call_args, positional_params, self_attr
+from torch2tf.translation.scans import assigned_names
+
+
+def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
+    """Source of the input size when the first layer applied to the input fixes it."""
+    forward, init = info.method("forward"), info.method("__init__")
+    if forward is None or init is None:
+        return None
+    params = positional_params(forward)[1:]
+    required = [p for p in params if p.default is None]
+    if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
+        return None
+    input_name = required[0].name.value
+    first: list[str] = []
+
+    class FirstCall(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> bool:
+            attr = self_attr(node.func)
+            if not first and attr and node.args and dotted(node.args[0].value) == input_name:
+                first.append(attr)
+            return not first
+
+    forward.body.visit(FirstCall())
+    if not first or first[0] not in info.layers:
+        return None
+    attr = first[0]
+    call = next(c for c, a in info.call_attr.items() if a == attr)
+    rule = LAYERS[info.layers[attr]]()
+    try:
+        bound = bind(rule.input_features, *call_args(call))
+    except TypeError:
+        return None
+    size = rule.input_features(*bound.args)
+    if size is None:
+        return None
+    if not builds_on_2d(info, imports):
+        return None
+    init_params = {p.name.value for p in positional_params(init)[1:]}
+    init_params |= {p.name.value for p in init.params.kwonly_params}
+    used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
+    init_tree = next(
+        f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+    )
+    if used - init_params or used & assigned_names(init_tree):
+        return None  # the value at the end of __init__ may differ from the one used
+    return size
+
+
+def builds_on_2d(info: ClassInfo, imports: ImportTable) -> bool:
+    """Whether a 2-D symbolic input builds every layer of the class as torch made it.
+
+    A layer whose weights or behaviour depend on the input's rank blocks it, except the
+    MLP pattern ``Linear(.., n)`` then ``BatchNorm1d(n)``: there BatchNorm's size is right
+    whatever the rank.
+    """
+    previous_out = None
+    for call in info.call_position:
+        qualified = imports.qualify(call.func)
+        rule = LAYERS[qualified]()
+        try:
+            arguments = bind(rule.keras, *call_args(call)).arguments
+        except TypeError:
+            return False
+        if rule.rank_sensitive(arguments):
+            after_linear = qualified == "torch.nn.BatchNorm1d" and previous_out is not None
+            if not (after_linear and arguments["num_features"] == previous_out):
+                return False
+        if qualified == "torch.nn.Linear":
+            previous_out = arguments["out_features"]
+    return True

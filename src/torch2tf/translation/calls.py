@@ -1,0 +1,187 @@
+"""Rule dispatch: each torch call (layer, function, tensor method) bound to its rule."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torch2tf import rules
+from torch2tf.names import code_of, dotted
+from torch2tf.parameters import LEGACY, holds_data
+from torch2tf.receivers import UNKNOWN as UNKNOWN_RECEIVER
+from torch2tf.receivers import Receiver
+from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.serializable import named_layer
+from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
+from torch2tf.torch_api import TENSOR_METHODS
+from torch2tf.translation.emission import helper_sources
+from torch2tf.translation.patterns import (
+    PARAMETER,
+    call_args,
+    calls_forward,
+    self_attr,
+    takes_varargs,
+)
+from torch2tf.translation.rewrite_base import RewriteBase
+
+
+class CallRewrite(RewriteBase):
+    """Rule dispatch: each torch call (layer, function, tensor method) bound to its rule."""
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if self._is_explicit_super(original):
+            return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
+        if dotted(original.func) == "getattr":
+            return self._getattr(original, updated)
+        qualified = self.imports.qualify(original.func)
+        if qualified in LAYERS:
+            return self._layer(original, updated, qualified)
+        if qualified == PARAMETER:
+            return self._parameter(original, updated)
+        if qualified == "functools.partial":
+            return self._partial(original, updated)
+        if qualified in LEGACY and not holds_data(original):
+            return updated  # torch.Tensor(a, b): a shape, which nn.Parameter reads
+        if qualified in rules.FUNCTIONS:
+            return self._function(original, updated, qualified)
+        receiver = self._non_tensor_receiver(original)
+        if receiver is not None:
+            return self._object_method(original, updated, receiver)
+        if self._is_tensor_method(original):
+            return self._tensor_method(original, updated)
+        if self.cls is not None and calls_forward(original.func):  # super().forward(x)
+            call = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("call")))
+            return self._with_training(call) if self.in_call else call
+        if self._is_tensor_method(original, TENSOR_METHODS):
+            self.error(
+                original,
+                f"Tensor.{original.func.attr.value}() is not translated",
+                "see `torch2tf --list-rules` for the tensor methods that are",
+            )
+            return updated
+        info = self.cls
+        attr = self_attr(original.func)
+        if info is not None and attr is not None:
+            takes = attr in info.modules or (
+                attr in info.layers and LAYERS[info.layers[attr]].takes_training
+            )
+            takes = takes or attr in info.training
+            unknown = attr not in info.layers and info.method(attr) is None
+            if (takes or unknown) and not any(
+                a.keyword and a.keyword.value == "training" for a in original.args
+            ):
+                if self.in_call:
+                    return self._with_training(updated)
+                if takes:
+                    self.error(
+                        original,
+                        f"self.{attr} depends on training but is called outside forward()",
+                        "call it from forward(), or pass training explicitly",
+                    )
+        return updated
+
+    def _is_explicit_super(self, call: cst.Call) -> bool:
+        info = self.cls
+        return (
+            info is not None
+            and len(self.function_stack) == 1
+            and dotted(call.func) == "super"
+            and len(call.args) == 2
+            and dotted(call.args[0].value) == info.node.name.value
+            and dotted(call.args[1].value) == "self"
+        )
+
+    def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
+        """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
+        func = call.func
+        if self.cls is None or not isinstance(func, cst.Attribute):
+            return False
+        if func.attr.value not in names:
+            return False
+        owner = dotted(func.value)
+        attr = self_attr(func.value)
+        if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
+            return False  # a method of a layer, not of a tensor
+        return owner != "self" and not (owner and self.imports.qualify(func.value))
+
+    def _non_tensor_receiver(self, call: cst.Call) -> Receiver | None:
+        if not self._is_tensor_method(call, set(rules.METHODS) | TENSOR_METHODS):
+            return None
+        return self.receivers.get(self._key(call.func.value))
+
+    def _object_method(self, original: cst.Call, updated: cst.Call, receiver: Receiver):
+        """A tensor method's name called on a value not known to be a tensor: left as written
+        on a Python object; reported when the value's kind is unknown."""
+        if receiver.kind == UNKNOWN_RECEIVER:
+            name = original.func.attr.value
+            self.error(
+                original,
+                f"cannot tell whether {receiver.origin} returns a tensor, so "
+                f".{name}() is neither translated as Tensor.{name}() nor kept as written",
+                "apply the torch function to a tensor directly (or assign a torch result to it)",
+            )
+        return updated
+
+    def _tensor_method(self, original: cst.Call, updated: cst.Call):
+        name = original.func.attr.value
+        receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
+        return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
+
+    def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
+        info = self.cls
+        overrides: dict[str, str] = {}
+        attr = None
+        if info is not None and self.function_stack == ["__init__"]:
+            attr = info.call_attr.get(original)
+            created = info.call_position.get(original, 0)
+            direct = original in info.direct_calls
+            for step in info.init_steps:  # in __init__ order
+                # init code before the layer is made misses it
+                if step.position >= created and step.reaches(original, qualified, attr, direct):
+                    overrides.update(step.params)
+        rule_cls: type[LayerRule] = LAYERS[qualified]
+        unknown = set(overrides) - set(rule_cls.initializers)
+        if unknown:
+            self.error(
+                original,
+                f"init of {qualified}.{', '.join(sorted(unknown))} is not translated",
+                f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
+            )
+        if qualified in CHANNELS_LAST_LAYERS and self._key(original) not in self.followed:
+            self.error(
+                original,
+                f"{qualified} is translated only where forward() applies it to feature maps "
+                "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the "
+                "tensor facts cannot place its channels-last maps",
+                "construct it as an attribute in __init__ and call it in forward()",
+            )
+        rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
+        layer = self._apply(original, updated, qualified, rule.keras)
+        if attr is not None and original in info.direct_calls:
+            layer = named_layer(layer, attr, helper_sources())
+        return layer
+
+    def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
+        return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
+
+    def _apply(self, original, updated, qualified, func, *leading: Arg):
+        """Bind the call's arguments (after ``leading``) to a rule and parse its source."""
+        self._resolved(original)
+        try:
+            # Arguments come from the updated node, so nested calls are translated already.
+            positional, keywords = call_args(updated)
+            for rewrite in self.rewrites.get(self._key(original), ()):  # dims of maps moved
+                if rewrite.index is not None:
+                    positional[rewrite.index] = Arg(rewrite.source)
+                else:
+                    keywords[rewrite.keyword] = Arg(rewrite.source)
+            if any(a.startswith("*") for a in positional) and not takes_varargs(func):
+                raise TypeError("*-arguments cannot be bound statically")
+            bound = bind(func, [*leading, *positional], keywords)
+            source = func(*bound.args, **bound.kwargs)
+        except TypeError as err:
+            self.error(original, f"cannot translate {qualified}: {err}")
+            return updated
+        except Unsupported as err:
+            self.error(original, f"{qualified}: {err.message}", err.hint)
+            return updated
+        return cst.parse_expression(source)

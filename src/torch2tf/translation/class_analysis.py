@@ -1,0 +1,269 @@
+"""Class facts: the file's ``nn.Module`` classes and, for each, a :class:`ClassInfo` record.
+
+Reads each class's ``__init__`` (layers, parameters and containers assigned to ``self``), hands
+its init code to :class:`InitReader` (-> initializer arguments), decides whether the class is
+built at construction and which methods depend on training. Runs on the original tree before
+the rewrite, which only reads the records; problems go to the engine's reporter.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from torch2tf.class_facts import ClassInfo
+from torch2tf.initializers import InitReader
+from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
+from torch2tf.names import ImportTable, code_of, dotted
+from torch2tf.rules import LAYERS
+from torch2tf.translation.build import build_input
+from torch2tf.translation.patterns import (
+    MODULE_BASE,
+    PARAMETER,
+    UNTRANSLATED_MODULE_API,
+    expression_call,
+    init_default_call,
+    param_default,
+    positional_params,
+    registered_parameter,
+    self_attr,
+)
+from torch2tf.translation.reporting import Reporter
+from torch2tf.translation.scans import assigned_self_attributes, local_names, name_uses
+
+
+class ClassAnalysis:
+    """The class facts of one file; ``error`` makes it the engine :class:`InitReader` needs."""
+
+    def __init__(
+        self,
+        module: cst.Module,
+        tree: ast.Module,
+        imports: ImportTable,
+        reporter: Reporter,
+        project_classes: frozenset[str] = frozenset(),
+    ) -> None:
+        self.tree = tree
+        self.imports = imports
+        self.reporter = reporter
+        self.project_classes = project_classes
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+        self.dropped_functions: set[str] = set()  # init functions used by self.apply only
+        self.init_function_calls: dict[str, int] = {}  # init function -> calls taken over
+        trees = [n for n in self.tree.body if isinstance(n, ast.ClassDef)]
+        twins = dict(
+            zip([n for n in module.body if isinstance(n, cst.ClassDef)], trees, strict=True)
+        )
+        for node in module_class_defs(module, self.imports, self.project_classes):
+            self.classes[node.name.value] = ClassInfo(node, twins[node])
+
+    def run(self) -> None:
+        """Analyse every class up-front: an init function defined above the class that applies
+        it must be known before the rewrite reaches it."""
+        for info in self.classes.values():
+            self.analyse_class(info)
+
+    def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
+        self.reporter.error(node, message, hint)
+
+    def init_code(self) -> set[cst.CSTNode]:
+        """Init methods and statements whose effect became initializer arguments."""
+        found: set[cst.CSTNode] = set()
+        for info in self.classes.values():
+            found |= info.removed | {info.method(m) for m in info.init_methods}
+        return found
+
+    def is_module_class(self, expr: cst.BaseExpression) -> bool:
+        """Whether ``expr`` names an nn.Module class of this file or of the project."""
+        return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
+
+    def analyse_class(self, info: ClassInfo) -> None:
+        """Fill ``info``: layers, parameters, init code, build input, training methods."""
+        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        init = info.method("__init__")
+        if init is None:
+            return
+        outer = self
+
+        class Finder(cst.CSTVisitor):
+            position = 0
+
+            def visit_Call(self, node: cst.Call) -> None:
+                if outer.imports.qualify(node.func) in LAYERS:
+                    info.call_position[node] = Finder.position  # dicts keep source order
+
+            def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+                found = registered_parameter(node, outer.imports)
+                if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
+                    name, call = found
+                    info.registered[node] = name
+                    if call is not None:
+                        info.call_attr[call] = name
+                        info.params[name] = (Finder.position, call)
+
+            def visit_Assign(self, node: cst.Assign) -> None:
+                if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
+                    return
+                attr = self_attr(node.targets[0].target)
+                if attr is None:
+                    return
+                call = node.value
+                qualified = outer.imports.qualify(call.func)
+                if qualified in LAYERS:
+                    info.layers[attr] = qualified
+                    info.direct_calls.add(call)
+                    info.call_attr[call] = attr
+                elif outer.is_module_class(call.func):
+                    info.modules[attr] = dotted(call.func)
+                elif qualified == PARAMETER:
+                    info.call_attr[call] = attr
+                    info.params[attr] = (Finder.position, call)
+                elif not (qualified or "").startswith("torch."):
+                    info.opaque_builders.append(call)
+
+        for position, stmt in enumerate(init.body.body):
+            Finder.position = position
+            stmt.visit(Finder())
+        reader = InitReader(self, info)
+        for position, stmt in enumerate(init.body.body):
+            call = expression_call(stmt)
+            method = self_attr(call.func) if call is not None else None
+            if method == "apply" and len(call.args) == 1:
+                if self._init_apply(info, reader, call.args[0].value, position):
+                    info.removed.add(stmt)
+            elif method is not None and not call.args and info.method(method) is not None:
+                if reader.method(info.method(method), position):
+                    info.init_methods.add(method)
+                    info.removed.add(stmt)
+                    info.init_note = (
+                        f"# {method}() is applied through the layers' initializer arguments."
+                    )
+            elif self._init_function(info, reader, stmt, call, position):
+                info.removed.add(stmt)
+            elif reader.statement(stmt, position):
+                info.removed.add(stmt)
+        info.build_input = build_input(info, self.imports)
+        info.training = training_methods(info)
+
+    def _init_function(
+        self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
+    ) -> bool:
+        """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
+        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
+        default_param = init_default_call(stmt, info.tree)
+        default = (
+            param_default(info.method("__init__"), default_param[0]) if default_param else None
+        )
+        if default_param is not None and isinstance(default, cst.Lambda):
+            name, tensor = default_param
+            if reader.default_function(default, tensor, position):
+                info.fixed_defaults[name] = default
+                info.init_note = (
+                    f"# The default of {name} is applied through the layers' initializer arguments."
+                )
+                return True
+            return False
+        if call is None or not isinstance(call.func, cst.Name):
+            return False
+        name = call.func.value
+        func = self.functions.get(name)
+        if func is None or name in local_names(info.tree):
+            return False
+        if not reader.function(func, call, position):
+            return False
+        self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
+        if self.init_function_calls[name] == name_uses(self.tree, name):
+            self.dropped_functions.add(name)  # every use became initializers
+        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
+        return True
+
+    def _init_apply(
+        self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
+    ) -> bool:
+        """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
+        method = self_attr(target)
+        func = info.method(method) if method else self.functions.get(dotted(target) or "")
+        if func is None:
+            self.error(target, "self.apply() is translated only for a method or a function here")
+            return False
+        params = positional_params(func)[1 if method else 0 :]
+        if len(params) != 1:
+            self.error(func, "an init function for self.apply() takes exactly one module")
+            return False
+        reader.apply(func, params[0].name.value, position, "self.apply()")
+        if method:
+            info.init_methods.add(method)
+        else:
+            self.dropped_functions.add(func.name.value)
+        info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
+        return True
+
+
+def training_methods(info: ClassInfo) -> set[str]:
+    """Methods other than forward whose result depends on training: they call a layer or
+    module that does, use ``self.training``, or call such a method (forward_actor)."""
+    methods = {
+        s.name.value: s
+        for s in info.node.body.body
+        if isinstance(s, cst.FunctionDef) and s.name.value not in ("__init__", "forward")
+    }
+    methods = {k: v for k, v in methods.items() if k not in info.init_methods}
+    depends: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, func in methods.items():
+            if name not in depends and _uses_training(info, func, depends):
+                depends.add(name)
+                changed = True
+    return depends
+
+
+def _uses_training(info: ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
+    found = False
+
+    class Uses(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            found |= dotted(node) == "self.training"
+
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            attr = self_attr(node.func)
+            if attr is None:
+                return
+            if attr in info.layers:
+                found |= LAYERS[info.layers[attr]].takes_training
+            else:
+                found |= attr in info.modules or attr in depends
+                found |= info.method(attr) is None and attr not in UNTRANSLATED_MODULE_API
+
+    func.body.visit(Uses())
+    return found
+
+
+def module_class_defs(
+    module: cst.Module, imports: ImportTable, project_classes: frozenset[str]
+) -> list[cst.ClassDef]:
+    """The file's classes deriving, directly or not, from nn.Module."""
+    class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
+    found: dict[str, cst.ClassDef] = {}
+    changed = True
+    while changed:  # a class deriving from a module class defined later is still a module
+        changed = False
+        for node in class_defs:
+            if node.name.value in found:
+                continue
+            for base in node.bases:
+                qualified = imports.qualify(base.value)
+                if (
+                    qualified == MODULE_BASE
+                    or qualified in project_classes
+                    or dotted(base.value) in found
+                ):
+                    found[node.name.value] = node
+                    changed = True
+                    break
+    return list(found.values())

@@ -1,0 +1,180 @@
+"""Shapes of torch code the engine recognises in a syntax tree: ``self.x``, calls to
+``forward``, statements that are one call, ``register_parameter``, device moves, telemetry."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import libcst as cst
+
+from torch2tf.names import ImportTable, code_of, dotted
+from torch2tf.rules import Arg
+from torch2tf.torch_api import MODULE_API
+from torch2tf.translation.scans import local_names
+
+MODULE_BASE = "torch.nn.Module"
+PARAMETER = "torch.nn.Parameter"
+# register_buffer is translated (to add_weight); the rest of this API is reported when used.
+UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
+
+
+def self_attr(node: cst.BaseExpression) -> str | None:
+    """``x`` for ``self.x``."""
+    name = dotted(node)
+    if name and name.startswith("self.") and name.count(".") == 1:
+        return name[5:]
+    return None
+
+
+def calls_forward(func: cst.BaseExpression) -> bool:
+    """``super().forward`` or ``self.forward``: ``forward`` is ``call`` in Keras."""
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "forward"):
+        return False
+    owner = func.value
+    if isinstance(owner, cst.Name):
+        return owner.value == "self"
+    return isinstance(owner, cst.Call) and dotted(owner.func) == "super"
+
+
+def positional_params(func: cst.FunctionDef) -> list[cst.Param]:
+    return list(func.params.posonly_params) + list(func.params.params)
+
+
+def expression_call(stmt: cst.BaseStatement) -> cst.Call | None:
+    """The call of a statement that is one call, such as ``self.reset_parameters()``."""
+    if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            return small.value
+    return None
+
+
+def registered_parameter(
+    stmt: cst.SimpleStatementLine, imports: ImportTable
+) -> tuple[str, cst.Call | None] | None:
+    """(name, the nn.Parameter call or None) of ``self.register_parameter("name", value)``."""
+    call = expression_call(stmt)
+    if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
+        return None
+    name, value = (a.value for a in call.args)
+    if any(a.keyword for a in call.args) or not isinstance(name, cst.SimpleString):
+        return None
+    if dotted(value) == "None":
+        return name.evaluated_value, None
+    if isinstance(value, cst.Call) and imports.qualify(value.func) == PARAMETER:
+        return name.evaluated_value, value
+    return None
+
+
+def is_telemetry(stmt: cst.CSTNode) -> bool:
+    """``torch._C._log_api_usage_once(...)`` or torchvision's ``_log_api_usage_once(self)``:
+    torch's API-usage logging, which means nothing to TensorFlow."""
+    call = expression_call(stmt) if isinstance(stmt, cst.SimpleStatementLine) else None
+    return call is not None and (dotted(call.func) or "").endswith("_log_api_usage_once")
+
+
+def drop_telemetry(block: cst.IndentedBlock) -> cst.IndentedBlock:
+    """Telemetry statements removed, each leaving a one-line comment in its place."""
+    body, carried = [], []
+    for stmt in block.body:
+        if is_telemetry(stmt):
+            call = code_of(stmt.body[0].value.func)
+            note = f"# torch2tf: {call}(...) dropped: torch's API-usage telemetry"
+            carried += [*stmt.leading_lines, cst.EmptyLine(indent=True, comment=cst.Comment(note))]
+            continue
+        if carried:
+            stmt = stmt.with_changes(leading_lines=[*carried, *stmt.leading_lines])
+            carried = []
+        body.append(stmt)
+    if carried:
+        if not body:
+            body = [cst.SimpleStatementLine([cst.Pass()], leading_lines=carried)]
+        else:
+            block = block.with_changes(footer=[*carried, *block.footer])
+    return block.with_changes(body=body)
+
+
+def is_self_assignment(stmt: cst.SimpleStatementLine) -> bool:
+    """``x = x``."""
+    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
+        return False
+    assign = stmt.body[0]
+    return (
+        len(assign.targets) == 1
+        and isinstance(assign.value, cst.Name)
+        and dotted(assign.targets[0].target) == assign.value.value
+    )
+
+
+def is_device_move(stmt: cst.SimpleStatementLine | None) -> bool:
+    """``self.to(device)``, ``self.cuda()``, ``self.cpu()`` as a statement of its own."""
+    if stmt is None or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return False
+    call = stmt.body[0].value
+    if not isinstance(call, cst.Call) or self_attr(call.func) not in ("to", "cuda", "cpu"):
+        return False
+    if self_attr(call.func) != "to":
+        return True
+    args = [a for a in call.args if a.keyword is None or a.keyword.value == "device"]
+    return len(args) == len(call.args) == 1 and not looks_like_dtype(args[0].value)
+
+
+def looks_like_dtype(node: cst.BaseExpression) -> bool:
+    name = dotted(node) or ""
+    return "float" in name or "int" in name or "dtype" in name or "double" in name
+
+
+def takes_varargs(func) -> bool:
+    return any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values())
+
+
+def is_torch_module(name: str | None) -> bool:
+    return name is not None and (name == "torch" or name.startswith("torch."))
+
+
+def init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:
+    """``(w_init_, tensor)`` for ``w_init_(tensor)`` or ``if w_init_: w_init_(tensor)``."""
+    if isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.test, cst.Name):
+        body = stmt.body.body
+        if len(body) != 1:
+            return None
+        call = expression_call(body[0])
+        guard = stmt.test.value
+    else:
+        call, guard = expression_call(stmt), None
+    if call is None or not isinstance(call.func, cst.Name) or len(call.args) != 1:
+        return None
+    name = call.func.value
+    if guard not in (None, name) or call.args[0].keyword or call.args[0].star:
+        return None
+    if name in local_names(init):
+        return None  # reassigned: not the parameter's value any more
+    return name, call.args[0].value
+
+
+def param_default(init: cst.FunctionDef | None, name: str) -> cst.BaseExpression | None:
+    if init is None:
+        return None
+    params = init.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        if param.name.value == name:
+            return param.default
+    return None
+
+
+def call_args(call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
+    """The call's arguments as source, to bind to a rule; TypeError for ``**kwargs``."""
+    positional: list[Arg] = []
+    keywords: dict[str, Arg] = {}
+    for arg in call.args:
+        text = Arg(code_of(arg.value))
+        if arg.star == "**":
+            raise TypeError("**-arguments cannot be bound statically")
+        if arg.star:
+            positional.append(Arg(f"*{text}"))  # only rules taking *args accept it
+        elif arg.keyword is None:
+            positional.append(text)
+        else:
+            keywords[arg.keyword.value] = text
+    return positional, keywords

@@ -1,0 +1,203 @@
+"""torch names used as values: types, layer classes, ``self.training``, ``x.shape``,
+Sequentials used as sequences; whatever is left untranslated is reported."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torch2tf import rules
+from torch2tf.keras_api import keras_attribute
+from torch2tf.names import code_of, dotted
+from torch2tf.parsed import ParsedSource
+from torch2tf.rules import LAYERS, Unsupported, activations, bind
+from torch2tf.rules.alternatives import nearest_alternative
+from torch2tf.rules.registry import layer_factory
+from torch2tf.torch_api import DTYPES
+from torch2tf.translation.patterns import (
+    MODULE_BASE,
+    UNTRANSLATED_MODULE_API,
+    call_args,
+    is_device_move,
+    self_attr,
+)
+from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
+
+# torch names that have a plain TensorFlow counterpart wherever they appear (types, isinstance).
+NAMES = {
+    "torch.nn.Module": KERAS_MODEL,
+    "torch.Tensor": "tf.Tensor",
+    "torch.Size": "tuple",  # what tf.keras.ops.shape gives, as torch gives a torch.Size
+    "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
+    **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
+}
+# Builtins that take an nn.Sequential as a sequence of its layers.
+SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
+
+
+class ReferenceRewrite(RewriteBase):
+    """torch names used as values: types, layer classes, ``self.training``, ``x.shape``,"""
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        name = dotted(node)
+        if name is not None and self.imports.is_torch(name.split(".")[0]):
+            self.pending[node] = self.imports.qualify(node)
+            return False
+        self.not_references.add(node.attr)
+        return True
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.not_references.add(node.keyword)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.not_references.add(node.name)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node not in self.not_references and self.imports.is_torch(node.value):
+            self.pending[node] = self.imports.qualify(node)
+
+    def leave_Attribute(self, original: cst.Attribute, updated):
+        if self.in_call and dotted(original) == "self.training":
+            return cst.Name("training")
+        if self.in_call and self._is_tensor_shape(original):
+            # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
+            return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
+        name = self_attr(original)
+        if self._used_as_sequence(original, name):
+            # torch's Sequential iterates and indexes its layers; Keras's exposes them as .layers
+            return cst.parse_expression(f"{code_of(updated)}.layers")
+        if self.cls is not None and name in self.cls.renamed:
+            # A torch attribute named like a Keras one (self.layers) would break the model.
+            return updated.with_changes(attr=cst.Name(keras_attribute(name)))
+        removed = self.cls is not None and (
+            self.statement in self.cls.removed or is_device_move(self.statement)
+        )
+        removed |= self.cls is not None and self.statement in self.cls.registered
+        if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
+            self.error(
+                original,
+                f"self.{name} is torch's nn.Module API, which is not translated",
+                "Keras models differ here; rewrite this use of the method",
+            )
+        return self._reference(original, updated)
+
+    def _used_as_sequence(self, node: cst.Attribute, name: str | None) -> bool:
+        """``self.seq`` (an nn.Sequential) iterated, indexed, sliced or measured."""
+        if self.cls is None or self.cls.layers.get(name) != "torch.nn.Sequential":
+            return False
+        parent = self.parents[node]
+        if isinstance(parent, cst.For) and parent.iter is node:
+            return True
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            return True
+        if isinstance(parent, (cst.CompFor, cst.StarredElement)):
+            return True
+        if isinstance(parent, cst.Arg):
+            call = self.parents[parent]
+            return isinstance(call, cst.Call) and dotted(call.func) in SEQUENCE_BUILTINS
+        return False
+
+    def _is_tensor_shape(self, node: cst.Attribute) -> bool:
+        if node.attr.value != "shape" or dotted(node.value) == "self":
+            return False
+        attr = self_attr(node.value)
+        return not (attr and self.cls and (attr in self.cls.layers or attr in self.cls.modules))
+
+    def _defines(self, name: str) -> bool:
+        """Whether the current class, or a base class in this file, defines ``name``."""
+        info, seen = self.cls, set()
+        while info is not None and info.node.name.value not in seen:
+            seen.add(info.node.name.value)
+            if info.method(name) is not None:
+                return True
+            bases = [dotted(b.value) for b in info.node.bases]
+            info = next((self.classes[b] for b in bases if b in self.classes), None)
+        return False
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name):
+        return self._reference(original, updated)
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.annotation_depth += 1
+
+    def leave_Annotation(self, original: cst.Annotation, updated: cst.Annotation):
+        self.annotation_depth -= 1
+        return updated
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.called.add(node.func)
+
+    def _reference(self, original, updated):
+        """A torch name used as a value: a type (``torch.Tensor``) or a layer class."""
+        qualified = self.pending.get(original)
+        if qualified == MODULE_BASE and self.annotation_depth:
+            del self.pending[original]  # as a type, any Keras layer fits where a module did
+            return cst.parse_expression("tf.keras.layers.Layer")
+        if qualified in NAMES:
+            del self.pending[original]
+            return cst.parse_expression(NAMES[qualified])
+        if qualified in LAYERS and original not in self.called:
+            del self.pending[original]
+            try:
+                return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
+            except (TypeError, Unsupported):
+                pass
+            name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)
+            factory = layer_factory(LAYERS[qualified], name)
+            if factory is not None:
+                self.generated[name] = factory
+                return cst.Name(name)
+            self.error(
+                original,
+                f"{qualified} used as a value is translated only for layers whose arguments "
+                "translate without knowing their values",
+                "construct the layer where it is used, or use functools.partial",
+            )
+        return updated
+
+    def _getattr(self, original: cst.Call, updated: cst.Call):
+        """``getattr(nn, "GELU")`` as a value; ``getattr(nn, name)`` -> ``torch_activation(name)``:
+        the activation class named at run time, picked from a table of translated ones."""
+        args = original.args
+        if len(args) != 2 or self.imports.qualify(args[0].value) != "torch.nn":
+            return updated
+        qualified = self.imports.qualify(original)
+        if qualified is not None:  # a literal name: as if written nn.GELU
+            if original in self.called:
+                return updated  # the call around it is translated as nn.GELU(...) is
+            self._settle(args[0].value)
+            self.pending[original] = qualified
+            return self._reference(original, updated)
+        self._settle(args[0].value)
+        self.generated[activations.BY_NAME] = activations.by_name_source()
+        return cst.parse_expression(f"{activations.BY_NAME}({code_of(updated.args[1].value)})")
+
+    def _partial(self, original: cst.Call, updated: cst.Call):
+        """``functools.partial(nn.LeakyReLU, 0.2)`` -> ``lambda: <Keras layer>``."""
+        layer_name = self.imports.qualify(original.args[0].value) if original.args else None
+        if layer_name not in LAYERS or original.args[0].keyword is not None:
+            return updated
+        self.pending.pop(original.args[0].value, None)
+        try:
+            positional, keywords = call_args(updated.with_changes(args=updated.args[1:]))
+            rule = LAYERS[layer_name]
+            bound = bind(rule().keras, positional, keywords)
+            return cst.parse_expression(rules.class_reference(rule, *bound.args, **bound.kwargs))
+        except (TypeError, Unsupported) as err:
+            self.error(original, f"cannot translate partial({layer_name}, ...): {err}")
+            return updated
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        for node, qualified in self.pending.items():
+            hint = (
+                nearest_alternative(qualified)
+                or "see `torch2tf --list-rules` for what is translated"
+            )
+            self.error(node, f"{qualified} is not translated", hint)
+        # Kept for the passes after this one (metadata is only available during the visit).
+        self.parsed = ParsedSource(
+            original,
+            self.positions,
+            self.parents,
+        )
+        return updated

@@ -1,0 +1,173 @@
+"""Structural rewrites: classes become Keras models, ``forward`` becomes ``call`` (with
+``training``), init code moved into initializers is dropped, torch imports go."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torch2tf.names import dotted
+from torch2tf.serializable import record_arguments, register
+from torch2tf.translation.constructor import finish_init
+from torch2tf.translation.patterns import (
+    MODULE_BASE,
+    drop_telemetry,
+    is_device_move,
+    is_self_assignment,
+    is_telemetry,
+    is_torch_module,
+    positional_params,
+)
+from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
+
+
+class StructureRewrite(RewriteBase):
+    """Structural rewrites: classes become Keras models, ``forward`` becomes ``call`` (with"""
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = self.classes.get(node.name.value)
+        self.class_stack.append(info if info is not None and info.node is node else None)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        info = self.class_stack.pop()
+        if info is None:
+            return updated
+        bases = [
+            base.with_changes(value=cst.parse_expression(KERAS_MODEL))
+            if self.imports.qualify(original.bases[i].value) == MODULE_BASE
+            else base
+            for i, base in enumerate(updated.bases)
+        ]
+        return register(updated.with_changes(bases=bases), self.keras_package)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.function_stack.append(node.name.value)
+        info, name = self.cls, node.name.value
+        # Init methods and functions are dropped whole: their effect moved into initializers.
+        if not self.class_stack and len(self.function_stack) == 1:
+            return name not in self.dropped_functions
+        return not (info and len(self.function_stack) == 1 and name in info.init_methods)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        name = self.function_stack.pop()
+        info = self.cls
+        if not self.class_stack and not self.function_stack and name in self.dropped_functions:
+            return cst.RemoveFromParent()
+        if info is None or self.function_stack:
+            return updated
+        if name in info.init_methods:
+            return cst.RemoveFromParent()
+        if name == "forward":
+            return self._with_training_param(updated).with_changes(name=cst.Name("call"))
+        if name in info.training:
+            return self._with_training_param(updated)
+        if name == "__init__":
+            return finish_init(info, record_arguments(updated), self.classes)
+        return updated
+
+    def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
+        params = func.params
+        names = [p.name.value for p in positional_params(func) + list(params.kwonly_params)]
+        if "training" not in names:
+            training = cst.Param(
+                cst.Name("training"),
+                default=cst.Name("None"),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+            if isinstance(params.star_arg, cst.Param) or params.kwonly_params:
+                params = params.with_changes(kwonly_params=[*params.kwonly_params, training])
+            else:
+                params = params.with_changes(params=[*params.params, training])
+        return func.with_changes(params=params)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.cls is not None and node in self.cls.fixed_defaults.values():
+            return False  # replaced by fixed_defaults
+        if self.cls is not None and node in self.cls.removed:
+            return False  # init code whose effect moved into initializers: nothing to rewrite
+        return super().on_visit(node)
+
+    def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        if self.cls is not None and original in self.cls.removed:
+            return cst.RemoveFromParent()
+        return super().on_leave(original, updated)
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
+        if any(is_telemetry(s) for s in updated.body):
+            updated = drop_telemetry(updated)
+        if updated.body or not original.body:
+            return updated
+        # Every statement of the block moved elsewhere (init code -> initializers).
+        return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statement = node
+        for small in node.body:
+            targets = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+                targets = [small.target]
+            for target in targets:
+                self._check_layer_mutation(target)
+
+    def _check_layer_mutation(self, target: cst.BaseExpression) -> None:
+        """``self.bn.eps = 0.5``: the Keras twin has other attribute names; never silent."""
+        info = self.cls
+        name = dotted(target) or ""
+        parts = name.split(".")
+        if info is None or len(parts) < 3 or parts[0] != "self":
+            return
+        if parts[1] in info.layers or parts[1] in info.modules:
+            self.error(
+                target,
+                f"changing {name} after construction is not translated",
+                "pass the value to the layer's constructor instead",
+            )
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if self.cls is not None and original in self.cls.removed:
+            self._settle(original)
+            return cst.RemoveFromParent()
+        if self.cls is not None and is_device_move(original):
+            return cst.RemoveFromParent()  # self.to(device): TensorFlow places ops itself
+        if is_self_assignment(updated) and not is_self_assignment(original):
+            return cst.RemoveFromParent()  # x = x.to(device) became x = x
+        buffer = self._buffer(original, updated)
+        if buffer is not None:
+            return updated.with_changes(body=[buffer])
+        if self.cls is not None and original in self.cls.registered:
+            return self._register_parameter(original, updated)
+        if is_telemetry(original):
+            self._settle(original)  # dropped by leave_IndentedBlock, with a comment
+        if not self.function_stack and not self.class_stack:
+            return self._rewrite_imports(updated)
+        return updated
+
+    def _rewrite_imports(self, line: cst.SimpleStatementLine):
+        kept = []
+        removed = False
+        for small in line.body:
+            if isinstance(small, cst.Import):
+                names = [a for a in small.names if not is_torch_module(dotted(a.name))]
+                removed |= len(names) != len(small.names)
+                if names:
+                    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                    kept.append(small.with_changes(names=names))
+            elif isinstance(small, cst.ImportFrom) and is_torch_module(
+                dotted(small.module) if small.module else None
+            ):
+                removed = True
+            else:
+                kept.append(small)
+        if removed and not self.imports_inserted:
+            self.imports_inserted = True
+            kept.insert(0, cst.parse_statement("import tensorflow as tf\n").body[0])
+        if not kept:
+            return cst.RemoveFromParent()
+        return line.with_changes(body=kept)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
