@@ -550,6 +550,8 @@ class _Translator(cst.CSTTransformer):
         if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
             return None
         input_name = required[0].name.value
+        if rules.attention.reads_sizes(info.tree, input_name):  # B, T, C = x.size(): 3-D
+            return None
         first: list[str] = []
 
         class FirstCall(cst.CSTVisitor):

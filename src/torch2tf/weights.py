@@ -133,7 +133,7 @@ def transfer_weights(
             except ValueError as err:
                 problems.append(f"{path}: {err}")
                 continue
-        variables = list(layer.weights)
+        variables = rule.keras_variables(layer)
         if len(arrays) != len(variables):
             problems.append(
                 f"{path}: expected {len(arrays)} Keras variables for {type(module).__name__}, "
