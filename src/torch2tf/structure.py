@@ -128,7 +128,8 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
     rule = rule_for(module)
     if rule is not None and not isinstance(module, CONTAINERS):
         expected_shapes = [tuple(a.shape) for a in rule.weights(module)]
-        received = [tuple(w.shape) for w in getattr(obj, "weights", [])]
+        variables = rule.keras_variables(obj) if hasattr(obj, "weights") else []
+        received = [tuple(w.shape) for w in variables]
         if expected_shapes != received:
             problems.append(
                 f"{where}: torch has {_torch_text(module)} with weights (as Keras layout) "

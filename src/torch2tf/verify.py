@@ -77,7 +77,7 @@ def compare(torch_out: Any, keras_out: Any, atol: float, rtol: float) -> tuple[f
         diff = np.where(both_nan, 0.0, np.abs(t - k))
         if diff.size:
             worst = max(worst, float(diff.max()))
-            passed &= bool(np.all(diff <= atol + rtol * np.abs(t)))
+            passed &= bool(np.all(both_nan | (diff <= atol + rtol * np.abs(t))))
     return worst, passed
 
 
