@@ -14,6 +14,7 @@ import tensorflow as tf
 import torch
 from layer_harness import HEADER, convert_checked, load_module, translated_layer
 
+import torch2tf
 from torch2tf.errors import TranslationError
 from torch2tf.translate import translate_source
 
@@ -330,6 +331,47 @@ def test_tiny_gpt_converts_in_eval_and_train_mode(tmp_path):
     conversion = convert_checked(tmp_path, GPT_FILE.read_text(), tokens, class_name="GPT")
     checked = {c.layer for c in conversion.checks[1].layers}
     assert {"blocks.1.attn", "blocks.0.mlp.gelu", "head"} <= checked
+
+
+def test_tied_weights_stay_one_variable(tmp_path):
+    tokens = torch.randint(0, 65, (2, 8), generator=torch.Generator().manual_seed(1))
+    conversion = convert_checked(tmp_path, GPT_FILE.read_text(), tokens, class_name="GPT")
+    keras_model, torch_model = conversion.keras_model, conversion.torch_model
+    assert keras_model.head.embedding.embeddings is keras_model.tok_emb.embeddings
+    assert len(keras_model.trainable_variables) == len(list(torch_model.parameters()))
+    assert "tok_emb.weight" in {t.torch_name for t in conversion.transfers}
+    assert "head.weight" not in {t.torch_name for t in conversion.transfers}
+
+
+def test_tiny_gpt_trains_like_torch_in_float64(tmp_path):
+    """AdamW on next-character prediction: the tied embedding gets both gradients, as in torch."""
+    from torch2tf.training import convert_loss, convert_optimizer
+
+    module = load_module(tmp_path, GPT_FILE.read_text())
+    torch.manual_seed(0)
+    model = module.GPT(dropout=0.0).double()
+    data = torch.randint(0, 65, (4, 13), generator=torch.Generator().manual_seed(2))
+    x, y = data[:, :-1], data[:, 1:]
+    conversion = torch2tf.convert(model, (), {"dropout": 0.0}, inputs=(x,))
+    keras_model = conversion.keras_model
+    torch_optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+    keras_optimizer = convert_optimizer(torch_optimizer, parameters=conversion.parameter_map())
+    torch_loss, keras_loss = torch.nn.CrossEntropyLoss(), convert_loss(torch.nn.CrossEntropyLoss())
+    variables = [conversion.parameter_map()[p] for p in model.parameters()]
+    x_tf, y_tf = tf.constant(x.numpy()), tf.constant(y.numpy())
+    for _ in range(10):
+        torch_optimizer.zero_grad()
+        loss = torch_loss(model(x).reshape(-1, 65), y.reshape(-1))
+        loss.backward()
+        torch_optimizer.step()
+        with tf.GradientTape() as tape:
+            keras_value = keras_loss(y_tf, keras_model(x_tf, training=True))
+        keras_optimizer.apply(tape.gradient(keras_value, variables), variables)
+        assert abs(float(keras_value) - loss.item()) <= 1e-6
+    for parameter, variable in zip(model.parameters(), variables, strict=True):
+        want = parameter.detach().numpy()
+        got = variable.numpy().T if variable.path.endswith("kernel") else variable.numpy()
+        assert np.abs(got - want).max() <= 1e-6
 
 
 def test_math_sqrt_scale_stays_a_python_number():

@@ -118,6 +118,8 @@ def _children(obj: Any) -> dict[str, Any] | None:
 
 def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) -> None:
     where = path or "(the model)"
+    if getattr(obj, "embedding", None) is not None and type(obj).__name__ == "TorchTiedDense":
+        return  # its one weight is the Embedding's variable, compared there
     if not _class_matches(module, obj):
         expected = _expected_source(module) or _torch_text(module)
         problems.append(

@@ -801,6 +801,8 @@ class _Translator(cst.CSTTransformer):
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statement = node
+        if self._weight_tie(node):  # self.head.weight = self.emb.weight: rewritten on leaving
+            return
         for small in node.body:
             targets = []
             if isinstance(small, cst.Assign):
@@ -824,7 +826,14 @@ class _Translator(cst.CSTTransformer):
                 "pass the value to the layer's constructor instead",
             )
 
+    def _weight_tie(self, node: cst.SimpleStatementLine) -> str | None:
+        init = self.cls is not None and self.function_stack == ["__init__"]
+        return init and rules.attention.weight_tie(code_of(node), self.cls.layers)
+
     def leave_SimpleStatementLine(self, original, updated):
+        if tie := self._weight_tie(original):
+            lines = original.leading_lines
+            return cst.parse_statement(tie + "\n").with_changes(leading_lines=lines)
         if self.cls is not None and original in self.cls.removed:
             self._settle(original)
             return cst.RemoveFromParent()

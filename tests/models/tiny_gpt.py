@@ -76,7 +76,7 @@ class GPT(nn.Module):
         )
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=False)
-
+        self.head.weight = self.tok_emb.weight  # weight tying
 
     def forward(self, idx):
         b, t = idx.size()

@@ -522,3 +522,20 @@ def torch_sdpa(
     if dropout_p > 0:
         weights = tf.nn.dropout(weights, rate=dropout_p)
     return tf.matmul(weights, value)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchTiedDense(tf.keras.layers.Layer):
+    """A Linear whose weight is an Embedding's (torch weight tying): x @ embeddings.T, one
+    shared variable, as in torch; a Dense cannot share it (its kernel is the transpose)."""
+
+    def __init__(self, embedding, dense=None, **kwargs):
+        super().__init__(**kwargs)
+        if dense is not None:
+            if dense.use_bias:
+                raise ValueError("weight tying of a Linear with a bias is not translated")
+            dense.built = True  # the replaced Dense never runs: it must not make a kernel
+        self.embedding = embedding
+
+    def call(self, inputs):
+        return tf.matmul(inputs, self.embedding.embeddings, transpose_b=True)

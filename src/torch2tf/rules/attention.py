@@ -41,6 +41,33 @@ def reads_sizes(cls: ast.ClassDef, name: str) -> bool:
     return False
 
 
+def weight_tie(statement: str, layers: dict[str, str]) -> str | None:
+    """``self.head.weight = self.emb.weight`` (a Linear takes an Embedding's weight, as GPTs
+    tie them) -> the Linear becomes a TorchTiedDense reading the Embedding's one variable.
+    None for any other statement (the other direction stays refused as a layer mutation)."""
+    try:
+        node = ast.parse(statement.strip()).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+        return None
+    sides = []
+    for side in (node.targets[0], node.value):
+        if not (
+            isinstance(side, ast.Attribute)
+            and side.attr == "weight"
+            and isinstance(side.value, ast.Attribute)
+            and isinstance(side.value.value, ast.Name)
+            and side.value.value.id == "self"
+        ):
+            return None
+        sides.append(side.value.attr)
+    linear, embedding = sides
+    if layers.get(linear) != "torch.nn.Linear" or layers.get(embedding) != "torch.nn.Embedding":
+        return None
+    return f"self.{linear} = TorchTiedDense(self.{embedding}, self.{linear}, name={linear!r})"
+
+
 @function("torch.nn.functional.scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query,
