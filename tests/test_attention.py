@@ -420,3 +420,54 @@ def test_loaded_module_runs_in_torch(tmp_path):
     module = load_module(tmp_path, GPT_FILE.read_text())
     logits = module.GPT()(torch.zeros(2, 4, dtype=torch.long))
     assert logits.shape == (2, 4, 65)
+
+
+def encoder_source(layer_args: str, encoder_args: str = "num_layers=2") -> str:
+    return HEADER + textwrap.dedent(
+        f"""
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layer = nn.TransformerEncoderLayer({layer_args})
+                self.encoder = nn.TransformerEncoder(layer, {encoder_args})
+                self.head = nn.Linear(8, 3)
+
+            def forward(self, x, mask, padding):
+                return self.head(self.encoder(x, mask=mask, src_key_padding_mask=padding))
+        """
+    )
+
+
+ENCODER_CASES = {
+    "post-norm-relu": ("8, 2, dim_feedforward=16, batch_first=True", "num_layers=2"),
+    "pre-norm-gelu": (
+        "8, 2, 16, 0.2, 'gelu', layer_norm_eps=1e-6, batch_first=True, norm_first=True",
+        "2, norm=nn.LayerNorm(8), enable_nested_tensor=False",
+    ),
+    "seq-first-gelu": (
+        "8, 2, dim_feedforward=16, activation='gelu'",
+        "num_layers=1, enable_nested_tensor=False",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ENCODER_CASES)
+def test_transformer_encoder_is_exact(tmp_path, case):
+    layer_args, encoder_args = ENCODER_CASES[case]
+    source = encoder_source(layer_args, encoder_args)
+    source = source.replace(
+        "import torch.nn as nn\n", "import torch.nn as nn\nimport torch.nn.functional as F\n"
+    )
+    batch_first = "batch_first=True" in layer_args
+    x = sample(3, 5, 8) if batch_first else sample(5, 3, 8)
+    causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+    conversion = convert_checked(tmp_path, source, (x, causal, padding(3, 5, {1: 2})))
+    checked = {c.layer for c in conversion.checks[0].layers}
+    assert "encoder.layers.0.self_attn" in checked or "encoder" in checked
+
+
+def test_transformer_encoder_layer_refuses_a_callable_activation():
+    source = encoder_source("8, 2, activation=my_activation")
+    with pytest.raises(TranslationError, match=r"activation=my_activation\) is not translated"):
+        translate_source(source, "enc.py")

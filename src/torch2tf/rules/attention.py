@@ -106,7 +106,7 @@ def scaled_dot_product_attention(
 def _flag(value, what: str) -> bool:
     flag = const(value, None)
     if not isinstance(flag, bool):
-        raise Unsupported(f"MultiheadAttention {what}= must be a literal True or False")
+        raise Unsupported(f"{what}= must be a literal True or False")
     return flag
 
 
@@ -137,10 +137,10 @@ class MultiheadAttention(LayerRule):
         if rate is not None and not (isinstance(rate, (int, float)) and 0 <= rate < 1):
             raise Unsupported(f"MultiheadAttention(dropout={src(dropout)}): need 0 <= p < 1")
         flags = {
-            "bias": _flag(bias, "bias"),
-            "add_bias_kv": _flag(add_bias_kv, "add_bias_kv"),
-            "add_zero_attn": _flag(add_zero_attn, "add_zero_attn"),
-            "batch_first": _flag(batch_first, "batch_first"),
+            "bias": _flag(bias, "MultiheadAttention bias"),
+            "add_bias_kv": _flag(add_bias_kv, "MultiheadAttention add_bias_kv"),
+            "add_zero_attn": _flag(add_zero_attn, "MultiheadAttention add_zero_attn"),
+            "batch_first": _flag(batch_first, "MultiheadAttention batch_first"),
         }
         defaults = {"bias": True, "add_bias_kv": False, "add_zero_attn": False}
         defaults["batch_first"] = False
@@ -178,3 +178,110 @@ class OutProjection(Linear):
     """MultiheadAttention's out_proj (a Linear subclass) -> the helper's Dense ``out_proj``."""
 
     torch = "torch.nn.modules.linear.NonDynamicallyQuantizableLinear"
+
+
+def _activation(activation) -> str:
+    """'relu' or 'gelu' (torch's strings); a callable is refused."""
+    value = const(activation, None)
+    if value in ("relu", "gelu"):
+        return value
+    raise Unsupported(
+        f"TransformerEncoderLayer(activation={src(activation)}) is not translated",
+        "use activation='relu' or 'gelu'",
+    )
+
+
+@layer
+class TransformerEncoderLayer(LayerRule):
+    """nn.TransformerEncoderLayer -> TorchTransformerEncoderLayer: the same sublayers by name
+    (self_attn, linear1/2, norm1/2), post- or pre-norm; the autograd path's output."""
+
+    torch = "torch.nn.TransformerEncoderLayer"
+    takes_training = True
+
+    def keras(
+        self,
+        d_model,
+        nhead,
+        dim_feedforward=2048,
+        dropout=0.1,
+        activation="relu",
+        layer_norm_eps=1e-5,
+        batch_first=False,
+        norm_first=False,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        rate = const(dropout, None)
+        if rate is not None and not (isinstance(rate, (int, float)) and 0 <= rate < 1):
+            raise Unsupported(f"TransformerEncoderLayer(dropout={src(dropout)}): need 0 <= p < 1")
+        flags = {
+            name: _flag(value, f"TransformerEncoderLayer {name}")
+            for name, value in (
+                ("batch_first", batch_first),
+                ("norm_first", norm_first),
+                ("bias", bias),
+            )
+        }
+        name = _activation(activation)
+        return keras_call(
+            "TorchTransformerEncoderLayer",
+            src(d_model),
+            src(nhead),
+            dim_feedforward=None if const(dim_feedforward, None) == 2048 else src(dim_feedforward),
+            dropout=None if rate == 0.1 else src(dropout),
+            activation=None if name == "relu" else repr(name),
+            layer_norm_eps=None if const(layer_norm_eps, None) == 1e-5 else src(layer_norm_eps),
+            batch_first=repr(True) if flags["batch_first"] else None,
+            norm_first=repr(True) if flags["norm_first"] else None,
+            bias=None if flags["bias"] else "False",
+        )
+
+    @classmethod
+    def arguments(cls, module):
+        attention = module.self_attn
+        return {
+            "d_model": attention.embed_dim,
+            "nhead": attention.num_heads,
+            "dim_feedforward": module.linear1.out_features,
+            "dropout": module.dropout.p,
+            "activation": {1: "relu", 2: "gelu"}.get(module.activation_relu_or_gelu, "other"),
+            "layer_norm_eps": module.norm1.eps,
+            "batch_first": attention.batch_first,
+            "norm_first": module.norm_first,
+            "bias": module.linear1.bias is not None,
+        }
+
+    @staticmethod
+    def keras_variables(layer):
+        return []  # every tensor belongs to a sublayer, moved by that sublayer's rule
+
+
+@layer
+class TransformerEncoder(LayerRule):
+    """nn.TransformerEncoder -> TorchTransformerEncoder: num_layers copies of the layer and the
+    optional final norm. torch's no_grad fast path (nested tensors) gives exactly 0 at padded
+    positions; this gives the autograd path's values there, as torch does in training."""
+
+    torch = "torch.nn.TransformerEncoder"
+    takes_training = True
+
+    def keras(
+        self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True
+    ):
+        return keras_call(
+            "TorchTransformerEncoder",
+            src(encoder_layer),
+            src(num_layers),
+            norm=src(norm) if given(norm) else None,
+        )
+
+    @classmethod
+    def arguments(cls, module):
+        raise Unsupported("a TransformerEncoder is rebuilt from its layer, not its attributes")
+
+    @staticmethod
+    def keras_variables(layer):
+        return []
