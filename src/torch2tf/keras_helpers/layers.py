@@ -562,17 +562,17 @@ class TorchTransformerEncoderLayer(tf.keras.layers.Layer):
         super().__init__(**kwargs)
         if activation not in ("relu", "gelu"):
             raise ValueError(f"activation must be 'relu' or 'gelu', received {activation!r}")
-        self.config = dict(
-            d_model=d_model,
-            nhead=nhead,
-            dim_feedforward=dim_feedforward,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_eps=layer_norm_eps,
-            batch_first=batch_first,
-            norm_first=norm_first,
-            bias=bias,
-        )
+        self.config = {
+            "d_model": d_model,
+            "nhead": nhead,
+            "dim_feedforward": dim_feedforward,
+            "dropout": dropout,
+            "activation": activation,
+            "layer_norm_eps": layer_norm_eps,
+            "batch_first": batch_first,
+            "norm_first": norm_first,
+            "bias": bias,
+        }
         self.norm_first = norm_first
         self.activation = tf.nn.relu if activation == "relu" else tf.nn.gelu  # gelu: exact erf
         self.self_attn = TorchMultiheadAttention(
