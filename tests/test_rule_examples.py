@@ -36,9 +36,14 @@ def test_example_translates_as_it_says(kind: str, name: str, before: str, after:
     assert _normal(translated_example(kind, before, name)) == _normal(after)
 
 
+# Rules for torch classes no source names: built inside another layer, met only in live models.
+LIVE_ONLY = {"torch.nn.modules.linear.NonDynamicallyQuantizableLinear"}  # MultiheadAttention's
+
+
 @pytest.mark.parametrize("kind", ["layer", "initializer"])
 def test_every_rule_has_an_example(kind: str) -> None:
-    missing = [name for name, rule in KINDS[kind].items() if not examples_of(rule)]
+    rules_ = KINDS[kind].items()
+    missing = [name for name, rule in rules_ if not examples_of(rule) and name not in LIVE_ONLY]
     assert not missing, f"{kind} rules without examples: {missing}"
 
 

@@ -118,6 +118,8 @@ def _children(obj: Any) -> dict[str, Any] | None:
 
 def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) -> None:
     where = path or "(the model)"
+    if getattr(obj, "embedding", None) is not None and type(obj).__name__ == "TorchTiedDense":
+        return  # its one weight is the Embedding's variable, compared there
     if not _class_matches(module, obj):
         expected = _expected_source(module) or _torch_text(module)
         problems.append(
@@ -128,7 +130,8 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
     rule = rule_for(module)
     if rule is not None and not isinstance(module, CONTAINERS):
         expected_shapes = [tuple(a.shape) for a in rule.weights(module)]
-        received = [tuple(w.shape) for w in getattr(obj, "weights", [])]
+        variables = rule.keras_variables(obj) if hasattr(obj, "weights") else []
+        received = [tuple(w.shape) for w in variables]
         if expected_shapes != received:
             problems.append(
                 f"{where}: torch has {_torch_text(module)} with weights (as Keras layout) "

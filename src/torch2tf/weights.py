@@ -106,10 +106,14 @@ def transfer_weights(
     """
     problems: list[str] = []
     moves: list[tuple[Any, np.ndarray, Transfer]] = []
+    seen: set[int] = set()
     for path, module in torch_model.named_modules():
         own = [n for n, _ in module.named_parameters(recurse=False)]
         own += [n for n, b in module.named_buffers(recurse=False) if b is not None]
         own = [n for n in own if n not in IGNORED_BUFFERS]
+        if own and all(id(getattr(module, n)) in seen for n in own):
+            continue  # tied to tensors moved before (weight tying): Keras shares the variable
+        seen.update(id(getattr(module, n)) for n in own)
         rule = rule_for(module)
         if not own and (rule is None or not rule.weights(module)):
             continue  # (a Keras twin may still own state torch does not keep: see BatchNorm)
@@ -133,7 +137,7 @@ def transfer_weights(
             except ValueError as err:
                 problems.append(f"{path}: {err}")
                 continue
-        variables = list(layer.weights)
+        variables = rule.keras_variables(layer)
         if len(arrays) != len(variables):
             problems.append(
                 f"{path}: expected {len(arrays)} Keras variables for {type(module).__name__}, "

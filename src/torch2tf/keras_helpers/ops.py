@@ -164,3 +164,17 @@ class TorchDevice(str):
 
     def __hash__(self):
         return str.__hash__(self)
+
+
+def torch_tril(x, diagonal=0):
+    """torch.tril with a diagonal offset: tf.linalg.band_part takes none."""
+    rows = tf.range(tf.shape(x)[-2])[:, None]
+    cols = tf.range(tf.shape(x)[-1])[None, :]
+    return tf.where(cols - rows <= diagonal, x, tf.zeros_like(x))
+
+
+def torch_triu(x, diagonal=0):
+    """torch.triu with a diagonal offset: tf.linalg.band_part takes none."""
+    rows = tf.range(tf.shape(x)[-2])[:, None]
+    cols = tf.range(tf.shape(x)[-1])[None, :]
+    return tf.where(cols - rows >= diagonal, x, tf.zeros_like(x))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch2tf.rules import (  # noqa: F401 - imported for the rules they register
     activations,
+    attention,
     containers,
     conv,
     data,

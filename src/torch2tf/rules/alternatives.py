@@ -67,8 +67,6 @@ SIBLINGS: dict[str, tuple[str | None, str]] = {
     "torch.clamp_max": ("torch.clamp", "torch.clamp(x, max=...)"),
     "torch.rand": ("torch.rand_like", "torch.rand_like(x) for the shape of a tensor x"),
     "torch.randn": ("torch.randn_like", "torch.randn_like(x) for the shape of a tensor x"),
-    "torch.zeros": ("torch.zeros_like", "torch.zeros_like(x) for the shape of a tensor x"),
-    "torch.ones": ("torch.ones_like", "torch.ones_like(x) for the shape of a tensor x"),
     _NN + "LazyLinear": (_NN + "Linear", "nn.Linear with in_features given"),
     _NN + "Softmax2d": (_NN + "Softmax", "nn.Softmax(dim=-3), the same computation,"),
     _F + "embedding": (_NN + "Embedding", "an nn.Embedding layer"),

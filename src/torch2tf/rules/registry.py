@@ -185,6 +185,12 @@ class LayerRule:
         """The torch module's tensors, in the order of the Keras layer's ``weights``."""
         return []
 
+    @staticmethod
+    def keras_variables(layer: Any) -> list[Any]:
+        """The Keras variables ``weights`` fills: all of the layer's, unless a sublayer's
+        are moved by the rule of a torch submodule (MultiheadAttention's out_proj)."""
+        return list(layer.weights)
+
 
 def class_reference(rule: type[LayerRule], *args: Any, **kwargs: Any) -> str:
     """Source of a zero-argument callable making the Keras layer for ``torch_class(*args)``.

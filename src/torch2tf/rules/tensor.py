@@ -595,6 +595,56 @@ def arange(
     return keras_call("tf.range", *bounds, dtype=target)
 
 
+def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    if given(size):
+        sizes = (*sizes, size)
+    # torch's default dtype is float32, as TensorFlow's; dtype=torch.bool gives True/False.
+    return keras_call(tf_func, _sizes(sizes, tf_func), dtype=dtype_source(dtype))
+
+
+@function("torch.ones")
+def ones(
+    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+):
+    """tf.ones(shape, dtype=...) (float32 by default in both)."""
+    return _filled("tf.ones", size, None, dtype, requires_grad, out)
+
+
+@function("torch.zeros")
+def zeros(
+    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+):
+    """tf.zeros(shape, dtype=...) (float32 by default in both)."""
+    return _filled("tf.zeros", size, None, dtype, requires_grad, out)
+
+
+def _band(kind: str, input, diagonal) -> str:
+    offset = const(diagonal, _MISSING)
+    if offset == 0 and not isinstance(offset, bool):
+        lower, upper = ("-1", "0") if kind == "tril" else ("0", "-1")
+        return f"tf.linalg.band_part({src(input)}, {lower}, {upper})"
+    return keras_call(f"torch_{kind}", src(input), src(diagonal))
+
+
+@function("torch.tril")
+@method("tril")
+def tril(input, diagonal=0, *, out=None):
+    """tf.linalg.band_part(x, -1, 0); another diagonal -> torch_tril helper."""
+    _no_out(out)
+    return _band("tril", input, diagonal)
+
+
+@function("torch.triu")
+@method("triu")
+def triu(input, diagonal=0, *, out=None):
+    """tf.linalg.band_part(x, 0, -1); another diagonal -> torch_triu helper."""
+    _no_out(out)
+    return _band("triu", input, diagonal)
+
+
 # --------------------------------------------------------------------------- shapes
 
 

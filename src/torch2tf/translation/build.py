@@ -9,7 +9,7 @@ import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, dotted
-from torch2tf.rules import LAYERS, bind
+from torch2tf.rules import LAYERS, attention, bind
 from torch2tf.translation.patterns import call_args, positional_params, self_attr
 from torch2tf.translation.scans import assigned_names
 
@@ -24,6 +24,8 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     if len(required) != 1 or forward.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
         return None
     input_name = required[0].name.value
+    if attention.reads_sizes(info.tree, input_name):  # B, T, C = x.size(): 3-D
+        return None
     first: list[str] = []
 
     class FirstCall(cst.CSTVisitor):

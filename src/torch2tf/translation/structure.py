@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from torch2tf.names import dotted
+from torch2tf.names import code_of, dotted
+from torch2tf.rules import attention
 from torch2tf.serializable import record_arguments, register
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
@@ -101,6 +102,8 @@ class StructureRewrite(RewriteBase):
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statement = node
+        if self._weight_tie(node):  # self.head.weight = self.emb.weight: rewritten on leaving
+            return
         for small in node.body:
             targets = []
             if isinstance(small, cst.Assign):
@@ -124,7 +127,14 @@ class StructureRewrite(RewriteBase):
                 "pass the value to the layer's constructor instead",
             )
 
+    def _weight_tie(self, node: cst.SimpleStatementLine) -> str | None:
+        init = self.cls is not None and self.function_stack == ["__init__"]
+        return init and attention.weight_tie(code_of(node), self.cls.layers)
+
     def leave_SimpleStatementLine(self, original, updated):
+        if tie := self._weight_tie(original):
+            lines = original.leading_lines
+            return cst.parse_statement(tie + "\n").with_changes(leading_lines=lines)
         if self.cls is not None and original in self.cls.removed:
             self._settle(original)
             return cst.RemoveFromParent()
