@@ -126,13 +126,17 @@ def _uniform_mean(shape: Any, minval: float = 0.0, maxval=None, dtype=None, **_:
     return tf.fill(shape, tf.cast((minval + high) / 2, dtype or tf.float32))
 
 
+_F = torch.nn.functional
+_FUNCTIONAL_DROPOUTS = (_F.dropout, _F.dropout1d, _F.dropout2d, _F.dropout3d)
+
+
 class _NoTorchRandomness(torch.overrides.TorchFunctionMode):
     """Within this thread only: functional dropout is the identity, random samples their
     expectation. A function mode intercepts the calls; torch's functions stay as they are."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is torch.nn.functional.dropout:
+        if func in _FUNCTIONAL_DROPOUTS:
             return args[0] if args else kwargs["input"]
         if func is torch.randn_like:
             return torch.zeros_like(args[0], dtype=kwargs.get("dtype"))

@@ -633,15 +633,20 @@ def t(input):
 
 @function("torch.permute")
 def permute(input, dims):
-    """tf.transpose(x, perm=dims)."""
+    """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
+    literal = const(dims, None)
+    if isinstance(literal, (tuple, list)) and list(literal) == list(range(len(literal))):
+        return paren(src(input))
     return f"tf.transpose({src(input)}, perm={src(dims)})"
 
 
 @method("permute")
 def permute_method(tensor, *dims):
-    """tf.transpose(x, perm=dims)."""
+    """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
     if len(dims) == 1 and not isinstance(const(dims[0], _MISSING), int):
         return permute(tensor, dims[0])
+    if [const(d, None) for d in dims] == list(range(len(dims))):
+        return paren(src(tensor))
     return f"tf.transpose({src(tensor)}, perm=[{', '.join(src(d) for d in dims)}])"
 
 
