@@ -111,8 +111,8 @@ FUNCTIONAL = [
     "F.pad(x, (1, 1, 2, 2), value=-1.0)",
     "F.pad(x, [2, 1, 1, 2], mode='reflect')",
     "F.pad(x, (1, 2, 3, 0), 'replicate')",
-    "F.pad(x, (1, 2), mode='circular')",
-    "F.pad(x.flatten(1), (2, 3), value=4.0).sum() + x",
+    "F.pad(x, (1, 2, 0, 1), mode='circular')",
+    "F.pad(x.mean([2, 3]), (2, 3), value=4.0).sum() + x",
 ]
 
 
@@ -135,8 +135,8 @@ def test_unet_style_decoder(tmp_path):
         """
         skip = torch.relu(self.down(x))
         y = self.shuffle(torch.relu(self.mid(skip)))
-        y = torch.cat([y, F.interpolate(skip, scale_factor=2)], dim=1)
-        return self.out(self.norm(y))
+        y = torch.cat([y, self.up(skip)], dim=1)
+        return self.out(self.norm(F.interpolate(y, scale_factor=0.5)))
         """,
     )
     conversion = convert_checked(tmp_path, source, images(3, 12))
@@ -192,3 +192,8 @@ def test_conv_transpose_default_initialisation_has_torchs_bounds(tmp_path):
     for values in (kernel, bias):
         assert np.abs(values).max() <= bound
     assert np.abs(kernel).max() > 0.95 * bound
+
+
+def test_padding_a_flattened_map_is_refused():
+    messages = _refusal("x = torch.nn.functional.pad(self.conv(x).flatten(1), (2, 3))")
+    assert any("net.py:12:13: error: F.pad expects a channels-last" in m for m in messages)
