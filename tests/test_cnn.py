@@ -387,7 +387,10 @@ def _refusal(body: str, init: str = "self.conv = nn.Conv2d(3, 4, 3)") -> list[st
         ),
         ("x = self.conv(x)[:, 0]", "net.py:12:13: error: indexing a channels-last feature map"),
         ("x = self.conv(x).permute(0, 2, 1)", "net.py:12:13: error: permute of a feature map"),
-        ("b, c, h, w = self.conv(x).size()", "net.py:12:22: error: x.size() of a feature map"),
+        (
+            "b, c, h, w = self.conv(x).shape",
+            "net.py:12:22: error: the shape of a channels-last feature map",
+        ),
         ("x = self.conv(x) + self.fc.weight", "net.py:12:13: error: an operation between"),
     ],
 )

@@ -125,6 +125,12 @@ LINEARS += "self.lin2 = nn.Linear(4, 8)"
         ),
         (
             LINEARS,
+            "b, c, _, _ = x.size()\ny = self.pool(x).view(b, c)\n"
+            "y = torch.sigmoid(self.lin2(torch.relu(self.lin1(y)))).view(b, c, 1, 1)\n"
+            "return x * y",
+        ),
+        (
+            LINEARS,
             "y = torch.sigmoid(self.lin2(torch.relu(self.lin1(x.mean([2, 3])))))\n"
             "return x * y.view(-1, 8, 1, 1) + self.pool(x)",
         ),

@@ -448,6 +448,12 @@ class _ClassPass:
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
                 )
+            if fact.kind == MAP and node.attr == "shape":
+                return self.error(
+                    node,
+                    "the shape of a channels-last feature map is in Keras's order",
+                    "use x.size() or x.size(dim), which are translated to torch's order",
+                )
             return PLAIN_FACT
         if isinstance(node, ast.Subscript):
             return self._subscript(node, env)
@@ -827,6 +833,9 @@ class _ClassPass:
 
     def _size(self, node: ast.Call, fact: Fact) -> Fact:
         value, where = _argument(node, "dim", 0)
+        if value is None:  # all sizes, in torch's order (N, C, *spatial)
+            self._rewrite(node, ArgRewrite(None, "_channels_last", ""), "True")
+            return PLAIN_FACT
         axis = self._moved(_literal(value), fact.rank)
         if axis is None:
             return self.error(

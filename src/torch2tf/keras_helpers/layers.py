@@ -468,3 +468,9 @@ class TorchPixelShuffle(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "unshuffle": self.unshuffle}
+
+
+def torch_map_size(x):
+    """torch's x.size() of a channels-last map: its sizes in torch's order (N, C, *spatial)."""
+    shape = tf.keras.ops.shape(x)
+    return (shape[0], shape[-1], *shape[1:-1])

@@ -717,8 +717,10 @@ def repeat(tensor, *repeats):
 
 
 @method("size")
-def size(tensor, dim=None):
+def size(tensor, dim=None, *, _channels_last=False):
     """tf.keras.ops.shape(x)[dim]: a Python int where static, a scalar tensor elsewhere."""
+    if not given(dim) and _channels_last:  # a map's sizes in torch's order (N, C, *S)
+        return f"torch_map_size({src(tensor)})"
     if not given(dim):
         return f"tf.keras.ops.shape({src(tensor)})"
     return f"tf.keras.ops.shape({src(tensor)})[{src(dim)}]"
