@@ -205,6 +205,9 @@ FUNCTIONAL = [
     "F.dropout2d(x, 0.3, training=self.training)",
     "F.dropout2d(x, 0.3, self.training)",
     "F.relu(F.max_pool2d(x, 2, 2))",
+    "F.max_pool2d(x, 3, 2, ceil_mode=True)",
+    "F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)",
+    "F.avg_pool2d(x, 2, ceil_mode=True)",
 ]
 
 
@@ -258,7 +261,7 @@ def test_functional_channel_dropout_drops_whole_channels(tmp_path):
     [
         ("return pool(self.conv(x))", "F.max_pool2d is translated only on a feature map"),
         ("return F.max_pool1d(self.conv(x), 2)", "F.max_pool1d expects a channels-last"),
-        ("return F.max_pool2d(self.conv(x), 3, ceil_mode=True)", "ceil_mode=True"),
+        ("return F.max_pool2d(self.conv(x), 3, dilation=2)", "F.max_pool2d(dilation=...)"),
         ("return F.interpolate(x.flatten(1), 2)", "F.interpolate expects a channels-last"),
     ],
 )

@@ -474,3 +474,54 @@ def torch_map_size(x):
     """torch's x.size() of a channels-last map: its sizes in torch's order (N, C, *spatial)."""
     shape = tf.keras.ops.shape(x)
     return (shape[0], shape[-1], *shape[1:-1])
+
+
+def torch_pool(x, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True):
+    """torch's max/avg pooling of a channels-last map where Keras's padding rules differ:
+    ceil_mode windows, -inf padding for max, torch's divisor for avg (static spatial sizes)."""
+    pads = []
+    for n, k, s, p in zip(x.shape[1:-1], kernel, stride, padding, strict=True):
+        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
+            out -= 1
+        pads.append((p, max((out - 1) * s + k - n - p, p)))
+    paddings = [[0, 0], *pads, [0, 0]]
+    if kind == "max":
+        padded = tf.pad(x, paddings, constant_values=tf.cast(float("-inf"), x.dtype))
+        return tf.nn.max_pool(padded, kernel, stride, "VALID")
+    summed = tf.nn.avg_pool(tf.pad(x, paddings), kernel, stride, "VALID")
+    ones = tf.ones([1, *x.shape[1:-1], 1], x.dtype)
+    if count_include_pad:  # torch counts its padding, not the windows' overhang past it
+        ones = tf.pad(ones, [[0, 0], *[(p, p) for p in padding], [0, 0]], constant_values=1)
+        overhang = [(0, after - before) for before, after in pads]
+        ones = tf.pad(ones, [[0, 0], *overhang, [0, 0]])
+    else:
+        ones = tf.pad(ones, paddings)
+    return summed / tf.nn.avg_pool(ones, kernel, stride, "VALID")
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchPool(tf.keras.layers.Layer):
+    """torch's MaxPool/AvgPool with ceil_mode or count_include_pad=False (see torch_pool)."""
+
+    def __init__(
+        self, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True, **kw
+    ):
+        super().__init__(**kw)
+        self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def call(self, inputs):
+        return torch_pool(
+            inputs,
+            self.kind,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+    def get_config(self):
+        names = ("kind", "kernel", "stride", "padding", "ceil_mode", "count_include_pad")
+        return {**super().get_config(), **{n: getattr(self, n) for n in names}}

@@ -28,12 +28,29 @@ def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
     pads = tuple_of(padding, dims, f"{name} padding")
     if kernel is None or strides is None or pads is None:
         raise Unsupported(f"{name} kernel_size=, stride= and padding= must be literal")
-    if literal_flag(ceil_mode, f"{name} ceil_mode="):
-        raise Unsupported(f"{name}(ceil_mode=True) is not translated yet")
     if any(2 * p > k for p, k in zip(pads, kernel, strict=True)):
         raise Unsupported(f"{name}: padding should be at most half the kernel size")
     keras_strides = None if strides == kernel else short(strides, stride)
     return short(kernel, kernel_size), keras_strides, (None if set(pads) == {0} else pads)
+
+
+def _pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
+    """TorchPool's/torch_pool's kernel, stride and padding, as lists of ints (source)."""
+    kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
+    strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
+    pads = tuple_of(padding, dims, f"{name} padding")
+    return [repr(list(kernel)), repr(list(strides)), repr(list(pads))]
+
+
+def _torch_pool(kind, dims, kernel_size, stride, padding, ceil_mode, count_include_pad) -> str:
+    spec = _pool_spec(f"{kind} pool", dims, kernel_size, stride, padding)
+    return keras_call(
+        "TorchPool",
+        repr(kind),
+        *spec,
+        ceil_mode="True" if ceil_mode else None,
+        count_include_pad=None if count_include_pad else "False",
+    )
 
 
 class _MaxPool(LayerRule):
@@ -54,6 +71,8 @@ class _MaxPool(LayerRule):
         if literal_flag(return_indices, f"{name} return_indices="):
             raise Unsupported(f"{name}(return_indices=True) is not translated")
         pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        if literal_flag(ceil_mode, f"{name} ceil_mode="):
+            return _torch_pool("max", self.dims, kernel_size, stride, padding, True, True)
         layer_source = keras_call(f"tf.keras.layers.MaxPooling{self.dims}D", pool, strides=strides)
         if pads is None:
             return layer_source
@@ -86,8 +105,10 @@ class _AvgPool(LayerRule):
         layer_source = keras_call(
             f"tf.keras.layers.AveragePooling{self.dims}D", pool, strides=strides
         )
-        if pads is not None and not literal_flag(count_include_pad, f"{name} count_include_pad="):
-            raise Unsupported(f"{name}(count_include_pad=False) with padding is not translated yet")
+        ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
+        counted = literal_flag(count_include_pad, f"{name} count_include_pad=")
+        if ceil or (pads is not None and not counted):  # torch's divisor: TorchPool
+            return _torch_pool("avg", self.dims, kernel_size, stride, padding, ceil, counted)
         return padded(layer_source, None if pads is None else short(pads, padding), self.dims)
 
 
@@ -216,11 +237,22 @@ def _spatial_pad(x: str, pads: tuple[int, ...], value: str | None = None) -> str
 def _functional_pool(kind: str, dims: int):
     name = f"{kind}_pool{dims}d"
 
-    def pool(x, kernel_size, stride, padding, ceil_mode, channels_last) -> str:
+    def pool(x, kernel_size, stride, padding, ceil_mode, channels_last, count_include_pad=True):
         _on_map(name, channels_last)
         if const(stride, None) in ([], ()):
             stride = None
         _, _, pads = _pool_args(f"F.{name}", dims, kernel_size, stride, padding, ceil_mode)
+        ceil = literal_flag(ceil_mode, "ceil_mode=")
+        if ceil or not count_include_pad:
+            spec = _pool_spec(f"F.{name}", dims, kernel_size, stride, padding)
+            return keras_call(
+                "torch_pool",
+                src(x),
+                repr(kind),
+                *spec,
+                ceil_mode="True" if ceil else None,
+                count_include_pad=None if count_include_pad else "False",
+            )
         kernel = tuple_of(kernel_size, dims, name)
         strides = kernel if src(stride) == "None" else tuple_of(stride, dims, name)
         source = src(x)
@@ -270,9 +302,8 @@ def _register_functional_pools(dims: int) -> None:
             *,
             _channels_last=False,
         ):
-            if not literal_flag(count_include_pad, "count_include_pad="):
-                raise Unsupported("F.avg_pool1d(count_include_pad=False) is not translated yet")
-            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last)
+            counted = literal_flag(count_include_pad, "count_include_pad=")
+            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
 
     else:
 
@@ -289,9 +320,8 @@ def _register_functional_pools(dims: int) -> None:
         ):
             if src(divisor_override) != "None":
                 raise Unsupported(f"F.avg_pool{dims}d(divisor_override=...) is not translated yet")
-            if not literal_flag(count_include_pad, "count_include_pad="):
-                raise Unsupported(f"F.avg_pool{dims}d(count_include_pad=False) is not translated")
-            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last)
+            counted = literal_flag(count_include_pad, "count_include_pad=")
+            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
 
     avg_pool_nd.__doc__ = (
         f"tf.nn.avg_pool{dims}d on channels-last maps; zero padding (counted) first."
