@@ -181,7 +181,9 @@ def torch_pairs(padding: Any, dims: int, name: str) -> tuple[int, ...]:
 
 
 def _pad_layer(name: str, dims: int, mode: str):
-    def keras(self, padding, value=0.0):
+    """The ``keras`` method of a padding layer rule, with the torch constructor's signature."""
+
+    def build(padding: Any, value: Any) -> str:
         pairs = torch_pairs(padding, dims, name)
         if any(p < 0 for p in pairs):
             raise Unsupported(f"{name} with negative padding (cropping) is not translated yet")
@@ -198,12 +200,16 @@ def _pad_layer(name: str, dims: int, mode: str):
             value=src(value) if mode == "constant" else None,
         )
 
-    if mode != "constant":
+    if name.startswith("ConstantPad"):
 
-        def keras_no_value(self, padding):
-            return keras(self, padding)
+        def keras(self, padding, value):
+            return build(padding, value)
 
-        return keras_no_value
+    else:
+
+        def keras(self, padding):
+            return build(padding, 0.0)
+
     return keras
 
 
@@ -214,18 +220,12 @@ def _register_pads() -> None:
     for prefix, mode in kinds.items():
         for dims in (1, 2):
             name = f"{prefix}{dims}d"
-            keras = _pad_layer(name, dims, mode)
-            if prefix == "ZeroPad":
-                base = keras
-
-                def keras(self, padding, base=base):
-                    return base(self, padding, 0.0)
-
             doc = (
                 f"nn.{name} -> ZeroPadding{dims}D (torch's pairs, last dim first, reordered)"
                 if prefix == "ZeroPad"
                 else f"nn.{name} -> TorchPad({mode!r}) on the spatial axes of a channels-last map"
             )
+            keras = _pad_layer(name, dims, mode)
             attributes = {"torch": f"torch.nn.{name}", "keras": keras, "__doc__": doc}
             layer(type(name, (LayerRule,), attributes))
 
