@@ -386,8 +386,11 @@ def _refusal(body: str, init: str = "self.conv = nn.Conv2d(3, 4, 3)") -> list[st
             "net.py:12:13: error: Conv2d expects a channels-last",
         ),
         ("x = self.conv(x)[:, 0]", "net.py:12:13: error: indexing a channels-last feature map"),
-        ("x = self.conv(x).permute(0, 2, 3, 1)", "Tensor.permute() on a channels-last"),
-        ("b, c, h, w = self.conv(x).size()", "net.py:12:22: error: x.size() of a feature map"),
+        ("x = self.conv(x).permute(0, 2, 1)", "net.py:12:13: error: permute of a feature map"),
+        (
+            "b, c, h, w = self.conv(x).shape",
+            "net.py:12:22: error: the shape of a channels-last feature map",
+        ),
         ("x = self.conv(x) + self.fc.weight", "net.py:12:13: error: an operation between"),
     ],
 )
@@ -399,10 +402,10 @@ def test_what_the_facts_cannot_follow_is_reported_at_its_position(body, expected
 @pytest.mark.parametrize(
     ("init", "expected"),
     [
-        ("self.conv = nn.Conv2d(3, 4, 3, padding_mode='reflect')", "padding_mode='reflect'"),
-        ("self.conv = nn.MaxPool2d(3, ceil_mode=True)", "ceil_mode=True"),
+        ("self.conv = nn.Conv2d(3, 4, 3, padding_mode=mode)", "padding_mode=mode"),
+        ("self.conv = nn.MaxPool2d(3, dilation=2)", "MaxPool2d(dilation=...)"),
         ("self.conv = nn.Conv2d(3, 4, 3, stride=2, dilation=2)", "stride > 1 and dilation > 1"),
-        ("self.conv = nn.AvgPool2d(3, padding=1, count_include_pad=False)", "count_include_pad"),
+        ("self.conv = nn.AvgPool2d(3, divisor_override=2)", "divisor_override"),
     ],
 )
 def test_what_is_not_translated_yet_is_refused(init, expected):

@@ -44,7 +44,8 @@ def translated_example(kind: str, before: str, torch_name: str = "") -> str:
 
     layer, init, forward, stem = "nn.Linear(4, 3)", "pass", "self.layer(x)", "pass"
     if torch_name in CHANNELS_LAST_LAYERS and "Conv" not in torch_name:
-        stem = f"self.stem = nn.Conv{torch_name[-2:]}(16, 16, 1)"  # e.g. MaxPool2d -> Conv2d
+        dims = torch_name[-2:] if torch_name[-2:] in ("1d", "2d", "3d") else "2d"
+        stem = f"self.stem = nn.Conv{dims}(16, 16, 1)"  # e.g. MaxPool2d -> Conv2d
         forward = "self.layer(self.stem(x))"
     if kind == "layer":
         layer = before

@@ -13,6 +13,7 @@ reported at its position: it never guesses.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +23,9 @@ columns), as both Python's ``ast`` and LibCST can tell it."""
 
 PLAIN, SCALAR, UNKNOWN = "plain", "scalar", "unknown"
 MAP, FLAT = "channels_last", "flattened_map"
+MAPS = "channels_last_maps"
+"""The pieces of a map that ``chunk``/``split`` cut (bound by unpacking or indexing)."""
+_TRACKED = (MAP, FLAT, MAPS)
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,15 @@ class Fact:
     """Module path (relative to the class) of the layer that fixed the channel count."""
     spatial: tuple[int, ...] | None = None
     """A map's static spatial sizes, where known (adaptive pooling fixes them)."""
+    origin: Key | None = None
+    """Of a plain tensor: the ``permute``/``transpose``/``view`` call that made it, when that
+    call could instead give torch's channels-first map (``emb.permute(0, 2, 1)`` feeding a
+    Conv1d; ConvNeXt's ``x.permute(0, 3, 1, 2)``). Where a map is needed, the pass is rerun
+    with that call giving the map (its dims rewritten so that Keras keeps the tensor as is)."""
 
     @property
     def is_map(self) -> bool:
-        return self.kind in (MAP, FLAT, UNKNOWN)
+        return self.kind in (MAP, FLAT, MAPS, UNKNOWN)
 
     def layout(self) -> str:
         """Readable layout for reports: ``NCHW -> NHWC``, ``features``."""
@@ -103,9 +112,18 @@ _MAP_LAYERS = {
     **{f"torch.nn.{n}1d": 3 for n in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "Dropout")},
     **{f"torch.nn.{n}1d": 3 for n in ("AdaptiveMaxPool",)},
     **{f"torch.nn.{n}2d": 4 for n in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "Dropout")},
-    **{f"torch.nn.{n}2d": 4 for n in ("AdaptiveMaxPool", "BatchNorm")},
+    **{f"torch.nn.{n}2d": 4 for n in ("AdaptiveMaxPool", "BatchNorm", "InstanceNorm")},
+    "torch.nn.InstanceNorm1d": 3,
+    **{f"torch.nn.{n}2d": 4 for n in ("UpsamplingNearest", "UpsamplingBilinear")},
+    **{f"torch.nn.Pixel{n}": 4 for n in ("Shuffle", "Unshuffle")},
+    **{f"torch.nn.{n}Pad1d": 3 for n in ("Zero", "Constant", "Reflection", "Replication")},
+    **{f"torch.nn.{n}Pad2d": 4 for n in ("Zero", "Constant", "Reflection", "Replication")},
+    "torch.nn.CircularPad1d": 3,
+    "torch.nn.CircularPad2d": 4,
+    "torch.nn.Upsample": None,  # a map of rank 3 or 4
 }
 _CONVS = {"torch.nn.Conv1d": 3, "torch.nn.Conv2d": 4}
+_CONVS.update({"torch.nn.ConvTranspose1d": 3, "torch.nn.ConvTranspose2d": 4})
 CHANNELS_LAST_LAYERS = frozenset(_MAP_LAYERS) | frozenset(_CONVS)
 """Layers that exist only on channels-last maps: the pass must have followed each one."""
 _ELEMENTWISE_LAYERS = {
@@ -139,6 +157,16 @@ _ELEMENTWISE_METHODS = set(
         "contiguous clone detach float double half to type_as"
     ).split()
 )
+# torch.nn.functional forms that need a map of this rank (None: 3, 4 or 5); their rules
+# translate only calls the pass marks ``_channels_last=True``.
+MAP_FUNCTIONS = {
+    **{f"{_F}{n}1d": 3 for n in ("max_pool", "avg_pool", "adaptive_avg_pool", "dropout")},
+    **{f"{_F}{n}2d": 4 for n in ("max_pool", "avg_pool", "adaptive_avg_pool", "dropout")},
+    f"{_F}adaptive_max_pool1d": 3,
+    f"{_F}adaptive_max_pool2d": 4,
+    f"{_F}interpolate": None,
+    f"{_F}pad": None,
+}
 # (qualified function or Tensor.method) -> (dim parameter, its positional index as written)
 _SOFTMAX = {
     _F + "softmax": ("dim", 1),
@@ -276,10 +304,38 @@ class _ClassPass:
         if forward is None:
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
-        env = {p: self._input_fact(forward, p) for p in params}
-        self.out.inputs = dict(env)
-        self.out.output = self._block(forward.body, env) or PLAIN_FACT
-        return self.out
+        self.as_maps: set[Key] = set()
+        while True:  # again while a permute/view turns out to feed a map (a few passes)
+            self.out = ClassFacts()
+            self.wanted: set[Key] = set()
+            self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
+            env = {p: self._input_fact(forward, p) for p in params}
+            self.out.inputs = dict(env)
+            self.out.output = self._block(forward.body, env) or PLAIN_FACT
+            if self.wanted <= self.as_maps:
+                return self.out
+            self.as_maps |= self.wanted
+
+    def _origin(self, node: ast.Call, plain: Fact, as_map: Fact, rewrites: list) -> Fact:
+        """``plain``, or ``as_map`` where this call is known to feed a map; then ``rewrites``
+        (ArgRewrites with their source) make Keras keep its tensor as it is."""
+        key = key_of(node, self.analysis.lines)
+        if key in self.as_maps:
+            for where in rewrites:
+                self._rewrite(node, where, where.source)
+            return as_map
+        self.origins[key] = as_map
+        return replace(plain, origin=key)
+
+    def _as_map(self, fact: Fact, rank: int | None = None) -> Fact:
+        """A plain tensor with an origin as the map (of ``rank``) it can be, else itself."""
+        if fact.kind != PLAIN or fact.origin is None:
+            return fact
+        as_map = self.origins[fact.origin]
+        if rank is not None and as_map.rank != rank:
+            return fact
+        self.wanted.add(fact.origin)
+        return as_map
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
@@ -293,6 +349,9 @@ class _ClassPass:
             if call.args[0].id != param:
                 continue
             attr = _self_attr(call.func)
+            rank = MAP_FUNCTIONS.get(self.analysis.qualify(_dotted(call.func) or "") or "")
+            if rank is not None:
+                return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
             while layer is not None and layer.qualified == "torch.nn.Sequential":
                 layer = layer.elements[0] if layer.elements else None
@@ -300,6 +359,8 @@ class _ClassPass:
                 channels = _literal(layer.call.args[0] if layer.call.args else None)
                 channels = channels if isinstance(channels, int) else None
                 return Fact(MAP, _CONVS[layer.qualified], channels)
+            if layer is not None and _MAP_LAYERS.get(layer.qualified):
+                return Fact(MAP, _MAP_LAYERS[layer.qualified])
             if attr in self.modules:
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)
@@ -334,7 +395,7 @@ class _ClassPass:
                 ]
                 for name in set(branches[0]) | set(branches[1]):
                     a, b = branches[0].get(name, PLAIN_FACT), branches[1].get(name, PLAIN_FACT)
-                    env[name] = a if a == b else (UNKNOWN_FACT if a.is_map or b.is_map else a)
+                    env[name] = self._merged(stmt, name, a, b)
                 returned = next((r for r in results if r is not None), returned)
             elif isinstance(stmt, (ast.For, ast.While, ast.With)):
                 body = list(stmt.body) + list(getattr(stmt, "orelse", []))
@@ -342,10 +403,27 @@ class _ClassPass:
                 returned = result if result is not None else returned
         return returned
 
+    def _merged(self, node: ast.If, name: str, a: Fact, b: Fact) -> Fact:
+        """The fact of ``name`` after both branches of an ``if``."""
+        if a == b or not (a.is_map or b.is_map):
+            return a if a == b else replace(a, origin=None)
+        if UNKNOWN in (a.kind, b.kind):
+            return UNKNOWN_FACT
+        if a.kind == b.kind and a.rank == b.rank:
+            channels = a.channels if a.channels == b.channels else None
+            source = a.channels_from if a.channels_from == b.channels_from else None
+            spatial = a.spatial if a.spatial == b.spatial else None
+            return Fact(a.kind, a.rank, channels, source, spatial)
+        return self.error(node, f"{name} has another layout after each branch of this if")
+
     def _bind(self, target: ast.AST, fact: Fact, env: dict[str, Fact]) -> None:
         if isinstance(target, ast.Name):
             env[target.id] = fact
         elif isinstance(target, (ast.Tuple, ast.List)):
+            if fact.kind == MAPS:
+                for element in target.elts:
+                    self._bind(element, replace(fact, kind=MAP), env)
+                return
             if fact.is_map and fact.kind != UNKNOWN:
                 self.error(target, "unpacking a feature map is not translated yet")
             for element in target.elts:
@@ -366,15 +444,21 @@ class _ClassPass:
             return self.expr(node.operand, env)
         if isinstance(node, ast.Attribute):
             fact = self.expr(node.value, env)
-            if fact.kind in (MAP, FLAT) and node.attr not in ("shape", "dtype", "device"):
+            if fact.kind in _TRACKED and node.attr not in ("shape", "dtype", "device"):
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
+                )
+            if fact.kind == MAP and node.attr == "shape":
+                return self.error(
+                    node,
+                    "the shape of a channels-last feature map is in Keras's order",
+                    "use x.size() or x.size(dim), which are translated to torch's order",
                 )
             return PLAIN_FACT
         if isinstance(node, ast.Subscript):
             return self._subscript(node, env)
         facts = [self.expr(child, env) for child in ast.iter_child_nodes(node)]
-        if any(f.kind in (MAP, FLAT) for f in facts if isinstance(node, ast.expr)):
+        if any(f.kind in _TRACKED for f in facts if isinstance(node, ast.expr)):
             return self.error(node, "this use of a channels-last feature map is not tracked yet")
         return UNKNOWN_FACT if any(f.is_map for f in facts) else PLAIN_FACT
 
@@ -383,7 +467,7 @@ class _ClassPass:
         value = node.value
         if isinstance(value, ast.Attribute) and value.attr == "shape":
             fact = self.expr(value.value, env)
-            if fact.kind in (MAP, FLAT) and _literal(node.slice) != 0:
+            if fact.kind in _TRACKED and _literal(node.slice) != 0:
                 return self.error(
                     node,
                     "a channels-last feature map's shape is indexed by a dim other than 0",
@@ -391,7 +475,9 @@ class _ClassPass:
                 )
             return SCALAR_FACT
         fact = self.expr(value, env)
-        if fact.kind in (MAP, FLAT):
+        if fact.kind == MAPS and isinstance(_literal(node.slice), int):
+            return replace(fact, kind=MAP)
+        if fact.kind in _TRACKED:
             return self.error(node, "indexing a channels-last feature map is not translated yet")
         return UNKNOWN_FACT if fact.is_map else PLAIN_FACT
 
@@ -400,6 +486,16 @@ class _ClassPass:
             return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
         if UNKNOWN in (left.kind, right.kind):
             return UNKNOWN_FACT
+        if left.kind == MAP:
+            right = self._as_map(right, left.rank)
+        if right.kind == MAP:
+            left = self._as_map(left, right.rank)
+        if left.kind == right.kind == MAP and left.rank == right.rank:
+            spatial = None  # broadcast: sizes of 1 take the other's
+            if left.spatial is not None and right.spatial is not None:
+                spatial = tuple(max(a, b) for a, b in zip(left.spatial, right.spatial, strict=True))
+            channels = left if left.channels is not None else right
+            return replace(channels, spatial=spatial)
         if left.is_map and right.is_map:
             if (left.kind, left.rank) == (right.kind, right.rank):
                 return left if left.channels is not None else right
@@ -430,7 +526,7 @@ class _ClassPass:
             receiver = self.expr(func.value, env)
             return self._method(node, func.attr, receiver, [*args, *keywords.values()])
         inputs = [*args, *keywords.values()]
-        if any(f.kind in (MAP, FLAT) for f in inputs):
+        if any(f.kind in _TRACKED for f in inputs):
             return self.error(
                 node,
                 "a channels-last feature map passed to a function or method the tensor facts "
@@ -442,6 +538,8 @@ class _ClassPass:
     # -- layers
 
     def _apply(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
+        if layer.qualified in CHANNELS_LAST_LAYERS:
+            fact = self._as_map(fact, _CONVS.get(layer.qualified) or _MAP_LAYERS[layer.qualified])
         result = self._layer_fact(node, path, layer, fact)
         if fact.kind == MAP or result.kind == MAP:
             self.out.followed.add(key_of(layer.call, self.analysis.lines))
@@ -458,8 +556,8 @@ class _ClassPass:
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
         if qualified in _CONVS or qualified in _MAP_LAYERS:
-            rank = _CONVS.get(qualified) or _MAP_LAYERS[qualified]
-            if fact.kind != MAP or fact.rank != rank:
+            rank = _CONVS.get(qualified) or _MAP_LAYERS[qualified] or fact.rank
+            if fact.kind != MAP or fact.rank != rank or rank not in (3, 4):
                 received = (
                     f"a map of rank {fact.rank}"
                     if fact.kind == MAP
@@ -479,8 +577,16 @@ class _ClassPass:
                 sizes = (size,) * (rank - 2) if isinstance(size, int) else size
                 if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                     return replace(fact, spatial=tuple(sizes))
-            if "Pool" in qualified:
+            if "Pixel" in qualified:  # channels / r**2 or * r**2
+                return Fact(MAP, rank)
+            if any(k in qualified for k in ("Pool", "Pad", "Upsampl")):
                 return replace(fact, spatial=None)
+            return fact
+        if qualified == "torch.nn.GroupNorm":  # on any map; on a plain tensor, its axis 1
+            if fact.kind == MAP:
+                self.out.channels_last_layers.add(key_of(layer.call, self.analysis.lines))
+            elif fact.is_map:
+                return self.error(node, "GroupNorm on this feature map is not translated")
             return fact
         if qualified == "torch.nn.BatchNorm1d":
             if fact.kind == MAP and fact.rank == 3:
@@ -528,6 +634,8 @@ class _ClassPass:
         """A submodule of a class of this file: its own facts, under its path."""
         inner = self.analysis.facts(self.modules[path])
         expected = next(iter(inner.inputs.values()), PLAIN_FACT)
+        if expected.kind == MAP:
+            fact = self._as_map(fact, expected.rank)
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
         if (fact.kind, fact.rank) != (expected.kind, expected.rank) and (
@@ -553,8 +661,16 @@ class _ClassPass:
 
     def _function(self, node, qualified: str, args: list[Fact], keywords: dict) -> Fact:
         inputs = [*args, *keywords.values()]
-        first = args[0] if args else PLAIN_FACT
+        first = args[0] if args else keywords.get("input", PLAIN_FACT)
+        if qualified in MAP_FUNCTIONS:
+            return self._map_function(node, qualified, first)
         if not any(f.is_map for f in inputs):
+            if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes"):
+                return self._permute(node, qualified.rpartition(".")[2], first, 1)
+            if qualified in _ELEMENTWISE_FUNCTIONS and first.origin is not None:
+                return first if all(f.kind == SCALAR for f in inputs[1:]) else PLAIN_FACT
+            if qualified in _REDUCTIONS and len(node.args) == 1 and not node.keywords:
+                return SCALAR_FACT
             return PLAIN_FACT
         if any(f.kind == UNKNOWN for f in inputs):
             return UNKNOWN_FACT
@@ -567,14 +683,60 @@ class _ClassPass:
             return self._reduce(node, _REDUCTIONS[qualified], first)
         if qualified == "torch.flatten" and first.kind == MAP:
             return self._flatten(node, first, 1)
+        if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes") and first.is_map:
+            return self._permute(node, qualified.rpartition(".")[2], first, 1)
+        if qualified in ("torch.chunk", "torch.split") and first.kind == MAP:
+            return self._pieces(node, first, 2)
         return self.error(
             node,
             f"{qualified} on a channels-last feature map is not translated yet",
             "its axes would differ from torch's",
         )
 
+    def _map_function(self, node: ast.Call, qualified: str, fact: Fact) -> Fact:
+        """An F.* form of a map layer: marked for its rule, which refuses unmarked calls."""
+        rank = MAP_FUNCTIONS[qualified]
+        name = qualified.rpartition(".")[2]
+        if name != "pad":  # F.pad pads a plain tensor as written
+            fact = self._as_map(fact, rank)
+        if fact.kind == UNKNOWN:
+            return UNKNOWN_FACT
+        if name == "pad" and not fact.is_map:
+            return PLAIN_FACT  # torch's own axes: the rule pads as written
+        if fact.kind != MAP or (rank is not None and fact.rank != rank):
+            return self.error(
+                node,
+                f"F.{name} expects a channels-last feature map"
+                + (f" of rank {rank}" if rank else "")
+                + "; its input here is "
+                + (f"a map of rank {fact.rank}" if fact.kind == MAP else "not one"),
+                "feed it a conv's or pooling layer's output",
+            )
+        self._rewrite(node, ArgRewrite(None, "_channels_last", ""), "True")
+        if name.startswith("adaptive"):
+            size = _literal(_argument(node, "output_size", 1)[0])
+            sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
+            if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
+                return replace(fact, spatial=tuple(sizes))
+        if name.startswith("dropout"):
+            return fact
+        return replace(fact, spatial=None)
+
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
+        ranks = {a.rank for a in args if a.kind == MAP}
+        if len(ranks) == 1:  # s.view(b, c, 1, 1).expand_as(x)
+            receiver = self._as_map(receiver, *ranks)
         if not (receiver.is_map or any(a.is_map for a in args)):
+            if receiver.kind != PLAIN:
+                return PLAIN_FACT
+            if name in ("permute", "transpose", "swapaxes"):
+                return self._permute(node, name, receiver, 0)
+            if name in ("view", "reshape"):
+                return self._view_as_map(node)
+            if name in _ELEMENTWISE_METHODS and receiver.origin is not None:
+                return receiver
+            if f"Tensor.{name}" in _REDUCTIONS and not (node.args or node.keywords):
+                return SCALAR_FACT  # a 0-d tensor broadcasts in any layout
             return PLAIN_FACT
         if receiver.kind == UNKNOWN or any(a.kind == UNKNOWN for a in args):
             return UNKNOWN_FACT
@@ -592,6 +754,15 @@ class _ClassPass:
                 return self._size(node, receiver)
             if name in ("view", "reshape") and self._is_batch_flatten(node):
                 return self._flattened(receiver)
+            if name in ("view", "reshape") and receiver.spatial and set(receiver.spatial) == {1}:
+                return PLAIN_FACT  # (N, C, 1, 1): the same order in both layouts
+            if name in ("permute", "transpose", "swapaxes"):
+                return self._permute(node, name, receiver, 0)
+            if name in ("chunk", "split"):
+                return self._pieces(node, receiver, 1)
+            if name in ("expand_as", "type_as") and args and args[0].kind == MAP:
+                if args[0].rank == receiver.rank:
+                    return args[0] if name == "expand_as" else receiver
         if receiver.kind == FLAT and name == "size":
             dim, _ = _argument(node, "dim", 0)
             if _literal(dim) in (0, 1, -1):
@@ -627,7 +798,7 @@ class _ClassPass:
         dims = _literal(value, "unknown")
         keepdim = _literal(_argument(node, "keepdim", param[1] + 1)[0], False)
         if value is None:
-            return PLAIN_FACT  # a reduction to a scalar
+            return SCALAR_FACT  # a reduction to a 0-d tensor: it broadcasts in any layout
         many = isinstance(dims, (tuple, list))
         axes = [self._moved(d, fact.rank) for d in (dims if many else [dims])]
         if None in axes or not isinstance(keepdim, bool):
@@ -647,14 +818,24 @@ class _ClassPass:
         end = _literal(_argument(node, "end_dim", index + 1)[0], -1)
         if start == 1 and end in (-1, fact.rank - 1):
             return self._flattened(fact)
+        if start == 2 and end in (-1, fact.rank - 1) and fact.rank >= 4:
+            # (N, C, H*W...): Keras merges its spatial axes 1.. -2 and keeps C last
+            self._rewrite(node, _argument(node, "start_dim", index)[1], "1")
+            self._rewrite(node, _argument(node, "end_dim", index + 1)[1], "-2")
+            spatial = fact.spatial
+            merged = None if spatial is None else (math.prod(spatial),)
+            return replace(fact, rank=3, spatial=merged)
         return self.error(
             node,
-            "only flatten(x, 1) of a feature map is translated yet",
-            "flatten from dim 1 to the end",
+            "only flatten(x, 1) and flatten(x, 2) of a feature map are translated yet",
+            "flatten from dim 1 or 2 to the end",
         )
 
     def _size(self, node: ast.Call, fact: Fact) -> Fact:
         value, where = _argument(node, "dim", 0)
+        if value is None:  # all sizes, in torch's order (N, C, *spatial)
+            self._rewrite(node, ArgRewrite(None, "_channels_last", ""), "True")
+            return PLAIN_FACT
         axis = self._moved(_literal(value), fact.rank)
         if axis is None:
             return self.error(
@@ -691,18 +872,141 @@ class _ClassPass:
             )
         return False
 
+    def _dims(self, node: ast.Call, name: str, offset: int, rank: int | None):
+        """(torch's full permutation, where the dims are written) of a permute/transpose call;
+        None when not literal."""
+        args = node.args[offset:]
+        if name == "permute":
+            if node.keywords or not args:
+                return None
+            many = len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List))
+            dims = _literal(args[0]) if many else [_literal(a) for a in args]
+            if not isinstance(dims, (tuple, list)) or not all(isinstance(d, int) for d in dims):
+                return None
+            rank = len(dims)
+            if not all(-rank <= d < rank for d in dims):
+                return None
+            return [d % rank for d in dims], ("one", type(dims)) if many else ("each", None)
+        if node.keywords or len(args) != 2:
+            return None
+        pair = [_literal(a) for a in args]
+        rank = rank or 3  # an unknown plain rank: what a Conv1d needs, which checks it
+        if not all(isinstance(d, int) and -rank <= d < rank for d in pair):
+            return None
+        perm = list(range(rank))
+        a, b = (d % rank for d in pair)
+        perm[a], perm[b] = perm[b], perm[a]
+        return perm, ("pair", None)
+
+    def _written(self, node: ast.Call, offset: int, form, keras: list[int]) -> list[ArgRewrite]:
+        """ArgRewrites writing the Keras permutation ``keras`` in the call's own form."""
+        how, kind = form
+        if how == "one":
+            return [ArgRewrite(offset, None, repr(kind(keras)))]
+        if how == "each":
+            return [ArgRewrite(offset + i, None, repr(d)) for i, d in enumerate(keras)]
+        moved = [i for i, d in enumerate(keras) if d != i]
+        if not moved:
+            pair = [1, 1]  # transpose(d, d) is the identity in torch too
+        elif len(moved) == 2 and keras[moved[0]] == moved[1]:
+            pair = moved
+        else:
+            return []
+        return [ArgRewrite(offset + i, None, repr(d)) for i, d in enumerate(pair)]
+
+    def _permute(self, node: ast.Call, name: str, fact: Fact, offset: int) -> Fact:
+        """permute/transpose: of a map into torch's channels-last (N, *S, C) it is Keras's
+        tensor as is (a plain tensor); back, a plain tensor can be the map again."""
+        name = "transpose" if name == "swapaxes" else name
+        found = self._dims(node, name, offset, fact.rank)
+        if fact.kind == UNKNOWN:
+            return UNKNOWN_FACT
+        if found is None:
+            if fact.kind == PLAIN:
+                return PLAIN_FACT
+            return self.error(node, f"{name} of a feature map needs literal dims")
+        perm, form = found
+        rank = len(perm)
+        if fact.kind == PLAIN:
+            if fact.rank not in (None, rank) or rank < 3:
+                return PLAIN_FACT
+            # as a map, Keras axis j holds torch's output dim order[j]
+            order = [0, *range(2, rank), 1]
+            rewrites = self._written(node, offset, form, [perm[t] for t in order])
+            if not rewrites:
+                return PLAIN_FACT
+            as_map = Fact(MAP, rank, fact.channels, fact.channels_from)
+            return self._origin(node, PLAIN_FACT, as_map, rewrites)
+        if fact.kind != MAP or fact.rank != rank:
+            return self.error(node, f"{name} of a feature map of another rank than its dims")
+        if perm[1] == 1:  # channels stay: a map with its spatial axes reordered
+            keras = [0, *(self._moved(perm[t], rank) for t in range(2, rank)), rank - 1]
+            spatial = fact.spatial
+            if spatial is not None:
+                spatial = tuple(spatial[perm[t] - 2] for t in range(2, rank))
+            result = replace(fact, spatial=spatial)
+        else:  # a plain tensor in torch's order
+            keras = [self._moved(p, rank) for p in perm]
+            result = Fact(PLAIN, rank, fact.channels, fact.channels_from)
+        rewrites = self._written(node, offset, form, keras)
+        if not rewrites:
+            return self.error(
+                node,
+                f"this {name} of a feature map is not one swap in Keras's layout",
+                "write it as x.permute(...)",
+            )
+        for where in rewrites:
+            self._rewrite(node, where, where.source)
+        return result
+
+    def _view_as_map(self, node: ast.Call) -> Fact:
+        """``s.view(b, c, 1, 1)`` of a plain tensor: the map (b, 1, 1, c) in Keras."""
+        args = node.args
+        if node.keywords or len(args) < 3 or any(isinstance(a, ast.Starred) for a in args):
+            return PLAIN_FACT
+        if any(_literal(a) != 1 for a in args[2:]):
+            return PLAIN_FACT
+        channels = args[1]
+        if isinstance(channels, ast.Name):
+            text = channels.id
+        elif isinstance(_literal(channels), int):
+            text = repr(_literal(channels))
+        else:
+            return PLAIN_FACT  # its source as written may not be TensorFlow's
+        count = _literal(channels)
+        rank = len(args)
+        as_map = Fact(MAP, rank, count if isinstance(count, int) else None, None, (1,) * (rank - 2))
+        rewrites = [ArgRewrite(1, None, "1"), ArgRewrite(rank - 1, None, text)]
+        return self._origin(node, PLAIN_FACT, as_map, rewrites)
+
+    def _pieces(self, node: ast.Call, fact: Fact, index: int) -> Fact:
+        """chunk/split of a map along a literal dim: its pieces, maps of the same rank."""
+        value, where = _argument(node, "dim", index)
+        dim = 0 if value is None else _literal(value)
+        axis = self._moved(dim, fact.rank)
+        if axis is None:
+            return self.error(node, "chunk/split of a feature map needs a literal dim")
+        if axis != dim:
+            self._rewrite(node, where, repr(axis))
+        if axis == fact.rank - 1:
+            return replace(fact, kind=MAPS, channels=None, channels_from=None)
+        return replace(fact, kind=MAPS, spatial=None)
+
     def _cat(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
         tensors = node.args[0] if node.args else None
         if not isinstance(tensors, (ast.List, ast.Tuple)):
             return self._function(node, "torch.cat", [self.expr(a, env) for a in node.args], {})
         facts = [self.expr(t, env) for t in tensors.elts]
+        ranks = {f.rank for f in facts if f.kind == MAP}
+        if len(ranks) == 1:
+            facts = [self._as_map(f, *ranks) for f in facts]
         if not any(f.is_map for f in facts):
             return PLAIN_FACT
         if any(f.kind == UNKNOWN for f in facts):
             return UNKNOWN_FACT
         first = facts[0]
         value, where = _argument(node, "dim", 1)
-        axis = self._moved(_literal(value, 0), first.rank or 0)
+        axis = self._moved(0 if value is None else _literal(value), first.rank or 0)
         if first.kind != MAP or any((f.kind, f.rank) != (MAP, first.rank) for f in facts):
             return self.error(node, "torch.cat of a feature map with other tensors")
         if axis is None:

@@ -143,13 +143,17 @@ def _no_dropout_p(args: tuple, kwargs: dict, position: int) -> tuple[tuple, dict
     return args, {**kwargs, "dropout_p": 0.0}
 
 
+_F = torch.nn.functional
+_FUNCTIONAL_DROPOUTS = (_F.dropout, _F.dropout1d, _F.dropout2d, _F.dropout3d)
+
+
 class _NoTorchRandomness(torch.overrides.TorchFunctionMode):
     """Within this thread only: functional dropout is the identity, random samples their
     expectation. A function mode intercepts the calls; torch's functions stay as they are."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is torch.nn.functional.dropout:
+        if func in _FUNCTIONAL_DROPOUTS:
             return args[0] if args else kwargs["input"]
         if func in _ATTENTION_DROPOUT:  # attention's own dropout_p argument
             args, kwargs = _no_dropout_p(args, kwargs, _ATTENTION_DROPOUT[func])

@@ -71,11 +71,9 @@ class _Conv(LayerRule):
     ):
         _no_dtype(dtype)
         dims, name = self.dims, f"Conv{self.dims}d"
-        if const(padding_mode, None) != "zeros":
-            raise Unsupported(
-                f"{name}(padding_mode={src(padding_mode)}) is not translated yet",
-                "only padding_mode='zeros' (the default) is",
-            )
+        mode = const(padding_mode, None)
+        if mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise Unsupported(f"{name}(padding_mode={src(padding_mode)}) is not translated")
         kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
         strides = tuple_of(stride, dims, f"{name} stride")
         dilations = tuple_of(dilation, dims, f"{name} dilation")
@@ -87,14 +85,18 @@ class _Conv(LayerRule):
                 "(Keras refuses the combination)"
             )
         with_bias = literal_flag(bias, f"{name} bias=")
-        mode, pad = self._padding(padding, kernel, strides, dilations)
+        pairs = None
+        if mode != "zeros":  # torch pads by the mode, then convolves without padding
+            pairs = self._pairs(padding, kernel, dilations, name)
+            padding = 0
+        keras_mode, pad = self._padding(padding, kernel, strides, dilations)
         fan_in = self._fan_in(in_channels, kernel_size, kernel, groups)
         conv = keras_call(
             f"tf.keras.layers.Conv{dims}D",
             src(out_channels),
             short(kernel, kernel_size),
             strides=None if set(strides) == {1} else short(strides, stride),
-            padding=mode,
+            padding=keras_mode,
             dilation_rate=None if set(dilations) == {1} else short(dilations, dilation),
             groups=None if const(groups, None) == 1 else src(groups),
             use_bias=None if with_bias else "False",
@@ -103,7 +105,26 @@ class _Conv(LayerRule):
             if with_bias
             else None,
         )
+        if pairs is not None and any(pairs):
+            return f"tf.keras.Sequential([TorchPad({list(pairs)!r}, {mode!r}), {conv}])"
         return padded(conv, pad, dims)
+
+    def _pairs(self, padding, kernel, dilations, name) -> tuple[int, ...]:
+        """torch's padding as TorchPad's pairs (last dim first) for a non-zero padding_mode."""
+        literal = const(padding, None)
+        if literal == "valid":
+            return ()
+        if literal == "same":
+            if kernel is None:
+                raise Unsupported(f"{name} padding='same' needs a literal kernel_size")
+            totals = [d * (k - 1) for d, k in zip(dilations, kernel, strict=True)]
+            per_dim = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pads = tuple_of(padding, self.dims, f"{name} padding")
+            if pads is None:
+                raise Unsupported(f"{name} padding= must be literal with a padding_mode")
+            per_dim = [(p, p) for p in pads]
+        return tuple(n for pair in reversed(per_dim) for n in pair)
 
     def _padding(self, padding, kernel, strides, dilations) -> tuple[str | None, str | None]:
         """(Keras ``padding=``, ZeroPadding source or None) for torch's ``padding``."""
@@ -179,6 +200,119 @@ class Conv2d(_Conv):
             (
                 "tf.keras.layers.Conv2D(16, 3, padding='same', groups=16, "
                 "kernel_initializer=torch_default_kernel(), bias_initializer=torch_default_bias(9))"
+            ),
+        ),
+    )
+    dims = 2
+
+
+class _ConvTranspose(LayerRule):
+    dims: int
+    initializers = {"weight": "kernel_initializer", "bias": "bias_initializer"}
+
+    def rank_sensitive(self, arguments):
+        return True
+
+    def keras(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        dims, name = self.dims, f"ConvTranspose{self.dims}d"
+        if const(padding_mode, None) != "zeros":
+            raise Unsupported(f"{name}: torch accepts only padding_mode='zeros'")
+        if const(groups, None) != 1:
+            raise Unsupported(
+                f"{name}(groups=...) is not translated yet", "Conv{dims}DTranspose has no groups"
+            )
+        if tuple_of(dilation, dims, f"{name} dilation") != (1,) * dims:
+            raise Unsupported(
+                f"{name}(dilation=...) is not translated yet",
+                "TensorFlow's CPU kernel refuses dilated transposed convolutions",
+            )
+        kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
+        strides = tuple_of(stride, dims, f"{name} stride")
+        pads = tuple_of(padding, dims, f"{name} padding")
+        extra = tuple_of(output_padding, dims, f"{name} output_padding")
+        if None in (kernel, strides, pads, extra):
+            raise Unsupported(
+                f"{name} kernel_size=, stride=, padding= and output_padding= must be literal"
+            )
+        with_bias = literal_flag(bias, f"{name} bias=")
+        # Keras's "same" crops like torch only when k - s = 2p without output padding;
+        # otherwise "valid" (with output_padding) and a symmetric crop of p is exact.
+        same = set(extra) == {0} and all(
+            k - s == 2 * p for k, s, p in zip(kernel, strides, pads, strict=True)
+        )
+        fan_in = f"{src(out_channels)} * {math.prod(kernel)}" if math.prod(kernel) > 1 else None
+        conv = keras_call(
+            f"tf.keras.layers.Conv{dims}DTranspose",
+            src(out_channels),
+            short(kernel, kernel_size),
+            strides=None if set(strides) == {1} else short(strides, stride),
+            padding="'same'" if same and set(pads) != {0} else None,
+            output_padding=None if set(extra) == {0} else short(extra, output_padding),
+            use_bias=None if with_bias else "False",
+            kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
+            bias_initializer=self.initializer(
+                "bias", f"torch_default_bias({fan_in or src(out_channels)})"
+            )
+            if with_bias
+            else None,
+        )
+        if same or set(pads) == {0}:
+            return conv
+        crop = short(pads, padding)
+        return f"tf.keras.Sequential([{conv}, tf.keras.layers.Cropping{dims}D({crop})])"
+
+    @staticmethod
+    def weights(module):
+        kernel = _array(module.weight)  # (I, O, *k) -> (*k, O, I): torch keeps (in, out)
+        kernel = kernel.transpose(*range(2, kernel.ndim), 1, 0)
+        return [kernel] if module.bias is None else [kernel, _array(module.bias)]
+
+
+@layer
+class ConvTranspose1d(_ConvTranspose):
+    """nn.ConvTranspose1d -> Conv1DTranspose on (N, L, C) ("valid", output_padding, crop p)."""
+
+    torch = "torch.nn.ConvTranspose1d"
+    examples = (
+        (
+            "nn.ConvTranspose1d(16, 8, 4, stride=2, padding=1)",
+            (
+                "tf.keras.layers.Conv1DTranspose(8, 4, strides=2, padding='same', "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(8 * 4))"
+            ),
+        ),
+    )
+    dims = 1
+
+
+@layer
+class ConvTranspose2d(_ConvTranspose):
+    """nn.ConvTranspose2d -> Conv2DTranspose on NHWC ("valid", output_padding, crop p)."""
+
+    torch = "torch.nn.ConvTranspose2d"
+    examples = (
+        (
+            "nn.ConvTranspose2d(16, 8, 4, stride=2, padding=1)",
+            (
+                "tf.keras.layers.Conv2DTranspose(8, 4, strides=2, padding='same', "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(8 * 16))"
             ),
         ),
     )

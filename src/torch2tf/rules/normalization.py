@@ -108,3 +108,104 @@ class BatchNorm2d(BatchNorm1d):
 
     def __init__(self, init_overrides=None, channels_last=True):
         super().__init__(init_overrides, channels_last=True)
+
+
+@layer
+class GroupNorm(LayerRule):
+    """nn.GroupNorm -> GroupNormalization(groups, epsilon=1e-5), axis -1 on a channels-last map."""
+
+    torch = "torch.nn.GroupNorm"
+    examples = (
+        ("nn.GroupNorm(4, 16)", "tf.keras.layers.GroupNormalization(4, axis=1, epsilon=1e-05)"),
+    )
+    initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
+
+    def rank_sensitive(self, arguments):
+        return True
+
+    def keras(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        _no_dtype(dtype)
+        is_affine = _flag(affine, "GroupNorm affine=")
+        return keras_call(
+            "tf.keras.layers.GroupNormalization",
+            src(num_groups),
+            axis=None if self.channels_last else "1",  # torch's (N, C, *) when not a map
+            epsilon=src(eps),
+            center=None if is_affine else "False",
+            scale=None if is_affine else "False",
+            gamma_initializer=self.initializer("weight", None) if is_affine else None,
+            beta_initializer=self.initializer("bias", None) if is_affine else None,
+        )
+
+    @staticmethod
+    def weights(module):
+        return [_array(module.weight), _array(module.bias)] if module.affine else []
+
+
+class _InstanceNorm(LayerRule):
+    dims: int
+    initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
+
+    def rank_sensitive(self, arguments):
+        return True
+
+    def keras(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=False,
+        track_running_stats=False,
+        device=None,
+        dtype=None,
+    ):
+        _no_dtype(dtype)
+        name = f"InstanceNorm{self.dims}d"
+        if _flag(track_running_stats, f"{name} track_running_stats="):
+            raise Unsupported(
+                f"{name}(track_running_stats=True) is not translated yet",
+                "Keras has no layer switching from instance to running statistics in eval",
+            )
+        is_affine = _flag(affine, f"{name} affine=")
+        # groups=-1: one group per channel, statistics over the spatial axes of each sample
+        return keras_call(
+            "tf.keras.layers.GroupNormalization",
+            "-1",
+            epsilon=src(eps),
+            center=None if is_affine else "False",
+            scale=None if is_affine else "False",
+            gamma_initializer=self.initializer("weight", None) if is_affine else None,
+            beta_initializer=self.initializer("bias", None) if is_affine else None,
+        )
+
+    @staticmethod
+    def weights(module):
+        return [_array(module.weight), _array(module.bias)] if module.affine else []
+
+
+@layer
+class InstanceNorm1d(_InstanceNorm):
+    """nn.InstanceNorm1d -> GroupNormalization(-1, epsilon=1e-5) on (N, L, C); affine optional."""
+
+    torch = "torch.nn.InstanceNorm1d"
+    examples = (
+        (
+            "nn.InstanceNorm1d(16, affine=True)",
+            "tf.keras.layers.GroupNormalization(-1, epsilon=1e-05)",
+        ),
+    )
+    dims = 1
+
+
+@layer
+class InstanceNorm2d(_InstanceNorm):
+    """nn.InstanceNorm2d -> GroupNormalization(-1, epsilon=1e-5) on NHWC; affine optional."""
+
+    torch = "torch.nn.InstanceNorm2d"
+    examples = (
+        (
+            "nn.InstanceNorm2d(16)",
+            "tf.keras.layers.GroupNormalization(-1, epsilon=1e-05, center=False, scale=False)",
+        ),
+    )
+    dims = 2

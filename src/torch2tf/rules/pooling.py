@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from torch2tf.rules.conv import literal_flag, padded, short, tuple_of
-from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import (
+    LayerRule,
+    Unsupported,
+    const,
+    function,
+    keras_call,
+    layer,
+    src,
+)
 
 
 def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
@@ -20,12 +28,29 @@ def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
     pads = tuple_of(padding, dims, f"{name} padding")
     if kernel is None or strides is None or pads is None:
         raise Unsupported(f"{name} kernel_size=, stride= and padding= must be literal")
-    if literal_flag(ceil_mode, f"{name} ceil_mode="):
-        raise Unsupported(f"{name}(ceil_mode=True) is not translated yet")
     if any(2 * p > k for p, k in zip(pads, kernel, strict=True)):
         raise Unsupported(f"{name}: padding should be at most half the kernel size")
     keras_strides = None if strides == kernel else short(strides, stride)
     return short(kernel, kernel_size), keras_strides, (None if set(pads) == {0} else pads)
+
+
+def _pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
+    """TorchPool's/torch_pool's kernel, stride and padding, as lists of ints (source)."""
+    kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
+    strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
+    pads = tuple_of(padding, dims, f"{name} padding")
+    return [repr(list(kernel)), repr(list(strides)), repr(list(pads))]
+
+
+def _torch_pool(kind, dims, kernel_size, stride, padding, ceil_mode, count_include_pad) -> str:
+    spec = _pool_spec(f"{kind} pool", dims, kernel_size, stride, padding)
+    return keras_call(
+        "TorchPool",
+        repr(kind),
+        *spec,
+        ceil_mode="True" if ceil_mode else None,
+        count_include_pad=None if count_include_pad else "False",
+    )
 
 
 class _MaxPool(LayerRule):
@@ -46,6 +71,8 @@ class _MaxPool(LayerRule):
         if literal_flag(return_indices, f"{name} return_indices="):
             raise Unsupported(f"{name}(return_indices=True) is not translated")
         pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        if literal_flag(ceil_mode, f"{name} ceil_mode="):
+            return _torch_pool("max", self.dims, kernel_size, stride, padding, True, True)
         layer_source = keras_call(f"tf.keras.layers.MaxPooling{self.dims}D", pool, strides=strides)
         if pads is None:
             return layer_source
@@ -88,8 +115,10 @@ class _AvgPool(LayerRule):
         layer_source = keras_call(
             f"tf.keras.layers.AveragePooling{self.dims}D", pool, strides=strides
         )
-        if pads is not None and not literal_flag(count_include_pad, f"{name} count_include_pad="):
-            raise Unsupported(f"{name}(count_include_pad=False) with padding is not translated yet")
+        ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
+        counted = literal_flag(count_include_pad, f"{name} count_include_pad=")
+        if ceil or (pads is not None and not counted):  # torch's divisor: TorchPool
+            return _torch_pool("avg", self.dims, kernel_size, stride, padding, ceil, counted)
         return padded(layer_source, None if pads is None else short(pads, padding), self.dims)
 
 
@@ -207,3 +236,171 @@ class Dropout2d(_ChannelDropout):
     torch = "torch.nn.Dropout2d"
     examples = (("nn.Dropout2d(0.2)", "tf.keras.layers.SpatialDropout2D(0.2)"),)
     dims = 2
+
+
+# --------------------------------------------------------------------------- F.* forms
+
+_ON_MAPS = (
+    "is translated only on a feature map the tensor facts follow in forward() (the output of "
+    "a conv or pooling layer, or the model's input feeding one)"
+)
+
+
+def _on_map(name: str, channels_last: bool) -> None:
+    if not channels_last:
+        raise Unsupported(f"F.{name} {_ON_MAPS}", "torch's axes (N, C, *spatial) are Keras's")
+
+
+def _spatial_pad(x: str, pads: tuple[int, ...], value: str | None = None) -> str:
+    """``tf.pad`` of the spatial axes of a channels-last map by ``pads`` on both sides."""
+    paddings = ", ".join(["[0, 0]", *(f"[{p}, {p}]" for p in pads), "[0, 0]"])
+    fill = "" if value is None else f", constant_values={value}"
+    return f"tf.pad({x}, [{paddings}]{fill})"
+
+
+def _functional_pool(kind: str, dims: int):
+    name = f"{kind}_pool{dims}d"
+
+    def pool(x, kernel_size, stride, padding, ceil_mode, channels_last, count_include_pad=True):
+        _on_map(name, channels_last)
+        if const(stride, None) in ([], ()):
+            stride = None
+        _, _, pads = _pool_args(f"F.{name}", dims, kernel_size, stride, padding, ceil_mode)
+        ceil = literal_flag(ceil_mode, "ceil_mode=")
+        if ceil or not count_include_pad:
+            spec = _pool_spec(f"F.{name}", dims, kernel_size, stride, padding)
+            return keras_call(
+                "torch_pool",
+                src(x),
+                repr(kind),
+                *spec,
+                ceil_mode="True" if ceil else None,
+                count_include_pad=None if count_include_pad else "False",
+            )
+        kernel = tuple_of(kernel_size, dims, name)
+        strides = kernel if src(stride) == "None" else tuple_of(stride, dims, name)
+        source = src(x)
+        if pads is not None:
+            source = _spatial_pad(source, pads, "float('-inf')" if kind == "max" else None)
+        return (
+            f"tf.nn.{kind}_pool{dims}d({source}, {short(kernel, kernel_size)}, "
+            f"{short(strides, stride)}, 'VALID')"
+        )
+
+    return pool
+
+
+def _register_functional_pools(dims: int) -> None:
+    max_pool = _functional_pool("max", dims)
+    avg_pool = _functional_pool("avg", dims)
+
+    @function(f"torch.nn.functional.max_pool{dims}d")
+    def max_pool_nd(
+        input,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        ceil_mode=False,
+        return_indices=False,
+        *,
+        _channels_last=False,
+    ):
+        if tuple_of(dilation, dims, "dilation") != (1,) * dims:
+            raise Unsupported(f"F.max_pool{dims}d(dilation=...) is not translated yet")
+        if literal_flag(return_indices, "return_indices="):
+            raise Unsupported(f"F.max_pool{dims}d(return_indices=True) is not translated")
+        return max_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last)
+
+    max_pool_nd.__doc__ = f"tf.nn.max_pool{dims}d on channels-last maps; padding -inf first."
+
+    if dims == 1:
+
+        def avg_pool_nd(
+            input,
+            kernel_size,
+            stride=None,
+            padding=0,
+            ceil_mode=False,
+            count_include_pad=True,
+            *,
+            _channels_last=False,
+        ):
+            counted = literal_flag(count_include_pad, "count_include_pad=")
+            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
+
+    else:
+
+        def avg_pool_nd(
+            input,
+            kernel_size,
+            stride=None,
+            padding=0,
+            ceil_mode=False,
+            count_include_pad=True,
+            divisor_override=None,
+            *,
+            _channels_last=False,
+        ):
+            if src(divisor_override) != "None":
+                raise Unsupported(f"F.avg_pool{dims}d(divisor_override=...) is not translated yet")
+            counted = literal_flag(count_include_pad, "count_include_pad=")
+            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
+
+    avg_pool_nd.__doc__ = (
+        f"tf.nn.avg_pool{dims}d on channels-last maps; zero padding (counted) first."
+    )
+    function(f"torch.nn.functional.avg_pool{dims}d")(avg_pool_nd)
+
+    def adaptive(kind: str, keras_kind: str, reduce: str):
+        def rule(input, output_size, return_indices=False, *, _channels_last=False):
+            _on_map(f"adaptive_{kind}_pool{dims}d", _channels_last)
+            if const(return_indices, None) is not False:
+                raise Unsupported("adaptive pooling with return_indices=True is not translated")
+            sizes = tuple_of(output_size, dims, f"F.adaptive_{kind}_pool{dims}d")
+            if sizes is None:
+                raise Unsupported("the output size of adaptive pooling must be a literal")
+            axes = list(range(1, dims + 1))
+            if set(sizes) == {1}:
+                return f"{reduce}({src(input)}, axis={axes}, keepdims=True)"
+            return (
+                f"tf.keras.ops.adaptive_{keras_kind}_pool({src(input)}, "
+                f"{short(sizes, output_size)}, data_format='channels_last')"
+            )
+
+        rule.__doc__ = (
+            f"{reduce} for output size 1, else keras.ops.adaptive_{keras_kind}_pool "
+            "(static spatial size)."
+        )
+        return rule
+
+    function(f"torch.nn.functional.adaptive_avg_pool{dims}d")(
+        adaptive("avg", "average", "tf.reduce_mean")
+    )
+    function(f"torch.nn.functional.adaptive_max_pool{dims}d")(
+        adaptive("max", "max", "tf.reduce_max")
+    )
+
+    @function(f"torch.nn.functional.dropout{dims}d")
+    def channel_dropout(input, p=0.5, training=True, inplace=False, *, _channels_last=False):
+        _on_map(f"dropout{dims}d", _channels_last)
+        if const(inplace, None) is not False:
+            raise Unsupported(f"F.dropout{dims}d(inplace=...) is not translated")
+        rate = const(p, None)
+        if rate is not None and not 0 <= rate < 1:
+            raise Unsupported(f"F.dropout{dims}d(p={rate}) is not translated: needs 0 <= p < 1")
+        dropped = f"torch_channel_dropout({src(input)}, {src(p)})"
+        mode = const(training, None)
+        if mode is True:  # torch's default: it drops even in eval mode
+            return dropped
+        if mode is False:
+            return src(input)
+        return f"({dropped} if {src(training)} else {src(input)})"
+
+    channel_dropout.__doc__ = (
+        "torch_channel_dropout helper: whole channels of a channels-last map dropped."
+    )
+
+
+for _dims in (1, 2):
+    _register_functional_pools(_dims)

@@ -683,15 +683,20 @@ def t(input):
 
 @function("torch.permute")
 def permute(input, dims):
-    """tf.transpose(x, perm=dims)."""
+    """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
+    literal = const(dims, None)
+    if isinstance(literal, (tuple, list)) and list(literal) == list(range(len(literal))):
+        return paren(src(input))
     return f"tf.transpose({src(input)}, perm={src(dims)})"
 
 
 @method("permute")
 def permute_method(tensor, *dims):
-    """tf.transpose(x, perm=dims)."""
+    """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
     if len(dims) == 1 and not isinstance(const(dims[0], _MISSING), int):
         return permute(tensor, dims[0])
+    if [const(d, None) for d in dims] == list(range(len(dims))):
+        return paren(src(tensor))
     return f"tf.transpose({src(tensor)}, perm=[{', '.join(src(d) for d in dims)}])"
 
 
@@ -762,8 +767,10 @@ def repeat(tensor, *repeats):
 
 
 @method("size")
-def size(tensor, dim=None):
+def size(tensor, dim=None, *, _channels_last=False):
     """tf.keras.ops.shape(x)[dim]: a Python int where static, a scalar tensor elsewhere."""
+    if not given(dim) and _channels_last:  # a map's sizes in torch's order (N, C, *S)
+        return f"torch_map_size({src(tensor)})"
     if not given(dim):
         return f"tf.keras.ops.shape({src(tensor)})"
     return f"tf.keras.ops.shape({src(tensor)})[{src(dim)}]"
