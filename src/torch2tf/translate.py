@@ -54,7 +54,7 @@ NAMES = {
 }
 # Builtins that take an nn.Sequential as a sequence of its layers.
 SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
-HELPER_FILES = ("layers.py", "ops.py", "training.py")
+HELPER_FILES = ("layers.py", "ops.py", "recurrent.py", "training.py")
 
 
 def translate_source(
@@ -1435,6 +1435,7 @@ def _emit(
         needed += new
         frontier = set().union(*(_used_names(helpers[h]) for h in new))
         used = used | frontier
+    needed.sort(key=list(helpers).index)  # a base class before its subclasses
     body = list(module.body)
     insert_at = 0
     for index, stmt in enumerate(body):

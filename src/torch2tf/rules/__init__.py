@@ -17,6 +17,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     layers,
     normalization,
     pooling,
+    recurrent,
     tensor,
     training,
 )
