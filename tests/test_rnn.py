@@ -117,8 +117,8 @@ class Classifier(nn.Module):
     assert "out, (h, c) = self.lstm(embedded, training=training)" in conversion.source
     assert "self.lstm = TorchLSTM(embed_dim, hidden_dim, batch_first=True" in conversion.source
     mapped = {w["torch"]: w["keras"] for w in conversion.report["weights"]}
-    assert mapped["lstm.bias_hh_l0"].endswith("l0/torch_recurrent_cell/bias_hh")
-    assert mapped["lstm.weight_ih_l0"].endswith("l0/torch_recurrent_cell/kernel")
+    assert mapped["lstm.bias_hh_l0"].endswith("lstm/l0/cell/bias_hh")
+    assert mapped["lstm.weight_ih_l0"].endswith("lstm/l0/cell/kernel")
 
 
 def test_bidirectional_two_layer_gru_last_states(tmp_path):
@@ -284,6 +284,64 @@ def test_refusals_name_the_position(layer, message):
         translate_source(rnn_source(layer, "return self.rnn(x)"), "model.py")
     text = str(error.value)
     assert "model.py:8:20" in text and message in text, text
+
+
+def decoder_source(cell: str, second: str) -> str:
+    """A Decoder looping over time steps with two cells; an LSTM cell's state is (h, c)."""
+
+    def hidden(attr: str, layer: str) -> str:
+        return f"{attr}[0]" if "LSTMCell" in layer else attr
+
+    h, g = hidden("h", cell), hidden("g", second)
+    return f"""{HEADER}
+
+class Decoder(nn.Module):
+    def __init__(self, features=4, hidden=16):
+        super().__init__()
+        self.cell = {cell}
+        self.second = {second}
+        self.fc = nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        h = self.cell(x[:, 0])
+        g = self.second({h})
+        outputs = [self.fc({g})]
+        for t in range(1, x.size(1)):
+            h = self.cell(x[:, t], h)
+            g = self.second({h}, g)
+            outputs.append(self.fc({g}))
+        return torch.stack(outputs, dim=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("cell", "second"),
+    [
+        ("nn.LSTMCell(features, hidden)", "nn.GRUCell(hidden, hidden)"),
+        ("nn.GRUCell(features, hidden, bias=False)", "nn.LSTMCell(hidden, hidden, bias=False)"),
+        ("nn.RNNCell(features, hidden, nonlinearity='relu')", "nn.RNNCell(hidden, hidden)"),
+    ],
+)
+def test_cells_in_a_python_loop(tmp_path, cell, second):
+    source = decoder_source(cell, second)
+    conversion = convert_checked(tmp_path, source, sequences(4, steps=4), class_name="Decoder")
+    assert "for t in range(1, tf.keras.ops.shape(x)[1]):" in conversion.source
+    mapped = [w["torch"] for w in conversion.report["weights"]]
+    assert mapped[:2] == ["cell.weight_ih", "cell.weight_hh"]
+
+
+def test_cells_train_like_torch(tmp_path):
+    source = decoder_source("nn.LSTMCell(features, hidden)", "nn.GRUCell(hidden, hidden)")
+    inputs = sequences(4, steps=4)
+    conversion = convert_checked(tmp_path, source, inputs, class_name="Decoder")
+    assert _train_both(conversion, inputs, lambda p: torch.optim.Adam(p, lr=0.05)) < 1e-4
+
+
+def test_unbatched_cell(tmp_path):
+    source = rnn_source(
+        "nn.LSTMCell(4, 16)", "h, c = self.rnn(x[0])\nreturn self.rnn(x[1], (h, c))"
+    )
+    convert_checked(tmp_path, source, sequences(4, steps=2)[0])
 
 
 def test_packed_sequences_are_refused():

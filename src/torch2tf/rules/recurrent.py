@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from torch2tf.rules.layers import _array, _no_dtype
-from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import Arg, LayerRule, Unsupported, const, keras_call, layer, src
 
 
 def _flag(value: Any, default: bool) -> str | None:
@@ -182,4 +182,62 @@ class RNN(_Recurrent):
             dropout,
             bidirectional,
             nonlinearity=nonlinearity,
+        )
+
+
+class _Cell(LayerRule):
+    helper: str
+
+    def keras(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        _no_dtype(dtype)
+        return keras_call(self.helper, src(input_size), src(hidden_size), bias=_flag(bias, True))
+
+    def input_features(self, input_size, hidden_size, *args, **kwargs):
+        return Arg(input_size) if isinstance(input_size, Arg) else Arg(repr(input_size))
+
+    @staticmethod
+    def weights(module):
+        """W_ih.T, W_hh.T, b_ih, b_hh: torch's gate order, kept by the helper's cell."""
+        return [_array(t).T if t.ndim == 2 else _array(t) for t in module.parameters()]
+
+
+@layer
+class LSTMCell(_Cell):
+    """nn.LSTMCell -> TorchLSTMCell: torch's call cell(x, (h, c)) -> (h', c'), two biases."""
+
+    torch = "torch.nn.LSTMCell"
+    helper = "TorchLSTMCell"
+
+
+@layer
+class GRUCell(_Cell):
+    """nn.GRUCell -> TorchGRUCell: torch's call cell(x, h) -> h', b_hn inside the reset."""
+
+    torch = "torch.nn.GRUCell"
+    helper = "TorchGRUCell"
+
+
+@layer
+class RNNCell(_Cell):
+    """nn.RNNCell (tanh/relu) -> TorchRNNCell: torch's call cell(x, h) -> h', two biases."""
+
+    torch = "torch.nn.RNNCell"
+    helper = "TorchRNNCell"
+
+    def keras(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None
+    ):
+        _no_dtype(dtype)
+        act = const(nonlinearity, None)
+        if act is not None and act not in ("tanh", "relu"):
+            raise Unsupported(
+                f"RNNCell(nonlinearity={src(nonlinearity)}) is not translated",
+                "torch takes 'tanh' or 'relu'",
+            )
+        return keras_call(
+            self.helper,
+            src(input_size),
+            src(hidden_size),
+            bias=_flag(bias, True),
+            nonlinearity=None if act == "tanh" else src(nonlinearity),
         )
