@@ -92,6 +92,16 @@ def test_initial_states_are_used(tmp_path, layer):
     convert_checked(tmp_path, rnn_source(layer, forward), sequences(4, steps=6))
 
 
+def test_flatten_parameters_and_attributes(tmp_path):
+    """Real code calls flatten_parameters() (a cuDNN no-op here) and reads the layer's sizes."""
+    forward = (
+        "self.rnn.flatten_parameters()\nout, (h, c) = self.rnn(x)\n"
+        "return torch.cat((h[-2], h[-1]), 1) * self.rnn.hidden_size + out[:, 0].sum()"
+    )
+    source = rnn_source("nn.LSTM(4, 16, bidirectional=True, batch_first=True)", forward)
+    convert_checked(tmp_path, source, sequences(4))
+
+
 def test_unbatched_sequence(tmp_path):
     source = rnn_source("nn.GRU(4, 16, num_layers=2, bidirectional=True)", "return self.rnn(x)")
     convert_checked(tmp_path, source, sequences(4)[0])
@@ -440,3 +450,22 @@ def test_digits_classifier_trains_like_torch(tmp_path, kind, optimizer):
     assert worst < 1e-6
     assert _weight_difference(model, keras_model) < 1e-6
     assert loss.item() < 2.0  # it learnt something: the comparison is not of two idle models
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_default_init_is_torchs(bias):
+    """Every weight and bias U(+-1/sqrt(hidden_size)), as torch draws them (Keras's LSTM would
+    start from glorot/orthogonal kernels and a unit forget bias)."""
+    from torch2tf.keras_helpers.recurrent import TorchGRUCell, TorchLSTM
+
+    for layer in (TorchLSTM(6, 64, num_layers=2, bias=bias), TorchGRUCell(6, 64, bias=bias)):
+        layer(tf.zeros((2, 3, 6)) if isinstance(layer, TorchLSTM) else tf.zeros((2, 6)))
+        torch_layer = (torch.nn.LSTM if isinstance(layer, TorchLSTM) else torch.nn.GRUCell)(
+            6, 64, bias=bias, **({"num_layers": 2} if isinstance(layer, TorchLSTM) else {})
+        )
+        shapes = [tuple(reversed(p.shape)) for p in torch_layer.parameters()]
+        assert [tuple(w.shape) for w in layer.weights] == shapes
+        for weight in layer.weights:
+            values = weight.numpy()
+            assert np.abs(values).max() <= 1 / 8
+            assert abs(values.std() - 1 / 8 / np.sqrt(3)) < 0.1 / 8 / np.sqrt(3)

@@ -194,6 +194,10 @@ class TorchRecurrent(tf.keras.layers.Layer):
             x = tf.transpose(x, [1, 0, 2])
         return (x, (h_n, c_n)) if is_lstm else (x, h_n)
 
+    def flatten_parameters(self):
+        # torch packs its weights into one cuDNN buffer; Keras's variables need nothing
+        pass
+
     def get_config(self):
         config = {
             "input_size": self.input_size,
