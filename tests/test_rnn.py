@@ -465,6 +465,8 @@ def test_default_init_is_torchs(bias):
         )
         shapes = [tuple(reversed(p.shape)) for p in torch_layer.parameters()]
         assert [tuple(w.shape) for w in layer.weights] == shapes
+        firsts = [float(w.numpy().flat[0]) for w in layer.weights]
+        assert len(set(firsts)) == len(firsts)  # each variable drawn on its own
         for weight in layer.weights:
             values = weight.numpy()
             assert np.abs(values).max() <= 1 / 8

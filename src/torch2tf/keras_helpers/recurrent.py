@@ -9,6 +9,11 @@ def torch_recurrent_init(hidden_size):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
+def fresh_initializer(initializer):
+    """A new instance: a Keras initializer without a seed repeats its values when reused."""
+    return initializer.__class__.from_config(initializer.get_config())
+
+
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchRecurrentCell(tf.keras.layers.Layer):
     """One step of torch's LSTM/GRU/RNN with its two trainable biases (b_ih, b_hh) and torch's
@@ -32,7 +37,8 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
         out = self.proj_size or self.units
 
         def weight(name, shape):
-            return self.add_weight(name=name, shape=shape, initializer=self.initializer)
+            initializer = fresh_initializer(self.initializer)
+            return self.add_weight(name=name, shape=shape, initializer=initializer)
 
         # torch's parameter order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
         self.kernel = weight("kernel", (input_shape[-1], size))
@@ -136,8 +142,8 @@ class TorchRecurrent(tf.keras.layers.Layer):
         options = {"return_sequences": True, "return_state": True, "name": name}
         if not self.bias and not self.proj_size:
             init = {
-                "kernel_initializer": self.initializer,
-                "recurrent_initializer": self.initializer,
+                "kernel_initializer": fresh_initializer(self.initializer),
+                "recurrent_initializer": fresh_initializer(self.initializer),
             }
             if self.mode == "LSTM":
                 return tf.keras.layers.LSTM(self.hidden_size, use_bias=False, **init, **options)
