@@ -116,7 +116,7 @@ class ConvStem(nn.Module):
 
 
 class SequenceEncoder(nn.Module):
-    """A recurrent encoder (another family not translated yet)."""
+    """A recurrent encoder."""
 
     def __init__(self, features: int, hidden: int = DEFAULT_WIDTH):
         super().__init__()

@@ -86,7 +86,7 @@ MODEL = textwrap.dedent(
         def __init__(self):
             super().__init__()
             self.conv = nn.Conv3d(3, 8, 3)
-            self.rnn = nn.LSTM(8, 8)
+            self.rnn = nn.Bilinear(8, 8, 8)
 
         def forward(self, x):
             return self.conv(x)

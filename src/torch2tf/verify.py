@@ -208,6 +208,8 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
         for m in torch_model.modules()
         if isinstance(m, torch.nn.modules.dropout._DropoutNd)
     ]
+    # torch's LSTM/GRU/RNN draw their dropout between stacked layers inside the fused kernel
+    recurrent = [(m, m.dropout) for m in torch_model.modules() if isinstance(m, torch.nn.RNNBase)]
     keras_dropouts = [
         (layer, layer.rate)
         for layer in keras_model._flatten_layers()
@@ -222,6 +224,8 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
     torch_model.train(mode == "train")
     for module, _ in dropouts:
         module.p = 0.0
+    for module, _ in recurrent:
+        module.dropout = 0.0
     for layer, _ in keras_dropouts:
         layer.rate = 0.0
     for namespace in namespaces:
@@ -234,6 +238,8 @@ def _preserved(torch_model: torch.nn.Module, keras_model: Any, mode: str) -> Ite
             namespace["tf"] = tf
         for module, p in dropouts:
             module.p = p
+        for module, p in recurrent:
+            module.dropout = p
         for layer, rate in keras_dropouts:
             layer.rate = rate
         torch_model.load_state_dict(state)

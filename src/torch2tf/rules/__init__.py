@@ -21,6 +21,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     normalization,
     optimizers,
     pooling,
+    recurrent,
     resampling,
     tensor,
     training,

@@ -69,6 +69,7 @@ def emit_module(
         needed += new
         frontier = set().union(*(used_names(helpers[h]) for h in new))
         used = used | frontier
+    needed.sort(key=list(helpers).index)  # a base class before its subclasses
     body = list(module.body)
     insert_at = 0
     for index, stmt in enumerate(body):

@@ -69,74 +69,6 @@ def torch_normalized_axes(normalized_shape):
     return -1
 
 
-def torch_var_mean(x, dim=None, correction=1, keepdim=False):
-    """torch.var_mean gives (var, mean) at once; var as torch_var computes it."""
-    return torch_var(x, dim, correction, keepdim), tf.reduce_mean(
-        x, axis=dim, keepdims=keepdim
-    )
-
-
-def torch_std_mean(x, dim=None, correction=1, keepdim=False):
-    """torch.std_mean gives (std, mean) at once; std as torch_std computes it."""
-    return torch_std(x, dim, correction, keepdim), tf.reduce_mean(
-        x, axis=dim, keepdims=keepdim
-    )
-
-
-def torch_activation(name):
-    """getattr(torch.nn, name), an activation named at run time -> its Keras maker."""
-    makers = {
-        "ReLU": lambda inplace=False: tf.keras.layers.ReLU(),
-        "SELU": lambda inplace=False: tf.keras.layers.Activation("selu"),
-        "SiLU": lambda inplace=False: tf.keras.layers.Activation("silu"),
-        "Mish": lambda inplace=False: tf.keras.layers.Activation("mish"),
-        "Hardswish": lambda inplace=False: tf.keras.layers.Activation("hard_swish"),
-        "Hardsigmoid": lambda inplace=False: tf.keras.layers.Activation("hard_sigmoid"),
-        "Sigmoid": lambda *args, **kwargs: tf.keras.layers.Activation("sigmoid"),
-        "Tanh": lambda *args, **kwargs: tf.keras.layers.Activation("tanh"),
-        "Softsign": lambda *args, **kwargs: tf.keras.layers.Activation("softsign"),
-        "LogSigmoid": lambda *args, **kwargs: tf.keras.layers.Activation("log_sigmoid"),
-        "Tanhshrink": lambda *args, **kwargs: tf.keras.layers.Activation("tanh_shrink"),
-        "ReLU6": lambda inplace=False: tf.keras.layers.ReLU(max_value=6.0),
-        "LeakyReLU": lambda negative_slope=0.01, inplace=False: (
-            tf.keras.layers.LeakyReLU(negative_slope=negative_slope)
-        ),
-        "PReLU": lambda num_parameters=1, init=0.25: TorchPReLU(
-            num_parameters, init=init
-        ),
-        "ELU": lambda alpha=1.0, inplace=False: tf.keras.layers.ELU(alpha=alpha),
-        "CELU": lambda alpha=1.0, inplace=False: ActivationWith("celu", alpha=alpha),
-        "GELU": lambda: tf.keras.layers.Activation("gelu"),
-        "Softplus": lambda beta=1.0, threshold=20.0: TorchSoftplus(
-            beta=beta, threshold=threshold
-        ),
-        "Hardtanh": lambda min_val=-1.0, max_val=1.0, inplace=False: TorchHardtanh(
-            min_val, max_val
-        ),
-        "GLU": lambda dim=-1: ActivationWith("glu", axis=dim),
-        "Softshrink": lambda lambd=0.5: ActivationWith("soft_shrink", threshold=lambd),
-        "Hardshrink": lambda lambd=0.5: ActivationWith("hard_shrink", threshold=lambd),
-        "Threshold": lambda threshold, value, inplace=False: ActivationWith(
-            "threshold", threshold=threshold, default_value=value
-        ),
-    }
-    if name not in makers:
-        raise NotImplementedError(
-            f"torch.nn.{name} is not a translated activation: {sorted(makers)} are"
-        )
-    return makers[name]
-
-
-def nn_linear(in_features, out_features, bias=True):
-    """nn.Linear used as a value: its constructor arguments -> the Keras layer."""
-    return tf.keras.layers.Dense(
-        out_features,
-        use_bias=bias,
-        kernel_initializer=torch_default_kernel(),
-        bias_initializer=torch_default_bias(in_features),
-    )
-
-
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class ActivationWith(tf.keras.layers.Layer):
     """A Keras activation with arguments (celu's alpha); Activation takes none."""
@@ -238,6 +170,74 @@ def torch_std(x, dim=None, correction=1, keepdim=False):
     squares = tf.reduce_sum(tf.square(x - mean), axis=dim, keepdims=keepdim)
     count = tf.cast(tf.size(x) // tf.maximum(tf.size(mean), 1), x.dtype)
     return tf.sqrt(squares / tf.maximum(count - correction, 0))
+
+
+def torch_var_mean(x, dim=None, correction=1, keepdim=False):
+    """torch.var_mean gives (var, mean) at once; var as torch_var computes it."""
+    return torch_var(x, dim, correction, keepdim), tf.reduce_mean(
+        x, axis=dim, keepdims=keepdim
+    )
+
+
+def torch_std_mean(x, dim=None, correction=1, keepdim=False):
+    """torch.std_mean gives (std, mean) at once; std as torch_std computes it."""
+    return torch_std(x, dim, correction, keepdim), tf.reduce_mean(
+        x, axis=dim, keepdims=keepdim
+    )
+
+
+def torch_activation(name):
+    """getattr(torch.nn, name), an activation named at run time -> its Keras maker."""
+    makers = {
+        "ReLU": lambda inplace=False: tf.keras.layers.ReLU(),
+        "SELU": lambda inplace=False: tf.keras.layers.Activation("selu"),
+        "SiLU": lambda inplace=False: tf.keras.layers.Activation("silu"),
+        "Mish": lambda inplace=False: tf.keras.layers.Activation("mish"),
+        "Hardswish": lambda inplace=False: tf.keras.layers.Activation("hard_swish"),
+        "Hardsigmoid": lambda inplace=False: tf.keras.layers.Activation("hard_sigmoid"),
+        "Sigmoid": lambda *args, **kwargs: tf.keras.layers.Activation("sigmoid"),
+        "Tanh": lambda *args, **kwargs: tf.keras.layers.Activation("tanh"),
+        "Softsign": lambda *args, **kwargs: tf.keras.layers.Activation("softsign"),
+        "LogSigmoid": lambda *args, **kwargs: tf.keras.layers.Activation("log_sigmoid"),
+        "Tanhshrink": lambda *args, **kwargs: tf.keras.layers.Activation("tanh_shrink"),
+        "ReLU6": lambda inplace=False: tf.keras.layers.ReLU(max_value=6.0),
+        "LeakyReLU": lambda negative_slope=0.01, inplace=False: (
+            tf.keras.layers.LeakyReLU(negative_slope=negative_slope)
+        ),
+        "PReLU": lambda num_parameters=1, init=0.25: TorchPReLU(
+            num_parameters, init=init
+        ),
+        "ELU": lambda alpha=1.0, inplace=False: tf.keras.layers.ELU(alpha=alpha),
+        "CELU": lambda alpha=1.0, inplace=False: ActivationWith("celu", alpha=alpha),
+        "GELU": lambda: tf.keras.layers.Activation("gelu"),
+        "Softplus": lambda beta=1.0, threshold=20.0: TorchSoftplus(
+            beta=beta, threshold=threshold
+        ),
+        "Hardtanh": lambda min_val=-1.0, max_val=1.0, inplace=False: TorchHardtanh(
+            min_val, max_val
+        ),
+        "GLU": lambda dim=-1: ActivationWith("glu", axis=dim),
+        "Softshrink": lambda lambd=0.5: ActivationWith("soft_shrink", threshold=lambd),
+        "Hardshrink": lambda lambd=0.5: ActivationWith("hard_shrink", threshold=lambd),
+        "Threshold": lambda threshold, value, inplace=False: ActivationWith(
+            "threshold", threshold=threshold, default_value=value
+        ),
+    }
+    if name not in makers:
+        raise NotImplementedError(
+            f"torch.nn.{name} is not a translated activation: {sorted(makers)} are"
+        )
+    return makers[name]
+
+
+def nn_linear(in_features, out_features, bias=True):
+    """nn.Linear used as a value: its constructor arguments -> the Keras layer."""
+    return tf.keras.layers.Dense(
+        out_features,
+        use_bias=bias,
+        kernel_initializer=torch_default_kernel(),
+        bias_initializer=torch_default_bias(in_features),
+    )
 
 
 @tf.keras.utils.register_keras_serializable(package="named_layers")

@@ -1,0 +1,333 @@
+import math
+
+import tensorflow as tf
+
+
+def torch_recurrent_init(hidden_size):
+    """torch's RNN init, U(+-1/sqrt(hidden_size)) for every weight and bias."""
+    bound = 1 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+def fresh_initializer(initializer):
+    """A new instance: a Keras initializer without a seed repeats its values when reused."""
+    return initializer.__class__.from_config(initializer.get_config())
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchRecurrentCell(tf.keras.layers.Layer):
+    """One step of torch's LSTM/GRU/RNN with its two trainable biases (b_ih, b_hh) and torch's
+    gate order; Keras's cells sum the biases into one, which trains differently."""
+
+    gates = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+    def __init__(self, mode, units, proj_size=0, use_bias=True, initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.units = units
+        self.proj_size = proj_size
+        self.use_bias = use_bias
+        self.initializer = tf.keras.initializers.get(initializer or torch_recurrent_init(units))
+        out = proj_size or units
+        self.state_size = [out, units] if mode == "LSTM" else out
+        self.output_size = out
+
+    def build(self, input_shape):
+        size = self.gates[self.mode] * self.units
+        out = self.proj_size or self.units
+
+        def weight(name, shape):
+            initializer = fresh_initializer(self.initializer)
+            return self.add_weight(name=name, shape=shape, initializer=initializer)
+
+        # torch's parameter order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
+        self.kernel = weight("kernel", (input_shape[-1], size))
+        self.recurrent_kernel = weight("recurrent_kernel", (out, size))
+        if self.use_bias:
+            self.bias_ih = weight("bias_ih", (size,))
+            self.bias_hh = weight("bias_hh", (size,))
+        if self.proj_size:
+            self.projection = weight("projection", (self.units, self.proj_size))
+
+    def call(self, inputs, states):
+        h = states[0]
+        x_gates = tf.matmul(inputs, self.kernel)
+        h_gates = tf.matmul(h, self.recurrent_kernel)
+        if self.use_bias:
+            x_gates += self.bias_ih
+            h_gates += self.bias_hh
+        if self.mode == "GRU":  # torch's r, z, n; b_hn stays inside the reset product
+            x_r, x_z, x_n = tf.split(x_gates, 3, axis=-1)
+            h_r, h_z, h_n = tf.split(h_gates, 3, axis=-1)
+            r = tf.sigmoid(x_r + h_r)
+            z = tf.sigmoid(x_z + h_z)
+            n = tf.tanh(x_n + r * h_n)
+            h = (1 - z) * n + z * h
+            return h, h
+        if self.mode != "LSTM":
+            activation = tf.nn.relu if self.mode == "RNN_RELU" else tf.tanh
+            h = activation(x_gates + h_gates)
+            return h, h
+        i, f, g, o = tf.split(x_gates + h_gates, 4, axis=-1)  # torch's i, f, g, o
+        c = tf.sigmoid(f) * states[1] + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        if self.proj_size:
+            h = tf.matmul(h, self.projection)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {"mode": self.mode, "units": self.units, "proj_size": self.proj_size}
+        initializer = tf.keras.initializers.serialize(self.initializer)
+        return {
+            **super().get_config(),
+            **config,
+            "use_bias": self.use_bias,
+            "initializer": initializer,
+        }
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchRecurrent(tf.keras.layers.Layer):
+    """torch's nn.LSTM/GRU/RNN: call(input, hx) returns torch's (output, h_n) or
+    (output, (h_n, c_n)) in torch's layout, h_n of shape (num_layers * directions, B, H)."""
+
+    kind = "RNN"
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        nonlinearity="tanh",
+        initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if nonlinearity not in ("tanh", "relu") or (self.kind != "RNN" and nonlinearity != "tanh"):
+            raise ValueError(f"{self.kind}: unknown nonlinearity {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        self.mode = self.kind
+        if self.kind == "RNN":
+            self.mode = "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH"
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        self.initializer = tf.keras.initializers.get(
+            initializer or torch_recurrent_init(hidden_size)
+        )
+        # One Keras RNN per layer and direction, in torch's parameter order (l0, l0_reverse, l1..)
+        self.directions = 2 if bidirectional else 1
+        self.rnns = [
+            self._rnn(f"l{k}{'_reverse' if d else ''}")
+            for k in range(num_layers)
+            for d in range(self.directions)
+        ]
+        # torch drops out each layer's output but the last's, element-wise (Keras's dropout=
+        # would mask the input with one mask per sequence)
+        self.between = tf.keras.layers.Dropout(dropout) if dropout and num_layers > 1 else None
+
+    def _rnn(self, name):
+        """The fused Keras layer where it is exact (no bias: only the two biases differ), else a
+        Keras RNN over TorchRecurrentCell."""
+        options = {"return_sequences": True, "return_state": True, "name": name}
+        if not self.bias and not self.proj_size:
+            init = {
+                "kernel_initializer": fresh_initializer(self.initializer),
+                "recurrent_initializer": fresh_initializer(self.initializer),
+            }
+            if self.mode == "LSTM":
+                return tf.keras.layers.LSTM(self.hidden_size, use_bias=False, **init, **options)
+            if self.mode == "GRU":
+                # Keras's gate blocks are (z, r, n): the weights are reordered to them
+                return tf.keras.layers.GRU(self.hidden_size, use_bias=False, **init, **options)
+            activation = "relu" if self.mode == "RNN_RELU" else "tanh"
+            return tf.keras.layers.SimpleRNN(
+                self.hidden_size, activation=activation, use_bias=False, **init, **options
+            )
+        cell = TorchRecurrentCell(
+            self.mode, self.hidden_size, self.proj_size, self.bias, self.initializer, name="cell"
+        )
+        return tf.keras.layers.RNN(cell, **options)
+
+    def build(self, input_shape):
+        size = self.input_size
+        for index, rnn in enumerate(self.rnns):
+            if index and index % self.directions == 0:
+                size = (self.proj_size or self.hidden_size) * self.directions
+            rnn.build((None, None, size))
+
+    def call(self, inputs, hx=None, training=None):
+        x = inputs
+        batched = len(x.shape) == 3
+        if not batched:
+            # torch takes one unbatched sequence (L, F), and states (layers, H)
+            x = x[None]
+            hx = None if hx is None else tf.nest.map_structure(lambda s: s[:, None], hx)
+        elif not self.batch_first:
+            x = tf.transpose(x, [1, 0, 2])
+        is_lstm = self.mode == "LSTM"
+        finals = []
+        for layer in range(self.num_layers):
+            if layer and self.between is not None:
+                x = self.between(x, training=training)
+            outputs = []
+            for direction in range(self.directions):
+                index = layer * self.directions + direction
+                state = None
+                if hx is not None:
+                    state = [hx[0][index], hx[1][index]] if is_lstm else [hx[index]]
+                sequence = x if direction == 0 else tf.reverse(x, [1])
+                output, *last = self.rnns[index](sequence, initial_state=state, training=training)
+                outputs.append(output if direction == 0 else tf.reverse(output, [1]))
+                finals.append(last)
+            x = outputs[0] if len(outputs) == 1 else tf.concat(outputs, -1)
+        h_n = tf.stack([last[0] for last in finals])
+        c_n = tf.stack([last[1] for last in finals]) if is_lstm else None
+        if not batched:
+            x, h_n = x[0], h_n[:, 0]
+            c_n = None if c_n is None else c_n[:, 0]
+        elif not self.batch_first:
+            x = tf.transpose(x, [1, 0, 2])
+        return (x, (h_n, c_n)) if is_lstm else (x, h_n)
+
+    def flatten_parameters(self):
+        # torch packs its weights into one cuDNN buffer; Keras's variables need nothing
+        pass
+
+    def get_config(self):
+        config = {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bias": self.bias,
+            "batch_first": self.batch_first,
+            "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
+            "proj_size": self.proj_size,
+            "nonlinearity": self.nonlinearity,
+            "initializer": tf.keras.initializers.serialize(self.initializer),
+        }
+        return {**super().get_config(), **config}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchLSTM(TorchRecurrent):
+    """torch's nn.LSTM, gates (i, f, g, o), returning (output, (h_n, c_n))."""
+
+    kind = "LSTM"
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchGRU(TorchRecurrent):
+    """torch's nn.GRU, gates (r, z, n) with b_hn inside the reset product, returning
+    (output, h_n)."""
+
+    kind = "GRU"
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchRNN(TorchRecurrent):
+    """torch's nn.RNN (tanh or relu), returning (output, h_n)."""
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchCell(tf.keras.layers.Layer):
+    """torch's nn.LSTMCell/GRUCell/RNNCell: call(input, hx) returns torch's h' or (h', c');
+    Keras's cells take a list of states and return (output, states)."""
+
+    kind = "RNN"
+
+    def __init__(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", initializer=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if nonlinearity not in ("tanh", "relu") or (self.kind != "RNN" and nonlinearity != "tanh"):
+            raise ValueError(f"{self.kind}Cell: unknown nonlinearity {nonlinearity!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        self.nonlinearity = nonlinearity
+        self.mode = self.kind
+        if self.kind == "RNN":
+            self.mode = "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH"
+        self.initializer = tf.keras.initializers.get(
+            initializer or torch_recurrent_init(hidden_size)
+        )
+        self.cell = TorchRecurrentCell(
+            self.mode, hidden_size, 0, bias, self.initializer, name="cell"
+        )
+
+    def build(self, input_shape):
+        self.cell.build((None, self.input_size))
+
+    def call(self, inputs, hx=None):
+        batched = len(inputs.shape) == 2
+        x = inputs if batched else inputs[None]
+        if hx is None:
+            zeros = tf.zeros([tf.shape(x)[0], self.hidden_size], x.dtype)
+            hx = (zeros, zeros) if self.mode == "LSTM" else zeros
+        elif not batched:
+            hx = tf.nest.map_structure(lambda s: s[None], hx)
+        states = list(hx) if self.mode == "LSTM" else [hx]
+        _, states = self.cell(x, states)
+        if self.mode != "LSTM":
+            return states if batched else states[0]
+        h, c = states
+        return (h, c) if batched else (h[0], c[0])
+
+    def get_config(self):
+        config = {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "bias": self.bias,
+            "nonlinearity": self.nonlinearity,
+            "initializer": tf.keras.initializers.serialize(self.initializer),
+        }
+        return {**super().get_config(), **config}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchLSTMCell(TorchCell):
+    """torch's nn.LSTMCell, gates (i, f, g, o), returning (h', c')."""
+
+    kind = "LSTM"
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchGRUCell(TorchCell):
+    """torch's nn.GRUCell, gates (r, z, n) with b_hn inside the reset product, returning h'."""
+
+    kind = "GRU"
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchRNNCell(TorchCell):
+    """torch's nn.RNNCell (tanh or relu), returning h'."""
+
+    def __init__(self, input_size, hidden_size, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
