@@ -13,7 +13,7 @@ from conftest import EXAMPLES
 from seed_mlps import PyTorchMLPComplex
 
 import torch2tf
-from torch2tf import loading
+from torch2tf import loading, translate
 from torch2tf.cli import EXIT_OK, EXIT_USAGE, main
 from torch2tf.export import _compare, parse_formats
 
@@ -193,3 +193,87 @@ def test_keras_layers_are_named_after_the_torch_attributes(exported):
     assert [layer.name for layer in result.keras_model.layers] == [
         n for n, _ in result.torch_model.named_children()
     ]
+
+
+TWO_INPUTS = """
+import torch
+import torch.nn as nn
+
+
+class TokensAndFeatures(nn.Module):
+    def __init__(self, vocab, dim, features, classes):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.proj = nn.Linear(features, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids, features):
+        h = self.embed(ids).mean(dim=1) + self.proj(features)
+        return self.head(torch.relu(self.norm(h)))
+"""
+
+
+def test_a_model_of_two_inputs_built_by_its_first_call_exports_and_reloads(tmp_path):
+    """Token ids into an Embedding plus float features: Keras's default build config records
+    the first input's shape only, so the generated build takes every input's shape."""
+    src = tmp_path / "two_inputs.py"
+    src.write_text(textwrap.dedent(TWO_INPUTS))
+    cls = loading.load_class(src, "TokensAndFeatures")
+    torch.manual_seed(0)
+    model = loading.construct(cls, [50, 8, 6, 3], {}).eval()
+    inputs = (torch.randint(0, 50, (4, 5)), torch.randn(4, 6))
+    result = torch2tf.convert(model, args=(50, 8, 6, 3), inputs=inputs)
+    assert result.passed and not result.built_at_construction
+    assert "def build(self, ids_shape, features_shape):" in result.source
+    out = tmp_path / "out"
+    result.save(out, formats=["keras", "savedmodel", "tflite"])
+    report = json.loads((out / "report.json").read_text())
+    for fmt in ("keras", "savedmodel", "tflite"):
+        entry = report["exports"][fmt]
+        assert entry["passed"], entry
+        assert entry["max_abs_error"] <= (1e-4 if fmt == "tflite" else 1e-5)
+        assert (out / entry["file"]).exists()
+    # As a user loads it: the generated module and TensorFlow only, no call before loading.
+    np.save(tmp_path / "ids.npy", inputs[0].numpy())
+    np.save(tmp_path / "features.npy", inputs[1].numpy())
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import two_inputs
+        model = tf.keras.models.load_model({str(out / "TokensAndFeatures.keras")!r})
+        assert len(model.weights) == 7, [w.path for w in model.weights]
+        ids = np.load({str(tmp_path / "ids.npy")!r})
+        features = np.load({str(tmp_path / "features.npy")!r})
+        np.save({str(tmp_path / "y.npy")!r}, model(ids, features, training=False).numpy())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = model(*inputs).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_build_from_shapes_tries_int_inputs_where_float_ones_fail():
+    """The saved shapes carry no dtypes: an input only an int can be (one_hot) is found."""
+    import tensorflow as tf
+
+    namespace: dict = {"tf": tf}
+    exec(translate._helpers()["build_from_shapes"], namespace)
+
+    class OneHot(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(2)
+
+        def build(self, labels_shape, scale_shape):
+            namespace["build_from_shapes"](self, labels=labels_shape, scale=scale_shape)
+
+        def call(self, labels, scale, training=None):
+            return self.dense(tf.one_hot(labels, 4)) * scale
+
+    model = OneHot()
+    model.build(labels_shape=(None, 3), scale_shape=(None, 1))
+    assert [tuple(w.shape) for w in model.weights] == [(4, 2), (2,)]
