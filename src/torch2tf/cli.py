@@ -162,6 +162,12 @@ def _parser() -> argparse.ArgumentParser:
         "process and compared with torch: keras (NAME.keras), savedmodel (NAME_savedmodel/), "
         "tflite (float32), tflite-int8 (dynamic-range int8, error measured)",
     )
+    convert.add_argument(
+        "--helpers-module",
+        metavar="NAME",
+        help="write the helpers (torch_default_kernel, TorchBatchNorm, ...) into OUTDIR/NAME.py, "
+        "imported by the generated files (from NAME import ...), instead of copies in each",
+    )
     convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     convert.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
@@ -352,6 +358,10 @@ def _convert(args: argparse.Namespace) -> int:
     shape = _shape(args.input_shape)
     specs = _input_specs(args.inputs, shape)
     formats = _formats(args.export)
+    if args.helpers_module is not None:
+        from torch2tf.helpers_module import check_name
+
+        check_name(args.helpers_module, {Path(args.src.name): ""})  # the project's: at save
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
@@ -374,7 +384,7 @@ def _convert(args: argparse.Namespace) -> int:
     inputs = loading.verification_inputs(model, shape, specs)
     result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
     try:
-        result.save(args.output, formats)
+        result.save(args.output, formats, helpers_module=args.helpers_module)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(result.table())

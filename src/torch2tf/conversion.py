@@ -153,16 +153,37 @@ class Conversion:
         variables = {t.torch_name: t.variable for t in self.transfers}
         return {p: variables[n] for n, p in self.torch_model.named_parameters() if n in variables}
 
-    def export(self, outdir: str | Path, formats: Iterable[str] = ("keras",)) -> dict:
+    def files(self, helpers_module: str | None = None) -> dict[str, str]:
+        """The generated source files, relative path -> code; with ``helpers_module``, the
+        helpers written once into ``helpers_module.py`` beside the top-level modules, which
+        each file imports (as ``translate --helpers-module`` writes a project)."""
+        files = self.sources or {f"{self.module_name}.py": self.source}
+        if helpers_module is None:
+            return dict(files)
+        from torch2tf.helpers_module import split_helpers
+
+        split = split_helpers({Path(k): v for k, v in files.items()}, helpers_module)
+        return {k.as_posix(): v for k, v in split.items()}
+
+    def export(
+        self,
+        outdir: str | Path,
+        formats: Iterable[str] = ("keras",),
+        helpers_module: str | None = None,
+    ) -> dict:
         """Write ``NAME.keras``, ``NAME_savedmodel/``, ``NAME.tflite`` and/or
         ``NAME.int8.tflite`` into ``outdir`` (atomically, like :meth:`save`), each loaded back
         in a fresh TensorFlow-only process and compared with torch on the verification
-        inputs. Returns (and keeps in ``exports``, hence the report) format -> result; an
-        artefact that fails is not written and its result says why."""
+        inputs; the ``.keras`` file with the generated files as :meth:`save` writes them
+        with the same ``helpers_module``. Returns (and keeps in ``exports``, hence the
+        report) format -> result; an artefact that fails is not written and its result says
+        why."""
         from torch2tf.export import write_exports
 
+        files = self.files(helpers_module)
+
         def write(staging: Path) -> None:
-            self.exports = write_exports(self, staging, formats)
+            self.exports = write_exports(self, staging, formats, files)
 
         write_folder(outdir, write)
         return self.exports
@@ -171,9 +192,15 @@ class Conversion:
     def exports_passed(self) -> bool:
         return all(e["passed"] for e in self.exports.values())
 
-    def save(self, outdir: str | Path, formats: Iterable[str] = ()) -> Path:
+    def save(
+        self,
+        outdir: str | Path,
+        formats: Iterable[str] = (),
+        helpers_module: str | None = None,
+    ) -> Path:
         """Write the source, the weights and ``report.json`` into ``outdir``, atomically,
-        and the exports of ``formats`` (see :meth:`export`).
+        and the exports of ``formats`` (see :meth:`export`). With ``helpers_module`` the
+        helpers go into their own module, imported by the generated files (see :meth:`files`).
 
         Files are written into a temporary folder beside ``outdir`` first. A new ``outdir`` is
         that folder renamed; into an existing one the files are moved one by one, and if a
@@ -186,14 +213,15 @@ class Conversion:
         layer = self.first_divergent_layer
         divergent_source = source_line(self.torch_model, layer) if layer is not None else None
 
+        files = self.files(helpers_module)
+
         def write(staging: Path) -> None:
-            files = self.sources or {f"{self.module_name}.py": self.source}
             for relative, code in files.items():
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 (staging / relative).write_text(code, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
             if formats:
-                self.exports = write_exports(self, staging, formats)
+                self.exports = write_exports(self, staging, formats, files)
             report = {**self.report, "first_divergent_source": divergent_source}
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +42,8 @@ class Conversion(Protocol):
     source: str
     sources: dict[str, str]
     rtol: float
+
+    def files(self, helpers_module: str | None = None) -> dict[str, str]: ...
 
 
 # Format -> absolute tolerance against torch (TFLite's kernels sum in other orders). The
@@ -83,10 +85,15 @@ def file_name(class_name: str, fmt: str) -> str:
 
 
 def write_exports(
-    conversion: Conversion, folder: Path, formats: Iterable[str]
+    conversion: Conversion,
+    folder: Path,
+    formats: Iterable[str],
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Write the artefacts of ``formats`` into ``folder`` and verify each; see the module
-    docstring. Returns format -> ``{"file", "passed", "max_abs_error", "atol", ...}`` or
+    docstring. ``files`` are the generated files as written beside them (relative path ->
+    code; by default the conversion's own), which the ``.keras`` file is loaded with.
+    Returns format -> ``{"file", "passed", "max_abs_error", "atol", ...}`` or
     ``{"file": None, "passed": False, "error": ...}``."""
     import tensorflow as tf  # here, so that the CLI checks --export before TensorFlow starts
 
@@ -133,7 +140,8 @@ def write_exports(
                 results[fmt] = _failed(f"cannot write: {_reason(err)}")
         if written:
             expected = _expected_outputs(conversion)
-            results.update(_verify(conversion, written, inputs, names, expected, scratch))
+            files = files or conversion.files()
+            results.update(_verify(conversion, written, inputs, names, expected, scratch, files))
     for fmt, result in results.items():
         if not result["passed"] and fmt in written:
             _remove(written[fmt])  # only verified artefacts are shipped
@@ -199,13 +207,13 @@ def _verify(
     names: list[str],
     expected: list[np.ndarray],
     scratch: Path,
+    files: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
     """Load every written artefact in a fresh TensorFlow-only process; compare with torch."""
     from torch2tf.generated import definitions_only
 
     modules = scratch / "modules"
-    sources = conversion.sources or {f"{conversion.module_name}.py": conversion.source}
-    for relative, code in sources.items():
+    for relative, code in files.items():
         (modules / relative).parent.mkdir(parents=True, exist_ok=True)
         (modules / relative).write_text(definitions_only(code), encoding="utf-8")
     input_paths = []
