@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import EXAMPLES
-from seed_mlps import PyTorchMLPComplex
+from seed_mlps import PyTorchMLPComplex, PyTorchMLPInit
 
 import torch2tf
 from torch2tf import loading, translate
@@ -277,3 +277,32 @@ def test_build_from_shapes_tries_int_inputs_where_float_ones_fail():
     model = OneHot()
     model.build(labels_shape=(None, 3), scale_shape=(None, 1))
     assert [tuple(w.shape) for w in model.weights] == [(4, 2), (2,)]
+
+
+def test_the_seed_init_mlp_exports_and_reloads(tmp_path):
+    """The third seed model (xavier/zeros init through self.modules()): every export passes
+    in a fresh process; the .keras file rebuilds it from its constructor arguments."""
+    torch.manual_seed(0)
+    model = PyTorchMLPInit(12, 9, 4).eval()
+    result = torch2tf.convert(model, args=(12, 9, 4))
+    out = tmp_path / "init"
+    result.save(out, formats=ALL)
+    report = json.loads((out / "report.json").read_text())
+    for fmt in ("keras", "savedmodel", "tflite"):
+        entry = report["exports"][fmt]
+        assert entry["passed"], entry
+        assert entry["max_abs_error"] <= (1e-4 if fmt == "tflite" else 1e-5)
+        assert (out / entry["file"]).exists()
+    assert report["exports"]["tflite-int8"]["file"] == "PyTorchMLPInit.int8.tflite"
+    script = textwrap.dedent(f"""
+        import sys
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import seed_mlps
+        model = tf.keras.models.load_model({str(out / "PyTorchMLPInit.keras")!r})
+        assert type(model) is seed_mlps.PyTorchMLPInit, type(model)
+        assert model.get_config() == {{"input_size": 12, "hidden_size": 9, "output_size": 4}}
+        assert [layer.name for layer in model.layers] == ["fc1", "relu", "fc2"]
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
