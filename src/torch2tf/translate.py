@@ -25,6 +25,7 @@ from torch2tf import rules, training_script
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
+from torch2tf.formatting import hoist_wrapped_comments
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES, keras_attribute
 from torch2tf.names import ImportTable, code_of, dotted, drop_imports, is_docstring
@@ -1509,7 +1510,7 @@ def _format(code: str) -> str:
     )
     if result.returncode != 0:  # our own output does not parse: a bug, never the user's input
         raise RuntimeError(f"torch2tf generated code ruff cannot format: {result.stderr}")
-    return result.stdout
+    return hoist_wrapped_comments(result.stdout, _format)  # no `)  # comment` lines
 
 
 def _init_default_call(stmt, init: ast.ClassDef) -> tuple[str, cst.BaseExpression] | None:
