@@ -306,3 +306,40 @@ def test_the_seed_init_mlp_exports_and_reloads(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+SMALL_CNN = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4, classes)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.bn(self.conv(x))))
+        return self.fc(torch.flatten(x, 1))
+"""
+
+
+def test_a_cnn_exports_channels_last_and_the_report_says_so(tmp_path):
+    """Every export of a CNN takes NHWC input (torch's NCHW permuted), recorded per export
+    under ``inputs``; each reloads in a fresh process and matches torch."""
+    src = tmp_path / "small_cnn.py"
+    src.write_text(textwrap.dedent(SMALL_CNN))
+    torch.manual_seed(0)
+    model = loading.construct(loading.load_class(src, "SmallCNN"), [], {}).eval()
+    x = torch.randn(2, 3, 8, 8)
+    result = torch2tf.convert(model, inputs=(x,))
+    exports = result.export(tmp_path / "out", ["keras", "savedmodel", "tflite"])
+    for fmt, entry in exports.items():
+        assert entry["passed"], (fmt, entry)
+        assert entry["inputs"] == [
+            {"name": "x", "shape": [None, 8, 8, 3], "dtype": "float32", "layout": "NCHW -> NHWC"}
+        ]

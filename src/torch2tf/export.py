@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import tensorflow as tf
     import torch
 
+    from torch2tf.verify import Layouts
+
 
 class Conversion(Protocol):
     """What an export needs of a :class:`torch2tf.conversion.Conversion` (no import of it,
@@ -36,6 +38,7 @@ class Conversion(Protocol):
     keras_model: tf.keras.Model
     torch_model: torch.nn.Module
     inputs: tuple[torch.Tensor, ...]
+    layouts: Layouts
     class_name: str
     module_name: str
     import_name: str
@@ -44,6 +47,8 @@ class Conversion(Protocol):
     rtol: float
 
     def files(self, helpers_module: str | None = None) -> dict[str, str]: ...
+
+    def keras_inputs(self, *torch_tensors: torch.Tensor) -> tuple[tf.Tensor, ...]: ...
 
 
 # Format -> absolute tolerance against torch (TFLite's kernels sum in other orders). The
@@ -108,6 +113,16 @@ def write_exports(
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype), name=n)
         for x, n in zip(inputs, names, strict=True)
     ]
+    facts = conversion.layouts.inputs + [None] * len(inputs)
+    documented = [  # the signature's inputs, channels-last where the Keras twin is
+        {
+            "name": n,
+            "shape": [None, *x.shape[1:]],
+            "dtype": str(x.dtype),
+            "layout": f.layout() if f is not None else "as torch",
+        }
+        for x, n, f in zip(inputs, names, facts, strict=False)
+    ]
     results: dict[str, dict[str, Any]] = {}
     written: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="torch2tf-export-") as scratch:
@@ -146,7 +161,7 @@ def write_exports(
         if not result["passed"] and fmt in written:
             _remove(written[fmt])  # only verified artefacts are shipped
             result["file"] = None
-    return {fmt: results[fmt] for fmt in formats}
+    return {fmt: {**results[fmt], "inputs": documented} for fmt in formats}
 
 
 def input_names(model: tf.keras.Model, count: int) -> list[str]:
