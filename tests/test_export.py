@@ -343,3 +343,26 @@ def test_a_cnn_exports_channels_last_and_the_report_says_so(tmp_path):
         assert entry["inputs"] == [
             {"name": "x", "shape": [None, 8, 8, 3], "dtype": "float32", "layout": "NCHW -> NHWC"}
         ]
+
+
+def test_the_readme_export_command_and_load_model_snippet(capsys, tmp_path, monkeypatch):
+    """The quick start's command with --export keras, then the README's load_model snippet,
+    as written, in a fresh TensorFlow-only process."""
+    import shlex
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "torch2tf convert examples/seed_mlps.py" in x)
+    argv = shlex.split(line.split("&& torch2tf ", 1)[1]) + ["--export", "keras"]
+    argv = [str(ROOT / a) if a.startswith("examples/") else a for a in argv]
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == EXIT_OK, capsys.readouterr().err
+    snippet = readme.split("With `--export keras` added to the quick start's command", 1)[1]
+    snippet = snippet.split("```python\n", 1)[1].split("```", 1)[0]
+    check = "\nassert 'torch' not in sys.modules\n"
+    done = subprocess.run(
+        [sys.executable, "-c", snippet + check], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "(1, 10)"
