@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument(
         "src",
+        metavar="SRC",
         type=Path,
         nargs="+",
         help="PyTorch source file; or a folder or several files of one project, translated "
@@ -127,8 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         "--input int64:16,20:0..1000 -o out/text\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
-    convert.add_argument("--class", dest="class_name", required=True, help="model class name")
+    convert.add_argument(
+        "src", metavar="SRC", type=Path, help="PyTorch source file defining the class"
+    )
+    convert.add_argument(
+        "--class", dest="class_name", metavar="CLASS", required=True, help="model class name"
+    )
     convert.add_argument("--args", default="[]", help="constructor arguments, a JSON list")
     convert.add_argument("--kwargs", default="{}", help="constructor keywords, a JSON object")
     convert.add_argument(
@@ -168,7 +173,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write the helpers (torch_default_kernel, TorchBatchNorm, ...) into OUTDIR/NAME.py, "
         "imported by the generated files (from NAME import ...), instead of copies in each",
     )
-    convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    convert.add_argument(
+        "-o", "--output", metavar="OUTDIR", type=Path, required=True, help="output folder"
+    )
     convert.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
 
