@@ -225,7 +225,7 @@ def test_a_model_of_two_inputs_built_by_its_first_call_exports_and_reloads(tmp_p
     inputs = (torch.randint(0, 50, (4, 5)), torch.randn(4, 6))
     result = torch2tf.convert(model, args=(50, 8, 6, 3), inputs=inputs)
     assert result.passed and not result.built_at_construction
-    assert "def build(self, ids_shape, features_shape):" in result.source
+    assert "def build(self, ids_shape=None, features_shape=None):" in result.source
     out = tmp_path / "out"
     result.save(out, formats=["keras", "savedmodel", "tflite"])
     report = json.loads((out / "report.json").read_text())
@@ -366,3 +366,29 @@ def test_the_readme_export_command_and_load_model_snippet(capsys, tmp_path, monk
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "(1, 10)"
+
+
+def test_the_generated_build_takes_a_call_with_a_python_argument():
+    """Keras passes build the shapes of the tensors a call received only: a Python number
+    among the inputs leaves its shape out, and the model still builds and runs."""
+    import tensorflow as tf
+
+    source = textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 2)
+
+            def forward(self, x, times):
+                return self.fc(x) * times
+    """)
+    code = translate.translate_source(source, "scaled.py")
+    assert "def build(self, x_shape=None, times_shape=None):" in code
+    namespace: dict = {}
+    exec(compile(code, "scaled.py", "exec"), namespace)
+    model = namespace["Scaled"]()
+    y = model(tf.ones((4, 3)), times=2.0)  # Keras takes tensors only as positionals
+    assert y.shape == (4, 2) and len(model.weights) == 2

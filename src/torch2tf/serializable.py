@@ -89,9 +89,10 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
 
 
 def _build_of_several_inputs(body: list[cst.BaseStatement]) -> cst.FunctionDef | None:
-    """``build(self, ids_shape, features_shape)`` for a ``call`` of several inputs: Keras saves
-    the shapes a ``build`` receives for ``load_model``, which without one keeps only the first
-    input's and so cannot rebuild the model (``build_from_shapes`` builds it from them all)."""
+    """``build(self, ids_shape=None, features_shape=None)`` for a ``call`` of several inputs:
+    Keras saves the shapes a ``build`` receives for ``load_model``, which without one keeps
+    only the first input's and so cannot rebuild the model (``build_from_shapes`` builds it
+    from them all)."""
     methods = {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
     call = methods.get("call")
     if call is None or "build" in methods or isinstance(call.params.star_arg, cst.Param):
@@ -103,9 +104,8 @@ def _build_of_several_inputs(body: list[cst.BaseStatement]) -> cst.FunctionDef |
     ]
     if len(params) < 2:
         return None
-    signature = ", ".join(
-        f"{p.name.value}_shape" + ("=None" if p.default is not None else "") for p in params
-    )
+    # Every shape optional: Keras passes those of the tensors a call received, no others.
+    signature = ", ".join(f"{p.name.value}_shape=None" for p in params)
     arguments = ", ".join(f"{p.name.value}={p.name.value}_shape" for p in params)
     return cst.parse_statement(
         f"def build(self, {signature}):\n"
