@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 from conftest import EXAMPLES
-from seed_mlps import PyTorchMLPComplex
+from seed_mlps import PyTorchMLPComplex, PyTorchMLPInit
 
 import torch2tf
-from torch2tf import loading
+from torch2tf import loading, translate
 from torch2tf.cli import EXIT_OK, EXIT_USAGE, main
 from torch2tf.export import _compare, parse_formats
 
@@ -193,3 +193,202 @@ def test_keras_layers_are_named_after_the_torch_attributes(exported):
     assert [layer.name for layer in result.keras_model.layers] == [
         n for n, _ in result.torch_model.named_children()
     ]
+
+
+TWO_INPUTS = """
+import torch
+import torch.nn as nn
+
+
+class TokensAndFeatures(nn.Module):
+    def __init__(self, vocab, dim, features, classes):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.proj = nn.Linear(features, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids, features):
+        h = self.embed(ids).mean(dim=1) + self.proj(features)
+        return self.head(torch.relu(self.norm(h)))
+"""
+
+
+def test_a_model_of_two_inputs_built_by_its_first_call_exports_and_reloads(tmp_path):
+    """Token ids into an Embedding plus float features: Keras's default build config records
+    the first input's shape only, so the generated build takes every input's shape."""
+    src = tmp_path / "two_inputs.py"
+    src.write_text(textwrap.dedent(TWO_INPUTS))
+    cls = loading.load_class(src, "TokensAndFeatures")
+    torch.manual_seed(0)
+    model = loading.construct(cls, [50, 8, 6, 3], {}).eval()
+    inputs = (torch.randint(0, 50, (4, 5)), torch.randn(4, 6))
+    result = torch2tf.convert(model, args=(50, 8, 6, 3), inputs=inputs)
+    assert result.passed and not result.built_at_construction
+    assert "def build(self, ids_shape=None, features_shape=None):" in result.source
+    out = tmp_path / "out"
+    result.save(out, formats=["keras", "savedmodel", "tflite"])
+    report = json.loads((out / "report.json").read_text())
+    for fmt in ("keras", "savedmodel", "tflite"):
+        entry = report["exports"][fmt]
+        assert entry["passed"], entry
+        assert entry["max_abs_error"] <= (1e-4 if fmt == "tflite" else 1e-5)
+        assert (out / entry["file"]).exists()
+    # As a user loads it: the generated module and TensorFlow only, no call before loading.
+    np.save(tmp_path / "ids.npy", inputs[0].numpy())
+    np.save(tmp_path / "features.npy", inputs[1].numpy())
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import two_inputs
+        model = tf.keras.models.load_model({str(out / "TokensAndFeatures.keras")!r})
+        assert len(model.weights) == 7, [w.path for w in model.weights]
+        ids = np.load({str(tmp_path / "ids.npy")!r})
+        features = np.load({str(tmp_path / "features.npy")!r})
+        np.save({str(tmp_path / "y.npy")!r}, model(ids, features, training=False).numpy())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = model(*inputs).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_build_from_shapes_tries_int_inputs_where_float_ones_fail():
+    """The saved shapes carry no dtypes: an input only an int can be (one_hot) is found."""
+    import tensorflow as tf
+
+    namespace: dict = {"tf": tf}
+    exec(translate._helpers()["build_from_shapes"], namespace)
+
+    class OneHot(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(2)
+
+        def build(self, labels_shape, scale_shape):
+            namespace["build_from_shapes"](self, labels=labels_shape, scale=scale_shape)
+
+        def call(self, labels, scale, training=None):
+            return self.dense(tf.one_hot(labels, 4)) * scale
+
+    model = OneHot()
+    model.build(labels_shape=(None, 3), scale_shape=(None, 1))
+    assert [tuple(w.shape) for w in model.weights] == [(4, 2), (2,)]
+
+
+def test_the_seed_init_mlp_exports_and_reloads(tmp_path):
+    """The third seed model (xavier/zeros init through self.modules()): every export passes
+    in a fresh process; the .keras file rebuilds it from its constructor arguments."""
+    torch.manual_seed(0)
+    model = PyTorchMLPInit(12, 9, 4).eval()
+    result = torch2tf.convert(model, args=(12, 9, 4))
+    out = tmp_path / "init"
+    result.save(out, formats=ALL)
+    report = json.loads((out / "report.json").read_text())
+    for fmt in ("keras", "savedmodel", "tflite"):
+        entry = report["exports"][fmt]
+        assert entry["passed"], entry
+        assert entry["max_abs_error"] <= (1e-4 if fmt == "tflite" else 1e-5)
+        assert (out / entry["file"]).exists()
+    assert report["exports"]["tflite-int8"]["file"] == "PyTorchMLPInit.int8.tflite"
+    script = textwrap.dedent(f"""
+        import sys
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import seed_mlps
+        model = tf.keras.models.load_model({str(out / "PyTorchMLPInit.keras")!r})
+        assert type(model) is seed_mlps.PyTorchMLPInit, type(model)
+        assert model.get_config() == {{"input_size": 12, "hidden_size": 9, "output_size": 4}}
+        assert [layer.name for layer in model.layers] == ["fc1", "relu", "fc2"]
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+SMALL_CNN = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, classes=4):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 4 * 4, classes)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.bn(self.conv(x))))
+        return self.fc(torch.flatten(x, 1))
+"""
+
+
+def test_a_cnn_exports_channels_last_and_the_report_says_so(tmp_path):
+    """Every export of a CNN takes NHWC input (torch's NCHW permuted), recorded per export
+    under ``inputs``; each reloads in a fresh process and matches torch."""
+    src = tmp_path / "small_cnn.py"
+    src.write_text(textwrap.dedent(SMALL_CNN))
+    torch.manual_seed(0)
+    model = loading.construct(loading.load_class(src, "SmallCNN"), [], {}).eval()
+    x = torch.randn(2, 3, 8, 8)
+    result = torch2tf.convert(model, inputs=(x,))
+    exports = result.export(tmp_path / "out", ["keras", "savedmodel", "tflite"])
+    for fmt, entry in exports.items():
+        assert entry["passed"], (fmt, entry)
+        assert entry["inputs"] == [
+            {"name": "x", "shape": [None, 8, 8, 3], "dtype": "float32", "layout": "NCHW -> NHWC"}
+        ]
+
+
+def test_the_readme_export_command_and_load_model_snippet(capsys, tmp_path, monkeypatch):
+    """The quick start's command with --export keras, then the README's load_model snippet,
+    as written, in a fresh TensorFlow-only process."""
+    import shlex
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if "torch2tf convert examples/seed_mlps.py" in x)
+    argv = shlex.split(line.split("&& torch2tf ", 1)[1]) + ["--export", "keras"]
+    argv = [str(ROOT / a) if a.startswith("examples/") else a for a in argv]
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == EXIT_OK, capsys.readouterr().err
+    snippet = readme.split("With `--export keras` added to the quick start's command", 1)[1]
+    snippet = snippet.split("```python\n", 1)[1].split("```", 1)[0]
+    check = "\nassert 'torch' not in sys.modules\n"
+    done = subprocess.run(
+        [sys.executable, "-c", snippet + check], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "(1, 10)"
+
+
+def test_the_generated_build_takes_a_call_with_a_python_argument():
+    """Keras passes build the shapes of the tensors a call received only: a Python number
+    among the inputs leaves its shape out, and the model still builds and runs."""
+    import tensorflow as tf
+
+    source = textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class Scaled(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3, 2)
+
+            def forward(self, x, times):
+                return self.fc(x) * times
+    """)
+    code = translate.translate_source(source, "scaled.py")
+    assert "def build(self, x_shape=None, times_shape=None):" in code
+    namespace: dict = {}
+    exec(compile(code, "scaled.py", "exec"), namespace)
+    model = namespace["Scaled"]()
+    y = model(tf.ones((4, 3)), times=2.0)  # Keras takes tensors only as positionals
+    assert y.shape == (4, 2) and len(model.weights) == 2

@@ -2,6 +2,7 @@
 
 import ast
 import importlib
+import json
 import subprocess
 import sys
 import textwrap
@@ -9,8 +10,11 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import EXAMPLES
+from seed_mlps import PyTorchMLPComplex
 from test_cli import one_line_error, run, snapshot
 
+import torch2tf
 from torch2tf.cli import EXIT_OK, EXIT_USAGE
 
 BLOCKS = '''
@@ -146,3 +150,73 @@ def test_helpers_module_needs_a_project(capsys, tmp_path):
     assert code == EXIT_USAGE
     assert "expected a folder or several files, received one file" in one_line_error(err)
     assert snapshot(tmp_path / "src").keys() == {"blocks.py", "model.py"}
+
+
+def test_convert_writes_the_helpers_module_and_the_output_loads_as_written(tmp_path):
+    """Python API: save(..., helpers_module=NAME) puts the helpers into NAME.py, which the
+    model file imports; the weights and the .keras export load in a fresh TensorFlow-only
+    process from the folder as written, and compute what torch computes."""
+    torch.manual_seed(0)
+    model = PyTorchMLPComplex(6, 5, 4, 3, 0.2)
+    with torch.no_grad():
+        model.bn1.running_mean.uniform_(-1, 1)
+    model.eval()
+    result = torch2tf.convert(model, args=(6, 5, 4, 3, 0.2))
+    out = tmp_path / "out"
+    result.save(out, formats=["keras"], helpers_module="tf_helpers")
+    assert sorted(p.name for p in out.glob("*.py")) == ["seed_mlps.py", "tf_helpers.py"]
+    assert top_level(out / "seed_mlps.py") == {"PyTorchMLPComplex"}
+    assert {"torch_default_kernel", "TorchBatchNorm"} <= top_level(out / "tf_helpers.py")
+    assert "from tf_helpers import" in (out / "seed_mlps.py").read_text()
+    assert result.exports["keras"]["passed"], result.exports
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        from seed_mlps import PyTorchMLPComplex
+        x = np.load({str(tmp_path / "x.npy")!r})
+        model = PyTorchMLPComplex(6, 5, 4, 3, 0.2)
+        model.load_weights({str(out / "PyTorchMLPComplex.weights.h5")!r})
+        loaded = tf.keras.models.load_model({str(out / "PyTorchMLPComplex.keras")!r})
+        assert type(loaded) is PyTorchMLPComplex
+        np.save({str(tmp_path / "y.npy")!r}, model(x, training=False).numpy())
+        np.save({str(tmp_path / "z.npy")!r}, loaded(x, training=False).numpy())
+        assert "torch" not in sys.modules
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    for name in ("y.npy", "z.npy"):
+        np.testing.assert_allclose(np.load(tmp_path / name), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_convert_cli_helpers_module(capsys, tmp_path):
+    """The same from the command line: the .keras export is verified with the files as
+    written (the fresh process imports tf_helpers.py)."""
+    out = tmp_path / "out"
+    code, printed, err = run(
+        capsys,
+        *("convert", EXAMPLES / "seed_mlps.py", "--class", "PyTorchMLP", "--args", "[6, 5, 3]"),
+        *("--helpers-module", "tf_helpers", "--export", "keras", "-o", out),
+    )
+    assert code == EXIT_OK, err
+    assert "export keras" in printed
+    assert top_level(out / "seed_mlps.py") == {"PyTorchMLP"}
+    assert top_level(out / "tf_helpers.py") == {"torch_default_kernel", "torch_default_bias"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["exports"]["keras"]["passed"], report["exports"]
+
+
+def test_convert_helpers_module_named_like_the_model_file_is_a_usage_error(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        *("convert", EXAMPLES / "seed_mlps.py", "--class", "PyTorchMLP", "--args", "[4, 3, 2]"),
+        *("--helpers-module", "seed_mlps", "-o", tmp_path / "out"),
+    )
+    assert code == EXIT_USAGE
+    assert "--helpers-module seed_mlps: expected a name no project module has" in err
+    assert not (tmp_path / "out").exists()

@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument(
         "src",
+        metavar="SRC",
         type=Path,
         nargs="+",
         help="PyTorch source file; or a folder or several files of one project, translated "
@@ -127,8 +128,12 @@ def _parser() -> argparse.ArgumentParser:
         "--input int64:16,20:0..1000 -o out/text\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    convert.add_argument("src", type=Path, help="PyTorch source file defining the class")
-    convert.add_argument("--class", dest="class_name", required=True, help="model class name")
+    convert.add_argument(
+        "src", metavar="SRC", type=Path, help="PyTorch source file defining the class"
+    )
+    convert.add_argument(
+        "--class", dest="class_name", metavar="CLASS", required=True, help="model class name"
+    )
     convert.add_argument("--args", default="[]", help="constructor arguments, a JSON list")
     convert.add_argument("--kwargs", default="{}", help="constructor keywords, a JSON object")
     convert.add_argument(
@@ -162,7 +167,15 @@ def _parser() -> argparse.ArgumentParser:
         "process and compared with torch: keras (NAME.keras), savedmodel (NAME_savedmodel/), "
         "tflite (float32), tflite-int8 (dynamic-range int8, error measured)",
     )
-    convert.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    convert.add_argument(
+        "--helpers-module",
+        metavar="NAME",
+        help="write the helpers (torch_default_kernel, TorchBatchNorm, ...) into OUTDIR/NAME.py, "
+        "imported by the generated files (from NAME import ...), instead of copies in each",
+    )
+    convert.add_argument(
+        "-o", "--output", metavar="OUTDIR", type=Path, required=True, help="output folder"
+    )
     convert.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
 
@@ -352,6 +365,10 @@ def _convert(args: argparse.Namespace) -> int:
     shape = _shape(args.input_shape)
     specs = _input_specs(args.inputs, shape)
     formats = _formats(args.export)
+    if args.helpers_module is not None:
+        from torch2tf.helpers_module import check_name
+
+        check_name(args.helpers_module, {Path(args.src.name): ""})  # the project's: at save
     _output(args.output, folder=True)
     if args.state_dict is not None and not args.state_dict.is_file():
         raise UsageError(f"--state-dict: cannot read {args.state_dict}: no such file")
@@ -374,7 +391,7 @@ def _convert(args: argparse.Namespace) -> int:
     inputs = loading.verification_inputs(model, shape, specs)
     result = convert(model, ctor_args, ctor_kwargs, inputs=inputs, atol=args.atol, rtol=args.rtol)
     try:
-        result.save(args.output, formats)
+        result.save(args.output, formats, helpers_module=args.helpers_module)
     except OSError as err:
         raise UsageError(f"cannot write {args.output}: {err.strerror or err}") from None
     print(result.table())

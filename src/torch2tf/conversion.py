@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import inspect
 import json
-import linecache
-import os
 import random
-import textwrap
-import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,23 +14,21 @@ import numpy as np
 import tensorflow as tf
 import torch
 
+from torch2tf.errors import ConversionError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import to_torch
+from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
-from torch2tf.rules import Arg, Unsupported, class_reference
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
-from torch2tf.translate import emit, translate_project, translate_with_facts
+from torch2tf.torch_source import live_classes, source_line, source_of
+from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.verify import Check, Layouts, _numpy, check
-from torch2tf.weights import Transfer, rules_by_type, transfer_weights
+from torch2tf.weights import Transfer, transfer_weights
 
 DEFAULT_BATCH = 16
-
-
-class ConversionError(Exception):
-    """The model cannot be converted; the message says why."""
 
 
 @dataclass
@@ -153,16 +145,37 @@ class Conversion:
         variables = {t.torch_name: t.variable for t in self.transfers}
         return {p: variables[n] for n, p in self.torch_model.named_parameters() if n in variables}
 
-    def export(self, outdir: str | Path, formats: Iterable[str] = ("keras",)) -> dict:
+    def files(self, helpers_module: str | None = None) -> dict[str, str]:
+        """The generated source files, relative path -> code; with ``helpers_module``, the
+        helpers written once into ``helpers_module.py`` beside the top-level modules, which
+        each file imports (as ``translate --helpers-module`` writes a project)."""
+        files = self.sources or {f"{self.module_name}.py": self.source}
+        if helpers_module is None:
+            return dict(files)
+        from torch2tf.helpers_module import split_helpers
+
+        split = split_helpers({Path(k): v for k, v in files.items()}, helpers_module)
+        return {k.as_posix(): v for k, v in split.items()}
+
+    def export(
+        self,
+        outdir: str | Path,
+        formats: Iterable[str] = ("keras",),
+        helpers_module: str | None = None,
+    ) -> dict:
         """Write ``NAME.keras``, ``NAME_savedmodel/``, ``NAME.tflite`` and/or
         ``NAME.int8.tflite`` into ``outdir`` (atomically, like :meth:`save`), each loaded back
         in a fresh TensorFlow-only process and compared with torch on the verification
-        inputs. Returns (and keeps in ``exports``, hence the report) format -> result; an
-        artefact that fails is not written and its result says why."""
+        inputs; the ``.keras`` file with the generated files as :meth:`save` writes them
+        with the same ``helpers_module``. Returns (and keeps in ``exports``, hence the
+        report) format -> result; an artefact that fails is not written and its result says
+        why."""
         from torch2tf.export import write_exports
 
+        files = self.files(helpers_module)
+
         def write(staging: Path) -> None:
-            self.exports = write_exports(self, staging, formats)
+            self.exports = write_exports(self, staging, formats, files)
 
         write_folder(outdir, write)
         return self.exports
@@ -171,9 +184,15 @@ class Conversion:
     def exports_passed(self) -> bool:
         return all(e["passed"] for e in self.exports.values())
 
-    def save(self, outdir: str | Path, formats: Iterable[str] = ()) -> Path:
+    def save(
+        self,
+        outdir: str | Path,
+        formats: Iterable[str] = (),
+        helpers_module: str | None = None,
+    ) -> Path:
         """Write the source, the weights and ``report.json`` into ``outdir``, atomically,
-        and the exports of ``formats`` (see :meth:`export`).
+        and the exports of ``formats`` (see :meth:`export`). With ``helpers_module`` the
+        helpers go into their own module, imported by the generated files (see :meth:`files`).
 
         Files are written into a temporary folder beside ``outdir`` first. A new ``outdir`` is
         that folder renamed; into an existing one the files are moved one by one, and if a
@@ -186,14 +205,15 @@ class Conversion:
         layer = self.first_divergent_layer
         divergent_source = source_line(self.torch_model, layer) if layer is not None else None
 
+        files = self.files(helpers_module)
+
         def write(staging: Path) -> None:
-            files = self.sources or {f"{self.module_name}.py": self.source}
             for relative, code in files.items():
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 (staging / relative).write_text(code, encoding="utf-8")
             self.keras_model.save_weights(staging / f"{self.class_name}.weights.h5")
             if formats:
-                self.exports = write_exports(self, staging, formats)
+                self.exports = write_exports(self, staging, formats, files)
             report = {**self.report, "first_divergent_source": divergent_source}
             (staging / "report.json").write_text(
                 json.dumps(report, indent=2) + "\n", encoding="utf-8"
@@ -228,65 +248,6 @@ class Conversion:
             f"(atol {self.atol:g}, rtol {self.rtol:g})"
         )
         return "\n".join(rows)
-
-
-def source_line(torch_model: torch.nn.Module, layer: str) -> str | None:
-    """``file:line`` of the ``self.<attr> = ...`` that created the layer at path ``layer``.
-
-    For ``encoder.fc1`` the assignment of ``fc1`` is searched in the class of ``encoder``;
-    for an item of a container (``blocks.0``) the assignment of the container is found.
-    """
-    parts = layer.split(".") if layer else []
-    for depth in range(len(parts) - 1, -1, -1):
-        try:
-            owner = torch_model.get_submodule(".".join(parts[:depth]))
-        except AttributeError:
-            continue
-        found = _assignment_line(type(owner), parts[depth])
-        if found is not None:
-            return found
-    return None
-
-
-def _assignment_line(cls: type, attr: str) -> str | None:
-    for klass in cls.__mro__:
-        if klass.__module__.split(".")[0] in ("torch", "builtins"):
-            continue
-        try:
-            path = inspect.getsourcefile(klass)
-            lines, start = inspect.getsourcelines(klass)
-        except (OSError, TypeError):
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent("".join(lines)))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign):
-                targets = node.targets
-            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-                targets = [node.target]
-            else:
-                continue
-            for target in targets:
-                if (
-                    isinstance(target, ast.Attribute)
-                    and target.attr == attr
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id == "self"
-                ):
-                    return f"{_display_path(path)}:{start + node.lineno - 1}"
-    return None
-
-
-def _display_path(path: str | None) -> str:
-    if path is None:
-        return "<unknown>"
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
 
 
 @contextlib.contextmanager
@@ -389,133 +350,6 @@ def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts,
     return layouts, rows
 
 
-def _is_torch_class(cls: type) -> bool:
-    return cls.__module__.split(".")[0] == "torch"
-
-
-def _keras_argument(value: Any, generated: types.ModuleType, name: str = "argument") -> Any:
-    """A constructor argument for the Keras class: torch layer classes are translated too."""
-    if isinstance(value, type) and issubclass(value, torch.nn.Module):
-        rule = rules_by_type().get(value)
-        if rule is None:
-            raise ConversionError(
-                f"constructor argument {value.__name__}: expected a torch layer class that "
-                "torch2tf translates, received one it does not"
-            )
-        return eval(class_reference(rule), vars(generated))  # source we generated ourselves
-    if isinstance(value, torch.nn.Module) and not _is_torch_class(type(value)):
-        cls = type(value)
-        raise ConversionError(
-            f"{name}: expected a torch layer or a Keras layer, received an instance of "
-            f"{cls.__module__}.{cls.__qualname__}, whose constructor arguments torch2tf cannot "
-            "know; convert it first and pass its Keras twin as "
-            f"{name}: torch2tf.convert(<the {cls.__name__}>, args=[...], kwargs={{...}})"
-            ".keras_model"
-        )
-    if isinstance(value, torch.nn.Module):  # e.g. a backbone built outside the model
-        builder = emit(
-            f"import tensorflow as tf\n\n\ndef build():\n    return {_tree_expression(value)}\n"
-        )
-        return load_generated(builder, f"{type(value).__name__.lower()}_argument").build()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_keras_argument(v, generated, name) for v in value)
-    return value
-
-
-TREE_BUILDER = "build_model"
-
-
-def _tree_expression(module: torch.nn.Module, path: str = "") -> str:
-    """Keras source rebuilding a live torch module tree made of translated layers only."""
-    children = [
-        _tree_expression(child, f"{path}.{name}" if path else name)
-        for name, child in module.named_children()
-    ]
-    if isinstance(module, torch.nn.ModuleDict):
-        items = ", ".join(f"{k!r}: {c}" for k, c in zip(module.keys(), children, strict=True))
-        return f"{{{items}}}"
-    if isinstance(module, torch.nn.ModuleList):
-        return f"[{', '.join(children)}]"
-    rule = rules_by_type().get(type(module))
-    if rule is None:
-        raise ConversionError(
-            f"{path or 'the model'}: expected a torch layer that torch2tf translates, or a "
-            f"class defined in a source file; received {type(module).__name__}"
-        )
-    if isinstance(module, torch.nn.Sequential):
-        names = [name for name, _ in module.named_children()]
-        if all(name.isdigit() for name in names):
-            return rule().keras(*(Arg(c) for c in children))
-        items = ", ".join(f"({n!r}, {c})" for n, c in zip(names, children, strict=True))
-        return rule().keras(Arg(f"OrderedDict([{items}])"))
-    try:
-        return rule().keras(**rule.arguments(module))
-    except Unsupported as err:
-        raise ConversionError(f"{path}: {err.message}") from None
-
-
-def tree_source(model: torch.nn.Module, input_shape: Sequence[int] | None = None) -> str:
-    """Generated source for a model that is a torch container, built from its module tree.
-
-    A Keras Sequential is built for one input rank: ``input_shape`` (the verification input's,
-    batch size left open) builds it at construction.
-    """
-    expression = _tree_expression(model)
-    build = ""
-    if input_shape is not None and isinstance(model, torch.nn.Sequential):
-        build = f"    model.build({(None, *input_shape[1:])!r})\n"
-    return emit(
-        "import tensorflow as tf\n\n\n"
-        f"def {TREE_BUILDER}():\n"
-        f'    """The Keras twin of a torch {type(model).__name__}, rebuilt from its modules."""\n'
-        f"    model = {expression}\n{build}    return model\n"
-    )
-
-
-def _source_of(cls: type) -> tuple[str, str]:
-    """(text, path) of the file defining ``cls``. Its methods' code objects name the file even
-    when its module is not in ``sys.modules`` (loaded by importlib without registering it, a
-    script's ``__main__``); a notebook cell's text is only in ``linecache``."""
-    for path in _code_files(cls):
-        if Path(path).is_file():
-            return Path(path).read_text(encoding="utf-8"), path
-        lines = linecache.getlines(path)
-        if lines:
-            return "".join(lines), path
-    try:
-        path = inspect.getsourcefile(cls)
-    except TypeError:
-        path = None
-    if path is None or not Path(path).exists():
-        raise ConversionError(
-            f"cannot find the source file of {cls.__qualname__}: expected a class defined in "
-            "a .py file or a notebook cell"
-        )
-    return Path(path).read_text(encoding="utf-8"), path
-
-
-def _code_files(cls: type) -> list[str]:
-    """File names of the code objects of the methods written in ``cls``'s own body."""
-    files: list[str] = []
-    for value in vars(cls).values():
-        for func in (value, getattr(value, "__func__", None), getattr(value, "fget", None)):
-            code = getattr(inspect.unwrap(func), "__code__", None) if callable(func) else None
-            if code is not None and code.co_qualname.startswith(f"{cls.__qualname__}."):
-                if code.co_filename not in files:
-                    files.append(code.co_filename)
-    return files
-
-
-def _live_classes(model: torch.nn.Module) -> dict[str, set[str]]:
-    """Classes of the model's submodules by module name: more roots for what is translated."""
-    found: dict[str, set[str]] = {}
-    for module in model.modules():
-        cls = type(module)
-        if cls.__module__.split(".")[0] not in ("torch", "builtins"):
-            found.setdefault(cls.__module__, set()).add(cls.__name__)
-    return found
-
-
 def convert(
     model: torch.nn.Module,
     args: Sequence[Any] = (),
@@ -555,8 +389,8 @@ def convert(
         generated = load_generated(source, module_name)
         keras_cls = getattr(generated, TREE_BUILDER)
     else:
-        text, path = _source_of(cls)
-        live = _live_classes(model)  # its submodules' classes too, by their module names
+        text, path = source_of(cls)
+        live = live_classes(model)  # its submodules' classes too, by their module names
         live[MAIN_MODULE] = live.pop(cls.__module__, set())
         try:
             reached = reach(path, [cls.__name__], source=text, extra=live)
@@ -583,8 +417,8 @@ def convert(
     layouts, flattened_rows = _layouts(facts, model)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
-    args = [_keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args)]
-    kwargs = {k: _keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
+    args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args)]
+    kwargs = {k: keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
     with _global_random_state_kept():
         with _dtype_policy(policy):
             keras_model = keras_cls(*args, **kwargs)

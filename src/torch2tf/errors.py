@@ -34,3 +34,7 @@ class TranslationError(Exception):
 
 class UsageError(Exception):
     """Bad command-line input; reported as one line with exit code 2."""
+
+
+class ConversionError(Exception):
+    """The model cannot be converted; the message says why."""

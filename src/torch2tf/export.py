@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import tensorflow as tf
     import torch
 
+    from torch2tf.verify import Layouts
+
 
 class Conversion(Protocol):
     """What an export needs of a :class:`torch2tf.conversion.Conversion` (no import of it,
@@ -36,12 +38,17 @@ class Conversion(Protocol):
     keras_model: tf.keras.Model
     torch_model: torch.nn.Module
     inputs: tuple[torch.Tensor, ...]
+    layouts: Layouts
     class_name: str
     module_name: str
     import_name: str
     source: str
     sources: dict[str, str]
     rtol: float
+
+    def files(self, helpers_module: str | None = None) -> dict[str, str]: ...
+
+    def keras_inputs(self, *torch_tensors: torch.Tensor) -> tuple[tf.Tensor, ...]: ...
 
 
 # Format -> absolute tolerance against torch (TFLite's kernels sum in other orders). The
@@ -83,10 +90,15 @@ def file_name(class_name: str, fmt: str) -> str:
 
 
 def write_exports(
-    conversion: Conversion, folder: Path, formats: Iterable[str]
+    conversion: Conversion,
+    folder: Path,
+    formats: Iterable[str],
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Write the artefacts of ``formats`` into ``folder`` and verify each; see the module
-    docstring. Returns format -> ``{"file", "passed", "max_abs_error", "atol", ...}`` or
+    docstring. ``files`` are the generated files as written beside them (relative path ->
+    code; by default the conversion's own), which the ``.keras`` file is loaded with.
+    Returns format -> ``{"file", "passed", "max_abs_error", "atol", ...}`` or
     ``{"file": None, "passed": False, "error": ...}``."""
     import tensorflow as tf  # here, so that the CLI checks --export before TensorFlow starts
 
@@ -100,6 +112,16 @@ def write_exports(
     signature = [
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype), name=n)
         for x, n in zip(inputs, names, strict=True)
+    ]
+    facts = conversion.layouts.inputs + [None] * len(inputs)
+    documented = [  # the signature's inputs, channels-last where the Keras twin is
+        {
+            "name": n,
+            "shape": [None, *x.shape[1:]],
+            "dtype": str(x.dtype),
+            "layout": f.layout() if f is not None else "as torch",
+        }
+        for x, n, f in zip(inputs, names, facts, strict=False)
     ]
     results: dict[str, dict[str, Any]] = {}
     written: dict[str, Path] = {}
@@ -133,12 +155,13 @@ def write_exports(
                 results[fmt] = _failed(f"cannot write: {_reason(err)}")
         if written:
             expected = _expected_outputs(conversion)
-            results.update(_verify(conversion, written, inputs, names, expected, scratch))
+            files = files or conversion.files()
+            results.update(_verify(conversion, written, inputs, names, expected, scratch, files))
     for fmt, result in results.items():
         if not result["passed"] and fmt in written:
             _remove(written[fmt])  # only verified artefacts are shipped
             result["file"] = None
-    return {fmt: results[fmt] for fmt in formats}
+    return {fmt: {**results[fmt], "inputs": documented} for fmt in formats}
 
 
 def input_names(model: tf.keras.Model, count: int) -> list[str]:
@@ -199,13 +222,13 @@ def _verify(
     names: list[str],
     expected: list[np.ndarray],
     scratch: Path,
+    files: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
     """Load every written artefact in a fresh TensorFlow-only process; compare with torch."""
     from torch2tf.generated import definitions_only
 
     modules = scratch / "modules"
-    sources = conversion.sources or {f"{conversion.module_name}.py": conversion.source}
-    for relative, code in sources.items():
+    for relative, code in files.items():
         (modules / relative).parent.mkdir(parents=True, exist_ok=True)
         (modules / relative).write_text(definitions_only(code), encoding="utf-8")
     input_paths = []

@@ -79,8 +79,38 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
         )
         at = body.index(init) + 1
         body.insert(at, get_config.with_changes(leading_lines=[cst.EmptyLine()]))
+    build = _build_of_several_inputs(body)
+    if build is not None:
+        call = next(s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "call")
+        body.insert(body.index(call), build.with_changes(leading_lines=[cst.EmptyLine()]))
     return cls.with_changes(
         decorators=[*cls.decorators, decorator], body=cls.body.with_changes(body=body)
+    )
+
+
+def _build_of_several_inputs(body: list[cst.BaseStatement]) -> cst.FunctionDef | None:
+    """``build(self, ids_shape=None, features_shape=None)`` for a ``call`` of several inputs:
+    Keras saves the shapes a ``build`` receives for ``load_model``, which without one keeps
+    only the first input's and so cannot rebuild the model (``build_from_shapes`` builds it
+    from them all)."""
+    methods = {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
+    call = methods.get("call")
+    if call is None or "build" in methods or isinstance(call.params.star_arg, cst.Param):
+        return None
+    params = [
+        p
+        for p in [*call.params.posonly_params, *call.params.params, *call.params.kwonly_params][1:]
+        if p.name.value != "training"
+    ]
+    if len(params) < 2:
+        return None
+    # Every shape optional: Keras passes those of the tensors a call received, no others.
+    signature = ", ".join(f"{p.name.value}_shape=None" for p in params)
+    arguments = ", ".join(f"{p.name.value}={p.name.value}_shape" for p in params)
+    return cst.parse_statement(
+        f"def build(self, {signature}):\n"
+        '    """Keras saves these shapes for load_model, which builds the model from them."""\n'
+        f"    build_from_shapes(self, {arguments})\n"
     )
 
 

@@ -163,9 +163,8 @@ class Net(tf.keras.Model):
         x = self.drop(
             tf.nn.relu(self.bn2(self.conv2(x), training=training)), training=training
         )
-        x = torch_flatten(
-            x, 1
-        )  # rows of fc are permuted at conversion: (C, H, W) order kept
+        # rows of fc are permuted at conversion: (C, H, W) order kept
+        x = torch_flatten(x, 1)
         return tf.nn.log_softmax(self.fc(x), axis=1)
 
 

@@ -274,6 +274,24 @@ def torch_variable(layer, name, value, trainable):
     )
 
 
+def build_from_shapes(model, **shapes):
+    """Builds a model of several inputs from their shapes, as load_model does with the ones it
+    saved (Keras's default build keeps only the first input's): one call on zeros of each
+    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    float_dtype = model.compute_dtype
+    for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
+        inputs = {
+            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
+            for i, (name, shape) in enumerate(given.items())
+        }
+        try:
+            model.call(**inputs, training=False)
+            return
+        except Exception:  # another dtype may do; else the first call builds the layers
+            continue
+
+
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchLayout(tf.keras.initializers.Initializer):
     """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from torch2tf.formatting import hoist_wrapped_comments
 from torch2tf.names import ImportTable, dotted, is_docstring
 
 
@@ -164,7 +165,8 @@ def format_code(code: str) -> str:
 
     ruff = find_ruff_bin()
     code = _drop_dead_stores(code, ruff)
-    return _ruff([ruff, "format", "--isolated", "--line-length", "88", "-"], code)
+    formatted = _ruff([ruff, "format", "--isolated", "--line-length", "88", "-"], code)
+    return hoist_wrapped_comments(formatted, format_code)  # no `)  # comment` lines
 
 
 def _ruff(command: list[str], code: str) -> str:

@@ -156,6 +156,24 @@ class TorchHardtanh(tf.keras.layers.Layer):
         }
 
 
+def build_from_shapes(model, **shapes):
+    """Builds a model of several inputs from their shapes, as load_model does with the ones it
+    saved (Keras's default build keeps only the first input's): one call on zeros of each
+    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    float_dtype = model.compute_dtype
+    for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
+        inputs = {
+            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
+            for i, (name, shape) in enumerate(given.items())
+        }
+        try:
+            model.call(**inputs, training=False)
+            return
+        except Exception:  # another dtype may do; else the first call builds the layers
+            continue
+
+
 def torch_var(x, dim=None, correction=1, keepdim=False):
     """torch's var divides by N - correction (default 1); tf.math.reduce_variance by N."""
     mean = tf.reduce_mean(x, axis=dim, keepdims=True)
@@ -393,6 +411,10 @@ class IteratedBlocks(tf.keras.Model):
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
         return dict(self.init_arguments)
+
+    def build(self, x_shape=None, skip_shape=None):
+        """Keras saves these shapes for load_model, which builds the model from them."""
+        build_from_shapes(self, x=x_shape, skip=skip_shape)
 
     def call(
         self, x: tf.Tensor, skip: Optional[int] = None, training=None

@@ -30,6 +30,24 @@ def torch_variable(layer, name, value, trainable):
     )
 
 
+def build_from_shapes(model, **shapes):
+    """Builds a model of several inputs from their shapes, as load_model does with the ones it
+    saved (Keras's default build keeps only the first input's): one call on zeros of each
+    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    float_dtype = model.compute_dtype
+    for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
+        inputs = {
+            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
+            for i, (name, shape) in enumerate(given.items())
+        }
+        try:
+            model.call(**inputs, training=False)
+            return
+        except Exception:  # another dtype may do; else the first call builds the layers
+            continue
+
+
 def torch_squeeze(x, dim):
     """torch's squeeze(dim) leaves a dim whose size is not 1 as it is; tf.squeeze raises."""
     dims = dim if isinstance(dim, (tuple, list)) else [dim]
@@ -96,6 +114,10 @@ class TabularMLP(tf.keras.Model):
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
         return dict(self.init_arguments)
+
+    def build(self, x_num_shape=None, x_cat_shape=None):
+        """Keras saves these shapes for load_model, which builds the model from them."""
+        build_from_shapes(self, x_num=x_num_shape, x_cat=x_cat_shape)
 
     def call(
         self, x_num: tf.Tensor, x_cat: ty.Optional[tf.Tensor], training=None

@@ -116,9 +116,10 @@ class CausalSelfAttention(tf.keras.Model):
     def call(self, x, training=None):
         B, T, C = tf.keras.ops.shape(x)
         q, k, v = torch_split(self.c_attn(x), self.n_embd, dim=2)
+        # (B, nh, T, hs)
         k = tf.keras.ops.swapaxes(
             tf.reshape(k, (B, T, self.n_head, C // self.n_head)), 1, 2
-        )  # (B, nh, T, hs)
+        )
         q = tf.keras.ops.swapaxes(
             tf.reshape(q, (B, T, self.n_head, C // self.n_head)), 1, 2
         )

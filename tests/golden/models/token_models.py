@@ -24,6 +24,24 @@ def torch_normalized_axes(normalized_shape):
     return -1
 
 
+def build_from_shapes(model, **shapes):
+    """Builds a model of several inputs from their shapes, as load_model does with the ones it
+    saved (Keras's default build keeps only the first input's): one call on zeros of each
+    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    float_dtype = model.compute_dtype
+    for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
+        inputs = {
+            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
+            for i, (name, shape) in enumerate(given.items())
+        }
+        try:
+            model.call(**inputs, training=False)
+            return
+        except Exception:  # another dtype may do; else the first call builds the layers
+            continue
+
+
 @tf.keras.utils.register_keras_serializable(package="token_models")
 class BagOfEmbeddings(tf.keras.Model):
     """Token ids -> embeddings -> mean over the sequence -> class scores."""
@@ -89,6 +107,10 @@ class IdsAndFeatures(tf.keras.Model):
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
         return dict(self.init_arguments)
+
+    def build(self, ids_shape=None, features_shape=None):
+        """Keras saves these shapes for load_model, which builds the model from them."""
+        build_from_shapes(self, ids=ids_shape, features=features_shape)
 
     def call(self, ids, features, training=None):
         pooled = tf.reduce_mean(self.embedding(ids), axis=1)

@@ -1,0 +1,100 @@
+"""Keras source for live torch modules that have no source of the user's: a model that is a
+torch container (an ``nn.Sequential`` a factory returned), and torch layers or layer classes
+given to the model's constructor as arguments."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from torch2tf.errors import ConversionError
+from torch2tf.generated import load_generated
+from torch2tf.rules import Arg, Unsupported, class_reference
+from torch2tf.translate import emit
+from torch2tf.weights import rules_by_type
+
+
+def _is_torch_class(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "torch"
+
+
+def keras_argument(value: Any, generated: types.ModuleType, name: str = "argument") -> Any:
+    """A constructor argument for the Keras class: torch layer classes are translated too."""
+    if isinstance(value, type) and issubclass(value, torch.nn.Module):
+        rule = rules_by_type().get(value)
+        if rule is None:
+            raise ConversionError(
+                f"constructor argument {value.__name__}: expected a torch layer class that "
+                "torch2tf translates, received one it does not"
+            )
+        return eval(class_reference(rule), vars(generated))  # source we generated ourselves
+    if isinstance(value, torch.nn.Module) and not _is_torch_class(type(value)):
+        cls = type(value)
+        raise ConversionError(
+            f"{name}: expected a torch layer or a Keras layer, received an instance of "
+            f"{cls.__module__}.{cls.__qualname__}, whose constructor arguments torch2tf cannot "
+            "know; convert it first and pass its Keras twin as "
+            f"{name}: torch2tf.convert(<the {cls.__name__}>, args=[...], kwargs={{...}})"
+            ".keras_model"
+        )
+    if isinstance(value, torch.nn.Module):  # e.g. a backbone built outside the model
+        builder = emit(
+            f"import tensorflow as tf\n\n\ndef build():\n    return {tree_expression(value)}\n"
+        )
+        return load_generated(builder, f"{type(value).__name__.lower()}_argument").build()
+    if isinstance(value, (list, tuple)):
+        return type(value)(keras_argument(v, generated, name) for v in value)
+    return value
+
+
+TREE_BUILDER = "build_model"
+
+
+def tree_expression(module: torch.nn.Module, path: str = "") -> str:
+    """Keras source rebuilding a live torch module tree made of translated layers only."""
+    children = [
+        tree_expression(child, f"{path}.{name}" if path else name)
+        for name, child in module.named_children()
+    ]
+    if isinstance(module, torch.nn.ModuleDict):
+        items = ", ".join(f"{k!r}: {c}" for k, c in zip(module.keys(), children, strict=True))
+        return f"{{{items}}}"
+    if isinstance(module, torch.nn.ModuleList):
+        return f"[{', '.join(children)}]"
+    rule = rules_by_type().get(type(module))
+    if rule is None:
+        raise ConversionError(
+            f"{path or 'the model'}: expected a torch layer that torch2tf translates, or a "
+            f"class defined in a source file; received {type(module).__name__}"
+        )
+    if isinstance(module, torch.nn.Sequential):
+        names = [name for name, _ in module.named_children()]
+        if all(name.isdigit() for name in names):
+            return rule().keras(*(Arg(c) for c in children))
+        items = ", ".join(f"({n!r}, {c})" for n, c in zip(names, children, strict=True))
+        return rule().keras(Arg(f"OrderedDict([{items}])"))
+    try:
+        return rule().keras(**rule.arguments(module))
+    except Unsupported as err:
+        raise ConversionError(f"{path}: {err.message}") from None
+
+
+def tree_source(model: torch.nn.Module, input_shape: Sequence[int] | None = None) -> str:
+    """Generated source for a model that is a torch container, built from its module tree.
+
+    A Keras Sequential is built for one input rank: ``input_shape`` (the verification input's,
+    batch size left open) builds it at construction.
+    """
+    expression = tree_expression(model)
+    build = ""
+    if input_shape is not None and isinstance(model, torch.nn.Sequential):
+        build = f"    model.build({(None, *input_shape[1:])!r})\n"
+    return emit(
+        "import tensorflow as tf\n\n\n"
+        f"def {TREE_BUILDER}():\n"
+        f'    """The Keras twin of a torch {type(model).__name__}, rebuilt from its modules."""\n'
+        f"    model = {expression}\n{build}    return model\n"
+    )
