@@ -3,7 +3,8 @@
 Read by both conversions, so they cannot drift apart: the rules that translate source
 (:mod:`torch2tf.rules.training`, checked in scripts by :mod:`torch2tf.training_script`) and the
 converters of live objects (:mod:`torch2tf.training`). The helpers are the torch-exact classes
-of ``keras_helpers/training.py``. Plain strings: importing this needs neither torch nor TF.
+of ``keras_helpers`` (losses, optimizers, schedules). Plain strings: importing this needs
+neither torch nor TF.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 losses (:mod:`.losses`) and data loading and tensors made from data (:mod:`.data`) share.
 
 Each rule has the torch signature and returns TensorFlow source that uses the torch-exact
-helpers of ``keras_helpers/training.py`` (``TorchAdam``, ``TorchCrossEntropyLoss``,
-``TorchStepLR``...), which the emitter copies into the generated file when they are used.
+helpers of ``keras_helpers`` (``TorchAdam``, ``TorchCrossEntropyLoss``, ``TorchStepLR``...),
+which the emitter copies into the generated file when they are used.
 
 These rules translate expressions. How the objects are *used* (the loop around
 ``loss.backward()`` and ``optimizer.step()``, where ``scheduler.step()`` sits, clipping,

@@ -6,6 +6,27 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchTiedDense(tf.keras.layers.Layer):
+    """A Linear whose weight is an Embedding's (torch weight tying): x @ embeddings.T, one
+    shared variable, as in torch; a Dense cannot share it (its kernel is the transpose)."""
+
+    def __init__(self, embedding, dense=None, **kwargs):
+        super().__init__(**kwargs)
+        if dense is not None:
+            if dense.use_bias:
+                raise ValueError(
+                    "weight tying of a Linear with a bias is not translated"
+                )
+            dense.built = (
+                True  # the replaced Dense never runs: it must not make a kernel
+            )
+        self.embedding = embedding
+
+    def call(self, inputs):
+        return tf.matmul(inputs, self.embedding.embeddings, transpose_b=True)
+
+
 def torch_default_kernel():
     """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
     return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
@@ -34,27 +55,6 @@ def torch_variable(layer, name, value, trainable):
         trainable=trainable,
         initializer=lambda shape, dtype: tf.cast(value, dtype),
     )
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchTiedDense(tf.keras.layers.Layer):
-    """A Linear whose weight is an Embedding's (torch weight tying): x @ embeddings.T, one
-    shared variable, as in torch; a Dense cannot share it (its kernel is the transpose)."""
-
-    def __init__(self, embedding, dense=None, **kwargs):
-        super().__init__(**kwargs)
-        if dense is not None:
-            if dense.use_bias:
-                raise ValueError(
-                    "weight tying of a Linear with a bias is not translated"
-                )
-            dense.built = (
-                True  # the replaced Dense never runs: it must not make a kernel
-            )
-        self.embedding = embedding
-
-    def call(self, inputs):
-        return tf.matmul(inputs, self.embedding.embeddings, transpose_b=True)
 
 
 def torch_split(x, split_size, dim=0):

@@ -1,0 +1,205 @@
+"""Helpers for channels-last feature maps: channel dropout, resampling, padding, pixel shuffle,
+sizes in torch's order and pooling with torch's windows."""
+
+import math
+
+import tensorflow as tf
+
+
+def torch_channel_dropout(x, rate):
+    """torch's F.dropout1d/2d: whole channels of a channels-last map dropped, as one."""
+    shape = tf.shape(x)
+    keep = tf.concat([shape[:1], tf.ones_like(shape[1:-1]), shape[-1:]], axis=0)
+    return tf.nn.dropout(x, rate=rate, noise_shape=keep)
+
+
+def torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=False):
+    """torch's F.interpolate of a channels-last map, axis by axis with torch's source indices
+    and float32 weights (nearest: floor(dst * in/out), not TF's half-pixel rule)."""
+    spatial = len(x.shape) - 2
+    sizes = size if isinstance(size, (tuple, list)) or size is None else [size] * spatial
+    scales = scale_factor
+    if scales is not None and not isinstance(scales, (tuple, list)):
+        scales = [scales] * spatial
+    for axis in range(1, spatial + 1):
+        n = x.shape[axis]
+        if n is None:
+            raise ValueError("torch_interpolate needs static spatial sizes")
+        out = sizes[axis - 1] if sizes is not None else math.floor(n * scales[axis - 1])
+        if scales is not None:
+            step = tf.constant(1.0 / scales[axis - 1], tf.float32)
+        else:
+            step = tf.constant(n, tf.float32) / tf.constant(out, tf.float32)
+        dst = tf.range(out, dtype=tf.float32)
+        if mode in ("nearest", "nearest-exact"):
+            where = dst + 0.5 if mode == "nearest-exact" else dst
+            index = tf.minimum(tf.cast(tf.floor(where * step), tf.int32), n - 1)
+            x = tf.gather(x, index, axis=axis)
+            continue
+        if align_corners:
+            ratio = (n - 1) / (out - 1) if out > 1 else 0.0
+            source = dst * tf.constant(ratio, tf.float32)
+        else:
+            source = tf.maximum(step * (dst + 0.5) - 0.5, 0.0)
+        low = tf.cast(source, tf.int32)  # source >= 0: truncation is floor
+        high = tf.minimum(low + 1, n - 1)
+        weight = source - tf.cast(low, tf.float32)
+        shape = [1] * len(x.shape)
+        shape[axis] = out
+        weight = tf.cast(tf.reshape(weight, shape), x.dtype)
+        x = tf.gather(x, low, axis=axis) * (1 - weight) + tf.gather(x, high, axis=axis) * weight
+    return x
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchUpsample(tf.keras.layers.Layer):
+    """torch's nn.Upsample on a channels-last map (see torch_interpolate)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=False, **kw):
+        super().__init__(**kw)
+        self.size = size
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+
+    def call(self, inputs):
+        return torch_interpolate(
+            inputs, self.size, self.scale_factor, self.mode, self.align_corners
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "size": self.size,
+            "scale_factor": self.scale_factor,
+            "mode": self.mode,
+            "align_corners": self.align_corners,
+        }
+
+
+def torch_pad(x, pad, mode="constant", value=0.0, channels_last=False):
+    """torch's F.pad: ``pad`` pairs from the last torch dim backwards; on a channels-last map
+    they are its spatial axes. Modes as torch's: constant, reflect, replicate, circular."""
+    rank = len(x.shape)
+    last = rank - 2 if channels_last else rank - 1
+    for k in range(len(pad) // 2):
+        before, after, axis = pad[2 * k], pad[2 * k + 1], last - k
+        if mode == "constant":
+            paddings = [[0, 0]] * rank
+            paddings[axis] = [before, after]
+            x = tf.pad(x, paddings, constant_values=tf.cast(value or 0.0, x.dtype))
+            continue
+        n = x.shape[axis]
+        index = tf.range(-before, n + after)
+        if mode == "reflect":
+            index = tf.abs(index)
+            index = (n - 1) - tf.abs((n - 1) - index)
+        elif mode == "replicate":
+            index = tf.clip_by_value(index, 0, n - 1)
+        elif mode == "circular":
+            index = tf.math.floormod(index, n)
+        else:
+            raise ValueError(f"torch_pad: unknown mode {mode!r}")
+        x = tf.gather(x, index, axis=axis)
+    return x
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchPad(tf.keras.layers.Layer):
+    """torch's padding layers and conv padding modes on a channels-last map (see torch_pad)."""
+
+    def __init__(self, pad, mode="constant", value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad = list(pad)
+        self.mode = mode
+        self.value = value
+
+    def call(self, inputs):
+        return torch_pad(inputs, self.pad, self.mode, self.value, channels_last=True)
+
+    def get_config(self):
+        config = {"pad": self.pad, "mode": self.mode, "value": self.value}
+        return {**super().get_config(), **config}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchPixelShuffle(tf.keras.layers.Layer):
+    """torch's PixelShuffle (or, with unshuffle, PixelUnshuffle) on NHWC: torch orders the
+    channels (C, r, r), TF's depth_to_space (r, r, C)."""
+
+    def __init__(self, factor, unshuffle=False, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+        self.unshuffle = unshuffle
+
+    def call(self, inputs):
+        r = self.factor
+        dynamic = tf.shape(inputs)
+        h, w, c = (s if s is not None else dynamic[i + 1] for i, s in enumerate(inputs.shape[1:]))
+        if self.unshuffle:
+            x = tf.reshape(inputs, [-1, h // r, r, w // r, r, c])
+            x = tf.transpose(x, [0, 1, 3, 5, 2, 4])
+            return tf.reshape(x, [-1, h // r, w // r, c * r * r])
+        x = tf.reshape(inputs, [-1, h, w, c // (r * r), r, r])
+        x = tf.transpose(x, [0, 1, 4, 2, 5, 3])
+        return tf.reshape(x, [-1, h * r, w * r, c // (r * r)])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "unshuffle": self.unshuffle}
+
+
+def torch_map_size(x):
+    """torch's x.size() of a channels-last map: its sizes in torch's order (N, C, *spatial)."""
+    shape = tf.keras.ops.shape(x)
+    return (shape[0], shape[-1], *shape[1:-1])
+
+
+def torch_pool(x, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True):
+    """torch's max/avg pooling of a channels-last map where Keras's padding rules differ:
+    ceil_mode windows, -inf padding for max, torch's divisor for avg (static spatial sizes)."""
+    pads = []
+    for n, k, s, p in zip(x.shape[1:-1], kernel, stride, padding, strict=True):
+        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
+            out -= 1
+        pads.append((p, max((out - 1) * s + k - n - p, p)))
+    paddings = [[0, 0], *pads, [0, 0]]
+    if kind == "max":
+        padded = tf.pad(x, paddings, constant_values=tf.cast(float("-inf"), x.dtype))
+        return tf.nn.max_pool(padded, kernel, stride, "VALID")
+    summed = tf.nn.avg_pool(tf.pad(x, paddings), kernel, stride, "VALID")
+    ones = tf.ones([1, *x.shape[1:-1], 1], x.dtype)
+    if count_include_pad:  # torch counts its padding, not the windows' overhang past it
+        ones = tf.pad(ones, [[0, 0], *[(p, p) for p in padding], [0, 0]], constant_values=1)
+        overhang = [(0, after - before) for before, after in pads]
+        ones = tf.pad(ones, [[0, 0], *overhang, [0, 0]])
+    else:
+        ones = tf.pad(ones, paddings)
+    return summed / tf.nn.avg_pool(ones, kernel, stride, "VALID")
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchPool(tf.keras.layers.Layer):
+    """torch's MaxPool/AvgPool with ceil_mode or count_include_pad=False (see torch_pool)."""
+
+    def __init__(
+        self, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True, **kw
+    ):
+        super().__init__(**kw)
+        self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def call(self, inputs):
+        return torch_pool(
+            inputs,
+            self.kind,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+    def get_config(self):
+        names = ("kind", "kernel", "stride", "padding", "ceil_mode", "count_include_pad")
+        return {**super().get_config(), **{n: getattr(self, n) for n in names}}
