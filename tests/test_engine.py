@@ -101,6 +101,13 @@ def test_the_translation_passes_and_init_code_readers_are_in_modules_of_at_most_
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name
 
 
+def test_the_rule_modules_are_of_at_most_500_lines():
+    paths = list((PACKAGE / "rules").glob("*.py"))
+    assert len(paths) > 10
+    for path in paths:
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name
+
+
 # --------------------------------------------------------------------------- one table
 
 

@@ -1,0 +1,139 @@
+"""torch tensor creation (torch.zeros, torch.arange, torch.ones_like, torch.tril, ...) ->
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+from torch2tf.rules.functional import _MISSING, _no_out, dtype_source, given, paren, src
+from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
+from torch2tf.rules.shapes import _sizes
+
+
+def _like(tf_func: str, input, dtype, requires_grad) -> str:
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    return keras_call(tf_func, src(input), dtype=dtype_source(dtype))
+
+
+@function("torch.zeros_like")
+def zeros_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.zeros_like(x, dtype=...)."""
+    return _like("tf.zeros_like", input, dtype, requires_grad)
+
+
+@function("torch.ones_like")
+def ones_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.ones_like(x, dtype=...)."""
+    return _like("tf.ones_like", input, dtype, requires_grad)
+
+
+def _random_like(tf_func: str, input, dtype, requires_grad) -> str:
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    x = src(input)
+    return keras_call(tf_func, f"tf.shape({x})", dtype=dtype_source(dtype) or f"{paren(x)}.dtype")
+
+
+@function("torch.randn_like")
+def randn_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.random.normal(tf.shape(x), dtype=x.dtype): N(0, 1), from TensorFlow's generator."""
+    return _random_like("tf.random.normal", input, dtype, requires_grad)
+
+
+@function("torch.rand_like")
+def rand_like(
+    input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
+):
+    """tf.random.uniform(tf.shape(x), dtype=x.dtype): U[0, 1), from TensorFlow's generator."""
+    return _random_like("tf.random.uniform", input, dtype, requires_grad)
+
+
+@function("torch.arange")
+def arange(
+    start=0,
+    end=None,
+    step=1,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+):
+    """tf.range with torch's dtype (int64, float32 for float bounds)."""
+    _no_out(out)
+    if not given(end):  # arange(end)
+        start, end = 0, start
+    bounds = [src(start), src(end), src(step)]
+    if const(step, None) == 1:
+        bounds.pop()
+        if const(start, None) == 0:
+            bounds.pop(0)
+    values = [const(v, _MISSING) for v in (start, end, step)]
+    target = dtype_source(dtype)
+    if target is None and _MISSING in values:
+        # torch infers int64, or float32 when a bound is a float: known only at run time.
+        return keras_call("torch_arange", *bounds)
+    floating = any(isinstance(v, float) for v in values)
+    if target is None:
+        target = "tf.float32" if floating else "tf.int64"  # tf.range would give int32
+    elif floating and target.startswith("tf.int"):
+        raise Unsupported("arange with float bounds and an integer dtype is not translated")
+    return keras_call("tf.range", *bounds, dtype=target)
+
+
+def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    if given(size):
+        sizes = (*sizes, size)
+    # torch's default dtype is float32, as TensorFlow's; dtype=torch.bool gives True/False.
+    return keras_call(tf_func, _sizes(sizes, tf_func), dtype=dtype_source(dtype))
+
+
+@function("torch.ones")
+def ones(
+    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+):
+    """tf.ones(shape, dtype=...) (float32 by default in both)."""
+    return _filled("tf.ones", size, None, dtype, requires_grad, out)
+
+
+@function("torch.zeros")
+def zeros(
+    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+):
+    """tf.zeros(shape, dtype=...) (float32 by default in both)."""
+    return _filled("tf.zeros", size, None, dtype, requires_grad, out)
+
+
+def _band(kind: str, input, diagonal) -> str:
+    offset = const(diagonal, _MISSING)
+    if offset == 0 and not isinstance(offset, bool):
+        lower, upper = ("-1", "0") if kind == "tril" else ("0", "-1")
+        return f"tf.linalg.band_part({src(input)}, {lower}, {upper})"
+    return keras_call(f"torch_{kind}", src(input), src(diagonal))
+
+
+@function("torch.tril")
+@method("tril")
+def tril(input, diagonal=0, *, out=None):
+    """tf.linalg.band_part(x, -1, 0); another diagonal -> torch_tril helper."""
+    _no_out(out)
+    return _band("tril", input, diagonal)
+
+
+@function("torch.triu")
+@method("triu")
+def triu(input, diagonal=0, *, out=None):
+    """tf.linalg.band_part(x, 0, -1); another diagonal -> torch_triu helper."""
+    _no_out(out)
+    return _band("triu", input, diagonal)

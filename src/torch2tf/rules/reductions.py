@@ -1,0 +1,230 @@
+"""torch reductions (torch.sum, torch.max, torch.var, ...) and their Tensor methods -> TensorFlow.
+
+As in :mod:`torch2tf.rules.tensor`, a function and the method of the same name share one rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch2tf.rules.functional import _MISSING, _no_out, cast, given, src
+from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
+
+
+def _keepdims(keepdim: Any) -> str | None:
+    value = const(keepdim, _MISSING)
+    return None if value is False else src(keepdim)
+
+
+def _all_dims(dim: Any) -> bool:
+    """torch reduces over every dim for dim=None and for an empty dim list."""
+    value = const(dim, _MISSING)
+    return value is None or (isinstance(value, (tuple, list)) and not value)
+
+
+def _reduce(tf_func: str, input, dim, keepdim, dtype=None) -> str:
+    axis = None if _all_dims(dim) else src(dim)
+    return keras_call(tf_func, cast(src(input), dtype), axis=axis, keepdims=_keepdims(keepdim))
+
+
+@function("torch.sum")
+@method("sum")
+def sum_(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """tf.reduce_sum(x, axis=dim, keepdims=keepdim)."""
+    _no_out(out)
+    return _reduce("tf.reduce_sum", input, dim, keepdim, dtype)
+
+
+@function("torch.mean")
+@method("mean")
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """tf.reduce_mean(x, axis=dim, keepdims=keepdim)."""
+    _no_out(out)
+    return _reduce("tf.reduce_mean", input, dim, keepdim, dtype)
+
+
+@function("torch.prod")
+@method("prod")
+def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """tf.reduce_prod(x, axis=dim, keepdims=keepdim)."""
+    _no_out(out)
+    return _reduce("tf.reduce_prod", input, dim, keepdim, dtype)
+
+
+@function("torch.amax")
+@method("amax")
+def amax(input, dim=(), keepdim=False, *, out=None):
+    """tf.reduce_max(x, axis=dim, keepdims=keepdim)."""
+    _no_out(out)
+    return _reduce("tf.reduce_max", input, dim, keepdim)
+
+
+@function("torch.amin")
+@method("amin")
+def amin(input, dim=(), keepdim=False, *, out=None):
+    """tf.reduce_min(x, axis=dim, keepdims=keepdim)."""
+    _no_out(out)
+    return _reduce("tf.reduce_min", input, dim, keepdim)
+
+
+def _max_min(kind: str, input, dim_or_other, keepdim, dim, other) -> str:
+    """torch.max/min: (input), (input, dim, keepdim) -> (values, indices), (input, other)."""
+    x = src(input)
+    if given(other):
+        if given(dim_or_other) or given(dim):
+            raise Unsupported(f"torch.{kind}: give either a dim or other")
+        return f"tf.{kind}imum({x}, {src(other)})"
+    chosen = dim if given(dim) else dim_or_other
+    if not given(chosen):
+        return f"tf.reduce_{kind}({x})"
+    value = const(chosen, _MISSING)
+    if value is _MISSING and chosen is dim_or_other and const(keepdim, None) is False:
+        raise Unsupported(
+            f"torch.{kind}(x, y): whether y is a dim or a tensor is not visible in the source",
+            f"write torch.{kind}imum(x, y) for a tensor, or dim=y for a dim",
+        )
+    if isinstance(value, (bool, tuple, list)):
+        raise Unsupported(f"torch.{kind} with dim={src(chosen)} is not translated")
+    # With a dim torch returns (values, indices), the indices of the first extreme value.
+    return keras_call(f"torch_{kind}", x, src(chosen), keepdim=_keepdims(keepdim))
+
+
+@function("torch.max")
+@method("max")
+def max_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=None):
+    """tf.reduce_max; with dim -> torch_max helper (values, indices); other -> tf.maximum."""
+    _no_out(out)
+    return _max_min("max", input, dim_or_other, keepdim, dim, other)
+
+
+@function("torch.min")
+@method("min")
+def min_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=None):
+    """tf.reduce_min; with dim -> torch_min helper (values, indices); other -> tf.minimum."""
+    _no_out(out)
+    return _max_min("min", input, dim_or_other, keepdim, dim, other)
+
+
+@function("torch.maximum")
+@method("maximum")
+def maximum(input, other, *, out=None):
+    """tf.maximum (identical)."""
+    _no_out(out)
+    return f"tf.maximum({src(input)}, {src(other)})"
+
+
+@function("torch.minimum")
+@method("minimum")
+def minimum(input, other, *, out=None):
+    """tf.minimum (identical)."""
+    _no_out(out)
+    return f"tf.minimum({src(input)}, {src(other)})"
+
+
+def _arg_extreme(kind: str, input, dim, keepdim) -> str:
+    x = src(input)
+    if not given(dim):
+        if const(keepdim, _MISSING) is not False:
+            raise Unsupported(f"torch.{kind}(keepdim=True) without dim is not translated")
+        return f"tf.{kind}(tf.reshape({x}, [-1]))"  # torch indexes the flattened tensor
+    found = f"tf.{kind}({x}, axis={src(dim)})"
+    if const(keepdim, _MISSING) is False:
+        return found
+    if const(keepdim, _MISSING) is True:
+        return f"tf.expand_dims({found}, axis={src(dim)})"
+    raise Unsupported(f"torch.{kind}: keepdim must be a literal True or False")
+
+
+@function("torch.argmax")
+@method("argmax")
+def argmax(input, dim=None, keepdim=False):
+    """tf.argmax(x, axis=dim) (int64, first maximum); no dim -> of the flattened x."""
+    return _arg_extreme("argmax", input, dim, keepdim)
+
+
+@function("torch.argmin")
+@method("argmin")
+def argmin(input, dim=None, keepdim=False):
+    """tf.argmin(x, axis=dim) (int64, first minimum); no dim -> of the flattened x."""
+    return _arg_extreme("argmin", input, dim, keepdim)
+
+
+def _correction(kind: str, dim, unbiased, correction) -> tuple[Any, Any, str]:
+    """(dim, the correction's value or _MISSING, its source) of var/std-style arguments."""
+    if isinstance(const(dim, _MISSING), bool):  # the legacy overload std(input, unbiased)
+        dim, unbiased = None, dim
+    if given(correction) and given(unbiased):
+        raise Unsupported(f"torch.{kind}: give either unbiased or correction")
+    if given(correction):
+        value = const(correction, _MISSING)
+        amount = src(correction)
+    elif given(unbiased):
+        value = const(unbiased, _MISSING)
+        value = _MISSING if value is _MISSING else int(value)
+        amount = f"int({src(unbiased)})" if value is _MISSING else repr(value)
+    else:
+        value, amount = 1, "1"  # torch's default: the unbiased (N - 1) estimate
+    return dim, value, amount
+
+
+def _variance(kind: str, input, dim, unbiased, keepdim, correction) -> str:
+    dim, value, amount = _correction(kind, dim, unbiased, correction)
+    x = src(input)
+    if value == 0:
+        tf_func = "tf.math.reduce_variance" if kind == "var" else "tf.math.reduce_std"
+        return keras_call(
+            tf_func, x, axis=None if _all_dims(dim) else src(dim), keepdims=_keepdims(keepdim)
+        )
+    return keras_call(
+        f"torch_{kind}",
+        x,
+        *([] if _all_dims(dim) else [src(dim)]),
+        correction=None if value == 1 else amount,
+        keepdim=_keepdims(keepdim),
+    )
+
+
+@function("torch.var")
+@method("var")
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_var helper (N - correction, default 1); correction 0 -> reduce_variance."""
+    _no_out(out)
+    return _variance("var", input, dim, unbiased, keepdim, correction)
+
+
+@function("torch.std")
+@method("std")
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_std helper (N - correction, default 1); correction 0 -> reduce_std."""
+    _no_out(out)
+    return _variance("std", input, dim, unbiased, keepdim, correction)
+
+
+@function("torch.Size")
+def torch_size(sizes=()):
+    """-> tuple(sizes): a torch.Size is a tuple of ints, as tf.keras.ops.shape gives."""
+    return f"tuple({src(sizes)})"
+
+
+@function("torch.var_mean")
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_var_mean helper: the (var, mean) pair, var over N - correction (default 1)."""
+    return _variance_mean("var", input, dim, unbiased, keepdim, correction, out)
+
+
+@function("torch.std_mean")
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    """torch_std_mean helper: the (std, mean) pair, std over N - correction (default 1)."""
+    return _variance_mean("std", input, dim, unbiased, keepdim, correction, out)
+
+
+def _variance_mean(kind: str, input, dim, unbiased, keepdim, correction, out) -> str:
+    _no_out(out)
+    dim, value, amount = _correction(f"{kind}_mean", dim, unbiased, correction)
+    return keras_call(
+        f"torch_{kind}_mean",
+        src(input),
+        *([] if _all_dims(dim) else [src(dim)]),
+        correction=None if value == 1 else amount,
+        keepdim=_keepdims(keepdim),
+    )
