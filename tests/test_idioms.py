@@ -377,7 +377,12 @@ def test_module_init_function_becomes_initializers_and_is_dropped():
 
 @pytest.mark.parametrize(
     "name, args",
-    [("GainBlock", (6, 5)), ("DefaultInitBlock", (6, 5)), ("DefaultInitBlock", (6, 5, False))],
+    [
+        ("GainBlock", (6, 5)),
+        ("DefaultInitBlock", (6, 5)),
+        ("DefaultInitBlock", (6, 5, False)),
+        ("DefaultInitMLP", (6, [8, 5], 3)),  # the default only passed on to each block
+    ],
 )
 def test_init_function_models_convert(name, args):
     import init_functions
@@ -422,6 +427,24 @@ def test_default_init_function_refuses_another_value(init_functions):
         init_functions.DefaultInitBlock(3, 2, w_init_=None)
     with pytest.raises(ValueError, match=r"w_init_"):
         init_functions.DefaultInitBlock(3, 2, w_init_=lambda w: w)
+
+
+def test_forwarded_init_function_default_reaches_the_blocks_as_their_default(init_functions):
+    mlp = init_functions.DefaultInitMLP(500, [400], 2)
+    kernel = np.asarray(mlp.net.layers[0].linear.kernel)
+    assert kernel.std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)  # the block's default
+    with pytest.raises(ValueError, match=r"w_init_: only its default init function"):
+        init_functions.DefaultInitMLP(3, [4], 2, w_init_=None)
+
+
+def test_init_function_default_used_otherwise_is_not_fixed():
+    source = (MODELS / "init_functions.py").read_text(encoding="utf-8")
+    source = source.replace(  # the MLP keeps its default: no longer only passed on
+        "        self.net = nn.Sequential(*net)\n",
+        "        self.net = nn.Sequential(*net)\n        self.w_init_ = w_init_\n",
+    )
+    with pytest.raises(TranslationError, match=r"init_functions\.py:\d+:\d+: .*kaiming_normal_"):
+        translate_source(source, "init_functions.py")
 
 
 @pytest.mark.parametrize(
