@@ -487,3 +487,21 @@ def test_init_function_on_a_layer_that_may_be_passed_in_is_refused():
         translate_source(source, "net.py")
     assert "net.py:5:5" in str(err.value)
     assert "self.fc is also assigned something else than its layer (line 12)" in str(err.value)
+
+
+def test_project_function_returning_objects_keeps_their_methods():
+    """tuplekit's tuplefy (another file, re-exported by the package) returns a tuple tree:
+    its .flatten() stays as written, and the MLP converts."""
+    from tuplekit.model import TreeMLP
+
+    code = translate_file(MODELS / "tuplekit" / "model.py")
+    assert "tuplefy(in_features, num_nodes).flatten()" in code
+    args = (6, [8, [5]], 3)
+    torch.manual_seed(0)
+    _convert(TreeMLP(*args), args=args)
+
+
+def test_function_of_an_unread_file_is_not_guessed():
+    source = (MODELS / "tuplekit" / "model.py").read_text(encoding="utf-8")
+    with pytest.raises(TranslationError, match=r"model\.py:11:\d+: .*cannot tell whether tuplefy"):
+        translate_source(source, "model.py")  # alone: tuplefy's file is not read

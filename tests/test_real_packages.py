@@ -302,11 +302,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, [16, 16], 3),
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1},
         ),
-        (
-            "idioms: torchtuples/practical.py:70:36 the init function default of w_init_ is "
-            "only passed on to DenseVanillaBlock, not called in MLPVanilla itself",
-            "idioms",
-        ),
+        None,
     ),
     "torchtuples/DenseVanillaBlock": (
         Case(
