@@ -505,3 +505,16 @@ def test_function_of_an_unread_file_is_not_guessed():
     source = (MODELS / "tuplekit" / "model.py").read_text(encoding="utf-8")
     with pytest.raises(TranslationError, match=r"model\.py:11:\d+: .*cannot tell whether tuplefy"):
         translate_source(source, "model.py")  # alone: tuplefy's file is not read
+
+
+def test_a_subclass_of_a_torch_layer_is_refused_at_its_base():
+    source = (
+        "from torch import nn\n\n\n"
+        "class Stack(nn.Sequential):\n"
+        "    def __init__(self, d):\n"
+        "        super().__init__(nn.Linear(d, d), nn.ReLU())\n"
+    )
+    with pytest.raises(
+        TranslationError, match=r"stack\.py:4:13: error: a class deriving from torch\.nn\.Seq"
+    ):
+        translate_source(source, "stack.py")
