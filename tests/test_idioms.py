@@ -507,6 +507,28 @@ def test_function_of_an_unread_file_is_not_guessed():
         translate_source(source, "model.py")  # alone: tuplefy's file is not read
 
 
+def test_starred_parameter_shape_converts_and_sizes_after_it_are_read():
+    """zuko's idiom: ``torch.empty(*shape, out, in)``, then a bound from ``weight.shape[-1]``."""
+    import stacked_linear
+
+    torch.manual_seed(0)
+    _convert(stacked_linear.StackMLP(6, 8, 3), args=(6, 8, 3), features=6)
+    twin = load_generated(translate_file(MODELS / "stacked_linear.py"), "stacked_linear_tf")
+    layer = twin.StackLinear(500, 400, stack=3)
+    weight, bias = np.asarray(layer.weight), np.asarray(layer.bias)
+    assert weight.shape == (3, 400, 500) and bias.shape == (3, 400)
+    _uniform_bounds(weight, 1 / math.sqrt(500))
+
+
+def test_size_behind_a_starred_shape_is_refused():
+    source = (MODELS / "stacked_linear.py").read_text(encoding="utf-8")
+    source = source.replace("self.weight.shape[-1]", "self.weight.shape[0]")
+    with pytest.raises(
+        TranslationError, match=r"stacked_linear\.py:21:\d+: .*a starred size comes before it"
+    ):
+        translate_source(source, "stacked_linear.py")
+
+
 def test_a_subclass_of_a_torch_layer_is_refused_at_its_base():
     source = (
         "from torch import nn\n\n\n"
