@@ -377,7 +377,12 @@ def test_module_init_function_becomes_initializers_and_is_dropped():
 
 @pytest.mark.parametrize(
     "name, args",
-    [("GainBlock", (6, 5)), ("DefaultInitBlock", (6, 5)), ("DefaultInitBlock", (6, 5, False))],
+    [
+        ("GainBlock", (6, 5)),
+        ("DefaultInitBlock", (6, 5)),
+        ("DefaultInitBlock", (6, 5, False)),
+        ("DefaultInitMLP", (6, [8, 5], 3)),  # the default only passed on to each block
+    ],
 )
 def test_init_function_models_convert(name, args):
     import init_functions
@@ -424,6 +429,24 @@ def test_default_init_function_refuses_another_value(init_functions):
         init_functions.DefaultInitBlock(3, 2, w_init_=lambda w: w)
 
 
+def test_forwarded_init_function_default_reaches_the_blocks_as_their_default(init_functions):
+    mlp = init_functions.DefaultInitMLP(500, [400], 2)
+    kernel = np.asarray(mlp.net.layers[0].linear.kernel)
+    assert kernel.std() == pytest.approx(math.sqrt(2 / 500), rel=0.02)  # the block's default
+    with pytest.raises(ValueError, match=r"w_init_: only its default init function"):
+        init_functions.DefaultInitMLP(3, [4], 2, w_init_=None)
+
+
+def test_init_function_default_used_otherwise_is_not_fixed():
+    source = (MODELS / "init_functions.py").read_text(encoding="utf-8")
+    source = source.replace(  # the MLP keeps its default: no longer only passed on
+        "        self.net = nn.Sequential(*net)\n",
+        "        self.net = nn.Sequential(*net)\n        self.w_init_ = w_init_\n",
+    )
+    with pytest.raises(TranslationError, match=r"init_functions\.py:\d+:\d+: .*kaiming_normal_"):
+        translate_source(source, "init_functions.py")
+
+
 @pytest.mark.parametrize(
     "body, where, message",
     [
@@ -464,3 +487,56 @@ def test_init_function_on_a_layer_that_may_be_passed_in_is_refused():
         translate_source(source, "net.py")
     assert "net.py:5:5" in str(err.value)
     assert "self.fc is also assigned something else than its layer (line 12)" in str(err.value)
+
+
+def test_project_function_returning_objects_keeps_their_methods():
+    """tuplekit's tuplefy (another file, re-exported by the package) returns a tuple tree:
+    its .flatten() stays as written, and the MLP converts."""
+    from tuplekit.model import TreeMLP
+
+    code = translate_file(MODELS / "tuplekit" / "model.py")
+    assert "tuplefy(in_features, num_nodes).flatten()" in code
+    args = (6, [8, [5]], 3)
+    torch.manual_seed(0)
+    _convert(TreeMLP(*args), args=args)
+
+
+def test_function_of_an_unread_file_is_not_guessed():
+    source = (MODELS / "tuplekit" / "model.py").read_text(encoding="utf-8")
+    with pytest.raises(TranslationError, match=r"model\.py:11:\d+: .*cannot tell whether tuplefy"):
+        translate_source(source, "model.py")  # alone: tuplefy's file is not read
+
+
+def test_starred_parameter_shape_converts_and_sizes_after_it_are_read():
+    """zuko's idiom: ``torch.empty(*shape, out, in)``, then a bound from ``weight.shape[-1]``."""
+    import stacked_linear
+
+    torch.manual_seed(0)
+    _convert(stacked_linear.StackMLP(6, 8, 3), args=(6, 8, 3), features=6)
+    twin = load_generated(translate_file(MODELS / "stacked_linear.py"), "stacked_linear_tf")
+    layer = twin.StackLinear(500, 400, stack=3)
+    weight, bias = np.asarray(layer.weight), np.asarray(layer.bias)
+    assert weight.shape == (3, 400, 500) and bias.shape == (3, 400)
+    _uniform_bounds(weight, 1 / math.sqrt(500))
+
+
+def test_size_behind_a_starred_shape_is_refused():
+    source = (MODELS / "stacked_linear.py").read_text(encoding="utf-8")
+    source = source.replace("self.weight.shape[-1]", "self.weight.shape[0]")
+    with pytest.raises(
+        TranslationError, match=r"stacked_linear\.py:21:\d+: .*a starred size comes before it"
+    ):
+        translate_source(source, "stacked_linear.py")
+
+
+def test_a_subclass_of_a_torch_layer_is_refused_at_its_base():
+    source = (
+        "from torch import nn\n\n\n"
+        "class Stack(nn.Sequential):\n"
+        "    def __init__(self, d):\n"
+        "        super().__init__(nn.Linear(d, d), nn.ReLU())\n"
+    )
+    with pytest.raises(
+        TranslationError, match=r"stack\.py:4:13: error: a class deriving from torch\.nn\.Seq"
+    ):
+        translate_source(source, "stack.py")

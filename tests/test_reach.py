@@ -489,3 +489,12 @@ def test_an_instance_of_a_project_class_as_argument_is_refused_precisely(tmp_pat
     twin = torch2tf.convert(backbone, args=(6, 8)).keras_model
     result = torch2tf.convert(head, kwargs={"backbone": twin, "d_out": 3})
     assert result.passed, result.table()
+
+
+def test_a_method_a_kept_function_calls_on_a_local_is_kept():
+    """tuplekit's flatten_tuple calls ``new.is_flat()`` on a local tuple tree: the method is
+    kept although no class method or forward names it."""
+    model = Path(__file__).parent / "models" / "tuplekit" / "model.py"
+    reached = reach(model, ["TreeMLP"])
+    tree = reached.sources[Path("tuplekit/tree.py")]
+    assert "def flatten_tuple" in tree and "def is_flat(self)" in tree

@@ -208,10 +208,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "zuko/MLP": (
         Case("zuko.nn", "MLP", args=lambda: (8, 3, [16, 16])),
         (
-            "unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm); idioms: zuko/nn.py:77, "
-            ":80 nn.Parameter(torch.empty(*shape)) with a starred shape, :90 a size read from the "
-            "weight",
-            "idioms, unowned",
+            "unowned: zuko/nn.py:122:11 MLP derives from nn.Sequential (Keras's Sequential is "
+            "built differently: super().__init__(*layers))",
+            "unowned",
         ),
     ),
     "zuko/MLP-normalized-ELU": (
@@ -222,9 +221,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"activation": nn.ELU, "normalize": True},
         ),
         (
-            "unowned: zuko/nn.py:46:26 torch.var_mean (zuko's LayerNorm); idioms: zuko/nn.py:77, "
-            ":80 torch.empty(*shape) with a starred shape",
-            "idioms, unowned",
+            "unowned: zuko/nn.py:122:11 MLP derives from nn.Sequential, as for zuko/MLP",
+            "unowned",
         ),
     ),
     "zuko/MaskedMLP": (
@@ -235,7 +233,8 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4),),
         ),
         (
-            "unowned: zuko/nn.py:202:20 nn.Linear as a value; __init__ computes the masks with "
+            "unowned: zuko/nn.py:221:17 MaskedMLP derives from nn.Sequential; :202:20 "
+            "nn.Linear as a value; __init__ computes the masks with "
             "torch.BoolTensor/unique (:212, :260, :271) on a tensor argument, beyond static "
             "translation",
             "unowned",
@@ -302,11 +301,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, [16, 16], 3),
             kwargs=lambda: {"batch_norm": True, "dropout": 0.1},
         ),
-        (
-            "idioms: torchtuples/practical.py:70:36 the init function default of w_init_ is "
-            "only passed on to DenseVanillaBlock, not called in MLPVanilla itself",
-            "idioms",
-        ),
+        None,
     ),
     "torchtuples/DenseVanillaBlock": (
         Case(

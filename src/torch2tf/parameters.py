@@ -40,12 +40,21 @@ def holds_data(call: cst.Call) -> bool:
 
 
 def _elements(args: list[cst.Arg]) -> list[str]:
+    """The sizes as source; a starred one (``torch.empty(*shape, d)``) stays ``*shape``, which
+    Python unpacks the same in the Keras shape tuple (its rank is then unknown)."""
     positional = [a for a in args if a.keyword is None]
-    if any(a.star for a in args):
-        raise Unsupported("a starred tensor shape or **keywords are not translated")
+    if any(a.star == "**" for a in args):
+        raise Unsupported("**keywords in a tensor shape are not translated")
     if len(positional) == 1 and isinstance(positional[0].value, (cst.Tuple, cst.List)):
-        return [code_of(e.value) for e in positional[0].value.elements]
-    return [code_of(a.value) for a in positional]
+        return [
+            f"{'*' if isinstance(e, cst.StarredElement) else ''}{code_of(e.value)}"
+            for e in positional[0].value.elements
+        ]
+    return [f"{a.star}{code_of(a.value)}" for a in positional]
+
+
+def is_starred(size: str) -> bool:
+    return size.startswith("*")
 
 
 def _shape(args: list[cst.Arg]) -> str:
@@ -56,7 +65,10 @@ def _shape(args: list[cst.Arg]) -> str:
 def tensor_shape(expr: cst.BaseExpression, imports: ImportTable) -> list[str]:
     """The sizes, as source, of the tensor an expression creates (for fans and sizes)."""
     shape, _ = initial_tensor(expr, imports)
-    return [code_of(e.value) for e in cst.parse_expression(shape).elements]
+    return [
+        f"{'*' if isinstance(e, cst.StarredElement) else ''}{code_of(e.value)}"
+        for e in cst.parse_expression(shape).elements
+    ]
 
 
 def initial_tensor(expr: cst.BaseExpression, imports: ImportTable) -> tuple[str, str]:

@@ -104,6 +104,7 @@ def analyse_file(name: str | None, relative: Path, text: str) -> FileFacts:
                 outer += [node.returns] if node.returns else []
             for part in outer:
                 _loads(part, stmt)
+            stmt.attrs |= _attributes(node)  # methods it may call on its values
             for scope in scopes:
                 if stmt.first <= scope.get_lineno() <= stmt.last:
                     stmt.uses |= _globals(scope)
@@ -114,6 +115,7 @@ def analyse_file(name: str | None, relative: Path, text: str) -> FileFacts:
                         stmt.chains.add(chain)
         elif not isinstance(node, (ast.Import, ast.ImportFrom)):
             _loads(node, stmt)
+            stmt.attrs |= _attributes(node)
     return FileFacts(name, relative, text, statements, defined, imports, stars)
 
 

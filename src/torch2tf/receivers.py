@@ -47,9 +47,11 @@ def classify_receivers(
     qualify: Callable[[str], str | None],
     method_names: Collection[str],
     module_classes: Collection[str],
+    project_objects: Collection[str] = (),
 ) -> dict[Key, Receiver]:
     """Receivers of ``<receiver>.<method>(...)`` calls in methods of this file's classes (where
-    ``method`` is a tensor method's name) that are not known to be tensors, by source range."""
+    ``method`` is a tensor method's name) that are not known to be tensors, by source range.
+    ``project_objects``: qualified names of other files' functions returning Python objects."""
     lines = source.splitlines()
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     plain_classes = {
@@ -58,7 +60,7 @@ def classify_receivers(
     found: dict[Key, Receiver] = {}
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
         for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
-            origins = _Origins(method, functions, plain_classes, qualify)
+            origins = _Origins(method, functions, plain_classes, qualify, project_objects)
             for node in ast.walk(method):
                 if (
                     isinstance(node, ast.Call)
@@ -71,6 +73,25 @@ def classify_receivers(
     return found
 
 
+def object_functions(
+    tree: ast.Module, qualify: Callable[[str], str | None], module_classes: Collection[str]
+) -> set[str]:
+    """This file's functions returning only Python objects (never tensors), by name: another
+    file of the project calling one may leave tensor-named methods of its result as written
+    (torchtuples' ``tuplefy(...)``, a tuple tree, then ``.flatten()``)."""
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    plain_classes = {
+        n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name not in module_classes
+    }
+    found = set()
+    for name, func in functions.items():
+        origins = _Origins(func, functions, plain_classes, qualify)
+        kind = origins._function(func, name, None)
+        if kind is not None and kind.kind == OBJECT:
+            found.add(name)
+    return found
+
+
 class _Origins:
     """Classifies expressions of one function, following its local names to their values."""
 
@@ -80,10 +101,12 @@ class _Origins:
         functions: dict[str, ast.FunctionDef],
         plain_classes: set[str],
         qualify: Callable[[str], str | None],
+        project_objects: Collection[str] = (),
     ) -> None:
         self.functions = functions
         self.plain_classes = plain_classes
         self.qualify = qualify
+        self.project_objects = project_objects
         self.bindings = _bindings(func)
         self.visiting: set[str] = set()
 
@@ -123,26 +146,73 @@ class _Origins:
         if qualified is not None:
             if qualified.startswith("torch.") or qualified.startswith(_TENSOR_FUNCTIONS):
                 return None
+            if qualified in self.project_objects:
+                return Receiver(OBJECT, origin)
             return Receiver(UNKNOWN, origin)
         if isinstance(func, ast.Attribute):  # a method of a value: as that value
             return self.of(func.value)
         if written in self.plain_classes or written in _PYTHON_OBJECTS:
             return Receiver(OBJECT, origin)
         if written in self.functions:
-            return self._function(self.functions[written], origin)
+            return self._function(self.functions[written], origin, call)
         return Receiver(UNKNOWN, origin)
 
-    def _function(self, func: ast.FunctionDef, origin: str) -> Receiver | None:
-        """A function of this file: a Python object when every value it returns is one."""
+    def _function(
+        self, func: ast.FunctionDef, origin: str, call: ast.Call | None
+    ) -> Receiver | None:
+        """A function of this file (or one nested in the function read): a Python object when
+        every value it returns is one. A parameter it returns unchanged is the argument
+        ``call`` passes for it (torchtuples' ``_tuplefy(data, first=True)``)."""
         if func.name in self.visiting:
             return Receiver(UNKNOWN, origin)  # recursion: not followed
-        inner = _Origins(func, self.functions, self.plain_classes, self.qualify)
+        if func.decorator_list:
+            return Receiver(UNKNOWN, origin)  # a decorator may return anything
+        nested = {
+            n.name: n for n in ast.walk(func) if isinstance(n, ast.FunctionDef) and n is not func
+        }
+        inner = _Origins(
+            func,
+            {**self.functions, **nested},
+            self.plain_classes,
+            self.qualify,
+            self.project_objects,
+        )
         inner.visiting = self.visiting | {func.name}
-        returns = [r.value for r in ast.walk(func) if isinstance(r, ast.Return) and r.value]
-        kinds = [inner.of(v) for v in returns]
+        returns = [r.value for r in _own_returns(func) if r.value]
+        kinds = [self._passed(func, v, call) or inner.of(v) for v in returns]
         if returns and all(k is not None and k.kind == OBJECT for k in kinds):
             return Receiver(OBJECT, origin)
         return None
+
+    def _passed(self, func: ast.FunctionDef, value: ast.expr, call: ast.Call | None):
+        """The kind of the argument ``call`` passes for ``value``, when ``value`` is a
+        parameter of ``func`` that it never reassigns; else None."""
+        args = func.args
+        if call is None or not isinstance(value, ast.Name) or value.id in _bindings(func):
+            return None
+        if args.posonlyargs or any(isinstance(a, ast.Starred) for a in call.args):
+            return None
+        names = [a.arg for a in args.args]
+        if value.id not in names and value.id not in [a.arg for a in args.kwonlyargs]:
+            return None
+        given = {k.arg: k.value for k in call.keywords if k.arg is not None}
+        given.update(dict(zip(names, call.args, strict=False)))
+        if value.id not in given:
+            return None  # its default: not followed
+        return self.of(given[value.id])
+
+
+def _own_returns(func: ast.FunctionDef) -> list[ast.Return]:
+    """The function's return statements, not those of functions nested in it."""
+    found: list[ast.Return] = []
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            found.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
 
 
 def _bindings(func: ast.FunctionDef) -> dict[str, list[tuple[tuple[int, int], ast.expr | None]]]:

@@ -25,6 +25,7 @@ from torch2tf.foreign import foreign_layers
 from torch2tf.names import ImportTable, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
+from torch2tf.receivers import object_functions
 from torch2tf.serializable import package_name
 from torch2tf.tensor_facts import ClassFacts
 from torch2tf.translation.calls import CallRewrite
@@ -51,6 +52,7 @@ def translate_source(
     *,
     module_name: str | None = None,
     project_classes: frozenset[str] = frozenset(),
+    project_objects: frozenset[str] = frozenset(),
 ) -> str:
     """Translate PyTorch source code into TensorFlow source code.
 
@@ -61,6 +63,8 @@ def translate_source(
             relative imports (see :func:`translate_project`).
         project_classes: qualified names of ``nn.Module`` classes defined in other files of
             the project, so that subclasses and submodules of them are recognised.
+        project_objects: qualified names of functions of other files of the project that
+            return Python objects only (methods named like tensor methods stay as written).
 
     Returns:
         Formatted TensorFlow source that depends on TensorFlow alone.
@@ -69,7 +73,11 @@ def translate_source(
         TranslationError: listing every construct that cannot be translated exactly.
     """
     return translate_with_facts(
-        source, path, module_name=module_name, project_classes=project_classes
+        source,
+        path,
+        module_name=module_name,
+        project_classes=project_classes,
+        project_objects=project_objects,
     )[0]
 
 
@@ -79,6 +87,7 @@ def translate_with_facts(
     *,
     module_name: str | None = None,
     project_classes: frozenset[str] = frozenset(),
+    project_objects: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, ClassFacts]]:
     """:func:`translate_source`, plus the tensor facts of each class (by name), which
     conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes."""
@@ -87,14 +96,18 @@ def translate_with_facts(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _translate(source, path, module_name, project_classes)
+        return _translate(source, path, module_name, project_classes, project_objects)
     finally:
         if enabled:
             gc.enable()
 
 
 def _translate(
-    source: str, path: str, module_name: str | None, project_classes: frozenset[str]
+    source: str,
+    path: str,
+    module_name: str | None,
+    project_classes: frozenset[str],
+    project_objects: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, ClassFacts]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
@@ -115,6 +128,7 @@ def _translate(
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
     translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
+    translator.project_objects = project_objects
     translator.keras_package = package_name(module_name, path)
     result = wrapper.visit(translator)
     facts = training_script.FileFacts(
@@ -213,6 +227,7 @@ def translate_project(
                 if qualified not in known:
                     known.add(qualified)
                     changed = True
+    objects = _object_functions(parsed, frozenset(known))
     results: dict[Path, str] = {}
     for relative, (name, text, _) in parsed.items():
         try:
@@ -221,12 +236,40 @@ def translate_project(
                 str(root / relative),
                 module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
                 project_classes=frozenset(known),
+                project_objects=objects,
             )
         except TranslationError as err:
             problems += err.diagnostics
     if problems:
         raise TranslationError(problems)
     return results
+
+
+def _object_functions(
+    parsed: Mapping[Path, tuple[str, str, cst.Module]], known: frozenset[str]
+) -> frozenset[str]:
+    """Qualified names of the project's functions that return Python objects only, also
+    under the names other files of the project import them as (a package's re-exports)."""
+    found: set[str] = set()
+    tables = []
+    for relative, (name, text, module) in parsed.items():
+        imports = ImportTable.of(module, _package(name, relative.name == "__init__.py"))
+        tables.append((name, imports))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue  # reported where the file is translated
+        classes = {c.rsplit(".", 1)[1] for c in known if c.rsplit(".", 1)[0] == name}
+        found |= {f"{name}.{f}" for f in object_functions(tree, imports.qualify_name, classes)}
+    changed = True
+    while changed:
+        changed = False
+        for name, imports in tables:
+            for local, target in imports.aliases.items():
+                if target in found and f"{name}.{local}" not in found:
+                    found.add(f"{name}.{local}")
+                    changed = True
+    return frozenset(found)
 
 
 def _package(module_name: str | None, is_package: bool = False) -> str | None:

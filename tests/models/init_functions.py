@@ -41,3 +41,25 @@ class DefaultInitBlock(nn.Module):
 
     def forward(self, x):
         return self.norm(torch.relu(self.linear(x)))
+
+
+class DefaultInitMLP(nn.Module):
+    """The default init function only passed on to each block (torchtuples' MLPVanilla)."""
+
+    def __init__(
+        self,
+        in_features,
+        num_nodes,
+        out_features,
+        w_init_=lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    ):
+        super().__init__()
+        sizes = [in_features, *num_nodes]
+        net = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            net.append(DefaultInitBlock(n_in, n_out, True, w_init_))
+        net.append(nn.Linear(sizes[-1], out_features))
+        self.net = nn.Sequential(*net)
+
+    def forward(self, x):
+        return self.net(x)

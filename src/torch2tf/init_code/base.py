@@ -13,7 +13,7 @@ import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable
-from torch2tf.parameters import tensor_shape
+from torch2tf.parameters import is_starred, tensor_shape
 from torch2tf.rules import Unsupported
 from torch2tf.torch_api import MODULE_ITERATORS
 from torch2tf.translation.patterns import self_attr  # re-exported to the readers
@@ -143,6 +143,13 @@ class ReaderBase:
         return attr if attr in self.info.params else None
 
     def _shape_of(self, param: str) -> list[str] | None:
+        """The sizes ``param`` was created with; None where its rank is not known (a starred
+        size such as ``torch.empty(*shape, d)``)."""
+        sizes = self._sizes_of(param)
+        return None if sizes is None or any(is_starred(s) for s in sizes) else sizes
+
+    def _sizes_of(self, param: str) -> list[str] | None:
+        """The sizes as written, starred ones (``*shape``) included."""
         _, call = self.info.params[param]
         args = [a for a in call.args if a.keyword is None]
         try:

@@ -12,6 +12,7 @@ from torch2tf import rules
 from torch2tf.init_code.base import CONTAINERS, NUMPY_AS_MATH, ReaderBase, Scope, self_attr
 from torch2tf.init_code.containers import members
 from torch2tf.names import code_of, dotted, paren
+from torch2tf.parameters import is_starred
 from torch2tf.rules import Arg, Unsupported
 from torch2tf.rules.init import gain_squared
 
@@ -87,10 +88,14 @@ class ValueReader(ReaderBase):
         param = self._param_of(tensor)
         if param is None:
             return None
-        shape = self._shape_of(param)
+        shape = self._sizes_of(param)
         value = rules.const(Arg(code_of(index)), None)
         if shape is None or not isinstance(value, int) or not -len(shape) <= value < len(shape):
             self._refuse(index, f"cannot read this size of {param}")
+        # counted from the side of the index, no starred size may come before it
+        before = shape[value:] if value < 0 else shape[: value + 1]
+        if any(is_starred(s) for s in before):
+            self._refuse(index, f"cannot read this size of {param}: a starred size comes before it")
         return shape[value]
 
     def _members_of(self, iterator: cst.BaseExpression) -> list[cst.Call] | None:

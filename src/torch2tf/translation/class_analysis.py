@@ -64,6 +64,9 @@ class ClassAnalysis:
         it must be known before the rewrite reaches it."""
         for info in self.classes.values():
             self.analyse_class(info)
+        changed = True
+        while changed:  # a default forwarded through a chain of blocks
+            changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
         self.reporter.error(node, message, hint)
@@ -179,6 +182,53 @@ class ClassAnalysis:
         info.init_note = f"# {name}() is applied through the layers' initializer arguments."
         return True
 
+    def _forwarded_defaults(self, info: ClassInfo) -> bool:
+        """An init-function default of ``__init__`` used only as an argument to blocks of this
+        file whose same parameter, with the same default, became initializers (torchtuples'
+        ``MLPVanilla(w_init_=...)`` -> ``DenseVanillaBlock(..., w_init_)``): fixed the same way,
+        so the block receives its own default. Returns whether one was added."""
+        init = info.method("__init__")
+        if init is None:
+            return False
+        added = False
+        params = [*init.params.posonly_params, *init.params.params, *init.params.kwonly_params]
+        for param in params:
+            name = param.name.value
+            if name in info.fixed_defaults or not isinstance(param.default, cst.Lambda):
+                continue
+            if name in local_names(info.tree):
+                continue  # reassigned: not the parameter's value any more
+            uses = _NameUses(name)
+            init.body.visit(uses)
+            if uses.names and all(
+                self._takes_default(call, arg, param.default) for call, arg in uses.names
+            ):
+                info.fixed_defaults[name] = param.default
+                added = True
+        return added
+
+    def _takes_default(self, call: cst.Call | None, arg: cst.Arg | None, default) -> bool:
+        """Whether ``arg`` of ``call`` binds to a parameter of a block of this file whose
+        default, written the same as ``default``, became initializers."""
+        if call is None or arg is None or arg.star:
+            return False
+        target = self.classes.get(dotted(call.func) or "")
+        init = target.method("__init__") if target is not None else None
+        if init is None or init.params.star_arg not in (None, cst.MaybeSentinel.DEFAULT):
+            return False
+        if arg.keyword is not None:
+            bound = arg.keyword.value
+        else:
+            index = call.args.index(arg) + 1  # after self
+            if any(a.star or a.keyword for a in call.args[:index]):
+                return False
+            params = positional_params(init)
+            if index >= len(params):
+                return False
+            bound = params[index].name.value
+        fixed = target.fixed_defaults.get(bound)
+        return fixed is not None and code_of(fixed) == code_of(default)
+
     def _init_apply(
         self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
     ) -> bool:
@@ -199,6 +249,27 @@ class ClassAnalysis:
             self.dropped_functions.add(func.name.value)
         info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
+
+
+class _NameUses(cst.CSTVisitor):
+    """Each use of a name: ``(call, arg)`` when it is a call's whole argument, else
+    ``(None, None)``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.names: list[tuple[cst.Call | None, cst.Arg | None]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        for arg in node.args:
+            if isinstance(arg.value, cst.Name) and arg.value.value == self.name:
+                self.names.append((node, arg))
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        return not (isinstance(node.value, cst.Name) and node.value.value == self.name)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.name:
+            self.names.append((None, None))
 
 
 def training_methods(info: ClassInfo) -> set[str]:

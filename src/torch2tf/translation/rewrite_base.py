@@ -27,6 +27,7 @@ class RewriteBase(cst.CSTTransformer):
     records of the passes before (class facts, tensor facts)."""
 
     keras_package = "generated"  # Keras registers the generated classes under this name
+    project_objects: frozenset[str] = frozenset()  # other files' functions returning objects
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class RewriteBase(cst.CSTTransformer):
             self.imports.qualify_name,
             set(rules.METHODS) | TENSOR_METHODS,
             set(self.classes),
+            self.project_objects,
         )
         for facts in self.facts.values():
             for line, column, message, hint in facts.diagnostics:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torch2tf.names import code_of, dotted
-from torch2tf.rules import attention
+from torch2tf.rules import LAYERS, attention
 from torch2tf.serializable import record_arguments, register
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
@@ -30,6 +30,15 @@ class StructureRewrite(RewriteBase):
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()
+        for base in original.bases:
+            qualified = self.imports.qualify(base.value)
+            if qualified in LAYERS and qualified != MODULE_BASE:  # zuko's MLP(nn.Sequential)
+                self.error(
+                    base.value,
+                    f"a class deriving from {qualified} is not translated: only nn.Module "
+                    "subclasses are",
+                    "derive from nn.Module and hold the layers in an attribute",
+                )
         if info is None:
             return updated
         bases = [

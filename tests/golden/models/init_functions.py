@@ -7,6 +7,11 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
 def torch_default_bias(fan_in):
     """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
@@ -133,3 +138,46 @@ class DefaultInitBlock(tf.keras.Model):
 
     def call(self, x, training=None):
         return self.norm(tf.nn.relu(self.linear(x)), training=training)
+
+
+@tf.keras.utils.register_keras_serializable(package="init_functions")
+class DefaultInitMLP(tf.keras.Model):
+    """The default init function only passed on to each block (torchtuples' MLPVanilla)."""
+
+    def __init__(
+        self,
+        in_features,
+        num_nodes,
+        out_features,
+        w_init_="default",
+    ):
+        if w_init_ != "default":
+            raise ValueError(
+                "w_init_: only its default init function (nn.init.kaiming_normal_) is translated"
+            )
+        super().__init__()
+        self.init_arguments = {
+            "in_features": in_features,
+            "num_nodes": num_nodes,
+            "out_features": out_features,
+            "w_init_": w_init_,
+        }
+        sizes = [in_features, *num_nodes]
+        net = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            net.append(DefaultInitBlock(n_in, n_out, True, w_init_))
+        net.append(
+            tf.keras.layers.Dense(
+                out_features,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(sizes[-1]),
+            )
+        )
+        self.net = tf.keras.Sequential([*net], name="net")
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return self.net(x, training=training)

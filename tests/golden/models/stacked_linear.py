@@ -1,0 +1,61 @@
+"""A linear layer whose parameters may carry a leading stack dimension, created with a starred
+shape (zuko style) and initialised from a size read off the weight."""
+
+import tensorflow as tf
+
+
+@tf.keras.utils.register_keras_serializable(package="stacked_linear")
+class StackLinear(tf.keras.Model):
+    def __init__(self, in_features, out_features, bias=True, stack=None):
+        super().__init__()
+        self.init_arguments = {
+            "in_features": in_features,
+            "out_features": out_features,
+            "bias": bias,
+            "stack": stack,
+        }
+        shape = () if stack is None else (stack,)
+        self.weight = self.add_weight(
+            name="weight",
+            shape=(*shape, out_features, in_features),
+            initializer=tf.keras.initializers.RandomUniform(
+                -(1 / in_features**0.5), (1 / in_features**0.5)
+            ),
+        )
+        if bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(*shape, out_features),
+                initializer=tf.keras.initializers.RandomUniform(
+                    -(1 / in_features**0.5), (1 / in_features**0.5)
+                ),
+            )
+        else:
+            self.bias = None
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return (
+            tf.matmul(x, self.weight, transpose_b=True)
+            if self.bias is None
+            else tf.matmul(x, self.weight, transpose_b=True) + self.bias
+        )
+
+
+@tf.keras.utils.register_keras_serializable(package="stacked_linear")
+class StackMLP(tf.keras.Model):
+    def __init__(self, d_in, d_hidden, d_out):
+        super().__init__()
+        self.init_arguments = {"d_in": d_in, "d_hidden": d_hidden, "d_out": d_out}
+        self.first = StackLinear(d_in, d_hidden)
+        self.last = StackLinear(d_hidden, d_out, bias=False)
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        return self.last(tf.tanh(self.first(x, training=training)), training=training)
