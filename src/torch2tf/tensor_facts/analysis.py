@@ -1,0 +1,186 @@
+"""The pass over ``forward()`` of each ``nn.Module`` class of a file, on demand."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import replace
+
+from torch2tf.tensor_facts.axes import Axes
+from torch2tf.tensor_facts.calls import Calls
+from torch2tf.tensor_facts.layers import Layers, _Layer
+from torch2tf.tensor_facts.records import (
+    MAP,
+    PLAIN,
+    PLAIN_FACT,
+    UNKNOWN_FACT,
+    ArgRewrite,
+    ClassFacts,
+    Fact,
+    Key,
+)
+from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, key_of
+from torch2tf.tensor_facts.tables import (
+    _CONVS,
+    _MAP_LAYERS,
+    MAP_FUNCTIONS,
+)
+from torch2tf.tensor_facts.walk import Walk
+
+
+class _Analysis:
+    """Facts of every ``nn.Module`` class of one file (analysed once each, on demand)."""
+
+    def __init__(
+        self,
+        classes: dict[str, ast.ClassDef],
+        qualify: Callable[[str], str | None],
+        layer_names: set[str],
+        lines: list[str],
+    ) -> None:
+        self.classes = classes
+        self.qualify = qualify
+        self.layer_names = layer_names
+        self.lines = lines
+        self.done: dict[str, ClassFacts] = {}
+
+    # -- class facts
+
+    def _layer(self, node: ast.AST) -> _Layer | None:
+        if not isinstance(node, ast.Call):
+            return None
+        qualified = self.qualify(_dotted(node.func) or "")
+        if qualified not in self.layer_names:
+            return None
+        found = _Layer(qualified, node)
+        if qualified == "torch.nn.Sequential":
+            found.elements = [self._layer(a) for a in node.args]
+        return found
+
+    def facts(self, name: str) -> ClassFacts:
+        if name not in self.done:
+            self.done[name] = ClassFacts()  # a class reaching itself stops here
+            self.done[name] = _ClassPass(self, self.classes[name]).run()
+        return self.done[name]
+
+
+class _ClassPass(Walk, Layers, Calls, Axes):
+    def __init__(self, analysis: _Analysis, cls: ast.ClassDef) -> None:
+        self.analysis = analysis
+        self.cls = cls
+        self.out = ClassFacts()
+        self.layers: dict[str, _Layer] = {}
+        self.modules: dict[str, str] = {}  # attribute -> class of this file
+        methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+        self.methods = methods
+        init = methods.get("__init__")
+        for node in ast.walk(init) if init else ():
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            attr = _self_attr(node.targets[0])
+            if attr is None:
+                continue
+            found = analysis._layer(node.value)
+            if found is not None:
+                self.layers[attr] = found
+            elif isinstance(node.value, ast.Call) and _dotted(node.value.func) in analysis.classes:
+                self.modules[attr] = _dotted(node.value.func)
+
+    def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
+        line, column = key_of(node, self.analysis.lines)[:2]
+        self.out.diagnostics.append((line, column + 1, message, hint))
+        return UNKNOWN_FACT
+
+    def run(self) -> ClassFacts:
+        forward = self.methods.get("forward")
+        if forward is None:
+            return self.out
+        params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
+        self.as_maps: set[Key] = set()
+        while True:  # again while a permute/view turns out to feed a map (a few passes)
+            self.out = ClassFacts()
+            self.wanted: set[Key] = set()
+            self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
+            env = {p: self._input_fact(forward, p) for p in params}
+            self.out.inputs = dict(env)
+            self.out.output = self._block(forward.body, env) or PLAIN_FACT
+            if self.wanted <= self.as_maps:
+                return self.out
+            self.as_maps |= self.wanted
+
+    def _origin(self, node: ast.Call, plain: Fact, as_map: Fact, rewrites: list) -> Fact:
+        """``plain``, or ``as_map`` where this call is known to feed a map; then ``rewrites``
+        (ArgRewrites with their source) make Keras keep its tensor as it is."""
+        key = key_of(node, self.analysis.lines)
+        if key in self.as_maps:
+            for where in rewrites:
+                self._rewrite(node, where, where.source)
+            return as_map
+        self.origins[key] = as_map
+        return replace(plain, origin=key)
+
+    def _as_map(self, fact: Fact, rank: int | None = None) -> Fact:
+        """A plain tensor with an origin as the map (of ``rank``) it can be, else itself."""
+        if fact.kind != PLAIN or fact.origin is None:
+            return fact
+        as_map = self.origins[fact.origin]
+        if rank is not None and as_map.rank != rank:
+            return fact
+        self.wanted.add(fact.origin)
+        return as_map
+
+    def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
+        """The layout of an input: that of the first layer applied to it."""
+        calls = sorted(
+            (n for n in ast.walk(forward) if isinstance(n, ast.Call)),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        for call in calls:
+            if not (call.args and isinstance(call.args[0], ast.Name)):
+                continue
+            if call.args[0].id != param:
+                continue
+            attr = _self_attr(call.func)
+            rank = MAP_FUNCTIONS.get(self.analysis.qualify(_dotted(call.func) or "") or "")
+            if rank is not None:
+                return Fact(MAP, rank)
+            layer = self.layers.get(attr or "")
+            while layer is not None and layer.qualified == "torch.nn.Sequential":
+                layer = layer.elements[0] if layer.elements else None
+            if layer is not None and layer.qualified in _CONVS:
+                channels = _literal(layer.call.args[0] if layer.call.args else None)
+                channels = channels if isinstance(channels, int) else None
+                return Fact(MAP, _CONVS[layer.qualified], channels)
+            if layer is not None and _MAP_LAYERS.get(layer.qualified):
+                return Fact(MAP, _MAP_LAYERS[layer.qualified])
+            if attr in self.modules:
+                inner = self.analysis.facts(self.modules[attr]).inputs
+                return next(iter(inner.values()), PLAIN_FACT)
+            return PLAIN_FACT
+        return PLAIN_FACT
+
+    def _rewrite(self, node: ast.Call, where: ArgRewrite, source: str) -> None:
+        key = key_of(node, self.analysis.lines)
+        self.out.rewrites.setdefault(key, []).append(replace(where, source=source))
+
+    def _moved(self, dim: object, rank: int) -> int | None:
+        """torch's dim on (N, C, *S) -> the Keras axis on (N, *S, C)."""
+        if not isinstance(dim, int) or isinstance(dim, bool) or not -rank <= dim < rank:
+            return None
+        dim %= rank
+        return 0 if dim == 0 else rank - 1 if dim == 1 else dim - 1
+
+
+def analyse(
+    tree: ast.Module,
+    source: str,
+    qualify: Callable[[str], str | None],
+    layer_names: set[str],
+    class_names: set[str],
+) -> dict[str, ClassFacts]:
+    """The facts of every ``nn.Module`` class of a file, by class name."""
+    classes = {
+        n.name: n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in class_names
+    }
+    analysis = _Analysis(classes, qualify, layer_names, source.splitlines())
+    return {name: analysis.facts(name) for name in classes}

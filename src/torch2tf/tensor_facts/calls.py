@@ -1,0 +1,173 @@
+"""``torch.*``/``F.*`` functions and tensor methods on feature maps, and ``torch.cat``."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from torch2tf.tensor_facts.records import (
+    FLAT,
+    MAP,
+    PLAIN,
+    PLAIN_FACT,
+    SCALAR,
+    SCALAR_FACT,
+    UNKNOWN,
+    UNKNOWN_FACT,
+    ArgRewrite,
+    Fact,
+)
+from torch2tf.tensor_facts.syntax import _argument, _literal
+from torch2tf.tensor_facts.tables import (
+    _ELEMENTWISE_FUNCTIONS,
+    _ELEMENTWISE_METHODS,
+    _REDUCTIONS,
+    _SOFTMAX,
+    MAP_FUNCTIONS,
+)
+
+
+class Calls:
+    """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): which function or
+    method a call on a map is, and the fact it gives."""
+
+    def _function(self, node, qualified: str, args: list[Fact], keywords: dict) -> Fact:
+        inputs = [*args, *keywords.values()]
+        first = args[0] if args else keywords.get("input", PLAIN_FACT)
+        if qualified in MAP_FUNCTIONS:
+            return self._map_function(node, qualified, first)
+        if not any(f.is_map for f in inputs):
+            if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes"):
+                return self._permute(node, qualified.rpartition(".")[2], first, 1)
+            if qualified in _ELEMENTWISE_FUNCTIONS and first.origin is not None:
+                return first if all(f.kind == SCALAR for f in inputs[1:]) else PLAIN_FACT
+            if qualified in _REDUCTIONS and len(node.args) == 1 and not node.keywords:
+                return SCALAR_FACT
+            return PLAIN_FACT
+        if any(f.kind == UNKNOWN for f in inputs):
+            return UNKNOWN_FACT
+        if qualified in _ELEMENTWISE_FUNCTIONS:
+            if all(f == SCALAR_FACT or f == first for f in inputs[1:]):
+                return first
+        if qualified in _SOFTMAX and first.kind == MAP:
+            return self._softmax(node, _SOFTMAX[qualified], first)
+        if qualified in _REDUCTIONS and first.kind == MAP:
+            return self._reduce(node, _REDUCTIONS[qualified], first)
+        if qualified == "torch.flatten" and first.kind == MAP:
+            return self._flatten(node, first, 1)
+        if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes") and first.is_map:
+            return self._permute(node, qualified.rpartition(".")[2], first, 1)
+        if qualified in ("torch.chunk", "torch.split") and first.kind == MAP:
+            return self._pieces(node, first, 2)
+        return self.error(
+            node,
+            f"{qualified} on a channels-last feature map is not translated yet",
+            "its axes would differ from torch's",
+        )
+
+    def _map_function(self, node: ast.Call, qualified: str, fact: Fact) -> Fact:
+        """An F.* form of a map layer: marked for its rule, which refuses unmarked calls."""
+        rank = MAP_FUNCTIONS[qualified]
+        name = qualified.rpartition(".")[2]
+        if name != "pad":  # F.pad pads a plain tensor as written
+            fact = self._as_map(fact, rank)
+        if fact.kind == UNKNOWN:
+            return UNKNOWN_FACT
+        if name == "pad" and not fact.is_map:
+            return PLAIN_FACT  # torch's own axes: the rule pads as written
+        if fact.kind != MAP or (rank is not None and fact.rank != rank):
+            return self.error(
+                node,
+                f"F.{name} expects a channels-last feature map"
+                + (f" of rank {rank}" if rank else "")
+                + "; its input here is "
+                + (f"a map of rank {fact.rank}" if fact.kind == MAP else "not one"),
+                "feed it a conv's or pooling layer's output",
+            )
+        self._rewrite(node, ArgRewrite(None, "_channels_last", ""), "True")
+        if name.startswith("adaptive"):
+            size = _literal(_argument(node, "output_size", 1)[0])
+            sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
+            if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
+                return replace(fact, spatial=tuple(sizes))
+        if name.startswith("dropout"):
+            return fact
+        return replace(fact, spatial=None)
+
+    def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
+        ranks = {a.rank for a in args if a.kind == MAP}
+        if len(ranks) == 1:  # s.view(b, c, 1, 1).expand_as(x)
+            receiver = self._as_map(receiver, *ranks)
+        if not (receiver.is_map or any(a.is_map for a in args)):
+            if receiver.kind != PLAIN:
+                return PLAIN_FACT
+            if name in ("permute", "transpose", "swapaxes"):
+                return self._permute(node, name, receiver, 0)
+            if name in ("view", "reshape"):
+                return self._view_as_map(node)
+            if name in _ELEMENTWISE_METHODS and receiver.origin is not None:
+                return receiver
+            if f"Tensor.{name}" in _REDUCTIONS and not (node.args or node.keywords):
+                return SCALAR_FACT  # a 0-d tensor broadcasts in any layout
+            return PLAIN_FACT
+        if receiver.kind == UNKNOWN or any(a.kind == UNKNOWN for a in args):
+            return UNKNOWN_FACT
+        if name in _ELEMENTWISE_METHODS and all(not a.is_map for a in args):
+            return receiver
+        key = f"Tensor.{name}"
+        if receiver.kind == MAP:
+            if key in _SOFTMAX:
+                return self._softmax(node, _SOFTMAX[key], receiver)
+            if key in _REDUCTIONS:
+                return self._reduce(node, _REDUCTIONS[key], receiver)
+            if name == "flatten":
+                return self._flatten(node, receiver, 0)
+            if name == "size":
+                return self._size(node, receiver)
+            if name in ("view", "reshape") and self._is_batch_flatten(node):
+                return self._flattened(receiver)
+            if name in ("view", "reshape") and receiver.spatial and set(receiver.spatial) == {1}:
+                return PLAIN_FACT  # (N, C, 1, 1): the same order in both layouts
+            if name in ("permute", "transpose", "swapaxes"):
+                return self._permute(node, name, receiver, 0)
+            if name in ("chunk", "split"):
+                return self._pieces(node, receiver, 1)
+            if name in ("expand_as", "type_as") and args and args[0].kind == MAP:
+                if args[0].rank == receiver.rank:
+                    return args[0] if name == "expand_as" else receiver
+        if receiver.kind == FLAT and name == "size":
+            dim, _ = _argument(node, "dim", 0)
+            if _literal(dim) in (0, 1, -1):
+                return SCALAR_FACT
+        hint = "its axes would differ from torch's"
+        if name in ("view", "reshape"):
+            hint = "flatten a feature map with torch.flatten(x, 1) or x.view(x.size(0), -1)"
+        return self.error(
+            node, f"Tensor.{name}() on a channels-last feature map is not translated yet", hint
+        )
+
+    def _cat(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
+        tensors = node.args[0] if node.args else None
+        if not isinstance(tensors, (ast.List, ast.Tuple)):
+            return self._function(node, "torch.cat", [self.expr(a, env) for a in node.args], {})
+        facts = [self.expr(t, env) for t in tensors.elts]
+        ranks = {f.rank for f in facts if f.kind == MAP}
+        if len(ranks) == 1:
+            facts = [self._as_map(f, *ranks) for f in facts]
+        if not any(f.is_map for f in facts):
+            return PLAIN_FACT
+        if any(f.kind == UNKNOWN for f in facts):
+            return UNKNOWN_FACT
+        first = facts[0]
+        value, where = _argument(node, "dim", 1)
+        axis = self._moved(0 if value is None else _literal(value), first.rank or 0)
+        if first.kind != MAP or any((f.kind, f.rank) != (MAP, first.rank) for f in facts):
+            return self.error(node, "torch.cat of a feature map with other tensors")
+        if axis is None:
+            return self.error(node, "torch.cat of feature maps needs a literal dim")
+        self._rewrite(node, where, repr(axis))
+        channels = [f.channels for f in facts]
+        if axis == first.rank - 1:  # along channels: their sum
+            total = sum(channels) if None not in channels else None
+            return Fact(MAP, first.rank, total, None)
+        return first

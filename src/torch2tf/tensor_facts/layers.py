@@ -1,0 +1,156 @@
+"""The layers of a class applied in ``forward()``: ``self.<layer>`` and submodules of the file."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field, replace
+
+from torch2tf.tensor_facts.records import (
+    FLAT,
+    MAP,
+    PLAIN,
+    PLAIN_FACT,
+    UNKNOWN,
+    UNKNOWN_FACT,
+    Fact,
+    FlattenedRows,
+)
+from torch2tf.tensor_facts.syntax import _argument, _literal, key_of
+from torch2tf.tensor_facts.tables import (
+    _CONVS,
+    _ELEMENTWISE_LAYERS,
+    _MAP_LAYERS,
+    CHANNELS_LAST_LAYERS,
+)
+
+
+@dataclass
+class _Layer:
+    qualified: str
+    call: ast.Call
+    elements: list[_Layer | None] = field(default_factory=list)  # a Sequential's, in order
+
+
+class Layers:
+    """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): a layer's or a
+    submodule's output fact from its input's; layers on maps noted for verification."""
+
+    def _apply(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
+        if layer.qualified in CHANNELS_LAST_LAYERS:
+            fact = self._as_map(fact, _CONVS.get(layer.qualified) or _MAP_LAYERS[layer.qualified])
+        result = self._layer_fact(node, path, layer, fact)
+        if fact.kind == MAP or result.kind == MAP:
+            self.out.followed.add(key_of(layer.call, self.analysis.lines))
+        if fact.is_map or result.is_map:
+            previous = self.out.layers.get(path)
+            if previous is not None and previous != (fact, result):
+                return self.error(node, f"self.{path} is applied to tensors of different layouts")
+            self.out.layers[path] = (fact, result)
+        return result
+
+    def _layer_fact(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
+        qualified = layer.qualified
+        name = qualified.rpartition(".")[2]
+        if fact.kind == UNKNOWN:
+            return UNKNOWN_FACT
+        if qualified in _CONVS or qualified in _MAP_LAYERS:
+            rank = _CONVS.get(qualified) or _MAP_LAYERS[qualified] or fact.rank
+            if fact.kind != MAP or fact.rank != rank or rank not in (3, 4):
+                received = (
+                    f"a map of rank {fact.rank}"
+                    if fact.kind == MAP
+                    else "not one the tensor facts know"
+                )
+                return self.error(
+                    node,
+                    f"{name} expects a channels-last feature map of rank {rank}; its input here "
+                    f"is {received}",
+                    "feed it the model's input or another layer's feature map",
+                )
+            if qualified in _CONVS:
+                channels = _literal(layer.call.args[1] if len(layer.call.args) > 1 else None)
+                return Fact(MAP, rank, channels if isinstance(channels, int) else None, path)
+            if "Adaptive" in qualified:
+                size = _literal(_argument(layer.call, "output_size", 0)[0])
+                sizes = (size,) * (rank - 2) if isinstance(size, int) else size
+                if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
+                    return replace(fact, spatial=tuple(sizes))
+            if "Pixel" in qualified:  # channels / r**2 or * r**2
+                return Fact(MAP, rank)
+            if any(k in qualified for k in ("Pool", "Pad", "Upsampl")):
+                return replace(fact, spatial=None)
+            return fact
+        if qualified == "torch.nn.GroupNorm":  # on any map; on a plain tensor, its axis 1
+            if fact.kind == MAP:
+                self.out.channels_last_layers.add(key_of(layer.call, self.analysis.lines))
+            elif fact.is_map:
+                return self.error(node, "GroupNorm on this feature map is not translated")
+            return fact
+        if qualified == "torch.nn.BatchNorm1d":
+            if fact.kind == MAP and fact.rank == 3:
+                self.out.channels_last_layers.add(key_of(layer.call, self.analysis.lines))
+            elif fact.is_map:
+                return self.error(node, "BatchNorm1d on this feature map is not translated")
+            return fact
+        if qualified in _ELEMENTWISE_LAYERS:
+            return fact
+        if qualified == "torch.nn.PReLU" and fact.is_map:
+            count = _literal(layer.call.args[0] if layer.call.args else None, 1)
+            if count == 1 and not layer.call.keywords:
+                return fact
+        if qualified == "torch.nn.Flatten" and fact.kind == MAP:
+            call = layer.call
+            start = _literal(_argument(call, "start_dim", 0)[0], 1)
+            end = _literal(_argument(call, "end_dim", 1)[0], -1)
+            if (start, end) == (1, -1):
+                return self._flattened(fact)
+        if qualified == "torch.nn.Linear":
+            if fact.kind == FLAT:
+                self.out.flattened_rows[path] = FlattenedRows(fact.channels, fact.channels_from)
+                return PLAIN_FACT
+            if fact.kind == PLAIN:
+                return PLAIN_FACT
+        if qualified == "torch.nn.Sequential":
+            for index, element in enumerate(layer.elements):
+                if element is None:
+                    if fact.is_map:
+                        return self.error(
+                            node, f"element {index} of self.{path} is not followed on a feature map"
+                        )
+                    continue
+                fact = self._apply(node, f"{path}.{index}", element, fact)
+            return fact
+        if not fact.is_map:
+            return PLAIN_FACT
+        return self.error(
+            node,
+            f"{name} on a channels-last feature map is not translated yet",
+            "its axes would differ from torch's",
+        )
+
+    def _module(self, node: ast.Call, path: str, fact: Fact) -> Fact:
+        """A submodule of a class of this file: its own facts, under its path."""
+        inner = self.analysis.facts(self.modules[path])
+        expected = next(iter(inner.inputs.values()), PLAIN_FACT)
+        if expected.kind == MAP:
+            fact = self._as_map(fact, expected.rank)
+        if fact.kind == UNKNOWN:
+            return UNKNOWN_FACT
+        if (fact.kind, fact.rank) != (expected.kind, expected.rank) and (
+            fact.is_map or expected.is_map
+        ):
+            return self.error(
+                node,
+                f"self.{path} expects {expected.layout()} input, receives {fact.layout()}",
+            )
+        for inner_path, facts in inner.layers.items():
+            self.out.layers[f"{path}.{inner_path}"] = facts
+        for inner_path, rows in inner.flattened_rows.items():
+            source = rows.channels_from
+            self.out.flattened_rows[f"{path}.{inner_path}"] = FlattenedRows(
+                rows.channels, f"{path}.{source}" if source else None
+            )
+        output = inner.output
+        if output.channels_from:
+            output = replace(output, channels_from=f"{path}.{output.channels_from}")
+        return output

@@ -1,0 +1,189 @@
+"""The statements and expressions of ``forward()``, in order: names bound, facts of expressions."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+
+from torch2tf.tensor_facts.records import (
+    _TRACKED,
+    MAP,
+    MAPS,
+    PLAIN_FACT,
+    SCALAR_FACT,
+    UNKNOWN,
+    UNKNOWN_FACT,
+    Fact,
+)
+from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr
+
+
+class Walk:
+    """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): statements bind
+    local names to facts; expressions give the fact of a value, calls dispatched on."""
+
+    def _block(self, body: list[ast.stmt], env: dict[str, Fact]) -> Fact | None:
+        returned = None
+        for stmt in body:
+            if isinstance(stmt, ast.Assign):
+                fact = self.expr(stmt.value, env)
+                for target in stmt.targets:
+                    self._bind(target, fact, env)
+            elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
+                value = stmt.value
+                if isinstance(stmt, ast.AugAssign):
+                    value = ast.BinOp(stmt.target, stmt.op, stmt.value)
+                    ast.copy_location(value, stmt)
+                self._bind(stmt.target, self.expr(value, env), env)
+            elif isinstance(stmt, ast.Return) and stmt.value is not None:
+                returned = self.expr(stmt.value, env)
+            elif isinstance(stmt, ast.Expr):
+                self.expr(stmt.value, env)
+            elif isinstance(stmt, ast.If):
+                self.expr(stmt.test, env)
+                branches = [dict(env), dict(env)]
+                results = [
+                    self._block(stmt.body, branches[0]),
+                    self._block(stmt.orelse, branches[1]),
+                ]
+                for name in set(branches[0]) | set(branches[1]):
+                    a, b = branches[0].get(name, PLAIN_FACT), branches[1].get(name, PLAIN_FACT)
+                    env[name] = self._merged(stmt, name, a, b)
+                returned = next((r for r in results if r is not None), returned)
+            elif isinstance(stmt, (ast.For, ast.While, ast.With)):
+                body = list(stmt.body) + list(getattr(stmt, "orelse", []))
+                result = self._block(body, env)
+                returned = result if result is not None else returned
+        return returned
+
+    def _merged(self, node: ast.If, name: str, a: Fact, b: Fact) -> Fact:
+        """The fact of ``name`` after both branches of an ``if``."""
+        if a == b or not (a.is_map or b.is_map):
+            return a if a == b else replace(a, origin=None)
+        if UNKNOWN in (a.kind, b.kind):
+            return UNKNOWN_FACT
+        if a.kind == b.kind and a.rank == b.rank:
+            channels = a.channels if a.channels == b.channels else None
+            source = a.channels_from if a.channels_from == b.channels_from else None
+            spatial = a.spatial if a.spatial == b.spatial else None
+            return Fact(a.kind, a.rank, channels, source, spatial)
+        return self.error(node, f"{name} has another layout after each branch of this if")
+
+    def _bind(self, target: ast.AST, fact: Fact, env: dict[str, Fact]) -> None:
+        if isinstance(target, ast.Name):
+            env[target.id] = fact
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if fact.kind == MAPS:
+                for element in target.elts:
+                    self._bind(element, replace(fact, kind=MAP), env)
+                return
+            if fact.is_map and fact.kind != UNKNOWN:
+                self.error(target, "unpacking a feature map is not translated yet")
+            for element in target.elts:
+                self._bind(element, UNKNOWN_FACT if fact.is_map else PLAIN_FACT, env)
+
+    # -- expressions
+
+    def expr(self, node: ast.AST, env: dict[str, Fact]) -> Fact:
+        if isinstance(node, ast.Name):
+            return env.get(node.id, PLAIN_FACT)
+        if isinstance(node, ast.Constant):
+            return SCALAR_FACT
+        if isinstance(node, ast.Call):
+            return self._call(node, env)
+        if isinstance(node, ast.BinOp):
+            return self._binary(node, self.expr(node.left, env), self.expr(node.right, env))
+        if isinstance(node, ast.UnaryOp):
+            return self.expr(node.operand, env)
+        if isinstance(node, ast.Attribute):
+            fact = self.expr(node.value, env)
+            if fact.kind in _TRACKED and node.attr not in ("shape", "dtype", "device"):
+                return self.error(
+                    node, f"{node.attr} of a channels-last feature map is not tracked"
+                )
+            if fact.kind == MAP and node.attr == "shape":
+                return self.error(
+                    node,
+                    "the shape of a channels-last feature map is in Keras's order",
+                    "use x.size() or x.size(dim), which are translated to torch's order",
+                )
+            return PLAIN_FACT
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node, env)
+        facts = [self.expr(child, env) for child in ast.iter_child_nodes(node)]
+        if any(f.kind in _TRACKED for f in facts if isinstance(node, ast.expr)):
+            return self.error(node, "this use of a channels-last feature map is not tracked yet")
+        return UNKNOWN_FACT if any(f.is_map for f in facts) else PLAIN_FACT
+
+    def _subscript(self, node: ast.Subscript, env: dict[str, Fact]) -> Fact:
+        self.expr(node.slice, env)
+        value = node.value
+        if isinstance(value, ast.Attribute) and value.attr == "shape":
+            fact = self.expr(value.value, env)
+            if fact.kind in _TRACKED and _literal(node.slice) != 0:
+                return self.error(
+                    node,
+                    "a channels-last feature map's shape is indexed by a dim other than 0",
+                    "use x.size(dim), whose dim is moved to the channels-last axis",
+                )
+            return SCALAR_FACT
+        fact = self.expr(value, env)
+        if fact.kind == MAPS and isinstance(_literal(node.slice), int):
+            return replace(fact, kind=MAP)
+        if fact.kind in _TRACKED:
+            return self.error(node, "indexing a channels-last feature map is not translated yet")
+        return UNKNOWN_FACT if fact.is_map else PLAIN_FACT
+
+    def _binary(self, node: ast.BinOp, left: Fact, right: Fact) -> Fact:
+        if not (left.is_map or right.is_map):
+            return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
+        if UNKNOWN in (left.kind, right.kind):
+            return UNKNOWN_FACT
+        if left.kind == MAP:
+            right = self._as_map(right, left.rank)
+        if right.kind == MAP:
+            left = self._as_map(left, right.rank)
+        if left.kind == right.kind == MAP and left.rank == right.rank:
+            spatial = None  # broadcast: sizes of 1 take the other's
+            if left.spatial is not None and right.spatial is not None:
+                spatial = tuple(max(a, b) for a, b in zip(left.spatial, right.spatial, strict=True))
+            channels = left if left.channels is not None else right
+            return replace(channels, spatial=spatial)
+        if left.is_map and right.is_map:
+            if (left.kind, left.rank) == (right.kind, right.rank):
+                return left if left.channels is not None else right
+        if (right if left.is_map else left) == SCALAR_FACT:
+            return left if left.is_map else right
+        return self.error(
+            node,
+            "an operation between a channels-last feature map and a tensor of unknown layout "
+            "is not translated yet (broadcasting would pair other axes)",
+        )
+
+    def _call(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
+        func = node.func
+        attr = _self_attr(func)
+        qualified = self.analysis.qualify(_dotted(func) or "")
+        if qualified in ("torch.cat", "torch.concat"):
+            return self._cat(node, env)
+        args = [self.expr(a, env) for a in node.args]
+        keywords = {k.arg: self.expr(k.value, env) for k in node.keywords}
+        first = args[0] if args else PLAIN_FACT
+        if attr is not None and attr in self.layers:
+            return self._apply(node, attr, self.layers[attr], first)
+        if attr is not None and attr in self.modules:
+            return self._module(node, attr, first)
+        if qualified is not None:
+            return self._function(node, qualified, args, keywords)
+        if isinstance(func, ast.Attribute) and attr is None:
+            receiver = self.expr(func.value, env)
+            return self._method(node, func.attr, receiver, [*args, *keywords.values()])
+        inputs = [*args, *keywords.values()]
+        if any(f.kind in _TRACKED for f in inputs):
+            return self.error(
+                node,
+                "a channels-last feature map passed to a function or method the tensor facts "
+                "do not follow yet",
+                "apply torch layers or torch functions to feature maps directly in forward()",
+            )
+        return UNKNOWN_FACT if any(f.is_map for f in inputs) else PLAIN_FACT
