@@ -81,3 +81,34 @@ def test_python_object_methods_convert_and_match_torch(tmp_path, monkeypatch):
     assert result.passed, result.table()
     keras_out = np.asarray(result.keras_model(inputs.numpy()))
     np.testing.assert_allclose(keras_out, model.eval()(inputs).detach().numpy(), 1e-4, 1e-5)
+
+
+def test_assigning_into_a_tensor_is_reported_and_into_a_dict_is_not():
+    source = """
+import math
+import torch
+from torch import nn
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model=16, max_len=50):
+        super().__init__()
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        names = {}
+        names["pe"] = "sinusoidal"
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):
+        return x + self.pe[: x.size(1)]
+"""
+    with pytest.raises(TranslationError) as caught:
+        translate_source(source)
+    problems = str(caught.value).splitlines()
+    assert problems == [
+        "<string>:13:9: error: assigning into a tensor (pe = torch.zeros(...)) is not "
+        "translated: TensorFlow tensors cannot be changed in place (hint: build it whole "
+        "(torch.stack, torch.cat, torch.where of the parts))"
+    ]

@@ -236,3 +236,46 @@ def _bindings(func: ast.FunctionDef) -> dict[str, list[tuple[tuple[int, int], as
     for values in found.values():
         values.sort(key=lambda pair: pair[0])
     return found
+
+
+def tensor_item_assignments(
+    tree: ast.Module, source: str, qualify: Callable[[str], str | None]
+) -> list[tuple[Key, str]]:
+    """``x[i] = v`` (or ``x[i] += v``) in a method of this file's classes where ``x`` was last
+    made by a torch function: TensorFlow tensors cannot be assigned into, so each is reported
+    (positional-encoding tables filled slice by slice are the common case)."""
+    lines = source.splitlines()
+    found: list[tuple[Key, str]] = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            bindings = _bindings(method)
+            for node in ast.walk(method):
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                targets = [node.target] if isinstance(node, ast.AugAssign) else targets
+                for target in targets:
+                    root = target
+                    while isinstance(root, ast.Subscript):
+                        root = root.value
+                    if root is target or not isinstance(root, ast.Name):
+                        continue
+                    where = (root.lineno, root.col_offset)
+                    values = [v for at, v in bindings.get(root.id, []) if at < where]
+                    made = _torch_made(values[-1] if values else None, qualify)
+                    if made is not None:
+                        found.append((key_of(target, lines), f"{root.id} = {made}"))
+    return found
+
+
+def _torch_made(value: ast.expr | None, qualify: Callable[[str], str | None]) -> str | None:
+    """``torch.zeros(...)`` when ``value`` is a torch function's result (or a tensor method's
+    of one), else None."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        qualified = qualify(ast.unparse(value.func))
+        if qualified is not None:
+            return f"{ast.unparse(value.func)}(...)" if qualified.startswith("torch.") else None
+        value = value.func.value  # torch.zeros(n).float(): the receiver made it
+    if isinstance(value, ast.Call):
+        qualified = qualify(ast.unparse(value.func))
+        if qualified is not None and qualified.startswith("torch."):
+            return f"{ast.unparse(value.func)}(...)"
+    return None

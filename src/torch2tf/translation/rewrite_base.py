@@ -11,7 +11,7 @@ from torch2tf import rules
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable
-from torch2tf.receivers import classify_receivers
+from torch2tf.receivers import classify_receivers, tensor_item_assignments
 from torch2tf.rules import LAYERS
 from torch2tf.tensor_facts import analyse
 from torch2tf.torch_api import TENSOR_METHODS
@@ -100,6 +100,19 @@ class RewriteBase(cst.CSTTransformer):
             set(self.classes),
             self.project_objects,
         )
+        for (line, column, _, _), made in tensor_item_assignments(
+            self.tree, self.module.code, self.imports.qualify_name
+        ):
+            self.diagnostics.append(
+                Diagnostic(
+                    self.path,
+                    line,
+                    column + 1,
+                    f"assigning into a tensor ({made}) is not translated: TensorFlow tensors "
+                    "cannot be changed in place",
+                    "build it whole (torch.stack, torch.cat, torch.where of the parts)",
+                )
+            )
         for facts in self.facts.values():
             for line, column, message, hint in facts.diagnostics:
                 self.diagnostics.append(Diagnostic(self.path, line, column, message, hint))
