@@ -207,6 +207,23 @@ def test_an_init_loop_that_cannot_be_translated_is_stubbed_whole():
     assert "self._init()" in code
 
 
+def test_every_problem_is_stubbed_in_one_translation(monkeypatch):
+    """The engine stubs what it reports as it translates: the file is translated once."""
+    import torch2tf.translate
+
+    translated: list[str] = []
+    engine = torch2tf.translate._translate
+
+    def counted(text, *args, **kwargs):
+        translated.append(text)
+        return engine(text, *args, **kwargs)
+
+    monkeypatch.setattr(torch2tf.translate, "_translate", counted)
+    code, problems = translate_partial(PROBLEMS, "net.py")
+    assert len(problems) == 4 and len(stubs(code)) == 4
+    assert translated == [PROBLEMS]
+
+
 def test_exact_input_gives_the_exact_translation_and_no_problems():
     assert translate_partial(SEED, "seed.py") == (translate_source(SEED, "seed.py"), [])
 
