@@ -20,7 +20,7 @@ from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
 from torch2tf.names import drop_imports
 from torch2tf.translate import translate_source, translate_stubbed
-from torch2tf.translation.stubs import STUB, stub_for, targets, with_stub_def
+from torch2tf.translation.stubs import STUB, stub_source, targets
 
 __all__ = ["STUB", "Diagnostic", "TranslationError", "foreign_layers", "translate_partial"]
 
@@ -92,16 +92,9 @@ def _stub(source: str, diagnostics: list[Diagnostic]) -> str | None:
     if not found:
         return None
 
-    class Stubber(cst.CSTTransformer):
-        def on_leave(self, original, updated):
-            diagnostic = found.get(original)
-            if diagnostic is None:
-                return updated
-            return stub_for(module, original, updated, diagnostic)
-
     try:
-        stubbed = module.visit(Stubber())
-        code = _drop_unused_imports(module, with_stub_def(stubbed)).code
+        stubbed, _ = stub_source(module, found)
+        code = _drop_unused_imports(module, stubbed).code
         ast.parse(code)
     except Exception:  # noqa: BLE001 - a stub where Python accepts no call: give up
         return None

@@ -199,22 +199,37 @@ class StubRecording(cst.CSTTransformer):
         return result
 
 
+def stub_source(
+    module: cst.Module, found: Mapping[cst.CSTNode, Diagnostic]
+) -> tuple[cst.Module, dict[cst.CSTNode, cst.CSTNode]]:
+    """``module`` with each construct of ``found`` stubbed (defining the stub), and what each
+    of its nodes became."""
+    became: dict[cst.CSTNode, cst.CSTNode] = {}
+
+    class Stubber(cst.CSTTransformer):
+        def on_leave(self, original, updated):
+            diagnostic = found.get(original)
+            if diagnostic is not None:
+                updated = stub_for(module, original, updated, diagnostic)
+            became[original] = updated
+            return updated
+
+    return with_stub_def(module.visit(Stubber())), became
+
+
 def stub_translation(
     module: cst.Module,
     result: cst.Module,
     translated: Mapping[cst.CSTNode, object],
-    diagnostics: Sequence[Diagnostic],
-    positions: Mapping,
-    parents: Mapping,
+    found: Mapping[cst.CSTNode, Diagnostic],
+    dropped: Sequence[cst.CSTNode] = (),
 ) -> cst.Module | None:
-    """``result``, the translation of ``module``, with the translation of each reported
-    construct replaced by its stub; None when one of them has no translation of its own in
-    ``result`` (removed, merged into another node, or moved elsewhere, such as init code
-    into initializers) or stands where Python accepts no call: then the caller stubs the
-    source instead, as the rounds before this one-pass stubbing did."""
-    found = targets(diagnostics, positions, parents)
-    if not found:
-        return None
+    """``result``, the translation of ``module``, with the translation of each construct of
+    ``found`` replaced by its stub (defining the stub) and the statements ``dropped`` (of
+    ``result``) removed; None when one of them has no
+    translation of its own in ``result`` (removed, merged into another node, or moved
+    elsewhere, such as init code into initializers) or stands where Python accepts no call:
+    then the caller stubs the source instead and translates that."""
     replace: dict[int, tuple[cst.CSTNode, Diagnostic]] = {}
     for original, diagnostic in found.items():
         node = translated.get(original)
@@ -222,10 +237,14 @@ def stub_translation(
         if not isinstance(node, cst.CSTNode) or isinstance(node, cst.BaseExpression) != expression:
             return None
         replace[id(node)] = (original, diagnostic)
+    drop = {id(node) for node in dropped}
     done: set[int] = set()
 
     class Stubber(cst.CSTTransformer):
         def on_leave(self, original_node, updated_node):
+            if id(original_node) in drop:
+                done.add(id(original_node))
+                return cst.RemoveFromParent()
             entry = replace.get(id(original_node))
             if entry is None:
                 return updated_node
@@ -233,7 +252,7 @@ def stub_translation(
             return stub_for(module, entry[0], updated_node, entry[1])
 
     stubbed = result.visit(Stubber())
-    if len(done) != len(replace):
+    if len(done) != len(replace) + len(drop):
         return None
     stubbed = with_stub_def(stubbed)
     try:
