@@ -34,9 +34,10 @@ def translate_partial(source: str, path: str = "<string>") -> tuple[str, list[Di
     """Translate, replacing each construct that cannot be translated by a raising stub.
 
     One translation stubs every problem (see :func:`torch2tf.translate.translate_stubbed`).
-    Where that cannot be done (init code moved into initializers, a training script), the
-    source is stubbed instead and translated again, widening a stub to the statement around
-    it when a problem comes back at it.
+    Where that cannot be done (a problem in init code that became initializers, a stub where
+    Python takes no call, a training loop whose rewrite still reports a problem), the source
+    is stubbed instead and translated again, widening a stub to the statement around it when
+    a problem comes back at it.
 
     Returns:
         The TensorFlow source and the diagnostics of the input (empty when it translated

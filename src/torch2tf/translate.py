@@ -128,8 +128,9 @@ def translate_stubbed(source: str, path: str = "<string>") -> tuple[str | None, 
     Returns:
         ``(code, [])`` when the input translates exactly; ``(code, problems)`` with the stubs
         in ``code``; ``(None, problems)`` when some construct has no translation of its own
-        to replace (init code moved into initializers, or a training script, whose rewrite
-        needs a file without problems): then stub the source and translate that.
+        to replace (init code moved into initializers), a stub would stand where Python takes
+        no call, or the training rewrite around the stubs reports a problem: then stub the
+        source and translate that.
 
     Raises:
         TranslationError: the input has a syntax error.
