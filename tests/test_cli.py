@@ -337,9 +337,39 @@ def test_convert_writes_source_weights_and_report_beside_other_files(capsys, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "out"]  # no staging left
 
 
-def test_convert_a_class_built_from_several_files_into_subfolders(capsys, tmp_path):
-    """The project's files are written in their folders; other files there stay."""
+def _count_translations(monkeypatch) -> list[str]:
+    """The sources the engine translates from now on (its entry point, wrapped)."""
+    import torch2tf.translate
+
+    translated: list[str] = []
+    engine = torch2tf.translate._translate
+
+    def counted(source, *args):
+        translated.append(source)
+        return engine(source, *args)
+
+    monkeypatch.setattr(torch2tf.translate, "_translate", counted)
+    return translated
+
+
+def test_convert_translates_the_file_once(capsys, tmp_path, monkeypatch):
+    """The check before the file runs and the conversion share one translation."""
+    translated = _count_translations(monkeypatch)
+    code, _, err = run(capsys, *MLP, "-o", tmp_path / "out")
+    assert code == EXIT_OK, err
+    assert len(translated) == 1
+    translated.clear()  # a second command translates again: nothing is kept between runs
+    code, _, err = run(capsys, *MLP, "-o", tmp_path / "again")
+    assert code == EXIT_OK, err
+    assert len(translated) == 1
+
+
+def test_convert_a_class_built_from_several_files_into_subfolders(capsys, tmp_path, monkeypatch):
+    """The project's files are written in their folders; other files there stay; each file
+    is translated once."""
     from conftest import MODELS
+
+    translated = _count_translations(monkeypatch)
 
     out = tmp_path / "out"
     (out / "mlpkit").mkdir(parents=True)
@@ -360,6 +390,7 @@ def test_convert_a_class_built_from_several_files_into_subfolders(capsys, tmp_pa
         "mlpkit/nets/mlp.py",
     }
     assert (out / "mlpkit" / "notes.txt").read_text() == "mine"
+    assert translated and len(translated) == len(set(translated))
 
 
 EPS_NET = """

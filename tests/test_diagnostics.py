@@ -2,7 +2,9 @@
 
 import ast
 import textwrap
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import EXAMPLES
 
@@ -16,6 +18,7 @@ from torch2tf.diagnostics import (
 )
 
 SEED = (EXAMPLES / "seed_mlps.py").read_text()
+CASES = Path(__file__).parent / "cases"
 
 
 def source(text: str) -> str:
@@ -205,6 +208,54 @@ def test_an_init_loop_that_cannot_be_translated_is_stubbed_whole():
     assert len(problems) == 1
     assert stubs(code) == [("for m in self.modules(): ...", problems[0].message)]
     assert "self._init()" in code
+
+
+def test_every_problem_is_stubbed_in_one_translation(monkeypatch):
+    """The engine stubs what it reports as it translates: the file is translated once."""
+    import torch2tf.translate
+
+    translated: list[str] = []
+    engine = torch2tf.translate._translate
+
+    def counted(text, *args, **kwargs):
+        translated.append(text)
+        return engine(text, *args, **kwargs)
+
+    monkeypatch.setattr(torch2tf.translate, "_translate", counted)
+    code, problems = translate_partial(PROBLEMS, "net.py")
+    assert len(problems) == 4 and len(stubs(code)) == 4
+    assert translated == [PROBLEMS]
+    # A training script too: its loop is rewritten around the stubs of the same translation.
+    script = (CASES / "partial_training_script.py").read_text().partition("\n# output\n")[0]
+    translated.clear()
+    code, problems = translate_partial(script, "train.py")
+    assert len(problems) == 2 and len(stubs(code)) == 2 and "tf.GradientTape()" in code
+    assert translated == [script]
+
+
+def test_a_model_whose_first_layer_call_is_stubbed_builds_at_its_first_call():
+    """As a translation of the stubbed source would: construction runs no stub."""
+    text = source(
+        """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+
+            def forward(self, x):
+                return torch.frobnicate(self.fc(x))
+        """
+    )
+    code, problems = translate_partial(text, "net.py")
+    assert len(problems) == 1 and "tf.keras.Input(" not in code
+    namespace: dict = {}
+    exec(compile(code, "net_tf.py", "exec"), namespace)
+    model = namespace["Net"]()
+    with pytest.raises(NotImplementedError, match=r"torch\.frobnicate"):
+        model(np.zeros((1, 4), "float32"))
 
 
 def test_exact_input_gives_the_exact_translation_and_no_problems():

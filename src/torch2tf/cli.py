@@ -31,7 +31,12 @@ from torch2tf.diagnostics import TranslationError, translate_partial
 from torch2tf.errors import UsageError
 from torch2tf.output import write_file, write_folder
 from torch2tf.reach import UnknownName, reach
-from torch2tf.translate import translate_file, translate_project, translate_source
+from torch2tf.translate import (
+    translate_file,
+    translate_project,
+    translate_source,
+    translations_reused,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -359,6 +364,7 @@ def _translate_project(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@translations_reused()  # the file is translated once: checked before it runs, then converted
 def _convert(args: argparse.Namespace) -> int:
     ctor_args = _json(args.args, list, "--args")
     ctor_kwargs = _json(args.kwargs, dict, "--kwargs")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ast
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import libcst as cst
@@ -31,8 +33,10 @@ from torch2tf.tensor_facts import ClassFacts
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, helper_sources, names_in, used_names
+from torch2tf.translation.partial import stub_problems
 from torch2tf.translation.references import ReferenceRewrite
 from torch2tf.translation.structure import StructureRewrite
+from torch2tf.translation.stubs import StubRecording
 from torch2tf.translation.weights import WeightRewrite
 
 # emit is public here too: conversion emits code it writes itself.
@@ -41,9 +45,25 @@ __all__ = [
     "translate_file",
     "translate_project",
     "translate_source",
+    "translate_stubbed",
     "translate_with_facts",
+    "translations_reused",
 ]
 _helpers = helper_sources  # its name before emission moved out, which tests still use
+_Result = tuple[str, dict[str, ClassFacts]]
+_reused: ContextVar[dict[tuple, _Result] | None] = ContextVar("translations", default=None)
+
+
+@contextmanager
+def translations_reused() -> Iterator[None]:
+    """Within this block, a source translated once is not translated again: ``convert`` from
+    the command line reuses the translation that checked the file before it was run. Per
+    block, so nothing outlives it."""
+    token = _reused.set({})
+    try:
+        yield
+    finally:
+        _reused.reset(token)
 
 
 def translate_source(
@@ -91,15 +111,51 @@ def translate_with_facts(
 ) -> tuple[str, dict[str, ClassFacts]]:
     """:func:`translate_source`, plus the tensor facts of each class (by name), which
     conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes."""
+    reused = _reused.get()
+    # The path only names the file in diagnostics and, without a module name, the package.
+    key = (source, module_name, project_classes, project_objects, package_name(module_name, path))
+    if reused is not None and key in reused:
+        return reused[key]
     # Syntax trees are millions of small objects without cycles: the cyclic garbage collector
     # only rescans them, which makes translation superlinear in file size. Paused meanwhile.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _translate(source, path, module_name, project_classes, project_objects)
+        code, facts, _ = _translate(source, path, module_name, project_classes, project_objects)
     finally:
         if enabled:
             gc.enable()
+    if reused is not None:
+        reused[key] = (code, facts)
+    return code, facts
+
+
+def translate_stubbed(source: str, path: str = "<string>") -> tuple[str | None, list[Diagnostic]]:
+    """``--allow-partial``'s one translation: each construct reported is replaced by a stub
+    (see :mod:`torch2tf.translation.stubs`).
+
+    Returns:
+        ``(code, [])`` when the input translates exactly; ``(code, problems)`` with the stubs
+        in ``code``; ``(None, problems)`` when some construct has no translation of its own
+        to replace (init code moved into initializers), a stub would stand where Python takes
+        no call, or the training rewrite around the stubs reports a problem: then stub the
+        source and translate that.
+
+    Raises:
+        TranslationError: the input has a syntax error.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        code, _, problems = _translate(source, path, None, frozenset(), partial=True)
+    except TranslationError as err:
+        if any(d.message.startswith("syntax error") for d in err.diagnostics):
+            raise
+        return None, err.diagnostics
+    finally:
+        if enabled:
+            gc.enable()
+    return code, TranslationError(problems).diagnostics  # sorted, each once, as when raised
 
 
 def _translate(
@@ -108,7 +164,9 @@ def _translate(
     module_name: str | None,
     project_classes: frozenset[str],
     project_objects: frozenset[str] = frozenset(),
-) -> tuple[str, dict[str, ClassFacts]]:
+    *,
+    partial: bool = False,
+) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
         compile(tree, path, "exec", dont_inherit=True)
@@ -130,6 +188,8 @@ def _translate(
     translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
     translator.project_objects = project_objects
     translator.keras_package = package_name(module_name, path)
+    if partial:
+        translator.translated = {}  # what each node became, to stub those reported
     result = wrapper.visit(translator)
     facts = training_script.FileFacts(
         path=path,
@@ -145,7 +205,10 @@ def _translate(
     result = training_script.rewrite(facts, result)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
     if problems:
-        raise TranslationError(problems)
+        stubbed = stub_problems(translator, facts, result, problems) if partial else None
+        if stubbed is None:
+            raise TranslationError(problems)
+        result = stubbed
     code = result.code
     used = used_names(code)
     stale = names_in(tree) - used
@@ -155,6 +218,7 @@ def _translate(
     return (
         emit_module(result, code, used, translator.imports_inserted, translator.generated),
         translator.facts,
+        problems,
     )
 
 
@@ -279,5 +343,5 @@ def _package(module_name: str | None, is_package: bool = False) -> str | None:
     return module_name if is_package else module_name.rpartition(".")[0]
 
 
-class _Translator(StructureRewrite, ReferenceRewrite, CallRewrite, WeightRewrite):
+class _Translator(StubRecording, StructureRewrite, ReferenceRewrite, CallRewrite, WeightRewrite):
     """The rewrite of one file: one LibCST visit, each part of which lives in its own module."""

@@ -80,7 +80,7 @@ from torch2tf.training_script.analysis import Analysis
 from torch2tf.training_script.records import FileFacts
 from torch2tf.training_script.rewriter import apply
 
-__all__ = ["FileFacts", "rewrite"]
+__all__ = ["FileFacts", "involved", "rewrite"]
 
 
 def rewrite(facts: FileFacts, result: cst.Module) -> cst.Module:
@@ -97,3 +97,12 @@ def rewrite(facts: FileFacts, result: cst.Module) -> cst.Module:
     rewritten = apply(analysis.findings(), facts.parsed.module, result, facts.dropped_functions)
     facts.diagnostics.extend(analysis.diagnostics[reported:])
     return rewritten
+
+
+def involved(facts: FileFacts) -> bool:
+    """Whether the file has training code this pass rewrites or reports: then a problem
+    anywhere in the file stops the rewrite, and --allow-partial must stub the source and
+    translate it again."""
+    analysis = Analysis(facts)
+    analysis.analyse()
+    return analysis.active or bool(analysis.diagnostics)
