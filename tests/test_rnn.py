@@ -11,7 +11,7 @@ import torch
 from layer_harness import HEADER, convert_checked, load_module, translated_layer
 
 import torch2tf
-from torch2tf.parity import _weight_difference
+from torch2tf.parity_training import weight_difference
 from torch2tf.training import convert_optimizer
 from torch2tf.translate import TranslationError, translate_source
 
@@ -220,7 +220,7 @@ def _train_both(conversion, inputs, make_optimizer, steps=4):
             keras_loss = tf.reduce_mean(keras_model(x_tf, training=True) ** 2)
         keras_optimizer.apply(tape.gradient(keras_loss, variables), variables)
         assert abs(float(keras_loss) - loss.item()) <= 1e-5 + 1e-4 * abs(loss.item())
-    return _weight_difference(model, keras_model)
+    return weight_difference(model, keras_model)
 
 
 @pytest.mark.parametrize(
@@ -448,7 +448,7 @@ def test_digits_classifier_trains_like_torch(tmp_path, kind, optimizer):
         keras_value = float(keras_step(tf.constant(x), tf.constant(y)))
         worst = max(worst, abs(keras_value - loss.item()) / abs(loss.item()))
     assert worst < 1e-6
-    assert _weight_difference(model, keras_model) < 1e-6
+    assert weight_difference(model, keras_model) < 1e-6
     assert loss.item() < 2.0  # it learnt something: the comparison is not of two idle models
 
 

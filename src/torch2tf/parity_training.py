@@ -229,7 +229,7 @@ def train_pair(
         torch_pred = model(torch.tensor(x_test, dtype=torch_dtype)).argmax(dim=1).numpy()
     tf_pred = np.argmax(keras_model(tf.constant(x_test.astype(dtype)), training=False), axis=1)
 
-    weight_diff = _weight_difference(model, keras_model)
+    weight_diff = weight_difference(model, keras_model)
     torch_array, tf_array = np.array(torch_losses), np.array(tf_losses)
     loss_diff = np.abs(tf_array - torch_array) / np.maximum(np.abs(torch_array), 1e-300)
     return Run(
@@ -249,7 +249,7 @@ def train_pair(
     )
 
 
-def _weight_difference(model: Any, keras_model: Any) -> float:
+def weight_difference(model: Any, keras_model: Any) -> float:
     """Max over tensors of max |w_tf - w_torch| / max |w_torch|, in Keras's layout.
 
     Each torch layer's tensors are put in Keras's layout by the same rule that moved them
