@@ -21,6 +21,8 @@ class TorchTiedDense(tf.keras.layers.Layer):
             dense.built = (
                 True  # the replaced Dense never runs: it must not make a kernel
             )
+            # ... and, still tracked by the model, it has no variables to save or load
+            dense.save_own_variables = dense.load_own_variables = lambda store: None
         self.embedding = embedding
 
     def call(self, inputs):
