@@ -16,6 +16,7 @@ import torch2tf
 from torch2tf import loading, translate
 from torch2tf.cli import EXIT_OK, EXIT_USAGE, main
 from torch2tf.export import _compare, parse_formats
+from torch2tf.translation.emission import helper_sources
 
 ALL = ("keras", "savedmodel", "tflite", "tflite-int8")
 
@@ -261,7 +262,7 @@ def test_build_from_shapes_tries_int_inputs_where_float_ones_fail():
     import tensorflow as tf
 
     namespace: dict = {"tf": tf}
-    exec(translate._helpers()["build_from_shapes"], namespace)
+    exec(helper_sources()["build_from_shapes"], namespace)
 
     class OneHot(tf.keras.Model):
         def __init__(self):

@@ -15,7 +15,7 @@ from conftest import EXAMPLES
 
 from torch2tf import TranslationError, translate_file, translate_source
 from torch2tf.diagnostics import translate_partial
-from torch2tf.translate import _helpers
+from torch2tf.translation.emission import helper_sources
 
 HEAD = """\
 import torch
@@ -40,7 +40,7 @@ model = Net()
 
 def user_code(code: str) -> str:
     """The generated file from its first statement that is no import, class or helper."""
-    helpers = set(_helpers())
+    helpers = set(helper_sources())
     for node in ast.parse(code).body:
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef)):
             continue

@@ -32,7 +32,7 @@ from torch2tf.serializable import package_name
 from torch2tf.tensor_facts import ClassFacts
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
-from torch2tf.translation.emission import emit, emit_module, helper_sources, names_in, used_names
+from torch2tf.translation.emission import emit, emit_module, names_in, used_names
 from torch2tf.translation.partial import stub_problems
 from torch2tf.translation.references import ReferenceRewrite
 from torch2tf.translation.structure import StructureRewrite
@@ -49,7 +49,6 @@ __all__ = [
     "translate_with_facts",
     "translations_reused",
 ]
-_helpers = helper_sources  # its name before emission moved out, which tests still use
 _Result = tuple[str, dict[str, ClassFacts]]
 _reused: ContextVar[dict[tuple, _Result] | None] = ContextVar("translations", default=None)
 
