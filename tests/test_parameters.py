@@ -67,6 +67,9 @@ def test_randn_parameter_has_torch_distribution():
         ("self.w = nn.Parameter(torch.frobnicate(3))", "torch.frobnicate is not translated"),
         ("self.register_buffer(name, torch.zeros(2))", "register_buffer is translated only"),
         ("w = nn.Parameter(torch.zeros(2))", "nn.Parameter is translated only"),
+        # data or sizes? torch decides by the value's type; it once became tf.Tensor(name)
+        ("self.w = torch.Tensor(name)", "torch.Tensor(...) of sizes or of a name"),
+        ("self.w = torch.FloatTensor(name)", "torch.FloatTensor(...) of sizes or of a name"),
     ],
 )
 def test_untranslatable_tensors_are_refused(statement, message):

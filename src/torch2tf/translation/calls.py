@@ -27,6 +27,12 @@ from torch2tf.translation.rewrite_base import RewriteBase
 class CallRewrite(RewriteBase):
     """Rule dispatch: each torch call (layer, function, tensor method) bound to its rule."""
 
+    def _parameter_shape(self, call: cst.Call) -> bool:
+        """Whether ``call`` is the one argument of an ``nn.Parameter(...)``."""
+        arg = self.parents.get(call)
+        outer = self.parents.get(arg) if isinstance(arg, cst.Arg) else None
+        return isinstance(outer, cst.Call) and self.imports.qualify(outer.func) == PARAMETER
+
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
@@ -40,6 +46,15 @@ class CallRewrite(RewriteBase):
         if qualified == "functools.partial":
             return self._partial(original, updated)
         if qualified in LEGACY and not holds_data(original):
+            if not self._parameter_shape(original):
+                self.error(
+                    original,
+                    f"{qualified}(...) of sizes or of a name is translated only as "
+                    "nn.Parameter(...)'s shape: torch reads a name as data or as sizes "
+                    "(uninitialised memory) by its value's type",
+                    "write torch.tensor(data, dtype=...) for data, torch.empty(sizes) for memory",
+                )
+                self._resolved(original)  # reported once, here
             return updated  # torch.Tensor(a, b): a shape, which nn.Parameter reads
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
