@@ -10,7 +10,7 @@ import inspect
 
 from torch2tf import rules
 from torch2tf.rules.registry import examples_of
-from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
+from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS, MAP_FUNCTIONS
 
 _SNIPPET = """\
 import math
@@ -28,7 +28,18 @@ class M(nn.Module):
         {init}
 
     def forward(self, x, y):
+        {prelude}
         return {forward}
+"""
+
+
+_SCRIPT = """\
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+model = nn.Linear(4, 3)
+{before}
 """
 
 
@@ -38,22 +49,32 @@ def translated_example(kind: str, before: str, torch_name: str = "") -> str:
     ``kind`` is ``layer``, ``function``, ``method`` or ``initializer``. For a layer, the
     constructor it becomes without its ``name=``; for a function or method, the expression
     ``forward`` returns; for an initialiser, the Keras initializer it gives ``self.layer``.
-    A layer that exists only on feature maps (``torch_name`` says which) gets a conv's.
+    A layer that exists only on feature maps (``torch_name`` says which) gets a conv's, and
+    so does ``x`` in a function example that needs a map (``F.max_pool2d``). A function
+    example that is a statement is read as a line of a training script.
     """
     from torch2tf.translate import translate_source
 
+    if kind in ("function", "method") and not isinstance(ast.parse(before).body[0], ast.Expr):
+        return _script_example(before)
     layer, init, forward, stem = "nn.Linear(4, 3)", "pass", "self.layer(x)", "pass"
     if torch_name in CHANNELS_LAST_LAYERS and "Conv" not in torch_name:
         dims = torch_name[-2:] if torch_name[-2:] in ("1d", "2d", "3d") else "2d"
         stem = f"self.stem = nn.Conv{dims}(16, 16, 1)"  # e.g. MaxPool2d -> Conv2d
         forward = "self.layer(self.stem(x))"
+    prelude = "pass"
+    if kind == "function" and torch_name in MAP_FUNCTIONS:  # x is a feature map: a conv's
+        dims = {3: "1d", 4: "2d", 5: "3d"}.get(MAP_FUNCTIONS[torch_name] or 4)
+        stem, prelude = f"self.stem = nn.Conv{dims}(16, 16, 1)", "x = self.stem(x)"
     if kind == "layer":
         layer = before
     elif kind == "initializer":
         init = before
     else:
         forward = before
-    code = translate_source(_SNIPPET.format(stem=stem, layer=layer, init=init, forward=forward))
+    code = translate_source(
+        _SNIPPET.format(stem=stem, layer=layer, init=init, prelude=prelude, forward=forward)
+    )
     if kind in ("function", "method"):
         returned = next(n for n in ast.walk(_method(code, "call")) if isinstance(n, ast.Return))
         return ast.unparse(returned.value)
@@ -61,11 +82,27 @@ def translated_example(kind: str, before: str, torch_name: str = "") -> str:
     if kind == "layer":
         return ast.unparse(built)
     plain = _built_layer(
-        translate_source(_SNIPPET.format(stem=stem, layer=layer, init="pass", forward=forward))
+        translate_source(
+            _SNIPPET.format(stem=stem, layer=layer, init="pass", prelude=prelude, forward=forward)
+        )
     )
     defaults = {ast.unparse(k) for k in plain.keywords}
     made = [k for k in built.keywords if ast.unparse(k) not in defaults]
     return "; ".join(ast.unparse(k) for k in made)
+
+
+def _script_example(before: str) -> str:
+    """A statement of a training script (``opt = torch.optim.Adam(...)``) after
+    ``model = nn.Linear(4, 3)``: the statements it becomes, helpers left out."""
+    from torch2tf.translate import translate_source
+
+    code = translate_source(_SCRIPT.format(before=before))
+    kept = [
+        node
+        for node in ast.parse(code).body
+        if not isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef))
+    ]
+    return "; ".join(ast.unparse(node) for node in kept[1:])  # after the model
 
 
 def _method(code: str, name: str) -> ast.FunctionDef:

@@ -68,7 +68,15 @@ def weight_tie(statement: str, layers: dict[str, str]) -> str | None:
     return f"self.{linear} = TorchTiedDense(self.{embedding}, self.{linear}, name={linear!r})"
 
 
-@function("torch.nn.functional.scaled_dot_product_attention")
+@function(
+    "torch.nn.functional.scaled_dot_product_attention",
+    examples=(
+        (
+            "F.scaled_dot_product_attention(x, y, y, is_causal=True)",
+            "torch_sdpa(x, y, y, is_causal=True)",
+        ),
+    ),
+)
 def scaled_dot_product_attention(
     query,
     key,

@@ -15,7 +15,7 @@ def _like(tf_func: str, input, dtype, requires_grad) -> str:
     return keras_call(tf_func, src(input), dtype=dtype_source(dtype))
 
 
-@function("torch.zeros_like")
+@function("torch.zeros_like", examples=(("torch.zeros_like(x)", "tf.zeros_like(x)"),))
 def zeros_like(
     input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
 ):
@@ -23,7 +23,7 @@ def zeros_like(
     return _like("tf.zeros_like", input, dtype, requires_grad)
 
 
-@function("torch.ones_like")
+@function("torch.ones_like", examples=(("torch.ones_like(x)", "tf.ones_like(x)"),))
 def ones_like(
     input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
 ):
@@ -38,7 +38,10 @@ def _random_like(tf_func: str, input, dtype, requires_grad) -> str:
     return keras_call(tf_func, f"tf.shape({x})", dtype=dtype_source(dtype) or f"{paren(x)}.dtype")
 
 
-@function("torch.randn_like")
+@function(
+    "torch.randn_like",
+    examples=(("torch.randn_like(x)", "tf.random.normal(tf.shape(x), dtype=x.dtype)"),),
+)
 def randn_like(
     input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
 ):
@@ -46,7 +49,10 @@ def randn_like(
     return _random_like("tf.random.normal", input, dtype, requires_grad)
 
 
-@function("torch.rand_like")
+@function(
+    "torch.rand_like",
+    examples=(("torch.rand_like(x)", "tf.random.uniform(tf.shape(x), dtype=x.dtype)"),),
+)
 def rand_like(
     input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None
 ):
@@ -54,7 +60,7 @@ def rand_like(
     return _random_like("tf.random.uniform", input, dtype, requires_grad)
 
 
-@function("torch.arange")
+@function("torch.arange", examples=(("torch.arange(6)", "tf.range(6, dtype=tf.int64)"),))
 def arange(
     start=0,
     end=None,
@@ -99,7 +105,7 @@ def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
     return keras_call(tf_func, _sizes(sizes, tf_func), dtype=dtype_source(dtype))
 
 
-@function("torch.ones")
+@function("torch.ones", examples=(("torch.ones(2, 3)", "tf.ones((2, 3))"),))
 def ones(
     *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
 ):
@@ -107,7 +113,7 @@ def ones(
     return _filled("tf.ones", size, None, dtype, requires_grad, out)
 
 
-@function("torch.zeros")
+@function("torch.zeros", examples=(("torch.zeros(2, 3)", "tf.zeros((2, 3))"),))
 def zeros(
     *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
 ):
@@ -123,7 +129,13 @@ def _band(kind: str, input, diagonal) -> str:
     return keras_call(f"torch_{kind}", src(input), src(diagonal))
 
 
-@function("torch.tril")
+@function(
+    "torch.tril",
+    examples=(
+        ("torch.tril(x)", "tf.linalg.band_part(x, -1, 0)"),
+        ("x.triu(1)", "torch_triu(x, 1)"),
+    ),
+)
 @method("tril")
 def tril(input, diagonal=0, *, out=None):
     """tf.linalg.band_part(x, -1, 0); another diagonal -> torch_tril helper."""
@@ -131,7 +143,7 @@ def tril(input, diagonal=0, *, out=None):
     return _band("tril", input, diagonal)
 
 
-@function("torch.triu")
+@function("torch.triu", examples=(("torch.triu(x, diagonal=1)", "torch_triu(x, 1)"),))
 @method("triu")
 def triu(input, diagonal=0, *, out=None):
     """tf.linalg.band_part(x, 0, -1); another diagonal -> torch_triu helper."""

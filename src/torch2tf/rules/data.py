@@ -70,14 +70,20 @@ def _from_data(name: str, data: Any, dtype: Any, requires_grad: Any) -> str:
     return keras_call("tf.constant", src(data), dtype=target)
 
 
-@function("torch.tensor")
+@function(
+    "torch.tensor",
+    examples=(("x * torch.tensor([1.0, 2.0, 3.0])", "x * tf.constant([1.0, 2.0, 3.0])"),),
+)
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """-> tf.constant(data, dtype=...): needs dtype= unless data is a literal."""
     return _from_data("torch.tensor", data, dtype, requires_grad)
 
 
 def _typed_constructor(name: str, dtype: str) -> None:
-    @function(name)
+    data = "[True, False]" if dtype == "tf.bool" else "[1, 0]" if "int" in dtype else "[0.5]"
+    example = (f"x = {name}({data})", f"x = tf.constant({data}, dtype={dtype})")
+
+    @function(name, examples=(example,))
     def legacy(*data):
         """-> tf.constant(data, dtype): the legacy typed constructor given data (its sizes
         form is uninitialised memory, translated only as an nn.Parameter's shape)."""
@@ -97,25 +103,33 @@ for _legacy_name, _legacy_dtype in {
     _typed_constructor(_legacy_name, _legacy_dtype)
 
 
-@function("torch.as_tensor")
+@function("torch.as_tensor", examples=(("x * torch.as_tensor(2.0)", "x * tf.constant(2.0)"),))
 def as_tensor(data, dtype=None, device=None):
     """-> tf.constant(data, dtype=...): a copy (torch may share the NumPy memory)."""
     return _from_data("torch.as_tensor", data, dtype, False)
 
 
-@function("torch.from_numpy")
+@function("torch.from_numpy", examples=(("x = torch.from_numpy(array)", "x = tf.constant(array)"),))
 def from_numpy(ndarray):
     """-> tf.constant(array), the same dtype; a copy (torch shares the array's memory)."""
     return f"tf.constant({src(ndarray)})"
 
 
-@function("torch.manual_seed")
+@function("torch.manual_seed", examples=(("torch.manual_seed(0)", "tf.random.set_seed(0)"),))
 def manual_seed(seed):
     """-> tf.random.set_seed: reproducible runs; the random numbers differ from torch's."""
     return f"tf.random.set_seed({src(seed)})"
 
 
-@function(TENSOR_DATASET)
+@function(
+    TENSOR_DATASET,
+    examples=(
+        (
+            "dataset = torch.utils.data.TensorDataset(x, y)",
+            "dataset = tf.data.Dataset.from_tensor_slices((x, y))",
+        ),
+    ),
+)
 def tensor_dataset(*tensors):
     """-> tf.data.Dataset.from_tensor_slices((a, b, ...)): the same rows, in tuples."""
     if not tensors or any(str(t).startswith("*") for t in tensors):
@@ -142,7 +156,16 @@ def _first_tensor(dataset: str) -> str | None:
     return None
 
 
-@function(DATA_LOADER)
+@function(
+    DATA_LOADER,
+    examples=(
+        (
+            "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), "
+            "batch_size=32, shuffle=True)",
+            "loader = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(32)",
+        ),
+    ),
+)
 def data_loader(
     dataset,
     batch_size=1,
@@ -233,13 +256,19 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     return _statement(CLIP_VALUE, parameters=parameters, clip_value=clip_value)
 
 
-@function("torch.no_grad")
+@function(
+    "torch.no_grad",
+    examples=(("with torch.no_grad(): y = model(x)", "y = model(x, training=True)"),),
+)
 def no_grad():
     """`with torch.no_grad():` -> nothing (no tape records there), or tape.stop_recording()."""
     return _statement("torch.no_grad")
 
 
-@function("torch.inference_mode")
+@function(
+    "torch.inference_mode",
+    examples=(("with torch.inference_mode(): y = model(x)", "y = model(x, training=True)"),),
+)
 def inference_mode(mode=True):
     """`with torch.inference_mode():` -> as torch.no_grad()."""
     if const(mode, MISSING) is not True:

@@ -12,7 +12,9 @@ from torch2tf.rules.functional import paren, unparen
 from torch2tf.rules.registry import function, method, src
 
 
-@function("torch.device")
+@function(
+    "torch.device", examples=(("device = torch.device('cpu')", "device = TorchDevice('cpu')"),)
+)
 def device(type, index=None):
     """torch.device(spec) -> TorchDevice(spec): the spec string, with torch's .type, .index and
     equality (a label; TensorFlow places ops itself)."""
@@ -21,25 +23,45 @@ def device(type, index=None):
     )
 
 
-@function("torch.cuda.is_available")
+@function(
+    "torch.cuda.is_available",
+    examples=(
+        ("gpu = torch.cuda.is_available()", "gpu = bool(tf.config.list_physical_devices('GPU'))"),
+    ),
+)
 def cuda_is_available():
     """torch.cuda.is_available() -> whether TensorFlow sees a GPU."""
     return 'bool(tf.config.list_physical_devices("GPU"))'
 
 
-@function("torch.cuda.device_count")
+@function(
+    "torch.cuda.device_count",
+    examples=(
+        ("n = torch.cuda.device_count()", "n = len(tf.config.list_physical_devices('GPU'))"),
+    ),
+)
 def cuda_device_count():
     """torch.cuda.device_count() -> the number of GPUs TensorFlow sees."""
     return 'len(tf.config.list_physical_devices("GPU"))'
 
 
-@function("torch.backends.mps.is_available")
+@function(
+    "torch.backends.mps.is_available",
+    examples=(("mps = torch.backends.mps.is_available()", "mps = False"),),
+)
 def mps_is_available():
     """torch.backends.mps.is_available() -> False: TensorFlow has no MPS device."""
     return "False"
 
 
-@method("cpu", "cuda")
+@method(
+    "cpu",
+    "cuda",
+    examples=(
+        ("x.cpu()", "x"),
+        ("x.cuda()", "x"),
+    ),
+)
 def to_device(self, device=None, non_blocking=False, memory_format=None):
     """Tensor.cpu() / .cuda() -> the tensor itself: TensorFlow places ops itself."""
     return paren(unparen(src(self)))

@@ -13,15 +13,18 @@ from torch2tf.rules.registry import Unsupported, const, function, method
 
 
 def _unary(tf_func: str, *torch_names: str, methods: tuple[str, ...] = ()) -> None:
+    """One rule for the functions and methods named; its examples are generated, one of each."""
+
     def rule(input, *, out=None):
         _no_out(out)
         return f"{tf_func}({src(input)})"
 
     rule.__name__ = rule.__qualname__ = torch_names[0].rsplit(".", 1)[-1]
     rule.__doc__ = f"{tf_func} (identical)."
-    function(*torch_names)(rule)
+    name = torch_names[0].rsplit(".", 1)[-1]
+    function(*torch_names, examples=((f"torch.{name}(x)", f"{tf_func}(x)"),))(rule)
     if methods:
-        method(*methods)(rule)
+        method(*methods, examples=((f"x.{methods[0]}()", f"{tf_func}(x)"),))(rule)
 
 
 _unary("tf.exp", "torch.exp", methods=("exp",))
@@ -44,7 +47,7 @@ def _scaled(value: Any, tensor: Any) -> str:
     return f"{paren(src(value))} * {paren(src(tensor))}"
 
 
-@function("torch.add")
+@function("torch.add", examples=(("torch.add(x, x, alpha=0.5)", "x + 0.5 * x"),))
 @method("add")
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other (Python operators, which promote as torch does for floats)."""
@@ -52,7 +55,14 @@ def add(input, other, *, alpha=1, out=None):
     return f"{paren(src(input))} + {_scaled(alpha, other)}"
 
 
-@function("torch.sub", "torch.subtract")
+@function(
+    "torch.sub",
+    "torch.subtract",
+    examples=(
+        ("torch.sub(x, y, alpha=2)", "x - 2 * y"),
+        ("x.sub(y)", "x - y"),
+    ),
+)
 @method("sub", "subtract")
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other."""
@@ -60,7 +70,14 @@ def sub(input, other, *, alpha=1, out=None):
     return f"{paren(src(input))} - {_scaled(alpha, other)}"
 
 
-@function("torch.mul", "torch.multiply")
+@function(
+    "torch.mul",
+    "torch.multiply",
+    examples=(
+        ("torch.mul(x, y)", "x * y"),
+        ("x.mul(2.0)", "x * 2.0"),
+    ),
+)
 @method("mul", "multiply")
 def mul(input, other, *, out=None):
     """input * other."""
@@ -68,7 +85,10 @@ def mul(input, other, *, out=None):
     return f"{paren(src(input))} * {paren(src(other))}"
 
 
-@function("torch.addcmul")
+@function(
+    "torch.addcmul",
+    examples=(("torch.addcmul(y[:, 0], x[:, :3], y[:, 1])", "y[:, 0] + x[:, :3] * y[:, 1]"),),
+)
 @method("addcmul")
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     """input + value * tensor1 * tensor2."""
@@ -79,7 +99,14 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     return f"{paren(src(input))} + {product}"
 
 
-@function("torch.clamp", "torch.clip")
+@function(
+    "torch.clamp",
+    "torch.clip",
+    examples=(
+        ("torch.clamp(x, -0.2, 0.3)", "tf.minimum(tf.maximum(x, -0.2), 0.3)"),
+        ("x.clamp(min=0.1)", "tf.maximum(x, 0.1)"),
+    ),
+)
 @method("clamp", "clip")
 def clamp(input, min=None, max=None, *, out=None):
     """tf.minimum(tf.maximum(x, min), max): torch's order when min > max."""
@@ -100,7 +127,7 @@ def _number(value: Any) -> bool:
     return isinstance(const(value, None), (int, float)) and not isinstance(const(value), bool)
 
 
-@function("torch.where")
+@function("torch.where", examples=(("torch.where(x > 0, x, 0.0)", "tf.where(x > 0, x, 0.0)"),))
 def where(condition, input=None, other=None, *, out=None):
     """tf.where(condition, input, other); a leading number -> tf.keras.ops.where."""
     _no_out(out)
@@ -115,7 +142,7 @@ def where(condition, input=None, other=None, *, out=None):
     return f"{where}({src(condition)}, {src(input)}, {src(other)})"
 
 
-@function("torch.pow")
+@function("torch.pow", examples=(("torch.pow(x, 0.5)", "tf.pow(x, 0.5)"),))
 @method("pow")
 def pow_(input, exponent, *, out=None):
     """tf.pow(x, exponent)."""
@@ -123,7 +150,10 @@ def pow_(input, exponent, *, out=None):
     return f"tf.pow({src(input)}, {src(exponent)})"
 
 
-@method("masked_fill")
+@method(
+    "masked_fill",
+    examples=(("x.masked_fill(x > 0.2, -1.0)", "tf.where(x > 0.2, tf.cast(-1.0, x.dtype), x)"),),
+)
 def masked_fill(tensor, mask, value):
     """tf.where(mask, value cast to x's dtype, x)."""
     x = src(tensor)

@@ -38,7 +38,15 @@ def _beta_options(betas: Any) -> dict[str, str]:
     return {"beta_1": f"{betas}[0]", "beta_2": f"{betas}[1]"}
 
 
-@function("torch.optim.SGD")
+@function(
+    "torch.optim.SGD",
+    examples=(
+        (
+            "optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
+            "optimizer = TorchSGD(learning_rate=0.1, momentum=0.9)",
+        ),
+    ),
+)
 def sgd(
     params,
     lr=0.001,
@@ -79,7 +87,15 @@ def _adam(params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled) ->
     )
 
 
-@function("torch.optim.Adam")
+@function(
+    "torch.optim.Adam",
+    examples=(
+        (
+            "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)",
+            "optimizer = TorchAdam(learning_rate=0.001, weight_decay=0.0001)",
+        ),
+    ),
+)
 def adam(
     params,
     lr=0.001,
@@ -100,7 +116,16 @@ def adam(
     return _adam(params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled)
 
 
-@function("torch.optim.AdamW")
+@function(
+    "torch.optim.AdamW",
+    examples=(
+        (
+            "optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)",
+            "optimizer = TorchAdam("
+            "learning_rate=0.001, decoupled_weight_decay=True, weight_decay=0.01)",
+        ),
+    ),
+)
 def adamw(
     params,
     lr=0.001,
@@ -120,7 +145,15 @@ def adamw(
     return _adam(params, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled)
 
 
-@function("torch.optim.RMSprop")
+@function(
+    "torch.optim.RMSprop",
+    examples=(
+        (
+            "optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-2)",
+            "optimizer = TorchRMSprop(learning_rate=0.01)",
+        ),
+    ),
+)
 def rmsprop(
     params,
     lr=0.01,
@@ -150,7 +183,15 @@ def rmsprop(
     )
 
 
-@function("torch.optim.Adagrad")
+@function(
+    "torch.optim.Adagrad",
+    examples=(
+        (
+            "optimizer = torch.optim.Adagrad(model.parameters(), lr=1e-2)",
+            "optimizer = TorchAdagrad(learning_rate=0.01)",
+        ),
+    ),
+)
 def adagrad(
     params,
     lr=0.01,

@@ -27,7 +27,13 @@ def _reduce(tf_func: str, input, dim, keepdim, dtype=None) -> str:
     return keras_call(tf_func, cast(src(input), dtype), axis=axis, keepdims=_keepdims(keepdim))
 
 
-@function("torch.sum")
+@function(
+    "torch.sum",
+    examples=(
+        ("x.sum()", "tf.reduce_sum(x)"),
+        ("torch.sum(x, dim=1)", "tf.reduce_sum(x, axis=1)"),
+    ),
+)
 @method("sum")
 def sum_(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """tf.reduce_sum(x, axis=dim, keepdims=keepdim)."""
@@ -35,7 +41,13 @@ def sum_(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return _reduce("tf.reduce_sum", input, dim, keepdim, dtype)
 
 
-@function("torch.mean")
+@function(
+    "torch.mean",
+    examples=(
+        ("x.mean(dim=0)", "tf.reduce_mean(x, axis=0)"),
+        ("torch.mean(x)", "tf.reduce_mean(x)"),
+    ),
+)
 @method("mean")
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """tf.reduce_mean(x, axis=dim, keepdims=keepdim)."""
@@ -43,7 +55,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return _reduce("tf.reduce_mean", input, dim, keepdim, dtype)
 
 
-@function("torch.prod")
+@function("torch.prod", examples=(("torch.prod(y, 1)", "tf.reduce_prod(y, axis=1)"),))
 @method("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """tf.reduce_prod(x, axis=dim, keepdims=keepdim)."""
@@ -51,7 +63,13 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return _reduce("tf.reduce_prod", input, dim, keepdim, dtype)
 
 
-@function("torch.amax")
+@function(
+    "torch.amax",
+    examples=(
+        ("torch.amax(x, dim=1)", "tf.reduce_max(x, axis=1)"),
+        ("x.amax()", "tf.reduce_max(x)"),
+    ),
+)
 @method("amax")
 def amax(input, dim=(), keepdim=False, *, out=None):
     """tf.reduce_max(x, axis=dim, keepdims=keepdim)."""
@@ -59,7 +77,10 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     return _reduce("tf.reduce_max", input, dim, keepdim)
 
 
-@function("torch.amin")
+@function(
+    "torch.amin",
+    examples=(("y.amin(-1, keepdim=True)", "tf.reduce_min(y, axis=-1, keepdims=True)"),),
+)
 @method("amin")
 def amin(input, dim=(), keepdim=False, *, out=None):
     """tf.reduce_min(x, axis=dim, keepdims=keepdim)."""
@@ -89,7 +110,13 @@ def _max_min(kind: str, input, dim_or_other, keepdim, dim, other) -> str:
     return keras_call(f"torch_{kind}", x, src(chosen), keepdim=_keepdims(keepdim))
 
 
-@function("torch.max")
+@function(
+    "torch.max",
+    examples=(
+        ("x.max()", "tf.reduce_max(x)"),
+        ("torch.max(x, 1)", "torch_max(x, 1)"),
+    ),
+)
 @method("max")
 def max_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=None):
     """tf.reduce_max; with dim -> torch_max helper (values, indices); other -> tf.maximum."""
@@ -97,7 +124,7 @@ def max_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=N
     return _max_min("max", input, dim_or_other, keepdim, dim, other)
 
 
-@function("torch.min")
+@function("torch.min", examples=(("torch.min(y, -1)", "torch_min(y, -1)"),))
 @method("min")
 def min_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=None):
     """tf.reduce_min; with dim -> torch_min helper (values, indices); other -> tf.minimum."""
@@ -105,7 +132,7 @@ def min_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=N
     return _max_min("min", input, dim_or_other, keepdim, dim, other)
 
 
-@function("torch.maximum")
+@function("torch.maximum", examples=(("torch.maximum(x, y)", "tf.maximum(x, y)"),))
 @method("maximum")
 def maximum(input, other, *, out=None):
     """tf.maximum (identical)."""
@@ -113,7 +140,7 @@ def maximum(input, other, *, out=None):
     return f"tf.maximum({src(input)}, {src(other)})"
 
 
-@function("torch.minimum")
+@function("torch.minimum", examples=(("torch.minimum(x, y)", "tf.minimum(x, y)"),))
 @method("minimum")
 def minimum(input, other, *, out=None):
     """tf.minimum (identical)."""
@@ -135,14 +162,23 @@ def _arg_extreme(kind: str, input, dim, keepdim) -> str:
     raise Unsupported(f"torch.{kind}: keepdim must be a literal True or False")
 
 
-@function("torch.argmax")
+@function(
+    "torch.argmax",
+    examples=(
+        ("torch.argmax(x, dim=1)", "tf.argmax(x, axis=1)"),
+        ("x.argmax()", "tf.argmax(tf.reshape(x, [-1]))"),
+    ),
+)
 @method("argmax")
 def argmax(input, dim=None, keepdim=False):
     """tf.argmax(x, axis=dim) (int64, first maximum); no dim -> of the flattened x."""
     return _arg_extreme("argmax", input, dim, keepdim)
 
 
-@function("torch.argmin")
+@function(
+    "torch.argmin",
+    examples=(("y.argmin(2, keepdim=True)", "tf.expand_dims(tf.argmin(y, axis=2), axis=2)"),),
+)
 @method("argmin")
 def argmin(input, dim=None, keepdim=False):
     """tf.argmin(x, axis=dim) (int64, first minimum); no dim -> of the flattened x."""
@@ -184,7 +220,13 @@ def _variance(kind: str, input, dim, unbiased, keepdim, correction) -> str:
     )
 
 
-@function("torch.var")
+@function(
+    "torch.var",
+    examples=(
+        ("torch.var(x, dim=1)", "torch_var(x, 1)"),
+        ("y.var(dim=(1, 2), correction=2)", "torch_var(y, (1, 2), correction=2)"),
+    ),
+)
 @method("var")
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """torch_var helper (N - correction, default 1); correction 0 -> reduce_variance."""
@@ -192,7 +234,13 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return _variance("var", input, dim, unbiased, keepdim, correction)
 
 
-@function("torch.std")
+@function(
+    "torch.std",
+    examples=(
+        ("x.std()", "torch_std(x)"),
+        ("torch.std(x, 1, keepdim=True)", "torch_std(x, 1, keepdim=True)"),
+    ),
+)
 @method("std")
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """torch_std helper (N - correction, default 1); correction 0 -> reduce_std."""
@@ -200,19 +248,19 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=N
     return _variance("std", input, dim, unbiased, keepdim, correction)
 
 
-@function("torch.Size")
+@function("torch.Size", examples=(("torch.Size([2, 3])", "tuple([2, 3])"),))
 def torch_size(sizes=()):
     """-> tuple(sizes): a torch.Size is a tuple of ints, as tf.keras.ops.shape gives."""
     return f"tuple({src(sizes)})"
 
 
-@function("torch.var_mean")
+@function("torch.var_mean", examples=(("torch.var_mean(x, dim=1)", "torch_var_mean(x, 1)"),))
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """torch_var_mean helper: the (var, mean) pair, var over N - correction (default 1)."""
     return _variance_mean("var", input, dim, unbiased, keepdim, correction, out)
 
 
-@function("torch.std_mean")
+@function("torch.std_mean", examples=(("torch.std_mean(x, dim=1)", "torch_std_mean(x, 1)"),))
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
     """torch_std_mean helper: the (std, mean) pair, std over N - correction (default 1)."""
     return _variance_mean("std", input, dim, unbiased, keepdim, correction, out)

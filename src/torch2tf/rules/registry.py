@@ -293,7 +293,7 @@ def method(
     """Decorator registering a torch.Tensor method rule under one or more method names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
-        func.examples = examples  # type: ignore[attr-defined]
+        func.examples = (*getattr(func, "examples", ()), *examples)  # type: ignore[attr-defined]
         for name in names:
             METHODS[name] = func
         return func
@@ -307,7 +307,7 @@ def function(
     """Decorator registering a torch function rule under one or more qualified names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
-        func.examples = examples  # type: ignore[attr-defined]
+        func.examples = (*getattr(func, "examples", ()), *examples)  # type: ignore[attr-defined]
         for name in names:
             FUNCTIONS[name] = func
         return func
@@ -321,7 +321,7 @@ def initializer(
     """Decorator registering a ``torch.nn.init`` rule under one or more qualified names."""
 
     def register(func: Callable[..., str]) -> Callable[..., str]:
-        func.examples = examples  # type: ignore[attr-defined]
+        func.examples = (*getattr(func, "examples", ()), *examples)  # type: ignore[attr-defined]
         for name in names:
             INITIALIZERS[name] = func
         return func

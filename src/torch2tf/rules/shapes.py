@@ -46,7 +46,13 @@ def _sizes(args: tuple, name: str) -> str:
     return f"({', '.join(src(a) for a in args)})"
 
 
-@function("torch.flatten")
+@function(
+    "torch.flatten",
+    examples=(
+        ("torch.flatten(y)", "tf.reshape(y, [-1])"),
+        ("y.flatten(0, 1)", "torch_flatten(y, 0, 1)"),
+    ),
+)
 @method("flatten")
 def flatten(input, start_dim=0, end_dim=-1):
     """tf.reshape(x, [-1]); other dims -> torch_flatten helper (static sizes kept)."""
@@ -60,7 +66,14 @@ def flatten(input, start_dim=0, end_dim=-1):
     )
 
 
-@function("torch.transpose", "torch.swapaxes")
+@function(
+    "torch.transpose",
+    "torch.swapaxes",
+    examples=(
+        ("torch.transpose(y, 0, 2)", "tf.keras.ops.swapaxes(y, 0, 2)"),
+        ("y.transpose(-1, -2)", "tf.linalg.matrix_transpose(y)"),
+    ),
+)
 @method("transpose", "swapaxes")
 def transpose(input, dim0, dim1):
     """tf.keras.ops.swapaxes; the last two dims -> tf.linalg.matrix_transpose."""
@@ -72,14 +85,14 @@ def transpose(input, dim0, dim1):
     return f"tf.keras.ops.swapaxes({src(input)}, {src(dim0)}, {src(dim1)})"
 
 
-@function("torch.t")
+@function("torch.t", examples=(("x.t()", "tf.transpose(x)"),))
 @method("t")
 def t(input):
     """tf.transpose (torch.t takes <= 2 dims, where the two agree)."""
     return f"tf.transpose({src(input)})"  # torch.t accepts <= 2 dims, where they agree
 
 
-@function("torch.permute")
+@function("torch.permute", examples=(("torch.permute(x, (1, 0))", "tf.transpose(x, perm=(1, 0))"),))
 def permute(input, dims):
     """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
     literal = const(dims, None)
@@ -88,7 +101,7 @@ def permute(input, dims):
     return f"tf.transpose({src(input)}, perm={src(dims)})"
 
 
-@method("permute")
+@method("permute", examples=(("y.permute(2, 0, 1)", "tf.transpose(y, perm=[2, 0, 1])"),))
 def permute_method(tensor, *dims):
     """tf.transpose(x, perm=dims); x itself for the identity (a channels-last map's)."""
     if len(dims) == 1 and not isinstance(const(dims[0], _MISSING), int):
@@ -98,14 +111,26 @@ def permute_method(tensor, *dims):
     return f"tf.transpose({src(tensor)}, perm=[{', '.join(src(d) for d in dims)}])"
 
 
-@function("torch.unsqueeze")
+@function(
+    "torch.unsqueeze",
+    examples=(
+        ("torch.unsqueeze(x, 1)", "tf.expand_dims(x, axis=1)"),
+        ("x.unsqueeze(-1)", "tf.expand_dims(x, axis=-1)"),
+    ),
+)
 @method("unsqueeze")
 def unsqueeze(input, dim):
     """tf.expand_dims(x, axis=dim)."""
     return f"tf.expand_dims({src(input)}, axis={src(dim)})"
 
 
-@function("torch.squeeze")
+@function(
+    "torch.squeeze",
+    examples=(
+        ("x.squeeze(1)", "torch_squeeze(x, 1)"),
+        ("torch.squeeze(y[0, :1])", "tf.squeeze(y[0, :1])"),
+    ),
+)
 @method("squeeze")
 def squeeze(input, dim=None):
     """tf.squeeze(x); with dim -> torch_squeeze helper (no-op when the size is not 1)."""
@@ -115,13 +140,15 @@ def squeeze(input, dim=None):
     return f"torch_squeeze({src(input)}, {src(dim)})"
 
 
-@function("torch.reshape")
+@function(
+    "torch.reshape", examples=(("torch.reshape(x, (-1, 3, 2))", "tf.reshape(x, (-1, 3, 2))"),)
+)
 def reshape(input, shape):
     """tf.reshape(x, shape)."""
     return f"tf.reshape({src(input)}, {_sizes((shape,), 'reshape')})"
 
 
-@method("view", "reshape")
+@method("view", "reshape", examples=(("x.view(-1, 2, 3)", "tf.reshape(x, (-1, 2, 3))"),))
 def view(tensor, *shape):
     """tf.reshape; x.view(x.size(0), -1) -> torch_flatten_batch helper (static size)."""
     x = src(tensor)
@@ -135,13 +162,15 @@ def view(tensor, *shape):
     return f"tf.reshape({x}, {_sizes(shape, 'view')})"
 
 
-@method("view_as", "reshape_as")
+@method("view_as", "reshape_as", examples=(("x.view_as(y)", "tf.reshape(x, tf.shape(y))"),))
 def view_as(tensor, other):
     """tf.reshape(x, tf.shape(other))."""
     return f"tf.reshape({src(tensor)}, tf.shape({src(other)}))"
 
 
-@method("expand")
+@method(
+    "expand", examples=(("x[:, None].expand(-1, 3, -1)", "torch_expand(x[:, None], (-1, 3, -1))"),)
+)
 def expand(tensor, *sizes):
     """tf.broadcast_to; with -1 sizes -> torch_expand helper."""
     shape = _sizes(sizes, "expand")
@@ -151,20 +180,26 @@ def expand(tensor, *sizes):
     return f"torch_expand({src(tensor)}, {shape})"  # -1 keeps a size: tf needs it spelled out
 
 
-@method("expand_as")
+@method("expand_as", examples=(("x.expand_as(y)", "tf.broadcast_to(x, tf.shape(y))"),))
 def expand_as(tensor, other):
     """tf.broadcast_to(x, tf.shape(other))."""
     return f"tf.broadcast_to({src(tensor)}, tf.shape({src(other)}))"
 
 
-@method("repeat")
+@method("repeat", examples=(("x.repeat(2, 3)", "tf.tile(x, (2, 3))"),))
 def repeat(tensor, *repeats):
     """tf.tile(x, repeats) (one count per dim, as tf.tile needs)."""
     # torch's repeat tiles, like tf.tile (which also needs one count per dim).
     return f"tf.tile({src(tensor)}, {_sizes(repeats, 'repeat')})"
 
 
-@method("size")
+@method(
+    "size",
+    examples=(
+        ("x.size(-1)", "tf.keras.ops.shape(x)[-1]"),
+        ("x.size()", "tf.keras.ops.shape(x)"),
+    ),
+)
 def size(tensor, dim=None, *, _channels_last=False):
     """tf.keras.ops.shape(x)[dim]: a Python int where static, a scalar tensor elsewhere."""
     if not given(dim) and _channels_last:  # a map's sizes in torch's order (N, C, *S)
@@ -174,13 +209,27 @@ def size(tensor, dim=None, *, _channels_last=False):
     return f"tf.keras.ops.shape({src(tensor)})[{src(dim)}]"
 
 
-@method("dim", "ndimension")
+@method(
+    "dim",
+    "ndimension",
+    examples=(
+        ("x.dim()", "len(x.shape)"),
+        ("x.ndimension()", "len(x.shape)"),
+    ),
+)
 def dim(tensor):
     """len(x.shape)."""
     return f"len({paren(src(tensor))}.shape)"
 
 
-@method("numel", "nelement")
+@method(
+    "numel",
+    "nelement",
+    examples=(
+        ("x.nelement()", "math.prod(tf.keras.ops.shape(x))"),
+        ("x.numel()", "math.prod(tf.keras.ops.shape(x))"),
+    ),
+)
 def numel(tensor):
     """math.prod(tf.keras.ops.shape(x)): a Python int when the shape is static."""
     # A Python int when the shape is static, as torch's (tf.size is an int32 tensor).

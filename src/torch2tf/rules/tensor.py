@@ -20,28 +20,37 @@ from torch2tf.rules.shapes import _elements
 # --------------------------------------------------------------------------- joining, splitting
 
 
-@function("torch.cat", "torch.concat")
+@function(
+    "torch.cat",
+    "torch.concat",
+    examples=(
+        ("torch.cat([F.relu(x), x * 2], dim=1)", "tf.concat([tf.nn.relu(x), x * 2], axis=1)"),
+    ),
+)
 def cat(tensors, dim=0, *, out=None):
     """tf.concat(tensors, axis=dim)."""
     _no_out(out)
     return f"tf.concat({src(tensors)}, axis={src(dim)})"
 
 
-@function("torch.concatenate")
+@function(
+    "torch.concatenate",
+    examples=(("torch.concatenate([x, x], axis=1)", "tf.concat([x, x], axis=1)"),),
+)
 def concatenate(tensors, axis=0, out=None):
     """tf.concat(tensors, axis=axis)."""
     _no_out(out)
     return f"tf.concat({src(tensors)}, axis={src(axis)})"
 
 
-@function("torch.stack")
+@function("torch.stack", examples=(("torch.stack([x, x], dim=-1)", "tf.stack([x, x], axis=-1)"),))
 def stack(tensors, dim=0, *, out=None):
     """tf.stack(tensors, axis=dim)."""
     _no_out(out)
     return f"tf.stack({src(tensors)}, axis={src(dim)})"
 
 
-@function("torch.split")
+@function("torch.split", examples=(("torch.split(x, 4, dim=1)", "torch_split(x, 4, dim=1)"),))
 def split(tensor, split_size_or_sections, dim=0):
     """sizes list -> tf.split; an int (piece size) -> torch_split helper."""
     sections = _elements(split_size_or_sections)
@@ -56,7 +65,7 @@ def split(tensor, split_size_or_sections, dim=0):
     )
 
 
-@method("split")
+@method("split", examples=(("y.split(2, -1)", "torch_split(y, 2, dim=-1)"),))
 def split_method(tensor, split_size=None, dim=0):
     """Tensor.split as torch.split; str.split in a module is left alone."""
     if split_size is None or isinstance(const(split_size, None), str):
@@ -66,7 +75,13 @@ def split_method(tensor, split_size=None, dim=0):
     return split(tensor, split_size, dim)
 
 
-@function("torch.chunk")
+@function(
+    "torch.chunk",
+    examples=(
+        ("torch.chunk(x, 4, dim=1)", "torch_chunk(x, 4, dim=1)"),
+        ("x.chunk(3, -1)", "torch_chunk(x, 3, dim=-1)"),
+    ),
+)
 @method("chunk")
 def chunk(input, chunks, dim=0):
     """torch_chunk helper: pieces of ceil(n / chunks), maybe fewer than chunks."""
@@ -76,7 +91,13 @@ def chunk(input, chunks, dim=0):
     )
 
 
-@function("torch.cumsum")
+@function(
+    "torch.cumsum",
+    examples=(
+        ("torch.cumsum(x, dim=1)", "tf.math.cumsum(x, axis=1)"),
+        ("x.cumsum(-1)", "tf.math.cumsum(x, axis=-1)"),
+    ),
+)
 @method("cumsum")
 def cumsum(input, dim, *, dtype=None, out=None):
     """tf.math.cumsum(x, axis=dim)."""
@@ -84,7 +105,7 @@ def cumsum(input, dim, *, dtype=None, out=None):
     return keras_call("tf.math.cumsum", cast(src(input), dtype), axis=src(dim))
 
 
-@function("torch.cumprod")
+@function("torch.cumprod", examples=(("torch.cumprod(x, dim=1)", "tf.math.cumprod(x, axis=1)"),))
 @method("cumprod")
 def cumprod(input, dim, *, dtype=None, out=None):
     """tf.math.cumprod(x, axis=dim)."""
@@ -95,7 +116,13 @@ def cumprod(input, dim, *, dtype=None, out=None):
 # --------------------------------------------------------------------------- products
 
 
-@function("torch.matmul")
+@function(
+    "torch.matmul",
+    examples=(
+        ("torch.matmul(x, x.t())", "tf.matmul(x, tf.transpose(x))"),
+        ("y.matmul(y[0].t())", "tf.matmul(y, tf.transpose(y[0]))"),
+    ),
+)
 @method("matmul")
 def matmul(input, other, *, out=None):
     """tf.matmul (batch dims broadcast; 1-D operands are not supported by TF)."""
@@ -103,7 +130,10 @@ def matmul(input, other, *, out=None):
     return f"tf.matmul({src(input)}, {src(other)})"
 
 
-@function("torch.bmm")
+@function(
+    "torch.bmm",
+    examples=(("torch.bmm(y, y.transpose(1, 2))", "tf.matmul(y, tf.keras.ops.swapaxes(y, 1, 2))"),),
+)
 @method("bmm")
 def bmm(input, mat2, *, out=None):
     """tf.matmul."""
@@ -111,7 +141,10 @@ def bmm(input, mat2, *, out=None):
     return f"tf.matmul({src(input)}, {src(mat2)})"
 
 
-@function("torch.einsum")
+@function(
+    "torch.einsum",
+    examples=(("torch.einsum('bij,bkj->bik', y, y)", "tf.einsum('bij,bkj->bik', y, y)"),),
+)
 def einsum(equation, *operands):
     """tf.einsum(equation, *operands); a list of operands is unpacked."""
     if not isinstance(const(equation, None), str):
@@ -144,16 +177,16 @@ for _name, _target in {
     "short": "tf.int16",
     "bool": "tf.bool",
 }.items():
-    method(_name)(_cast(_target))
+    method(_name, examples=((f"x.{_name}()", f"tf.cast(x, {_target})"),))(_cast(_target))
 
 
-@method("type_as")
+@method("type_as", examples=(("x.type_as(y)", "tf.cast(x, y.dtype)"),))
 def type_as(tensor, other):
     """tf.cast(x, other.dtype)."""
     return f"tf.cast({src(tensor)}, {paren(src(other))}.dtype)"
 
 
-@method("to")
+@method("to", examples=(("x.to(torch.float64)", "tf.cast(x, tf.float64)"),))
 def to(tensor, *args, **kwargs):
     """tf.cast for a dtype; a device is dropped; anything else is refused."""
     target = kwargs.pop("dtype", None)
@@ -182,25 +215,33 @@ def _is_device(value: Any) -> bool:
     return isinstance(literal, str) or text == "device" or text.endswith(".device")
 
 
-@method("contiguous")
+@method("contiguous", examples=(("x.contiguous()", "x"),))
 def contiguous(tensor, memory_format=None):
     """x itself (TensorFlow tensors have no strides)."""
     return paren(src(tensor))  # TensorFlow tensors have no strides
 
 
-@method("clone")
+@method("clone", examples=(("x.clone()", "tf.identity(x)"),))
 def clone(tensor, memory_format=None):
     """tf.identity(x)."""
     return f"tf.identity({src(tensor)})"
 
 
-@method("detach")
+@method("detach", examples=(("x.detach()", "tf.stop_gradient(x)"),))
 def detach(tensor):
     """tf.stop_gradient(x)."""
     return f"tf.stop_gradient({src(tensor)})"
 
 
-@method("item")
+@method(
+    "item",
+    examples=(
+        (
+            "value = model(x).sum().item()",
+            "value = tf.reduce_sum(model(x, training=True)).numpy().item()",
+        ),
+    ),
+)
 def item(tensor):
     """refused: a Python number cannot come out of a traced graph."""
     raise Unsupported(
