@@ -8,6 +8,7 @@ imports stay acyclic.
 from __future__ import annotations
 
 from torch2tf.rules import (  # noqa: F401 - imported for the rules they register
+    activation_functions,
     activations,
     attention,
     containers,
