@@ -107,6 +107,12 @@ GROUPS = {
         ("bmm", "torch.bmm(h3, h3.transpose(1, 2))", "tf.keras.ops.swapaxes(h3, 1, 2)"),
         ("einsum", "torch.einsum('bij,bkj->bik', h3, h3)", 'tf.einsum("bij,bkj->bik", h3, h3)'),
         ("einsum_list", "torch.einsum('bi,bi->b', [h, p])", 'tf.einsum("bi,bi->b", h, p)'),
+        (
+            "tensordot",
+            "torch.tensordot(h3, h3[0].t(), dims=([-1], [0]))",
+            "tf.tensordot(h3, tf.transpose(h3[0]), axes=([-1], [0]))",
+        ),
+        ("tensordot_int", "torch.tensordot(h, h[0], 1)", "tf.tensordot(h, h[0], axes=1)"),
     ],
     "Elementwise": [
         ("exp", "torch.exp(h) + h.exp()", "tf.exp(h)"),

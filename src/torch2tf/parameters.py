@@ -21,6 +21,7 @@ FACTORIES = {
     "torch.Tensor": '"zeros"',  # torch.Tensor(a, b): uninitialised, like torch.empty
     "torch.FloatTensor": '"zeros"',
 }
+UNINITIALISED = {"torch.empty", "torch.Tensor", "torch.FloatTensor"}  # no values, sizes only
 FLOAT32 = {"torch.float32", "torch.float"}
 # Legacy constructors whose one sequence argument is data, not a shape.
 LEGACY = {

@@ -13,7 +13,7 @@ import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable
-from torch2tf.parameters import is_starred, tensor_shape
+from torch2tf.parameters import UNINITIALISED, is_starred, tensor_shape
 from torch2tf.rules import Unsupported
 from torch2tf.torch_api import MODULE_ITERATORS
 from torch2tf.translation.patterns import self_attr  # re-exported to the readers
@@ -101,6 +101,8 @@ class Scope:
     over: str = "all"  # what a loop over modules reaches: "all" (modules()) or "children"
     tensors: tuple[LoopTensor, ...] | None = None  # the parameters a parameters() loop reaches
     name_var: str | None = None  # the name variable of a named_parameters() loop
+    slice_var: str | None = None  # ``i`` of ``for i in range(len(self.w)): init(self.w[i])``
+    slice_count: str = ""  # ``len(self.w)`` there
     in_init: bool = False  # __init__'s own code (else a method's, with names of its own)
     # an init function's parameters bound to a layer or tensor of __init__: ``module`` -> self.fc
     aliases: dict[str, str] = field(default_factory=dict)
@@ -141,6 +143,13 @@ class ReaderBase:
             tensor = tensor.value
         attr = self_attr(tensor)
         return attr if attr in self.info.params else None
+
+    def _uninitialised(self, param: str) -> bool:
+        """Whether torch created ``param`` without values (``torch.empty``, ``torch.Tensor``)."""
+        _, call = self.info.params[param]
+        args = [a for a in call.args if a.keyword is None]
+        made = args[0].value if args else None
+        return isinstance(made, cst.Call) and self.t.imports.qualify(made.func) in UNINITIALISED
 
     def _shape_of(self, param: str) -> list[str] | None:
         """The sizes ``param`` was created with; None where its rank is not known (a starred

@@ -44,6 +44,34 @@ class InitCallReader(ReaderBase):
                 )
             self.info.init_steps.append(step)
 
+    def _sliced(self, call, tensor, scope: Scope) -> cst.BaseExpression:
+        """``self.w`` for ``self.w[i]`` in ``for i in range(n)``, where ``n`` counts all of
+        ``self.w``'s slices (``len(self.w)``, ``self.w.shape[0]``, ``self.w.size(0)``) or
+        ``self.w`` holds no values yet (``torch.empty``), so any slice left out is free."""
+        index = tensor.slice[0].slice if isinstance(tensor, cst.Subscript) else None
+        param = self._param_of(tensor.value) if index is not None else None
+        if (
+            param is None
+            or len(tensor.slice) != 1
+            or not isinstance(index, cst.Index)
+            or dotted(index.value) != scope.slice_var
+        ):
+            self._refuse(
+                call,
+                f"a loop over range(...) initialises only slices self.w[{scope.slice_var}] of "
+                "a parameter here",
+            )
+        counted = scope.slice_count
+        whole = {f"len(self.{param})", f"self.{param}.shape[0]", f"self.{param}.size(0)"}
+        if counted not in whole and not self._uninitialised(param):
+            self._refuse(
+                call,
+                f"range({counted}) may not reach every slice of self.{param}, which holds "
+                "values already",
+                f"loop over range(len(self.{param}))",
+            )
+        return tensor.value
+
     def _init_call(self, call: cst.Call, position: int, scope: Scope) -> None:
         """``init.f_(target.param, ...)`` or ``target.param.data.f_(...)`` -> one step."""
         qualified = self.t.imports.qualify(call.func)
@@ -83,13 +111,18 @@ class InitCallReader(ReaderBase):
         self._record(call, tensor, source, position, scope)
 
     def _record(self, call, tensor, source: str, position: int, scope: Scope) -> None:
+        if scope.slice_var is not None:
+            tensor = self._sliced(call, tensor, scope)
         param = self._param_of(tensor)
         if param is not None:
             shape = self._shape_of(param)
+            rank = None if shape is None else len(shape) - (scope.slice_var is not None)
             try:
-                source = for_torch_layout(source, None if shape is None else len(shape))
+                source = for_torch_layout(source, rank)
             except Unsupported as err:
                 self._refuse(call, f"{param}: {err.message}", err.hint)
+            if scope.slice_var is not None and source.startswith("TorchLayout("):
+                source = f"TorchSlices({source})"  # fans of one slice; elementwise ones agree
             self.info.init_steps.append(InitStep(position, "param", param, {"value": source}))
             return
         if not isinstance(tensor, cst.Attribute):

@@ -8,6 +8,7 @@ import ast
 import libcst as cst
 
 from torch2tf.init_code.base import (
+    CONTAINERS,
     FANS,
     PARAMETER_RANKS,
     LoopTensor,
@@ -15,6 +16,7 @@ from torch2tf.init_code.base import (
     Refused,
     Scope,
     bound_names,
+    self_attr,
 )
 from torch2tf.names import code_of, dotted, paren
 from torch2tf.rules import LAYERS, LayerRule
@@ -129,6 +131,20 @@ class StatementReader(ReaderBase):
         if kind in ("parameters", "named_parameters"):
             self._parameters_loop(loop, kind, position, scope)
             return
+        sub = self._attribute_parameters(iterator)
+        if sub is not None:  # for name, p in self.linears.named_parameters():
+            tensors = tuple(self._layer_tensors(sub[1], loop))
+            self._parameters_loop(loop, sub[0], position, scope, tensors)
+            return
+        if self._is_range(iterator) and isinstance(target, cst.Name) and scope.var is None:
+            count = code_of(iterator.args[0].value)
+            inner = scope.child(slice_var=target.value, slice_count=count)
+            self._block(loop.body.body, position, inner)
+            return
+        own = self._listed_parameters(iterator)
+        if own is not None:  # for w in [self.w1, self.w2]:
+            self._parameters_loop(loop, "parameters", position, scope, own)
+            return
         if kind and kind.startswith("named_") and isinstance(target, cst.Tuple):
             target = target.elements[-1].value
         if not isinstance(target, cst.Name):
@@ -149,9 +165,60 @@ class StatementReader(ReaderBase):
             )
         self._loop_body(loop, position, inner.child(members=frozenset(found), over="calls"))
 
-    def _parameters_loop(self, loop: cst.For, kind: str, position: int, scope: Scope) -> None:
+    def _attribute_parameters(self, iterator) -> tuple[str, list[cst.Call]] | None:
+        """(``parameters`` or ``named_parameters``, the layer constructions they reach) for
+        ``self.attr.parameters()`` over a layer or container attribute."""
+        if not (
+            isinstance(iterator, cst.Call)
+            and not iterator.args
+            and isinstance(iterator.func, cst.Attribute)
+            and iterator.func.attr.value in ("parameters", "named_parameters")
+        ):
+            return None
+        owner = iterator.func.value
+        calls = self._members_of(owner)
+        if calls is None:
+            call = self._call_of(self_attr(owner))
+            if call is None or self.t.imports.qualify(call.func) in CONTAINERS:
+                return None
+            calls = [call]
+        return iterator.func.attr.value, calls
+
+    def _is_range(self, iterator) -> bool:
+        """``range(n)``: a loop over the slices of stacked parameters (each init call then
+        checks that it initialises ``self.w[i]``, and every slice of it)."""
+        return (
+            isinstance(iterator, cst.Call)
+            and dotted(iterator.func) == "range"
+            and len(iterator.args) == 1
+            and iterator.args[0].keyword is None
+        )
+
+    def _listed_parameters(self, iterator) -> tuple[LoopTensor, ...] | None:
+        """The class's own parameters a literal list names: ``[self.w1, self.w2]``."""
+        if not isinstance(iterator, (cst.List, cst.Tuple)) or not iterator.elements:
+            return None
+        attrs = [self_attr(element.value) for element in iterator.elements]
+        if not all(attr in self.info.params for attr in attrs):
+            return None
+        return tuple(self._own_tensor(attr) for attr in attrs)
+
+    def _own_tensor(self, attr: str) -> LoopTensor:
+        shape = self._shape_of(attr)
+        return LoopTensor(attr, None if shape is None else len(shape), own=True)
+
+    def _parameters_loop(
+        self,
+        loop: cst.For,
+        kind: str,
+        position: int,
+        scope: Scope,
+        tensors: tuple[LoopTensor, ...] | None = None,
+    ) -> None:
         """``for name, p in self.named_parameters():`` with conditions on the parameter's rank
-        (``p.dim() > 1``) or on what its own name decides (``"bias" in name``)."""
+        (``p.dim() > 1``) or on what its own name decides (``"bias" in name``); ``tensors``:
+        those the loop runs over when it is not the whole model's (one attribute's layers, a
+        list of the class's own parameters)."""
         target, name_var = loop.target, None
         if kind == "named_parameters":
             names = [e.value for e in target.elements] if isinstance(target, cst.Tuple) else []
@@ -160,18 +227,20 @@ class StatementReader(ReaderBase):
             name_var, target = names[0].value, names[1]
         if not isinstance(target, cst.Name):
             self._refuse(target, "unsupported loop target in init code")
-        if not self._reaches_all(loop, f"self.{kind}()"):
-            raise Refused
-        tensors = tuple(self._all_parameters(loop))
+        if tensors is None:
+            if not self._reaches_all(loop, f"self.{kind}()"):
+                raise Refused
+            tensors = (
+                *(self._own_tensor(attr) for attr in self.info.params),
+                *self._layer_tensors(self.info.call_position, loop),
+            )
         inner = scope.child(var=target.value, name_var=name_var, tensors=tensors, over="params")
         self._block(loop.body.body, position, inner)
 
-    def _all_parameters(self, loop: cst.For) -> list[LoopTensor]:
+    def _layer_tensors(self, calls, loop: cst.For) -> list[LoopTensor]:
+        """The parameters of the layers ``calls`` construct."""
         found = []
-        for attr in self.info.params:
-            shape = self._shape_of(attr)
-            found.append(LoopTensor(attr, None if shape is None else len(shape), own=True))
-        for call in self.info.call_position:
+        for call in calls:
             qualified = self.t.imports.qualify(call.func)
             if LAYERS[qualified].weights is LayerRule.weights:
                 continue  # no tensors

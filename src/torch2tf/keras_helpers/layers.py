@@ -311,6 +311,21 @@ class TorchLayout(tf.keras.initializers.Initializer):
         return {"initializer": tf.keras.initializers.serialize(self.initializer)}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchSlices(tf.keras.initializers.Initializer):
+    """Draws each slice w[i] of a stacked variable on its own, as a torch loop of inits over
+    ``w[i]`` does: fans (and orthogonality) are those of one slice."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        return tf.stack([self.initializer(shape[1:], dtype=dtype) for _ in range(shape[0])])
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
 def torch_named_layers(layers):
     """nn.Sequential(OrderedDict(...)) with computed keys: each layer named by its key, as Keras
     finds a Sequential's layers by name where torch finds them by key (``mlp.fc0.weight``)."""

@@ -156,6 +156,19 @@ def einsum(equation, *operands):
     return f"tf.einsum({', '.join([src(equation), *(src(o) for o in operands)])})"
 
 
+@function(
+    "torch.tensordot",
+    examples=(
+        ("torch.tensordot(y, x, dims=([-1], [0]))", "tf.tensordot(y, x, axes=([-1], [0]))"),
+        ("torch.tensordot(x, y, 1)", "tf.tensordot(x, y, axes=1)"),
+    ),
+)
+def tensordot(a, b, dims=2, out=None):
+    """tf.tensordot(a, b, axes=dims): the same contraction for an int or two lists of dims."""
+    _no_out(out)
+    return f"tf.tensordot({src(a)}, {src(b)}, axes={src(dims)})"
+
+
 # --------------------------------------------------------------------------- dtype, identity
 
 
