@@ -92,6 +92,14 @@ def _q_network_args() -> dict:
     }
 
 
+def _prelu() -> dict:
+    return {"activation": "prelu"}
+
+
+def _dice() -> dict:
+    return {"activation": "dice", "dice_dim": 2}  # Dice over (batch, features)
+
+
 def _nbeats_kwargs() -> dict:
     from nbeats_pytorch.model import NBeatsNet
 
@@ -375,6 +383,122 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "features_extractor argument, a FlattenExtractor instance, must be passed as its "
             "converted Keras twin (convert says so)",
             "unowned",
+        ),
+    ),
+    "deepctr-torch/DNN": (
+        Case(
+            "deepctr_torch.layers.core",
+            "DNN",
+            args=lambda: (8, [16, 16]),
+            kwargs=lambda: {"activation": "relu", "dropout_rate": 0.1, "use_bn": True},
+        ),
+        None,
+    ),
+    "deepctr-torch/DNN-prelu": (
+        Case("deepctr_torch.layers.core", "DNN", args=lambda: (8, [16]), kwargs=_prelu),
+        None,
+    ),
+    "deepctr-torch/DNN-dice": (
+        Case("deepctr_torch.layers.core", "DNN", args=lambda: (8, [16]), kwargs=_dice),
+        None,
+    ),
+    "deepctr-torch/LocalActivationUnit": (
+        Case(
+            "deepctr_torch.layers.core",
+            "LocalActivationUnit",
+            kwargs=lambda: {"hidden_units": (16, 8), "embedding_dim": 4},
+            inputs=lambda: (sample(BATCH, 1, 4), sample(BATCH, 5, 4)),
+        ),
+        None,
+    ),
+    "deepctr-torch/PredictionLayer": (
+        Case(
+            "deepctr_torch.layers.core",
+            "PredictionLayer",
+            kwargs=lambda: {"task": "binary"},
+            inputs=lambda: (sample(BATCH, 1),),
+        ),
+        None,
+    ),
+    "deepctr-torch/FM": (
+        Case("deepctr_torch.layers.interaction", "FM", inputs=lambda: (sample(BATCH, 3, 5),)),
+        None,
+    ),
+    "deepctr-torch/CrossNet": (
+        Case("deepctr_torch.layers.interaction", "CrossNet", args=lambda: (8,)),
+        None,
+    ),
+    "deepctr-torch/CrossNet-matrix": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "CrossNet",
+            args=lambda: (8,),
+            kwargs=lambda: {"parameterization": "matrix"},
+        ),
+        None,
+    ),
+    "deepctr-torch/InteractingLayer": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "InteractingLayer",
+            args=lambda: (8,),
+            kwargs=lambda: {"head_num": 2},
+            inputs=lambda: (sample(BATCH, 3, 8),),
+        ),
+        None,
+    ),
+    "deepctr-torch/AFMLayer": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "AFMLayer",
+            args=lambda: (5,),
+            inputs=lambda: ([sample(BATCH, 1, 5) for _ in range(3)],),
+        ),
+        None,
+    ),
+    "deepctr-torch/SENETLayer": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "SENETLayer",
+            args=lambda: (3,),
+            kwargs=lambda: {"reduction_ratio": 1},
+            inputs=lambda: (sample(BATCH, 3, 5),),
+        ),
+        None,
+    ),
+    "deepctr-torch/BilinearInteraction": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "BilinearInteraction",
+            args=lambda: (3, 5),
+            inputs=lambda: (sample(BATCH, 3, 5),),
+        ),
+        None,
+    ),
+    "deepctr-torch/CrossNetMix": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "CrossNetMix",
+            args=lambda: (8,),
+            kwargs=lambda: {"low_rank": 4, "num_experts": 2},
+        ),
+        (
+            "idioms: deepctr_torch/layers/interaction.py:490:21 an init loop over a local list "
+            "of parameters, each initialised slice by slice in a nested loop",
+            "idioms",
+        ),
+    ),
+    "deepctr-torch/OutterProductLayer": (
+        Case(
+            "deepctr_torch.layers.interaction",
+            "OutterProductLayer",
+            args=lambda: (3, 5),
+            inputs=lambda: ([sample(BATCH, 1, 5) for _ in range(3)],),
+        ),
+        (
+            "idioms: deepctr_torch/layers/interaction.py:631:13 the in-place Tensor.unsqueeze_() "
+            "in forward",
+            "idioms",
         ),
     ),
     "stable-baselines3/NatureCNN": (
