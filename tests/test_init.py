@@ -68,3 +68,44 @@ def test_init_loop_over_layers_built_elsewhere_is_refused():
     )
     with pytest.raises(TranslationError, match=r"net.py:9:21: .*block\(\) builds"):
         translate_source(source, "net.py")
+
+
+TRUNCATED = """
+import torch
+import torch.nn as nn
+from torch.nn.parameter import Parameter
+
+
+class Frequencies(nn.Module):
+    def __init__(self, n, k, sigma):
+        super().__init__()
+        self._sigma = sigma
+        self.weight = Parameter(torch.empty(n, k))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = self._sigma * 3
+        nn.init.trunc_normal_(self.weight, 0.0, self._sigma, a=-bound, b=bound)
+
+    def forward(self, x):
+        return x @ self.weight
+"""
+
+
+def test_trunc_normal_with_computed_bounds_is_torchs_distribution():
+    from scipy import stats
+
+    code = translate_source(TRUNCATED, "frequencies.py")
+    assert "0.0, self._sigma, -(self._sigma * 3), (self._sigma * 3)" in code
+    assert "initializer=TorchTruncatedNormal(" in code
+    weight = np.asarray(load_generated(code, "frequencies_tf").Frequencies(400, 400, 0.1).weight)
+    torch.manual_seed(0)
+    reference = load_torch_class(TRUNCATED, "Frequencies")(400, 400, 0.1).weight.detach().numpy()
+    assert np.abs(weight).max() <= 0.3 and weight.std() == pytest.approx(reference.std(), rel=0.02)
+    assert stats.ks_2samp(weight.ravel(), reference.ravel()).pvalue > 1e-3
+
+
+def load_torch_class(source: str, name: str):
+    namespace: dict = {}
+    exec(compile(source, "<torch source>", "exec"), namespace)  # our own test source
+    return namespace[name]

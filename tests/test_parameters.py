@@ -80,3 +80,51 @@ def test_untranslatable_tensors_are_refused(statement, message):
     with pytest.raises(TranslationError) as info:
         translate_source(source, "net.py")
     assert message in str(info.value) and "net.py:7:" in str(info.value)
+
+
+OPTIONAL_BIAS = """
+import torch
+import torch.nn as nn
+from torch.nn.parameter import Parameter
+
+
+class NLinear(nn.Module):
+    def __init__(self, n, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = Parameter(torch.empty(n, in_features, out_features))
+        self.bias = Parameter(torch.empty(n, out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        d_in_rsqrt = self.weight.shape[-2] ** -0.5
+        nn.init.uniform_(self.weight, -d_in_rsqrt, d_in_rsqrt)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -d_in_rsqrt, d_in_rsqrt)
+
+    def forward(self, x):
+        x = x.transpose(0, 1) @ self.weight
+        x = x.transpose(0, 1)
+        if self.bias is not None:
+            x = x + self.bias
+        return x
+"""
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_parameter_or_none_by_a_conditional_expression(tmp_path, monkeypatch, bias):
+    (tmp_path / "nlinear.py").write_text(OPTIONAL_BIAS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from nlinear import NLinear
+
+    code = translate_file(tmp_path / "nlinear.py")
+    assert (
+        "self.bias = (\n            self.add_weight(" in code
+        and "if bias\n            else None" in code
+    )
+    torch.manual_seed(0)
+    model = NLinear(3, 4, 5, bias=bias)
+    result = torch2tf.convert(
+        model, args=(3, 4, 5), kwargs={"bias": bias}, inputs=torch.randn(8, 3, 4)
+    )
+    assert result.passed, result.table()
+    assert (result.keras_model.bias is None) is not bias

@@ -187,13 +187,18 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "rtdl_num_embeddings",
             "PeriodicEmbeddings",
             kwargs=lambda: {"n_features": 4, "d_embedding": 8, "lite": False},
+            inputs=lambda: (sample(BATCH, 4),),
         ),
-        (
-            "idioms: rtdl_num_embeddings.py:165:9 trunc_normal_ with computed bounds, :189 "
-            "Parameter(torch.empty) not as self.name, :197 init of self.bias; unowned: :279:28 "
-            "nn.Linear chosen as a value by a conditional expression, then called with arguments",
-            "idioms, unowned",
+        None,
+    ),
+    "rtdl-num-embeddings/PeriodicEmbeddings-lite": (
+        Case(
+            "rtdl_num_embeddings",
+            "PeriodicEmbeddings",
+            kwargs=lambda: {"n_features": 4, "d_embedding": 8, "lite": True},
+            inputs=lambda: (sample(BATCH, 4),),
         ),
+        None,
     ),
     "tabm/MLPBackbone": (
         Case("tabm", "MLPBackbone", kwargs=lambda: dict(MLP_BLOCKS)),

@@ -312,6 +312,28 @@ class TorchLayout(tf.keras.initializers.Initializer):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchTruncatedNormal(tf.keras.initializers.Initializer):
+    """torch's trunc_normal_: a normal cut at the absolute bounds [a, b] (Keras's
+    TruncatedNormal cuts at mean +- 2 std), drawn by the inverse CDF as torch draws it."""
+
+    def __init__(self, mean, std, a, b):
+        self.mean, self.std, self.a, self.b = float(mean), float(std), float(a), float(b)
+
+    def __call__(self, shape, dtype=None):
+        def cdf(x):
+            return (1.0 + math.erf((x - self.mean) / self.std / math.sqrt(2.0))) / 2.0
+
+        low, high = 2 * cdf(self.a) - 1, 2 * cdf(self.b) - 1
+        dtype = dtype or tf.keras.backend.floatx()
+        u = tf.random.uniform(shape, low, high, dtype=dtype)
+        values = tf.math.erfinv(u) * (self.std * math.sqrt(2.0)) + self.mean
+        return tf.clip_by_value(values, self.a, self.b)
+
+    def get_config(self):
+        return {"mean": self.mean, "std": self.std, "a": self.a, "b": self.b}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchSlices(tf.keras.initializers.Initializer):
     """Draws each slice w[i] of a stacked variable on its own, as a torch loop of inits over
     ``w[i]`` does: fans (and orthogonality) are those of one slice."""

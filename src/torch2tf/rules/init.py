@@ -218,24 +218,29 @@ def orthogonal_(tensor, gain=1, generator=None):
             "nn.init.trunc_normal_(self.layer.weight, std=0.02)",
             "kernel_initializer=tf.keras.initializers.RandomNormal(0.0, 0.02)",
         ),
+        (
+            "nn.init.trunc_normal_(self.layer.weight, std=0.5, a=-1.0, b=1.0)",
+            "kernel_initializer=tf.keras.initializers.TruncatedNormal(0.0, 0.5)",
+        ),
+        (
+            "nn.init.trunc_normal_(self.layer.weight, 0.0, 0.1, a=-0.3, b=0.3)",
+            "kernel_initializer=TorchTruncatedNormal(0.0, 0.1, -0.3, 0.3)",
+        ),
     ),
 )
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """TruncatedNormal when torch's absolute bounds are mean +- 2 std; else refused."""
+    """TruncatedNormal when torch's absolute bounds are mean +- 2 std, RandomNormal when they
+    are beyond 8 std; else the TorchTruncatedNormal helper (torch's bounds, any values)."""
     values = [const(v, None) for v in (mean, std, a, b)]
-    if not all(isinstance(v, (int, float)) for v in values):
-        raise Unsupported("trunc_normal_ needs literal mean, std, a and b to be translated")
-    mu, sigma, low, high = values
-    if math.isclose(low, mu - 2 * sigma) and math.isclose(high, mu + 2 * sigma):
-        # Keras truncates at mean +- 2 std, exactly torch's bounds here.
-        return keras_call("tf.keras.initializers.TruncatedNormal", src(mean), src(std))
-    if low <= mu - 8 * sigma and high >= mu + 8 * sigma:
-        # torch's bounds are absolute: beyond 8 std they never cut, so this is a plain normal.
-        return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
-    raise Unsupported(
-        f"trunc_normal_(mean={mu}, std={sigma}, a={low}, b={high}) has no exact Keras initializer",
-        "Keras truncates at mean +- 2 std only",
-    )
+    if all(isinstance(v, (int, float)) for v in values):
+        mu, sigma, low, high = values
+        if math.isclose(low, mu - 2 * sigma) and math.isclose(high, mu + 2 * sigma):
+            # Keras truncates at mean +- 2 std, exactly torch's bounds here.
+            return keras_call("tf.keras.initializers.TruncatedNormal", src(mean), src(std))
+        if low <= mu - 8 * sigma and high >= mu + 8 * sigma:
+            # torch's bounds are absolute: beyond 8 std they never cut: a plain normal.
+            return keras_call("tf.keras.initializers.RandomNormal", src(mean), src(std))
+    return f"TorchTruncatedNormal({src(mean)}, {src(std)}, {src(a)}, {src(b)})"
 
 
 # Keras initializers whose result depends on which axes are fans: Keras reads them at the end

@@ -107,12 +107,15 @@ class ClassAnalysis:
                         info.params[name] = (Finder.position, call)
 
             def visit_Assign(self, node: cst.Assign) -> None:
-                if len(node.targets) != 1 or not isinstance(node.value, cst.Call):
+                value = node.value
+                if isinstance(value, cst.IfExp):  # self.bias = nn.Parameter(...) if bias else None
+                    value = _optional_parameter(value, outer.imports)
+                if len(node.targets) != 1 or not isinstance(value, cst.Call):
                     return
                 attr = self_attr(node.targets[0].target)
                 if attr is None:
                     return
-                call = node.value
+                call = value
                 qualified = outer.imports.qualify(call.func)
                 if qualified in LAYERS:
                     info.layers[attr] = qualified
@@ -338,3 +341,15 @@ def module_class_defs(
                     changed = True
                     break
     return list(found.values())
+
+
+def _optional_parameter(choice: cst.IfExp, imports) -> cst.Call | None:
+    """The ``nn.Parameter(...)`` of ``nn.Parameter(...) if cond else None`` (either way round)."""
+    for made, other in ((choice.body, choice.orelse), (choice.orelse, choice.body)):
+        if (
+            isinstance(made, cst.Call)
+            and imports.qualify(made.func) == PARAMETER
+            and dotted(other) == "None"
+        ):
+            return made
+    return None
