@@ -42,3 +42,32 @@ def test_no_bundled_example_or_model_has_the_wrapped_shape():
         except Exception:  # a model file that is refused on purpose: not what this checks
             continue
         assert not WRAPPED.search(code), (path, WRAPPED.search(code).group())
+
+
+def test_added_imports_go_after_from_future_imports():
+    source = textwrap.dedent(
+        """\
+        # Copyright notice of a package's module.
+
+        from __future__ import annotations
+
+        import torch.nn as nn
+
+
+        class Block(nn.Module):
+            def __init__(self, d: int) -> None:
+                super().__init__()
+                self.fc = nn.Linear(d, d)
+
+            def forward(self, x):
+                return self.fc(x)
+        """
+    )
+    code = translate_source(source)
+    compile(code, "block.py", "exec")  # a __future__ import after another is a SyntaxError
+    statements = [line for line in code.splitlines() if line and not line.startswith("#")]
+    assert statements[:3] == [
+        "from __future__ import annotations",
+        "import math",
+        "import tensorflow as tf",
+    ]

@@ -498,3 +498,80 @@ def test_a_method_a_kept_function_calls_on_a_local_is_kept():
     reached = reach(model, ["TreeMLP"])
     tree = reached.sources[Path("tuplekit/tree.py")]
     assert "def flatten_tuple" in tree and "def is_flat(self)" in tree
+
+
+REGISTRY_FILES = {
+    "zoo/__init__.py": "",
+    "zoo/registry.py": textwrap.dedent(
+        '''
+        import torch
+
+
+        class Registry(dict):
+            """Functions by name, as model packages keep their activations and blocks."""
+
+            def register(self, name):
+                def add(function):
+                    self[name] = function
+                    return function
+
+                return add
+
+
+        ACTIVATIONS = Registry()
+
+
+        @ACTIVATIONS.register("scaled_tanh")
+        def scaled_tanh(x):
+            return 1.7159 * torch.tanh(x * 2 / 3)
+
+
+        def halve(x):
+            return x / 2
+
+
+        ACTIVATIONS["halve"] = halve
+        UNUSED = Registry()
+        UNUSED["again"] = halve
+        '''
+    ),
+    "zoo/model.py": textwrap.dedent(
+        """
+        import torch.nn as nn
+
+        from zoo.registry import ACTIVATIONS
+
+
+        class Tower(nn.Module):
+            def __init__(self, d, activation="scaled_tanh"):
+                super().__init__()
+                self.fc = nn.Linear(d, d)
+                self.activation = activation
+
+            def forward(self, x):
+                return ACTIVATIONS[self.activation](self.fc(x))
+        """
+    ),
+}
+
+
+@pytest.mark.parametrize("activation", ["scaled_tanh", "halve"])
+def test_statements_that_fill_a_reached_registry_are_kept(tmp_path, monkeypatch, activation):
+    for relative, text in REGISTRY_FILES.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        from zoo.model import Tower
+
+        torch.manual_seed(0)
+        result = torch2tf.convert(Tower(4, activation), args=(4, activation))
+    finally:
+        for name in [n for n in sys.modules if n.split(".")[0] == "zoo"]:
+            del sys.modules[name]
+    assert result.passed, result.table()
+    registry = result.sources["zoo/registry.py"]
+    assert '@ACTIVATIONS.register("scaled_tanh")' in registry
+    assert 'ACTIVATIONS["halve"] = halve' in registry
+    assert "UNUSED" not in registry  # filling what nothing reaches stays out, listed
+    assert {"UNUSED", 'UNUSED["again"] = halve'} <= {x["name"] for x in result.report["left_out"]}

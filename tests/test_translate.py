@@ -260,3 +260,14 @@ def test_dtypes_sizes_and_devices_in_forward():
     assert "y = (x + 1) * 2" in code
     assert "tf.cast(self.fc(x), tf.float64)" in code
     assert "tf.reshape(y, (tf.keras.ops.shape(x)[0], -1))" in code
+
+
+def test_layers_named_through_torch_nn_modules_are_torchs_public_layers():
+    source = (
+        "import torch.nn as nn\nfrom torch.nn.modules.activation import ReLU\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.act = nn.modules.ELU()\n        self.relu = ReLU()\n\n"
+        "    def forward(self, x):\n        return self.relu(self.act(x))\n"
+    )
+    code = translate_source(source)
+    assert "tf.keras.layers.ELU(" in code and "tf.keras.layers.ReLU(" in code

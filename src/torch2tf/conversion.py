@@ -405,7 +405,7 @@ def convert(
             main = reached.sources[reached.main]
             source, all_facts = translate_with_facts(main, path, module_name=reached.module_name)
             facts = all_facts.get(cls.__name__)
-            generated = load_generated(source, module_name)
+            generated = load_generated(source, module_name, reached=True)
         else:  # the class builds on other files of its project: translate those too
             generated_files = translate_project(reached.root, sources=reached.sources)
             sources = {str(k): v for k, v in generated_files.items()}

@@ -225,12 +225,10 @@ def _verify(
     files: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
     """Load every written artefact in a fresh TensorFlow-only process; compare with torch."""
-    from torch2tf.generated import definitions_only
-
     modules = scratch / "modules"
-    for relative, code in files.items():
+    for relative, code in files.items():  # what convert reached: all of it runs
         (modules / relative).parent.mkdir(parents=True, exist_ok=True)
-        (modules / relative).write_text(definitions_only(code), encoding="utf-8")
+        (modules / relative).write_text(code, encoding="utf-8")
     input_paths = []
     for index, x in enumerate(inputs):
         input_paths.append(str(scratch / f"input_{index}.npy"))

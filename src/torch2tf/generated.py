@@ -1,7 +1,9 @@
-"""Generated source run as a module: the definitions only, alone or among generated siblings.
+"""Generated source run as a module, alone or among generated siblings.
 
 Used by ``convert`` (the Keras twin is built from the generated classes) and by the export
-check (the same definitions, written out for a fresh process).
+check (the same modules, written out for a fresh process). A whole file's translation runs
+as its definitions only (its example runs and scripts stay out); what ``reach`` kept for a
+class runs whole, as every statement of it is needed (``Act = LayerFactory(...)``).
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ def definitions_only(source: str) -> str:
     return ast.unparse(tree)
 
 
-def load_generated(source: str, name: str) -> types.ModuleType:
-    """Execute generated source (definitions only) as a fresh module."""
+def load_generated(source: str, name: str, reached: bool = False) -> types.ModuleType:
+    """Execute generated source as a fresh module: definitions only, or all of it when
+    ``reached`` (a class and what it reaches, every statement needed)."""
     module = types.ModuleType(name)
-    code = compile(definitions_only(source), f"<torch2tf: {name}>", "exec")
+    code = compile(source if reached else definitions_only(source), f"<torch2tf: {name}>", "exec")
     exec(code, module.__dict__)
     return module
 
 
 def load_project(sources: dict[str, str], name: str) -> types.ModuleType:
-    """Import generated module ``name`` among its generated siblings (definitions only).
+    """Import generated module ``name`` among its generated siblings, which ``reach`` kept
+    (so all of each runs: a constant of one module another imports is needed).
 
     The project's torch modules keep their places in ``sys.modules``: the generated ones are
     imported from a temporary folder with those entries set aside, then put back.
@@ -54,7 +58,7 @@ def load_project(sources: dict[str, str], name: str) -> types.ModuleType:
         for relative, code in sources.items():
             file = Path(folder) / relative
             file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text(definitions_only(code), encoding="utf-8")
+            file.write_text(code, encoding="utf-8")
             parts = Path(relative).with_suffix("").parts
             names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
         for top in {Path(r).parts[0] for r in sources if len(Path(r).parts) > 1}:

@@ -9,15 +9,26 @@ from __future__ import annotations
 import libcst as cst
 
 # Public re-exports that users reach through their defining module.
-_CANONICAL_PREFIXES = {
-    "torch.nn.modules.linear.": "torch.nn.",
-    "torch.nn.modules.activation.": "torch.nn.",
-    "torch.nn.modules.batchnorm.": "torch.nn.",
-    "torch.nn.modules.dropout.": "torch.nn.",
-    "torch.nn.modules.module.": "torch.nn.",
-    "torch.nn.modules.container.": "torch.nn.",
-    "torch.nn.parameter.": "torch.nn.",
-}
+# torch's layer classes live in torch.nn.modules.<file>; packages name them there too
+# (``nn.modules.ELU``, ``torch.nn.modules.activation.ReLU``): read as their public torch.nn name.
+_MODULES = "torch.nn.modules."
+_CANONICAL_PREFIXES = {"torch.nn.parameter.": "torch.nn."}
+
+
+def canonical(full: str) -> str:
+    """The public name of a torch name: ``torch.nn.ReLU`` for ``torch.nn.modules.ReLU`` and
+    ``torch.nn.modules.activation.ReLU``."""
+    if full.startswith(_MODULES):
+        parts = full[len(_MODULES) :].split(".")
+        if parts[0].islower():  # the file: activation, linear, ...
+            if len(parts) == 1:
+                return full  # the file itself
+            parts = parts[1:]
+        return "torch.nn." + ".".join(parts)
+    for prefix, public in _CANONICAL_PREFIXES.items():
+        if full.startswith(prefix):
+            return public + full[len(prefix) :]
+    return full
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -100,11 +111,7 @@ class ImportTable:
         head, _, rest = name.partition(".")
         if head not in self.aliases:
             return None
-        full = self.aliases[head] + ("." + rest if rest else "")
-        for prefix, public in _CANONICAL_PREFIXES.items():
-            if full.startswith(prefix):
-                return public + full[len(prefix) :]
-        return full
+        return canonical(self.aliases[head] + ("." + rest if rest else ""))
 
     def is_torch(self, local: str) -> bool:
         target = self.aliases.get(local)

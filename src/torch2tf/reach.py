@@ -129,6 +129,7 @@ def reach(
             module, wanted = queue.pop()
             queue += _need(module, wanted, load)
         queue = _members_needed(list(modules.values()), attrs, load)
+        queue += _mutations_needed(list(modules.values()), load)
     used = [m for m in modules.values() if m is main or m.kept or m.kept_aliases]
     packages = {  # their packages' __init__ files come along: the output is a package tree
         ".".join(m.name.split(".")[:end])
@@ -204,10 +205,11 @@ def _members_needed(modules: list[FileFacts], attrs: set[str], load) -> list[tup
     changed = True
     while changed:
         changed = False
+        for module in modules:  # every kept statement's, also those after a class
+            attrs.update(*(module.statements[index].attrs for index in module.kept))
         for module in modules:
             for index in sorted(module.kept):
                 stmt = module.statements[index]
-                attrs |= stmt.attrs
                 kept = module.kept_members.setdefault(index, set())
                 for number, member in enumerate(stmt.members):
                     if number in kept or not (member.always or member.name in attrs):
@@ -217,6 +219,48 @@ def _members_needed(modules: list[FileFacts], attrs: set[str], load) -> list[tup
                     attrs |= member.attrs
                     more += _uses_needed(module, member.uses, member.chains, load)
     return more
+
+
+def _mutations_needed(modules: list[FileFacts], load) -> list[tuple[FileFacts, str]]:
+    """Keep the statements that change a kept object (``Act.add_factory_class(...)``, a
+    function registered by ``@Act.factory_function(...)``): without them the object would
+    silently differ from torch's. Returns the further (module, name) they need."""
+    more: list[tuple[FileFacts, str]] = []
+    for module in modules:
+        bound = {
+            name
+            for name, indexes in module.defined.items()
+            if any(i in module.kept or name in module.kept_aliases.get(i, ()) for i in indexes)
+        }
+        for index, stmt in enumerate(module.statements):
+            if index in module.kept or not bound & _changed_roots(stmt.node):
+                continue
+            module.kept.add(index)
+            more += _uses_needed(module, stmt.uses, stmt.chains, load)
+    return more
+
+
+def _changed_roots(node: ast.stmt) -> set[str]:
+    """The names a top-level statement changes the object of: ``a`` of ``a.f(...)``,
+    ``a.x = ...``, ``a[k] = ...``, or of a definition's decorator ``@a.register(...)``."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        changed = [d.func if isinstance(d, ast.Call) else d for d in node.decorator_list]
+        changed = [c.value for c in changed if isinstance(c, ast.Attribute)]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        changed = [func.value] if isinstance(func, ast.Attribute) else []
+    elif isinstance(node, (ast.Assign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        changed = [t.value for t in targets if isinstance(t, (ast.Attribute, ast.Subscript))]
+    else:
+        return set()
+    roots = set()
+    for value in changed:
+        while isinstance(value, (ast.Attribute, ast.Subscript, ast.Call)):
+            value = value.func if isinstance(value, ast.Call) else value.value
+        if isinstance(value, ast.Name):
+            roots.add(value.id)
+    return roots
 
 
 def _module_alias(module: FileFacts, name: str, load) -> str | None:

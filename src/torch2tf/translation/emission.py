@@ -147,12 +147,20 @@ def _imports_name(module: cst.Module, name: str) -> bool:
 
 
 def _first_import(body: list[cst.BaseStatement]) -> int:
+    """The first import's index, after ``from __future__`` ones (which must stay first)."""
     for index, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and isinstance(
-            stmt.body[0], (cst.Import, cst.ImportFrom)
-        ):
+        if _is_import(stmt) and not _is_future(stmt):
             return index
-    return 0
+    return next((i + 1 for i in reversed(range(len(body))) if _is_future(body[i])), 0)
+
+
+def _is_future(stmt: cst.CSTNode) -> bool:
+    return (
+        _is_import(stmt)
+        and isinstance(stmt.body[0], cst.ImportFrom)
+        and stmt.body[0].module is not None
+        and dotted(stmt.body[0].module) == "__future__"
+    )
 
 
 def format_code(code: str) -> str:
