@@ -111,6 +111,14 @@ class BatchNorm2d(BatchNorm1d):
 
 
 @layer
+class BatchNorm3d(BatchNorm2d):
+    """nn.BatchNorm3d -> TorchBatchNorm on NDHWC: axis -1, momentum 1-m, eps 1e-5, unbiased var."""
+
+    torch = "torch.nn.BatchNorm3d"
+    examples = (("nn.BatchNorm3d(16)", "TorchBatchNorm(axis=-1, momentum=0.9, epsilon=1e-05)"),)
+
+
+@layer
 class GroupNorm(LayerRule):
     """nn.GroupNorm -> GroupNormalization(groups, epsilon=1e-5), axis -1 on a channels-last map."""
 

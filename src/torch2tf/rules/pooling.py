@@ -106,6 +106,15 @@ class MaxPool2d(_MaxPool):
     dims = 2
 
 
+@layer
+class MaxPool3d(_MaxPool):
+    """nn.MaxPool3d -> MaxPooling3D on NDHWC; padding with -inf (TorchPadding) first."""
+
+    torch = "torch.nn.MaxPool3d"
+    examples = (("nn.MaxPool3d(2)", "tf.keras.layers.MaxPooling3D(2)"),)
+    dims = 3
+
+
 class _AvgPool(LayerRule):
     dims: int
 
@@ -134,14 +143,7 @@ class AvgPool1d(_AvgPool):
         return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-@layer
-class AvgPool2d(_AvgPool):
-    """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
-
-    torch = "torch.nn.AvgPool2d"
-    examples = (("nn.AvgPool2d(2)", "tf.keras.layers.AveragePooling2D(2)"),)
-    dims = 2
-
+class _AvgPoolOverride(_AvgPool):
     def keras(
         self,
         kernel_size,
@@ -152,8 +154,26 @@ class AvgPool2d(_AvgPool):
         divisor_override=None,
     ):
         if src(divisor_override) != "None":
-            raise Unsupported("AvgPool2d(divisor_override=...) is not translated yet")
+            raise Unsupported(f"AvgPool{self.dims}d(divisor_override=...) is not translated yet")
         return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+@layer
+class AvgPool2d(_AvgPoolOverride):
+    """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
+
+    torch = "torch.nn.AvgPool2d"
+    examples = (("nn.AvgPool2d(2)", "tf.keras.layers.AveragePooling2D(2)"),)
+    dims = 2
+
+
+@layer
+class AvgPool3d(_AvgPoolOverride):
+    """nn.AvgPool3d -> AveragePooling3D; padding counted in the divisor: ZeroPadding3D first."""
+
+    torch = "torch.nn.AvgPool3d"
+    examples = (("nn.AvgPool3d(2)", "tf.keras.layers.AveragePooling3D(2)"),)
+    dims = 3
 
 
 class _Adaptive(LayerRule):
@@ -194,7 +214,7 @@ def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
                 f"tf.keras.layers.Global{kind}Pooling{dims}D(keepdims=True)",
             ),
             (
-                f"nn.Adaptive{torch_kind}Pool{dims}d({'4' if dims == 1 else '(4, 4)'})",
+                f"nn.Adaptive{torch_kind}Pool{dims}d({'4' if dims == 1 else (4,) * dims})",
                 f"tf.keras.layers.Adaptive{kind}Pooling{dims}D(4)",
             ),
         ),
@@ -204,7 +224,7 @@ def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
     layer(type(f"Adaptive{torch_kind}Pool{dims}d", (_Adaptive,), attributes))
 
 
-for _dims in (1, 2):
+for _dims in (1, 2, 3):
     _adaptive(_dims, "Average", "Avg")
     _adaptive(_dims, "Max", "Max")
 
@@ -236,6 +256,15 @@ class Dropout2d(_ChannelDropout):
     torch = "torch.nn.Dropout2d"
     examples = (("nn.Dropout2d(0.2)", "tf.keras.layers.SpatialDropout2D(0.2)"),)
     dims = 2
+
+
+@layer
+class Dropout3d(_ChannelDropout):
+    """nn.Dropout3d -> SpatialDropout3D on NDHWC: whole channels dropped, as torch does."""
+
+    torch = "torch.nn.Dropout3d"
+    examples = (("nn.Dropout3d(0.2)", "tf.keras.layers.SpatialDropout3D(0.2)"),)
+    dims = 3
 
 
 # --------------------------------------------------------------------------- F.* forms
@@ -402,5 +431,5 @@ def _register_functional_pools(dims: int) -> None:
     )
 
 
-for _dims in (1, 2):
+for _dims in (1, 2, 3):
     _register_functional_pools(_dims)
