@@ -90,7 +90,7 @@ class Calls:
             sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
             if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                 return replace(fact, spatial=tuple(sizes))
-        if name.startswith("dropout"):
+        if name.startswith(("dropout", "local_response")):  # sizes kept
             return fact
         return replace(fact, spatial=None)
 

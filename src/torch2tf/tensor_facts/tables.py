@@ -18,6 +18,7 @@ _MAP_LAYERS = {
     "torch.nn.CircularPad1d": 3,
     "torch.nn.CircularPad2d": 4,
     "torch.nn.Upsample": None,  # a map of rank 3 or 4
+    "torch.nn.LocalResponseNorm": None,  # a map of any rank
 }
 _CONVS = {"torch.nn.Conv1d": 3, "torch.nn.Conv2d": 4, "torch.nn.Conv3d": 5}
 _CONVS.update({"torch.nn.ConvTranspose1d": 3, "torch.nn.ConvTranspose2d": 4})
@@ -65,6 +66,7 @@ MAP_FUNCTIONS = {
     f"{_F}adaptive_max_pool3d": 5,
     f"{_F}interpolate": None,
     f"{_F}pad": None,
+    f"{_F}local_response_norm": None,
 }
 # (qualified function or Tensor.method) -> (dim parameter, its positional index as written)
 _SOFTMAX = {
