@@ -13,7 +13,9 @@ from layer_harness import convert_checked, translated_layer
 from test_cnn import _refusal, images, map_source
 from test_cnn_idioms import net
 
+import torch2tf
 from torch2tf.keras_helpers.feature_maps import torch_interpolate
+from torch2tf.translate import translate_source
 
 LAYERS_2D = [
     "nn.AvgPool2d(2, divisor_override=3)",
@@ -114,3 +116,62 @@ def test_translations_read_like_keras():
 def test_what_is_not_translated_is_refused(init, expected):
     messages = _refusal("x = self.conv(x)", init)
     assert any(m.startswith("net.py:8:21: error: ") and expected in m for m in messages), messages
+
+
+CUSTOM_CONV = """
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class MyConv(nn.Module):
+    def __init__(self, cin, cout, k):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cout, cin, KERNEL))
+        self.bias = nn.Parameter(torch.empty(cout))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        nn.init.uniform_(self.bias, -0.1, 0.1)
+
+    def forward(self, x):
+        return CALL
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.ConvDIMSd(3, 4, 1)
+        self.conv = MyConv(4, 6, 3)
+
+    def forward(self, x):
+        return self.conv(self.stem(x))
+"""
+
+FUNCTIONAL_CONVS = [
+    ("F.conv2d(x, self.weight, self.bias)", 2),
+    ("F.conv2d(x, self.weight, self.bias, padding=1)", 2),
+    ("F.conv2d(x, self.weight, None, 2, (1, 0))", 2),
+    ("F.conv2d(x, self.weight, self.bias, padding='same', dilation=2)", 2),
+    ("F.conv2d(x, self.weight, stride=(1, 2), padding='valid')", 2),
+    ("F.conv1d(x, self.weight, self.bias, 1, 2, 2)", 1),
+    ("F.conv1d(x, self.weight, self.bias, stride=2, padding=1)", 1),
+    ("F.conv3d(x, self.weight, self.bias, padding=1)", 3),
+]
+
+
+@pytest.mark.parametrize(("call", "dims"), FUNCTIONAL_CONVS)
+def test_functional_convolution_of_a_weight_parameter(tmp_path, call, dims):
+    source = CUSTOM_CONV.replace("CALL", call).replace("DIMS", str(dims))
+    source = source.replace("KERNEL", ", ".join(["k"] * dims))
+    size = 6 if dims == 3 else 9
+    conversion = convert_checked(tmp_path, source, images(3, size, batch=2, dims=dims))
+    assert "tf.nn.convolution(" in conversion.source
+
+
+def test_functional_convolution_with_groups_is_refused():
+    source = CUSTOM_CONV.replace("CALL", "F.conv2d(x, self.weight, groups=2)")
+    with pytest.raises(torch2tf.TranslationError) as caught:
+        translate_source(source.replace("DIMS", "2").replace("KERNEL", "k, k"), "net.py")
+    messages = [str(d) for d in caught.value.diagnostics]
+    assert any(m.startswith("net.py:18:16: error: ") and "groups=" in m for m in messages)

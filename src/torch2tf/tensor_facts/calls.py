@@ -95,6 +95,8 @@ class Calls:
                 return replace(fact, spatial=tuple(sizes))
         if name.startswith(("dropout", "local_response")):  # sizes kept
             return fact
+        if name.startswith("conv"):  # channels: the weight's, unknown here
+            return Fact(MAP, fact.rank)
         return replace(fact, spatial=None)
 
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:

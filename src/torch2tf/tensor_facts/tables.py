@@ -67,6 +67,7 @@ MAP_FUNCTIONS = {
     f"{_F}interpolate": None,
     f"{_F}pad": None,
     f"{_F}local_response_norm": None,
+    **{f"{_F}conv{d}d": d + 2 for d in (1, 2, 3)},
 }
 # (qualified function or Tensor.method) -> (dim parameter, its positional index as written)
 _SOFTMAX = {
