@@ -58,6 +58,10 @@ SHUFFLES = [
     x = x.reshape(batch, groups, channels // groups, height, width).transpose(1, 2)
     x = x.reshape(batch, channels, height, width)
     """,
+    """
+    b, c, h, w = x.size()
+    x = x.view(b, 4, c // 4, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+    """,
 ]
 
 
@@ -95,6 +99,10 @@ def test_channel_shuffle(tmp_path, shuffle):
         (
             "b, c, h, w = x.size()\nx = x.view(b, 2, c // 2, x.size(2), w)",
             "14:13: error: this view of a feature map is not a channel shuffle's view",
+        ),
+        (
+            "y = x * 2\nb, c, h, w = y.size()\nx = x.view(b, 2, c // 2, h, w)",
+            "15:13: error: this view of a feature map is not a channel shuffle's view",
         ),
     ],
 )

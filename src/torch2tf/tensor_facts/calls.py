@@ -224,7 +224,14 @@ class Calls:
             return fact
         if name not in ("view", "reshape") or node.keywords:
             return self.error(node, f"Tensor.{name}() of grouped channels is not translated", hint)
-        sizes = [self.sizes.get(a.id) if isinstance(a, ast.Name) else None for a in args]
+        # b, c, h, w = x.size() of the map viewed, then x.view(b, g, c // g, h, w); its
+        # grouped view keeps those sizes, whatever it is called when viewed back
+        viewed = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        sizes = [
+            self.sizes.get(a.id, (None, None)) if isinstance(a, ast.Name) else (None, None)
+            for a in args
+        ]
+        sizes = [d if of == viewed or fact.kind == GROUPED else None for of, d in sizes]
         plain = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
         # sizes as TensorFlow reads them too (a call here would still be torch's source)
         simple = all(isinstance(n, (*plain, ast.expr_context)) for a in args for n in ast.walk(a))

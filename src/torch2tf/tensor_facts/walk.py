@@ -86,7 +86,7 @@ class Walk:
             if of_map and isinstance(target, ast.Tuple):
                 for dim, element in enumerate(target.elts):
                     if isinstance(element, ast.Name):
-                        self.sizes[element.id] = dim
+                        self.sizes[element.id] = (value.value.id, dim)
 
     def _bind(self, target: ast.AST, fact: Fact, env: dict[str, Fact]) -> None:
         if isinstance(target, ast.Name):
