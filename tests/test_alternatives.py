@@ -55,7 +55,7 @@ def test_untranslated_layers_and_functions_get_the_nearest_alternative():
 
 def test_a_family_hint_names_the_members_translated_today():
     # BatchNorm1d is translated: its siblings say so, whatever else lands later.
-    hint = nearest_alternative("torch.nn.BatchNorm3d")
+    hint = nearest_alternative("torch.nn.SyncBatchNorm")
     translated = [
         m.rsplit(".", 1)[1] for m in FAMILIES["batch normalizations"] if m in rules.LAYERS
     ]

@@ -119,7 +119,7 @@ PROBLEMS = """
         def __init__(self):
             super().__init__()
             self.fc = nn.Linear(4, 8)
-            self.conv = nn.Conv3d(1, 1, 3)
+            self.conv = nn.ConvTranspose3d(1, 1, 3)
             self.mlp = Mlp(8, 16)
 
         def forward(self, x):
@@ -135,7 +135,9 @@ def test_every_problem_is_reported_in_one_pass_and_nothing_is_written(capsys, tm
     code, out, err = run(capsys, "translate", src, "-o", target)
     assert code == EXIT_FAILED and out == ""
     lines = err.strip().splitlines()
-    assert lines[0].startswith(f"{src}:10:21: error: torch.nn.Conv3d is not translated (hint: ")
+    assert lines[0].startswith(
+        f"{src}:10:21: error: torch.nn.ConvTranspose3d is not translated (hint: "
+    )
     assert lines[1].startswith(f"{src}:11:20: error: timm.layers.Mlp is a layer from another")
     assert lines[2].startswith(f"{src}:14:16: error: torch.frobnicate is not translated")
     assert lines[3] == "torch2tf: 3 problems; nothing written"
@@ -147,7 +149,7 @@ def test_allow_partial_writes_marked_stubs_and_still_fails(capsys, tmp_path):
     target = tmp_path / "net_tf.py"
     code, out, err = run(capsys, "translate", src, "-o", target, "--allow-partial")
     assert code == EXIT_FAILED and out == ""
-    assert f"{src}:10:21: error: torch.nn.Conv3d" in err
+    assert f"{src}:10:21: error: torch.nn.ConvTranspose3d" in err
     assert "3 problems; wrote partial output with stubs" in err
     generated = target.read_text()
     assert generated.startswith("# PARTIAL TRANSLATION by torch2tf --allow-partial: 3 constructs")
@@ -157,13 +159,15 @@ def test_allow_partial_writes_marked_stubs_and_still_fails(capsys, tmp_path):
         if isinstance(n, ast.Call) and getattr(n.func, "id", None) == STUB
     ]
     assert [ast.literal_eval(c.args[0]) for c in calls] == [
-        "nn.Conv3d(1, 1, 3)",
+        "nn.ConvTranspose3d(1, 1, 3)",
         "Mlp(8, 16)",
         "torch.frobnicate(self.mlp(self.fc(x)))",
     ]
     namespace: dict = {}
     exec(compile(generated, str(target), "exec"), namespace)
-    with pytest.raises(NotImplementedError, match="torch2tf could not translate nn.Conv3d"):
+    with pytest.raises(
+        NotImplementedError, match="torch2tf could not translate nn.ConvTranspose3d"
+    ):
         namespace["Net"]()
 
 

@@ -48,7 +48,7 @@ def test_an_untranslated_construct_says_what_to_do(capsys, tmp_path):
     src = tmp_path / "conv.py"
     src.write_text(
         "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n"
-        "        super().__init__()\n        self.conv = nn.Conv3d(3, 8, 3)\n"
+        "        super().__init__()\n        self.conv = nn.ConvTranspose3d(3, 8, 3)\n"
     )
     assert main(["translate", str(src)]) == EXIT_FAILED
     _, err = capsys.readouterr()

@@ -403,9 +403,9 @@ def test_what_the_facts_cannot_follow_is_reported_at_its_position(body, expected
     ("init", "expected"),
     [
         ("self.conv = nn.Conv2d(3, 4, 3, padding_mode=mode)", "padding_mode=mode"),
-        ("self.conv = nn.MaxPool2d(3, dilation=2)", "MaxPool2d(dilation=...)"),
+        ("self.conv = nn.MaxPool2d(3, dilation=(2, 0))", "dilation= must be literal positive"),
         ("self.conv = nn.Conv2d(3, 4, 3, stride=2, dilation=2)", "stride > 1 and dilation > 1"),
-        ("self.conv = nn.AvgPool2d(3, divisor_override=2)", "divisor_override"),
+        ("self.conv = nn.AvgPool2d(3, divisor_override=0)", "divisor_override= must be"),
     ],
 )
 def test_what_is_not_translated_yet_is_refused(init, expected):

@@ -261,7 +261,10 @@ def test_functional_channel_dropout_drops_whole_channels(tmp_path):
     [
         ("return pool(self.conv(x))", "F.max_pool2d is translated only on a feature map"),
         ("return F.max_pool1d(self.conv(x), 2)", "F.max_pool1d expects a channels-last"),
-        ("return F.max_pool2d(self.conv(x), 3, dilation=2)", "F.max_pool2d(dilation=...)"),
+        (
+            "return F.max_pool2d(self.conv(x), 3, return_indices=True)",
+            "F.max_pool2d(return_indices=True)",
+        ),
         ("return F.interpolate(x.flatten(1), 2)", "F.interpolate expects a channels-last"),
     ],
 )

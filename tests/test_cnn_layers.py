@@ -174,7 +174,7 @@ def test_translations_read_like_keras():
     ("init", "expected"),
     [
         ("self.conv = nn.InstanceNorm2d(3, track_running_stats=True)", "track_running_stats"),
-        ("self.conv = nn.Upsample(scale_factor=2, mode='bicubic')", "mode='bicubic'"),
+        ("self.conv = nn.Upsample(scale_factor=2, mode='area')", "mode='area'"),
         ("self.conv = nn.Upsample(scale_factor=2, size=4)", "exactly one of size="),
         ("self.conv = nn.ZeroPad2d((1, -1, 0, 0))", "negative padding"),
         ("self.conv = nn.Upsample(scale_factor=1.5, recompute_scale_factor=True)", "recompute"),

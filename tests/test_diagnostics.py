@@ -101,11 +101,11 @@ def test_classes_that_are_not_modules_are_not_checked():
 
 
 def test_translate_source_reports_engine_and_third_party_problems_together():
-    text = THIRD_PARTY.replace("nn.Linear(width, width)", "nn.Conv3d(width, width, 3)")
+    text = THIRD_PARTY.replace("nn.Linear(width, width)", "nn.ConvTranspose3d(width, width, 3)")
     with pytest.raises(TranslationError) as info:
         translate_source(text, "net.py")
     messages = [d.message for d in info.value.diagnostics]
-    assert any("torch.nn.Conv3d" in m for m in messages)
+    assert any("torch.nn.ConvTranspose3d" in m for m in messages)
     assert any("timm.layers.Mlp" in m for m in messages)
     lines = [d.line for d in info.value.diagnostics]
     assert lines == sorted(lines)
@@ -142,7 +142,7 @@ PROBLEMS = source(
         def __init__(self):
             super().__init__()
             self.fc = nn.Linear(4, 8)
-            self.conv = nn.Conv3d(1, 1, 3)
+            self.conv = nn.ConvTranspose3d(1, 1, 3)
             self.mlp = Mlp(8, 16)
 
         def forward(self, x):
@@ -166,7 +166,7 @@ def test_partial_output_stubs_each_problem_and_reports_the_original_positions():
     assert sorted(stubs(code)) == [
         ("F.frobnicate(x)", "torch.nn.functional.frobnicate is not translated"),
         ("Mlp(8, 16)", f"{problems[1].message}"),
-        ("nn.Conv3d(1, 1, 3)", "torch.nn.Conv3d is not translated"),
+        ("nn.ConvTranspose3d(1, 1, 3)", "torch.nn.ConvTranspose3d is not translated"),
         ("torch.frobnicate(x)", "torch.frobnicate is not translated"),
     ]
     assert code.startswith("# PARTIAL TRANSLATION by torch2tf --allow-partial: 4 constructs")
@@ -180,7 +180,7 @@ def test_partial_output_raises_not_implemented_when_run():
     code, _ = translate_partial(PROBLEMS, "net.py")
     namespace: dict = {}
     exec(compile(code, "net_tf.py", "exec"), namespace)  # imports tensorflow, nothing else
-    with pytest.raises(NotImplementedError, match=r"nn\.Conv3d\(1, 1, 3\)"):
+    with pytest.raises(NotImplementedError, match=r"nn\.ConvTranspose3d\(1, 1, 3\)"):
         namespace["Net"]()
 
 

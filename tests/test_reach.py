@@ -85,7 +85,7 @@ MODEL = textwrap.dedent(
     class ConvNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv = nn.Conv3d(3, 8, 3)
+            self.conv = nn.ConvTranspose3d(3, 8, 3)
             self.rnn = nn.Bilinear(8, 8, 8)
 
         def forward(self, x):
@@ -159,7 +159,7 @@ def test_whole_file_reports_every_problem_but_a_class_is_not_blocked_by_what_it_
         translate_file(path)
     text = str(whole.value)
     assert "model.py:28:12" in text and "AdamW" in text  # the optimizer factory
-    assert "model.py:63:21" in text and "Conv3d" in text  # the sibling class
+    assert "model.py:63:21" in text and "ConvTranspose3d" in text  # the sibling class
     code = translate_file(path, classes=["Model"])
     assert "class Model(tf.keras.Model):" in code and "class Block(tf.keras.Model):" in code
     for gone in ("ConvNet", "AdamW", "get_device", "logging", "make_optimizer", "__main__"):

@@ -173,7 +173,7 @@ def test_untranslatable_constructs_are_all_reported_with_positions():
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.conv = nn.Conv3d(1, 1, 3)
+                self.conv = nn.ConvTranspose3d(1, 1, 3)
 
             def forward(self, x):
                 return torch.frobnicate(self.conv(x))
@@ -182,7 +182,7 @@ def test_untranslatable_constructs_are_all_reported_with_positions():
     with pytest.raises(TranslationError) as info:
         translate_source(source, "net.py")
     messages = [str(d) for d in info.value.diagnostics]
-    assert any(m.startswith("net.py:8:21: error: torch.nn.Conv3d") for m in messages)
+    assert any(m.startswith("net.py:8:21: error: torch.nn.ConvTranspose3d") for m in messages)
     assert any(m.startswith("net.py:11:16: error: torch.frobnicate") for m in messages)
 
 

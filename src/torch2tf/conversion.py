@@ -285,7 +285,7 @@ def infer_inputs(model: torch.nn.Module, batch: int = DEFAULT_BATCH) -> tuple[to
     model whose first weighted layer is a convolution, (batch, in_channels, *spatial) with the
     first spatial size the model runs on (see :func:`conv_input_shape`)."""
     first = next((m for m in model.modules() if next(m.parameters(False), None) is not None), None)
-    if isinstance(first, (torch.nn.Conv1d, torch.nn.Conv2d)):
+    if isinstance(first, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
         generator = torch.Generator().manual_seed(0)
         shape = (batch, *conv_input_shape(model, first))
         return (torch.randn(shape, generator=generator, dtype=_model_dtype(model)),)
@@ -302,7 +302,7 @@ def conv_input_shape(model: torch.nn.Module, conv: torch.nn.Module) -> tuple[int
     """(in_channels, *spatial) for a model starting with ``conv``: the first square size of
     ``SPATIAL_SIZES`` (32 first) that the model runs on, since a Linear after a flatten fixes
     the spatial size. Tried in eval mode on a batch of 2; the model is left as it was."""
-    dims = 1 if isinstance(conv, torch.nn.Conv1d) else 2
+    dims = len(conv.kernel_size)
     dtype = _model_dtype(model)
     training = model.training
     model.eval()

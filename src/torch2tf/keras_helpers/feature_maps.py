@@ -36,6 +36,10 @@ def torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_cor
             index = tf.minimum(tf.cast(tf.floor(where * step), tf.int32), n - 1)
             x = tf.gather(x, index, axis=axis)
             continue
+        if mode == "bicubic":
+            scale = None if scales is None else scales[axis - 1]
+            x = _torch_cubic(x, axis, n, out, scale, align_corners)
+            continue
         if align_corners:
             ratio = (n - 1) / (out - 1) if out > 1 else 0.0
             source = dst * tf.constant(ratio, tf.float32)
@@ -49,6 +53,35 @@ def torch_interpolate(x, size=None, scale_factor=None, mode="nearest", align_cor
         weight = tf.cast(tf.reshape(weight, shape), x.dtype)
         x = tf.gather(x, low, axis=axis) * (1 - weight) + tf.gather(x, high, axis=axis) * weight
     return x
+
+
+def _torch_cubic(x, axis, n, out, scale, align_corners):
+    """torch's bicubic resampling of one axis: Keys' cubic with a = -0.75 (TF's resize uses
+    -0.5), source index not clamped, its four taps clamped to the edge; float64 maps in
+    float64, others in float32, as torch computes them."""
+    dtype = tf.float64 if x.dtype == tf.float64 else tf.float32
+    dst = tf.range(out, dtype=dtype)
+    if align_corners:
+        source = dst * tf.constant((n - 1) / (out - 1) if out > 1 else 0.0, dtype)
+    else:
+        step = tf.constant(1.0 / scale if scale is not None else n / out, dtype)
+        source = step * (dst + 0.5) - 0.5
+    low = tf.floor(source)
+    t = source - low
+    a = -0.75
+    near = [t, 1 - t]  # |distance| <= 1
+    far = [t + 1, 2 - t]  # 1 < |distance| < 2
+    near = [((a + 2) * d - (a + 3)) * d * d + 1 for d in near]
+    far = [((a * d - 5 * a) * d + 8 * a) * d - 4 * a for d in far]
+    weights = [far[0], near[0], near[1], far[1]]
+    shape = [1] * len(x.shape)
+    shape[axis] = out
+    low = tf.cast(low, tf.int32)
+    total = 0
+    for tap, weight in zip(range(-1, 3), weights, strict=True):
+        index = tf.clip_by_value(low + tap, 0, n - 1)
+        total += tf.gather(x, index, axis=axis) * tf.cast(tf.reshape(weight, shape), x.dtype)
+    return total
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
@@ -148,26 +181,79 @@ class TorchPixelShuffle(tf.keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor, "unshuffle": self.unshuffle}
 
 
+def torch_local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
+    """torch's local_response_norm of a channels-last map: x / (k + alpha * mean of x**2 over
+    ``size`` channels, zero-padded size // 2 before and (size - 1) // 2 after) ** beta; TF's
+    local_response_normalization is 4-D only, its window symmetric and its alpha unscaled."""
+    channels, rank = x.shape[-1], len(x.shape)
+    padded = tf.pad(tf.square(x), [[0, 0]] * (rank - 1) + [[size // 2, (size - 1) // 2]])
+    total = tf.add_n([padded[..., i : i + channels] for i in range(size)])
+    return x / (total / size * alpha + k) ** beta
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchLocalResponseNorm(tf.keras.layers.Layer):
+    """torch's nn.LocalResponseNorm on a channels-last map (see torch_local_response_norm)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def call(self, inputs):
+        return torch_local_response_norm(inputs, self.size, self.alpha, self.beta, self.k)
+
+    def get_config(self):
+        names = ("size", "alpha", "beta", "k")
+        return {**super().get_config(), **{n: getattr(self, n) for n in names}}
+
+
 def torch_map_size(x):
     """torch's x.size() of a channels-last map: its sizes in torch's order (N, C, *spatial)."""
     shape = tf.keras.ops.shape(x)
     return (shape[0], shape[-1], *shape[1:-1])
 
 
-def torch_pool(x, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True):
+def torch_pool(
+    x,
+    kind,
+    kernel,
+    stride,
+    padding,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+    dilation=None,
+):
     """torch's max/avg pooling of a channels-last map where Keras's padding rules differ:
-    ceil_mode windows, -inf padding for max, torch's divisor for avg (static spatial sizes)."""
-    pads = []
-    for n, k, s, p in zip(x.shape[1:-1], kernel, stride, padding, strict=True):
-        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+    ceil_mode windows, -inf padding for max, torch's divisor for avg (or divisor_override),
+    dilated max windows (static spatial sizes)."""
+    dilation = dilation or [1] * len(kernel)
+    pads, outs = [], []
+    for n, k, s, p, d in zip(x.shape[1:-1], kernel, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1
+        out = (n + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
         if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside
             out -= 1
-        pads.append((p, max((out - 1) * s + k - n - p, p)))
+        pads.append((p, max((out - 1) * s + span - n - p, p)))
+        outs.append(out)
     paddings = [[0, 0], *pads, [0, 0]]
     if kind == "max":
         padded = tf.pad(x, paddings, constant_values=tf.cast(float("-inf"), x.dtype))
-        return tf.nn.max_pool(padded, kernel, stride, "VALID")
+        if set(dilation) == {1}:
+            return tf.nn.max_pool(padded, kernel, stride, "VALID")
+        # TF's pools take no dilation with strides; a window's max is the max over each axis
+        # in turn, each the max of the kernel taps' strided views along that axis
+        for axis, (k, d, o, s) in enumerate(zip(kernel, dilation, outs, stride, strict=True), 1):
+            views = []
+            for t in range(k):
+                index = [slice(None)] * len(padded.shape)
+                index[axis] = slice(t * d, t * d + (o - 1) * s + 1, s)
+                views.append(padded[tuple(index)])
+            padded = tf.reduce_max(tf.stack(views), axis=0)
+        return padded
     summed = tf.nn.avg_pool(tf.pad(x, paddings), kernel, stride, "VALID")
+    if divisor_override:  # every window is whole in the padded map: mean * size = its sum
+        return summed * tf.cast(math.prod(kernel) / divisor_override, x.dtype)
     ones = tf.ones([1, *x.shape[1:-1], 1], x.dtype)
     if count_include_pad:  # torch counts its padding, not the windows' overhang past it
         ones = tf.pad(ones, [[0, 0], *[(p, p) for p in padding], [0, 0]], constant_values=1)
@@ -180,14 +266,25 @@ def torch_pool(x, kind, kernel, stride, padding, ceil_mode=False, count_include_
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchPool(tf.keras.layers.Layer):
-    """torch's MaxPool/AvgPool with ceil_mode or count_include_pad=False (see torch_pool)."""
+    """torch's MaxPool/AvgPool with ceil_mode, count_include_pad=False, divisor_override or
+    dilation (see torch_pool)."""
 
     def __init__(
-        self, kind, kernel, stride, padding, ceil_mode=False, count_include_pad=True, **kw
+        self,
+        kind,
+        kernel,
+        stride,
+        padding,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+        dilation=None,
+        **kw,
     ):
         super().__init__(**kw)
         self.kind, self.kernel, self.stride, self.padding = kind, kernel, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override, self.dilation = divisor_override, dilation
 
     def call(self, inputs):
         return torch_pool(
@@ -198,8 +295,11 @@ class TorchPool(tf.keras.layers.Layer):
             self.padding,
             self.ceil_mode,
             self.count_include_pad,
+            self.divisor_override,
+            self.dilation,
         )
 
     def get_config(self):
         names = ("kind", "kernel", "stride", "padding", "ceil_mode", "count_include_pad")
+        names += ("divisor_override", "dilation")
         return {**super().get_config(), **{n: getattr(self, n) for n in names}}

@@ -18,6 +18,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     devices,
     elementwise,
     functional,
+    functional_conv,
     init,
     layers,
     losses,

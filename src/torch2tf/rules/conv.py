@@ -206,6 +206,24 @@ class Conv2d(_Conv):
     dims = 2
 
 
+@layer
+class Conv3d(_Conv):
+    """nn.Conv3d -> Conv3D on NDHWC, kernel permute(2, 3, 4, 1, 0); explicit zero padding."""
+
+    torch = "torch.nn.Conv3d"
+    examples = (
+        (
+            "nn.Conv3d(2, 8, 3, padding=1)",
+            (
+                "tf.keras.layers.Conv3D(8, 3, padding='same', "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(54))"
+            ),
+        ),
+    )
+    dims = 3
+
+
 class _ConvTranspose(LayerRule):
     dims: int
     initializers = {"weight": "kernel_initializer", "bias": "bias_initializer"}

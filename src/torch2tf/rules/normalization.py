@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from torch2tf.rules.layers import BatchNorm1d, _array, _no_dtype
-from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import (
+    LayerRule,
+    Unsupported,
+    const,
+    function,
+    keras_call,
+    layer,
+    src,
+)
 
 
 def _axis(normalized_shape: Any, name: str) -> str | None:
@@ -111,6 +119,14 @@ class BatchNorm2d(BatchNorm1d):
 
 
 @layer
+class BatchNorm3d(BatchNorm2d):
+    """nn.BatchNorm3d -> TorchBatchNorm on NDHWC: axis -1, momentum 1-m, eps 1e-5, unbiased var."""
+
+    torch = "torch.nn.BatchNorm3d"
+    examples = (("nn.BatchNorm3d(16)", "TorchBatchNorm(axis=-1, momentum=0.9, epsilon=1e-05)"),)
+
+
+@layer
 class GroupNorm(LayerRule):
     """nn.GroupNorm -> GroupNormalization(groups, epsilon=1e-5), axis -1 on a channels-last map."""
 
@@ -209,3 +225,42 @@ class InstanceNorm2d(_InstanceNorm):
         ),
     )
     dims = 2
+
+
+@layer
+class LocalResponseNorm(LayerRule):
+    """nn.LocalResponseNorm -> TorchLocalResponseNorm on a channels-last map (torch's window)."""
+
+    torch = "torch.nn.LocalResponseNorm"
+    examples = (
+        ("nn.LocalResponseNorm(5)", "TorchLocalResponseNorm(5)"),
+        (
+            "nn.LocalResponseNorm(4, alpha=1e-3, beta=0.5, k=2.0)",
+            "TorchLocalResponseNorm(4, alpha=1e-3, beta=0.5, k=2.0)",
+        ),
+    )
+
+    def keras(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        count, given = _response_norm(size, alpha, beta, k)
+        return keras_call("TorchLocalResponseNorm", count, **given)
+
+
+def _response_norm(size, alpha, beta, k) -> tuple[str, dict[str, str | None]]:
+    """The size and the keyword arguments (torch's defaults left out) of the helpers."""
+    count = const(size, None)
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise Unsupported("LocalResponseNorm size must be a positive int")
+    defaults = {"alpha": (alpha, 1e-4), "beta": (beta, 0.75), "k": (k, 1.0)}
+    return src(size), {n: None if const(v, None) == d else src(v) for n, (v, d) in defaults.items()}
+
+
+@function("torch.nn.functional.local_response_norm")
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0, *, _channels_last=False):
+    """torch_local_response_norm helper on a channels-last map (torch's window over channels)."""
+    if not _channels_last:
+        raise Unsupported(
+            "F.local_response_norm is translated only on a feature map the tensor facts follow",
+            "torch normalises over axis 1, Keras's channels are the last axis",
+        )
+    count, given = _response_norm(size, alpha, beta, k)
+    return keras_call("torch_local_response_norm", src(input), count, **given)

@@ -42,7 +42,9 @@ def _pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
     return [repr(list(kernel)), repr(list(strides)), repr(list(pads))]
 
 
-def _torch_pool(kind, dims, kernel_size, stride, padding, ceil_mode, count_include_pad) -> str:
+def _torch_pool(
+    kind, dims, kernel_size, stride, padding, ceil_mode, count_include_pad, extra=None
+) -> str:
     spec = _pool_spec(f"{kind} pool", dims, kernel_size, stride, padding)
     return keras_call(
         "TorchPool",
@@ -50,7 +52,26 @@ def _torch_pool(kind, dims, kernel_size, stride, padding, ceil_mode, count_inclu
         *spec,
         ceil_mode="True" if ceil_mode else None,
         count_include_pad=None if count_include_pad else "False",
+        **(extra or {}),
     )
+
+
+def _dilation(dilation, dims: int, name: str) -> dict[str, str]:
+    """torch_pool's ``dilation=`` (source) for a max pool's, {} for none."""
+    dilations = tuple_of(dilation, dims, f"{name} dilation")
+    if dilations is None or min(dilations) < 1:
+        raise Unsupported(f"{name} dilation= must be literal positive ints")
+    return {} if set(dilations) == {1} else {"dilation": repr(list(dilations))}
+
+
+def _divisor(divisor_override, name: str) -> dict[str, str]:
+    """torch_pool's ``divisor_override=`` (source) for an average pool's, {} for None."""
+    if src(divisor_override) == "None":
+        return {}
+    value = const(divisor_override, None)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not value):
+        raise Unsupported(f"{name} divisor_override= must be a non-zero int (torch's check)")
+    return {"divisor_override": src(divisor_override)}
 
 
 class _MaxPool(LayerRule):
@@ -66,13 +87,13 @@ class _MaxPool(LayerRule):
         ceil_mode=False,
     ):
         name = f"MaxPool{self.dims}d"
-        if tuple_of(dilation, self.dims, f"{name} dilation") != (1,) * self.dims:
-            raise Unsupported(f"{name}(dilation=...) is not translated yet")
+        dilated = _dilation(dilation, self.dims, name)
         if literal_flag(return_indices, f"{name} return_indices="):
             raise Unsupported(f"{name}(return_indices=True) is not translated")
         pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
-        if literal_flag(ceil_mode, f"{name} ceil_mode="):
-            return _torch_pool("max", self.dims, kernel_size, stride, padding, True, True)
+        ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
+        if ceil or dilated:  # Keras's pools have neither
+            return _torch_pool("max", self.dims, kernel_size, stride, padding, ceil, True, dilated)
         layer_source = keras_call(f"tf.keras.layers.MaxPooling{self.dims}D", pool, strides=strides)
         if pads is None:
             return layer_source
@@ -102,14 +123,29 @@ class MaxPool2d(_MaxPool):
                 "tf.keras.layers.MaxPooling2D(3, strides=2)])"
             ),
         ),
+        (
+            "nn.MaxPool2d(3, stride=1, dilation=2)",
+            "TorchPool('max', [3, 3], [1, 1], [0, 0], dilation=[2, 2])",
+        ),
     )
     dims = 2
+
+
+@layer
+class MaxPool3d(_MaxPool):
+    """nn.MaxPool3d -> MaxPooling3D on NDHWC; padding with -inf (TorchPadding) first."""
+
+    torch = "torch.nn.MaxPool3d"
+    examples = (("nn.MaxPool3d(2)", "tf.keras.layers.MaxPooling3D(2)"),)
+    dims = 3
 
 
 class _AvgPool(LayerRule):
     dims: int
 
-    def _average(self, kernel_size, stride, padding, ceil_mode, count_include_pad) -> str:
+    def _average(
+        self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor=None
+    ) -> str:
         name = f"AvgPool{self.dims}d"
         pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
         layer_source = keras_call(
@@ -117,8 +153,11 @@ class _AvgPool(LayerRule):
         )
         ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
         counted = literal_flag(count_include_pad, f"{name} count_include_pad=")
-        if ceil or (pads is not None and not counted):  # torch's divisor: TorchPool
-            return _torch_pool("avg", self.dims, kernel_size, stride, padding, ceil, counted)
+        extra = _divisor(divisor, name)
+        if ceil or extra or (pads is not None and not counted):  # torch's divisor: TorchPool
+            return _torch_pool(
+                "avg", self.dims, kernel_size, stride, padding, ceil, counted or bool(extra), extra
+            )
         return padded(layer_source, None if pads is None else short(pads, padding), self.dims)
 
 
@@ -134,14 +173,7 @@ class AvgPool1d(_AvgPool):
         return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-@layer
-class AvgPool2d(_AvgPool):
-    """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
-
-    torch = "torch.nn.AvgPool2d"
-    examples = (("nn.AvgPool2d(2)", "tf.keras.layers.AveragePooling2D(2)"),)
-    dims = 2
-
+class _AvgPoolOverride(_AvgPool):
     def keras(
         self,
         kernel_size,
@@ -151,9 +183,33 @@ class AvgPool2d(_AvgPool):
         count_include_pad=True,
         divisor_override=None,
     ):
-        if src(divisor_override) != "None":
-            raise Unsupported("AvgPool2d(divisor_override=...) is not translated yet")
-        return self._average(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        return self._average(
+            kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        )
+
+
+@layer
+class AvgPool2d(_AvgPoolOverride):
+    """nn.AvgPool2d -> AveragePooling2D; padding counted in the divisor: ZeroPadding2D first."""
+
+    torch = "torch.nn.AvgPool2d"
+    examples = (
+        ("nn.AvgPool2d(2)", "tf.keras.layers.AveragePooling2D(2)"),
+        (
+            "nn.AvgPool2d(2, divisor_override=3)",
+            "TorchPool('avg', [2, 2], [2, 2], [0, 0], divisor_override=3)",
+        ),
+    )
+    dims = 2
+
+
+@layer
+class AvgPool3d(_AvgPoolOverride):
+    """nn.AvgPool3d -> AveragePooling3D; padding counted in the divisor: ZeroPadding3D first."""
+
+    torch = "torch.nn.AvgPool3d"
+    examples = (("nn.AvgPool3d(2)", "tf.keras.layers.AveragePooling3D(2)"),)
+    dims = 3
 
 
 class _Adaptive(LayerRule):
@@ -194,7 +250,7 @@ def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
                 f"tf.keras.layers.Global{kind}Pooling{dims}D(keepdims=True)",
             ),
             (
-                f"nn.Adaptive{torch_kind}Pool{dims}d({'4' if dims == 1 else '(4, 4)'})",
+                f"nn.Adaptive{torch_kind}Pool{dims}d({'4' if dims == 1 else (4,) * dims})",
                 f"tf.keras.layers.Adaptive{kind}Pooling{dims}D(4)",
             ),
         ),
@@ -204,7 +260,7 @@ def _adaptive(dims: int, kind: str, torch_kind: str) -> None:
     layer(type(f"Adaptive{torch_kind}Pool{dims}d", (_Adaptive,), attributes))
 
 
-for _dims in (1, 2):
+for _dims in (1, 2, 3):
     _adaptive(_dims, "Average", "Avg")
     _adaptive(_dims, "Max", "Max")
 
@@ -238,6 +294,15 @@ class Dropout2d(_ChannelDropout):
     dims = 2
 
 
+@layer
+class Dropout3d(_ChannelDropout):
+    """nn.Dropout3d -> SpatialDropout3D on NDHWC: whole channels dropped, as torch does."""
+
+    torch = "torch.nn.Dropout3d"
+    examples = (("nn.Dropout3d(0.2)", "tf.keras.layers.SpatialDropout3D(0.2)"),)
+    dims = 3
+
+
 # --------------------------------------------------------------------------- F.* forms
 
 _ON_MAPS = (
@@ -261,13 +326,22 @@ def _spatial_pad(x: str, pads: tuple[int, ...], value: str | None = None) -> str
 def _functional_pool(kind: str, dims: int):
     name = f"{kind}_pool{dims}d"
 
-    def pool(x, kernel_size, stride, padding, ceil_mode, channels_last, count_include_pad=True):
+    def pool(
+        x,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        channels_last,
+        count_include_pad=True,
+        extra=None,
+    ):
         _on_map(name, channels_last)
         if const(stride, None) in ([], ()):
             stride = None
         _, _, pads = _pool_args(f"F.{name}", dims, kernel_size, stride, padding, ceil_mode)
         ceil = literal_flag(ceil_mode, "ceil_mode=")
-        if ceil or not count_include_pad:
+        if ceil or not count_include_pad or extra:  # torch's windows and divisor: torch_pool
             spec = _pool_spec(f"F.{name}", dims, kernel_size, stride, padding)
             return keras_call(
                 "torch_pool",
@@ -276,6 +350,7 @@ def _functional_pool(kind: str, dims: int):
                 *spec,
                 ceil_mode="True" if ceil else None,
                 count_include_pad=None if count_include_pad else "False",
+                **(extra or {}),
             )
         kernel = tuple_of(kernel_size, dims, name)
         strides = kernel if src(stride) == "None" else tuple_of(stride, dims, name)
@@ -306,11 +381,12 @@ def _register_functional_pools(dims: int) -> None:
         *,
         _channels_last=False,
     ):
-        if tuple_of(dilation, dims, "dilation") != (1,) * dims:
-            raise Unsupported(f"F.max_pool{dims}d(dilation=...) is not translated yet")
+        dilated = _dilation(dilation, dims, f"F.max_pool{dims}d")
         if literal_flag(return_indices, "return_indices="):
             raise Unsupported(f"F.max_pool{dims}d(return_indices=True) is not translated")
-        return max_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last)
+        return max_pool(
+            input, kernel_size, stride, padding, ceil_mode, _channels_last, True, dilated
+        )
 
     max_pool_nd.__doc__ = f"tf.nn.max_pool{dims}d on channels-last maps; padding -inf first."
 
@@ -342,10 +418,11 @@ def _register_functional_pools(dims: int) -> None:
             *,
             _channels_last=False,
         ):
-            if src(divisor_override) != "None":
-                raise Unsupported(f"F.avg_pool{dims}d(divisor_override=...) is not translated yet")
-            counted = literal_flag(count_include_pad, "count_include_pad=")
-            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
+            extra = _divisor(divisor_override, f"F.avg_pool{dims}d")
+            counted = literal_flag(count_include_pad, "count_include_pad=") or bool(extra)
+            return avg_pool(
+                input, kernel_size, stride, padding, ceil_mode, _channels_last, counted, extra
+            )
 
     avg_pool_nd.__doc__ = (
         f"tf.nn.avg_pool{dims}d on channels-last maps; zero padding (counted) first."
@@ -402,5 +479,5 @@ def _register_functional_pools(dims: int) -> None:
     )
 
 
-for _dims in (1, 2):
+for _dims in (1, 2, 3):
     _register_functional_pools(_dims)

@@ -1,8 +1,9 @@
 """torch.nn resampling and padding on channels-last maps -> Keras layers or small helpers.
 
 torch's nearest interpolation takes source pixel floor(dst * in/out) where TF's resize uses
-half-pixel centres, and TF's bilinear resize has no align_corners: ``torch_interpolate``
-gathers torch's own source pixels with its float32 weights instead. PixelShuffle orders the
+half-pixel centres, TF's bilinear resize has no align_corners and its bicubic uses Keys'
+a = -0.5 (torch: -0.75; 0.2 to 1.4 apart on N(0, 1) maps): ``torch_interpolate`` gathers
+torch's own source pixels with its weights instead. PixelShuffle orders the
 channels (C, r, r) where ``depth_to_space`` orders them (r, r, C): ``TorchPixelShuffle``.
 Padding pairs run from torch's last dim backwards, which on a map are its spatial axes.
 """
@@ -22,7 +23,7 @@ from torch2tf.rules.registry import (
     src,
 )
 
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear")
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic")
 
 
 def _interpolation(
@@ -92,13 +93,17 @@ class _Upsample(LayerRule):
 
 @layer
 class Upsample(_Upsample):
-    """nn.Upsample -> TorchUpsample (torch's source pixels; nearest, linear, bilinear)."""
+    """nn.Upsample -> TorchUpsample (torch's source pixels; nearest, (bi)linear, bicubic)."""
 
     torch = "torch.nn.Upsample"
     examples = (
         (
             "nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False)",
             "TorchUpsample(scale_factor=2, mode='bilinear')",
+        ),
+        (
+            "nn.Upsample(size=(32, 32), mode='bicubic', align_corners=True)",
+            "TorchUpsample(size=(32, 32), mode='bicubic', align_corners=True)",
         ),
     )
 

@@ -99,6 +99,7 @@ class _ClassPass(Walk, Layers, Calls, Axes):
         self.as_maps: set[Key] = set()
         while True:  # again while a permute/view turns out to feed a map (a few passes)
             self.out = ClassFacts()
+            self.sizes: dict[str, tuple[str, int]] = {}  # name -> (map, dim) of x.size()
             self.wanted: set[Key] = set()
             self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
             env = {p: self._input_fact(forward, p) for p in params}

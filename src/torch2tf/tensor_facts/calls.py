@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from torch2tf.tensor_facts.records import (
     FLAT,
+    GROUPED,
     MAP,
     PLAIN,
     PLAIN_FACT,
@@ -17,7 +18,7 @@ from torch2tf.tensor_facts.records import (
     ArgRewrite,
     Fact,
 )
-from torch2tf.tensor_facts.syntax import _argument, _literal
+from torch2tf.tensor_facts.syntax import _argument, _literal, key_of
 from torch2tf.tensor_facts.tables import (
     _ELEMENTWISE_FUNCTIONS,
     _ELEMENTWISE_METHODS,
@@ -55,6 +56,8 @@ class Calls:
             return self._reduce(node, _REDUCTIONS[qualified], first)
         if qualified == "torch.flatten" and first.kind == MAP:
             return self._flatten(node, first, 1)
+        if qualified in ("torch.transpose", "torch.swapaxes") and first.kind == GROUPED:
+            return self._grouped(node, "transpose", first, 1)
         if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes") and first.is_map:
             return self._permute(node, qualified.rpartition(".")[2], first, 1)
         if qualified in ("torch.chunk", "torch.split") and first.kind == MAP:
@@ -90,8 +93,10 @@ class Calls:
             sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
             if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                 return replace(fact, spatial=tuple(sizes))
-        if name.startswith("dropout"):
+        if name.startswith(("dropout", "local_response")):  # sizes kept
             return fact
+        if name.startswith("conv"):  # channels: the weight's, unknown here
+            return Fact(MAP, fact.rank)
         return replace(fact, spatial=None)
 
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
@@ -105,6 +110,8 @@ class Calls:
                 return self._permute(node, name, receiver, 0)
             if name in ("view", "reshape"):
                 return self._view_as_map(node)
+            if name == "unsqueeze":
+                return self._unsqueezed_as_map(node)
             if name in _ELEMENTWISE_METHODS and receiver.origin is not None:
                 return receiver
             if f"Tensor.{name}" in _REDUCTIONS and not (node.args or node.keywords):
@@ -114,7 +121,12 @@ class Calls:
             return UNKNOWN_FACT
         if name in _ELEMENTWISE_METHODS and all(not a.is_map for a in args):
             return receiver
+        if receiver.kind == GROUPED:
+            return self._grouped(node, name, receiver, 0)
         key = f"Tensor.{name}"
+        if receiver.kind == MAP and receiver.rank == 4 and name in ("view", "reshape"):
+            if len(node.args) == 5:
+                return self._grouped(node, name, receiver, 0)
         if receiver.kind == MAP:
             if key in _SOFTMAX:
                 return self._softmax(node, _SOFTMAX[key], receiver)
@@ -171,3 +183,73 @@ class Calls:
             total = sum(channels) if None not in channels else None
             return Fact(MAP, first.rank, total, None)
         return first
+
+    def _unsqueezed_as_map(self, node: ast.Call) -> Fact:
+        """Squeeze-excitation's ``s.unsqueeze(-1).unsqueeze(-1)`` of an (N, C) tensor: torch's
+        (N, C, 1, 1) map; in Keras both unsqueeze at 1, giving (N, 1, 1, C)."""
+        inner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if not (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Attribute)
+            and inner.func.attr == "unsqueeze"
+        ):
+            return PLAIN_FACT
+        first, first_at = _argument(inner, "dim", 0)
+        second, second_at = _argument(node, "dim", 0)
+        if _literal(first) not in (-1, 2) or _literal(second) not in (-1, 3):
+            return PLAIN_FACT
+        key = key_of(node, self.analysis.lines)
+        if key in self.as_maps:
+            self._rewrite(inner, first_at, "1")
+            self._rewrite(node, second_at, "1")
+            return Fact(MAP, 4, None, None, (1, 1))
+        self.origins[key] = Fact(MAP, 4, None, None, (1, 1))
+        return replace(PLAIN_FACT, origin=key)
+
+    def _grouped(self, node: ast.Call, name: str, fact: Fact, offset: int) -> Fact:
+        """Channel shuffle on an NCHW map, ``b, c, h, w = x.size()`` first: ``x.view(b, g,
+        c // g, h, w)``, ``transpose(1, 2)`` and ``view(b, -1, h, w)`` back; in Keras the
+        channels are split and swapped last: ``(b, h, w, g, c // g)``, axes 3 and 4."""
+        hint = (
+            "shuffle channels as x.view(b, groups, c // groups, h, w), transpose(1, 2), "
+            "x.view(b, -1, h, w), with b, c, h, w = x.size()"
+        )
+        args = node.args
+        if name == "transpose" and fact.kind == GROUPED:
+            dims = [_literal(a) for a in args[offset:]]
+            if node.keywords or sorted(d % 5 for d in dims if isinstance(d, int)) != [1, 2]:
+                return self.error(node, "only transpose(1, 2) of grouped channels is translated")
+            self._rewrite(node, ArgRewrite(offset, None, ""), "3")
+            self._rewrite(node, ArgRewrite(offset + 1, None, ""), "4")
+            return fact
+        if name not in ("view", "reshape") or node.keywords:
+            return self.error(node, f"Tensor.{name}() of grouped channels is not translated", hint)
+        # b, c, h, w = x.size() of the map viewed, then x.view(b, g, c // g, h, w); its
+        # grouped view keeps those sizes, whatever it is called when viewed back
+        viewed = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        sizes = [
+            self.sizes.get(a.id, (None, None)) if isinstance(a, ast.Name) else (None, None)
+            for a in args
+        ]
+        sizes = [d if of == viewed or fact.kind == GROUPED else None for of, d in sizes]
+        plain = (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+        # sizes as TensorFlow reads them too (a call here would still be torch's source)
+        simple = all(isinstance(n, (*plain, ast.expr_context)) for a in args for n in ast.walk(a))
+        spatial = [len(args) - 2, len(args) - 1]
+        if not simple or [sizes[0], *(sizes[i] for i in spatial)] != [0, 2, 3]:
+            return self.error(
+                node, f"this {name} of a feature map is not a channel shuffle's view", hint
+            )
+        text = [ast.unparse(a) for a in args]
+        if fact.kind == MAP:  # (b, g, c // g, h, w) -> (b, h, w, g, c // g)
+            order = [0, 3, 4, 1, 2]
+            result = Fact(GROUPED, 5, fact.channels, fact.channels_from, fact.spatial)
+        else:  # (b, c, h, w) -> (b, h, w, c)
+            if len(args) != 4:
+                return self.error(node, f"this {name} of grouped channels is not one map", hint)
+            order = [0, 2, 3, 1]
+            result = Fact(MAP, 4, fact.channels, fact.channels_from, fact.spatial)
+        for index, source in enumerate(order):
+            if source != index:
+                self._rewrite(node, ArgRewrite(index, None, ""), text[source])
+        return result

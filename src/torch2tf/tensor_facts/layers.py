@@ -55,7 +55,7 @@ class Layers:
             return UNKNOWN_FACT
         if qualified in _CONVS or qualified in _MAP_LAYERS:
             rank = _CONVS.get(qualified) or _MAP_LAYERS[qualified] or fact.rank
-            if fact.kind != MAP or fact.rank != rank or rank not in (3, 4):
+            if fact.kind != MAP or fact.rank != rank or rank not in (3, 4, 5):
                 received = (
                     f"a map of rank {fact.rank}"
                     if fact.kind == MAP

@@ -14,7 +14,9 @@ PLAIN, SCALAR, UNKNOWN = "plain", "scalar", "unknown"
 MAP, FLAT = "channels_last", "flattened_map"
 MAPS = "channels_last_maps"
 """The pieces of a map that ``chunk``/``split`` cut (bound by unpacking or indexing)."""
-_TRACKED = (MAP, FLAT, MAPS)
+GROUPED = "grouped_channels"
+"""A channel shuffle's view of a map: torch's (N, G, C/G, H, W) is Keras's (N, H, W, G, C/G)."""
+_TRACKED = (MAP, FLAT, MAPS, GROUPED)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Fact:
 
     @property
     def is_map(self) -> bool:
-        return self.kind in (MAP, FLAT, MAPS, UNKNOWN)
+        return self.kind in (MAP, FLAT, MAPS, GROUPED, UNKNOWN)
 
     def layout(self) -> str:
         """Readable layout for reports: ``NCHW -> NHWC``, ``features``."""
@@ -91,6 +93,8 @@ class ClassFacts:
     channels_last_layers: set[Key] = field(default_factory=set)
     """Constructor calls of layers that must be built channels-last (BatchNorm1d on (N, L, C))."""
     rewrites: dict[Key, list[ArgRewrite]] = field(default_factory=dict)
+    slices: dict[Key, str] = field(default_factory=dict)
+    """Indexings whose index is rewritten: ``s[:, :, None, None]`` -> ``s[:, None, None, :]``."""
     followed: set[Key] = field(default_factory=set)
     """Constructor calls of layers the pass followed onto feature maps."""
     diagnostics: list[tuple[int, int, str, str]] = field(default_factory=list)

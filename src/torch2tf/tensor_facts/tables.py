@@ -9,6 +9,8 @@ _MAP_LAYERS = {
     **{f"torch.nn.{n}2d": 4 for n in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "Dropout")},
     **{f"torch.nn.{n}2d": 4 for n in ("AdaptiveMaxPool", "BatchNorm", "InstanceNorm")},
     "torch.nn.InstanceNorm1d": 3,
+    **{f"torch.nn.{n}3d": 5 for n in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "Dropout")},
+    **{f"torch.nn.{n}3d": 5 for n in ("AdaptiveMaxPool", "BatchNorm")},
     **{f"torch.nn.{n}2d": 4 for n in ("UpsamplingNearest", "UpsamplingBilinear")},
     **{f"torch.nn.Pixel{n}": 4 for n in ("Shuffle", "Unshuffle")},
     **{f"torch.nn.{n}Pad1d": 3 for n in ("Zero", "Constant", "Reflection", "Replication")},
@@ -16,8 +18,9 @@ _MAP_LAYERS = {
     "torch.nn.CircularPad1d": 3,
     "torch.nn.CircularPad2d": 4,
     "torch.nn.Upsample": None,  # a map of rank 3 or 4
+    "torch.nn.LocalResponseNorm": None,  # a map of any rank
 }
-_CONVS = {"torch.nn.Conv1d": 3, "torch.nn.Conv2d": 4}
+_CONVS = {"torch.nn.Conv1d": 3, "torch.nn.Conv2d": 4, "torch.nn.Conv3d": 5}
 _CONVS.update({"torch.nn.ConvTranspose1d": 3, "torch.nn.ConvTranspose2d": 4})
 CHANNELS_LAST_LAYERS = frozenset(_MAP_LAYERS) | frozenset(_CONVS)
 """Layers that exist only on channels-last maps: the pass must have followed each one."""
@@ -59,8 +62,12 @@ MAP_FUNCTIONS = {
     **{f"{_F}{n}2d": 4 for n in ("max_pool", "avg_pool", "adaptive_avg_pool", "dropout")},
     f"{_F}adaptive_max_pool1d": 3,
     f"{_F}adaptive_max_pool2d": 4,
+    **{f"{_F}{n}3d": 5 for n in ("max_pool", "avg_pool", "adaptive_avg_pool", "dropout")},
+    f"{_F}adaptive_max_pool3d": 5,
     f"{_F}interpolate": None,
     f"{_F}pad": None,
+    f"{_F}local_response_norm": None,
+    **{f"{_F}conv{d}d": d + 2 for d in (1, 2, 3)},
 }
 # (qualified function or Tensor.method) -> (dim parameter, its positional index as written)
 _SOFTMAX = {

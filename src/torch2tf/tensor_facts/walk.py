@@ -9,13 +9,14 @@ from torch2tf.tensor_facts.records import (
     _TRACKED,
     MAP,
     MAPS,
+    PLAIN,
     PLAIN_FACT,
     SCALAR_FACT,
     UNKNOWN,
     UNKNOWN_FACT,
     Fact,
 )
-from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr
+from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, key_of
 
 
 class Walk:
@@ -29,6 +30,7 @@ class Walk:
                 fact = self.expr(stmt.value, env)
                 for target in stmt.targets:
                     self._bind(target, fact, env)
+                self._bind_sizes(stmt, env)
             elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
                 value = stmt.value
                 if isinstance(stmt, ast.AugAssign):
@@ -69,8 +71,26 @@ class Walk:
             return Fact(a.kind, a.rank, channels, source, spatial)
         return self.error(node, f"{name} has another layout after each branch of this if")
 
+    def _bind_sizes(self, stmt: ast.Assign, env: dict[str, Fact]) -> None:
+        """``b, c, h, w = x.size()`` (or ``x.shape``) of a map: each name's torch dim."""
+        value = stmt.value
+        if isinstance(value, ast.Call) and not (value.args or value.keywords):
+            value = value.func if getattr(value.func, "attr", None) == "size" else value
+        of_map = (
+            isinstance(value, ast.Attribute)
+            and value.attr in ("size", "shape")
+            and isinstance(value.value, ast.Name)
+            and env.get(value.value.id, PLAIN_FACT).kind == MAP
+        )
+        for target in stmt.targets:
+            if of_map and isinstance(target, ast.Tuple):
+                for dim, element in enumerate(target.elts):
+                    if isinstance(element, ast.Name):
+                        self.sizes[element.id] = (value.value.id, dim)
+
     def _bind(self, target: ast.AST, fact: Fact, env: dict[str, Fact]) -> None:
         if isinstance(target, ast.Name):
+            self.sizes.pop(target.id, None)
             env[target.id] = fact
         elif isinstance(target, (ast.Tuple, ast.List)):
             if fact.kind == MAPS:
@@ -128,6 +148,8 @@ class Walk:
                 )
             return SCALAR_FACT
         fact = self.expr(value, env)
+        if fact.kind == PLAIN:
+            return self._indexed_as_map(node)
         if fact.kind == MAPS and isinstance(_literal(node.slice), int):
             return replace(fact, kind=MAP)
         if fact.kind in _TRACKED:
@@ -187,3 +209,27 @@ class Walk:
                 "apply torch layers or torch functions to feature maps directly in forward()",
             )
         return UNKNOWN_FACT if any(f.is_map for f in inputs) else PLAIN_FACT
+
+    def _indexed_as_map(self, node: ast.Subscript) -> Fact:
+        """Squeeze-excitation's ``s[:, :, None, None]`` (or ``s[..., None, None]``) of an
+        (N, C) tensor: torch's (N, C, 1, 1) map, in Keras ``s[:, None, None, :]``."""
+        index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        full = [
+            isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None
+            for e in index
+        ]
+        new = [isinstance(e, ast.Constant) and e.value is None for e in index]
+        ellipsis = bool(index) and isinstance(index[0], ast.Constant) and index[0].value is ...
+        kept = 1 if ellipsis else 2
+        if not (ellipsis or full[:2] == [True, True]) or not all(new[kept:]):
+            return PLAIN_FACT
+        added = len(index) - kept
+        if not 1 <= added <= 3:
+            return PLAIN_FACT
+        as_map = Fact(MAP, 2 + added, None, None, (1,) * added)
+        key = key_of(node, self.analysis.lines)
+        if key in self.as_maps:
+            self.out.slices[key] = ", ".join([":", *["None"] * added, ":"])
+            return as_map
+        self.origins[key] = as_map
+        return replace(PLAIN_FACT, origin=key)

@@ -175,6 +175,13 @@ class CallRewrite(RewriteBase):
             layer = named_layer(layer, attr, helper_sources())
         return layer
 
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
+        """An indexing the tensor facts place on a map: its index in Keras's layout."""
+        index = self.slices.get(self._key(original))
+        if index is None:
+            return updated
+        return updated.with_changes(slice=cst.parse_expression(f"_[{index}]").slice)
+
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
 

@@ -1,0 +1,122 @@
+"""Forward idioms of classifiers on feature maps: squeeze-excitation scaling by an indexed or
+unsqueezed (N, C) vector, channel shuffle (view into groups, transpose, view back), and
+global pooling flattened; each converted and checked against torch in eval and train mode, or
+refused precisely."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from layer_harness import convert_checked
+from test_cnn import images
+from test_cnn_idioms import net
+
+import torch2tf
+from torch2tf.translate import translate_source
+
+SQUEEZE_EXCITATION = [
+    "s = torch.sigmoid(self.fc(x.mean([2, 3])))\nreturn x * s[:, :, None, None]",
+    "s = torch.sigmoid(self.fc(x.mean((2, 3))))\nreturn x * s[..., None, None]",
+    "s = self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))\nreturn x * s.unsqueeze(-1).unsqueeze(-1)",
+    "s = self.fc(torch.flatten(self.pool(x), 1))\nreturn s[:, :, None, None] * x + x",
+    "s = self.fc(x.amax(dim=(2, 3)))\nreturn x * s.unsqueeze(2).unsqueeze(3).sigmoid()",
+]
+
+
+@pytest.mark.parametrize("body", SQUEEZE_EXCITATION)
+def test_squeeze_excitation_scaling(tmp_path, body):
+    pool = "\nself.pool = nn.AdaptiveAvgPool2d(1)" if "self.pool" in body else ""
+    source = net(
+        f"self.conv = nn.Conv2d(3, 8, 3){pool}\nself.fc = nn.Linear(8, 8)",
+        f"x = self.conv(x)\n{body}",
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    assert "transpose" not in conversion.source.split("class Net")[1]
+
+
+def test_squeeze_excitation_on_volumes(tmp_path):
+    source = net(
+        "self.conv = nn.Conv3d(3, 8, 3)\nself.fc = nn.Linear(8, 8)",
+        "x = self.conv(x)\ns = torch.sigmoid(self.fc(x.mean([2, 3, 4])))\n"
+        "return x * s[:, :, None, None, None]",
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 7, batch=2, dims=3))
+    assert "s[:, None, None, None, :]" in conversion.source
+
+
+SHUFFLES = [
+    """
+    b, c, h, w = x.size()
+    x = x.view(b, 2, c // 2, h, w)
+    x = torch.transpose(x, 1, 2).contiguous()
+    x = x.view(b, -1, h, w)
+    """,
+    """
+    batch, channels, height, width = x.size()
+    groups = 4
+    x = x.reshape(batch, groups, channels // groups, height, width).transpose(1, 2)
+    x = x.reshape(batch, channels, height, width)
+    """,
+    """
+    b, c, h, w = x.size()
+    x = x.view(b, 4, c // 4, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+    """,
+]
+
+
+@pytest.mark.parametrize("shuffle", SHUFFLES)
+def test_channel_shuffle(tmp_path, shuffle):
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)\nself.mix = nn.Conv2d(8, 8, 1, groups=2)",
+        f"x = self.conv(x)\n{textwrap.dedent(shuffle).strip()}\nreturn self.mix(x)",
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    generated = conversion.source.split("class Net")[1]
+    assert "tf.keras.ops.swapaxes(" in generated and "3, 4" in generated  # C/G and G swapped
+    assert "tf.transpose" not in generated
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "b, c, h, w = x.size()\nx = x.view(b, c, h, w // 2, 2)",
+            "14:13: error: this view of a feature map is not a channel shuffle's view",
+        ),
+        (
+            "b, c, h, w = x.size()\nx = x.view(b, 2, c // 2, h, w).permute(0, 2, 1, 3, 4)",
+            "14:13: error: Tensor.permute() of grouped channels is not translated",
+        ),
+        (
+            "b, c, h, w = x.size()\nx = x.view(b, 2, c // 2, h, w).transpose(1, 3)",
+            "14:13: error: only transpose(1, 2) of grouped channels is translated",
+        ),
+        (
+            "b, c, h, w = x.size()\nx = x.view(b, 2, c // 2, h, w).transpose(1, 2).mean(1)",
+            "14:13: error: Tensor.mean() of grouped channels is not translated",
+        ),
+        (
+            "b, c, h, w = x.size()\nx = x.view(b, 2, c // 2, x.size(2), w)",
+            "14:13: error: this view of a feature map is not a channel shuffle's view",
+        ),
+        (
+            "y = x * 2\nb, c, h, w = y.size()\nx = x.view(b, 2, c // 2, h, w)",
+            "15:13: error: this view of a feature map is not a channel shuffle's view",
+        ),
+    ],
+)
+def test_what_is_not_a_channel_shuffle_is_refused(body, expected):
+    source = net("self.conv = nn.Conv2d(3, 8, 3)", f"x = self.conv(x)\n{body}\nreturn x")
+    with pytest.raises(torch2tf.TranslationError) as caught:
+        translate_source(source, "net.py")
+    messages = [str(d) for d in caught.value.diagnostics]
+    assert any(m.startswith(f"net.py:{expected}") for m in messages), messages
+
+
+def test_global_pooling_flattened(tmp_path):
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)\nself.fc = nn.Linear(8, 2)",
+        "return self.fc(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))",
+    )
+    convert_checked(tmp_path, source, images(3, 9))
