@@ -89,7 +89,9 @@ class _ClassPass(Walk, Layers, Calls, Axes):
 
     def run(self) -> ClassFacts:
         forward = self.methods.get("forward")
+        attributes = {a: layer.qualified for a, layer in self.layers.items()}
         if forward is None:
+            self.out.attribute_layers = attributes
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
@@ -101,6 +103,7 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
             if self.wanted <= self.as_maps:
+                self.out.attribute_layers = attributes
                 return self.out
             self.as_maps |= self.wanted
 
