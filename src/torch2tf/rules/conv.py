@@ -98,7 +98,9 @@ class _Conv(LayerRule):
             short(kernel, kernel_size),
             strides=None if strides and set(strides) == {1} else short(strides, stride),
             padding=keras_mode,
-            dilation_rate=None if dilations and set(dilations) == {1} else short(dilations, dilation),
+            dilation_rate=None
+            if dilations and set(dilations) == {1}
+            else short(dilations, dilation),
             groups=None if const(groups, None) == 1 else src(groups),
             use_bias=None if with_bias else "False",
             kernel_initializer=self.initializer("weight", "torch_default_kernel()"),

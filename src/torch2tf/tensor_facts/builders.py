@@ -27,9 +27,7 @@ MODULE = "module"
 
 
 def _returned(func: ast.FunctionDef) -> list[ast.expr]:
-    return [
-        n.value for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None
-    ]
+    return [n.value for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
 
 
 def _assigned(func: ast.FunctionDef, target: str) -> list[ast.expr]:
@@ -70,18 +68,19 @@ class Builders:
         if name in self.classes:
             return _Layer(MODULE, node, classes=(name,))
         if name in self.functions:  # a project function returning one layer
-            results = [self.built(r, self.functions[name], cls, depth + 1) for r in _returned(
-                self.functions[name]
-            )]
+            results = [
+                self.built(r, self.functions[name], cls, depth + 1)
+                for r in _returned(self.functions[name])
+            ]
             if len(results) == 1:
                 return results[0]
             return None
         method = _self_attr(node.func)
         methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
         if method in methods:
-            results = [self.built(r, methods[method], cls, depth + 1) for r in _returned(
-                methods[method]
-            )]
+            results = [
+                self.built(r, methods[method], cls, depth + 1) for r in _returned(methods[method])
+            ]
             return results[0] if len(results) == 1 else None
         held = self._held(node.func, func, cls, depth)
         if held in self.layer_names:  # norm_layer(planes), norm_layer = nn.BatchNorm2d

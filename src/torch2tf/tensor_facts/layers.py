@@ -6,7 +6,6 @@ import ast
 from dataclasses import replace
 
 from torch2tf.tensor_facts.builders import MODULE, _Layer
-
 from torch2tf.tensor_facts.records import (
     FLAT,
     MAP,
@@ -39,7 +38,8 @@ class Layers:
         if fact.is_map or result.is_map:
             previous = self.out.layers.get(path)
             if previous is not None and previous != (fact, result):
-                if [(f.kind, f.rank) for f in previous] != [(f.kind, f.rank) for f in (fact, result)]:
+                layouts = [(f.kind, f.rank) for f in (fact, result)]
+                if [(f.kind, f.rank) for f in previous] != layouts:
                     return self.error(
                         node, f"self.{path} is applied to tensors of different layouts"
                     )

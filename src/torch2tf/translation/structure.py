@@ -105,7 +105,10 @@ class StructureRewrite(RewriteBase):
             self._settle(original)
             module = cst.parse_module(self.cls.replaced[original])
             note = "# torch's init loop, run on the Keras layers (before they are built)"
-            lines = [*getattr(original, "leading_lines", ()), cst.EmptyLine(comment=cst.Comment(note))]
+            lines = [
+                *getattr(original, "leading_lines", ()),
+                cst.EmptyLine(comment=cst.Comment(note)),
+            ]
             return module.body[0].with_changes(leading_lines=lines)
         return super().on_leave(original, updated)
 
