@@ -168,9 +168,11 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         """A loop over self.modules() reaching layers built outside __init__: kept as a loop
         over the Keras layers (see init_code/runtime.py)."""
         info = self.info
-        if not (is_modules_loop(stmt) and (info.modules or info.opaque_builders)):
-            return False
         facts = getattr(self.t, "facts", {})
+        own = facts.get(info.node.name.value)
+        passed = own is not None and "module" in own.attribute_layers.values()  # passed in
+        if not (is_modules_loop(stmt) and (info.modules or info.opaque_builders or passed)):
+            return False
         layers = {name: f.attribute_layers for name, f in facts.items()}
         loop = RuntimeLoop(self, set(getattr(self.t, "classes", ())), layers)
         try:

@@ -25,6 +25,7 @@ KERAS_CLASSES = {
     "torch.nn.Conv1d": "tf.keras.layers.Conv1D",
     "torch.nn.Conv2d": "tf.keras.layers.Conv2D",
     "torch.nn.GroupNorm": "tf.keras.layers.GroupNormalization",
+    "torch.nn.Linear": "tf.keras.layers.Dense",  # MultiheadAttention's out_proj is both
 }
 # torch layers sharing a Keras class: isinstance reaches more layers than torch's does.
 SHARED_CLASSES = {f"torch.nn.BatchNorm{n}d": "TorchBatchNorm" for n in (1, 2, 3)}
@@ -151,6 +152,12 @@ class RuntimeLoop:
         return ".".join(parts[:-1]), variables.pop()
 
     def _statement(self, stmt: cst.BaseStatement, types: set[str]) -> list[str]:
+        if isinstance(stmt, cst.If) and stmt.orelse is None:  # if m.bias is not None:
+            test = self._not_none(stmt.test, types)
+            body: list[str] = []
+            for child in stmt.body.body:
+                body += self._statement(child, types)
+            return [f"if {test}:"] + ["    " + line for line in body]
         call = None
         if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
             expr = stmt.body[0]
