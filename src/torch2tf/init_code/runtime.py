@@ -66,7 +66,8 @@ class RuntimeLoop:
         for child in stmt.body.body:
             body += self._statement(child, types)
         if body and all(line.startswith("pass") for line in body):
-            body = ["pass  # " + "; ".join(line.split("# ", 1)[1] for line in body)]
+            restated = ", ".join(line.split("# ", 1)[1] for line in body)
+            body = [f"pass  # torch's defaults already: {restated}"]
         else:
             body = [line for line in body if not line.startswith("pass")]
         lines = [f"{keyword} {test}:"] + ["    " + line for line in body or ["pass"]]
@@ -172,7 +173,7 @@ class RuntimeLoop:
             DEFAULTS.get((owner_type, param)) == value for owner_type in self.owners
         )
         if restated and self.first:
-            return [f"pass  # {code_of(call)}: torch's default"]
+            return [f"pass  # {code_of(call).removeprefix('nn.init.')}"]
         if self.shared and owner == self.var:
             self.reader._refuse(
                 call,
