@@ -50,12 +50,12 @@ class Net(nn.Module):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
-    def _make_layer(self, block: type[Block], planes, blocks, stride=1):
+    def _make_layer(self, block, planes, blocks, stride=1):
         norm_layer = nn.BatchNorm2d
         downsample = None
         if stride != 1 or self.inplanes != planes:
             downsample = nn.Sequential(
-                conv3x3(self.inplanes, planes, stride),
+                nn.Conv2d(self.inplanes, planes, 1, stride=stride, bias=False),
                 norm_layer(planes),
             )
         layers = []
@@ -275,12 +275,21 @@ class Net(tf.keras.Model):
         """The constructor's arguments: load_model rebuilds the model from them."""
         return dict(self.init_arguments)
 
-    def _make_layer(self, block: type[Block], planes, blocks, stride=1):
+    def _make_layer(self, block, planes, blocks, stride=1):
         norm_layer = nn_batchnorm2d
         downsample = None
         if stride != 1 or self.inplanes != planes:
             downsample = tf.keras.Sequential(
-                [conv3x3(self.inplanes, planes, stride), norm_layer(planes)]
+                [
+                    tf.keras.layers.Conv2D(
+                        planes,
+                        1,
+                        strides=stride,
+                        use_bias=False,
+                        kernel_initializer=torch_default_kernel(),
+                    ),
+                    norm_layer(planes),
+                ]
             )
         layers = []
         layers.append(block(self.inplanes, planes, stride, downsample))

@@ -45,6 +45,7 @@ class _Analysis(Builders):
         self.layer_names = layer_names
         self.lines = lines
         self.functions = functions or {}
+        self.given = {}
         self.done: dict[str, ClassFacts] = {}
 
     # -- class facts
@@ -80,7 +81,9 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             elif found is not None:
                 self.layers[attr] = found
             elif isinstance(node.value, ast.Name) and node.value.id in passed:
-                self.layers[attr] = _Layer(MODULE, node.value)  # a module passed in
+                given = list(analysis.given.get((cls.name, node.value.id), {}).values())
+                # a module passed in: the one layer its callers build, if that is known
+                self.layers[attr] = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
         line, column = key_of(node, self.analysis.lines)[:2]
@@ -194,6 +197,11 @@ def analyse(
     }
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     analysis = _Analysis(classes, qualify, layer_names, source.splitlines(), functions)
+    for cls in classes.values():  # first what each class passes to others (analysis.given)
+        for init in (f for f in cls.body if getattr(f, "name", "") == "__init__"):
+            for node in ast.walk(init):
+                if isinstance(node, ast.Assign) and _self_attr(node.targets[0]) is not None:
+                    analysis.built(node.value, init, cls)
     return {name: analysis.facts(name) for name in classes}
 
 

@@ -47,6 +47,7 @@ class Builders:
     classes: dict[str, ast.ClassDef]
     functions: dict[str, ast.FunctionDef]
     layer_names: set[str]
+    given: dict[tuple[str, str], dict[int, _Layer]]  # (class, parameter) -> layers passed
 
     def qualify(self, name: str) -> str | None:
         raise NotImplementedError
@@ -66,6 +67,7 @@ class Builders:
                     return self._from_list(node, node.args[0].value, func, cls, depth)
             return found
         if name in self.classes:
+            self._arguments(node, (name,), func, cls, depth)
             return _Layer(MODULE, node, classes=(name,))
         if name in self.functions:  # a project function returning one layer
             results = [
@@ -86,8 +88,29 @@ class Builders:
         if held in self.layer_names:  # norm_layer(planes), norm_layer = nn.BatchNorm2d
             return _Layer(held, node)
         if isinstance(held, tuple):
+            self._arguments(node, held, func, cls, depth)
             return _Layer(MODULE, node, classes=held)
         return None
+
+    def _arguments(self, call: ast.Call, classes, func, cls: ast.ClassDef, depth) -> None:
+        """Layers built by the caller and passed to a project class (``downsample``, a local
+        ``nn.Sequential``), noted under the class's parameter for its own facts."""
+        for name in classes:
+            init = next(
+                (f for f in self.classes[name].body if getattr(f, "name", "") == "__init__"), None
+            )
+            if init is None or func is None:
+                continue
+            params = [a.arg for a in init.args.args][1:]
+            pairs = list(zip(params, call.args, strict=False))
+            pairs += [(k.arg, k.value) for k in call.keywords if k.arg in params]
+            for param, value in pairs:
+                if not isinstance(value, ast.Name):
+                    continue
+                made = [self.built(v, func, cls, depth + 1) for v in _assigned(func, value.id)]
+                made = [m for m in made if m is not None and m.qualified != MODULE]
+                if len(made) == 1:
+                    self.given.setdefault((name, param), {})[id(made[0].call)] = made[0]
 
     def _held(self, node: ast.AST, func: ast.FunctionDef | None, cls: ast.ClassDef, depth):
         """The layer class (qualified name) or project classes (a tuple) a name holds:
@@ -112,8 +135,28 @@ class Builders:
             if annotated:
                 found.add(annotated)
             elif not values:
-                return None
+                return self._passed(node.id, func, cls, depth)
             # a None default replaced by a layer class: ``if norm_layer is None: ...``
+        return found.pop() if len(found) == 1 else None
+
+    def _passed(self, name: str, func: ast.FunctionDef, cls: ast.ClassDef, depth):
+        """What every call of the method ``func`` passes as its parameter ``name``
+        (``self._make_layer(block, ...)`` with ``block`` a parameter of __init__)."""
+        params = [a.arg for a in func.args.args]
+        if name not in params or params[0] != "self":
+            return None
+        index = params.index(name) - 1
+        found = set()
+        for caller in (f for f in cls.body if isinstance(f, ast.FunctionDef)):
+            for call in ast.walk(caller):
+                if not (isinstance(call, ast.Call) and _self_attr(call.func) == func.name):
+                    continue
+                given = [k.value for k in call.keywords if k.arg == name]
+                if not given and index < len(call.args):
+                    given = [call.args[index]]
+                if not given or isinstance(given[0], ast.Starred):
+                    return None
+                found.add(self._value(given[0], caller, cls, depth + 1))
         return found.pop() if len(found) == 1 else None
 
     def _value(self, node: ast.expr, func: ast.FunctionDef, cls: ast.ClassDef, depth):
