@@ -59,6 +59,7 @@ class ClassInfo:
     call_position: dict[cst.Call, int] = field(default_factory=dict)  # layer call -> statement
     opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
     removed: set[cst.CSTNode] = field(default_factory=set)
+    replaced: dict[cst.CSTNode, str] = field(default_factory=dict)  # init loops run on Keras
     init_note: str = ""
     # parameters whose default init function became initializers -> that default (a lambda)
     fixed_defaults: dict[str, cst.CSTNode] = field(default_factory=dict)

@@ -330,7 +330,7 @@ def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts,
         return Layouts(), {}
 
     def channels(count: int | None, source: str | None) -> int | None:
-        if count is None and source is not None:
+        if count is None and source is not None and "*" not in source:  # not in a repeat
             layer = model.get_submodule(source)
             count = getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
         return count

@@ -18,6 +18,7 @@ from torch2tf.class_facts import InitStep
 from torch2tf.init_code.base import LOOP_ITERATORS, TENSOR_INIT_METHODS, Refused, Scope, self_attr
 from torch2tf.init_code.conditions import ConditionReader
 from torch2tf.init_code.records import InitCallReader
+from torch2tf.init_code.runtime import RuntimeLoop, is_modules_loop
 from torch2tf.init_code.statements import StatementReader
 from torch2tf.init_code.values import ValueReader
 from torch2tf.names import code_of, dotted, is_docstring
@@ -155,10 +156,29 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         """A statement of __init__ itself: an init call, a loop over modules, a fan."""
         if not self.is_init_code(stmt):
             return False
+        if self._runtime(stmt):
+            return False
         if isinstance(stmt, cst.If):
             self._conditional(stmt, position)
             return False  # kept: its init calls are taken one by one
         self._block([stmt], position, Scope(in_init=True))
+        return True
+
+    def _runtime(self, stmt: cst.CSTNode) -> bool:
+        """A loop over self.modules() reaching layers built outside __init__: kept as a loop
+        over the Keras layers (see init_code/runtime.py)."""
+        info = self.info
+        facts = getattr(self.t, "facts", {})
+        own = facts.get(info.node.name.value)
+        passed = own is not None and "module" in own.attribute_layers.values()  # passed in
+        if not (is_modules_loop(stmt) and (info.modules or info.opaque_builders or passed)):
+            return False
+        layers = {name: f.attribute_layers for name, f in facts.items()}
+        loop = RuntimeLoop(self, set(getattr(self.t, "classes", ())), layers)
+        try:
+            info.replaced[stmt] = loop.translate(stmt, not info.init_steps and not info.replaced)
+        except Refused:
+            info.removed.add(stmt)  # reported
         return True
 
     def _conditional(self, stmt: cst.If, position: int) -> None:
@@ -175,6 +195,8 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                     continue
                 if isinstance(child, cst.If):
                     self._conditional(child, position)
+                    continue
+                if self._runtime(child):
                     continue
                 call = child.body[0].value if _is_call_statement(child) else None
                 target = self._target(call) if call is not None else None

@@ -24,6 +24,9 @@ def _is_torch_class(cls: type) -> bool:
 def keras_argument(value: Any, generated: types.ModuleType, name: str = "argument") -> Any:
     """A constructor argument for the Keras class: torch layer classes are translated too."""
     if isinstance(value, type) and issubclass(value, torch.nn.Module):
+        twin = getattr(generated, value.__name__, None)
+        if not _is_torch_class(value) and isinstance(twin, type):
+            return twin  # a class of the model's project (block=BasicBlock): its translation
         rule = rules_by_type().get(value)
         if rule is None:
             raise ConversionError(

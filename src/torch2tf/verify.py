@@ -20,6 +20,8 @@ import torch
 
 from torch2tf.layouts import to_keras
 from torch2tf.tensor_facts import Fact
+from torch2tf.tensor_facts.records import MAP
+from torch2tf.tensor_facts.tables import _CONVS, _MAP_LAYERS
 from torch2tf.weights import keras_layer_at
 
 
@@ -300,7 +302,11 @@ def check(
             keras_kwargs = _to_tf(kwargs)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
-            layout_in, layout_out = facts.layers.get(path, (None, None))
+            layout_in, layout_out = (
+                facts.layers.get(path)
+                or facts.layers.get(_repeated_path(path))
+                or _map_layer(module)
+            )
             if args:
                 args = (to_keras(args[0], layout_in), *args[1:])
             try:
@@ -311,3 +317,18 @@ def check(
             layers.append(LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok))
     first = next((c.layer for c in layers if not c.passed), None)
     return Check(mode, passed, worst, first, layers)
+
+
+def _map_layer(module: torch.nn.Module) -> tuple[Fact | None, Fact | None]:
+    """Layouts of a layer the facts did not follow (one in a module passed to the model):
+    a layer that exists only on channels-last maps (a conv, a BatchNorm2d) keeps its rank."""
+    rank = {**_CONVS, **_MAP_LAYERS}.get(f"torch.nn.{type(module).__name__}")
+    if rank is None or type(module).__module__.split(".")[0] != "torch":
+        return None, None
+    return Fact(MAP, rank), Fact(MAP, rank)
+
+
+def _repeated_path(path: str) -> str:
+    """``layer1.*.conv1`` for ``layer1.0.conv1``: how the facts name the layers of a Sequential
+    built in a loop (each element has the same layouts)."""
+    return ".".join("*" if part.isdigit() else part for part in path.split("."))

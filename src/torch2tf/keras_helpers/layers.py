@@ -381,3 +381,24 @@ class TorchPadding(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "value": self.value}
+
+
+def torch_modules(model):
+    """torch's model.modules(): the model and every layer inside it (in Keras's order)."""
+    return model._flatten_layers(include_self=True, recursive=True)
+
+
+def torch_init(layer, variable, initializer):
+    """torch's nn.init on a layer's tensor after construction: the initializer of a layer not
+    built yet (Keras creates its variables later), new values for one that is."""
+    if layer.built:
+        value = getattr(layer, variable)
+        value.assign(initializer(value.shape, value.dtype))
+    else:
+        setattr(layer, f"{variable}_initializer", initializer)
+
+
+def torch_has(layer, variable):
+    """Whether a layer has (or will build) a variable: torch's ``m.bias is not None``."""
+    flag = {"gamma": "scale", "beta": "center", "bias": "use_bias"}.get(variable)
+    return getattr(layer, flag, True) if flag else True

@@ -77,9 +77,10 @@ class _Conv(LayerRule):
         kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
         strides = tuple_of(stride, dims, f"{name} stride")
         dilations = tuple_of(dilation, dims, f"{name} dilation")
-        if strides is None or dilations is None:
-            raise Unsupported(f"{name} stride= and dilation= must be literal ints or tuples")
-        if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
+        # A variable stride or dilation goes to Keras as it is (Keras refuses stride > 1 with
+        # dilation > 1 when it builds the layer, loudly); the padding is then explicit.
+        known = strides is not None and dilations is not None
+        if known and any(s > 1 for s in strides) and any(d > 1 for d in dilations):
             raise Unsupported(
                 f"{name} with both stride > 1 and dilation > 1 is not translated yet "
                 "(Keras refuses the combination)"
@@ -95,9 +96,11 @@ class _Conv(LayerRule):
             f"tf.keras.layers.Conv{dims}D",
             src(out_channels),
             short(kernel, kernel_size),
-            strides=None if set(strides) == {1} else short(strides, stride),
+            strides=None if strides and set(strides) == {1} else short(strides, stride),
             padding=keras_mode,
-            dilation_rate=None if set(dilations) == {1} else short(dilations, dilation),
+            dilation_rate=None
+            if dilations and set(dilations) == {1}
+            else short(dilations, dilation),
             groups=None if const(groups, None) == 1 else src(groups),
             use_bias=None if with_bias else "False",
             kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
@@ -115,8 +118,8 @@ class _Conv(LayerRule):
         if literal == "valid":
             return ()
         if literal == "same":
-            if kernel is None:
-                raise Unsupported(f"{name} padding='same' needs a literal kernel_size")
+            if kernel is None or dilations is None:
+                raise Unsupported(f"{name} padding='same' needs a literal kernel_size and dilation")
             totals = [d * (k - 1) for d, k in zip(dilations, kernel, strict=True)]
             per_dim = [(t // 2, t - t // 2) for t in totals]
         else:
@@ -130,7 +133,7 @@ class _Conv(LayerRule):
         """(Keras ``padding=``, ZeroPadding source or None) for torch's ``padding``."""
         literal = const(padding, None)
         if literal in ("same", "valid"):
-            if literal == "same" and any(s > 1 for s in strides):
+            if literal == "same" and (strides is None or any(s > 1 for s in strides)):
                 raise Unsupported("padding='same' needs stride 1 (torch refuses it too)")
             return (repr(literal) if literal == "same" else None), None
         pads = tuple_of(padding, self.dims, f"Conv{self.dims}d padding")
@@ -138,6 +141,8 @@ class _Conv(LayerRule):
             return None, src(padding)
         if set(pads) == {0}:
             return None, None
+        if strides is None or dilations is None:  # not literal: "same" is not provably exact
+            return None, short(pads, padding)
         if kernel is not None and all(
             s == 1 and d * (k - 1) % 2 == 0 and p == d * (k - 1) // 2
             for s, d, k, p in zip(strides, dilations, kernel, pads, strict=True)

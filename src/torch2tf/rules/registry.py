@@ -211,10 +211,29 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
     making the Keras layer, for a layer class used as a value and constructed later. None when
     the rule needs an argument's value to translate. ``device``, ``dtype`` and parameters
     defaulting to None are not taken, so a call passing one fails loudly, not ignored."""
+    signature = list(inspect.signature(rule.keras).parameters.values())[1:]
+    optional = [p.name for p in signature if p.default not in (p.empty, None)]
+    fixed: set[str] = set()
+    made = _constructor(rule, signature, fixed)
+    for name in optional:  # options the rule needs literal stay at torch's default, not taken
+        if made is not None:
+            break
+        fixed.add(name)
+        made = _constructor(rule, signature, fixed)
+    for name in sorted(fixed) if made is not None else ():  # take back what it can after all
+        again = _constructor(rule, signature, fixed - {name})
+        if again is not None:
+            fixed.discard(name)
+            made = again
+    return made
+
+
+def _constructor(rule: type[LayerRule], signature: list, fixed: set[str]) -> tuple[str, str] | None:
+    """constructor() taking every parameter but ``fixed`` (left at its default)."""
     params: list[str] = []
-    arguments: dict[str, Arg] = {}
+    arguments: dict[str, Any] = {}
     keyword_only = False
-    for p in list(inspect.signature(rule.keras).parameters.values())[1:]:
+    for p in signature:
         if p.kind is p.VAR_POSITIONAL:
             params.append(f"*{p.name}")
             keyword_only = True
@@ -224,13 +243,19 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
             continue
         if p.name in ("device", "dtype") or p.default is None:
             continue  # optional overrides (Hardtanh's min_value) stay at their None default
+        if p.name in fixed:
+            arguments[p.name] = p.default
+            continue
         if p.kind is p.KEYWORD_ONLY and not keyword_only:
             params.append("*")
             keyword_only = True
         params.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
         arguments[p.name] = Arg(p.name)
     try:
-        return ", ".join(params), rule().keras(**arguments)
+        source = rule().keras(**arguments)
+        if source != rule(channels_last=True).keras(**arguments):
+            return None  # the layout of its input decides, which a value does not know
+        return ", ".join(params), source
     except (TypeError, Unsupported):
         return None
 

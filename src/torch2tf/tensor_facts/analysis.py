@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from torch2tf.tensor_facts.axes import Axes
+from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
-from torch2tf.tensor_facts.layers import Layers, _Layer
+from torch2tf.tensor_facts.layers import Layers
 from torch2tf.tensor_facts.records import (
     MAP,
     PLAIN,
@@ -28,7 +29,7 @@ from torch2tf.tensor_facts.tables import (
 from torch2tf.tensor_facts.walk import Walk
 
 
-class _Analysis:
+class _Analysis(Builders):
     """Facts of every ``nn.Module`` class of one file (analysed once each, on demand)."""
 
     def __init__(
@@ -37,25 +38,17 @@ class _Analysis:
         qualify: Callable[[str], str | None],
         layer_names: set[str],
         lines: list[str],
+        functions: dict[str, ast.FunctionDef] | None = None,
     ) -> None:
         self.classes = classes
-        self.qualify = qualify
+        self.qualify = qualify  # type: ignore[method-assign]
         self.layer_names = layer_names
         self.lines = lines
+        self.functions = functions or {}
+        self.given = {}
         self.done: dict[str, ClassFacts] = {}
 
     # -- class facts
-
-    def _layer(self, node: ast.AST) -> _Layer | None:
-        if not isinstance(node, ast.Call):
-            return None
-        qualified = self.qualify(_dotted(node.func) or "")
-        if qualified not in self.layer_names:
-            return None
-        found = _Layer(qualified, node)
-        if qualified == "torch.nn.Sequential":
-            found.elements = [self._layer(a) for a in node.args]
-        return found
 
     def facts(self, name: str) -> ClassFacts:
         if name not in self.done:
@@ -73,18 +66,24 @@ class _ClassPass(Walk, Layers, Calls, Axes):
         self.modules: dict[str, str] = {}  # attribute -> class of this file
         methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
         self.methods = methods
+        self.inlined: set[int] = set()  # methods being walked (called from forward)
         init = methods.get("__init__")
+        passed = _module_parameters(init) if init else set()
         for node in ast.walk(init) if init else ():
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
                 continue
             attr = _self_attr(node.targets[0])
             if attr is None:
                 continue
-            found = analysis._layer(node.value)
-            if found is not None:
+            found = analysis.built(node.value, init, cls)
+            if found is not None and found.qualified == MODULE and len(found.classes) == 1:
+                self.modules[attr] = found.classes[0]
+            elif found is not None:
                 self.layers[attr] = found
-            elif isinstance(node.value, ast.Call) and _dotted(node.value.func) in analysis.classes:
-                self.modules[attr] = _dotted(node.value.func)
+            elif isinstance(node.value, ast.Name) and node.value.id in passed:
+                given = list(analysis.given.get((cls.name, node.value.id), {}).values())
+                # a module passed in: the one layer its callers build, if that is known
+                self.layers[attr] = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
         line, column = key_of(node, self.analysis.lines)[:2]
@@ -93,7 +92,9 @@ class _ClassPass(Walk, Layers, Calls, Axes):
 
     def run(self) -> ClassFacts:
         forward = self.methods.get("forward")
+        attributes = {a: layer.qualified for a, layer in self.layers.items()}
         if forward is None:
+            self.out.attribute_layers = attributes
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
@@ -106,6 +107,7 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
             if self.wanted <= self.as_maps:
+                self.out.attribute_layers = attributes
                 return self.out
             self.as_maps |= self.wanted
 
@@ -142,12 +144,23 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             if call.args[0].id != param:
                 continue
             attr = _self_attr(call.func)
+            if attr in self.methods and attr not in self.layers and attr not in self.modules:
+                params = [a.arg for a in self.methods[attr].args.args][1:]
+                if params and id(self.methods[attr]) not in self.inlined:
+                    self.inlined.add(id(self.methods[attr]))
+                    try:
+                        return self._input_fact(self.methods[attr], params[0])
+                    finally:
+                        self.inlined.discard(id(self.methods[attr]))
             rank = MAP_FUNCTIONS.get(self.analysis.qualify(_dotted(call.func) or "") or "")
             if rank is not None:
                 return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
             while layer is not None and layer.qualified == "torch.nn.Sequential":
                 layer = layer.elements[0] if layer.elements else None
+            if layer is not None and layer.qualified == MODULE and layer.classes:
+                inner = self.analysis.facts(layer.classes[0]).inputs
+                return next(iter(inner.values()), PLAIN_FACT)
             if layer is not None and layer.qualified in _CONVS:
                 channels = _literal(layer.call.args[0] if layer.call.args else None)
                 channels = channels if isinstance(channels, int) else None
@@ -183,5 +196,23 @@ def analyse(
     classes = {
         n.name: n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in class_names
     }
-    analysis = _Analysis(classes, qualify, layer_names, source.splitlines())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    analysis = _Analysis(classes, qualify, layer_names, source.splitlines(), functions)
+    for cls in classes.values():  # first what each class passes to others (analysis.given)
+        for init in (f for f in cls.body if getattr(f, "name", "") == "__init__"):
+            for node in ast.walk(init):
+                if isinstance(node, ast.Assign) and _self_attr(node.targets[0]) is not None:
+                    analysis.built(node.value, init, cls)
     return {name: analysis.facts(name) for name in classes}
+
+
+def _module_parameters(init: ast.FunctionDef) -> set[str]:
+    """Parameters of __init__ annotated as a module (``Optional[nn.Module]``): modules passed in."""
+    args = init.args
+    return {
+        a.arg
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        if a.annotation is not None
+        and "Module" in ast.unparse(a.annotation)
+        and not any(k in ast.unparse(a.annotation) for k in ("Callable", "type[", "Type["))
+    }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from torch2tf.tensor_facts.builders import MODULE, _Layer
 from torch2tf.tensor_facts.records import (
     FLAT,
     MAP,
@@ -24,13 +25,6 @@ from torch2tf.tensor_facts.tables import (
 )
 
 
-@dataclass
-class _Layer:
-    qualified: str
-    call: ast.Call
-    elements: list[_Layer | None] = field(default_factory=list)  # a Sequential's, in order
-
-
 class Layers:
     """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): a layer's or a
     submodule's output fact from its input's; layers on maps noted for verification."""
@@ -44,7 +38,14 @@ class Layers:
         if fact.is_map or result.is_map:
             previous = self.out.layers.get(path)
             if previous is not None and previous != (fact, result):
-                return self.error(node, f"self.{path} is applied to tensors of different layouts")
+                layouts = [(f.kind, f.rank) for f in (fact, result)]
+                if [(f.kind, f.rank) for f in previous] != layouts:
+                    return self.error(
+                        node, f"self.{path} is applied to tensors of different layouts"
+                    )
+                # the same layout with other sizes (one ReLU after each conv): keep the layout
+                self.out.layers[path] = (Fact(fact.kind, fact.rank), Fact(result.kind, result.rank))
+                return result
             self.out.layers[path] = (fact, result)
         return result
 
@@ -53,6 +54,10 @@ class Layers:
         name = qualified.rpartition(".")[2]
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
+        if qualified == MODULE:
+            return self._candidates(node, path, layer.classes, fact)
+        if layer.repeated:
+            return self._repeated(node, path, layer, fact)
         if qualified in _CONVS or qualified in _MAP_LAYERS:
             rank = _CONVS.get(qualified) or _MAP_LAYERS[qualified] or fact.rank
             if fact.kind != MAP or fact.rank != rank or rank not in (3, 4, 5):
@@ -128,9 +133,36 @@ class Layers:
             "its axes would differ from torch's",
         )
 
-    def _module(self, node: ast.Call, path: str, fact: Fact) -> Fact:
+    def _candidates(self, node: ast.Call, path: str, classes: tuple[str, ...], fact: Fact):
+        """A module of one of ``classes`` (all must agree), or passed in (``classes`` empty):
+        one passed in is taken to keep a map's layout, which verification checks per layer."""
+        if not classes:
+            return Fact(MAP, fact.rank) if fact.kind == MAP else PLAIN_FACT
+        results = [self._module(node, path, fact, name) for name in classes]
+        first = results[0]
+        if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):
+            return self.error(
+                node, f"self.{path} is one of {', '.join(classes)}, whose outputs differ in layout"
+            )
+        same = all(r == first for r in results)
+        return first if same else Fact(first.kind, first.rank)
+
+    def _repeated(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
+        """A Sequential of a list built in a loop: its layers, each any number of times, must
+        keep the layout (under the path ``<path>.*``)."""
+        result = fact
+        for element in layer.elements:
+            assert element is not None
+            result = self._apply(node, f"{path}.*", element, result)
+        if (result.kind, result.rank) != (fact.kind, fact.rank):
+            return self.error(
+                node, f"self.{path} repeats layers that change the layout of their input"
+            )
+        return Fact(result.kind, result.rank) if result != fact else result
+
+    def _module(self, node: ast.Call, path: str, fact: Fact, name: str | None = None) -> Fact:
         """A submodule of a class of this file: its own facts, under its path."""
-        inner = self.analysis.facts(self.modules[path])
+        inner = self.analysis.facts(name or self.modules[path])
         expected = next(iter(inner.inputs.values()), PLAIN_FACT)
         if expected.kind == MAP:
             fact = self._as_map(fact, expected.rank)
@@ -144,7 +176,10 @@ class Layers:
                 f"self.{path} expects {expected.layout()} input, receives {fact.layout()}",
             )
         for inner_path, facts in inner.layers.items():
-            self.out.layers[f"{path}.{inner_path}"] = facts
+            self.out.layers[f"{path}.{inner_path}"] = tuple(  # type: ignore[assignment]
+                replace(f, channels_from=f"{path}.{f.channels_from}") if f.channels_from else f
+                for f in facts
+            )
         for inner_path, rows in inner.flattened_rows.items():
             source = rows.channels_from
             self.out.flattened_rows[f"{path}.{inner_path}"] = FlattenedRows(

@@ -98,3 +98,5 @@ class ClassFacts:
     followed: set[Key] = field(default_factory=set)
     """Constructor calls of layers the pass followed onto feature maps."""
     diagnostics: list[tuple[int, int, str, str]] = field(default_factory=list)
+    attribute_layers: dict[str, str] = field(default_factory=dict)
+    """Attribute of __init__ -> the torch layer it holds, however it was built."""

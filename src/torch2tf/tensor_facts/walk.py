@@ -195,6 +195,8 @@ class Walk:
             return self._apply(node, attr, self.layers[attr], first)
         if attr is not None and attr in self.modules:
             return self._module(node, attr, first)
+        if attr in self.methods and id(self.methods[attr]) not in self.inlined:
+            return self._inline(self.methods[attr], args, keywords)
         if qualified is not None:
             return self._function(node, qualified, args, keywords)
         if isinstance(func, ast.Attribute) and attr is None:
@@ -233,3 +235,14 @@ class Walk:
             return as_map
         self.origins[key] = as_map
         return replace(PLAIN_FACT, origin=key)
+
+    def _inline(self, method: ast.FunctionDef, args: list[Fact], keywords: dict) -> Fact:
+        """A method of the class called from forward(): its body with the arguments' facts."""
+        params = [a.arg for a in method.args.args][1:]
+        env = dict(zip(params, args, strict=False))
+        env.update({k: v for k, v in keywords.items() if k in params})
+        self.inlined.add(id(method))
+        try:
+            return self._block(method.body, env) or PLAIN_FACT
+        finally:
+            self.inlined.discard(id(method))

@@ -49,6 +49,7 @@ class ClassAnalysis:
         self.reporter = reporter
         self.project_classes = project_classes
         self.classes: dict[str, ClassInfo] = {}
+        self.facts: dict = {}  # the tensor facts of each class, set before run()
         self.functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
         self.dropped_functions: set[str] = set()  # init functions used by self.apply only
         self.init_function_calls: dict[str, int] = {}  # init function -> calls taken over

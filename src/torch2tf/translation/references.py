@@ -130,7 +130,7 @@ class ReferenceRewrite(RewriteBase):
     def _reference(self, original, updated):
         """A torch name used as a value: a type (``torch.Tensor``) or a layer class."""
         qualified = self.pending.get(original)
-        if qualified == MODULE_BASE and self.annotation_depth:
+        if (qualified == MODULE_BASE or qualified in LAYERS) and self.annotation_depth:
             del self.pending[original]  # as a type, any Keras layer fits where a module did
             return cst.parse_expression("tf.keras.layers.Layer")
         if qualified in NAMES:

@@ -85,10 +85,11 @@ class RewriteBase(cst.CSTTransformer):
     def visit_Module(self, node: cst.Module) -> None:
         # Analysed up-front (positions are available from here on): an init function defined
         # above the class that applies it must be known before it is reached.
-        self.analysis.run()
         self.facts = analyse(
             self.tree, self.module.code, self.imports.qualify_name, set(LAYERS), set(self.classes)
         )
+        self.analysis.facts = self.facts  # init loops read the layers the facts found
+        self.analysis.run()
         self.channels_last = set().union(*(f.channels_last_layers for f in self.facts.values()))
         self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
         self.slices = {k: v for f in self.facts.values() for k, v in f.slices.items()}

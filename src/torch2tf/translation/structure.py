@@ -94,11 +94,22 @@ class StructureRewrite(RewriteBase):
             return False  # replaced by fixed_defaults
         if self.cls is not None and node in self.cls.removed:
             return False  # init code whose effect moved into initializers: nothing to rewrite
+        if self.cls is not None and node in self.cls.replaced:
+            return False  # an init loop translated as a whole (init_code/runtime.py)
         return super().on_visit(node)
 
     def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
         if self.cls is not None and original in self.cls.removed:
             return cst.RemoveFromParent()
+        if self.cls is not None and original in self.cls.replaced:
+            self._settle(original)
+            module = cst.parse_module(self.cls.replaced[original])
+            note = "# torch's init loop, run on the Keras layers (before they are built)"
+            lines = [
+                *getattr(original, "leading_lines", ()),
+                cst.EmptyLine(comment=cst.Comment(note)),
+            ]
+            return module.body[0].with_changes(leading_lines=lines)
         return super().on_leave(original, updated)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):

@@ -1,0 +1,215 @@
+"""An init loop over ``self.modules()`` that reaches layers built outside ``__init__`` (by
+methods, functions or nested module classes): kept as a loop, run on the Keras layers where
+torch runs it, before they are built.
+
+    for m in self.modules():                      for m in torch_modules(self):
+        if isinstance(m, nn.Conv2d):          ->      if isinstance(m, tf.keras.layers.Conv2D):
+            nn.init.kaiming_normal_(m.weight)             torch_init(m, "kernel", <initializer>)
+
+``isinstance`` is translated only for torch layers whose Keras class no other translated layer
+shares (and for classes of the file, translated under their own names); an init that restates
+torch's default of every type it reaches (BatchNorm's weight 1, bias 0) is dropped.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from torch2tf import rules
+from torch2tf.init_code.base import Refused
+from torch2tf.names import code_of, dotted
+from torch2tf.rules import Arg, Unsupported, bind
+
+# torch layers whose Keras class only they translate to (isinstance then means the same).
+KERAS_CLASSES = {
+    "torch.nn.Conv1d": "tf.keras.layers.Conv1D",
+    "torch.nn.Conv2d": "tf.keras.layers.Conv2D",
+    "torch.nn.GroupNorm": "tf.keras.layers.GroupNormalization",
+    "torch.nn.Linear": "tf.keras.layers.Dense",  # MultiheadAttention's out_proj is both
+}
+# torch layers sharing a Keras class: isinstance reaches more layers than torch's does.
+SHARED_CLASSES = {f"torch.nn.BatchNorm{n}d": "TorchBatchNorm" for n in (1, 2, 3)}
+_NORMS = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm")
+# torch's default value of a parameter, by layer (an init setting it again changes nothing).
+DEFAULTS = {
+    **{(f"torch.nn.{n}", "weight"): 1.0 for n in _NORMS},
+    **{(f"torch.nn.{n}", "bias"): 0.0 for n in _NORMS},
+}
+
+
+class RuntimeLoop:
+    """Translates one loop; ``reader`` is the init reader of the class (errors, imports)."""
+
+    def __init__(self, reader, classes: set[str], attribute_layers) -> None:
+        self.reader = reader
+        self.imports = reader.t.imports
+        self.classes = classes  # nn.Module classes of the file
+        self.attribute_layers = attribute_layers  # class -> attribute -> torch layer
+
+    def translate(self, loop: cst.For, first: bool) -> str:
+        """Keras source for ``loop``; ``first``: no init code ran before it (defaults hold)."""
+        self.first = first
+        var = loop.target
+        if not isinstance(var, cst.Name):
+            self.reader._refuse(loop.target, "unsupported loop target in init code")
+        self.var = var.value
+        lines = [f"for {self.var} in torch_modules(self):"]
+        for stmt in loop.body.body:
+            if not isinstance(stmt, cst.If):
+                self.reader._refuse(stmt, "unsupported statement in an init loop", "use isinstance")
+            lines += ["    " + line for line in self._if(stmt, "if")]
+        return "\n".join(lines) + "\n"
+
+    def _if(self, stmt: cst.If, keyword: str) -> list[str]:
+        test, types, guards = self._test(stmt.test)
+        body: list[str] = []
+        for child in stmt.body.body:
+            body += self._statement(child, types)
+        if body and all(line.startswith("pass") for line in body):
+            restated = ", ".join(line.split("# ", 1)[1] for line in body)
+            body = [f"pass  # torch's defaults already: {restated}"]
+        else:
+            body = [line for line in body if not line.startswith("pass")]
+        lines = [f"{keyword} {test}:"] + ["    " + line for line in body or ["pass"]]
+        if isinstance(stmt.orelse, cst.If):
+            lines += self._if(stmt.orelse, "elif")
+        elif stmt.orelse is not None:
+            self.reader._refuse(stmt.orelse, "an else branch in an init loop is not translated")
+        return lines
+
+    def _test(self, test: cst.BaseExpression) -> tuple[str, set[str], list[str]]:
+        """``isinstance(m, T)`` (``and <attr>.weight is not None``) -> Keras test, torch types."""
+        parts = [test]
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+            parts = [test.left, test.right]
+        call = parts[0]
+        if not (
+            isinstance(call, cst.Call)
+            and dotted(call.func) == "isinstance"
+            and len(call.args) == 2
+            and dotted(call.args[0].value) == self.var
+        ):
+            self.reader._refuse(test, "unsupported condition in init code", "use isinstance")
+        spec = call.args[1].value
+        elements = [e.value for e in spec.elements] if isinstance(spec, cst.Tuple) else [spec]
+        types, keras = set(), []
+        self.shared: list[str] = []
+        for element in elements:
+            name = dotted(element) or ""
+            qualified = self.imports.qualify(element) or name
+            if name in self.classes:
+                types.add(name)
+                keras.append(name)
+            elif qualified in KERAS_CLASSES:
+                types.add(qualified)
+                keras.append(KERAS_CLASSES[qualified])
+            elif qualified in SHARED_CLASSES:
+                types.add(qualified)
+                keras.append(SHARED_CLASSES[qualified])
+                self.shared.append(qualified)
+            else:
+                self.reader._refuse(element, f"isinstance of {code_of(element)} in an init loop")
+        keras = list(dict.fromkeys(keras))
+        spec_text = keras[0] if len(keras) == 1 else f"({', '.join(keras)})"
+        source = f"isinstance({self.var}, {spec_text})"
+        guards = []
+        for extra in parts[1:]:
+            guards.append(self._not_none(extra, types))
+        return " and ".join([source, *guards]), types, guards
+
+    def _not_none(self, test: cst.BaseExpression, types: set[str]) -> str:
+        """``m.bn3.weight is not None`` -> ``torch_has(m.bn3, "gamma")``."""
+        if not (
+            isinstance(test, cst.Comparison)
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.IsNot)
+            and dotted(test.comparisons[0].comparator) == "None"
+        ):
+            self.reader._refuse(test, "unsupported condition in init code", "use isinstance")
+        owner, variable = self._tensor(test.left, types)
+        return f"torch_has({owner}, {variable!r})"
+
+    def _tensor(self, tensor: cst.BaseExpression, types: set[str]) -> tuple[str, str]:
+        """(Keras layer source, variable name) of ``m.weight`` / ``m.<attr>.weight``."""
+        name = dotted(tensor) or ""
+        parts = name.split(".")
+        if parts[0] != self.var or len(parts) not in (2, 3):
+            self.reader._refuse(tensor, f"init of {name} in a loop over modules")
+        owners = types
+        if len(parts) == 3:
+            owners = {self.attribute_layers.get(t, {}).get(parts[1]) for t in types}
+            if None in owners:
+                self.reader._refuse(tensor, f"the layer {'.'.join(parts[:2])} is not known here")
+        variables = set()
+        for owner in owners:
+            rule = rules.LAYERS.get(owner)
+            param = rule.initializers.get(parts[-1]) if rule is not None else None
+            if param is None:
+                self.reader._refuse(tensor, f"init of {owner}.{parts[-1]} is not translated")
+            variables.add(param.removesuffix("_initializer"))
+        if len(variables) != 1:
+            self.reader._refuse(tensor, f"{name} is another Keras variable for each type here")
+        self.owners = owners
+        return ".".join(parts[:-1]), variables.pop()
+
+    def _statement(self, stmt: cst.BaseStatement, types: set[str]) -> list[str]:
+        if isinstance(stmt, cst.If) and stmt.orelse is None:  # if m.bias is not None:
+            test = self._not_none(stmt.test, types)
+            body: list[str] = []
+            for child in stmt.body.body:
+                body += self._statement(child, types)
+            return [f"if {test}:"] + ["    " + line for line in body]
+        call = None
+        if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
+            expr = stmt.body[0]
+            call = expr.value if isinstance(expr, cst.Expr) else None
+        qualified = self.imports.qualify(call.func) if isinstance(call, cst.Call) else None
+        if qualified not in rules.INITIALIZERS or not call.args:
+            self.reader._refuse(stmt, "unsupported statement in an init loop")
+        owner, variable = self._tensor(call.args[0].value, types)
+        param = (dotted(call.args[0].value) or "").rsplit(".", 1)[1]
+        value = _literal(call.args[1].value) if len(call.args) == 2 else None
+        restated = qualified == "torch.nn.init.constant_" and all(
+            DEFAULTS.get((owner_type, param)) == value for owner_type in self.owners
+        )
+        if restated and self.first:
+            return [f"pass  # {code_of(call).removeprefix('nn.init.')}"]
+        if self.shared and owner == self.var:
+            self.reader._refuse(
+                call,
+                f"init of {', '.join(self.shared)} in a loop over modules is translated only "
+                "where it restates torch's default before any other init",
+                "TorchBatchNorm is the Keras class of every torch BatchNorm",
+            )
+        try:
+            positional = [Arg(code_of(a.value)) for a in call.args if a.keyword is None]
+            keywords = {a.keyword.value: Arg(code_of(a.value)) for a in call.args if a.keyword}
+            bound = bind(rules.INITIALIZERS[qualified], positional, keywords)
+            initializer = rules.INITIALIZERS[qualified](*bound.args, **bound.kwargs)
+        except TypeError as err:
+            self.reader._refuse(call, f"cannot translate this init call: {err}")
+        except Unsupported as err:
+            self.reader._refuse(call, err.message, err.hint)
+        return [f"torch_init({owner}, {variable!r}, {initializer})"]
+
+
+def _literal(node: cst.BaseExpression) -> float | None:
+    try:
+        return float(code_of(node))
+    except ValueError:
+        return None
+
+
+def is_modules_loop(stmt: cst.CSTNode) -> bool:
+    """``for m in self.modules():``"""
+    it = stmt.iter if isinstance(stmt, cst.For) else None
+    return (
+        isinstance(it, cst.Call)
+        and not it.args
+        and isinstance(it.func, cst.Attribute)
+        and dotted(it.func.value) == "self"
+        and it.func.attr.value == "modules"
+    )
+
+
+__all__ = ["RuntimeLoop", "is_modules_loop", "Refused"]
