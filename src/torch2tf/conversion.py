@@ -58,6 +58,9 @@ class Conversion:
     """False when the Keras model owns its weights only after its first call."""
     layouts: Layouts = field(default_factory=Layouts)
     """Where the Keras twin is channels-last: its inputs, output and layers (tensor facts)."""
+    flattened_rows: dict[str, int] = field(default_factory=dict)
+    """Linears fed a flattened channels-last map: module path -> channel count (their kernel
+    rows were moved from torch's (C, *S) order to (*S, C), see :func:`transfer_weights`)."""
 
     def keras_inputs(self, *torch_tensors: torch.Tensor) -> tuple[tf.Tensor, ...]:
         """torch's inputs (channels-first maps) as the Keras model takes them (channels-last)."""
@@ -411,7 +414,11 @@ def convert(
             facts = all_facts.get(cls.__name__)
             generated = load_generated(source, module_name)
         else:  # the class builds on other files of its project: translate those too
-            generated_files = translate_project(reached.root, sources=reached.sources)
+            project_facts: dict[Path, dict[str, ClassFacts]] = {}
+            generated_files = translate_project(
+                reached.root, sources=reached.sources, facts=project_facts
+            )
+            facts = project_facts[reached.main].get(cls.__name__)  # a package's class too
             sources = {str(k): v for k, v in generated_files.items()}
             source = sources[str(reached.main)]
             generated = load_project(sources, reached.module_name or module_name)
@@ -453,4 +460,5 @@ def convert(
         inputs,
         built_at_construction=built_at_construction,
         layouts=layouts,
+        flattened_rows=flattened_rows,
     )
