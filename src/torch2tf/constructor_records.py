@@ -50,6 +50,7 @@ _records = _Records()
 _lock = threading.Lock()
 _depth = 0
 _wrapped: dict[type, Callable[..., None]] = {}  # class -> its own __init__, while recording
+_saved_hook: list[Any] = [None]  # nn.Module's own __init_subclass__, if it had one
 
 
 def recorded_arguments(module: Any) -> Arguments | None:
@@ -89,12 +90,16 @@ def _install() -> None:
     import torch
 
     module = torch.nn.Module
-    assert "__init_subclass__" not in vars(module)
     for cls in set(_subclasses(module)):
         _wrap(cls)
+    own = vars(module).get("__init_subclass__")  # None: nn.Module defines none (torch 2.13)
+    _saved_hook[:] = [own]
 
     def __init_subclass__(cls: type, **kwargs: Any) -> None:  # classes defined while recording
-        super(module, cls).__init_subclass__(**kwargs)
+        if own is not None:
+            own.__get__(None, cls)(**kwargs)
+        else:
+            super(module, cls).__init_subclass__(**kwargs)
         _wrap(cls)
 
     module.__init_subclass__ = classmethod(__init_subclass__)
@@ -103,7 +108,11 @@ def _install() -> None:
 def _uninstall() -> None:
     import torch
 
-    del torch.nn.Module.__init_subclass__  # nn.Module defines none of its own
+    (own,) = _saved_hook
+    if own is None:
+        del torch.nn.Module.__init_subclass__
+    else:
+        torch.nn.Module.__init_subclass__ = own
     for cls, init in _wrapped.items():
         cls.__init__ = init
     _wrapped.clear()
