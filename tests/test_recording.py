@@ -225,6 +225,16 @@ def test_a_torch_layer_class_needing_arguments_maps_to_a_maker_of_its_keras_laye
         make(6, momentum=None)
 
 
+def test_a_torch_layer_class_made_by_a_helper_brings_the_helper():
+    """nn.PReLU's twin is the helper TorchPReLU, which a model that only receives the class
+    does not define: the maker emits it."""
+    make = keras_argument(nn.PReLU, _generated(), "activation")
+    layer = make(num_parameters=3, init=0.5)
+    layer.build((None, 3))
+    assert type(layer).__name__ == "TorchPReLU"
+    np.testing.assert_allclose(layer(tf.constant([[-2.0, 1.0, -4.0]])).numpy(), [[-1, 1, -2]])
+
+
 def test_torchvision_factories_are_recorded():
     """Recording only: converting torchvision's models is tested with the CNN conversion."""
     from torchvision_loader import import_torchvision

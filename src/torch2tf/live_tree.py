@@ -47,7 +47,7 @@ def keras_argument(value: Any, generated: types.ModuleType, name: str = "argumen
             )
         try:
             return eval(class_reference(rule), vars(generated))  # source we generated ourselves
-        except (TypeError, Unsupported):  # it needs arguments (BatchNorm's num_features)
+        except (TypeError, NameError, Unsupported):  # needs arguments, or a helper
             return layer_maker(value, name)
     if isinstance(value, torch.nn.Module) and not _is_torch_class(type(value)):
         cls = type(value)
