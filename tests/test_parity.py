@@ -8,12 +8,13 @@ import pytest
 from torch2tf import parity
 
 COMBOS = ["sgd-nesterov-steplr", "adam-onecycle-clip"]  # per epoch; per batch with clipping
+MODELS = ["mlp", "cnn"]  # the CNN: Conv2d, BatchNorm2d, MaxPool2d on 1x8x8 images
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("parity")
-    runs = parity.run(out, epochs=2, combos=COMBOS)
+    runs = parity.run(out, epochs=2, combos=COMBOS)  # every model by default
     return out, runs
 
 
@@ -31,15 +32,16 @@ def test_files_exist_and_the_png_is_an_image(report):
 def test_float64_losses_agree_at_every_step(report):
     out, runs = report
     data = json.loads((out / "parity.json").read_text())
-    assert {(r["combo"], r["dtype"]) for r in data["runs"]} == {
-        (c, d) for c in COMBOS for d in ("float64", "float32")
-    }
+    assert [(r["model"], r["combo"], r["dtype"]) for r in data["runs"]] == [
+        (m, c, d) for m in MODELS for c in COMBOS for d in ("float64", "float32")
+    ]
+    assert set(data["models"]) == set(MODELS)
     for run in data["runs"]:
         torch_losses, tf_losses = np.array(run["torch_losses"]), np.array(run["tf_losses"])
         assert len(torch_losses) == run["steps"] == 2 * 23  # 1500 rows in full batches of 64
         relative = np.abs(tf_losses - torch_losses) / np.abs(torch_losses)
         if run["dtype"] == "float64":
-            assert np.all(relative < 1e-6), run["combo"]
+            assert np.all(relative < 1e-6), (run["model"], run["combo"])
             assert run["max_rel_weight_diff"] < 1e-6
         else:
             assert np.all(relative < 1e-3), run["combo"]
@@ -58,18 +60,25 @@ def test_markdown_table_lists_every_run(report):
     out, runs = report
     text = (out / "parity.md").read_text()
     for run in runs:
-        assert f"| {run.combo} | {run.dtype} | {run.steps} |" in text
+        assert f"| {run.model} | {run.combo} | {run.dtype} | {run.steps} |" in text
+    assert "* `cnn`: a CNN on 1x8x8 images" in text
     assert "max rel. loss diff" in text and "test acc. TF" in text
 
 
 def test_command_line(tmp_path, capsys):
     assert parity.main(["--list"]) == 0
-    assert "adagrad-bce-logits" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "adagrad-bce-logits" in listed and "model cnn: a CNN" in listed
+    with pytest.raises(SystemExit) as exit_info:
+        parity.main(["--out", str(tmp_path), "--models", "resnet"])
+    assert exit_info.value.code == 2
+    assert "unknown model(s) resnet; expected some of: mlp, cnn" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         parity.main(["--out", str(tmp_path), "--combos", "nope"])
     assert exit_info.value.code == 2
     assert "unknown combination" in capsys.readouterr().err
     args = ["--out", str(tmp_path), "--epochs", "1", "--combos", "adagrad-bce-logits"]
+    args += ["--models", "mlp"]
     assert parity.main([*args, "--dtypes", "float64"]) == 0
     assert (tmp_path / "parity.png").exists()
     assert "adagrad-bce-logits" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.translate import translate_file, translate_source
 
 if TYPE_CHECKING:
+    from torch2tf.constructor_records import recording
     from torch2tf.conversion import Conversion, ConversionError, convert
     from torch2tf.training import convert_loss, convert_optimizer
 
@@ -23,6 +24,7 @@ __all__ = [
     "convert",
     "convert_loss",
     "convert_optimizer",
+    "recording",
     "translate_file",
     "translate_source",
 ]
@@ -33,6 +35,7 @@ _LAZY = {
     "ConversionError": "torch2tf.conversion",
     "convert_loss": "torch2tf.training",
     "convert_optimizer": "torch2tf.training",
+    "recording": "torch2tf.constructor_records",
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import torch
 
+from torch2tf.constructor_records import constructor_arguments
 from torch2tf.errors import ConversionError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
@@ -57,6 +58,9 @@ class Conversion:
     """False when the Keras model owns its weights only after its first call."""
     layouts: Layouts = field(default_factory=Layouts)
     """Where the Keras twin is channels-last: its inputs, output and layers (tensor facts)."""
+    flattened_rows: dict[str, int] = field(default_factory=dict)
+    """Linears fed a flattened channels-last map: module path -> channel count (their kernel
+    rows were moved from torch's (C, *S) order to (*S, C), see :func:`transfer_weights`)."""
 
     def keras_inputs(self, *torch_tensors: torch.Tensor) -> tuple[tf.Tensor, ...]:
         """torch's inputs (channels-first maps) as the Keras model takes them (channels-last)."""
@@ -352,7 +356,7 @@ def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts,
 
 def convert(
     model: torch.nn.Module,
-    args: Sequence[Any] = (),
+    args: Sequence[Any] | None = None,
     kwargs: Mapping[str, Any] | None = None,
     inputs: torch.Tensor | Sequence[torch.Tensor] | None = None,
     *,
@@ -364,7 +368,10 @@ def convert(
     Args:
         model: the torch model; its class must be defined in a source file.
         args: positional arguments the model's class was constructed with.
-        kwargs: keyword arguments the model's class was constructed with.
+        kwargs: keyword arguments the model's class was constructed with. Without ``args``
+            and ``kwargs``, those recorded when the model was built inside
+            :func:`torch2tf.recording` (``with torch2tf.recording(): model = resnet50()``);
+            explicit ones win.
         inputs: a tensor or tuple of tensors to verify on; when omitted, seeded random input
             for the first Linear (``in_features`` floats) or Embedding (token ids).
         atol: absolute tolerance of the comparison.
@@ -407,17 +414,22 @@ def convert(
             facts = all_facts.get(cls.__name__)
             generated = load_generated(source, module_name, reached=True)
         else:  # the class builds on other files of its project: translate those too
-            generated_files = translate_project(reached.root, sources=reached.sources)
+            project_facts: dict[Path, dict[str, ClassFacts]] = {}
+            generated_files = translate_project(
+                reached.root, sources=reached.sources, facts=project_facts
+            )
+            facts = project_facts[reached.main].get(cls.__name__)  # a package's class too
             sources = {str(k): v for k, v in generated_files.items()}
             source = sources[str(reached.main)]
             generated = load_project(sources, reached.module_name or module_name)
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
+        args, kwargs = constructor_arguments(model, args, kwargs)
     layouts, flattened_rows = _layouts(facts, model)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
-    args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args)]
+    args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args or ())]
     kwargs = {k: keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
     with _global_random_state_kept():
         with _dtype_policy(policy):
@@ -448,4 +460,5 @@ def convert(
         inputs,
         built_at_construction=built_at_construction,
         layouts=layouts,
+        flattened_rows=flattened_rows,
     )

@@ -4,8 +4,11 @@ given to the model's constructor as arguments."""
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -21,8 +24,20 @@ def _is_torch_class(cls: type) -> bool:
     return cls.__module__.split(".")[0] == "torch"
 
 
+def _is_torch_layer_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, torch.nn.Module) and _is_torch_class(value)
+
+
 def keras_argument(value: Any, generated: types.ModuleType, name: str = "argument") -> Any:
     """A constructor argument for the Keras class: torch layer classes are translated too."""
+    if isinstance(value, functools.partial) and _is_torch_layer_class(value.func):
+        # partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01): the same partial of the maker
+        # of the Keras layer, which takes torch's arguments (so momentum is torch's too).
+        return functools.partial(
+            layer_maker(value.func, name),
+            *(keras_argument(a, generated, name) for a in value.args),
+            **{k: keras_argument(v, generated, name) for k, v in value.keywords.items()},
+        )
     if isinstance(value, type) and issubclass(value, torch.nn.Module):
         twin = getattr(generated, value.__name__, None)
         if not _is_torch_class(value) and isinstance(twin, type):
@@ -33,7 +48,10 @@ def keras_argument(value: Any, generated: types.ModuleType, name: str = "argumen
                 f"constructor argument {value.__name__}: expected a torch layer class that "
                 "torch2tf translates, received one it does not"
             )
-        return eval(class_reference(rule), vars(generated))  # source we generated ourselves
+        try:
+            return eval(class_reference(rule), vars(generated))  # source we generated ourselves
+        except (TypeError, NameError, Unsupported):  # needs arguments, or a helper
+            return layer_maker(value, name)
     if isinstance(value, torch.nn.Module) and not _is_torch_class(type(value)):
         cls = type(value)
         raise ConversionError(
@@ -51,6 +69,53 @@ def keras_argument(value: Any, generated: types.ModuleType, name: str = "argumen
     if isinstance(value, (list, tuple)):
         return type(value)(keras_argument(v, generated, name) for v in value)
     return value
+
+
+def _literal(value: Any) -> bool:
+    """Whether ``repr(value)`` is source that makes ``value`` again."""
+    try:
+        return type(value) is type(ast.literal_eval(repr(value))) and (
+            ast.literal_eval(repr(value)) == value or value != value  # NaN
+        )
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+
+
+def layer_maker(cls: type, name: str = "argument") -> Callable[..., Any]:
+    """A callable taking torch ``cls``'s constructor arguments and returning the exact Keras
+    layer, for a torch layer class given to a model's constructor and constructed by it."""
+    rule = rules_by_type().get(cls)
+    if rule is None:
+        raise ConversionError(
+            f"{name}: expected a torch layer class that torch2tf translates, received "
+            f"{cls.__module__}.{cls.__qualname__}"
+        )
+    signature = inspect.signature(rule().keras)
+    builders: dict[str, Callable[[], Any]] = {}  # Keras source -> its builder, emitted once
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as err:
+            raise ConversionError(f"{name}: {cls.__name__}(...): {err}") from None
+        for key, value in bound.arguments.items():
+            if not _literal(value):
+                raise ConversionError(
+                    f"{name}: {cls.__name__}({key}=...): expected a plain value (a number, "
+                    f"string, bool, None or a tuple of them), received {type(value).__name__}"
+                )
+        try:
+            source = rule().keras(*bound.args, **bound.kwargs)
+        except Unsupported as err:
+            raise ConversionError(f"{name}: {cls.__name__}: {err.message}") from None
+        if source not in builders:
+            code = emit(f"import tensorflow as tf\n\n\ndef build():\n    return {source}\n")
+            builders[source] = load_generated(code, f"{cls.__name__.lower()}_maker").build
+        return builders[source]()
+
+    make.__qualname__ = make.__name__ = f"keras_{cls.__name__}"
+    make.__doc__ = f"torch.nn.{cls.__name__}'s constructor arguments -> the Keras layer."
+    return make
 
 
 TREE_BUILDER = "build_model"

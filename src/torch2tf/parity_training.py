@@ -1,11 +1,11 @@
-"""The trainings the parity report compares: its optimizer/loss/schedule combinations, the
-data (scikit-learn's digits) and batches, and one combination trained in both frameworks from
-the same weights on the same batches (see :mod:`torch2tf.parity`)."""
+"""The trainings the parity report compares: its models and optimizer/loss/schedule
+combinations, the data (scikit-learn's digits) and batches, and one combination trained in both
+frameworks from the same weights on the same batches (see :mod:`torch2tf.parity`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -84,6 +84,42 @@ def all_combos() -> dict[str, Combo]:
     return {c.name: c for c in combos}
 
 
+@dataclass(frozen=True)
+class Model:
+    """One model the report trains, on the digits in ``input_shape`` (torch's, per sample)."""
+
+    name: str
+    description: str
+    build: Callable[[], Any]  # () -> torch module, float32
+    input_shape: tuple[int, ...]
+
+
+def all_models() -> dict[str, Model]:
+    from torch import nn
+
+    from torch2tf.parity_models import DigitsCNN
+
+    models = [
+        Model(
+            "mlp",
+            "a 64-64-32-10 MLP (Linear, ReLU, Linear, Tanh, Linear) on the 64 pixels",
+            lambda: nn.Sequential(
+                nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10)
+            ),
+            (64,),
+        ),
+        Model(
+            "cnn",
+            "a CNN on 1x8x8 images: two Conv2d-BatchNorm2d-ReLU-MaxPool2d stages (8 and 16 "
+            "channels), flatten, Linear (torch2tf.parity_models.DigitsCNN; channels-last in "
+            "Keras)",
+            DigitsCNN,
+            (1, 8, 8),
+        ),
+    ]
+    return {m.name: m for m in models}
+
+
 @dataclass
 class Run:
     """One combination trained in one dtype in both frameworks."""
@@ -101,6 +137,7 @@ class Run:
     seconds: float
     torch_losses: list[float]
     tf_losses: list[float]
+    model: str = "mlp"
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if not k.endswith("_losses")}
@@ -126,19 +163,11 @@ def _batches(size: int, batch: int, epochs: int, seed: int) -> list[list[np.ndar
     return out
 
 
-def _torch_model(dtype: str, seed: int):
+def _torch_model(model: Model, dtype: str, seed: int):
     import torch
-    from torch import nn
 
     torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(64, 64),
-        nn.ReLU(),
-        nn.Linear(64, 32),
-        nn.Tanh(),
-        nn.Linear(32, 10),
-    )
-    return model.to(getattr(torch, dtype))
+    return model.build().to(getattr(torch, dtype))
 
 
 def _target(y: np.ndarray, kind: str, dtype: str) -> np.ndarray:
@@ -154,8 +183,11 @@ def train_pair(
     epochs: int,
     batch: int,
     seed: int,
+    model_name: str = "mlp",
 ) -> Run:
-    """Train the combination in both frameworks from the same weights on the same batches."""
+    """Train the combination in both frameworks from the same weights on the same batches.
+    Each framework gets the batches in its own layout (a CNN's: NCHW in torch, NHWC in
+    Keras)."""
     import tensorflow as tf
     import torch
 
@@ -163,11 +195,17 @@ def train_pair(
     from torch2tf.training import convert_loss, convert_optimizer
 
     started = time.perf_counter()
+    spec = all_models()[model_name]
     x_train, y_train, x_test, y_test = data
+    x_train, x_test = (x.reshape(-1, *spec.input_shape).astype(dtype) for x in (x_train, x_test))
     torch_dtype = getattr(torch, dtype)
-    model = _torch_model(dtype, seed)
-    conversion = convert(model, inputs=(torch.tensor(x_test[:16], dtype=torch_dtype),))
+    model = _torch_model(spec, dtype, seed)
+    conversion = convert(model, inputs=(torch.from_numpy(x_test[:16]),))
     keras_model = conversion.keras_model
+
+    def keras_input(x: np.ndarray) -> Any:  # the Keras model's layout (channels-last maps)
+        return conversion.keras_inputs(torch.from_numpy(x))[0]
+
     parameters = conversion.parameter_map()
     plan = _batches(len(x_train), batch, epochs, seed)
     steps_per_epoch = len(plan[0])
@@ -188,7 +226,7 @@ def train_pair(
 
     target_dtype = tf.int64 if combo.target != "one_hot" else getattr(tf, dtype)
     signature = [
-        tf.TensorSpec([None, 64], getattr(tf, dtype)),
+        tf.TensorSpec([None, *keras_input(x_test[:1]).shape[1:]], getattr(tf, dtype)),
         tf.TensorSpec([None, 10] if combo.target == "one_hot" else [None], target_dtype),
     ]
 
@@ -206,7 +244,7 @@ def train_pair(
     for epoch_batches in plan:
         model.train()
         for rows in epoch_batches:
-            x = x_train[rows].astype(dtype)
+            x = x_train[rows]
             target = _target(y_train[rows], combo.target, dtype)
             optimizer.zero_grad()
             out = model(torch.from_numpy(x))
@@ -220,16 +258,16 @@ def train_pair(
             if scheduler is not None and not combo.per_epoch:
                 scheduler.step()
             torch_losses.append(loss.item())
-            tf_losses.append(float(keras_step(tf.constant(x), tf.constant(target))))
+            tf_losses.append(float(keras_step(keras_input(x), tf.constant(target))))
         if scheduler is not None and combo.per_epoch:
             scheduler.step()
 
     model.eval()
     with torch.no_grad():
-        torch_pred = model(torch.tensor(x_test, dtype=torch_dtype)).argmax(dim=1).numpy()
-    tf_pred = np.argmax(keras_model(tf.constant(x_test.astype(dtype)), training=False), axis=1)
+        torch_pred = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
+    tf_pred = np.argmax(keras_model(keras_input(x_test), training=False), axis=1)
 
-    weight_diff = weight_difference(model, keras_model)
+    weight_diff = weight_difference(model, keras_model, conversion.flattened_rows)
     torch_array, tf_array = np.array(torch_losses), np.array(tf_losses)
     loss_diff = np.abs(tf_array - torch_array) / np.maximum(np.abs(torch_array), 1e-300)
     return Run(
@@ -246,15 +284,21 @@ def train_pair(
         seconds=time.perf_counter() - started,
         torch_losses=torch_losses,
         tf_losses=tf_losses,
+        model=model_name,
     )
 
 
-def weight_difference(model: Any, keras_model: Any) -> float:
+def weight_difference(
+    model: Any, keras_model: Any, flattened_rows: Mapping[str, int] | None = None
+) -> float:
     """Max over tensors of max |w_tf - w_torch| / max |w_torch|, in Keras's layout.
 
     Each torch layer's tensors are put in Keras's layout by the same rule that moved them
-    (Linear's weight transposed), so a square kernel cannot be compared the wrong way round.
+    (Linear's weight transposed), so a square kernel cannot be compared the wrong way round;
+    ``flattened_rows`` (a conversion's) reorders the kernel rows of a Linear after a flatten of
+    a channels-last map as the transfer did.
     """
+    from torch2tf.layouts import keras_kernel_rows
     from torch2tf.weights import keras_layer_at, rule_for
 
     worst = 0.0
@@ -265,6 +309,8 @@ def weight_difference(model: Any, keras_model: Any) -> float:
         arrays = rule.weights(module)
         if not arrays:
             continue
+        if path in (flattened_rows or {}):
+            arrays = [keras_kernel_rows(arrays[0], flattened_rows[path]), *arrays[1:]]
         variables = keras_layer_at(keras_model, path).weights
         for expected, variable in zip(arrays, variables, strict=True):
             expected = np.asarray(expected, dtype=np.float64)

@@ -248,6 +248,7 @@ def translate_project(
     files: list[Path] | None = None,
     *,
     sources: Mapping[Path, str] | None = None,
+    facts: dict[Path, dict[str, ClassFacts]] | None = None,
 ) -> dict[Path, str]:
     """Translate several files of one project, resolving imports between them.
 
@@ -256,6 +257,8 @@ def translate_project(
             ``pkg.mod``); its ``.py`` files are translated when ``files`` is None.
         files: the files to translate, under ``root``.
         sources: relative path -> text, translated instead of files read from ``root``.
+        facts: when given, filled with each file's tensor facts by class name (as
+            :func:`translate_with_facts` returns them), for conversion.
 
     Returns:
         Each file's path relative to ``root`` -> its generated source.
@@ -294,13 +297,15 @@ def translate_project(
     results: dict[Path, str] = {}
     for relative, (name, text, _) in parsed.items():
         try:
-            results[relative] = translate_source(
+            results[relative], file_facts = translate_with_facts(
                 text,
                 str(root / relative),
                 module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
                 project_classes=frozenset(known),
                 project_objects=objects,
             )
+            if facts is not None:
+                facts[relative] = file_facts
         except TranslationError as err:
             problems += err.diagnostics
     if problems:
