@@ -149,12 +149,6 @@ def test_a_recorded_project_class_instance_argument_takes_the_existing_path():
         torch2tf.convert(model)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=torch2tf.ConversionError,
-    reason="a project class (block=Block) as a constructor argument maps to its twin on the "
-    "tv-resnet branch; remove this mark once both are merged",
-)
 def test_a_factory_passing_a_project_class_converts():
     with torch2tf.recording():
         model = small_net(norm_layer=TF_BATCH_NORM)
