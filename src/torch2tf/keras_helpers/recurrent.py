@@ -14,6 +14,87 @@ def fresh_initializer(initializer):
     return initializer.__class__.from_config(initializer.get_config())
 
 
+class TorchPackedSequence(tuple):
+    """torch's PackedSequence kept padded, as (data, lengths): data batch-first, cut to the
+    longest length and zero after each sequence's end; lengths (B,) int64 in batch order."""
+
+    _fields = ("data", "lengths")
+
+    def __new__(cls, data, lengths):
+        return super().__new__(cls, (data, lengths))
+
+    # _make and _asdict make it a namedtuple to Keras's and TensorFlow's nested structures
+    @classmethod
+    def _make(cls, values):
+        return cls(*values)
+
+    def _asdict(self):
+        return {"data": self[0], "lengths": self[1]}
+
+    @property
+    def data(self):
+        return self[0]
+
+    @property
+    def lengths(self):
+        return self[1]
+
+
+def torch_swap_batch_axis(x):
+    """(T, B, ...) <-> (B, T, ...), for torch's time-major layout."""
+    return tf.transpose(x, tf.concat([[1, 0], tf.range(2, tf.rank(x))], 0))
+
+
+def torch_pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """torch's pack_padded_sequence, as a TorchPackedSequence that TorchLSTM/GRU/RNN run with
+    a mask (outputs in the batch's own order, as torch returns them)."""
+    lengths = tf.cast(tf.convert_to_tensor(lengths), tf.int64)  # a list or a tensor
+    data = input if batch_first else torch_swap_batch_axis(input)
+    checks = [
+        tf.debugging.assert_positive(lengths, message="Length of all samples has to be > 0"),
+        tf.debugging.assert_less_equal(
+            lengths, tf.cast(tf.shape(data)[1], tf.int64), message="lengths exceed the steps"
+        ),
+    ]
+    if enforce_sorted:
+        checks.append(
+            tf.debugging.assert_non_negative(
+                lengths[:-1] - lengths[1:],
+                message="`lengths` array must be sorted in decreasing order when "
+                "`enforce_sorted` is True",
+            )
+        )
+    with tf.control_dependencies(checks):
+        steps = tf.reduce_max(lengths)
+    data = data[:, :steps]
+    return TorchPackedSequence(torch_pad_after_lengths(data, lengths, 0.0), lengths)
+
+
+def torch_pad_after_lengths(data, lengths, value):
+    """``value`` at each sequence's steps from its length on (data batch-first)."""
+    mask = tf.sequence_mask(lengths, tf.shape(data)[1])
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([tf.rank(data) - 2], tf.int32)], 0))
+    return tf.where(mask, data, tf.cast(value, data.dtype))
+
+
+def torch_pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """torch's pad_packed_sequence: (padded, lengths), padding_value after each length,
+    max(lengths) steps or total_length."""
+    data, lengths = sequence
+    if total_length is not None:
+        steps = tf.shape(data)[1]
+        check = tf.debugging.assert_greater_equal(
+            total_length, steps, message="total_length is less than the longest sequence"
+        )
+        with tf.control_dependencies([check]):
+            pad = [[0, 0], [0, total_length - steps]]
+        pad = tf.concat([pad, tf.zeros([tf.rank(data) - 2, 2], tf.int32)], 0)
+        data = tf.pad(data, pad)
+    if padding_value != 0:
+        data = torch_pad_after_lengths(data, lengths, padding_value)
+    return (data if batch_first else torch_swap_batch_axis(data)), lengths
+
+
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchRecurrentCell(tf.keras.layers.Layer):
     """One step of torch's LSTM/GRU/RNN with its two trainable biases (b_ih, b_hh) and torch's
@@ -167,13 +248,17 @@ class TorchRecurrent(tf.keras.layers.Layer):
             rnn.build((None, None, size))
 
     def call(self, inputs, hx=None, training=None):
-        x = inputs
+        packed = isinstance(inputs, TorchPackedSequence)
+        x, mask, lengths = inputs, None, None
+        if packed:  # batch-first; each sequence runs for its own length, as torch's packing
+            x, lengths = inputs
+            mask = tf.sequence_mask(lengths, tf.shape(x)[1])
         batched = len(x.shape) == 3
         if not batched:
             # torch takes one unbatched sequence (L, F), and states (layers, H)
             x = x[None]
             hx = None if hx is None else tf.nest.map_structure(lambda s: s[:, None], hx)
-        elif not self.batch_first:
+        elif not self.batch_first and not packed:
             x = tf.transpose(x, [1, 0, 2])
         is_lstm = self.mode == "LSTM"
         finals = []
@@ -186,19 +271,32 @@ class TorchRecurrent(tf.keras.layers.Layer):
                 state = None
                 if hx is not None:
                     state = [hx[0][index], hx[1][index]] if is_lstm else [hx[index]]
-                sequence = x if direction == 0 else tf.reverse(x, [1])
-                output, *last = self.rnns[index](sequence, initial_state=state, training=training)
-                outputs.append(output if direction == 0 else tf.reverse(output, [1]))
+                sequence = x if direction == 0 else self._reverse(x, mask, lengths)
+                output, *last = self.rnns[index](
+                    sequence, mask=mask, initial_state=state, training=training
+                )
+                outputs.append(output if direction == 0 else self._reverse(output, mask, lengths))
                 finals.append(last)
             x = outputs[0] if len(outputs) == 1 else tf.concat(outputs, -1)
+        if packed:  # torch's padded output is zero after each length
+            x = tf.where(mask[:, :, None], x, tf.zeros_like(x))
         h_n = tf.stack([last[0] for last in finals])
         c_n = tf.stack([last[1] for last in finals]) if is_lstm else None
         if not batched:
             x, h_n = x[0], h_n[:, 0]
             c_n = None if c_n is None else c_n[:, 0]
+        elif packed:
+            x = TorchPackedSequence(x, lengths)
         elif not self.batch_first:
             x = tf.transpose(x, [1, 0, 2])
         return (x, (h_n, c_n)) if is_lstm else (x, h_n)
+
+    @staticmethod
+    def _reverse(x, mask, lengths):
+        """Time reversed, each sequence within its own length when packed."""
+        if mask is None:
+            return tf.reverse(x, [1])
+        return tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
 
     def flatten_parameters(self):
         # torch packs its weights into one cuDNN buffer; Keras's variables need nothing
