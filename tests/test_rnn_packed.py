@@ -163,3 +163,48 @@ def test_a_non_literal_batch_first_is_reported_with_its_position():
     )
     with pytest.raises(TranslationError, match=r"net.py:\d+:\d+: .*batch_first"):
         translate_source(source, "net.py")
+
+
+CLASSIFIER = f"""{HEADER}
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 8, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
+        out, (h, c) = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        return self.head(torch.cat((h[-2], h[-1]), 1)) + self.head(out).mean(1)
+"""
+
+
+def test_a_packed_classifier_trains_like_torch(tmp_path):
+    """Gradients flow through the masked steps as through torch's packed ones: Adam steps on
+    both sides keep the weights together."""
+    from torch2tf.parity_training import weight_difference
+    from torch2tf.training import convert_optimizer
+
+    x, lengths = batch(True, UNSORTED)
+    conversion = convert_checked(tmp_path, CLASSIFIER, (x, lengths))
+    model, keras_model = conversion.torch_model, conversion.keras_model
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    parameters = conversion.parameter_map()
+    keras_optimizer = convert_optimizer(optimizer, parameters=parameters)
+    variables = [parameters[p] for p in model.parameters()]
+    x_tf, lengths_tf = tf.constant(x.numpy()), tf.constant(lengths.numpy())
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss = (model(x, lengths) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        with tf.GradientTape() as tape:
+            keras_loss = tf.reduce_mean(keras_model(x_tf, lengths_tf, training=True) ** 2)
+        keras_optimizer.apply(tape.gradient(keras_loss, variables), variables)
+        assert abs(float(keras_loss) - loss.item()) <= 1e-5 + 1e-4 * abs(loss.item())
+    assert weight_difference(model, keras_model) < 1e-4
