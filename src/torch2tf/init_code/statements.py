@@ -10,11 +10,13 @@ import libcst as cst
 from torch2tf.init_code.base import (
     FANS,
     PARAMETER_RANKS,
+    RECURRENT_GATES,
     LoopTensor,
     ReaderBase,
     Refused,
     Scope,
     bound_names,
+    self_attr,
 )
 from torch2tf.names import code_of, dotted, paren
 from torch2tf.rules import LAYERS, LayerRule
@@ -129,6 +131,10 @@ class StatementReader(ReaderBase):
         if kind in ("parameters", "named_parameters"):
             self._parameters_loop(loop, kind, position, scope)
             return
+        recurrent = self._recurrent_loop(iterator)
+        if recurrent is not None:
+            self._parameters_loop(loop, iterator.func.attr.value, position, scope, recurrent)
+            return
         if kind and kind.startswith("named_") and isinstance(target, cst.Tuple):
             target = target.elements[-1].value
         if not isinstance(target, cst.Name):
@@ -149,9 +155,52 @@ class StatementReader(ReaderBase):
             )
         self._loop_body(loop, position, inner.child(members=frozenset(found), over="calls"))
 
-    def _parameters_loop(self, loop: cst.For, kind: str, position: int, scope: Scope) -> None:
+    def _recurrent_loop(self, iterator: cst.BaseExpression) -> list[LoopTensor] | None:
+        """The parameters of ``self.rnn.named_parameters()`` (or ``parameters()``) when
+        ``self.rnn`` is an nn.LSTM/GRU/RNN of the class: one tensor per kind (weight_ih, ...),
+        standing for that kind in every layer and direction."""
+        if not (
+            isinstance(iterator, cst.Call)
+            and not iterator.args
+            and isinstance(iterator.func, cst.Attribute)
+            and iterator.func.attr.value in ("parameters", "named_parameters")
+        ):
+            return None
+        attr = self_attr(iterator.func.value)
+        call = self._call_of(attr)
+        qualified = self.t.imports.qualify(call.func) if call is not None else None
+        if qualified not in RECURRENT_GATES:
+            return None
+        arguments = self._layer_arguments(call, qualified)
+        hidden = arguments.get("hidden_size")
+        rows = None if hidden is None else f"{RECURRENT_GATES[qualified]} * {paren(hidden)}"
+        kinds = [("weight_ih", 2), ("weight_hh", 2), ("bias_ih", 1), ("bias_hh", 1)]
+        if qualified == "torch.nn.LSTM" and arguments.get("proj_size", "0") != "0":
+            kinds.append(("weight_hr", 2))
+        return [
+            LoopTensor(
+                name,
+                rank,
+                False,
+                call,
+                qualified,
+                suffixed=True,
+                rows=arguments.get("proj_size") if name == "weight_hr" else rows,
+            )
+            for name, rank in kinds
+        ]
+
+    def _parameters_loop(
+        self,
+        loop: cst.For,
+        kind: str,
+        position: int,
+        scope: Scope,
+        tensors: list[LoopTensor] | None = None,
+    ) -> None:
         """``for name, p in self.named_parameters():`` with conditions on the parameter's rank
-        (``p.dim() > 1``) or on what its own name decides (``"bias" in name``)."""
+        (``p.dim() > 1``) or on what its own name decides (``"bias" in name``); ``tensors``:
+        the loop runs over one layer's (an RNN's) instead."""
         target, name_var = loop.target, None
         if kind == "named_parameters":
             names = [e.value for e in target.elements] if isinstance(target, cst.Tuple) else []
@@ -160,9 +209,11 @@ class StatementReader(ReaderBase):
             name_var, target = names[0].value, names[1]
         if not isinstance(target, cst.Name):
             self._refuse(target, "unsupported loop target in init code")
-        if not self._reaches_all(loop, f"self.{kind}()"):
-            raise Refused
-        tensors = tuple(self._all_parameters(loop))
+        if tensors is None:
+            if not self._reaches_all(loop, f"self.{kind}()"):
+                raise Refused
+            tensors = self._all_parameters(loop)
+        tensors = tuple(tensors)
         inner = scope.child(var=target.value, name_var=name_var, tensors=tensors, over="params")
         self._block(loop.body.body, position, inner)
 

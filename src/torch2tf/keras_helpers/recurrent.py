@@ -14,6 +14,32 @@ def fresh_initializer(initializer):
     return initializer.__class__.from_config(initializer.get_config())
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchSliceFill(tf.keras.initializers.Initializer):
+    """An initializer, then ``value`` over ``[start:stop]`` of the 1-D variable: torch's in-place
+    ``bias.data[h:2 * h].fill_(1)`` after an init (an LSTM's forget-gate bias)."""
+
+    def __init__(self, initializer, start, stop, value):
+        self.initializer = tf.keras.initializers.get(initializer)
+        self.start, self.stop, self.value = start, stop, value
+
+    def __call__(self, shape, dtype=None):
+        values = fresh_initializer(self.initializer)(shape, dtype=dtype)
+        start, stop, _ = slice(self.start, self.stop).indices(shape[0])
+        index = tf.range(shape[0])
+        inside = (index >= start) & (index < stop)
+        return tf.where(inside, tf.cast(self.value, values.dtype), values)
+
+    def get_config(self):
+        initializer = tf.keras.initializers.serialize(self.initializer)
+        return {
+            "initializer": initializer,
+            "start": self.start,
+            "stop": self.stop,
+            "value": self.value,
+        }
+
+
 class TorchPackedSequence(tuple):
     """torch's PackedSequence kept padded, as (data, lengths): data batch-first, cut to the
     longest length and zero after each sequence's end; lengths (B,) int64 in batch order."""
@@ -102,13 +128,19 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
 
     gates = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
-    def __init__(self, mode, units, proj_size=0, use_bias=True, initializer=None, **kwargs):
+    def __init__(
+        self, mode, units, proj_size=0, use_bias=True, initializer=None, initializers=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.mode = mode
         self.units = units
         self.proj_size = proj_size
         self.use_bias = use_bias
         self.initializer = tf.keras.initializers.get(initializer or torch_recurrent_init(units))
+        # the init code's, by variable name (kernel, recurrent_kernel, bias_ih, ...)
+        self.initializers = {
+            name: tf.keras.initializers.get(value) for name, value in (initializers or {}).items()
+        }
         out = proj_size or units
         self.state_size = [out, units] if mode == "LSTM" else out
         self.output_size = out
@@ -118,7 +150,7 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
         out = self.proj_size or self.units
 
         def weight(name, shape):
-            initializer = fresh_initializer(self.initializer)
+            initializer = fresh_initializer(self.initializers.get(name, self.initializer))
             return self.add_weight(name=name, shape=shape, initializer=initializer)
 
         # torch's parameter order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr
@@ -159,11 +191,16 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
     def get_config(self):
         config = {"mode": self.mode, "units": self.units, "proj_size": self.proj_size}
         initializer = tf.keras.initializers.serialize(self.initializer)
+        initializers = {
+            name: tf.keras.initializers.serialize(value)
+            for name, value in self.initializers.items()
+        }
         return {
             **super().get_config(),
             **config,
             "use_bias": self.use_bias,
             "initializer": initializer,
+            "initializers": initializers,
         }
 
 
@@ -186,11 +223,30 @@ class TorchRecurrent(tf.keras.layers.Layer):
         proj_size=0,
         nonlinearity="tanh",
         initializer=None,
+        kernel_initializer=None,
+        recurrent_initializer=None,
+        bias_ih_initializer=None,
+        bias_hh_initializer=None,
+        projection_initializer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if nonlinearity not in ("tanh", "relu") or (self.kind != "RNN" and nonlinearity != "tanh"):
             raise ValueError(f"{self.kind}: unknown nonlinearity {nonlinearity!r}")
+        # init code's initializers (torch's weight_ih, weight_hh, bias_ih, bias_hh, weight_hr of
+        # every layer and direction), each variable drawn afresh; the others torch's default
+        given = {
+            "kernel": kernel_initializer,
+            "recurrent_kernel": recurrent_initializer,
+            "bias_ih": bias_ih_initializer,
+            "bias_hh": bias_hh_initializer,
+            "projection": projection_initializer,
+        }
+        self.initializers = {
+            name: tf.keras.initializers.get(value)
+            for name, value in given.items()
+            if value is not None
+        }
         self.nonlinearity = nonlinearity
         self.mode = self.kind
         if self.kind == "RNN":
@@ -223,8 +279,12 @@ class TorchRecurrent(tf.keras.layers.Layer):
         options = {"return_sequences": True, "return_state": True, "name": name}
         if not self.bias and not self.proj_size:
             init = {
-                "kernel_initializer": fresh_initializer(self.initializer),
-                "recurrent_initializer": fresh_initializer(self.initializer),
+                "kernel_initializer": fresh_initializer(
+                    self.initializers.get("kernel", self.initializer)
+                ),
+                "recurrent_initializer": fresh_initializer(
+                    self.initializers.get("recurrent_kernel", self.initializer)
+                ),
             }
             if self.mode == "LSTM":
                 return tf.keras.layers.LSTM(self.hidden_size, use_bias=False, **init, **options)
@@ -236,7 +296,13 @@ class TorchRecurrent(tf.keras.layers.Layer):
                 self.hidden_size, activation=activation, use_bias=False, **init, **options
             )
         cell = TorchRecurrentCell(
-            self.mode, self.hidden_size, self.proj_size, self.bias, self.initializer, name="cell"
+            self.mode,
+            self.hidden_size,
+            self.proj_size,
+            self.bias,
+            self.initializer,
+            self.initializers,
+            name="cell",
         )
         return tf.keras.layers.RNN(cell, **options)
 
@@ -315,6 +381,10 @@ class TorchRecurrent(tf.keras.layers.Layer):
             "nonlinearity": self.nonlinearity,
             "initializer": tf.keras.initializers.serialize(self.initializer),
         }
+        names = {"kernel": "kernel", "recurrent_kernel": "recurrent", "projection": "projection"}
+        for name, value in self.initializers.items():
+            argument = f"{names.get(name, name)}_initializer"
+            config[argument] = tf.keras.initializers.serialize(value)
         return {**super().get_config(), **config}
 
 

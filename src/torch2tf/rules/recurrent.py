@@ -42,6 +42,15 @@ def _gru_to_keras(array: np.ndarray) -> np.ndarray:
 class _Recurrent(LayerRule):
     helper: str
     takes_training = True  # dropout between stacked layers
+    # torch's parameter kinds (each of every layer and direction: weight_ih_l0, ..._reverse)
+    # -> the helper's arguments; its variables are in Keras's layout, as a Dense kernel
+    initializers = {
+        "weight_ih": "kernel_initializer",
+        "weight_hh": "recurrent_initializer",
+        "bias_ih": "bias_ih_initializer",
+        "bias_hh": "bias_hh_initializer",
+        "weight_hr": "projection_initializer",
+    }
 
     def rank_sensitive(self, arguments):
         return True  # a sequence (B, T, F) or (T, B, F), never a 2-D batch
@@ -82,6 +91,7 @@ class _Recurrent(LayerRule):
             dropout=None if rate == 0 else src(dropout),
             bidirectional=_flag(bidirectional, False),
             proj_size=None if const(proj_size, None) == 0 else src(proj_size),
+            **{arg: self.initializer(param, None) for param, arg in self.initializers.items()},
         )
 
     @staticmethod
