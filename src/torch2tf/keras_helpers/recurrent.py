@@ -166,7 +166,11 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
         h = states[0]
         x_gates = tf.matmul(inputs, self.kernel)
         h_gates = tf.matmul(h, self.recurrent_kernel)
-        if self.use_bias:
+        if self.mode != "GRU":  # one sum: the biases add to every gate alike
+            gates = x_gates + h_gates
+            if self.use_bias:  # each bias still gets the whole gradient, as in torch
+                gates += self.bias_ih + self.bias_hh
+        elif self.use_bias:
             x_gates += self.bias_ih
             h_gates += self.bias_hh
         if self.mode == "GRU":  # torch's r, z, n; b_hn stays inside the reset product
@@ -179,9 +183,9 @@ class TorchRecurrentCell(tf.keras.layers.Layer):
             return h, h
         if self.mode != "LSTM":
             activation = tf.nn.relu if self.mode == "RNN_RELU" else tf.tanh
-            h = activation(x_gates + h_gates)
+            h = activation(gates)
             return h, h
-        i, f, g, o = tf.split(x_gates + h_gates, 4, axis=-1)  # torch's i, f, g, o
+        i, f, g, o = tf.split(gates, 4, axis=-1)  # torch's i, f, g, o
         c = tf.sigmoid(f) * states[1] + tf.sigmoid(i) * tf.tanh(g)
         h = tf.sigmoid(o) * tf.tanh(c)
         if self.proj_size:
