@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_rnn as rnn_section  # noqa: E402  (its tables and targets; numpy only)
 from common import (  # noqa: E402
     BENCHMARKS,
     git_commit,
@@ -32,7 +33,7 @@ from common import (  # noqa: E402
     write_json,
 )
 
-SECTIONS = ("translate", "package", "convert", "inference", "memory")
+SECTIONS = ("translate", "package", "convert", "inference", "memory", "rnn")
 RESULTS = BENCHMARKS / "results"
 README = BENCHMARKS / "README.md"
 FIGURES_BEGIN = "<!-- figures: written by benchmarks/run.py -->"
@@ -248,6 +249,7 @@ TABLES = {
     "convert": convert_tables,
     "inference": inference_tables,
     "memory": memory_tables,
+    "rnn": rnn_section.tables,
 }
 
 
@@ -359,6 +361,8 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
             f"<= {MAX_NS_PER_PARAM_GROWTH:g}x",
             growth <= MAX_NS_PER_PARAM_GROWTH,
         )
+    if "rnn" in sections:
+        found += rnn_section.targets(sections["rnn"])
     return found
 
 

@@ -412,19 +412,54 @@ class Classifier(nn.Module):
 """
 
 
-def test_an_lstm_classifier_exports_to_keras_and_savedmodel(tmp_path):
+def test_an_lstm_classifier_exports_to_every_format(tmp_path):
     """The recurrent helpers (torch's two biases) save, reload in a fresh process and match.
-    (TFLite: their loop over time steps keeps tensor lists of a dynamic batch, which TFLite's
-    builtin ops refuse; that export is reported as failed, never shipped.)"""
+    The .tflite file takes the verification input's shape, batch size included (TFLite's
+    builtin ops lower the loop over time steps only with static tensor lists); the
+    SavedModel keeps its batch size open."""
     src = tmp_path / "lstm_classifier.py"
     src.write_text(textwrap.dedent(LSTM_CLASSIFIER))
     torch.manual_seed(0)
     model = loading.construct(loading.load_class(src, "Classifier"), [], {}).eval()
     tokens = torch.randint(0, 40, (4, 9), generator=torch.Generator().manual_seed(0))
-    exports = torch2tf.convert(model, inputs=(tokens,)).export(
-        tmp_path / "out", ["keras", "savedmodel"]
-    )
+    exports = torch2tf.convert(model, inputs=(tokens,)).export(tmp_path / "out", ALL)
     assert all(entry["passed"] for entry in exports.values()), exports
+    assert exports["tflite"]["max_abs_error"] <= 1e-4
+    for fmt in ("tflite", "tflite-int8"):
+        assert exports[fmt]["fixed_shape"] is True
+        assert exports[fmt]["inputs"][0]["shape"] == [4, 9]
+    assert "fixed_shape" not in exports["savedmodel"]
+    assert exports["savedmodel"]["inputs"][0]["shape"] == [None, 9]
+    assert (tmp_path / "out" / "Classifier.tflite").is_file()
+
+
+GRU_TAGGER = """
+import torch.nn as nn
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(6, 8, num_layers=2, bidirectional=True)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        out, h = self.gru(x)
+        return self.out(out), h
+"""
+
+
+def test_a_sequence_first_bidirectional_gru_exports_to_tflite(tmp_path):
+    """Time-major input (T, B, F): the whole shape is fixed, whichever axis is the batch."""
+    src = tmp_path / "gru_tagger.py"
+    src.write_text(textwrap.dedent(GRU_TAGGER))
+    torch.manual_seed(0)
+    model = loading.construct(loading.load_class(src, "Tagger"), [], {}).eval()
+    x = torch.randn(7, 2, 6, generator=torch.Generator().manual_seed(0))
+    exports = torch2tf.convert(model, inputs=(x,)).export(tmp_path / "out", ["tflite"])
+    assert exports["tflite"]["passed"], exports
+    assert exports["tflite"]["max_abs_error"] <= 1e-4
+    assert exports["tflite"]["inputs"][0]["shape"] == [7, 2, 6]
 
 
 def test_a_gpt_with_tied_embeddings_exports_to_every_format(tmp_path):

@@ -354,17 +354,6 @@ def test_unbatched_cell(tmp_path):
     convert_checked(tmp_path, source, sequences(4, steps=2)[0])
 
 
-def test_packed_sequences_are_refused():
-    source = rnn_source(
-        "nn.LSTM(4, 16, batch_first=True)",
-        "packed = nn.utils.rnn.pack_padded_sequence(x, [5, 3, 2], batch_first=True)\n"
-        "return self.rnn(packed)",
-    )
-    with pytest.raises(TranslationError) as error:
-        translate_source(source, "model.py")
-    assert "model.py:11:18" in str(error.value) and "pack_padded_sequence" in str(error.value)
-
-
 def test_saved_and_loaded_model_keeps_its_outputs(tmp_path):
     source = rnn_source("nn.GRU(4, 16, num_layers=2, batch_first=True)", "return self.rnn(x)")
     conversion = convert_checked(tmp_path, source, sequences(4))

@@ -113,22 +113,36 @@ def write_exports(
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype), name=n)
         for x, n in zip(inputs, names, strict=True)
     ]
+    # TFLite's builtin ops lower a loop over time steps only when its tensor lists have a
+    # static element shape: a recurrent model's .tflite takes the verification inputs' shapes
+    fixed = loops_over_time(model)
+    tflite_signature = signature
+    if fixed:
+        tflite_signature = [
+            tf.TensorSpec(x.shape, s.dtype, name=s.name)
+            for x, s in zip(inputs, signature, strict=True)
+        ]
     facts = conversion.layouts.inputs + [None] * len(inputs)
-    documented = [  # the signature's inputs, channels-last where the Keras twin is
-        {
-            "name": n,
-            "shape": [None, *x.shape[1:]],
-            "dtype": str(x.dtype),
-            "layout": f.layout() if f is not None else "as torch",
-        }
-        for x, n, f in zip(inputs, names, facts, strict=False)
-    ]
+
+    def documented(fmt: str) -> list[dict[str, Any]]:
+        """The signature's inputs, channels-last where the Keras twin is."""
+        static = fixed and fmt.startswith("tflite")
+        return [
+            {
+                "name": n,
+                "shape": [x.shape[0] if static else None, *x.shape[1:]],
+                "dtype": str(x.dtype),
+                "layout": f.layout() if f is not None else "as torch",
+            }
+            for x, n, f in zip(inputs, names, facts, strict=False)
+        ]
+
     results: dict[str, dict[str, Any]] = {}
     written: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="torch2tf-export-") as scratch:
         scratch = Path(scratch)
         savedmodel = folder / file_name(conversion.class_name, "savedmodel")
-        if "savedmodel" not in formats:  # TFLite is converted from a SavedModel
+        if "savedmodel" not in formats or fixed:  # TFLite's own SavedModel
             savedmodel = scratch / "savedmodel"
         writers = {
             "keras": lambda path: model.save(path),
@@ -136,9 +150,9 @@ def write_exports(
             "tflite": lambda path: _write_tflite(savedmodel, path, quantize=False),
             "tflite-int8": lambda path: _write_tflite(savedmodel, path, quantize=True),
         }
-        if any(f.startswith("tflite") for f in formats) and "savedmodel" not in formats:
+        if any(f.startswith("tflite") for f in formats) and savedmodel.parent == scratch:
             try:
-                _write_savedmodel(model, signature, savedmodel)
+                _write_savedmodel(model, tflite_signature, savedmodel)
             except Exception as err:
                 for fmt in formats:
                     if fmt.startswith("tflite"):
@@ -161,7 +175,24 @@ def write_exports(
         if not result["passed"] and fmt in written:
             _remove(written[fmt])  # only verified artefacts are shipped
             result["file"] = None
-    return {fmt: {**results[fmt], "inputs": documented} for fmt in formats}
+    static = {"fixed_shape": True} if fixed else {}  # the batch size included
+    return {
+        fmt: {
+            **results[fmt],
+            **(static if fmt.startswith("tflite") else {}),
+            "inputs": documented(fmt),
+        }
+        for fmt in formats
+    }
+
+
+def loops_over_time(model: tf.keras.Model) -> bool:
+    """Whether the model runs a Keras RNN layer (a while loop over time steps), whose .tflite
+    file is converted for the verification inputs' shapes, batch size included: TFLite's
+    builtin ops refuse the loop's tensor lists of an open batch size."""
+    import tensorflow as tf
+
+    return any(isinstance(layer, tf.keras.layers.RNN) for layer in model._flatten_layers())
 
 
 def input_names(model: tf.keras.Model, count: int) -> list[str]:

@@ -55,8 +55,15 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                 found |= (
                     isinstance(it, cst.Call)
                     and isinstance(it.func, cst.Attribute)
-                    and dotted(it.func.value) == "self"
                     and it.func.attr.value in LOOP_ITERATORS
+                    and (
+                        dotted(it.func.value) == "self"
+                        # a layer's own parameters (an RNN's named_parameters())
+                        or (
+                            it.func.attr.value in ("parameters", "named_parameters")
+                            and self_attr(it.func.value) in outer.info.layers
+                        )
+                    )
                 )
 
         node.visit(Finds())

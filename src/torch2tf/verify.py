@@ -12,11 +12,12 @@ import copy
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 import torch
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from torch2tf.layouts import to_keras
 from torch2tf.tensor_facts import Fact
@@ -83,9 +84,20 @@ def compare(torch_out: Any, keras_out: Any, atol: float, rtol: float) -> tuple[f
     return worst, passed
 
 
+class PaddedPacked(NamedTuple):
+    """A torch PackedSequence as the Keras twin holds it (TorchPackedSequence): padded
+    batch-first, zero after each length, and the lengths in batch order."""
+
+    data: torch.Tensor
+    lengths: torch.Tensor
+
+
 def _cloned(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
+    if isinstance(value, PackedSequence):
+        data, lengths = pad_packed_sequence(value, batch_first=True)
+        return PaddedPacked(data.detach().clone(), lengths)
     if isinstance(value, (list, tuple)):
         return type(value)(_cloned(v) for v in value)
     if isinstance(value, dict):
@@ -107,15 +119,20 @@ class Layouts:
         return tuple(to_keras(x, f) for x, f in zip(inputs, facts, strict=False))
 
 
-def _to_tf(value: Any) -> Any:
+def _to_tf(value: Any, packed: type | None = None) -> Any:
+    """Tensors as TensorFlow's; a PaddedPacked as ``packed`` (the generated code's
+    TorchPackedSequence, which the layer fed it takes)."""
     if isinstance(value, np.ndarray):
         return tf.constant(value)
     if isinstance(value, torch.Tensor):
         return tf.constant(value.detach().cpu().numpy())
+    if isinstance(value, PaddedPacked):
+        data, lengths = _to_tf(value.data), _to_tf(value.lengths)
+        return packed(data, lengths) if packed is not None else (data, lengths)
     if isinstance(value, (list, tuple)):
-        return type(value)(_to_tf(v) for v in value)
+        return type(value)(_to_tf(v, packed) for v in value)
     if isinstance(value, dict):
-        return {k: _to_tf(v) for k, v in value.items()}
+        return {k: _to_tf(v, packed) for k, v in value.items()}
     return value
 
 
@@ -299,7 +316,9 @@ def check(
                 continue
             if not callable(layer):  # a ModuleList/ModuleDict twin is a plain list/dict
                 continue
-            keras_kwargs = _to_tf(kwargs)
+            # a packed sequence goes in as the TorchPackedSequence of the layer's own module
+            packed = getattr(type(layer).call, "__globals__", {}).get("TorchPackedSequence")
+            keras_kwargs = _to_tf(kwargs, packed)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
             layout_in, layout_out = (
@@ -310,7 +329,7 @@ def check(
             if args:
                 args = (to_keras(args[0], layout_in), *args[1:])
             try:
-                result = layer(*_to_tf(args), **keras_kwargs)
+                result = layer(*_to_tf(args, packed), **keras_kwargs)
                 error, ok = compare(to_keras(output, layout_out), result, atol, rtol)
             except Exception:  # a layer that cannot run on its twin's input has diverged
                 error, ok = float("inf"), False

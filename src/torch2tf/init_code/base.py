@@ -53,6 +53,10 @@ PARAMETER_RANKS = {
 }
 
 
+# Recurrent layers whose named_parameters() a loop may run over -> gate blocks per weight.
+RECURRENT_GATES = {"torch.nn.LSTM": 4, "torch.nn.GRU": 3, "torch.nn.RNN": 1}
+
+
 RANK_OPERATORS = {
     cst.GreaterThan: operator.gt,
     cst.GreaterThanEqual: operator.ge,
@@ -87,6 +91,10 @@ class LoopTensor:
     own: bool
     call: cst.Call | None = None
     qualified: str | None = None
+    # an RNN's parameter kind (weight_ih), named weight_ih_l{k}[_reverse] for each layer and
+    # direction: a condition on the name must decide alike for all of them
+    suffixed: bool = False
+    rows: str | None = None  # its size(0) as source, where known
 
 
 @dataclass

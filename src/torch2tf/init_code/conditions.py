@@ -48,6 +48,17 @@ class ConditionReader(ReaderBase):
             and isinstance(test.args[0].value, cst.SimpleString)
         ):
             return self._name_endswith(test.args[0].value.evaluated_value, tensor, test)
+        if (
+            tensor.suffixed  # an RNN's own parameter names start with their kind
+            and isinstance(test, cst.Call)
+            and isinstance(test.func, cst.Attribute)
+            and dotted(test.func.value) == scope.name_var
+            and test.func.attr.value == "startswith"
+            and len(test.args) == 1
+            and isinstance(test.args[0].value, cst.SimpleString)
+        ):
+            text = test.args[0].value.evaluated_value
+            return self._same_for_every_layer(lambda name: name.startswith(text), tensor, test)
         self._refuse(
             test,
             "unsupported condition in a parameters() loop",
@@ -56,6 +67,8 @@ class ConditionReader(ReaderBase):
 
     def _name_contains(self, text: str, tensor: LoopTensor, where) -> bool:
         """``text in name``, where name is ``<module path>.<own name>`` (or the own name)."""
+        if tensor.suffixed:
+            return self._same_for_every_layer(lambda name: text in name, tensor, where)
         if text in tensor.name:
             return True
         if tensor.own:
@@ -67,7 +80,23 @@ class ConditionReader(ReaderBase):
             )
         return False
 
+    def _same_for_every_layer(self, test, tensor: LoopTensor, where) -> bool:
+        """A name test of an RNN's parameter kind, which must decide alike for each layer and
+        direction (weight_ih_l0, weight_ih_l0_reverse, weight_ih_l1, ...)."""
+        names = [f"{tensor.name}_l{k}{d}" for k in range(12) for d in ("", "_reverse")]
+        decided = {bool(test(name)) for name in names}
+        if len(decided) > 1:
+            self._refuse(
+                where,
+                f"this test differs between the layers or directions of {tensor.name}: "
+                "an init per layer is not translated",
+                "test the parameter kind only ('weight_hh' in name, 'bias' in name)",
+            )
+        return decided.pop()
+
     def _name_endswith(self, text: str, tensor: LoopTensor, where) -> bool:
+        if tensor.suffixed:
+            return self._same_for_every_layer(lambda name: name.endswith(text), tensor, where)
         if len(text) <= len(tensor.name) or tensor.own:
             return tensor.name.endswith(text)
         if not text.endswith("." + tensor.name):

@@ -76,6 +76,9 @@ class InitCallReader(ReaderBase):
         """``init.f_(target.param, ...)`` or ``target.param.data.f_(...)`` -> one step."""
         qualified = self.t.imports.qualify(call.func)
         args = list(call.args)
+        if _sliced(call, scope.var) is not None:
+            self._slice_fill(call, position, scope)
+            return
         if qualified in rules.INITIALIZERS:
             if not args or args[0].keyword is not None:
                 self._refuse(call, "the tensor to initialise must come first")
@@ -109,6 +112,54 @@ class InitCallReader(ReaderBase):
             self._record_tensors(call, source, position, scope)
             return
         self._record(call, tensor, source, position, scope)
+
+    def _slice_fill(self, call: cst.Call, position: int, scope: Scope) -> None:
+        """``p.data[h:2 * h].fill_(1)`` in a parameters() loop, after an init of the whole
+        1-D tensor (an LSTM's forget-gate bias) -> TorchSliceFill(that init, h, 2 * h, 1)."""
+        subscript = _sliced(call, scope.var)
+        method = call.func.attr.value
+        if scope.tensors is None or method not in ("fill_", "zero_"):
+            self._refuse(call, "an init of a slice is translated only as p.data[a:b].fill_(v)")
+        piece = subscript.slice[0].slice
+        if method == "fill_" and (len(call.args) != 1 or call.args[0].keyword is not None):
+            self._refuse(call, "fill_ takes one value")
+        try:
+            start, stop = (
+                "None" if bound is None else self._expr(bound, scope)
+                for bound in (piece.lower, piece.upper)
+            )
+            value = self._expr(call.args[0].value, scope) if method == "fill_" else "0.0"
+        except Unsupported as err:
+            self._refuse(call, err.message, err.hint)
+        for tensor in scope.tensors:
+            if tensor.rank != 1:
+                self._refuse(
+                    call,
+                    f"a slice of {tensor.name} (rank {tensor.rank}) is initialised here: only "
+                    "slices of 1-D tensors are translated",
+                    "test 'bias' in name before filling a slice",
+                )
+            before = [
+                s.params[tensor.name]
+                for s in self.info.init_steps
+                if tensor.call in s.calls and tensor.name in s.params
+            ]
+            if not before:
+                self._refuse(
+                    call,
+                    f"a slice of {tensor.name} is filled before the whole of it is initialised",
+                    "initialise the tensor first (nn.init.zeros_(p)), then fill the slice",
+                )
+            source = f"TorchSliceFill({before[-1]}, {start}, {stop}, {value})"
+            self.info.init_steps.append(
+                InitStep(
+                    position,
+                    "calls",
+                    tensor.qualified,
+                    {tensor.name: source},
+                    frozenset({tensor.call}),
+                )
+            )
 
     def _record(self, call, tensor, source: str, position: int, scope: Scope) -> None:
         if scope.slice_var is not None:
@@ -221,3 +272,23 @@ def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExp
         return tensor
     full = f"{aliases[head]}.{rest}" if rest else aliases[head]
     return cst.parse_expression(full.removesuffix(".data"))
+
+
+def _sliced(call: cst.Call, var: str | None) -> cst.Subscript | None:
+    """``var[a:b]`` (or ``var.data[a:b]``, ``var[a:b].data``) that ``call`` initialises in
+    place, as ``<it>.fill_(v)`` or ``nn.init.f_(<it>, ...)``."""
+    if var is None:
+        return None
+    func = call.func
+    target = None
+    if isinstance(func, cst.Attribute) and func.attr.value in TENSOR_INIT_METHODS:
+        target = func.value
+    elif call.args:
+        target = call.args[0].value
+    if isinstance(target, cst.Attribute) and target.attr.value == "data":
+        target = target.value
+    if not (isinstance(target, cst.Subscript) and len(target.slice) == 1):
+        return None
+    if dotted(target.value) not in (var, f"{var}.data"):
+        return None
+    return target if isinstance(target.slice[0].slice, cst.Slice) else None

@@ -11,6 +11,7 @@ from torch2tf.init_code.base import (
     CONTAINERS,
     FANS,
     PARAMETER_RANKS,
+    RECURRENT_GATES,
     LoopTensor,
     ReaderBase,
     Refused,
@@ -131,6 +132,11 @@ class StatementReader(ReaderBase):
         if kind in ("parameters", "named_parameters"):
             self._parameters_loop(loop, kind, position, scope)
             return
+        recurrent = self._recurrent_loop(iterator)
+        if recurrent is not None:
+            kind = iterator.func.attr.value
+            self._parameters_loop(loop, kind, position, scope, tuple(recurrent))
+            return
         sub = self._attribute_parameters(iterator)
         if sub is not None:  # for name, p in self.linears.named_parameters():
             tensors = tuple(self._layer_tensors(sub[1], loop))
@@ -164,6 +170,41 @@ class StatementReader(ReaderBase):
                 "loop over self.modules(), a ModuleList/Sequential attribute, or [self.a, ...]",
             )
         self._loop_body(loop, position, inner.child(members=frozenset(found), over="calls"))
+
+    def _recurrent_loop(self, iterator: cst.BaseExpression) -> list[LoopTensor] | None:
+        """The parameters of ``self.rnn.named_parameters()`` (or ``parameters()``) when
+        ``self.rnn`` is an nn.LSTM/GRU/RNN of the class: one tensor per kind (weight_ih, ...),
+        standing for that kind in every layer and direction."""
+        if not (
+            isinstance(iterator, cst.Call)
+            and not iterator.args
+            and isinstance(iterator.func, cst.Attribute)
+            and iterator.func.attr.value in ("parameters", "named_parameters")
+        ):
+            return None
+        attr = self_attr(iterator.func.value)
+        call = self._call_of(attr)
+        qualified = self.t.imports.qualify(call.func) if call is not None else None
+        if qualified not in RECURRENT_GATES:
+            return None
+        arguments = self._layer_arguments(call, qualified)
+        hidden = arguments.get("hidden_size")
+        rows = None if hidden is None else f"{RECURRENT_GATES[qualified]} * {paren(hidden)}"
+        kinds = [("weight_ih", 2), ("weight_hh", 2), ("bias_ih", 1), ("bias_hh", 1)]
+        if qualified == "torch.nn.LSTM" and arguments.get("proj_size", "0") != "0":
+            kinds.append(("weight_hr", 2))
+        return [
+            LoopTensor(
+                name,
+                rank,
+                False,
+                call,
+                qualified,
+                suffixed=True,
+                rows=arguments.get("proj_size") if name == "weight_hr" else rows,
+            )
+            for name, rank in kinds
+        ]
 
     def _attribute_parameters(self, iterator) -> tuple[str, list[cst.Call]] | None:
         """(``parameters`` or ``named_parameters``, the layer constructions they reach) for

@@ -40,8 +40,10 @@ class ValueReader(ReaderBase):
         torch_names = {n for n in names if self.t.imports.is_torch(n)}
         if torch_names:
             self._refuse(node, f"the init argument {code_of(node)!r} uses torch")
-        if scope.var is not None and scope.var in names:
+        sized = scope.var is not None and scope.var in names and scope.tensors is not None
+        if scope.var is not None and scope.var in names and not sized:
             self._refuse(node, f"an init argument depending on {scope.var} is not translated")
+        names -= {scope.var} if sized else set()
         if names & set(scope.aliases):
             used = ", ".join(sorted(names & set(scope.aliases)))
             self._refuse(node, f"an init argument depending on the layer or tensor {used}")
@@ -61,6 +63,9 @@ class ValueReader(ReaderBase):
 
             def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
                 same = NUMPY_AS_MATH.get(outer.t.imports.qualify(original) or "")
+                if same is None and dotted(original.value) != "self":
+                    argument = outer._layer_attribute(original)  # self.rnn.hidden_size
+                    same = None if argument is None else paren(argument)
                 return updated if same is None else cst.parse_expression(same)
 
             def leave_Call(self, original: cst.Call, updated: cst.Call):
@@ -76,7 +81,46 @@ class ValueReader(ReaderBase):
                     return updated if size is None else cst.parse_expression(paren(size))
                 return updated
 
-        return code_of(node.visit(Substitute()))
+        result = node.visit(Substitute())
+        if sized:  # p.size(0) of a parameters() loop's p, where the parameters agree on it
+            result = self._loop_sizes(result, scope)
+            if scope.var in _free_names(result):
+                self._refuse(node, f"an init argument depending on {scope.var} is not translated")
+        return code_of(result)
+
+    def _loop_sizes(self, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``p.size(0)``, ``p.shape[0]``, ``len(p)`` of a parameters() loop's variable -> the
+        size, where every parameter the code reaches has the same, known one."""
+        rows = {t.rows for t in scope.tensors or ()}
+        if len(rows) != 1 or None in rows:
+            return node
+        size = cst.parse_expression(paren(rows.pop()))
+        var = scope.var
+
+        class Sizes(cst.CSTTransformer):
+            def leave_Call(self, original: cst.Call, updated):
+                func, args = original.func, original.args
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value == "size"
+                    and dotted(func.value) in (var, f"{var}.data")
+                    and len(args) == 1
+                    and rules.const(Arg(code_of(args[0].value)), None) == 0
+                ) or (dotted(func) == "len" and len(args) == 1 and dotted(args[0].value) == var):
+                    return size
+                return updated
+
+            def leave_Subscript(self, original: cst.Subscript, updated):
+                if (
+                    dotted(original.value) in (f"{var}.shape", f"{var}.data.shape")
+                    and len(original.slice) == 1
+                    and isinstance(original.slice[0].slice, cst.Index)
+                    and rules.const(Arg(code_of(original.slice[0].slice.value)), None) == 0
+                ):
+                    return size
+                return updated
+
+        return node.visit(Sizes())
 
     def _size(self, func, args) -> str | None:
         """``self.w.size(k)`` -> the size ``w`` was created with."""
@@ -115,6 +159,39 @@ class ValueReader(ReaderBase):
         if call is None or self.t.imports.qualify(call.func) not in CONTAINERS:
             return None
         return members(call, self.init, self.t.imports.qualify)
+
+    def _layer_arguments(self, call: cst.Call, qualified: str) -> dict[str, str]:
+        """The constructor arguments of a layer construction as source, by torch's names
+        (defaults as written in the rule); empty when they do not bind."""
+        positional = [Arg(code_of(a.value)) for a in call.args if a.keyword is None]
+        keywords = {a.keyword.value: Arg(code_of(a.value)) for a in call.args if a.keyword}
+        if any(a.star for a in call.args):
+            return {}
+        try:
+            bound = rules.bind(rules.LAYERS[qualified]().keras, positional, keywords)
+        except TypeError:
+            return {}
+        return {name: str(value) for name, value in bound.arguments.items()}
+
+    def _layer_attribute(self, node: cst.Attribute) -> str | None:
+        """``self.rnn.hidden_size`` -> the argument ``self.rnn`` was constructed with (torch
+        keeps its constructor arguments as attributes of the same name)."""
+        attr = self_attr(node.value)
+        call = self._call_of(attr)
+        if call is None:
+            return None
+        qualified = self.t.imports.qualify(call.func)
+        if qualified not in rules.LAYERS or qualified in CONTAINERS:
+            return None
+        value = self._layer_arguments(call, qualified).get(node.attr.value)
+        names = _free_names(cst.parse_expression(value)) if value is not None else set()
+        if value is None or names & (self.init_names - self._init_parameters()):
+            return None  # only literals and __init__'s own parameters mean the same there
+        return value
+
+    def _init_parameters(self) -> set[str]:
+        args = self.init_tree.args
+        return {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
 
     def _call_of(self, attr: str | None) -> cst.Call | None:
         if attr is None or attr not in self.info.layers:

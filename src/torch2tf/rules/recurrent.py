@@ -14,8 +14,18 @@ from typing import Any
 
 import numpy as np
 
+from torch2tf.rules.functional import given
 from torch2tf.rules.layers import _array, _no_dtype
-from torch2tf.rules.registry import Arg, LayerRule, Unsupported, const, keras_call, layer, src
+from torch2tf.rules.registry import (
+    Arg,
+    LayerRule,
+    Unsupported,
+    const,
+    function,
+    keras_call,
+    layer,
+    src,
+)
 
 
 def _flag(value: Any, default: bool) -> str | None:
@@ -32,6 +42,15 @@ def _gru_to_keras(array: np.ndarray) -> np.ndarray:
 class _Recurrent(LayerRule):
     helper: str
     takes_training = True  # dropout between stacked layers
+    # torch's parameter kinds (each of every layer and direction: weight_ih_l0, ..._reverse)
+    # -> the helper's arguments; its variables are in Keras's layout, as a Dense kernel
+    initializers = {
+        "weight_ih": "kernel_initializer",
+        "weight_hh": "recurrent_initializer",
+        "bias_ih": "bias_ih_initializer",
+        "bias_hh": "bias_hh_initializer",
+        "weight_hr": "projection_initializer",
+    }
 
     def rank_sensitive(self, arguments):
         return True  # a sequence (B, T, F) or (T, B, F), never a 2-D batch
@@ -72,6 +91,7 @@ class _Recurrent(LayerRule):
             dropout=None if rate == 0 else src(dropout),
             bidirectional=_flag(bidirectional, False),
             proj_size=None if const(proj_size, None) == 0 else src(proj_size),
+            **{arg: self.initializer(param, None) for param, arg in self.initializers.items()},
         )
 
     @staticmethod
@@ -252,3 +272,60 @@ class RNNCell(_Cell):
             bias=_flag(bias, True),
             nonlinearity=None if act == "tanh" else src(nonlinearity),
         )
+
+
+def _literal_bool(value: Any, call: str, what: str) -> bool:
+    flag = const(value, None)
+    if not isinstance(flag, bool):
+        raise Unsupported(f"{call}({what}={src(value)}): expected a literal True or False")
+    return flag
+
+
+@function(
+    "torch.nn.utils.rnn.pack_padded_sequence",
+    examples=(
+        (
+            "nn.utils.rnn.pack_padded_sequence(x, y, batch_first=True, enforce_sorted=False)",
+            "torch_pack_padded_sequence(x, y, batch_first=True, enforce_sorted=False)",
+        ),
+    ),
+)
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """torch_pack_padded_sequence helper: TorchLSTM/GRU/RNN run the padded batch with a mask.
+
+    The helper keeps the padded batch (batch-first, cut to the longest length) and its
+    lengths: outputs are zero after each length, final states those of each sequence's last
+    step, in the batch's own order (as torch returns them, sorted or not); enforce_sorted=True
+    checks the order as torch does."""
+    batch = _literal_bool(batch_first, "pack_padded_sequence", "batch_first")
+    enforce = _literal_bool(enforce_sorted, "pack_padded_sequence", "enforce_sorted")
+    return keras_call(
+        "torch_pack_padded_sequence",
+        src(input),
+        src(lengths),
+        batch_first="True" if batch else None,
+        enforce_sorted=None if enforce else "False",
+    )
+
+
+@function(
+    "torch.nn.utils.rnn.pad_packed_sequence",
+    examples=(
+        (
+            "nn.utils.rnn.pad_packed_sequence(x, batch_first=True)",
+            "torch_pad_packed_sequence(x, batch_first=True)",
+        ),
+    ),
+)
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """torch_pad_packed_sequence helper: torch's (padded, lengths), padding_value after each.
+
+    The padded output has the longest length's steps, or total_length."""
+    batch = _literal_bool(batch_first, "pad_packed_sequence", "batch_first")
+    return keras_call(
+        "torch_pad_packed_sequence",
+        src(sequence),
+        batch_first="True" if batch else None,
+        padding_value=None if const(padding_value, None) == 0 else src(padding_value),
+        total_length=src(total_length) if given(total_length) else None,
+    )
