@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 from layer_harness import HEADER, convert_checked, load_module, translated_layer
 
@@ -184,6 +185,9 @@ def test_generated_mask_is_torchs(tmp_path):
     module = load_module(tmp_path, translate_source(transformer_source("d_model, 2", "src, tgt")))
     mask = module.TorchTransformer.generate_square_subsequent_mask(4).numpy()
     np.testing.assert_array_equal(mask, torch.nn.Transformer.generate_square_subsequent_mask(4))
+    blocked = module.TorchTransformer.generate_square_subsequent_mask(4, dtype=tf.bool).numpy()
+    want = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.bool)
+    np.testing.assert_array_equal(blocked, want)
 
 
 def encoder_layer_source(activation: str) -> str:

@@ -14,6 +14,8 @@ def torch_square_subsequent_mask(sz, device=None, dtype=None):
     diagonal and 0 elsewhere (torch's default dtype, float32, unless given)."""
     dtype = dtype or tf.float32
     allowed = tf.linalg.band_part(tf.ones((sz, sz), tf.bool), -1, 0)
+    if dtype == tf.bool:  # torch's -inf cast to bool: True (blocked) above the diagonal
+        return tf.logical_not(allowed)
     return tf.where(allowed, tf.constant(0.0, dtype), tf.constant(float("-inf"), dtype))
 
 

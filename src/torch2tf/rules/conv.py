@@ -77,9 +77,16 @@ class _Conv(LayerRule):
         kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
         strides = tuple_of(stride, dims, f"{name} stride")
         dilations = tuple_of(dilation, dims, f"{name} dilation")
-        if strides is None or dilations is None:
-            raise Unsupported(f"{name} stride= and dilation= must be literal ints or tuples")
-        if any(s > 1 for s in strides) and any(d > 1 for d in dilations):
+        # A stride named by a variable (a ViT's patch embedding: stride=patch_size) is exact
+        # with zero or explicit padding; dilation and padding='same' need its value.
+        if dilations is None or (
+            strides is None and (set(dilations) != {1} or const(padding, None) == "same")
+        ):
+            raise Unsupported(
+                f"{name} dilation= must be a literal int or tuple, and stride= too with a "
+                "dilation or padding='same'"
+            )
+        if strides is not None and any(s > 1 for s in strides) and any(d > 1 for d in dilations):
             raise Unsupported(
                 f"{name} with both stride > 1 and dilation > 1 is not translated yet "
                 "(Keras refuses the combination)"
@@ -89,13 +96,13 @@ class _Conv(LayerRule):
         if mode != "zeros":  # torch pads by the mode, then convolves without padding
             pairs = self._pairs(padding, kernel, dilations, name)
             padding = 0
-        keras_mode, pad = self._padding(padding, kernel, strides, dilations)
+        keras_mode, pad = self._padding(padding, kernel, strides or (None,) * dims, dilations)
         fan_in = self._fan_in(in_channels, kernel_size, kernel, groups)
         conv = keras_call(
             f"tf.keras.layers.Conv{dims}D",
             src(out_channels),
             short(kernel, kernel_size),
-            strides=None if set(strides) == {1} else short(strides, stride),
+            strides=None if strides and set(strides) == {1} else short(strides, stride),
             padding=keras_mode,
             dilation_rate=None if set(dilations) == {1} else short(dilations, dilation),
             groups=None if const(groups, None) == 1 else src(groups),
@@ -260,7 +267,7 @@ class _ConvTranspose(LayerRule):
             f"tf.keras.layers.Conv{dims}DTranspose",
             src(out_channels),
             short(kernel, kernel_size),
-            strides=None if set(strides) == {1} else short(strides, stride),
+            strides=None if strides and set(strides) == {1} else short(strides, stride),
             padding="'same'" if same and set(pads) != {0} else None,
             output_padding=None if set(extra) == {0} else short(extra, output_padding),
             use_bias=None if with_bias else "False",

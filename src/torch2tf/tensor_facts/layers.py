@@ -143,8 +143,11 @@ class Layers:
                 node,
                 f"self.{path} expects {expected.layout()} input, receives {fact.layout()}",
             )
-        for inner_path, facts in inner.layers.items():
-            self.out.layers[f"{path}.{inner_path}"] = facts
+        for inner_path, facts in inner.layers.items():  # channel sources under their path
+            self.out.layers[f"{path}.{inner_path}"] = tuple(
+                replace(f, channels_from=f"{path}.{f.channels_from}") if f.channels_from else f
+                for f in facts
+            )
         for inner_path, rows in inner.flattened_rows.items():
             source = rows.channels_from
             self.out.flattened_rows[f"{path}.{inner_path}"] = FlattenedRows(
