@@ -22,6 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_attention  # noqa: E402
 from common import (  # noqa: E402
     BENCHMARKS,
     git_commit,
@@ -250,6 +251,10 @@ TABLES = {
     "memory": memory_tables,
 }
 
+# Issue 13's figure: the section keeps its tables and targets beside its measurement.
+SECTIONS += ("attention",)
+TABLES["attention"] = bench_attention.tables
+
 
 # --------------------------------------------------------------------------- targets
 
@@ -359,6 +364,8 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
             f"<= {MAX_NS_PER_PARAM_GROWTH:g}x",
             growth <= MAX_NS_PER_PARAM_GROWTH,
         )
+    if "attention" in sections:
+        found += bench_attention.targets(sections["attention"])
     return found
 
 
