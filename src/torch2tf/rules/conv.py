@@ -267,7 +267,7 @@ class _ConvTranspose(LayerRule):
             f"tf.keras.layers.Conv{dims}DTranspose",
             src(out_channels),
             short(kernel, kernel_size),
-            strides=None if strides and set(strides) == {1} else short(strides, stride),
+            strides=None if set(strides) == {1} else short(strides, stride),
             padding="'same'" if same and set(pads) != {0} else None,
             output_padding=None if set(extra) == {0} else short(extra, output_padding),
             use_bias=None if with_bias else "False",
