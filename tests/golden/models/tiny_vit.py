@@ -121,11 +121,18 @@ class TorchMultiheadAttention(tf.keras.layers.Layer):
             attn_mask = None  # torch then uses a causal mask in place of attn_mask
         else:
             is_causal = False
-        q, k, v = (
-            self._project(query, 0),
-            self._project(key, 1),
-            self._project(value, 2),
-        )
+        # self-attention: one matmul
+        if query is key and key is value and not self.separate:
+            packed = tf.matmul(query, self.in_proj_weight, transpose_b=True)
+            q, k, v = tf.split(
+                packed + self.in_proj_bias if self.bias else packed, 3, axis=-1
+            )
+        else:
+            q, k, v = (
+                self._project(query, 0),
+                self._project(key, 1),
+                self._project(value, 2),
+            )
         batch, length = tf.shape(q)[0], tf.shape(q)[1]
         dtype = q.dtype
         bias = None
@@ -168,8 +175,10 @@ class TorchMultiheadAttention(tf.keras.layers.Layer):
                 tf.ones((length, tf.shape(k)[2]), tf.bool), -1, 0
             )
             scores = tf.where(causal, scores, tf.constant(float("-inf"), dtype))
-        # torch: a row with every key masked is NaN with the weights returned, 0 without.
-        weights = torch_masked_softmax(scores, zero_blocked_rows=not need_weights)
+        # torch: a row with every key masked is NaN with the weights returned, 0 without
+        # (without a mask no row is: the plain softmax then, as in torch).
+        blocked_rows = not need_weights and bias is not None
+        weights = torch_masked_softmax(scores, zero_blocked_rows=blocked_rows)
         if training and self.dropout > 0:
             weights = tf.nn.dropout(weights, rate=self.dropout)
         output = tf.reshape(
