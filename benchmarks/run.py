@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_rnn as rnn_section  # noqa: E402  (its tables and targets; numpy only)
+import bench_attention  # noqa: E402
 from common import (  # noqa: E402
     BENCHMARKS,
     git_commit,
@@ -252,6 +253,10 @@ TABLES = {
     "rnn": rnn_section.tables,
 }
 
+# Issue 13's figure: the section keeps its tables and targets beside its measurement.
+SECTIONS += ("attention",)
+TABLES["attention"] = bench_attention.tables
+
 
 # --------------------------------------------------------------------------- targets
 
@@ -363,6 +368,8 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if "rnn" in sections:
         found += rnn_section.targets(sections["rnn"])
+    if "attention" in sections:
+        found += bench_attention.targets(sections["attention"])
     return found
 
 

@@ -461,9 +461,3 @@ def test_transformer_encoder_is_exact(tmp_path, case):
     conversion = convert_checked(tmp_path, source, (x, causal, padding(3, 5, {1: 2})))
     checked = {c.layer for c in conversion.checks[0].layers}
     assert "encoder.layers.0.self_attn" in checked or "encoder" in checked
-
-
-def test_transformer_encoder_layer_refuses_a_callable_activation():
-    source = encoder_source("8, 2, activation=my_activation")
-    with pytest.raises(TranslationError, match=r"activation=my_activation\) is not translated"):
-        translate_source(source, "enc.py")

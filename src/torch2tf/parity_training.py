@@ -304,14 +304,18 @@ def weight_difference(
     worst = 0.0
     for path, module in model.named_modules():
         rule = rule_for(module)
-        if rule is None:
-            continue
-        arrays = rule.weights(module)
+        if rule is None:  # a model class's own nn.Parameters (a ViT's class token)
+            names = [n for n, _ in module.named_parameters(recurse=False)]
+            arrays = [getattr(module, n).detach().cpu().numpy() for n in names]
+            layer = keras_layer_at(keras_model, path) if names else None
+            variables = [getattr(layer, n) for n in names]
+        else:  # the variables the rule fills (MultiheadAttention's: not out_proj's)
+            arrays = rule.weights(module)
+            variables = rule.keras_variables(keras_layer_at(keras_model, path)) if arrays else []
         if not arrays:
             continue
         if path in (flattened_rows or {}):
             arrays = [keras_kernel_rows(arrays[0], flattened_rows[path]), *arrays[1:]]
-        variables = keras_layer_at(keras_model, path).weights
         for expected, variable in zip(arrays, variables, strict=True):
             expected = np.asarray(expected, dtype=np.float64)
             actual = np.asarray(variable.numpy(), dtype=np.float64)

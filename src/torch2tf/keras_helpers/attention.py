@@ -1,12 +1,12 @@
-"""Attention helpers: nn.MultiheadAttention, F.scaled_dot_product_attention, weight tying and
-the transformer encoder, with torch's calls, weights and masks."""
+"""Attention helpers: nn.MultiheadAttention, F.scaled_dot_product_attention and weight tying,
+with torch's calls, weights and masks (the transformer layers built on them: transformer.py)."""
 
 import math
 
 import tensorflow as tf
 
 # Helpers of another module, for live use; generated files get their own copies.
-from torch2tf.keras_helpers.layers import torch_default_bias, torch_default_kernel
+from torch2tf.keras_helpers.layers import torch_default_kernel
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
@@ -104,7 +104,11 @@ class TorchMultiheadAttention(tf.keras.layers.Layer):
             attn_mask = None  # torch then uses a causal mask in place of attn_mask
         else:
             is_causal = False
-        q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
+        if query is key and key is value and not self.separate:  # self-attention: one matmul
+            packed = tf.matmul(query, self.in_proj_weight, transpose_b=True)
+            q, k, v = tf.split(packed + self.in_proj_bias if self.bias else packed, 3, axis=-1)
+        else:
+            q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
         batch, length = tf.shape(q)[0], tf.shape(q)[1]
         dtype = q.dtype
         bias = None
@@ -138,8 +142,10 @@ class TorchMultiheadAttention(tf.keras.layers.Layer):
         if is_causal:
             causal = tf.linalg.band_part(tf.ones((length, tf.shape(k)[2]), tf.bool), -1, 0)
             scores = tf.where(causal, scores, tf.constant(float("-inf"), dtype))
-        # torch: a row with every key masked is NaN with the weights returned, 0 without.
-        weights = torch_masked_softmax(scores, zero_blocked_rows=not need_weights)
+        # torch: a row with every key masked is NaN with the weights returned, 0 without
+        # (without a mask no row is: the plain softmax then, as in torch).
+        blocked_rows = not need_weights and bias is not None
+        weights = torch_masked_softmax(scores, zero_blocked_rows=blocked_rows)
         if training and self.dropout > 0:
             weights = tf.nn.dropout(weights, rate=self.dropout)
         output = tf.reshape(tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3)), tf.shape(query))
@@ -222,139 +228,3 @@ class TorchTiedDense(tf.keras.layers.Layer):
 
     def call(self, inputs):
         return tf.matmul(inputs, self.embedding.embeddings, transpose_b=True)
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchTransformerEncoderLayer(tf.keras.layers.Layer):
-    """nn.TransformerEncoderLayer: torch's sublayers by name, post- or pre-norm, exact-erf
-    gelu, torch's masks; core Keras has no encoder layer."""
-
-    def __init__(
-        self,
-        d_model,
-        nhead,
-        dim_feedforward=2048,
-        dropout=0.1,
-        activation="relu",
-        layer_norm_eps=1e-5,
-        batch_first=False,
-        norm_first=False,
-        bias=True,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if activation not in ("relu", "gelu"):
-            raise ValueError(f"activation must be 'relu' or 'gelu', received {activation!r}")
-        self.config = {
-            "d_model": d_model,
-            "nhead": nhead,
-            "dim_feedforward": dim_feedforward,
-            "dropout": dropout,
-            "activation": activation,
-            "layer_norm_eps": layer_norm_eps,
-            "batch_first": batch_first,
-            "norm_first": norm_first,
-            "bias": bias,
-        }
-        self.norm_first = norm_first
-        self.activation = tf.nn.relu if activation == "relu" else tf.nn.gelu  # gelu: exact erf
-        self.self_attn = TorchMultiheadAttention(
-            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, name="self_attn"
-        )
-
-        def linear(units, fan_in, name):
-            return tf.keras.layers.Dense(
-                units,
-                use_bias=bias,
-                kernel_initializer=torch_default_kernel(),
-                bias_initializer=torch_default_bias(fan_in),
-                name=name,
-            )
-
-        def norm(name):
-            return tf.keras.layers.LayerNormalization(
-                epsilon=layer_norm_eps, center=bias, name=name
-            )
-
-        self.linear1 = linear(dim_feedforward, d_model, "linear1")
-        self.dropout = tf.keras.layers.Dropout(dropout, name="dropout")
-        self.linear2 = linear(d_model, dim_feedforward, "linear2")
-        self.norm1, self.norm2 = norm("norm1"), norm("norm2")
-        self.dropout1 = tf.keras.layers.Dropout(dropout, name="dropout1")
-        self.dropout2 = tf.keras.layers.Dropout(dropout, name="dropout2")
-        self.linear1.build((None, d_model))
-        self.linear2.build((None, dim_feedforward))
-        self.norm1.build((None, d_model))
-        self.norm2.build((None, d_model))
-
-    def _attention(self, x, src_mask, src_key_padding_mask, is_causal, training):
-        x = self.self_attn(
-            x,
-            x,
-            x,
-            attn_mask=src_mask,
-            key_padding_mask=src_key_padding_mask,
-            need_weights=False,
-            is_causal=is_causal,
-            training=training,
-        )[0]
-        return self.dropout1(x, training=training)
-
-    def _feed_forward(self, x, training):
-        x = self.dropout(self.activation(self.linear1(x)), training=training)
-        return self.dropout2(self.linear2(x), training=training)
-
-    def call(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False, training=None):
-        x = src
-        if self.norm_first:
-            x = x + self._attention(
-                self.norm1(x), src_mask, src_key_padding_mask, is_causal, training
-            )
-            return x + self._feed_forward(self.norm2(x), training)
-        x = self.norm1(x + self._attention(x, src_mask, src_key_padding_mask, is_causal, training))
-        return self.norm2(x + self._feed_forward(x, training))
-
-    def get_config(self):
-        return {**super().get_config(), **self.config}
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchTransformerEncoder(tf.keras.layers.Layer):
-    """nn.TransformerEncoder: num_layers fresh copies of the layer (as torch deep-copies it),
-    then the optional final norm."""
-
-    def __init__(self, encoder_layer, num_layers, norm=None, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(encoder_layer, dict):  # from get_config
-            encoder_layer = tf.keras.layers.deserialize(encoder_layer)
-            norm = norm and tf.keras.layers.deserialize(norm)
-        self.layer_config = tf.keras.layers.serialize(encoder_layer)  # not tracked: torch copies
-        self.num_layers = num_layers
-        config = encoder_layer.get_config()
-        self.layers_ = [  # torch's "layers" ("layers" is taken in Keras)
-            type(encoder_layer).from_config({**config, "name": f"layers_{i}"})
-            for i in range(num_layers)
-        ]
-        self.norm = norm
-        if norm is not None and not norm.built:
-            norm.build((None, config["d_model"]))
-
-    def compute_mask(self, inputs, mask=None):
-        return None  # torch's mask= is the attention mask, not a Keras padding mask
-
-    def call(self, src, mask=None, src_key_padding_mask=None, is_causal=None, training=None):
-        x = src
-        for layer in self.layers_:
-            x = layer(
-                x,
-                src_mask=mask,
-                src_key_padding_mask=src_key_padding_mask,
-                is_causal=bool(is_causal),
-                training=training,
-            )
-        return x if self.norm is None else self.norm(x)
-
-    def get_config(self):
-        norm = None if self.norm is None else tf.keras.layers.serialize(self.norm)
-        config = {"encoder_layer": self.layer_config, "num_layers": self.num_layers, "norm": norm}
-        return {**super().get_config(), **config}

@@ -31,6 +31,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     shapes,
     tensor,
     training,
+    transformer,
 )
 from torch2tf.rules.registry import (
     FUNCTIONS,

@@ -352,3 +352,17 @@ def initializer(
         return func
 
     return register
+
+
+def function_value(name: str) -> str | None:
+    """``(lambda x: <TensorFlow source>)`` for a torch function used as a value
+    (``activation=F.gelu``), for calls with one tensor: another argument fails loudly, never
+    silently differs. None when one tensor does not translate the call on its own."""
+    rule = FUNCTIONS[name]
+    try:
+        bound = bind(rule, [Arg("x")], {})
+        body = rule(*bound.args, **bound.kwargs)
+        names = {n.id for n in ast.walk(ast.parse(body, mode="eval")) if isinstance(n, ast.Name)}
+    except (TypeError, Unsupported, SyntaxError):
+        return None
+    return f"(lambda x: {body})" if names <= {"x", "tf", "math"} else None

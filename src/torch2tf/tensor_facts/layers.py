@@ -175,7 +175,7 @@ class Layers:
                 node,
                 f"self.{path} expects {expected.layout()} input, receives {fact.layout()}",
             )
-        for inner_path, facts in inner.layers.items():
+        for inner_path, facts in inner.layers.items():  # channel sources under their path
             self.out.layers[f"{path}.{inner_path}"] = tuple(  # type: ignore[assignment]
                 replace(f, channels_from=f"{path}.{f.channels_from}") if f.channels_from else f
                 for f in facts

@@ -206,4 +206,7 @@ class CallRewrite(RewriteBase):
         except Unsupported as err:
             self.error(original, f"{qualified}: {err.message}", err.hint)
             return updated
-        return cst.parse_expression(source)
+        try:
+            return cst.parse_expression(source)
+        except cst.ParserSyntaxError:  # an argument over several lines, returned unbracketed
+            return cst.parse_expression(f"({source})")

@@ -11,7 +11,7 @@ from torch2tf.names import code_of, dotted
 from torch2tf.parsed import ParsedSource
 from torch2tf.rules import LAYERS, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
-from torch2tf.rules.registry import layer_factory
+from torch2tf.rules.registry import function_value, layer_factory
 from torch2tf.torch_api import DTYPES
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -153,6 +153,15 @@ class ReferenceRewrite(RewriteBase):
                 "translate without knowing their values",
                 "construct the layer where it is used, or use functools.partial",
             )
+        if qualified in rules.FUNCTIONS and original not in self.called:
+            value = function_value(qualified)  # activation=F.gelu: a lambda of one tensor
+            assign = self.parents.get(original)
+            named = isinstance(assign, cst.Assign) and any(
+                isinstance(t.target, cst.Name) for t in assign.targets
+            )  # `f = lambda ...` fails ruff (E731): that stays reported
+            if value is not None and not named:
+                del self.pending[original]
+                return cst.parse_expression(value)
         return updated
 
     def _getattr(self, original: cst.Call, updated: cst.Call):
