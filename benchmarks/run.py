@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_rnn as rnn_section  # noqa: E402  (its tables and targets; numpy only)
 import bench_attention  # noqa: E402
+import bench_rnn as rnn_section  # noqa: E402  (its tables and targets; numpy only)
 from common import (  # noqa: E402
     BENCHMARKS,
     git_commit,

@@ -88,9 +88,12 @@ def test_tiny_vit_trains_like_torch_in_float64(tmp_path, optimizer):
 
 
 def test_patch_embedding_stride_may_be_a_variable():
-    """stride=patch_size (a name) is exact with zero padding; with a dilation it is refused."""
+    """stride=patch_size (a name) is exact with zero padding; with a dilation too, as Keras
+    itself refuses a stride > 1 with a dilation > 1 when it builds the layer (loudly)."""
     source = module_source("nn.Conv2d(3, 8, kernel_size=p, stride=p)", after=None, params="p=4")
     assert "strides=p" in translated_layer(source)
     dilated = source.replace("stride=p)", "stride=p, dilation=2)")
-    with pytest.raises(TranslationError, match=r"vit.py:\d+:\d+: .*stride= too with a dilation"):
-        translate_source(dilated, "vit.py")
+    assert "strides=p, dilation_rate=2" in translated_layer(dilated)
+    same = source.replace("stride=p)", "stride=p, padding='same')")
+    with pytest.raises(TranslationError, match=r"vit.py:\d+:\d+: .*padding='same' needs stride 1"):
+        translate_source(same, "vit.py")
