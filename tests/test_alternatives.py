@@ -25,7 +25,7 @@ def test_untranslated_layers_and_functions_get_the_nearest_alternative():
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.rnn = nn.BatchNorm3d(4)
+                self.rnn = nn.SyncBatchNorm(4)
                 self.act = nn.GELU(approximate="fast")
                 self.soft = nn.Softmax2d()
 
@@ -36,8 +36,8 @@ def test_untranslated_layers_and_functions_get_the_nearest_alternative():
         """
     )
     expected = [
-        "model.py:9:20: error: torch.nn.BatchNorm3d is not translated (hint: "
-        + nearest_alternative("torch.nn.BatchNorm3d")
+        "model.py:9:20: error: torch.nn.SyncBatchNorm is not translated (hint: "
+        + nearest_alternative("torch.nn.SyncBatchNorm")
         + ")",
         'model.py:10:20: error: torch.nn.GELU: GELU(approximate="fast") is not translated '
         "(hint: use a literal 'none' (exact erf form) or 'tanh')",

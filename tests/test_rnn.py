@@ -445,7 +445,8 @@ def test_digits_classifier_trains_like_torch(tmp_path, kind, optimizer):
 def test_default_init_is_torchs(bias):
     """Every weight and bias U(+-1/sqrt(hidden_size)), as torch draws them (Keras's LSTM would
     start from glorot/orthogonal kernels and a unit forget bias)."""
-    from torch2tf.keras_helpers.recurrent import TorchGRUCell, TorchLSTM
+    from torch2tf.keras_helpers.recurrent import TorchLSTM
+    from torch2tf.keras_helpers.recurrent_cells import TorchGRUCell
 
     for layer in (TorchLSTM(6, 64, num_layers=2, bias=bias), TorchGRUCell(6, 64, bias=bias)):
         layer(tf.zeros((2, 3, 6)) if isinstance(layer, TorchLSTM) else tf.zeros((2, 6)))

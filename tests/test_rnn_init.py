@@ -54,7 +54,8 @@ def keras_net(source: str, hidden: int = 16):
     exec(compile(translate_source(source, "net.py"), "net.py", "exec"), namespace)
     model = namespace["Net"](hidden)
     model(np.zeros((2, 5, 4), np.float32))
-    return {v.path.split("/", 1)[1]: v.numpy() for v in model.lstm.weights}  # lstm/l0/...
+    # keyed lstm/l0/cell/kernel whatever unique names Keras gave the model in this process
+    return {"lstm/" + "/".join(v.path.split("/")[-3:]): v.numpy() for v in model.lstm.weights}
 
 
 def test_the_forget_gate_idiom_becomes_initializers():
