@@ -119,6 +119,7 @@ FUNCTIONAL = [
     "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=True)",
     "F.interpolate(x, scale_factor=1.5, mode='bilinear')",
     "F.interpolate(x, scale_factor=3, mode='nearest', recompute_scale_factor=True)",
+    "F.upsample(x, scale_factor=2, mode='bilinear', align_corners=False)",
     "F.pad(x, (1, 2, 3, 0))",
     "F.pad(x, (1, 1, 2, 2), value=-1.0)",
     "F.pad(x, [2, 1, 1, 2], mode='reflect')",

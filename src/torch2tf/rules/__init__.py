@@ -19,6 +19,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     elementwise,
     functional,
     functional_conv,
+    functional_pooling,
     init,
     layers,
     losses,

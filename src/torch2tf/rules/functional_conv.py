@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from torch2tf.rules.conv import tuple_of
-from torch2tf.rules.pooling import _on_map, _spatial_pad
+from torch2tf.rules.functional_pooling import on_map, spatial_pad
 from torch2tf.rules.registry import Unsupported, const, function, src
 
 
@@ -30,7 +30,7 @@ def _register(dims: int) -> None:
         *,
         _channels_last=False,
     ):
-        _on_map(name, _channels_last)
+        on_map(name, _channels_last)
         if const(groups, None) != 1:
             raise Unsupported(
                 f"F.{name}(groups=...) is not translated yet",
@@ -56,7 +56,7 @@ def _register(dims: int) -> None:
             if pads is None:
                 raise Unsupported(f"F.{name} padding= must be a literal int, tuple or string")
             if set(pads) != {0}:
-                source = _spatial_pad(source, pads)
+                source = spatial_pad(source, pads)
         order = [*range(2, dims + 2), 1, 0]
         kernel = f"tf.transpose({src(weight)}, {order})"  # torch's (O, I, *k) -> (*k, I, O)
         extra = "" if set(strides) == {1} else f", strides={list(strides)}"

@@ -254,7 +254,10 @@ def _response_norm(size, alpha, beta, k) -> tuple[str, dict[str, str | None]]:
     return src(size), {n: None if const(v, None) == d else src(v) for n, (v, d) in defaults.items()}
 
 
-@function("torch.nn.functional.local_response_norm")
+@function(
+    "torch.nn.functional.local_response_norm",
+    examples=(("F.local_response_norm(x, 5)", "torch_local_response_norm(x, 5)"),),
+)
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0, *, _channels_last=False):
     """torch_local_response_norm helper on a channels-last map (torch's window over channels)."""
     if not _channels_last:

@@ -15,14 +15,13 @@ from torch2tf.rules.registry import (
     LayerRule,
     Unsupported,
     const,
-    function,
     keras_call,
     layer,
     src,
 )
 
 
-def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
+def pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
     kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
     strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
     pads = tuple_of(padding, dims, f"{name} padding")
@@ -34,7 +33,7 @@ def _pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
     return short(kernel, kernel_size), keras_strides, (None if set(pads) == {0} else pads)
 
 
-def _pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
+def pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
     """TorchPool's/torch_pool's kernel, stride and padding, as lists of ints (source)."""
     kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
     strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
@@ -45,7 +44,7 @@ def _pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
 def _torch_pool(
     kind, dims, kernel_size, stride, padding, ceil_mode, count_include_pad, extra=None
 ) -> str:
-    spec = _pool_spec(f"{kind} pool", dims, kernel_size, stride, padding)
+    spec = pool_spec(f"{kind} pool", dims, kernel_size, stride, padding)
     return keras_call(
         "TorchPool",
         repr(kind),
@@ -56,7 +55,7 @@ def _torch_pool(
     )
 
 
-def _dilation(dilation, dims: int, name: str) -> dict[str, str]:
+def dilation_extra(dilation, dims: int, name: str) -> dict[str, str]:
     """torch_pool's ``dilation=`` (source) for a max pool's, {} for none."""
     dilations = tuple_of(dilation, dims, f"{name} dilation")
     if dilations is None or min(dilations) < 1:
@@ -64,7 +63,7 @@ def _dilation(dilation, dims: int, name: str) -> dict[str, str]:
     return {} if set(dilations) == {1} else {"dilation": repr(list(dilations))}
 
 
-def _divisor(divisor_override, name: str) -> dict[str, str]:
+def divisor_extra(divisor_override, name: str) -> dict[str, str]:
     """torch_pool's ``divisor_override=`` (source) for an average pool's, {} for None."""
     if src(divisor_override) == "None":
         return {}
@@ -87,10 +86,10 @@ class _MaxPool(LayerRule):
         ceil_mode=False,
     ):
         name = f"MaxPool{self.dims}d"
-        dilated = _dilation(dilation, self.dims, name)
+        dilated = dilation_extra(dilation, self.dims, name)
         if literal_flag(return_indices, f"{name} return_indices="):
             raise Unsupported(f"{name}(return_indices=True) is not translated")
-        pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        pool, strides, pads = pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
         ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
         if ceil or dilated:  # Keras's pools have neither
             return _torch_pool("max", self.dims, kernel_size, stride, padding, ceil, True, dilated)
@@ -147,13 +146,13 @@ class _AvgPool(LayerRule):
         self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor=None
     ) -> str:
         name = f"AvgPool{self.dims}d"
-        pool, strides, pads = _pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
+        pool, strides, pads = pool_args(name, self.dims, kernel_size, stride, padding, ceil_mode)
         layer_source = keras_call(
             f"tf.keras.layers.AveragePooling{self.dims}D", pool, strides=strides
         )
         ceil = literal_flag(ceil_mode, f"{name} ceil_mode=")
         counted = literal_flag(count_include_pad, f"{name} count_include_pad=")
-        extra = _divisor(divisor, name)
+        extra = divisor_extra(divisor, name)
         if ceil or extra or (pads is not None and not counted):  # torch's divisor: TorchPool
             return _torch_pool(
                 "avg", self.dims, kernel_size, stride, padding, ceil, counted or bool(extra), extra
@@ -301,183 +300,3 @@ class Dropout3d(_ChannelDropout):
     torch = "torch.nn.Dropout3d"
     examples = (("nn.Dropout3d(0.2)", "tf.keras.layers.SpatialDropout3D(0.2)"),)
     dims = 3
-
-
-# --------------------------------------------------------------------------- F.* forms
-
-_ON_MAPS = (
-    "is translated only on a feature map the tensor facts follow in forward() (the output of "
-    "a conv or pooling layer, or the model's input feeding one)"
-)
-
-
-def _on_map(name: str, channels_last: bool) -> None:
-    if not channels_last:
-        raise Unsupported(f"F.{name} {_ON_MAPS}", "torch's axes (N, C, *spatial) are Keras's")
-
-
-def _spatial_pad(x: str, pads: tuple[int, ...], value: str | None = None) -> str:
-    """``tf.pad`` of the spatial axes of a channels-last map by ``pads`` on both sides."""
-    paddings = ", ".join(["[0, 0]", *(f"[{p}, {p}]" for p in pads), "[0, 0]"])
-    fill = "" if value is None else f", constant_values={value}"
-    return f"tf.pad({x}, [{paddings}]{fill})"
-
-
-def _functional_pool(kind: str, dims: int):
-    name = f"{kind}_pool{dims}d"
-
-    def pool(
-        x,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        channels_last,
-        count_include_pad=True,
-        extra=None,
-    ):
-        _on_map(name, channels_last)
-        if const(stride, None) in ([], ()):
-            stride = None
-        _, _, pads = _pool_args(f"F.{name}", dims, kernel_size, stride, padding, ceil_mode)
-        ceil = literal_flag(ceil_mode, "ceil_mode=")
-        if ceil or not count_include_pad or extra:  # torch's windows and divisor: torch_pool
-            spec = _pool_spec(f"F.{name}", dims, kernel_size, stride, padding)
-            return keras_call(
-                "torch_pool",
-                src(x),
-                repr(kind),
-                *spec,
-                ceil_mode="True" if ceil else None,
-                count_include_pad=None if count_include_pad else "False",
-                **(extra or {}),
-            )
-        kernel = tuple_of(kernel_size, dims, name)
-        strides = kernel if src(stride) == "None" else tuple_of(stride, dims, name)
-        source = src(x)
-        if pads is not None:
-            source = _spatial_pad(source, pads, "float('-inf')" if kind == "max" else None)
-        return (
-            f"tf.nn.{kind}_pool{dims}d({source}, {short(kernel, kernel_size)}, "
-            f"{short(strides, stride)}, 'VALID')"
-        )
-
-    return pool
-
-
-def _register_functional_pools(dims: int) -> None:
-    max_pool = _functional_pool("max", dims)
-    avg_pool = _functional_pool("avg", dims)
-
-    @function(f"torch.nn.functional.max_pool{dims}d")
-    def max_pool_nd(
-        input,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        ceil_mode=False,
-        return_indices=False,
-        *,
-        _channels_last=False,
-    ):
-        dilated = _dilation(dilation, dims, f"F.max_pool{dims}d")
-        if literal_flag(return_indices, "return_indices="):
-            raise Unsupported(f"F.max_pool{dims}d(return_indices=True) is not translated")
-        return max_pool(
-            input, kernel_size, stride, padding, ceil_mode, _channels_last, True, dilated
-        )
-
-    max_pool_nd.__doc__ = f"tf.nn.max_pool{dims}d on channels-last maps; padding -inf first."
-
-    if dims == 1:
-
-        def avg_pool_nd(
-            input,
-            kernel_size,
-            stride=None,
-            padding=0,
-            ceil_mode=False,
-            count_include_pad=True,
-            *,
-            _channels_last=False,
-        ):
-            counted = literal_flag(count_include_pad, "count_include_pad=")
-            return avg_pool(input, kernel_size, stride, padding, ceil_mode, _channels_last, counted)
-
-    else:
-
-        def avg_pool_nd(
-            input,
-            kernel_size,
-            stride=None,
-            padding=0,
-            ceil_mode=False,
-            count_include_pad=True,
-            divisor_override=None,
-            *,
-            _channels_last=False,
-        ):
-            extra = _divisor(divisor_override, f"F.avg_pool{dims}d")
-            counted = literal_flag(count_include_pad, "count_include_pad=") or bool(extra)
-            return avg_pool(
-                input, kernel_size, stride, padding, ceil_mode, _channels_last, counted, extra
-            )
-
-    avg_pool_nd.__doc__ = (
-        f"tf.nn.avg_pool{dims}d on channels-last maps; zero padding (counted) first."
-    )
-    function(f"torch.nn.functional.avg_pool{dims}d")(avg_pool_nd)
-
-    def adaptive(kind: str, keras_kind: str, reduce: str):
-        def rule(input, output_size, return_indices=False, *, _channels_last=False):
-            _on_map(f"adaptive_{kind}_pool{dims}d", _channels_last)
-            if const(return_indices, None) is not False:
-                raise Unsupported("adaptive pooling with return_indices=True is not translated")
-            sizes = tuple_of(output_size, dims, f"F.adaptive_{kind}_pool{dims}d")
-            if sizes is None:
-                raise Unsupported("the output size of adaptive pooling must be a literal")
-            axes = list(range(1, dims + 1))
-            if set(sizes) == {1}:
-                return f"{reduce}({src(input)}, axis={axes}, keepdims=True)"
-            return (
-                f"tf.keras.ops.adaptive_{keras_kind}_pool({src(input)}, "
-                f"{short(sizes, output_size)}, data_format='channels_last')"
-            )
-
-        rule.__doc__ = (
-            f"{reduce} for output size 1, else keras.ops.adaptive_{keras_kind}_pool "
-            "(static spatial size)."
-        )
-        return rule
-
-    function(f"torch.nn.functional.adaptive_avg_pool{dims}d")(
-        adaptive("avg", "average", "tf.reduce_mean")
-    )
-    function(f"torch.nn.functional.adaptive_max_pool{dims}d")(
-        adaptive("max", "max", "tf.reduce_max")
-    )
-
-    @function(f"torch.nn.functional.dropout{dims}d")
-    def channel_dropout(input, p=0.5, training=True, inplace=False, *, _channels_last=False):
-        _on_map(f"dropout{dims}d", _channels_last)
-        if const(inplace, None) is not False:
-            raise Unsupported(f"F.dropout{dims}d(inplace=...) is not translated")
-        rate = const(p, None)
-        if rate is not None and not 0 <= rate < 1:
-            raise Unsupported(f"F.dropout{dims}d(p={rate}) is not translated: needs 0 <= p < 1")
-        dropped = f"torch_channel_dropout({src(input)}, {src(p)})"
-        mode = const(training, None)
-        if mode is True:  # torch's default: it drops even in eval mode
-            return dropped
-        if mode is False:
-            return src(input)
-        return f"({dropped} if {src(training)} else {src(input)})"
-
-    channel_dropout.__doc__ = (
-        "torch_channel_dropout helper: whole channels of a channels-last map dropped."
-    )
-
-
-for _dims in (1, 2, 3):
-    _register_functional_pools(_dims)

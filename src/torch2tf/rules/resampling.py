@@ -59,7 +59,16 @@ def _interpolation(
     }
 
 
-@function("torch.nn.functional.interpolate", "torch.nn.functional.upsample")
+@function(
+    "torch.nn.functional.interpolate",
+    "torch.nn.functional.upsample",
+    examples=(
+        (
+            "F.interpolate(x, scale_factor=2, mode='nearest')",
+            "torch_interpolate(x, scale_factor=2)",
+        ),
+    ),
+)
 def interpolate(
     input,
     size=None,
@@ -257,7 +266,10 @@ def _register_pads() -> None:
 _register_pads()
 
 
-@function("torch.nn.functional.pad")
+@function(
+    "torch.nn.functional.pad",
+    examples=(("F.pad(x, (1, 1, 2, 2))", "torch_pad(x, (1, 1, 2, 2), channels_last=True)"),),
+)
 def pad(input, pad, mode="constant", value=None, *, _channels_last=False):
     """torch_pad helper: pairs from the last dim backwards (on a map: its spatial axes)."""
     kind = const(mode, None)

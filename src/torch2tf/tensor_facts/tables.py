@@ -65,6 +65,7 @@ MAP_FUNCTIONS = {
     **{f"{_F}{n}3d": 5 for n in ("max_pool", "avg_pool", "adaptive_avg_pool", "dropout")},
     f"{_F}adaptive_max_pool3d": 5,
     f"{_F}interpolate": None,
+    f"{_F}upsample": None,
     f"{_F}pad": None,
     f"{_F}local_response_norm": None,
     **{f"{_F}conv{d}d": d + 2 for d in (1, 2, 3)},
