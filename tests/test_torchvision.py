@@ -123,6 +123,23 @@ def test_resnet50_converts_with_bottleneck_blocks() -> None:
     _assert_verified(result, 1e-4)
 
 
+@pytest.mark.slow  # about 4 minutes on 2 busy cores
+def test_resnet50_in_float64_matches_torch_within_1e_10() -> None:
+    """The issue's float64 figure for deep nets: every layer, eval and train mode."""
+    torch.manual_seed(0)
+    model = resnet.resnet50(num_classes=10).double()
+    result = torch2tf.convert(
+        model,
+        args=[resnet.Bottleneck, [3, 4, 6, 3]],
+        kwargs={"num_classes": 10},
+        inputs=sample(2, 3, 64, 64).double(),
+        atol=1e-10,
+        rtol=0,
+    )
+    assert result.report["dtype"] == "float64"
+    _assert_verified(result, 1e-10)
+
+
 def test_a_block_class_that_is_not_translated_is_refused() -> None:
     """A constructor argument that is a torch class of another package: a clear error."""
 
