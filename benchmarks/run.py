@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_attention  # noqa: E402
+import bench_cnn  # noqa: E402
 import bench_rnn as rnn_section  # noqa: E402  (its tables and targets; numpy only)
 from common import (  # noqa: E402
     BENCHMARKS,
@@ -256,6 +257,9 @@ TABLES = {
 # Issue 13's figure: the section keeps its tables and targets beside its measurement.
 SECTIONS += ("attention",)
 TABLES["attention"] = bench_attention.tables
+# Issue 11's figure: converted torchvision CNNs against keras.applications.
+SECTIONS += ("cnn",)
+TABLES["cnn"] = bench_cnn.tables
 
 
 # --------------------------------------------------------------------------- targets
@@ -370,6 +374,8 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
         found += rnn_section.targets(sections["rnn"])
     if "attention" in sections:
         found += bench_attention.targets(sections["attention"])
+    if "cnn" in sections:
+        found += bench_cnn.targets(sections["cnn"])
     return found
 
 
