@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+from torchvision_loader import import_torchvision
 
 import torch2tf
 from torch2tf import ConversionError, TranslationError
@@ -63,6 +64,13 @@ class Case:
         args, kwargs = self.args(), self.kwargs()
         torch.manual_seed(0)
         return cls(*args, **kwargs), args, kwargs, self.inputs()
+
+
+def _lightly(name: str, *args: Any, blocked: tuple[str, str] | None = None) -> tuple:
+    """A lightly head (lightly's models package imports torchvision: loaded first)."""
+    import_torchvision()
+    heads = "lightly.models.modules.heads"
+    return Case(heads, name, args=lambda: args, inputs=lambda: (sample(BATCH, args[0]),)), blocked
 
 
 def _box(*shape: int) -> Any:
@@ -129,6 +137,31 @@ MLP_BLOCKS = {"d_in": 8, "n_blocks": 2, "d_block": 16, "dropout": 0.1}
 
 # id -> (case, None if it converts today, else (causes, owner areas))
 CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
+    # lightly's self-supervised heads: Linear/BatchNorm1d/ReLU stacks built from tuples of
+    # layers by a shared base class.
+    "lightly/BarlowTwinsProjectionHead": _lightly("BarlowTwinsProjectionHead", 32, 64, 16),
+    "lightly/BYOLProjectionHead": _lightly("BYOLProjectionHead", 32, 64, 16),
+    "lightly/BYOLPredictionHead": _lightly("BYOLPredictionHead", 16, 64, 16),
+    "lightly/SimCLRProjectionHead": _lightly("SimCLRProjectionHead", 32, 64, 16, 3, True),
+    "lightly/MoCoProjectionHead": _lightly("MoCoProjectionHead", 32, 64, 16, 3, True),
+    "lightly/SimSiamProjectionHead": _lightly("SimSiamProjectionHead", 32, 64, 16),
+    "lightly/SwaVProjectionHead": _lightly("SwaVProjectionHead", 32, 64, 16),
+    "lightly/VICRegProjectionHead": _lightly("VICRegProjectionHead", 32, 64, 16, 3),
+    "lightly/MSNProjectionHead": _lightly("MSNProjectionHead", 32, 64, 16),
+    "lightly/NNCLRProjectionHead": _lightly("NNCLRProjectionHead", 32, 64, 16),
+    "lightly/TiCoProjectionHead": _lightly("TiCoProjectionHead", 32, 64, 16),
+    "lightly/DINOProjectionHead": _lightly(
+        "DINOProjectionHead",
+        32,
+        64,
+        8,
+        16,
+        blocked=(
+            "unowned: heads.py:695:27 torch.nn.utils.weight_norm (its weight_g/weight_v "
+            "parameters, filled and frozen at :697/:701)",
+            "unowned",
+        ),
+    ),
     "rtdl-revisiting-models/MLP": (
         Case("rtdl_revisiting_models", "MLP", kwargs=lambda: {**MLP_BLOCKS, "d_out": 3}),
         None,
