@@ -105,6 +105,21 @@ GROUPS = {
         ("matmul", "torch.matmul(h, h.t())", "tf.matmul(h, tf.transpose(h))"),
         ("matmul_bcast", "h3.matmul(h3[0].t())", None),
         ("bmm", "torch.bmm(h3, h3.transpose(1, 2))", "tf.keras.ops.swapaxes(h3, 1, 2)"),
+        (
+            "baddbmm",
+            "torch.baddbmm(h3[:, :, :2], h3, h3.transpose(1, 2), beta=0.5, alpha=0.25)",
+            "0.5 * h3[:, :, :2] + 0.25 * tf.matmul(h3",
+        ),
+        (  # beta=0: torch ignores the input, its infinities included
+            "baddbmm_beta0",
+            "(h3[:, :, :2] / 0.0).baddbmm(h3, h3.transpose(1, 2), beta=0)",
+            "\"out\": tf.matmul(h3",
+        ),
+        (
+            "addmm",
+            "torch.addmm(h3[0, :, 0], h3[:, 0], h3[0].t(), alpha=2)",
+            "h3[0, :, 0] + 2 * tf.matmul(h3[:, 0], tf.transpose(h3[0]))",
+        ),
         ("einsum", "torch.einsum('bij,bkj->bik', h3, h3)", 'tf.einsum("bij,bkj->bik", h3, h3)'),
         ("einsum_list", "torch.einsum('bi,bi->b', [h, p])", 'tf.einsum("bi,bi->b", h, p)'),
         (

@@ -61,7 +61,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 SIBLINGS: dict[str, tuple[str | None, str]] = {
     "torch.mm": ("torch.matmul", "torch.matmul(a, b) or a @ b"),
     "torch.dot": ("torch.matmul", "torch.matmul(a, b) or a @ b (1-D tensors)"),
-    "torch.addmm": ("torch.matmul", "input + mat1 @ mat2"),
     "torch.div": (None, "the operator: a / b"),
     "torch.clamp_min": ("torch.clamp", "torch.clamp(x, min=...)"),
     "torch.clamp_max": ("torch.clamp", "torch.clamp(x, max=...)"),

@@ -141,6 +141,50 @@ def bmm(input, mat2, *, out=None):
     return f"tf.matmul({src(input)}, {src(mat2)})"
 
 
+def _scaled_sum(input, product: str, beta, alpha) -> str:
+    """``beta * input + alpha * product`` as torch computes it: with ``beta == 0`` the input is
+    ignored (its nan and inf do not propagate), so a non-literal ``beta`` is tested."""
+    scale = const(alpha, None)
+    scaled = product if scale == 1 else f"{src(alpha)} * {product}"
+    weight = const(beta, None)
+    if weight == 0:
+        return scaled
+    if weight == 1:
+        return f"{src(input)} + {scaled}"
+    kept = f"{src(beta)} * {src(input)}"
+    if weight is None:
+        kept = f"({kept} if {src(beta)} != 0 else 0.0)"
+    return f"{kept} + {scaled}"
+
+
+@function(
+    "torch.baddbmm",
+    examples=(
+        (
+            "torch.baddbmm(y, y, y.transpose(1, 2), beta=0.0, alpha=0.125)",
+            "0.125 * tf.matmul(y, tf.keras.ops.swapaxes(y, 1, 2))",
+        ),
+    ),
+)
+@method("baddbmm")
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * tf.matmul(batch1, batch2); beta=0 ignores input, as torch."""
+    _no_out(out)
+    product = f"tf.matmul({src(batch1)}, {src(batch2)})"
+    return _scaled_sum(input, product, beta, alpha)
+
+
+@function(
+    "torch.addmm",
+    examples=(("torch.addmm(x, y[0], x)", "x + tf.matmul(y[0], x)"),),
+)
+@method("addmm")
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * tf.matmul(mat1, mat2); beta=0 ignores input, as torch."""
+    _no_out(out)
+    return _scaled_sum(input, f"tf.matmul({src(mat1)}, {src(mat2)})", beta, alpha)
+
+
 @function(
     "torch.einsum",
     examples=(("torch.einsum('bij,bkj->bik', y, y)", "tf.einsum('bij,bkj->bik', y, y)"),),
