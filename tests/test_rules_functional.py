@@ -113,7 +113,7 @@ GROUPS = {
         (  # beta=0: torch ignores the input, its infinities included
             "baddbmm_beta0",
             "(h3[:, :, :2] / 0.0).baddbmm(h3, h3.transpose(1, 2), beta=0)",
-            "\"out\": tf.matmul(h3",
+            '"out": tf.matmul(h3',
         ),
         (
             "addmm",
