@@ -60,6 +60,8 @@ def _functional_pool(kind: str, dims: int):
             )
         kernel = tuple_of(kernel_size, dims, name)
         strides = kernel if src(stride) == "None" else tuple_of(stride, dims, name)
+        if strides is None and src(stride) == "None":  # a variable kernel size, no padding
+            stride = kernel_size
         source = src(x)
         if pads is not None:
             source = spatial_pad(source, pads, "float('-inf')" if kind == "max" else None)

@@ -22,11 +22,20 @@ from torch2tf.rules.registry import (
 
 
 def pool_args(name: str, dims: int, kernel_size, stride, padding, ceil_mode):
+    """(Keras pool size, strides or None, torch's padding or None), as source.
+
+    Without padding, kernel_size= and stride= may be variables: Keras's ``"valid"`` pool
+    takes an int or a tuple as torch does, and a stride of None is the kernel size in both.
+    """
     kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
     strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
     pads = tuple_of(padding, dims, f"{name} padding")
-    if kernel is None or strides is None or pads is None:
-        raise Unsupported(f"{name} kernel_size=, stride= and padding= must be literal")
+    if pads is None:
+        raise Unsupported(f"{name} padding= must be literal")
+    if kernel is None or strides is None:
+        if set(pads) != {0}:
+            raise Unsupported(f"{name} kernel_size= and stride= must be literal with padding")
+        return src(kernel_size), (None if src(stride) == "None" else src(stride)), None
     if any(2 * p > k for p, k in zip(pads, kernel, strict=True)):
         raise Unsupported(f"{name}: padding should be at most half the kernel size")
     keras_strides = None if strides == kernel else short(strides, stride)
@@ -38,6 +47,11 @@ def pool_spec(name: str, dims: int, kernel_size, stride, padding) -> list[str]:
     kernel = tuple_of(kernel_size, dims, f"{name} kernel_size")
     strides = kernel if src(stride) == "None" else tuple_of(stride, dims, f"{name} stride")
     pads = tuple_of(padding, dims, f"{name} padding")
+    if kernel is None or strides is None or pads is None:
+        raise Unsupported(
+            f"{name} kernel_size=, stride= and padding= must be literal with ceil_mode=True, "
+            "dilation, divisor_override or uncounted padding"
+        )
     return [repr(list(kernel)), repr(list(strides)), repr(list(pads))]
 
 
