@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from functools import cache
@@ -92,6 +93,7 @@ def emit_module(
         )
         body[insert_at:insert_at] = [first, *rest]
     at = _first_import(body)
+    body = _einops_imports(body, module, code, at)
     if "tf" in used and not tf_imported:
         body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
     if "math" in used and not _imports_name(module, "math"):
@@ -106,6 +108,45 @@ def emit_module(
             body[at] = following.with_changes(leading_lines=gap)
         body.insert(at, math_import)
     return format_code(module.with_changes(body=body).code)
+
+
+def _einops_imports(
+    body: list[cst.BaseStatement], module: cst.Module, code: str, at: int
+) -> list[cst.BaseStatement]:
+    """einops stays einops (rules/einops_forms.py): ``import einops`` for its functions,
+    ``import einops.layers.keras`` for its layers, and an import of ``einops.layers.torch``
+    left in the file (it imports torch) reads from ``einops.layers.keras``, which has the
+    same layers."""
+
+    class ToKeras(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            if dotted(updated) == "einops.layers.torch":
+                return updated.with_changes(attr=cst.Name("keras"))
+            return updated
+
+    body = [
+        stmt.visit(ToKeras()) if _is_import(stmt) and "einops.layers.torch" in code else stmt
+        for stmt in body
+    ]
+    imported = {
+        dotted(alias.name)
+        for stmt in body
+        if _is_import(stmt)
+        for small in stmt.body
+        if isinstance(small, cst.Import)
+        for alias in small.names
+    }
+    wanted = []
+    if "einops.layers.keras." in code and "einops.layers.keras" not in imported:
+        wanted.append("import einops.layers.keras\n")
+    elif re.search(r"\beinops\.(rearrange|repeat|reduce)\(", code) and not (
+        _imports_name(module, "einops") or imported & {"einops", "einops.layers.keras"}
+    ):
+        wanted.append("import einops\n")
+    for statement in wanted:  # third party: after the other imports, before the helpers
+        last = max((i + 1 for i, stmt in enumerate(body) if _is_import(stmt)), default=at)
+        body.insert(last, cst.parse_statement(statement))
+    return body
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:
