@@ -19,8 +19,6 @@ from typing import Any
 from torch2tf.rules.functional import src
 from torch2tf.rules.registry import LayerRule, Unsupported, const, function, layer
 
-EINOPS_FUNCTIONS = ("einops.rearrange", "einops.repeat", "einops.reduce")
-EINOPS_LAYERS = ("einops.layers.torch.Rearrange", "einops.layers.torch.Reduce")
 _GROUP = re.compile(r"\([^()]*\)|\.\.\.|[^\s()]+")
 
 
@@ -106,9 +104,7 @@ def repeat(tensor, pattern, *, _channels_last=False, _map_output=False, **axes_l
 
 @function(
     "einops.reduce",
-    examples=(
-        ("reduce(y, 'b n d -> b d', 'mean')", "einops.reduce(y, 'b n d -> b d', 'mean')"),
-    ),
+    examples=(("reduce(y, 'b n d -> b d', 'mean')", "einops.reduce(y, 'b n d -> b d', 'mean')"),),
 )
 def reduce(tensor, pattern, reduction, *, _channels_last=False, _map_output=False, **axes_lengths):
     """einops.reduce itself (einops runs on TensorFlow); a map's channel axis moved last."""
