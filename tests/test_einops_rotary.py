@@ -5,6 +5,8 @@ in eval and train mode (float32: atol 1e-5, rtol 1e-4), plus the refusals."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -132,8 +134,35 @@ def test_einops_functions_alone_import_einops_alone():
         )
     )
     code = translate_source(source)
-    assert "\nimport einops\n" in code and "from einops" not in code
+    assert "import einops" in code.splitlines() and "from einops" not in code
     assert 'return einops.rearrange(x, "b n d -> b d n")' in code
+    assert_ruff_clean(code)
+    layers = (
+        HEADER
+        + "from einops.layers.torch import Rearrange\n"
+        + textwrap.dedent(
+            """
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.flat = Rearrange("b c h w -> b (c h w)")
+
+            def forward(self, x):
+                return self.flat(x)
+        """
+        )
+    )
+    code = translate_source(layers)
+    assert "import einops.layers.keras" in code.splitlines() and "from einops" not in code
+    assert_ruff_clean(code)
+
+
+def assert_ruff_clean(code: str) -> None:
+    """Generated code passes ruff's default rules and import sorting (einops placed by isort)."""
+    command = [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E4,E7,E9,F,I"]
+    result = subprocess.run([*command, "-"], input=code, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
 
 
 def test_einops_without_einops_in_the_source_adds_no_import():

@@ -93,7 +93,6 @@ def emit_module(
         )
         body[insert_at:insert_at] = [first, *rest]
     at = _first_import(body)
-    body = _einops_imports(body, module, code, at)
     if "tf" in used and not tf_imported:
         body.insert(at, cst.parse_statement("import tensorflow as tf\n"))
     if "math" in used and not _imports_name(module, "math"):
@@ -107,11 +106,12 @@ def emit_module(
             gap = [cst.EmptyLine()] if _is_third_party_import(following) else []
             body[at] = following.with_changes(leading_lines=gap)
         body.insert(at, math_import)
+    body = _einops_imports(body, module, code)
     return format_code(module.with_changes(body=body).code)
 
 
 def _einops_imports(
-    body: list[cst.BaseStatement], module: cst.Module, code: str, at: int
+    body: list[cst.BaseStatement], module: cst.Module, code: str
 ) -> list[cst.BaseStatement]:
     """einops stays einops (rules/einops_forms.py): ``import einops`` for its functions,
     ``import einops.layers.keras`` for its layers, and an import of ``einops.layers.torch``
@@ -143,9 +143,17 @@ def _einops_imports(
         _imports_name(module, "einops") or imported & {"einops", "einops.layers.keras"}
     ):
         wanted.append("import einops\n")
-    for statement in wanted:  # third party: after the other imports, before the helpers
-        last = max((i + 1 for i, stmt in enumerate(body) if _is_import(stmt)), default=at)
-        body.insert(last, cst.parse_statement(statement))
+    for statement in wanted:  # where isort puts it among the third-party imports
+        name = statement.split()[1]
+        third = [i for i, stmt in enumerate(body) if _is_third_party_import(stmt)]
+        plain = [i for i in third if isinstance(body[i].body[0], cst.Import)]
+        after = [i for i in plain if (dotted(body[i].body[0].names[0].name) or "") > name]
+        at = after[0] if after else plain[-1] + 1 if plain else third[0] if third else 0
+        new = cst.parse_statement(statement)
+        if at < len(body) and at in (after[:1] or third[:1]):  # first of the block: its gap
+            new = new.with_changes(leading_lines=body[at].leading_lines)
+            body[at] = body[at].with_changes(leading_lines=[])
+        body.insert(at, new)
     return body
 
 
