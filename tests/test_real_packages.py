@@ -58,8 +58,12 @@ class Case:
     inputs: Callable[[], tuple] = field(default=lambda: (sample(BATCH, 8),))
     later_family: str | None = None
     """For a class that needs a later family's layer: ``file:line:col`` regex + torch name."""
+    prepare: Callable[[], Any] | None = None
+    """Run before the import (vit_pytorch's package imports torchvision)."""
 
     def build(self) -> tuple[nn.Module, tuple, dict, tuple]:
+        if self.prepare is not None:
+            self.prepare()
         cls = getattr(importlib.import_module(self.module), self.name)
         args, kwargs = self.args(), self.kwargs()
         torch.manual_seed(0)
@@ -537,6 +541,42 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "idioms: deepctr_torch/layers/interaction.py:631:13 the in-place Tensor.unsqueeze_() "
             "in forward",
             "idioms",
+        ),
+    ),
+    "vit-pytorch/ViT": (
+        Case(
+            "vit_pytorch.vit",
+            "ViT",
+            kwargs=lambda: {
+                "image_size": 16,
+                "patch_size": 4,
+                "num_classes": 5,
+                "dim": 32,
+                "depth": 2,
+                "heads": 4,
+                "mlp_dim": 64,
+                "dim_head": 8,
+                "dropout": 0.1,
+                "emb_dropout": 0.1,
+            },
+            inputs=lambda: (sample(4, 3, 16, 16),),
+            prepare=import_torchvision,  # vit_pytorch/__init__.py imports torchvision
+        ),
+        None,
+    ),
+    "rotary-embedding-torch/RotaryEmbedding": (
+        Case(
+            "rotary_embedding_torch",
+            "RotaryEmbedding",
+            kwargs=lambda: {"dim": 8, "cache_if_possible": False},
+            inputs=lambda: (torch.arange(6).float(),),
+        ),
+        (
+            "unowned: rotary_embedding_torch.py:41:2 @autocast('cuda', enabled=False) on "
+            "functions, :121 torch.linspace, :131 nn.Parameter(freqs, requires_grad=...) of a "
+            "local, :343 Tensor.type(dtype); then its frequency cache (a buffer filled in "
+            "place in forward) and slice_at_dim's tuple of slices",
+            "unowned",
         ),
     ),
     "stable-baselines3/NatureCNN": (

@@ -33,6 +33,11 @@ class M(nn.Module):
 """
 
 
+_EINOPS_IMPORTS = (
+    "from einops import rearrange, reduce, repeat\n"
+    "from einops.layers.torch import Rearrange, Reduce\n"
+)
+
 _SCRIPT = """\
 import torch
 import torch.nn.functional as F
@@ -72,8 +77,11 @@ def translated_example(kind: str, before: str, torch_name: str = "") -> str:
         init = before
     else:
         forward = before
+    snippet = _SNIPPET
+    if torch_name.startswith("einops."):  # another package's names, imported as usual
+        snippet = _EINOPS_IMPORTS + snippet
     code = translate_source(
-        _SNIPPET.format(stem=stem, layer=layer, init=init, prelude=prelude, forward=forward)
+        snippet.format(stem=stem, layer=layer, init=init, prelude=prelude, forward=forward)
     )
     if kind in ("function", "method"):
         returned = next(n for n in ast.walk(_method(code, "call")) if isinstance(n, ast.Return))

@@ -13,6 +13,7 @@ from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parsed import ParsedSource
 from torch2tf.project import is_project_top, project_of, project_tops
+from torch2tf.rules import LAYERS
 
 # Packages whose calls in a model class are not layers: they compute plain values.
 _NOT_LAYERS = {"numpy", "tensorflow", "keras", "torch", "__future__", "torch2tf"}
@@ -110,8 +111,8 @@ def foreign_layers(
             qualified = imports.qualify(node.func)
             if qualified is None or not _is_third_party(qualified):
                 return
-            if is_local(qualified.split(".")[0]):
-                return
+            if is_local(qualified.split(".")[0]) or qualified in LAYERS:
+                return  # the project's own, or another package's layer with a rule (einops)
             if not (name.split(".")[-1][:1].isupper() or stored_on_self(node)):
                 return
             start = positions[node].start

@@ -49,7 +49,8 @@ def classify_receivers(
     module_classes: Collection[str],
     project_objects: Collection[str] = (),
 ) -> dict[Key, Receiver]:
-    """Receivers of ``<receiver>.<method>(...)`` calls in methods of this file's classes (where
+    """Receivers of ``<receiver>.<method>(...)`` calls in methods of this file's classes and
+    in the functions they call (where
     ``method`` is a tensor method's name) that are not known to be tensors, by source range.
     ``project_objects``: qualified names of other files' functions returning Python objects."""
     lines = source.splitlines()
@@ -58,18 +59,43 @@ def classify_receivers(
         n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name not in module_classes
     }
     found: dict[Key, Receiver] = {}
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
-            origins = _Origins(method, functions, plain_classes, qualify, project_objects)
-            for node in ast.walk(method):
-                if (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in method_names
-                ):
-                    receiver = origins.of(node.func.value)
-                    if receiver is not None:
-                        found[key_of(node.func.value, lines)] = receiver
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    methods = [n for cls in classes for n in cls.body if isinstance(n, ast.FunctionDef)]
+    helpers = tensor_functions(tree, module_classes)
+    for method in methods + [functions[name] for name in sorted(helpers)]:
+        origins = _Origins(method, functions, plain_classes, qualify, project_objects)
+        for node in ast.walk(method):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in method_names
+            ):
+                receiver = origins.of(node.func.value)
+                if receiver is not None:
+                    found[key_of(node.func.value, lines)] = receiver
+    return found
+
+
+def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[str]:
+    """The file's top-level functions that its module classes call (``rotate_half(q)`` in
+    forward), directly or through each other: their tensor methods are translated as the
+    classes' are."""
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+    def called(node: ast.AST) -> set[str]:
+        return {
+            n.func.id
+            for n in ast.walk(node)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+        }
+
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in module_classes]
+    found: set[str] = set().union(*(called(c) for c in classes))
+    frontier = set(found)
+    while frontier:
+        new = set().union(*(called(functions[name]) for name in frontier)) - found
+        found |= new
+        frontier = new
     return found
 
 

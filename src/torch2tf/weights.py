@@ -40,7 +40,10 @@ def rules_by_type() -> dict[type, type[LayerRule]]:
     found = {}
     for name, rule in LAYERS.items():
         module_name, _, attr = name.rpartition(".")
-        found[getattr(importlib.import_module(module_name), attr)] = rule
+        try:
+            found[getattr(importlib.import_module(module_name), attr)] = rule
+        except ImportError:  # another package's layers (einops): no model of it to meet
+            continue
     return found
 
 

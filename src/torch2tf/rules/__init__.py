@@ -16,6 +16,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     creation,
     data,
     devices,
+    einops_forms,
     elementwise,
     functional,
     functional_conv,

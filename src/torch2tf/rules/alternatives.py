@@ -56,6 +56,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_REAL_ROTARY = (
+    "the real form (complex tensors are not translated): rotary embeddings as "
+    "x * cos + rotate_half(x) * sin, cos and sin of torch.cat((freqs, freqs), -1),"
+)
 # A name -> a translated sibling and how to use it instead; offered only if it is translated
 # (None: Python's operators, translated as they are, with no rule of their own).
 SIBLINGS: dict[str, tuple[str | None, str]] = {
@@ -71,6 +75,10 @@ SIBLINGS: dict[str, tuple[str | None, str]] = {
     _F + "embedding": (_NN + "Embedding", "an nn.Embedding layer"),
     _F + "rms_norm": (_NN + "RMSNorm", "an nn.RMSNorm layer"),
     _F + "batch_norm": (_NN + "BatchNorm1d", "an nn.BatchNorm1d layer (2-D and 3-D input)"),
+    **{
+        name: (None, _REAL_ROTARY)
+        for name in ("torch.polar", "torch.view_as_complex", "torch.view_as_real", "torch.complex")
+    },
 }
 
 

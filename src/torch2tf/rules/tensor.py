@@ -201,6 +201,33 @@ def einsum(equation, *operands):
 
 
 @function(
+    "torch.outer",
+    "torch.ger",
+    examples=(("torch.outer(t, inv_freq)", "tf.einsum('i,j->ij', t, inv_freq)"),),
+)
+@method("outer", "ger")
+def outer(input, vec2, *, out=None):
+    """tf.einsum('i,j->ij', a, b): rotary embeddings' positions times frequencies."""
+    _no_out(out)
+    return f"tf.einsum('i,j->ij', {src(input)}, {src(vec2)})"
+
+
+@function(
+    "torch.repeat_interleave",
+    examples=(("torch.repeat_interleave(x, 2, dim=-1)", "tf.repeat(x, 2, axis=-1)"),),
+)
+@method("repeat_interleave")
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """tf.repeat(x, repeats, axis=dim) (each element repeated in place; flattened without dim)."""
+    if repeats is None:
+        raise Unsupported(
+            "torch.repeat_interleave(repeats) without a tensor to repeat is not translated",
+            "repeat a tensor: torch.repeat_interleave(x, repeats, dim)",
+        )
+    return keras_call("tf.repeat", src(input), src(repeats), axis=None if dim is None else src(dim))
+
+
+@function(
     "torch.tensordot",
     examples=(
         ("torch.tensordot(y, x, dims=([-1], [0]))", "tf.tensordot(y, x, axes=([-1], [0]))"),

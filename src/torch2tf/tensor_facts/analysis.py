@@ -9,6 +9,7 @@ from dataclasses import replace
 from torch2tf.tensor_facts.axes import Axes
 from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
+from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
 from torch2tf.tensor_facts.records import (
     MAP,
@@ -57,7 +58,7 @@ class _Analysis(Builders):
         return self.done[name]
 
 
-class _ClassPass(Walk, Layers, Calls, Axes):
+class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
     def __init__(self, analysis: _Analysis, cls: ast.ClassDef) -> None:
         self.analysis = analysis
         self.cls = cls

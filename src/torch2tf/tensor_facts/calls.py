@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
+from torch2tf.tensor_facts.einops_calls import EINOPS_FUNCTIONS
 from torch2tf.tensor_facts.records import (
     FLAT,
     GROUPED,
@@ -35,6 +36,8 @@ class Calls:
     def _function(self, node, qualified: str, args: list[Fact], keywords: dict) -> Fact:
         inputs = [*args, *keywords.values()]
         first = args[0] if args else keywords.get("input", PLAIN_FACT)
+        if qualified in EINOPS_FUNCTIONS:
+            return self._einops(node, args[0] if args else keywords.get("tensor", PLAIN_FACT))
         if qualified in MAP_FUNCTIONS:
             return self._map_function(node, qualified, first)
         if not any(f.is_map for f in inputs):

@@ -6,6 +6,7 @@ import ast
 from dataclasses import replace
 
 from torch2tf.tensor_facts.builders import MODULE, _Layer
+from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
 from torch2tf.tensor_facts.records import (
     FLAT,
     MAP,
@@ -99,6 +100,8 @@ class Layers:
             return fact
         if qualified in _ELEMENTWISE_LAYERS:
             return fact
+        if qualified in EINOPS_LAYERS:
+            return self._einops_layer(node, layer.call, fact)
         if qualified == "torch.nn.PReLU" and fact.is_map:
             count = _literal(layer.call.args[0] if layer.call.args else None, 1)
             if count == 1 and not layer.call.keywords:

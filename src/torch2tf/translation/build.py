@@ -38,6 +38,8 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     forward.body.visit(FirstCall())
     if not first or first[0] not in info.layers:
         return None
+    if _calls_einops(info, imports):  # its patterns fix the rank, a 2-D input may not fit
+        return None
     attr = first[0]
     call = next(c for c, a in info.call_attr.items() if a == attr)
     rule = LAYERS[info.layers[attr]]()
@@ -83,3 +85,16 @@ def builds_on_2d(info: ClassInfo, imports: ImportTable) -> bool:
         if qualified == "torch.nn.Linear":
             previous_out = arguments["out_features"]
     return True
+
+
+def _calls_einops(info: ClassInfo, imports: ImportTable) -> bool:
+    """Whether a method of the class calls an einops function (rearrange, repeat, reduce)."""
+    found: list[str] = []
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if (imports.qualify(node.func) or "").startswith("einops."):
+                found.append(node)
+
+    info.node.visit(Calls())
+    return bool(found)

@@ -108,13 +108,15 @@ class CallRewrite(RewriteBase):
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
-        if self.cls is None or not isinstance(func, cst.Attribute):
+        if (self.cls is None and not self.in_tensor_function) or not isinstance(
+            func, cst.Attribute
+        ):
             return False
         if func.attr.value not in names:
             return False
         owner = dotted(func.value)
         attr = self_attr(func.value)
-        if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
+        if attr is not None and self.cls and (attr in self.cls.layers or attr in self.cls.modules):
             return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from functools import cache
@@ -105,7 +106,55 @@ def emit_module(
             gap = [cst.EmptyLine()] if _is_third_party_import(following) else []
             body[at] = following.with_changes(leading_lines=gap)
         body.insert(at, math_import)
+    body = _einops_imports(body, module, code)
     return format_code(module.with_changes(body=body).code)
+
+
+def _einops_imports(
+    body: list[cst.BaseStatement], module: cst.Module, code: str
+) -> list[cst.BaseStatement]:
+    """einops stays einops (rules/einops_forms.py): ``import einops`` for its functions,
+    ``import einops.layers.keras`` for its layers, and an import of ``einops.layers.torch``
+    left in the file (it imports torch) reads from ``einops.layers.keras``, which has the
+    same layers."""
+
+    class ToKeras(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            if dotted(updated) == "einops.layers.torch":
+                return updated.with_changes(attr=cst.Name("keras"))
+            return updated
+
+    body = [
+        stmt.visit(ToKeras()) if _is_import(stmt) and "einops.layers.torch" in code else stmt
+        for stmt in body
+    ]
+    imported = {
+        dotted(alias.name)
+        for stmt in body
+        if _is_import(stmt)
+        for small in stmt.body
+        if isinstance(small, cst.Import)
+        for alias in small.names
+    }
+    wanted = []
+    if "einops.layers.keras." in code and "einops.layers.keras" not in imported:
+        wanted.append("import einops.layers.keras\n")
+    elif re.search(r"\beinops\.(rearrange|repeat|reduce)\(", code) and not (
+        _imports_name(module, "einops") or imported & {"einops", "einops.layers.keras"}
+    ):
+        wanted.append("import einops\n")
+    for statement in wanted:  # where isort puts it among the third-party imports
+        name = statement.split()[1]
+        third = [i for i, stmt in enumerate(body) if _is_third_party_import(stmt)]
+        plain = [i for i in third if isinstance(body[i].body[0], cst.Import)]
+        after = [i for i in plain if (dotted(body[i].body[0].names[0].name) or "") > name]
+        at = after[0] if after else plain[-1] + 1 if plain else third[0] if third else 0
+        new = cst.parse_statement(statement)
+        if at < len(body) and at in (after[:1] or third[:1]):  # first of the block: its gap
+            new = new.with_changes(leading_lines=body[at].leading_lines)
+            body[at] = body[at].with_changes(leading_lines=[])
+        body.insert(at, new)
+    return body
 
 
 def _is_import(stmt: cst.CSTNode) -> bool:

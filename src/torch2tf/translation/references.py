@@ -59,7 +59,7 @@ class ReferenceRewrite(RewriteBase):
     def leave_Attribute(self, original: cst.Attribute, updated):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
-        if self.in_call and self._is_tensor_shape(original):
+        if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
         name = self_attr(original)

@@ -11,7 +11,7 @@ from torch2tf import rules
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable
-from torch2tf.receivers import classify_receivers, tensor_item_assignments
+from torch2tf.receivers import classify_receivers, tensor_functions, tensor_item_assignments
 from torch2tf.rules import LAYERS
 from torch2tf.tensor_facts import analyse
 from torch2tf.torch_api import TENSOR_METHODS
@@ -82,6 +82,16 @@ class RewriteBase(cst.CSTTransformer):
             and (self.function_stack[0] == "forward" or self.function_stack[0] in info.training)
         )
 
+    @property
+    def in_tensor_function(self) -> bool:
+        """Inside a top-level function the module classes call (``rotate_half``): its tensor
+        methods and shapes are translated as in forward."""
+        return (
+            not self.class_stack
+            and bool(self.function_stack)
+            and self.function_stack[0] in self.tensor_functions
+        )
+
     def visit_Module(self, node: cst.Module) -> None:
         # Analysed up-front (positions are available from here on): an init function defined
         # above the class that applies it must be known before it is reached.
@@ -94,6 +104,7 @@ class RewriteBase(cst.CSTTransformer):
         self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
         self.slices = {k: v for f in self.facts.values() for k, v in f.slices.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
+        self.tensor_functions = tensor_functions(self.tree, set(self.classes))
         self.receivers = classify_receivers(
             self.tree,
             self.module.code,
