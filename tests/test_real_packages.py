@@ -72,9 +72,14 @@ class Case:
 
 def _lightly(name: str, *args: Any, blocked: tuple[str, str] | None = None) -> tuple:
     """A lightly head (lightly's models package imports torchvision: loaded first)."""
-    import_torchvision()
-    heads = "lightly.models.modules.heads"
-    return Case(heads, name, args=lambda: args, inputs=lambda: (sample(BATCH, args[0]),)), blocked
+    case = Case(
+        "lightly.models.modules.heads",
+        name,
+        args=lambda: args,
+        inputs=lambda: (sample(BATCH, args[0]),),
+        prepare=import_torchvision,
+    )
+    return case, blocked
 
 
 def _box(*shape: int) -> Any:
