@@ -95,6 +95,10 @@ class _ClassPass(Walk, Layers, Calls, Axes):
         attributes = {a: layer.qualified for a, layer in self.layers.items()}
         if forward is None:
             self.out.attribute_layers = attributes
+            layers = self.analysis.sequential_layers(self.cls)
+            if layers is not None:  # a Sequential subclass: its layers in order
+                self.out.inputs = {"input": self._layer_input(layers)}
+                self.out.output = self._elements(layers, self.out.inputs["input"])
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
@@ -156,22 +160,37 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             if rank is not None:
                 return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
-            while layer is not None and layer.qualified == "torch.nn.Sequential":
-                layer = layer.elements[0] if layer.elements else None
-            if layer is not None and layer.qualified == MODULE and layer.classes:
-                inner = self.analysis.facts(layer.classes[0]).inputs
-                return next(iter(inner.values()), PLAIN_FACT)
-            if layer is not None and layer.qualified in _CONVS:
-                channels = _literal(layer.call.args[0] if layer.call.args else None)
-                channels = channels if isinstance(channels, int) else None
-                return Fact(MAP, _CONVS[layer.qualified], channels)
-            if layer is not None and _MAP_LAYERS.get(layer.qualified):
-                return Fact(MAP, _MAP_LAYERS[layer.qualified])
+            if layer is not None:
+                return self._layer_input(layer)
             if attr in self.modules:
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)
             return PLAIN_FACT
         return PLAIN_FACT
+
+    def _layer_input(self, layer: _Layer | None) -> Fact:
+        """The layout ``layer`` takes: that of its first layer, for a Sequential."""
+        while layer is not None and layer.qualified == "torch.nn.Sequential":
+            layer = layer.elements[0] if layer.elements else None
+        if layer is not None and layer.qualified == MODULE and layer.classes:
+            inner = self.analysis.facts(layer.classes[0]).inputs
+            return next(iter(inner.values()), PLAIN_FACT)
+        if layer is not None and layer.qualified in _CONVS:
+            channels = _literal(layer.call.args[0] if layer.call.args else None)
+            channels = channels if isinstance(channels, int) else None
+            return Fact(MAP, _CONVS[layer.qualified], channels)
+        if layer is not None and _MAP_LAYERS.get(layer.qualified):
+            return Fact(MAP, _MAP_LAYERS[layer.qualified])
+        return PLAIN_FACT
+
+    def _elements(self, layers: _Layer, fact: Fact) -> Fact:
+        """A Sequential subclass applied to ``fact``: its layers under their indices (``*``
+        for those of a list built in steps)."""
+        for index, element in enumerate(layers.elements):
+            path = "*" if layers.repeated else str(index)
+            assert element is not None
+            fact = self._apply(layers.call, path, element, fact)
+        return fact
 
     def _rewrite(self, node: ast.Call, where: ArgRewrite, source: str) -> None:
         key = key_of(node, self.analysis.lines)

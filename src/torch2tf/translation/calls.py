@@ -16,6 +16,7 @@ from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.patterns import (
     PARAMETER,
+    SEQUENTIAL_BASE,
     call_args,
     calls_forward,
     self_attr,
@@ -36,6 +37,8 @@ class CallRewrite(RewriteBase):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
+        if self._is_sequential_init(original):
+            return _layers_as_one_list(updated)
         if dotted(original.func) == "getattr":
             return self._getattr(original, updated)
         qualified = self.imports.qualify(original.func)
@@ -103,6 +106,19 @@ class CallRewrite(RewriteBase):
             and len(call.args) == 2
             and dotted(call.args[0].value) == info.node.name.value
             and dotted(call.args[1].value) == "self"
+        )
+
+    def _is_sequential_init(self, call: cst.Call) -> bool:
+        """``super().__init__(*layers)`` in a class deriving from nn.Sequential itself."""
+        info = self.cls
+        return (
+            info is not None
+            and self.function_stack == ["__init__"]
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "__init__"
+            and isinstance(call.func.value, cst.Call)
+            and dotted(call.func.value.func) == "super"
+            and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in info.node.bases)
         )
 
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
@@ -210,3 +226,26 @@ class CallRewrite(RewriteBase):
             return cst.parse_expression(source)
         except cst.ParserSyntaxError:  # an argument over several lines, returned unbracketed
             return cst.parse_expression(f"({source})")
+
+
+def _layers_as_one_list(call: cst.Call) -> cst.Call:
+    """torch's Sequential takes its layers as arguments, Keras's as one iterable:
+    ``(*layers)`` -> ``(layers)``, ``(a, b)`` -> ``([a, b])``."""
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    starred = [a for a in call.args if a.star == "*"]
+    rest = [a for a in call.args if a.keyword is not None or a.star == "**"]
+    if len(starred) == 1 and not positional and call.args[0] is starred[0]:
+        layers = starred[0].value
+    elif not starred and positional:
+        layers = cst.List([cst.Element(a.value) for a in positional])
+    elif not starred and not positional:
+        return call
+    else:
+        layers = cst.List(
+            [
+                cst.StarredElement(a.value) if a.star else cst.Element(a.value)
+                for a in call.args
+                if a.keyword is None and a.star != "**"
+            ]
+        )
+    return call.with_changes(args=[cst.Arg(layers), *rest])
