@@ -10,6 +10,7 @@ from torch2tf.tensor_facts.axes import Axes
 from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     MAP,
     PLAIN,
@@ -51,6 +52,9 @@ class _Analysis(Builders):
     # -- class facts
 
     def facts(self, name: str) -> ClassFacts:
+        if name not in self.classes:  # a class of another file of the project (qualified)
+            found = project_class(name)
+            return found[0].facts(found[1]) if found is not None else ClassFacts()
         if name not in self.done:
             self.done[name] = ClassFacts()  # a class reaching itself stops here
             self.done[name] = _ClassPass(self, self.classes[name]).run()
@@ -212,6 +216,18 @@ def analyse(
     class_names: set[str],
 ) -> dict[str, ClassFacts]:
     """The facts of every ``nn.Module`` class of a file, by class name."""
+    analysis = file_analysis(tree, source, qualify, layer_names, class_names)
+    return {name: analysis.facts(name) for name in analysis.classes}
+
+
+def file_analysis(
+    tree: ast.Module,
+    source: str,
+    qualify: Callable[[str], str | None],
+    layer_names: set[str],
+    class_names: set[str],
+) -> _Analysis:
+    """The analysis of one file, each class's facts read on demand."""
     classes = {
         n.name: n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in class_names
     }
@@ -222,7 +238,7 @@ def analyse(
             for node in ast.walk(init):
                 if isinstance(node, ast.Assign) and _self_attr(node.targets[0]) is not None:
                     analysis.built(node.value, init, cls)
-    return {name: analysis.facts(name) for name in classes}
+    return analysis
 
 
 def _module_parameters(init: ast.FunctionDef) -> set[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from torch2tf.tensor_facts.project import is_project_class
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
 
 
@@ -70,6 +71,8 @@ class Builders:
         if name in self.classes:
             self._arguments(node, (name,), func, cls, depth)
             return _Layer(MODULE, node, classes=(name,))
+        if is_project_class(qualified):  # of another file: its facts are that file's
+            return _Layer(MODULE, node, classes=(qualified,))
         if name in self.functions:  # a project function returning one layer
             results = [
                 self.built(r, self.functions[name], cls, depth + 1)
@@ -169,6 +172,8 @@ class Builders:
                 return qualified
             if _dotted(node) in self.classes:
                 return (_dotted(node),)
+            if is_project_class(qualified):
+                return (qualified,)
             if _self_attr(node) is not None or isinstance(node, ast.Name):
                 return self._held(node, func, cls, depth)
         return None
