@@ -106,6 +106,7 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
+        self.map_ranks: dict[Key, int] = {}  # of origins that can be a map of any rank
         while True:  # again while a permute/view turns out to feed a map (a few passes)
             self.out = ClassFacts()
             self.sizes: dict[str, tuple[str, int]] = {}  # name -> (map, dim) of x.size()
@@ -126,7 +127,7 @@ class _ClassPass(Walk, Layers, Calls, Axes):
         if key in self.as_maps:
             for where in rewrites:
                 self._rewrite(node, where, where.source)
-            return as_map
+            return replace(as_map, rank=self.map_ranks.get(key, as_map.rank))
         self.origins[key] = as_map
         return replace(plain, origin=key)
 
@@ -135,10 +136,18 @@ class _ClassPass(Walk, Layers, Calls, Axes):
         if fact.kind != PLAIN or fact.origin is None:
             return fact
         as_map = self.origins[fact.origin]
+        if as_map.rank is None and rank is not None:  # a map of any rank: of this one
+            self.map_ranks[fact.origin] = rank
+            as_map = replace(as_map, rank=rank)
         if rank is not None and as_map.rank != rank:
             return fact
         self.wanted.add(fact.origin)
         return as_map
+
+    def _is_input(self, node: ast.Call) -> bool:
+        """Whether ``node`` applies a module to an input of ``forward`` as it came in."""
+        arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        return isinstance(arg, ast.Name) and arg.id in self.out.inputs
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
@@ -164,6 +173,10 @@ class _ClassPass(Walk, Layers, Calls, Axes):
             if rank is not None:
                 return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
+            key = key_of(call, self.analysis.lines)
+            if layer is not None and layer.qualified == MODULE and key in self.map_ranks:
+                if key in self.as_maps:  # a module passed in, found to take a map
+                    return Fact(MAP, self.map_ranks[key])
             if layer is not None:
                 return self._layer_input(layer)
             if attr in self.modules:
