@@ -42,6 +42,14 @@ class StructureRewrite(RewriteBase):
                 )
         if info is None:
             return updated
+        held = [*info.layers, *info.modules]
+        if held and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in original.bases):
+            self.error(  # densenet's _Transition: torch appends them to the sequence
+                original.name,
+                f"layers assigned to attributes of an nn.Sequential subclass ({', '.join(held)}) "
+                "are not translated: torch runs them in order, Keras's Sequential does not",
+                "pass the layers to super().__init__(...)",
+            )
         keras_bases = {MODULE_BASE: KERAS_MODEL, SEQUENTIAL_BASE: "tf.keras.Sequential"}
         bases = [
             base.with_changes(value=cst.parse_expression(keras_bases[qualified]))
