@@ -124,15 +124,31 @@ class CallRewrite(RewriteBase):
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
-        if self.cls is None or not isinstance(func, cst.Attribute):
+        if not isinstance(func, cst.Attribute) or func.attr.value not in names:
             return False
-        if func.attr.value not in names:
-            return False
+        if self.cls is None:  # a function of the file: on a parameter annotated as a tensor
+            return self._tensor_parameter(call, func.value)
         owner = dotted(func.value)
         attr = self_attr(func.value)
         if attr is not None and (attr in self.cls.layers or attr in self.cls.modules):
             return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
+
+    def _tensor_parameter(self, call: cst.Call, receiver: cst.BaseExpression) -> bool:
+        """Whether ``receiver`` is a parameter annotated ``torch.Tensor`` of the function
+        around ``call``."""
+        node = self.parents.get(call)
+        while node is not None and not isinstance(node, cst.FunctionDef):
+            node = self.parents.get(node)
+        if node is None or not isinstance(receiver, cst.Name):
+            return False
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        return any(
+            p.name.value == receiver.value
+            and p.annotation is not None
+            and self.imports.qualify(p.annotation.annotation) == "torch.Tensor"
+            for p in params
+        )
 
     def _non_tensor_receiver(self, call: cst.Call) -> Receiver | None:
         if not self._is_tensor_method(call, set(rules.METHODS) | TENSOR_METHODS):
