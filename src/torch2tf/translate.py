@@ -28,8 +28,10 @@ from torch2tf.names import ImportTable, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.receivers import object_functions
+from torch2tf.rules import LAYERS
 from torch2tf.serializable import package_name
 from torch2tf.tensor_facts import ClassFacts
+from torch2tf.tensor_facts.analysis import file_analysis
 from torch2tf.tensor_facts.project import project_files
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
@@ -300,7 +302,11 @@ def translate_project(
         name: (text, _package(name, relative.name == "__init__.py"))
         for relative, (name, text, _) in parsed.items()
     }
-    with project_files(sources, frozenset(known)):
+
+    def analyse(tree, source, qualify, names):
+        return file_analysis(tree, source, qualify, set(LAYERS), names)
+
+    with project_files(sources, frozenset(known), analyse):
         _translate_files(root, parsed, known, objects, facts, results, problems)
     if problems:
         raise TranslationError(problems)

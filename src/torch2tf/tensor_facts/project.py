@@ -8,7 +8,7 @@ a class of another file are then those that file's own analysis gives, read on d
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from torch2tf.names import ImportTable
 class _Project:
     files: Mapping[str, tuple[str, str | None]]  # module name -> (source, its package)
     classes: frozenset[str]  # qualified names of the project's nn.Module classes
+    analyse: Callable[..., Any]  # (tree, source, qualify, class names) -> a file's analysis
     analyses: dict[str, Any] = field(default_factory=dict)  # module name -> its analysis
 
 
@@ -31,10 +32,13 @@ _project: ContextVar[_Project | None] = ContextVar("project_files", default=None
 
 @contextmanager
 def project_files(
-    files: Mapping[str, tuple[str, str | None]], classes: frozenset[str]
+    files: Mapping[str, tuple[str, str | None]],
+    classes: frozenset[str],
+    analyse: Callable[..., Any],
 ) -> Iterator[None]:
-    """Within this block the facts of any of ``classes`` (qualified) can be read."""
-    token = _project.set(_Project(files, classes))
+    """Within this block the facts of any of ``classes`` (qualified) can be read, each file
+    analysed by ``analyse(tree, source, qualify, class_names)``."""
+    token = _project.set(_Project(files, classes, analyse))
     try:
         yield
     finally:
@@ -54,9 +58,6 @@ def project_class(qualified: str):
     if project is None or qualified not in project.classes or module not in project.files:
         return None
     if module not in project.analyses:
-        from torch2tf.rules import LAYERS  # the rules import the tensor facts' tables
-        from torch2tf.tensor_facts.analysis import file_analysis
-
         source, package = project.files[module]
         try:
             tree = ast.parse(source)
@@ -65,8 +66,6 @@ def project_class(qualified: str):
             project.analyses[module] = None  # reported where the file is translated
         else:
             names = {c.rpartition(".")[2] for c in project.classes if c.startswith(module + ".")}
-            project.analyses[module] = file_analysis(
-                tree, source, imports.qualify_name, set(LAYERS), names
-            )
+            project.analyses[module] = project.analyse(tree, source, imports.qualify_name, names)
     analysis = project.analyses[module]
     return None if analysis is None or name not in analysis.classes else (analysis, name)
