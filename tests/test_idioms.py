@@ -4,6 +4,7 @@ converted and checked in eval and train mode; fresh Keras twins are checked to d
 initial weights from torch's distribution."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -532,11 +533,23 @@ def test_size_behind_a_starred_shape_is_refused():
 def test_a_subclass_of_a_torch_layer_is_refused_at_its_base():
     source = (
         "from torch import nn\n\n\n"
+        "class Norm(nn.LayerNorm):\n"
+        "    def __init__(self, d):\n"
+        "        super().__init__(d)\n"
+    )
+    with pytest.raises(
+        TranslationError, match=r"norm\.py:4:12: error: a class deriving from torch\.nn\.LayerN"
+    ):
+        translate_source(source, "norm.py")
+
+
+def test_a_subclass_of_sequential_is_a_keras_sequential_given_its_layers():
+    source = (
+        "from torch import nn\n\n\n"
         "class Stack(nn.Sequential):\n"
         "    def __init__(self, d):\n"
         "        super().__init__(nn.Linear(d, d), nn.ReLU())\n"
     )
-    with pytest.raises(
-        TranslationError, match=r"stack\.py:4:13: error: a class deriving from torch\.nn\.Seq"
-    ):
-        translate_source(source, "stack.py")
+    code = translate_source(source, "stack.py")
+    assert "class Stack(tf.keras.Sequential):" in code
+    assert re.search(r"super\(\).__init__\(\s*\[\s*tf\.keras\.layers\.Dense\(", code)

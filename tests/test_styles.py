@@ -1,6 +1,7 @@
 """MLP code as people write it: factories, import styles, base classes, layer classes as values."""
 
 import ast
+import re
 
 import pytest
 import torch
@@ -17,12 +18,22 @@ CODE = translate_file(MODELS / "styles_model.py")
 def test_factories_imports_and_annotations_translate():
     assert "from torch" not in CODE and "import functools" not in CODE  # no dangling imports
     assert "from typing import Optional" in CODE
-    assert "activation_fn: type[tf.keras.layers.Layer] = tf.keras.layers.ReLU," in CODE
+    flat = re.sub(r"\s+", " ", CODE)
+    # a layer class as a value takes torch's constructor arguments (inplace) too
+    assert (
+        "activation_fn: type[tf.keras.layers.Layer] = ( lambda inplace=False: "
+        "tf.keras.layers.ReLU() ),"
+    ) in flat
     assert "def forward" not in CODE
     assert "def call(self, obs: tf.Tensor, training=None) -> tf.Tensor:" in CODE
     assert "class Policy(Base):" in CODE and "class Base(tf.keras.Model):" in CODE
-    assert "mlp_block(hidden, hidden, tf.keras.layers.ReLU) for _ in range(2)" in CODE
-    assert "self.leaky = (lambda: tf.keras.layers.LeakyReLU(negative_slope=0.2))()" in CODE
+    assert (
+        "mlp_block(hidden, hidden, (lambda inplace=False: tf.keras.layers.ReLU())) "
+        "for _ in range(2)"
+    ) in flat
+    assert (
+        "self.leaky = ( lambda inplace=False: tf.keras.layers.LeakyReLU(negative_slope=0.2) )()"
+    ) in flat
     ast.parse(CODE)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -348,6 +349,11 @@ def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts,
         {path: (live(a), live(b)) for path, (a, b) in facts.layers.items()},
     )
     rows = {p: channels(r.channels, r.channels_from) for p, r in facts.flattened_rows.items()}
+    for path, count in rows.items():  # else from the Linear's width over the known sizes
+        spatial = facts.flattened_rows[path].spatial
+        if count is None and spatial is not None:
+            width = getattr(model.get_submodule(path), "in_features", 0)
+            rows[path] = width // math.prod(spatial) if width % math.prod(spatial) == 0 else None
     missing = [p for p, c in rows.items() if c is None]
     if missing:
         raise ConversionError(f"{missing[0]}: the channel count of its flattened input is unknown")

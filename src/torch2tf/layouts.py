@@ -6,6 +6,7 @@ in (C, S) order as (N, S*C) in (S, C) order. Anything else is the same in both f
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ def to_keras(value: Any, fact: Fact | None) -> Any:
     if fact.kind == MAP:
         return np.ascontiguousarray(np.moveaxis(array, 1, -1))
     batch, features = array.shape
-    channels = fact.channels
+    channels = _channels(fact, features)
     return np.ascontiguousarray(
         array.reshape(batch, channels, features // channels).transpose(0, 2, 1).reshape(batch, -1)
     )
@@ -42,10 +43,17 @@ def to_torch(value: Any, fact: Fact | None) -> Any:
     if fact.kind == MAP:
         return np.ascontiguousarray(np.moveaxis(array, -1, 1))
     batch, features = array.shape
-    channels = fact.channels
+    channels = _channels(fact, features)
     return np.ascontiguousarray(
         array.reshape(batch, features // channels, channels).transpose(0, 2, 1).reshape(batch, -1)
     )
+
+
+def _channels(fact: Fact, features: int) -> int:
+    """A flattened map's channel count: known, or its width over its known spatial sizes."""
+    if fact.channels is None and fact.spatial is not None:
+        return features // math.prod(fact.spatial)
+    return fact.channels
 
 
 def keras_kernel_rows(kernel: np.ndarray, channels: int) -> np.ndarray:

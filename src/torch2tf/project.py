@@ -52,11 +52,12 @@ def project_tops(path: Path) -> frozenset[str] | None:
 
 
 def is_project_top(top: str, root: Path, tops: frozenset[str] | None) -> bool:
-    """Whether top-level module ``top`` is a file of the project rooted at ``root``."""
-    if top in FRAMEWORKS:
-        return False
+    """Whether top-level module ``top`` is a file of the project rooted at ``root``: a
+    framework only when the file translated is its own (torchvision's models, ops/misc.py)."""
     if tops is not None:
         return top in tops
+    if top in FRAMEWORKS:
+        return False
     return (root / f"{top}.py").is_file() or (root / top).is_dir()
 
 

@@ -231,6 +231,7 @@ def _mutations_needed(modules: list[FileFacts], load) -> list[tuple[FileFacts, s
             name
             for name, indexes in module.defined.items()
             if any(i in module.kept or name in module.kept_aliases.get(i, ()) for i in indexes)
+            and not _foreign_import(module, name, load)  # @torch.no_grad() changes no torch
         }
         for index, stmt in enumerate(module.statements):
             if index in module.kept or not bound & _changed_roots(stmt.node):
@@ -238,6 +239,14 @@ def _mutations_needed(modules: list[FileFacts], load) -> list[tuple[FileFacts, s
             module.kept.add(index)
             more += _uses_needed(module, stmt.uses, stmt.chains, load)
     return more
+
+
+def _foreign_import(module: FileFacts, name: str, load) -> bool:
+    """Whether ``name`` is imported from outside the project (``torch``, ``torch.nn``)."""
+    if name not in module.imports:
+        return False
+    target, attribute = module.imports[name]
+    return load(target) is None and (attribute is None or load(f"{target}.{attribute}") is None)
 
 
 def _changed_roots(node: ast.stmt) -> set[str]:

@@ -79,6 +79,11 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
         )
         at = body.index(init) + 1
         body.insert(at, get_config.with_changes(leading_lines=[cst.EmptyLine()]))
+        if any(cst.Module([]).code_for_node(b.value) == "tf.keras.Sequential" for b in cls.bases):
+            from_config = cst.parse_statement(  # Keras's Sequential reads a list of layers
+                "@classmethod\ndef from_config(cls, config):\n    return cls(**config)\n"
+            )
+            body.insert(at + 1, from_config.with_changes(leading_lines=[cst.EmptyLine()]))
     build = _build_of_several_inputs(body)
     if build is not None:
         call = next(s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "call")

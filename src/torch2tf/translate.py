@@ -28,8 +28,11 @@ from torch2tf.names import ImportTable, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.receivers import object_functions
+from torch2tf.rules import LAYERS
 from torch2tf.serializable import package_name
 from torch2tf.tensor_facts import ClassFacts
+from torch2tf.tensor_facts.analysis import file_analysis
+from torch2tf.tensor_facts.project import project_files
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, names_in, used_names
@@ -295,6 +298,22 @@ def translate_project(
                     changed = True
     objects = _object_functions(parsed, frozenset(known))
     results: dict[Path, str] = {}
+    sources = {
+        name: (text, _package(name, relative.name == "__init__.py"))
+        for relative, (name, text, _) in parsed.items()
+    }
+
+    def analyse(tree, source, qualify, names):
+        return file_analysis(tree, source, qualify, set(LAYERS), names)
+
+    with project_files(sources, frozenset(known), analyse):
+        _translate_files(root, parsed, known, objects, facts, results, problems)
+    if problems:
+        raise TranslationError(problems)
+    return results
+
+
+def _translate_files(root, parsed, known, objects, facts, results, problems) -> None:
     for relative, (name, text, _) in parsed.items():
         try:
             results[relative], file_facts = translate_with_facts(
@@ -308,9 +327,6 @@ def translate_project(
                 facts[relative] = file_facts
         except TranslationError as err:
             problems += err.diagnostics
-    if problems:
-        raise TranslationError(problems)
-    return results
 
 
 def _object_functions(

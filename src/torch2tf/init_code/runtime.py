@@ -36,6 +36,8 @@ DEFAULTS = {
     **{(f"torch.nn.{n}", "bias"): 0.0 for n in _NORMS},
 }
 
+_FILLS = {"torch.nn.init.ones_": 1.0, "torch.nn.init.zeros_": 0.0}
+
 
 class RuntimeLoop:
     """Translates one loop; ``reader`` is the init reader of the class (errors, imports)."""
@@ -169,7 +171,9 @@ class RuntimeLoop:
         owner, variable = self._tensor(call.args[0].value, types)
         param = (dotted(call.args[0].value) or "").rsplit(".", 1)[1]
         value = _literal(call.args[1].value) if len(call.args) == 2 else None
-        restated = qualified == "torch.nn.init.constant_" and all(
+        if len(call.args) == 1 and qualified in _FILLS:  # ones_(m.weight), zeros_(m.bias)
+            value = _FILLS[qualified]
+        restated = qualified in ("torch.nn.init.constant_", *_FILLS) and all(
             DEFAULTS.get((owner_type, param)) == value for owner_type in self.owners
         )
         if restated and self.first:

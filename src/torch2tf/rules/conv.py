@@ -85,7 +85,9 @@ class _Conv(LayerRule):
                 f"{name} with both stride > 1 and dilation > 1 is not translated yet "
                 "(Keras refuses the combination)"
             )
-        with_bias = literal_flag(bias, f"{name} bias=")
+        # bias=<a name>: Keras's use_bias reads it as torch does (the initializer is unused
+        # without a bias)
+        with_bias = True if const(bias, None) is None else literal_flag(bias, f"{name} bias=")
         pairs = None
         if mode != "zeros":  # torch pads by the mode, then convolves without padding
             pairs = self._pairs(padding, kernel, dilations, name)
@@ -102,7 +104,7 @@ class _Conv(LayerRule):
             if dilations and set(dilations) == {1}
             else short(dilations, dilation),
             groups=None if const(groups, None) == 1 else src(groups),
-            use_bias=None if with_bias else "False",
+            use_bias=None if const(bias, None) is True else src(bias) if with_bias else "False",
             kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
             bias_initializer=self.initializer("bias", f"torch_default_bias({fan_in})")
             if with_bias

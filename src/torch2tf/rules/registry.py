@@ -201,6 +201,9 @@ def class_reference(rule: type[LayerRule], *args: Any, **kwargs: Any) -> str:
     """
     source = rule().keras(*args, **kwargs)
     head = source[:-2]
+    if "inplace" in inspect.signature(rule.keras).parameters:
+        # torch's inplace=True saves memory only; code constructing the class may pass it
+        return f"(lambda inplace=False: {source})"
     if source.endswith("()") and "(" not in head:
         return head
     return f"(lambda: {source})"

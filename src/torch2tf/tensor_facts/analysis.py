@@ -11,6 +11,7 @@ from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     MAP,
     PLAIN,
@@ -52,6 +53,9 @@ class _Analysis(Builders):
     # -- class facts
 
     def facts(self, name: str) -> ClassFacts:
+        if name not in self.classes:  # a class of another file of the project (qualified)
+            found = project_class(name)
+            return found[0].facts(found[1]) if found is not None else ClassFacts()
         if name not in self.done:
             self.done[name] = ClassFacts()  # a class reaching itself stops here
             self.done[name] = _ClassPass(self, self.classes[name]).run()
@@ -96,9 +100,14 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         attributes = {a: layer.qualified for a, layer in self.layers.items()}
         if forward is None:
             self.out.attribute_layers = attributes
+            layers = self.analysis.sequential_layers(self.cls)
+            if layers is not None:  # a Sequential subclass: its layers in order
+                self.out.inputs = {"input": self._layer_input(layers)}
+                self.out.output = self._elements(layers, self.out.inputs["input"])
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
+        self.map_ranks: dict[Key, int] = {}  # of origins that can be a map of any rank
         while True:  # again while a permute/view turns out to feed a map (a few passes)
             self.out = ClassFacts()
             self.sizes: dict[str, tuple[str, int]] = {}  # name -> (map, dim) of x.size()
@@ -119,7 +128,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         if key in self.as_maps:
             for where in rewrites:
                 self._rewrite(node, where, where.source)
-            return as_map
+            return replace(as_map, rank=self.map_ranks.get(key, as_map.rank))
         self.origins[key] = as_map
         return replace(plain, origin=key)
 
@@ -128,10 +137,18 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         if fact.kind != PLAIN or fact.origin is None:
             return fact
         as_map = self.origins[fact.origin]
+        if as_map.rank is None and rank is not None:  # a map of any rank: of this one
+            self.map_ranks[fact.origin] = rank
+            as_map = replace(as_map, rank=rank)
         if rank is not None and as_map.rank != rank:
             return fact
         self.wanted.add(fact.origin)
         return as_map
+
+    def _is_input(self, node: ast.Call) -> bool:
+        """Whether ``node`` applies a module to an input of ``forward`` as it came in."""
+        arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        return isinstance(arg, ast.Name) and arg.id in self.out.inputs
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
@@ -157,22 +174,41 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             if rank is not None:
                 return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
-            while layer is not None and layer.qualified == "torch.nn.Sequential":
-                layer = layer.elements[0] if layer.elements else None
-            if layer is not None and layer.qualified == MODULE and layer.classes:
-                inner = self.analysis.facts(layer.classes[0]).inputs
-                return next(iter(inner.values()), PLAIN_FACT)
-            if layer is not None and layer.qualified in _CONVS:
-                channels = _literal(layer.call.args[0] if layer.call.args else None)
-                channels = channels if isinstance(channels, int) else None
-                return Fact(MAP, _CONVS[layer.qualified], channels)
-            if layer is not None and _MAP_LAYERS.get(layer.qualified):
-                return Fact(MAP, _MAP_LAYERS[layer.qualified])
+            key = key_of(call, self.analysis.lines)
+            if layer is not None and layer.qualified == MODULE and key in self.map_ranks:
+                if key in self.as_maps:  # a module passed in, found to take a map
+                    return Fact(MAP, self.map_ranks[key])
+            if layer is not None:
+                return self._layer_input(layer)
             if attr in self.modules:
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)
             return PLAIN_FACT
         return PLAIN_FACT
+
+    def _layer_input(self, layer: _Layer | None) -> Fact:
+        """The layout ``layer`` takes: that of its first layer, for a Sequential."""
+        while layer is not None and layer.qualified == "torch.nn.Sequential":
+            layer = layer.elements[0] if layer.elements else None
+        if layer is not None and layer.qualified == MODULE and layer.classes:
+            inner = self.analysis.facts(layer.classes[0]).inputs
+            return next(iter(inner.values()), PLAIN_FACT)
+        if layer is not None and layer.qualified in _CONVS:
+            channels = _literal(layer.call.args[0] if layer.call.args else None)
+            channels = channels if isinstance(channels, int) else None
+            return Fact(MAP, _CONVS[layer.qualified], channels)
+        if layer is not None and _MAP_LAYERS.get(layer.qualified):
+            return Fact(MAP, _MAP_LAYERS[layer.qualified])
+        return PLAIN_FACT
+
+    def _elements(self, layers: _Layer, fact: Fact) -> Fact:
+        """A Sequential subclass applied to ``fact``: its layers under their indices (``*``
+        for those of a list built in steps)."""
+        for index, element in enumerate(layers.elements):
+            path = "*" if layers.repeated else str(index)
+            assert element is not None
+            fact = self._apply(layers.call, path, element, fact)
+        return fact
 
     def _rewrite(self, node: ast.Call, where: ArgRewrite, source: str) -> None:
         key = key_of(node, self.analysis.lines)
@@ -194,6 +230,18 @@ def analyse(
     class_names: set[str],
 ) -> dict[str, ClassFacts]:
     """The facts of every ``nn.Module`` class of a file, by class name."""
+    analysis = file_analysis(tree, source, qualify, layer_names, class_names)
+    return {name: analysis.facts(name) for name in analysis.classes}
+
+
+def file_analysis(
+    tree: ast.Module,
+    source: str,
+    qualify: Callable[[str], str | None],
+    layer_names: set[str],
+    class_names: set[str],
+) -> _Analysis:
+    """The analysis of one file, each class's facts read on demand."""
     classes = {
         n.name: n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in class_names
     }
@@ -204,7 +252,7 @@ def analyse(
             for node in ast.walk(init):
                 if isinstance(node, ast.Assign) and _self_attr(node.targets[0]) is not None:
                     analysis.built(node.value, init, cls)
-    return {name: analysis.facts(name) for name in classes}
+    return analysis
 
 
 def _module_parameters(init: ast.FunctionDef) -> set[str]:

@@ -92,7 +92,7 @@ class Axes:
         """torch's flatten from dim 1 of a map: (C, *S) order, unless every size in S is 1."""
         if fact.spatial is not None and set(fact.spatial) == {1}:
             return PLAIN_FACT
-        return Fact(FLAT, 2, fact.channels, fact.channels_from)
+        return Fact(FLAT, 2, fact.channels, fact.channels_from, fact.spatial)
 
     def _is_batch_flatten(self, node: ast.Call) -> bool:
         """``x.view(x.size(0), -1)`` / ``x.reshape(x.shape[0], -1)``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from torch2tf.tensor_facts.project import is_project_class
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
 
 
@@ -48,6 +49,7 @@ class Builders:
     functions: dict[str, ast.FunctionDef]
     layer_names: set[str]
     given: dict[tuple[str, str], dict[int, _Layer]]  # (class, parameter) -> layers passed
+    bound: dict[str, object] = {}  # while reading a Sequential subclass: see _bindings
 
     def qualify(self, name: str) -> str | None:
         raise NotImplementedError
@@ -69,6 +71,8 @@ class Builders:
         if name in self.classes:
             self._arguments(node, (name,), func, cls, depth)
             return _Layer(MODULE, node, classes=(name,))
+        if is_project_class(qualified):  # of another file: its facts are that file's
+            return _Layer(MODULE, node, classes=(qualified,))
         if name in self.functions:  # a project function returning one layer
             results = [
                 self.built(r, self.functions[name], cls, depth + 1)
@@ -126,6 +130,8 @@ class Builders:
             return found.pop() if len(found) == 1 else None
         if not isinstance(node, ast.Name) or func is None:
             return None
+        if node.id in self.bound:  # a layer class a subclass passes to super().__init__
+            return self.bound[node.id]
         args = func.args
         params = {a.arg: a for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         values = _assigned(func, node.id)
@@ -166,6 +172,8 @@ class Builders:
                 return qualified
             if _dotted(node) in self.classes:
                 return (_dotted(node),)
+            if is_project_class(qualified):
+                return (qualified,)
             if _self_attr(node) is not None or isinstance(node, ast.Name):
                 return self._held(node, func, cls, depth)
         return None
@@ -182,23 +190,128 @@ class Builders:
         return found or None
 
     def _from_list(self, node: ast.Call, items: ast.AST, func, cls, depth) -> _Layer | None:
-        """``nn.Sequential(*layers)``: the layers appended to the local list, in a loop or not;
-        one Sequential repeating them when they all build the same thing."""
+        """``nn.Sequential(*layers)``: the layers the local list starts with, then those
+        appended, extended or added to it, in a loop or not; one Sequential repeating them
+        when they all build the same thing."""
         if not isinstance(items, ast.Name) or func is None:
             return None
-        elements = []
+        starts = _assigned(func, items.id)
+        if not starts or any(not isinstance(v, ast.List) for v in starts):
+            return None
+        made = [e for v in starts for e in v.elts]
         for call in ast.walk(func):
             if (
                 isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "append"
+                and call.func.attr in ("append", "extend")
                 and _dotted(call.func.value) == items.id
                 and len(call.args) == 1
             ):
-                elements.append(self.built(call.args[0], func, cls, depth + 1))
-        starts = _assigned(func, items.id)
-        if any(not (isinstance(v, ast.List) and not v.elts) for v in starts) or not elements:
-            return None
-        if None in elements:
+                added = call.args[0]
+                if call.func.attr == "append":
+                    made.append(added)
+                elif isinstance(added, (ast.List, ast.Tuple)):
+                    made.extend(added.elts)
+                else:
+                    return None
+            elif isinstance(call, ast.AugAssign) and _dotted(call.target) == items.id:
+                if not isinstance(call.value, (ast.List, ast.Tuple)):
+                    return None
+                made.extend(call.value.elts)
+        elements = [self._element(m, func, cls, depth + 1) for m in made]
+        if not elements or None in elements:
             return None
         return _Layer("torch.nn.Sequential", node, elements, repeated=True)
+
+    def _element(self, node: ast.AST, func, cls, depth) -> _Layer | None:
+        """A layer of a list: built as :meth:`built` knows, or by a layer class the caller
+        passes in (``norm_layer(channels)``), then taken like a module passed in: to keep a
+        map's layout, which verification checks per layer."""
+        found = self.built(node, func, cls, depth)
+        if found is not None or not isinstance(node, ast.Call) or func is None:
+            return found
+        callee = node.func
+        args = func.args
+        params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+        if isinstance(callee, ast.Name) and callee.id in params:
+            return _Layer(MODULE, node)
+        return None
+
+    def sequential_base(self, cls: ast.ClassDef, depth: int = 0) -> ast.ClassDef | None:
+        """The class of the file deriving from nn.Sequential itself that ``cls`` is (or
+        derives from), when none of them defines ``forward``."""
+        if depth > 8 or any(getattr(f, "name", "") == "forward" for f in cls.body):
+            return None
+        for base in cls.bases:
+            if self.qualify(_dotted(base) or "") == "torch.nn.Sequential":
+                return cls
+            if _dotted(base) in self.classes:
+                return self.sequential_base(self.classes[_dotted(base)], depth + 1)
+        return None
+
+    def sequential_layers(self, cls: ast.ClassDef) -> _Layer | None:
+        """The layers a Sequential subclass holds: the arguments of its ``super().__init__``
+        (in the class deriving from nn.Sequential), the layer classes its subclasses pass
+        bound (``Conv2dNormActivation`` passing ``torch.nn.Conv2d`` as ``conv_layer``)."""
+        base = self.sequential_base(cls)
+        init = _init_of(base) if base is not None else None
+        call = _super_init(init) if init is not None else None
+        if base is None or init is None or call is None:
+            return None
+        self.bound = self._bindings(cls, base)
+        try:
+            args = call.args
+            if len(args) == 1 and isinstance(args[0], ast.Starred):
+                return self._from_list(call, args[0].value, init, base, 0)
+            elements = [self._element(a, init, base, 1) for a in args]
+            if None in elements or any(isinstance(a, ast.Starred) for a in args):
+                return None
+            return _Layer("torch.nn.Sequential", call, elements)
+        finally:
+            self.bound = {}
+
+    def _bindings(self, cls: ast.ClassDef, base: ast.ClassDef) -> dict[str, object]:
+        """Parameters of ``base.__init__`` -> the layer class ``cls``'s chain of
+        ``super().__init__`` calls passes them (when one is known)."""
+        bound: dict[str, object] = {}
+        while cls is not base:
+            parent = self.classes[next(_dotted(b) for b in cls.bases if _dotted(b) in self.classes)]
+            init, parent_init = _init_of(cls), _init_of(parent)
+            call = _super_init(init) if init is not None else None
+            if call is None or parent_init is None:
+                return {}
+            params = [a.arg for a in parent_init.args.args][1:]
+            pairs = list(zip(params, call.args, strict=False))
+            pairs += [(k.arg, k.value) for k in call.keywords if k.arg in params]
+            outer = bound
+            bound = {}
+            for param, value in pairs:
+                if isinstance(value, ast.Starred):
+                    break
+                if isinstance(value, ast.Name) and value.id in outer:
+                    bound[param] = outer[value.id]
+                else:
+                    self.bound = {}
+                    held = self._value(value, init, cls, 1)
+                    if held is not None:
+                        bound[param] = held
+            cls = parent
+        return bound
+
+
+def _init_of(cls: ast.ClassDef) -> ast.FunctionDef | None:
+    return next((f for f in cls.body if getattr(f, "name", "") == "__init__"), None)
+
+
+def _super_init(init: ast.FunctionDef) -> ast.Call | None:
+    """The ``super().__init__(...)`` call of an ``__init__``."""
+    for node in ast.walk(init):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+            and isinstance(node.func.value, ast.Call)
+            and _dotted(node.func.value.func) == "super"
+        ):
+            return node
+    return None

@@ -114,7 +114,8 @@ class Layers:
                 return self._flattened(fact)
         if qualified == "torch.nn.Linear":
             if fact.kind == FLAT:
-                self.out.flattened_rows[path] = FlattenedRows(fact.channels, fact.channels_from)
+                rows = FlattenedRows(fact.channels, fact.channels_from, fact.spatial)
+                self.out.flattened_rows[path] = rows
                 return PLAIN_FACT
             if fact.kind == PLAIN:
                 return PLAIN_FACT
@@ -140,7 +141,17 @@ class Layers:
         """A module of one of ``classes`` (all must agree), or passed in (``classes`` empty):
         one passed in is taken to keep a map's layout, which verification checks per layer."""
         if not classes:
-            return Fact(MAP, fact.rank) if fact.kind == MAP else PLAIN_FACT
+            if fact.kind == MAP:
+                return Fact(MAP, fact.rank)
+            if fact.kind == PLAIN and self._is_input(node):
+                # the model's input through it: a map where what follows needs one (VGG's
+                # features before its avgpool), the input then one too (see _input_fact)
+                if key_of(node, self.analysis.lines) in self.as_maps:
+                    return self.error(
+                        node, f"self.{path} would turn a tensor into a feature map here"
+                    )
+                return self._origin(node, PLAIN_FACT, Fact(MAP), [])
+            return PLAIN_FACT
         results = [self._module(node, path, fact, name) for name in classes]
         first = results[0]
         if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):
@@ -186,7 +197,7 @@ class Layers:
         for inner_path, rows in inner.flattened_rows.items():
             source = rows.channels_from
             self.out.flattened_rows[f"{path}.{inner_path}"] = FlattenedRows(
-                rows.channels, f"{path}.{source}" if source else None
+                rows.channels, f"{path}.{source}" if source else None, rows.spatial
             )
         output = inner.output
         if output.channels_from:

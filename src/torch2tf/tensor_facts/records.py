@@ -70,6 +70,9 @@ class FlattenedRows:
 
     channels: int | None
     channels_from: str | None
+    spatial: tuple[int, ...] | None = None
+    """The map's static spatial sizes: without a channel count, conversion divides the
+    Linear's ``in_features`` by their product."""
 
 
 @dataclass(frozen=True)

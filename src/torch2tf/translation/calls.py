@@ -16,6 +16,7 @@ from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.patterns import (
     PARAMETER,
+    SEQUENTIAL_BASE,
     call_args,
     calls_forward,
     self_attr,
@@ -36,6 +37,8 @@ class CallRewrite(RewriteBase):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
+        if self._is_sequential_init(original):
+            return _layers_as_one_list(updated)
         if dotted(original.func) == "getattr":
             return self._getattr(original, updated)
         qualified = self.imports.qualify(original.func)
@@ -105,20 +108,48 @@ class CallRewrite(RewriteBase):
             and dotted(call.args[1].value) == "self"
         )
 
+    def _is_sequential_init(self, call: cst.Call) -> bool:
+        """``super().__init__(*layers)`` in a class deriving from nn.Sequential itself."""
+        info = self.cls
+        return (
+            info is not None
+            and self.function_stack == ["__init__"]
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "__init__"
+            and isinstance(call.func.value, cst.Call)
+            and dotted(call.func.value.func) == "super"
+            and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in info.node.bases)
+        )
+
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
-        if (self.cls is None and not self.in_tensor_function) or not isinstance(
-            func, cst.Attribute
-        ):
+        if not isinstance(func, cst.Attribute) or func.attr.value not in names:
             return False
-        if func.attr.value not in names:
-            return False
+        if self.cls is None and not self.in_tensor_function:
+            # a function of the file no class calls: on a parameter annotated as a tensor
+            return self._tensor_parameter(call, func.value)
         owner = dotted(func.value)
         attr = self_attr(func.value)
         if attr is not None and self.cls and (attr in self.cls.layers or attr in self.cls.modules):
             return False  # a method of a layer, not of a tensor
         return owner != "self" and not (owner and self.imports.qualify(func.value))
+
+    def _tensor_parameter(self, call: cst.Call, receiver: cst.BaseExpression) -> bool:
+        """Whether ``receiver`` is a parameter annotated ``torch.Tensor`` of the function
+        around ``call``."""
+        node = self.parents.get(call)
+        while node is not None and not isinstance(node, cst.FunctionDef):
+            node = self.parents.get(node)
+        if node is None or not isinstance(receiver, cst.Name):
+            return False
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        return any(
+            p.name.value == receiver.value
+            and p.annotation is not None
+            and self.imports.qualify(p.annotation.annotation) == "torch.Tensor"
+            for p in params
+        )
 
     def _non_tensor_receiver(self, call: cst.Call) -> Receiver | None:
         if not self._is_tensor_method(call, set(rules.METHODS) | TENSOR_METHODS):
@@ -212,3 +243,26 @@ class CallRewrite(RewriteBase):
             return cst.parse_expression(source)
         except cst.ParserSyntaxError:  # an argument over several lines, returned unbracketed
             return cst.parse_expression(f"({source})")
+
+
+def _layers_as_one_list(call: cst.Call) -> cst.Call:
+    """torch's Sequential takes its layers as arguments, Keras's as one iterable:
+    ``(*layers)`` -> ``(layers)``, ``(a, b)`` -> ``([a, b])``."""
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    starred = [a for a in call.args if a.star == "*"]
+    rest = [a for a in call.args if a.keyword is not None or a.star == "**"]
+    if len(starred) == 1 and not positional and call.args[0] is starred[0]:
+        layers = starred[0].value
+    elif not starred and positional:
+        layers = cst.List([cst.Element(a.value) for a in positional])
+    elif not starred and not positional:
+        return call
+    else:
+        layers = cst.List(
+            [
+                cst.StarredElement(a.value) if a.star else cst.Element(a.value)
+                for a in call.args
+                if a.keyword is None and a.star != "**"
+            ]
+        )
+    return call.with_changes(args=[cst.Arg(layers), *rest])

@@ -21,6 +21,7 @@ from torch2tf.translation.build import build_input
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     PARAMETER,
+    SEQUENTIAL_BASE,
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
@@ -322,7 +323,7 @@ def _uses_training(info: ClassInfo, func: cst.FunctionDef, depends: set[str]) ->
 def module_class_defs(
     module: cst.Module, imports: ImportTable, project_classes: frozenset[str]
 ) -> list[cst.ClassDef]:
-    """The file's classes deriving, directly or not, from nn.Module."""
+    """The file's classes deriving, directly or not, from nn.Module (or nn.Sequential)."""
     class_defs = [s for s in module.body if isinstance(s, cst.ClassDef)]
     found: dict[str, cst.ClassDef] = {}
     changed = True
@@ -334,7 +335,7 @@ def module_class_defs(
             for base in node.bases:
                 qualified = imports.qualify(base.value)
                 if (
-                    qualified == MODULE_BASE
+                    qualified in (MODULE_BASE, SEQUENTIAL_BASE)
                     or qualified in project_classes
                     or dotted(base.value) in found
                 ):

@@ -14,6 +14,7 @@ from torch2tf.torch_api import MODULE_API
 from torch2tf.translation.scans import local_names
 
 MODULE_BASE = "torch.nn.Module"
+SEQUENTIAL_BASE = "torch.nn.Sequential"  # subclassed as tf.keras.Sequential
 PARAMETER = "torch.nn.Parameter"
 # register_buffer is translated (to add_weight); the rest of this API is reported when used.
 UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}

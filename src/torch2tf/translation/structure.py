@@ -11,6 +11,7 @@ from torch2tf.serializable import record_arguments, register
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
     MODULE_BASE,
+    SEQUENTIAL_BASE,
     drop_telemetry,
     is_device_move,
     is_self_assignment,
@@ -32,18 +33,27 @@ class StructureRewrite(RewriteBase):
         info = self.class_stack.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
-            if qualified in LAYERS and qualified != MODULE_BASE:  # zuko's MLP(nn.Sequential)
+            if qualified in LAYERS and qualified not in (MODULE_BASE, SEQUENTIAL_BASE):
                 self.error(
                     base.value,
                     f"a class deriving from {qualified} is not translated: only nn.Module "
-                    "subclasses are",
+                    "and nn.Sequential subclasses are",
                     "derive from nn.Module and hold the layers in an attribute",
                 )
         if info is None:
             return updated
+        held = [*info.layers, *info.modules]
+        if held and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in original.bases):
+            self.error(  # densenet's _Transition: torch appends them to the sequence
+                original.name,
+                f"layers assigned to attributes of an nn.Sequential subclass ({', '.join(held)}) "
+                "are not translated: torch runs them in order, Keras's Sequential does not",
+                "pass the layers to super().__init__(...)",
+            )
+        keras_bases = {MODULE_BASE: KERAS_MODEL, SEQUENTIAL_BASE: "tf.keras.Sequential"}
         bases = [
-            base.with_changes(value=cst.parse_expression(KERAS_MODEL))
-            if self.imports.qualify(original.bases[i].value) == MODULE_BASE
+            base.with_changes(value=cst.parse_expression(keras_bases[qualified]))
+            if (qualified := self.imports.qualify(original.bases[i].value)) in keras_bases
             else base
             for i, base in enumerate(updated.bases)
         ]

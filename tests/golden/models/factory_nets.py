@@ -22,7 +22,12 @@ def torch_default_bias(fan_in):
 class Block(tf.keras.Model):
     """A residual step: Linear, normalisation, activation, plus the input."""
 
-    def __init__(self, features, norm_layer, activation=tf.keras.layers.ReLU):
+    def __init__(
+        self,
+        features,
+        norm_layer,
+        activation=(lambda inplace=False: tf.keras.layers.ReLU()),
+    ):
         super().__init__()
         self.init_arguments = {
             "features": features,
@@ -93,7 +98,11 @@ class Mlp(tf.keras.Model):
     """Linear, normalisation and activation per pair of ``sizes``, then a classifier."""
 
     def __init__(
-        self, sizes, norm_layer, activation=tf.keras.layers.ReLU, num_classes=10
+        self,
+        sizes,
+        norm_layer,
+        activation=(lambda inplace=False: tf.keras.layers.ReLU()),
+        num_classes=10,
     ):
         super().__init__()
         self.init_arguments = {

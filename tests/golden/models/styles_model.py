@@ -62,7 +62,9 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 def mlp_block(
     in_dim: int,
     out_dim: int,
-    activation_fn: type[tf.keras.layers.Layer] = tf.keras.layers.ReLU,
+    activation_fn: type[tf.keras.layers.Layer] = (
+        lambda inplace=False: tf.keras.layers.ReLU()
+    ),
 ) -> tf.keras.layers.Layer:
     """A Linear followed by an activation, built by a module-level factory."""
     return tf.keras.Sequential(
@@ -106,7 +108,8 @@ class Policy(Base):
         hidden = hidden or self.hidden_default
         self.body = mlp_block(obs_dim, hidden)
         self.hidden_layers = [
-            mlp_block(hidden, hidden, tf.keras.layers.ReLU) for _ in range(2)
+            mlp_block(hidden, hidden, (lambda inplace=False: tf.keras.layers.ReLU()))
+            for _ in range(2)
         ]
         self.norm = TorchBatchNorm(momentum=0.9, epsilon=1e-05) if norm else None
         self.head = tf.keras.layers.Dense(
@@ -116,7 +119,9 @@ class Policy(Base):
             name="head",
         )
         self.act = tf.keras.layers.ReLU(name="act")
-        self.leaky = (lambda: tf.keras.layers.LeakyReLU(negative_slope=0.2))()
+        self.leaky = (
+            lambda inplace=False: tf.keras.layers.LeakyReLU(negative_slope=0.2)
+        )()
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""

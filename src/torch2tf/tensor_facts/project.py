@@ -1,0 +1,71 @@
+"""The tensor facts of classes defined in other files of the project being translated
+(``Conv2dNormActivation`` of ``ops/misc.py`` built by ``MobileNetV2`` of ``mobilenetv2.py``).
+
+:func:`project_files` makes the project's sources known while it is translated; the facts of
+a class of another file are then those that file's own analysis gives, read on demand, once.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+from torch2tf.names import ImportTable
+
+
+@dataclass
+class _Project:
+    files: Mapping[str, tuple[str, str | None]]  # module name -> (source, its package)
+    classes: frozenset[str]  # qualified names of the project's nn.Module classes
+    analyse: Callable[..., Any]  # (tree, source, qualify, class names) -> a file's analysis
+    analyses: dict[str, Any] = field(default_factory=dict)  # module name -> its analysis
+
+
+_project: ContextVar[_Project | None] = ContextVar("project_files", default=None)
+
+
+@contextmanager
+def project_files(
+    files: Mapping[str, tuple[str, str | None]],
+    classes: frozenset[str],
+    analyse: Callable[..., Any],
+) -> Iterator[None]:
+    """Within this block the facts of any of ``classes`` (qualified) can be read, each file
+    analysed by ``analyse(tree, source, qualify, class_names)``."""
+    token = _project.set(_Project(files, classes, analyse))
+    try:
+        yield
+    finally:
+        _project.reset(token)
+
+
+def is_project_class(qualified: str | None) -> bool:
+    project = _project.get()
+    return project is not None and qualified in project.classes
+
+
+def project_class(qualified: str):
+    """The analysis of the file defining the project class ``qualified`` and the class's
+    name there; None when that file is not part of the translation."""
+    project = _project.get()
+    module, _, name = qualified.rpartition(".")
+    if project is None or qualified not in project.classes or module not in project.files:
+        return None
+    if module not in project.analyses:
+        source, package = project.files[module]
+        try:
+            tree = ast.parse(source)
+            imports = ImportTable.of(cst.parse_module(source), package)
+        except (SyntaxError, cst.ParserSyntaxError):
+            project.analyses[module] = None  # reported where the file is translated
+        else:
+            names = {c.rpartition(".")[2] for c in project.classes if c.startswith(module + ".")}
+            project.analyses[module] = project.analyse(tree, source, imports.qualify_name, names)
+    analysis = project.analyses[module]
+    return None if analysis is None or name not in analysis.classes else (analysis, name)

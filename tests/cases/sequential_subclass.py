@@ -1,0 +1,335 @@
+"""nn.Sequential subclasses, torchvision's ConvNormActivation style: __init__ builds a list of
+layers and hands it to super().__init__; a subclass binds the conv class; layer classes passed
+as values are constructed with torch's inplace."""
+
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+
+class ConvNormAct(nn.Sequential):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        norm_layer: Optional[Callable[..., nn.Module]] = nn.BatchNorm2d,
+        activation_layer: Optional[Callable[..., nn.Module]] = nn.ReLU,
+        conv_layer: Callable[..., nn.Module] = nn.Conv2d,
+    ) -> None:
+        padding = (kernel_size - 1) // 2
+        bias = norm_layer is None
+        layers = [
+            conv_layer(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
+        ]
+        if norm_layer is not None:
+            layers.append(norm_layer(out_channels))
+        if activation_layer is not None:
+            layers.append(activation_layer(inplace=True))
+        super().__init__(*layers)
+        self.out_channels = out_channels
+
+
+class Conv2dNormAct(ConvNormAct):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 groups: int = 1, activation_layer=nn.ReLU) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, groups,
+                         nn.BatchNorm2d, activation_layer, nn.Conv2d)
+
+
+class Head(nn.Sequential):
+    def __init__(self, features: int, classes: int) -> None:
+        super().__init__(nn.Dropout(0.2), nn.Linear(features, classes))
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        features = [Conv2dNormAct(3, 16, stride=2, activation_layer=nn.ReLU6)]
+        features.extend([
+            Conv2dNormAct(16, 16, groups=16),  # depthwise
+            Conv2dNormAct(16, 32, kernel_size=1),
+        ])
+        self.features = nn.Sequential(*features)
+        self.head = Head(32, num_classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = nn.functional.adaptive_avg_pool2d(x, (1, 1))
+        return self.head(torch.flatten(x, 1))
+
+# output
+"""nn.Sequential subclasses, torchvision's ConvNormActivation style: __init__ builds a list of
+layers and hands it to super().__init__; a subclass binds the conv class; layer classes passed
+as values are constructed with torch's inplace."""
+
+import math
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+
+# torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_default_kernel():
+    """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
+    return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+def torch_default_bias(fan_in):
+    """torch's default Linear bias init, U(+-1/sqrt(fan_in)); Keras's is zeros."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return tf.keras.initializers.RandomUniform(-bound, bound)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchBatchNorm(tf.keras.layers.BatchNormalization):
+    """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
+
+    def __init__(
+        self, axis=1, momentum=0.9, epsilon=1e-5, track_running_stats=True, **kwargs
+    ):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+        self.track_running_stats = track_running_stats
+
+    def build(self, input_shape):
+        if self.axis % len(input_shape) == len(input_shape) - 1:
+            # the same axis; Keras reshapes at every call for any other value
+            self.axis = -1
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        if self.track_running_stats and not training:
+            return super().call(inputs, training=False)
+        rank = len(inputs.shape)
+        axis = self.axis % rank
+        reduce_axes = [i for i in range(rank) if i != axis]
+        mean, variance = tf.nn.moments(inputs, reduce_axes)
+        if training and self.track_running_stats:
+            count = tf.cast(tf.size(inputs) // tf.shape(inputs)[axis], variance.dtype)
+            unbiased = variance * count / tf.maximum(count - 1, 1)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1 - m))
+            self.moving_variance.assign(self.moving_variance * m + unbiased * (1 - m))
+        return tf.keras.ops.batch_normalization(
+            inputs,
+            mean,
+            variance,
+            axis,
+            self.beta if self.center else None,
+            self.gamma if self.scale else None,
+            self.epsilon,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "track_running_stats": self.track_running_stats}
+
+
+def torch_fan_in(in_channels, kernel_size, groups, dims):
+    """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
+    if isinstance(kernel_size, int):
+        kernel_size = (kernel_size,) * dims
+    return in_channels // groups * math.prod(kernel_size)
+
+
+def torch_flatten(x, start_dim=0, end_dim=-1):
+    """torch.flatten(x, start_dim, end_dim); a tf.reshape with tf.shape would lose static sizes."""
+    rank = len(x.shape)
+    if rank == 0:
+        return tf.reshape(x, [1])
+    if not (-rank <= start_dim < rank and -rank <= end_dim < rank):
+        raise IndexError(
+            f"flatten dims ({start_dim}, {end_dim}) out of range for rank {rank}"
+        )
+    start, end = start_dim % rank, end_dim % rank
+    if start > end:
+        raise ValueError("flatten: start_dim comes after end_dim")
+    sizes = tf.keras.ops.shape(x)
+    merged = 1
+    for size in sizes[start : end + 1]:
+        merged = merged * size
+    return tf.reshape(x, [*sizes[:start], merged, *sizes[end + 1 :]])
+
+
+def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1):
+    """nn.BatchNorm2d used as a value: its constructor arguments -> the Keras layer."""
+    return TorchBatchNorm(axis=-1, momentum=1 - (momentum), epsilon=eps)
+
+
+def nn_conv2d(
+    in_channels,
+    out_channels,
+    kernel_size,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    bias=True,
+):
+    """nn.Conv2d used as a value: its constructor arguments -> the Keras layer."""
+    return tf.keras.Sequential(
+        [
+            tf.keras.layers.ZeroPadding2D(padding),
+            tf.keras.layers.Conv2D(
+                out_channels,
+                kernel_size,
+                strides=stride,
+                dilation_rate=dilation,
+                groups=groups,
+                use_bias=bias,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(
+                    torch_fan_in(in_channels, kernel_size, groups, 2)
+                ),
+            ),
+        ]
+    )
+
+
+@tf.keras.utils.register_keras_serializable(package="sequential_subclass")
+class ConvNormAct(tf.keras.Sequential):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        norm_layer: Optional[Callable[..., tf.keras.layers.Layer]] = nn_batchnorm2d,
+        activation_layer: Optional[Callable[..., tf.keras.layers.Layer]] = (
+            lambda inplace=False: tf.keras.layers.ReLU()
+        ),
+        conv_layer: Callable[..., tf.keras.layers.Layer] = nn_conv2d,
+    ) -> None:
+        padding = (kernel_size - 1) // 2
+        bias = norm_layer is None
+        layers = [
+            conv_layer(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                groups=groups,
+                bias=bias,
+            )
+        ]
+        if norm_layer is not None:
+            layers.append(norm_layer(out_channels))
+        if activation_layer is not None:
+            layers.append(activation_layer(inplace=True))
+        super().__init__(layers)
+        self.init_arguments = {
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "kernel_size": kernel_size,
+            "stride": stride,
+            "groups": groups,
+            "norm_layer": norm_layer,
+            "activation_layer": activation_layer,
+            "conv_layer": conv_layer,
+        }
+        self.out_channels = out_channels
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@tf.keras.utils.register_keras_serializable(package="sequential_subclass")
+class Conv2dNormAct(ConvNormAct):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        activation_layer=(lambda inplace=False: tf.keras.layers.ReLU()),
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            groups,
+            nn_batchnorm2d,
+            activation_layer,
+            nn_conv2d,
+        )
+        self.init_arguments = {
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "kernel_size": kernel_size,
+            "stride": stride,
+            "groups": groups,
+            "activation_layer": activation_layer,
+        }
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+
+@tf.keras.utils.register_keras_serializable(package="sequential_subclass")
+class Head(tf.keras.Sequential):
+    def __init__(self, features: int, classes: int) -> None:
+        super().__init__(
+            [
+                tf.keras.layers.Dropout(0.2),
+                tf.keras.layers.Dense(
+                    classes,
+                    kernel_initializer=torch_default_kernel(),
+                    bias_initializer=torch_default_bias(features),
+                ),
+            ]
+        )
+        self.init_arguments = {"features": features, "classes": classes}
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@tf.keras.utils.register_keras_serializable(package="sequential_subclass")
+class Net(tf.keras.Model):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.init_arguments = {"num_classes": num_classes}
+        features = [
+            Conv2dNormAct(
+                3,
+                16,
+                stride=2,
+                activation_layer=(
+                    lambda inplace=False: tf.keras.layers.ReLU(max_value=6.0)
+                ),
+            )
+        ]
+        features.extend(
+            [
+                Conv2dNormAct(16, 16, groups=16),  # depthwise
+                Conv2dNormAct(16, 32, kernel_size=1),
+            ]
+        )
+        self.features = tf.keras.Sequential([*features], name="features")
+        self.head = Head(32, num_classes)
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return dict(self.init_arguments)
+
+    def call(self, x, training=None):
+        x = self.features(x, training=training)
+        x = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+        return self.head(torch_flatten(x, 1), training=training)
