@@ -55,3 +55,23 @@ def test_an_untranslated_construct_says_what_to_do(capsys, tmp_path):
     assert err.strip().splitlines()[-1] == NOT_TRANSLATED_HINT
     readme = (ROOT / "README.md").read_text()
     assert "## What is translated" in readme and "not translated yet" in readme
+
+
+def test_tensorflow_start_up_lines_are_not_printed_without_verbose(tmp_path):
+    """convert (with an export, whose check runs in a second process) prints the table and
+    the result, not TensorFlow's start-up log lines (``cpu_feature_guard``, absl's notice)."""
+    import os
+
+    from conftest import EXAMPLES
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = ["convert", str(EXAMPLES / "seed_mlps.py"), "--class", "PyTorchMLP"]
+    argv += ["--args", "[8, 6, 3]", "--export", "keras", "-o", str(tmp_path / "out")]
+    done = subprocess.run(
+        [sys.executable, "-m", "torch2tf.cli", *argv], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == EXIT_OK, done.stderr
+    printed = done.stdout + done.stderr
+    for mark in ("I0000", "W0000", "absl::InitializeLog", "cpu_feature_guard", "oneDNN"):
+        assert mark not in printed, printed
+    assert "PASSED" in done.stdout and "export keras" in done.stdout

@@ -80,17 +80,20 @@ def test_a_two_file_project_shares_one_helpers_module(capsys, tmp_path, monkeypa
         "torch_default_bias",
         "TorchBatchNorm",
         "TorchPReLU",
+        "config_from_arguments",  # get_config and from_config
+        "arguments_from_config",
     }
     blocks = (out / "blocks.py").read_text()
     imports = (
-        "from tf_helpers import (\n    TorchBatchNorm,\n    TorchPReLU,\n    torch_default_bias,\n"
+        "from tf_helpers import (\n    TorchBatchNorm,\n    TorchPReLU,\n"
+        "    arguments_from_config,\n    config_from_arguments,\n    torch_default_bias,\n"
     )
     assert imports in blocks
     assert "import math" not in blocks  # only the helpers used it
     assert (
-        "from tf_helpers import torch_default_bias, torch_default_kernel"
-        in (out / "model.py").read_text()
-    )
+        "from tf_helpers import (\n    arguments_from_config,\n    config_from_arguments,\n"
+        "    torch_default_bias,\n    torch_default_kernel,\n)"
+    ) in (out / "model.py").read_text()
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", "--extend-select", "I", "."],
         cwd=out,
@@ -206,7 +209,12 @@ def test_convert_cli_helpers_module(capsys, tmp_path):
     assert code == EXIT_OK, err
     assert "export keras" in printed
     assert top_level(out / "seed_mlps.py") == {"PyTorchMLP"}
-    assert top_level(out / "tf_helpers.py") == {"torch_default_kernel", "torch_default_bias"}
+    assert top_level(out / "tf_helpers.py") == {
+        "torch_default_kernel",
+        "torch_default_bias",
+        "config_from_arguments",
+        "arguments_from_config",
+    }
     report = json.loads((out / "report.json").read_text())
     assert report["exports"]["keras"]["passed"], report["exports"]
 

@@ -168,3 +168,42 @@ def test_a_residual_net_written_like_torchvision_converts(tmp_path: Path, monkey
     result = torch2tf.convert(model, args=[module.Block, [2, 2]], inputs=sample(4, 3, 16, 16))
     _assert_verified(result, 1e-5 + 1e-4)
     assert "stage2.0.downsample.0" in [layer.layer for layer in result.checks[0].layers]
+
+
+@pytest.mark.slow  # about 2 minutes on 2 busy cores (conversion, export check, reload)
+def test_resnet18_keras_export_reloads_in_a_fresh_process(tmp_path: Path) -> None:
+    """block=BasicBlock is saved by its registered name: load_model rebuilds the ResNet from
+    the .keras file with TensorFlow and the generated module only, and it matches torch."""
+    import json
+    import textwrap
+
+    torch.manual_seed(0)
+    model = resnet.resnet18(num_classes=10).eval()
+    x = sample(1, 3, 64, 64)
+    result = torch2tf.convert(
+        model, args=[resnet.BasicBlock, [2, 2, 2, 2]], kwargs={"num_classes": 10}, inputs=x
+    )
+    out = tmp_path / "out"
+    result.save(out, formats=["keras"])
+    entry = json.loads((out / "report.json").read_text())["exports"]["keras"]
+    assert entry["passed"] and entry["max_abs_error"] <= 1e-5, entry
+    (module,) = [p.stem for p in out.glob("*.py")]
+    np.save(tmp_path / "x.npy", result.keras_inputs(x)[0].numpy())
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        sys.path.insert(0, {str(out)!r})
+        import {module} as generated
+        model = tf.keras.models.load_model({str(out / "ResNet.keras")!r})
+        assert model.get_config()["block"].endswith(">BasicBlock"), model.get_config()
+        assert type(model.layer1.layers[0]) is generated.BasicBlock
+        y = model(np.load({str(tmp_path / "x.npy")!r}), training=False)
+        np.save({str(tmp_path / "y.npy")!r}, y.numpy())
+        assert "torch" not in sys.modules
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5, rtol=1e-4)

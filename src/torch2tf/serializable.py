@@ -4,8 +4,11 @@ and name their layers after the torch attributes.
 Every translated class is registered with Keras under its module's name, and keeps the
 arguments it was constructed with for ``get_config``: loading a ``.keras`` file calls the
 constructor again with them, then reads the weights. Only the generated module and TensorFlow
-are needed to load. A constructor taking ``*args`` cannot be rebuilt from keywords, so such a
-class gets no ``get_config`` (Keras then refuses to save it, saying why).
+are needed to load. An argument that is a class or a function (``block=BasicBlock``) is saved by
+the name Keras registered it under (generated classes and layer factories are registered), and
+layers passed in are rebuilt from their configs (helpers ``config_from_arguments`` and
+``arguments_from_config``). A constructor taking ``*args`` cannot be rebuilt from keywords, so
+such a class gets no ``get_config`` (Keras then refuses to save it, saying why).
 """
 
 from __future__ import annotations
@@ -70,12 +73,26 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
     init = next(
         (s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None
     )
-    if init is not None and (_records(init) or _takes_nothing(init.params)):
-        config = f"dict(self.{ARGUMENTS})" if _records(init) else "{}"
+    if init is not None and _records(init):
+        # Classes and functions among the arguments (block=BasicBlock) are saved by their
+        # registered names, and layers rebuilt from their configs, by the two helpers.
+        methods = cst.parse_module(
+            "def get_config(self):\n"
+            '    """The constructor\'s arguments: load_model rebuilds the model from them."""\n'
+            f"    return config_from_arguments(self.{ARGUMENTS})\n"
+            "\n"
+            "@classmethod\n"
+            "def from_config(cls, config):\n"
+            '    """The model get_config describes (its classes and layers rebuilt)."""\n'
+            "    return cls(**arguments_from_config(config))\n"
+        ).body
+        at = body.index(init) + 1
+        body[at:at] = [m.with_changes(leading_lines=[cst.EmptyLine()]) for m in methods]
+    elif init is not None and _takes_nothing(init.params):
         get_config = cst.parse_statement(
             "def get_config(self):\n"
             '    """The constructor\'s arguments: load_model rebuilds the model from them."""\n'
-            f"    return {config}\n"
+            "    return {}\n"
         )
         at = body.index(init) + 1
         body.insert(at, get_config.with_changes(leading_lines=[cst.EmptyLine()]))

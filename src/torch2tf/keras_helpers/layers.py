@@ -277,19 +277,23 @@ def torch_variable(layer, name, value, trainable):
 def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
-    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    shape (None as 1), each input float or else int, the ints 0 or else 1 (sequence lengths
+    cannot be 0); only the weights' shapes matter here."""
     given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
     float_dtype = model.compute_dtype
     for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
-        inputs = {
-            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
-            for i, (name, shape) in enumerate(given.items())
-        }
-        try:
-            model.call(**inputs, training=False)
-            return
-        except Exception:  # another dtype may do; else the first call builds the layers
-            continue
+        for fill in (0, 1) if ints else (0,):
+            inputs = {
+                name: tf.fill(shape, tf.constant(fill, "int32"))
+                if ints >> i & 1
+                else tf.zeros(shape, float_dtype)
+                for i, (name, shape) in enumerate(given.items())
+            }
+            try:
+                model.call(**inputs, training=False)
+                return
+            except Exception:  # another dtype may do; else the first call builds the layers
+                continue
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")

@@ -270,7 +270,8 @@ def layer_factory(rule: type[LayerRule], name: str) -> str | None:
         return None
     params, source = made
     short = rule.torch.removeprefix("torch.")
-    return (
+    return (  # registered, so a model given it as an argument saves it by name
+        '@tf.keras.utils.register_keras_serializable(package="torch2tf")\n'
         f"def {name}({params}):\n"
         f'    """{short} used as a value: its constructor arguments -> the Keras layer."""\n'
         f"    return {source}\n"

@@ -60,6 +60,30 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
 
 
+def config_from_arguments(arguments):
+    """get_config's arguments: a class or function (block=BasicBlock) by its Keras name."""
+    config = {}
+    for name, value in arguments.items():
+        registered = None
+        if hasattr(value, "__name__"):  # a class or a function: Keras saves neither
+            registered = tf.keras.utils.get_registered_name(value)
+        if registered and tf.keras.utils.get_registered_object(registered) is value:
+            value = registered
+        elif isinstance(value, type):
+            raise TypeError(
+                f"argument {name}={value.__qualname__} cannot be saved: a class is "
+                "saved by the name tf.keras.utils.register_keras_serializable gives"
+            )
+        config[name] = value
+    return config
+
+
+def arguments_from_config(config):
+    """from_config's arguments: Keras names to classes, serialized layers to layers."""
+    deserialize = tf.keras.utils.deserialize_keras_object
+    return {name: deserialize(value) for name, value in config.items()}
+
+
 @tf.keras.utils.register_keras_serializable(package="containers_model")
 class Block(tf.keras.Model):
     def __init__(self, width, p):
@@ -77,7 +101,12 @@ class Block(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         return self.drop(self.linear(x), training=training) + x
@@ -130,7 +159,12 @@ class Stacked(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         x = self.stem(x, training=training)

@@ -159,19 +159,24 @@ class TorchHardtanh(tf.keras.layers.Layer):
 def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
-    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    shape (None as 1), each input float or else int, the ints 0 or else 1 (sequence lengths
+    cannot be 0); only the weights' shapes matter here."""
     given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
     float_dtype = model.compute_dtype
     for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
-        inputs = {
-            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
-            for i, (name, shape) in enumerate(given.items())
-        }
-        try:
-            model.call(**inputs, training=False)
-            return
-        except Exception:  # another dtype may do; else the first call builds the layers
-            continue
+        for fill in (0, 1) if ints else (0,):
+            inputs = {
+                name: tf.fill(shape, tf.constant(fill, "int32"))
+                if ints >> i & 1
+                else tf.zeros(shape, float_dtype)
+                for i, (name, shape) in enumerate(given.items())
+            }
+            try:
+                model.call(**inputs, training=False)
+                return
+            # another dtype may do; else the first call builds the layers
+            except Exception:
+                continue
 
 
 def torch_var(x, dim=None, correction=1, keepdim=False):
@@ -202,6 +207,30 @@ def torch_std_mean(x, dim=None, correction=1, keepdim=False):
     return torch_std(x, dim, correction, keepdim), tf.reduce_mean(
         x, axis=dim, keepdims=keepdim
     )
+
+
+def config_from_arguments(arguments):
+    """get_config's arguments: a class or function (block=BasicBlock) by its Keras name."""
+    config = {}
+    for name, value in arguments.items():
+        registered = None
+        if hasattr(value, "__name__"):  # a class or a function: Keras saves neither
+            registered = tf.keras.utils.get_registered_name(value)
+        if registered and tf.keras.utils.get_registered_object(registered) is value:
+            value = registered
+        elif isinstance(value, type):
+            raise TypeError(
+                f"argument {name}={value.__qualname__} cannot be saved: a class is "
+                "saved by the name tf.keras.utils.register_keras_serializable gives"
+            )
+        config[name] = value
+    return config
+
+
+def arguments_from_config(config):
+    """from_config's arguments: Keras names to classes, serialized layers to layers."""
+    deserialize = tf.keras.utils.deserialize_keras_object
+    return {name: deserialize(value) for name, value in config.items()}
 
 
 def torch_activation(name):
@@ -248,6 +277,7 @@ def torch_activation(name):
     return makers[name]
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 def nn_linear(in_features, out_features, bias=True):
     """nn.Linear used as a value: its constructor arguments -> the Keras layer."""
     return tf.keras.layers.Dense(
@@ -290,7 +320,12 @@ class ActivationByName(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x: tf.Tensor, training=None) -> tf.Tensor:
         return self.gelu(
@@ -314,7 +349,12 @@ class LinearChosen(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         return self.head(
@@ -342,7 +382,12 @@ class StatsNorm(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def output_shape(self) -> tuple:
         return tuple((self.linear.out_features,))
@@ -410,7 +455,12 @@ class IteratedBlocks(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def build(self, x_shape=None, skip_shape=None):
         """Keras saves these shapes for load_model, which builds the model from them."""

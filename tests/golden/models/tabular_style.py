@@ -33,19 +33,24 @@ def torch_variable(layer, name, value, trainable):
 def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
-    shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
+    shape (None as 1), each input float or else int, the ints 0 or else 1 (sequence lengths
+    cannot be 0); only the weights' shapes matter here."""
     given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
     float_dtype = model.compute_dtype
     for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
-        inputs = {
-            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
-            for i, (name, shape) in enumerate(given.items())
-        }
-        try:
-            model.call(**inputs, training=False)
-            return
-        except Exception:  # another dtype may do; else the first call builds the layers
-            continue
+        for fill in (0, 1) if ints else (0,):
+            inputs = {
+                name: tf.fill(shape, tf.constant(fill, "int32"))
+                if ints >> i & 1
+                else tf.zeros(shape, float_dtype)
+                for i, (name, shape) in enumerate(given.items())
+            }
+            try:
+                model.call(**inputs, training=False)
+                return
+            # another dtype may do; else the first call builds the layers
+            except Exception:
+                continue
 
 
 def torch_squeeze(x, dim):
@@ -54,6 +59,30 @@ def torch_squeeze(x, dim):
     # A size unknown until run time is left to tf.squeeze, which checks it then.
     axes = [d for d in dims if x.shape[d] in (1, None)]
     return tf.squeeze(x, axes) if axes else x
+
+
+def config_from_arguments(arguments):
+    """get_config's arguments: a class or function (block=BasicBlock) by its Keras name."""
+    config = {}
+    for name, value in arguments.items():
+        registered = None
+        if hasattr(value, "__name__"):  # a class or a function: Keras saves neither
+            registered = tf.keras.utils.get_registered_name(value)
+        if registered and tf.keras.utils.get_registered_object(registered) is value:
+            value = registered
+        elif isinstance(value, type):
+            raise TypeError(
+                f"argument {name}={value.__qualname__} cannot be saved: a class is "
+                "saved by the name tf.keras.utils.register_keras_serializable gives"
+            )
+        config[name] = value
+    return config
+
+
+def arguments_from_config(config):
+    """from_config's arguments: Keras names to classes, serialized layers to layers."""
+    deserialize = tf.keras.utils.deserialize_keras_object
+    return {name: deserialize(value) for name, value in config.items()}
 
 
 @tf.keras.utils.register_keras_serializable(package="tabular_style")
@@ -113,7 +142,12 @@ class TabularMLP(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def build(self, x_num_shape=None, x_cat_shape=None):
         """Keras saves these shapes for load_model, which builds the model from them."""

@@ -285,6 +285,30 @@ def torch_expand(x, sizes):
     return tf.broadcast_to(x, target)
 
 
+def config_from_arguments(arguments):
+    """get_config's arguments: a class or function (block=BasicBlock) by its Keras name."""
+    config = {}
+    for name, value in arguments.items():
+        registered = None
+        if hasattr(value, "__name__"):  # a class or a function: Keras saves neither
+            registered = tf.keras.utils.get_registered_name(value)
+        if registered and tf.keras.utils.get_registered_object(registered) is value:
+            value = registered
+        elif isinstance(value, type):
+            raise TypeError(
+                f"argument {name}={value.__qualname__} cannot be saved: a class is "
+                "saved by the name tf.keras.utils.register_keras_serializable gives"
+            )
+        config[name] = value
+    return config
+
+
+def arguments_from_config(config):
+    """from_config's arguments: Keras names to classes, serialized layers to layers."""
+    deserialize = tf.keras.utils.deserialize_keras_object
+    return {name: deserialize(value) for name, value in config.items()}
+
+
 @tf.keras.utils.register_keras_serializable(package="tiny_vit")
 class PatchEmbedding(tf.keras.Model):
     def __init__(self, image_size, patch_size, in_channels, dim):
@@ -309,7 +333,12 @@ class PatchEmbedding(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         x = self.proj(x)  # (B, dim, H / p, W / p)
@@ -341,7 +370,12 @@ class Attention(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         B, N, C = tf.keras.ops.shape(x)
@@ -383,7 +417,12 @@ class FeedForward(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         return self.net(x, training=training)
@@ -414,7 +453,12 @@ class Block(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         y = self.norm1(x)
@@ -445,7 +489,12 @@ class HandWrittenBlock(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         x = x + self.attn(self.norm1(x), training=training)
@@ -517,7 +566,12 @@ class ViT(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, img, training=None):
         x = self.patch_embed(img, training=training)
