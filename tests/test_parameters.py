@@ -128,3 +128,63 @@ def test_a_parameter_or_none_by_a_conditional_expression(tmp_path, monkeypatch, 
     )
     assert result.passed, result.table()
     assert (result.keras_model.bias is None) is not bias
+
+
+CELL = '''
+try:  # an optional import, as ncps writes it
+    import torch
+except ImportError:
+    raise
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Cell(nn.Module):
+    def __init__(self, n, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(2 * n, n))
+        self.register_parameter("weight", self.weight)  # again: no-op in torch
+        self.scale = nn.Parameter(data=torch.ones(1, n), requires_grad=True)
+        if bias:
+            self.bias_a = nn.Parameter(torch.Tensor(2 * n))
+            self.bias_b = nn.Parameter(torch.Tensor(n))
+            for tensor in [self.bias_a, self.bias_b]:
+                nn.init.constant_(tensor, 0.5)
+        else:
+            self.register_parameter("bias_a", None)
+            self.register_parameter("bias_b", None)
+
+    def forward(self, x, state):
+        h, c = state  # a tuple input
+        z = F.linear(x, self.weight, self.bias_a)
+        a, b = z.chunk(2, 1)
+        out = torch.tanh(a) * self.scale + h
+        if self.bias_b is not None:
+            out = out + self.bias_b
+        return out, c + torch.sigmoid(b)
+'''
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_cell_with_re_registered_listed_and_keyword_parameters(tmp_path, monkeypatch, bias):
+    """deepctr-torch's and ncps's cells: register_parameter of the attribute's own Parameter
+    (a no-op), an init loop over a list of parameters made in the same `if`, nn.Parameter(data=),
+    `import torch` inside try, and a (h, c) tuple among the inputs (built from its shapes)."""
+    (tmp_path / "cell_model.py").write_text(CELL, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from cell_model import Cell
+
+    code = translate_file(tmp_path / "cell_model.py")
+    assert "register_parameter" not in code and "import torch" not in code
+    assert 'self.scale = self.add_weight(name="scale", shape=(1, n), initializer="ones")' in code
+    # each bias initialised by the loop, only where the `if` makes it
+    assert code.count("initializer=tf.keras.initializers.Constant(0.5)") == 2
+    torch.manual_seed(0)
+    model = Cell(4, bias=bias)
+    with torch.no_grad():
+        model.weight.normal_()
+    inputs = (torch.randn(3, 4), (torch.randn(3, 4), torch.randn(3, 4)))
+    result = torch2tf.convert(model, args=(4,), kwargs={"bias": bias}, inputs=inputs)
+    assert result.passed, result.table()
+    if bias:
+        np.testing.assert_array_equal(result.keras_model.bias_a, np.full(8, 0.5, np.float32))

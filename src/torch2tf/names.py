@@ -58,9 +58,12 @@ class ImportTable:
     def of(cls, module: cst.Module, package: str | None = None) -> ImportTable:
         table = cls(package)
         for stmt in module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    table.add(small)
+            # try: import torch / except ImportError: ... binds the names of the try body
+            body = stmt.body.body if isinstance(stmt, cst.Try) else [stmt]
+            for line in body:
+                if isinstance(line, cst.SimpleStatementLine):
+                    for small in line.body:
+                        table.add(small)
         return table
 
     def add(self, node: cst.BaseSmallStatement) -> None:

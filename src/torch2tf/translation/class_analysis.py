@@ -27,6 +27,7 @@ from torch2tf.translation.patterns import (
     param_default,
     positional_params,
     registered_parameter,
+    reregistered_parameter,
     self_attr,
 )
 from torch2tf.translation.reporting import Reporter
@@ -99,6 +100,10 @@ class ClassAnalysis:
                     info.call_position[node] = Finder.position  # dicts keep source order
 
             def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+                again = reregistered_parameter(node)
+                if again in info.params:  # made just before: the statement changes nothing
+                    info.removed.add(node)
+                    return
                 found = registered_parameter(node, outer.imports)
                 if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
                     name, call = found

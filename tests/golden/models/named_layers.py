@@ -160,11 +160,17 @@ def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
     shape (None as 1), each input float or else int (only the weights' shapes matter here)."""
-    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    given = {name: shape for name, shape in shapes.items() if shape}
     float_dtype = model.compute_dtype
+
+    def zeros(shape, dtype):  # an input may be a tuple of tensors: (h, c)
+        if all(d is None or isinstance(d, int) for d in shape):
+            return tf.zeros([d or 1 for d in shape], dtype)
+        return tuple(zeros(part, dtype) for part in shape)
+
     for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
         inputs = {
-            name: tf.zeros(shape, "int32" if ints >> i & 1 else float_dtype)
+            name: zeros(shape, "int32" if ints >> i & 1 else float_dtype)
             for i, (name, shape) in enumerate(given.items())
         }
         try:
