@@ -130,7 +130,7 @@ def test_a_parameter_or_none_by_a_conditional_expression(tmp_path, monkeypatch, 
     assert (result.keras_model.bias is None) is not bias
 
 
-CELL = '''
+CELL = """
 try:  # an optional import, as ncps writes it
     import torch
 except ImportError:
@@ -162,7 +162,7 @@ class Cell(nn.Module):
         if self.bias_b is not None:
             out = out + self.bias_b
         return out, c + torch.sigmoid(b)
-'''
+"""
 
 
 @pytest.mark.parametrize("bias", [True, False])
