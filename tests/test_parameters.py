@@ -188,3 +188,42 @@ def test_a_cell_with_re_registered_listed_and_keyword_parameters(tmp_path, monke
     assert result.passed, result.table()
     if bias:
         np.testing.assert_array_equal(result.keras_model.bias_a, np.full(8, 0.5, np.float32))
+
+
+def test_register_parameter_of_another_attribute_ties_the_two(tmp_path, monkeypatch):
+    """register_parameter("b1", self.b2) (deepctr-torch's AUGRUCell): both attributes hold
+    b2's Parameter, the first b1 is dropped; one Keras variable, read under both names."""
+    source = CELL.replace(
+        "            self.bias_b = nn.Parameter(torch.Tensor(n))\n",
+        "            self.bias_b = nn.Parameter(torch.Tensor(2 * n))\n"
+        '            self.register_parameter("bias_a", self.bias_b)\n',
+    ).replace("out = out + self.bias_b", "out = out + self.bias_b[:4]")
+    (tmp_path / "tied_model.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tied_model import Cell
+
+    code = translate_file(tmp_path / "tied_model.py")
+    assert "self.bias_a = self.bias_b" in code and 'name="bias_a"' not in code
+    torch.manual_seed(0)
+    model = Cell(4)
+    assert model.bias_a is model.bias_b
+    with torch.no_grad():
+        for tensor in model.parameters():
+            tensor.normal_()
+    inputs = (torch.randn(3, 4), (torch.randn(3, 4), torch.randn(3, 4)))
+    result = torch2tf.convert(model, args=(4,), inputs=inputs)
+    assert result.passed, result.table()
+    keras = result.keras_model
+    assert keras.bias_a is keras.bias_b and len(keras.trainable_variables) == 3
+
+
+def test_a_tie_after_a_use_of_the_first_parameter_is_refused(tmp_path):
+    source = CELL.replace(
+        "            self.bias_b = nn.Parameter(torch.Tensor(n))\n",
+        "            self.first = self.bias_a * 2\n"
+        "            self.bias_b = nn.Parameter(torch.Tensor(2 * n))\n"
+        '            self.register_parameter("bias_a", self.bias_b)\n',
+    )
+    (tmp_path / "late_tie.py").write_text(source, encoding="utf-8")
+    with pytest.raises(TranslationError, match=r"late_tie\.py:\d+:\d+: .*register_parameter"):
+        translate_file(tmp_path / "late_tie.py")
