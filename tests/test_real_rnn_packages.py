@@ -189,10 +189,8 @@ CASES: dict[str, tuple[RecurrentCase, str | None]] = {
             args=lambda: (4,),
             inputs=lambda: (sample(BATCH, 5, 4), torch.tensor(LENGTHS)),
         ),
-        "deepctr_torch/models/dien.py:11 `from ..layers import *` re-exports torch's nn "
-        "(layers/__init__ stars sequence.py's imports), which the translator does not "
-        "resolve: nn.Module, nn.GRU unknown; then data-dependent batch selection "
-        "(keys_length[mask], torch.masked_select, :211-217)",
+        "deepctr_torch/models/dien.py:218 torch.masked_select: the sequences with "
+        "keys_length > 0 selected by data (also keys_length[mask], :215), then packed",
     ),
     "deepctr-torch/InterestEvolving": (
         RecurrentCase(
@@ -202,9 +200,9 @@ CASES: dict[str, tuple[RecurrentCase, str | None]] = {
             kwargs=lambda: {"gru_type": "GRU", "att_hidden_size": (8, 4)},
             inputs=lambda: (sample(BATCH, 4), sample(BATCH, 5, 4), torch.tensor(LENGTHS)),
         ),
-        "deepctr_torch/models/dien.py:11 star import re-exporting nn, as InterestExtractor "
-        "(here the generated module then fails to load: NameError nn); then "
-        "keys_length[mask], masked_select and `zero_outputs[mask] = outputs` (:338-380)",
+        "deepctr_torch/layers/sequence.py:297 DynamicGRU's PackedSequence (the class also "
+        "builds it, for AGRU/AUGRU); dien.py:315 init loop over named_parameters() of a layer "
+        "chosen by a branch; :353 torch.masked_select; :380 assigning into zero_outputs[mask]",
     ),
 }
 
@@ -220,8 +218,7 @@ def _params() -> list:
     for case_id, (case, blocker) in CASES.items():
         marks = []
         if blocker is not None:
-            raises = (*FAILURES, NameError)  # NameError: the star-import case, reported above
-            marks.append(pytest.mark.xfail(strict=True, raises=raises, reason=blocker))
+            marks.append(pytest.mark.xfail(strict=True, raises=FAILURES, reason=blocker))
         params.append(pytest.param(case, id=case_id, marks=marks))
     return params
 
