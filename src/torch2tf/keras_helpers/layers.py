@@ -282,7 +282,7 @@ def build_from_shapes(model, **shapes):
     float_dtype = model.compute_dtype
 
     def zeros(shape, dtype):  # an input may be a tuple of tensors: (h, c)
-        if all(d is None or isinstance(d, int) for d in shape):
+        if not any(isinstance(d, (tuple, list)) for d in shape):
             return tf.zeros([d or 1 for d in shape], dtype)
         return tuple(zeros(part, dtype) for part in shape)
 
