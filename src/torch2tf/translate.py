@@ -124,7 +124,7 @@ def translate_with_facts(
     gc.disable()
     try:
         code, facts, _ = _translate(
-            source, path, module_name, project_classes, project_objects, starred=starred
+            source, path, module_name, project_classes, project_objects, starred
         )
     finally:
         if enabled:
@@ -168,9 +168,9 @@ def _translate(
     module_name: str | None,
     project_classes: frozenset[str],
     project_objects: frozenset[str] = frozenset(),
+    starred: tuple[tuple[str, str], ...] = (),
     *,
     partial: bool = False,
-    starred: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
