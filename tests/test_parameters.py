@@ -128,3 +128,102 @@ def test_a_parameter_or_none_by_a_conditional_expression(tmp_path, monkeypatch, 
     )
     assert result.passed, result.table()
     assert (result.keras_model.bias is None) is not bias
+
+
+CELL = """
+try:  # an optional import, as ncps writes it
+    import torch
+except ImportError:
+    raise
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Cell(nn.Module):
+    def __init__(self, n, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.Tensor(2 * n, n))
+        self.register_parameter("weight", self.weight)  # again: no-op in torch
+        self.scale = nn.Parameter(data=torch.ones(1, n), requires_grad=True)
+        if bias:
+            self.bias_a = nn.Parameter(torch.Tensor(2 * n))
+            self.bias_b = nn.Parameter(torch.Tensor(n))
+            for tensor in [self.bias_a, self.bias_b]:
+                nn.init.constant_(tensor, 0.5)
+        else:
+            self.register_parameter("bias_a", None)
+            self.register_parameter("bias_b", None)
+
+    def forward(self, x, state):
+        h, c = state  # a tuple input
+        z = F.linear(x, self.weight, self.bias_a)
+        a, b = z.chunk(2, 1)
+        out = torch.tanh(a) * self.scale + h
+        if self.bias_b is not None:
+            out = out + self.bias_b
+        return out, c + torch.sigmoid(b)
+"""
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_cell_with_re_registered_listed_and_keyword_parameters(tmp_path, monkeypatch, bias):
+    """deepctr-torch's and ncps's cells: register_parameter of the attribute's own Parameter
+    (a no-op), an init loop over a list of parameters made in the same `if`, nn.Parameter(data=),
+    `import torch` inside try, and a (h, c) tuple among the inputs (built from its shapes)."""
+    (tmp_path / "cell_model.py").write_text(CELL, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from cell_model import Cell
+
+    code = translate_file(tmp_path / "cell_model.py")
+    assert "register_parameter" not in code and "import torch" not in code
+    assert 'self.scale = self.add_weight(name="scale", shape=(1, n), initializer="ones")' in code
+    # each bias initialised by the loop, only where the `if` makes it
+    assert code.count("initializer=tf.keras.initializers.Constant(0.5)") == 2
+    torch.manual_seed(0)
+    model = Cell(4, bias=bias)
+    with torch.no_grad():
+        model.weight.normal_()
+    inputs = (torch.randn(3, 4), (torch.randn(3, 4), torch.randn(3, 4)))
+    result = torch2tf.convert(model, args=(4,), kwargs={"bias": bias}, inputs=inputs)
+    assert result.passed, result.table()
+    if bias:
+        np.testing.assert_array_equal(result.keras_model.bias_a, np.full(8, 0.5, np.float32))
+
+
+def test_register_parameter_of_another_attribute_ties_the_two(tmp_path, monkeypatch):
+    """register_parameter("b1", self.b2) (deepctr-torch's AUGRUCell): both attributes hold
+    b2's Parameter, the first b1 is dropped; one Keras variable, read under both names."""
+    source = CELL.replace(
+        "            self.bias_b = nn.Parameter(torch.Tensor(n))\n",
+        "            self.bias_b = nn.Parameter(torch.Tensor(2 * n))\n"
+        '            self.register_parameter("bias_a", self.bias_b)\n',
+    ).replace("out = out + self.bias_b", "out = out + self.bias_b[:4]")
+    (tmp_path / "tied_model.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tied_model import Cell
+
+    code = translate_file(tmp_path / "tied_model.py")
+    assert "self.bias_a = self.bias_b" in code and 'name="bias_a"' not in code
+    torch.manual_seed(0)
+    model = Cell(4)
+    assert model.bias_a is model.bias_b
+    with torch.no_grad():
+        for tensor in model.parameters():
+            tensor.normal_()
+    inputs = (torch.randn(3, 4), (torch.randn(3, 4), torch.randn(3, 4)))
+    result = torch2tf.convert(model, args=(4,), inputs=inputs)
+    assert result.passed, result.table()
+    keras = result.keras_model
+    assert keras.bias_a is keras.bias_b and len(keras.trainable_variables) == 3
+
+
+def test_a_tie_after_a_use_of_the_first_parameter_is_refused(tmp_path):
+    source = CELL.replace(
+        "            self.bias_b = nn.Parameter(torch.Tensor(n))\n",
+        "            self.first = self.bias_a * 2\n"
+        "            self.bias_b = nn.Parameter(torch.Tensor(2 * n))\n"
+        '            self.register_parameter("bias_a", self.bias_b)\n',
+    )
+    (tmp_path / "late_tie.py").write_text(source, encoding="utf-8")
+    with pytest.raises(TranslationError, match=r"late_tie\.py:\d+:\d+: .*register_parameter"):
+        translate_file(tmp_path / "late_tie.py")

@@ -205,6 +205,8 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                     continue
                 if self._runtime(child):
                     continue
+                if self._listed_loop(child, body[:index], position):
+                    continue
                 call = child.body[0].value if _is_call_statement(child) else None
                 target = self._target(call) if call is not None else None
                 if target is None or _made_in(body[:index], target) is None:
@@ -229,6 +231,27 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                         steps[i] = InitStep(
                             position, "calls", qualified, step.params, frozenset({made})
                         )
+
+    def _listed_loop(self, child: cst.CSTNode, before: list, position: int) -> bool:
+        """``for p in [self.b_ih, self.b_hh]: nn.init.zeros_(p)`` under a condition, each
+        listed parameter made earlier in the same block: each init pinned to that construction.
+        Returns whether ``child`` was such a loop."""
+        if not isinstance(child, cst.For) or self._listed_parameters(child.iter) is None:
+            return False
+        made = {
+            attr: _made_in(before, attr)
+            for attr in (self_attr(element.value) for element in child.iter.elements)
+        }
+        if any(call is None for call in made.values()):
+            return False  # reported by the caller
+        first = len(self.info.init_steps)
+        self._block([child], position, Scope(in_init=True))
+        self.info.removed.add(child)
+        steps = self.info.init_steps
+        for i in range(first, len(steps)):
+            if steps[i].scope == "param" and steps[i].key in made:
+                steps[i] = InitStep(*_fields(steps[i])[:4], frozenset({made[steps[i].key]}))
+        return True
 
     def _target(self, call: cst.Call) -> str | None:
         """``x`` for an init of ``self.x.weight``, ``self.x`` or ``self.x.data``."""

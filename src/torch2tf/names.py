@@ -6,6 +6,8 @@ Rules are keyed by qualified names (``torch.nn.Linear``), never by spelling, so
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import libcst as cst
 
 # Public re-exports that users reach through their defining module.
@@ -53,14 +55,28 @@ class ImportTable:
     def __init__(self, package: str | None = None) -> None:
         self.aliases: dict[str, str] = {}
         self.package = package  # resolves relative imports when the file's package is known
+        self.stars: list[str] = []  # the modules of `from X import *`, in order
 
     @classmethod
-    def of(cls, module: cst.Module, package: str | None = None) -> ImportTable:
+    def of(
+        cls,
+        module: cst.Module,
+        package: str | None = None,
+        starred: Iterable[tuple[str, str]] = (),
+    ) -> ImportTable:
+        """The table of ``module``'s imports; ``starred``: (name, qualified name) of what its
+        star imports bind (another file's imports and definitions), where it does not bind
+        the name itself."""
         table = cls(package)
         for stmt in module.body:
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small in stmt.body:
-                    table.add(small)
+            # try: import torch / except ImportError: ... binds the names of the try body
+            body = stmt.body.body if isinstance(stmt, cst.Try) else [stmt]
+            for line in body:
+                if isinstance(line, cst.SimpleStatementLine):
+                    for small in line.body:
+                        table.add(small)
+        for name, qualified in starred:
+            table.aliases.setdefault(name, qualified)
         return table
 
     def add(self, node: cst.BaseSmallStatement) -> None:
@@ -74,6 +90,8 @@ class ImportTable:
                     self.aliases[top] = top
         elif isinstance(node, cst.ImportFrom):
             base = self._from_base(node)
+            if base is not None and isinstance(node.names, cst.ImportStar):
+                self.stars.append(base)
             if base is None or isinstance(node.names, cst.ImportStar):
                 return
             for alias in node.names:

@@ -93,7 +93,7 @@ def local_imports(path: Path, root: Path) -> list[Path]:
         except cst.ParserSyntaxError:
             continue  # translate_project reports it
         table = ImportTable.of(module, package)
-        for full in table.aliases.values():
+        for full in [*table.aliases.values(), *table.stars]:
             parts = full.split(".")
             for end in range(len(parts), 0, -1):  # the longest prefix that is a project file
                 found = module_file(root, ".".join(parts[:end]), tops)

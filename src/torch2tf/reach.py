@@ -167,13 +167,25 @@ def _need(module: FileFacts, wanted: str, load) -> list[tuple[FileFacts, str]]:
             continue
         module.kept.add(index)
         more += _uses_needed(module, stmt.uses, stmt.chains, load)
-    if wanted not in module.defined:  # from a star import, perhaps
+    if wanted not in module.defined:  # from a star import, perhaps (through its own stars)
         for index, target in module.stars.items():
             other = load(target)
-            if other is not None and wanted in other.defined:
+            if other is not None and _provides(other, wanted, load, {module.name}):
                 module.kept.add(index)
                 more.append((other, wanted))
     return more
+
+
+def _provides(module: FileFacts, wanted: str, load, seen: set) -> bool:
+    """Whether ``module`` binds ``wanted``, itself or through its star imports."""
+    if wanted in module.defined:
+        return True
+    seen.add(module.name)
+    for target in module.stars.values():
+        other = load(target)
+        if other is not None and other.name not in seen and _provides(other, wanted, load, seen):
+            return True
+    return False
 
 
 def _uses_needed(

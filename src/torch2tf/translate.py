@@ -24,7 +24,7 @@ from libcst.metadata import MetadataWrapper
 from torch2tf import training_script
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
-from torch2tf.names import ImportTable, drop_imports
+from torch2tf.names import ImportTable, dotted, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.receivers import object_functions
@@ -110,12 +110,15 @@ def translate_with_facts(
     module_name: str | None = None,
     project_classes: frozenset[str] = frozenset(),
     project_objects: frozenset[str] = frozenset(),
+    starred: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, dict[str, ClassFacts]]:
     """:func:`translate_source`, plus the tensor facts of each class (by name), which
-    conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes."""
+    conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes.
+    ``starred``: what the file's star imports of project files bind (see ImportTable.of)."""
     reused = _reused.get()
     # The path only names the file in diagnostics and, without a module name, the package.
-    key = (source, module_name, project_classes, project_objects, package_name(module_name, path))
+    package = package_name(module_name, path)
+    key = (source, module_name, project_classes, project_objects, package, starred)
     if reused is not None and key in reused:
         return reused[key]
     # Syntax trees are millions of small objects without cycles: the cyclic garbage collector
@@ -123,7 +126,9 @@ def translate_with_facts(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        code, facts, _ = _translate(source, path, module_name, project_classes, project_objects)
+        code, facts, _ = _translate(
+            source, path, module_name, project_classes, project_objects, starred
+        )
     finally:
         if enabled:
             gc.enable()
@@ -166,6 +171,7 @@ def _translate(
     module_name: str | None,
     project_classes: frozenset[str],
     project_objects: frozenset[str] = frozenset(),
+    starred: tuple[tuple[str, str], ...] = (),
     *,
     partial: bool = False,
 ) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
@@ -187,7 +193,9 @@ def _translate(
             [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
-    translator = _Translator(wrapper, tree, path, _package(module_name), project_classes)
+    translator = _Translator(
+        wrapper, tree, path, _package(module_name), project_classes, starred=starred
+    )
     translator.project_objects = project_objects
     translator.keras_package = package_name(module_name, path)
     if partial:
@@ -285,18 +293,20 @@ def translate_project(
             parsed[relative] = (name, text, cst.parse_module(text))
         except cst.ParserSyntaxError:
             parsed[relative] = (name, text, cst.Module(body=[]))  # reported by translate_source
+    starred = _starred(parsed)
     known: set[str] = set()
     changed = True
     while changed:  # a class may derive from one defined in a file read later
         changed = False
         for relative, (name, _, module) in parsed.items():
-            imports = ImportTable.of(module, _package(name, relative.name == "__init__.py"))
+            package = _package(name, relative.name == "__init__.py")
+            imports = ImportTable.of(module, package, starred[relative])
             for node in module_class_defs(module, imports, frozenset(known)):
                 qualified = f"{name}.{node.name.value}"
                 if qualified not in known:
                     known.add(qualified)
                     changed = True
-    objects = _object_functions(parsed, frozenset(known))
+    objects = _object_functions(parsed, frozenset(known), starred)
     results: dict[Path, str] = {}
     sources = {
         name: (text, _package(name, relative.name == "__init__.py"))
@@ -322,6 +332,7 @@ def _translate_files(root, parsed, known, objects, facts, results, problems) -> 
                 module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
                 project_classes=frozenset(known),
                 project_objects=objects,
+                starred=starred[relative],
             )
             if facts is not None:
                 facts[relative] = file_facts
@@ -329,15 +340,88 @@ def _translate_files(root, parsed, known, objects, facts, results, problems) -> 
             problems += err.diagnostics
 
 
+def _starred(
+    parsed: Mapping[Path, tuple[str, str, cst.Module]],
+) -> dict[Path, tuple[tuple[str, str], ...]]:
+    """Per file, what its ``from X import *`` of project files binds: X's public names (its
+    ``__all__``, else those without a leading underscore), each X's own definition or import,
+    through X's own star imports too; never a name the file binds itself."""
+    by_name = {name: (relative, module) for relative, (name, _, module) in parsed.items()}
+    tables = {
+        relative: ImportTable.of(module, _package(name, relative.name == "__init__.py"))
+        for relative, (name, _, module) in parsed.items()
+    }
+
+    def exported(name: str, seen: frozenset[str]) -> dict[str, str]:
+        relative, module = by_name[name]
+        bound: dict[str, str] = {}
+        for star in tables[relative].stars:
+            if star in by_name and star not in seen:
+                for local, qualified in exported(star, seen | {star}).items():
+                    bound.setdefault(local, qualified)
+        bound.update(tables[relative].aliases)
+        bound.update({local: f"{name}.{local}" for local in _defined(module)})
+        listed = _dunder_all(module)
+        if listed is not None:
+            return {k: v for k, v in bound.items() if k in listed}
+        return {k: v for k, v in bound.items() if not k.startswith("_")}
+
+    result = {}
+    for relative, (name, _, module) in parsed.items():
+        own = set(tables[relative].aliases) | _defined(module)
+        found: dict[str, str] = {}
+        for star in tables[relative].stars:
+            if star in by_name:
+                for local, qualified in exported(star, frozenset({name, star})).items():
+                    if local not in own:
+                        found.setdefault(local, qualified)
+        result[relative] = tuple(sorted(found.items()))
+    return result
+
+
+def _defined(module: cst.Module) -> set[str]:
+    """The names a module's top-level classes, functions and plain assignments bind."""
+    names = set()
+    for stmt in module.body:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = small.targets if isinstance(small, cst.Assign) else []
+                names |= {t.target.value for t in targets if isinstance(t.target, cst.Name)}
+    return names
+
+
+def _dunder_all(module: cst.Module) -> set[str] | None:
+    """A module's literal ``__all__`` list or tuple of strings, else None."""
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and dotted(small.targets[0].target) == "__all__"
+                    and isinstance(small.value, (cst.List, cst.Tuple))
+                ):
+                    return {
+                        e.value.evaluated_value
+                        for e in small.value.elements
+                        if isinstance(e.value, cst.SimpleString)
+                    }
+    return None
+
+
 def _object_functions(
-    parsed: Mapping[Path, tuple[str, str, cst.Module]], known: frozenset[str]
+    parsed: Mapping[Path, tuple[str, str, cst.Module]],
+    known: frozenset[str],
+    starred: Mapping[Path, tuple[tuple[str, str], ...]],
 ) -> frozenset[str]:
     """Qualified names of the project's functions that return Python objects only, also
     under the names other files of the project import them as (a package's re-exports)."""
     found: set[str] = set()
     tables = []
     for relative, (name, text, module) in parsed.items():
-        imports = ImportTable.of(module, _package(name, relative.name == "__init__.py"))
+        package = _package(name, relative.name == "__init__.py")
+        imports = ImportTable.of(module, package, starred[relative])
         tables.append((name, imports))
         try:
             tree = ast.parse(text)

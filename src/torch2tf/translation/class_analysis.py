@@ -9,6 +9,7 @@ the rewrite, which only reads the records; problems go to the engine's reporter.
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -28,7 +29,9 @@ from torch2tf.translation.patterns import (
     param_default,
     positional_params,
     registered_parameter,
+    reregistered_parameter,
     self_attr,
+    tied_parameter,
 )
 from torch2tf.translation.reporting import Reporter
 from torch2tf.translation.scans import assigned_self_attributes, local_names, name_uses
@@ -100,6 +103,17 @@ class ClassAnalysis:
                     info.call_position[node] = Finder.position  # dicts keep source order
 
             def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+                again = reregistered_parameter(node)
+                if again in info.params:  # made just before: the statement changes nothing
+                    info.removed.add(node)
+                    return
+                tie = tied_parameter(node)
+                if tie is not None and tie[1] in info.params:
+                    made = _replaced_parameter(node, tie[0], info, before.get(node, []))
+                    if made is not None:  # self.b = self.a: the first b is never used
+                        info.removed.add(made)
+                        info.registered[node] = tie[0]
+                    return
                 found = registered_parameter(node, outer.imports)
                 if found is not None:  # self.register_parameter("w", nn.Parameter(...) or None)
                     name, call = found
@@ -131,6 +145,7 @@ class ClassAnalysis:
                 elif not (qualified or "").startswith("torch."):
                     info.opaque_builders.append(call)
 
+        before = _earlier_siblings(init)
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
@@ -354,4 +369,35 @@ def _optional_parameter(choice: cst.IfExp, imports) -> cst.Call | None:
             and dotted(other) == "None"
         ):
             return made
+    return None
+
+
+def _earlier_siblings(func: cst.FunctionDef) -> dict[cst.CSTNode, list[cst.CSTNode]]:
+    """Each statement of ``func`` -> the statements before it in its own block."""
+    found: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+
+    class Blocks(cst.CSTVisitor):
+        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+            for index, stmt in enumerate(node.body):
+                found[stmt] = list(node.body[:index])
+
+    func.visit(Blocks())
+    return found
+
+
+def _replaced_parameter(
+    tie: cst.SimpleStatementLine, name: str, info: ClassInfo, before: list[cst.CSTNode]
+) -> cst.SimpleStatementLine | None:
+    """The statement making ``self.name = nn.Parameter(...)`` that the tie ``tie`` replaces:
+    earlier in the same block, and nothing but no-ops reading ``self.name`` in between (so
+    leaving the first Parameter out changes nothing); else None."""
+    call = info.params.get(name, (0, None))[1]
+    for index in range(len(before) - 1, -1, -1):
+        stmt = before[index]
+        if isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(small, cst.Assign) and small.value is call for small in stmt.body
+        ):
+            between = [s for s in before[index + 1 :] if s not in info.removed]
+            pattern = re.compile(rf"\bself\.{re.escape(name)}\b")
+            return None if any(pattern.search(code_of(s)) for s in between) else stmt
     return None

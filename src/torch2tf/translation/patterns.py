@@ -68,6 +68,31 @@ def registered_parameter(
     return None
 
 
+def reregistered_parameter(stmt: cst.SimpleStatementLine) -> str | None:
+    """``name`` of ``self.register_parameter("name", self.name)``: registering again the
+    Parameter the attribute already holds, which torch makes a no-op (deepctr-torch's cells)."""
+    call = expression_call(stmt)
+    if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
+        return None
+    name, value = (a.value for a in call.args)
+    if any(a.keyword for a in call.args) or not isinstance(name, cst.SimpleString):
+        return None
+    return name.evaluated_value if dotted(value) == f"self.{name.evaluated_value}" else None
+
+
+def tied_parameter(stmt: cst.SimpleStatementLine) -> tuple[str, str] | None:
+    """(name, other) of ``self.register_parameter("name", self.other)``: from then on both
+    attributes hold one Parameter, ``other``'s."""
+    call = expression_call(stmt)
+    if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
+        return None
+    name, value = (a.value for a in call.args)
+    other = self_attr(value)
+    if any(a.keyword for a in call.args) or not isinstance(name, cst.SimpleString) or not other:
+        return None
+    return (name.evaluated_value, other) if other != name.evaluated_value else None
+
+
 def is_telemetry(stmt: cst.CSTNode) -> bool:
     """``torch._C._log_api_usage_once(...)`` or torchvision's ``_log_api_usage_once(self)``:
     torch's API-usage logging, which means nothing to TensorFlow."""

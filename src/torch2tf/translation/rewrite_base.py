@@ -36,6 +36,7 @@ class RewriteBase(cst.CSTTransformer):
         path: str,
         package: str | None = None,
         project_classes: frozenset[str] = frozenset(),
+        starred: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__()
         module = wrapper.module
@@ -44,7 +45,7 @@ class RewriteBase(cst.CSTTransformer):
         self.reporter = Reporter(wrapper, path)
         self.positions = self.reporter.positions
         self.parents = self.reporter.parents
-        self.imports = ImportTable.of(module, package)
+        self.imports = ImportTable.of(module, package, starred)
         self.project_classes = project_classes
         self.diagnostics = self.reporter.diagnostics
         self.analysis = ClassAnalysis(module, tree, self.imports, self.reporter, project_classes)

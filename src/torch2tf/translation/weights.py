@@ -28,8 +28,9 @@ class WeightRewrite(RewriteBase):
         attr = (
             info.call_attr.get(original) if info and self.function_stack == ["__init__"] else None
         )
-        args = [a for a in original.args if a.keyword is None]
+        args = [a for a in original.args if a.keyword is None or a.keyword.value == "data"]
         keywords = {a.keyword.value: a.value for a in original.args if a.keyword}
+        keywords.pop("data", None)  # nn.Parameter(data=tensor): the tensor, in args
         grad = dotted(keywords.pop("requires_grad", cst.Name("True")))
         if attr is None or len(args) != 1 or keywords or grad not in ("True", "False"):
             self.error(
@@ -38,7 +39,9 @@ class WeightRewrite(RewriteBase):
             )
             return updated
         self._resolved(original)
-        value = next(a.value for a in updated.args if a.keyword is None)
+        value = next(
+            a.value for a in updated.args if a.keyword is None or a.keyword.value == "data"
+        )
         created = info.params[attr][0]
         inits = [
             step.params["value"]
