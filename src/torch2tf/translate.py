@@ -317,13 +317,13 @@ def translate_project(
         return file_analysis(tree, source, qualify, set(LAYERS), names)
 
     with project_files(sources, frozenset(known), analyse):
-        _translate_files(root, parsed, known, objects, facts, results, problems)
+        _translate_files(root, parsed, known, objects, starred, facts, results, problems)
     if problems:
         raise TranslationError(problems)
     return results
 
 
-def _translate_files(root, parsed, known, objects, facts, results, problems) -> None:
+def _translate_files(root, parsed, known, objects, starred, facts, results, problems) -> None:
     for relative, (name, text, _) in parsed.items():
         try:
             results[relative], file_facts = translate_with_facts(

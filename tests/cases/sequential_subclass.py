@@ -153,11 +153,37 @@ def torch_flatten(x, start_dim=0, end_dim=-1):
     return tf.reshape(x, [*sizes[:start], merged, *sizes[end + 1 :]])
 
 
+def config_from_arguments(arguments):
+    """get_config's arguments: a class or function (block=BasicBlock) by its Keras name."""
+    config = {}
+    for name, value in arguments.items():
+        registered = None
+        if hasattr(value, "__name__"):  # a class or a function: Keras saves neither
+            registered = tf.keras.utils.get_registered_name(value)
+        if registered and tf.keras.utils.get_registered_object(registered) is value:
+            value = registered
+        elif isinstance(value, type):
+            raise TypeError(
+                f"argument {name}={value.__qualname__} cannot be saved: a class is "
+                "saved by the name tf.keras.utils.register_keras_serializable gives"
+            )
+        config[name] = value
+    return config
+
+
+def arguments_from_config(config):
+    """from_config's arguments: Keras names to classes, serialized layers to layers."""
+    deserialize = tf.keras.utils.deserialize_keras_object
+    return {name: deserialize(value) for name, value in config.items()}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1):
     """nn.BatchNorm2d used as a value: its constructor arguments -> the Keras layer."""
     return TorchBatchNorm(axis=-1, momentum=1 - (momentum), epsilon=eps)
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 def nn_conv2d(
     in_channels,
     out_channels,
@@ -235,11 +261,12 @@ class ConvNormAct(tf.keras.Sequential):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
 
 @tf.keras.utils.register_keras_serializable(package="sequential_subclass")
@@ -274,7 +301,12 @@ class Conv2dNormAct(ConvNormAct):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
 
 @tf.keras.utils.register_keras_serializable(package="sequential_subclass")
@@ -294,11 +326,12 @@ class Head(tf.keras.Sequential):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
 
 @tf.keras.utils.register_keras_serializable(package="sequential_subclass")
@@ -327,7 +360,12 @@ class Net(tf.keras.Model):
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
-        return dict(self.init_arguments)
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
 
     def call(self, x, training=None):
         x = self.features(x, training=training)

@@ -34,15 +34,21 @@ def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
     shape (None as 1), each input float or else int, the ints 0 or else 1 (sequence lengths
-    cannot be 0); only the weights' shapes matter here."""
-    given = {name: [d or 1 for d in shape] for name, shape in shapes.items() if shape}
+    cannot be 0), a tuple of tensors ((h, c)) as one; only the weights' shapes matter here."""
+    given = {name: shape for name, shape in shapes.items() if shape}
     float_dtype = model.compute_dtype
+
+    def filled(shape, dtype, value):  # an input may be a tuple of tensors: (h, c)
+        if not any(isinstance(d, (tuple, list)) for d in shape):
+            return tf.fill([d or 1 for d in shape], tf.constant(value, dtype))
+        return tuple(filled(part, dtype, value) for part in shape)
+
     for ints in sorted(range(2 ** len(given)), key=lambda mask: bin(mask).count("1")):
         for fill in (0, 1) if ints else (0,):
             inputs = {
-                name: tf.fill(shape, tf.constant(fill, "int32"))
+                name: filled(shape, "int32", fill)
                 if ints >> i & 1
-                else tf.zeros(shape, float_dtype)
+                else filled(shape, float_dtype, 0)
                 for i, (name, shape) in enumerate(given.items())
             }
             try:
