@@ -506,6 +506,19 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "idioms",
         ),
     ),
+    "monai/MLPBlock": (
+        Case("monai.networks.blocks.mlp", "MLPBlock", args=lambda: (8, 16, 0.1)),
+        None,
+    ),
+    "monai/MLPBlock-swin-softmax": (
+        Case(
+            "monai.networks.blocks.mlp",
+            "MLPBlock",
+            args=lambda: (8, 16, 0.1),
+            kwargs=lambda: {"act": ("softmax", {"dim": -1}), "dropout_mode": "swin"},
+        ),
+        None,
+    ),
     "stable-baselines3/NatureCNN": (
         Case(
             "stable_baselines3.common.torch_layers",
