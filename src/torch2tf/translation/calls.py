@@ -81,6 +81,7 @@ class CallRewrite(RewriteBase):
             )
             takes = takes or attr in info.training
             unknown = attr not in info.layers and info.method(attr) is None
+            unknown = unknown and attr not in info.functions  # a plain function takes no training
             if (takes or unknown) and not any(
                 a.keyword and a.keyword.value == "training" for a in original.args
             ):
