@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import torch2tf
-from torch2tf import translate_file
+from torch2tf import TranslationError, translate_file, translate_source
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -73,3 +73,70 @@ def test_an_attribute_holding_a_plain_function_is_called_without_training(load, 
     assert "self.drop(" in code and "training=training)" in code
     torch.manual_seed(0)
     _converts(module.Head(6, squash=squash), (_x(16, 6),), args=(6,), kwargs={"squash": squash})
+
+
+IN_PLACE = """
+import torch
+from torch import nn
+
+
+class Pairs(nn.Module):
+    def __init__(self, d, mat=True):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.kernel = nn.Parameter(torch.randn(3, d))
+        self.mat = mat
+
+    def forward(self, x):
+        p = self.fc(x) * 2
+        q = torch.cat([x, x], dim=1)
+        if self.mat:
+            p.unsqueeze_(dim=1)
+            p = torch.sum(p * self.kernel, dim=-1)
+            q.mul_(3)
+        else:
+            p.relu_()
+        return torch.cat([p, q], dim=1)
+"""
+
+
+@pytest.mark.parametrize("mat", [True, False])
+def test_an_in_place_method_on_a_fresh_local_becomes_a_rebinding(load, mat):
+    module, path = load("in_place", IN_PLACE)
+    code = translate_file(path)
+    assert "p = tf.expand_dims(p, axis=1)" in code and "p = tf.nn.relu(p)" in code
+    torch.manual_seed(0)
+    _converts(module.Pairs(6, mat=mat), (_x(16, 6),), args=(6,), kwargs={"mat": mat})
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "reason"),
+    [
+        ("x.unsqueeze_(1)\n        return x", "8:9", "x is not made in this function"),
+        (
+            "z = torch.cat([x, x])\n        w = z\n        z.add_(1)\n        return w",
+            "10:9",
+            "z may be held elsewhere too",
+        ),
+        (
+            "r = torch.cat([x, x])\n        for _ in range(2):\n            r.mul_(2)\n"
+            "        return r",
+            "10:13",
+            "a loop or another block lies between",
+        ),
+        ("s = x * 2\n        return s.t_()", "9:16", "its result is used"),
+        ("s = x.view(-1)\n        s.add_(1)\n        return s", "9:9", "s may be held"),
+    ],
+)
+def test_an_in_place_method_that_others_may_see_is_refused(body, where, reason):
+    source = (
+        "import torch\nfrom torch import nn\n\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n"
+        '        """A forward whose in-place call others may see."""\n'
+        f"        {body}\n"
+    )
+    with pytest.raises(TranslationError) as err:
+        translate_source(source)
+    message = str(err.value)
+    assert f"<string>:{where}: error: in-place Tensor." in message, message
+    assert reason in message, message

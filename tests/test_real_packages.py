@@ -500,11 +500,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (3, 5),
             inputs=lambda: ([sample(BATCH, 1, 5) for _ in range(3)],),
         ),
-        (
-            "idioms: deepctr_torch/layers/interaction.py:631:13 the in-place Tensor.unsqueeze_() "
-            "in forward",
-            "idioms",
-        ),
+        None,
     ),
     "monai/MLPBlock": (
         Case("monai.networks.blocks.mlp", "MLPBlock", args=lambda: (8, 16, 0.1)),

@@ -14,6 +14,7 @@ from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
+from torch2tf.translation.inplace import inplace_base, rebinding_problem
 from torch2tf.translation.patterns import (
     PARAMETER,
     call_args,
@@ -66,6 +67,9 @@ class CallRewrite(RewriteBase):
         if self.cls is not None and calls_forward(original.func):  # super().forward(x)
             call = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("call")))
             return self._with_training(call) if self.in_call else call
+        base = inplace_base(original, rules.METHODS)
+        if base is not None and self._is_tensor_method(original, {original.func.attr.value}):
+            return self._inplace(original, updated, base)
         if self._is_tensor_method(original, TENSOR_METHODS):
             self.error(
                 original,
@@ -94,6 +98,29 @@ class CallRewrite(RewriteBase):
                         "call it from forward(), or pass training explicitly",
                     )
         return updated
+
+    def _inplace(self, original: cst.Call, updated: cst.Call, base: str):
+        """``p.unsqueeze_(1)`` as a statement -> ``p = <p.unsqueeze(1)>`` (see inplace.py)."""
+        name = original.func.attr.value
+        problem = rebinding_problem(original, self.parents, self.imports.qualify)
+        if problem is not None:
+            self.error(
+                original,
+                f"in-place Tensor.{name}() is translated only as a statement on a local tensor "
+                f"nothing else holds; here {problem}",
+                f"rebind a fresh local instead: `y = y.{base}(...)`",
+            )
+            return updated
+        receiver = Arg(code_of(updated.func.value))
+        made = self._apply(original, updated, f"Tensor.{name}", rules.METHODS[base], receiver)
+        self.rebound[self.parents[original]] = code_of(updated.func.value)
+        return made
+
+    def leave_Expr(self, original: cst.Expr, updated: cst.Expr):
+        name = self.rebound.pop(original, None)
+        if name is None:
+            return updated
+        return cst.Assign([cst.AssignTarget(cst.Name(name))], updated.value)
 
     def _is_explicit_super(self, call: cst.Call) -> bool:
         info = self.cls
