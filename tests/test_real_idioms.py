@@ -7,6 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,3 +141,62 @@ def test_an_in_place_method_that_others_may_see_is_refused(body, where, reason):
     message = str(err.value)
     assert f"<string>:{where}: error: in-place Tensor." in message, message
     assert reason in message, message
+
+
+INIT_TENSORS = """
+import torch
+from torch import nn
+
+
+class ContextHeads(nn.Module):
+    def __init__(self, d_in, d_context, sizes=(1, 3), scales=(0.5, 2.0)):
+        super().__init__()
+        self.fc = nn.Linear(d_in + d_context, sum(sizes))
+        ends = torch.cumsum(torch.tensor(sizes), dim=0)
+        starts = torch.cat((torch.zeros(1).type_as(ends), ends[:-1]))
+        self.slices = [slice(s.item(), e.item()) for s, e in zip(starts, ends)]
+        self.scales = torch.tensor(scales)
+
+    def forward(self, x, context):
+        return self._heads(torch.cat([context, x], dim=-1))
+
+    def _heads(self, h):
+        h = self.fc(h)
+        return tuple(h[..., s] * self.scales[i] for i, s in enumerate(self.slices))
+
+
+class Heads(ContextHeads):
+    def __init__(self, d_in, sizes=(1, 3)):
+        super().__init__(d_in, 0, sizes)
+
+    def forward(self, x):
+        return self._heads(x)
+"""
+
+
+def test_tensors_computed_in_init_and_a_subclass_of_fewer_inputs(load):
+    module, path = load("init_tensors", INIT_TENSORS)
+    code = translate_file(path)
+    assert "torch_tensor(sizes)" in code and ".numpy().item()" in code
+    torch.manual_seed(0)
+    model = module.ContextHeads(6, 2, sizes=(2, 3))
+    _converts(model, (_x(16, 6), _x(16, 2)), args=(6, 2), kwargs={"sizes": (2, 3)})
+    torch.manual_seed(0)
+    _converts(module.Heads(6, [2, 1]), (_x(16, 6),), args=(6, [2, 1]))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[1, 2, 3], 4, [[1.5, 2.0]], [1, 2.5], [True, False], [], ((1, 2), (3, 4)), 2**40],
+    ids=repr,
+)
+def test_torch_tensor_without_dtype_infers_torchs_dtype(data):
+    code = translate_source("import torch\n\n\ndef make(data):\n    return torch.tensor(data)\n")
+    assert "return torch_tensor(data)" in code
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    for given in (data, np.asarray(data, dtype=np.int32) if data == 4 else data):
+        got = namespace["make"](given)
+        want = torch.tensor(given)
+        assert got.dtype.name == str(want.dtype).removeprefix("torch."), (got.dtype, want.dtype)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -257,11 +257,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         Case(
             "pyro.nn", "DenseNN", args=lambda: (8, [16, 16]), kwargs=lambda: {"param_dims": [1, 3]}
         ),
-        (
-            "unowned: pyro/nn/dense_nn.py:56-58 __init__ computes slices with torch.tensor (no "
-            "dtype), torch.zeros, torch.cumsum and Tensor.item()",
-            "unowned",
-        ),
+        None,
     ),
     "pyro-ppl/ConditionalDenseNN": (
         Case(
@@ -271,10 +267,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"param_dims": [2, 2], "nonlinearity": nn.Tanh()},
             inputs=lambda: (sample(BATCH, 8), sample(BATCH, 4)),
         ),
-        (
-            "unowned: pyro/nn/dense_nn.py:56-58 torch.tensor/zeros/cumsum/.item() in __init__",
-            "unowned",
-        ),
+        None,
     ),
     "siren-pytorch/SirenNet": (
         Case(

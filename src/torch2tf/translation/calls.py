@@ -85,6 +85,9 @@ class CallRewrite(RewriteBase):
             )
             takes = takes or attr in info.training
             unknown = attr not in info.layers and info.method(attr) is None
+            owner = self._inherited_method(info, attr) if unknown else None
+            if owner is not None:  # a method of a base class in this file: as it was translated
+                takes, unknown = attr in owner.training, False
             unknown = unknown and attr not in info.functions  # a plain function takes no training
             if (takes or unknown) and not any(
                 a.keyword and a.keyword.value == "training" for a in original.args
@@ -121,6 +124,19 @@ class CallRewrite(RewriteBase):
         if name is None:
             return updated
         return cst.Assign([cst.AssignTarget(cst.Name(name))], updated.value)
+
+    def _inherited_method(self, info, attr: str, seen: frozenset = frozenset()):
+        """The class of this file, among ``info``'s bases, that defines method ``attr``."""
+        for base in info.node.bases:
+            owner = self.classes.get(dotted(base.value) or "")
+            if owner is None or owner.node.name.value in seen:
+                continue
+            if owner.method(attr) is not None:
+                return owner
+            found = self._inherited_method(owner, attr, seen | {owner.node.name.value})
+            if found is not None:
+                return found
+        return None
 
     def _is_explicit_super(self, call: cst.Call) -> bool:
         info = self.cls
@@ -167,6 +183,9 @@ class CallRewrite(RewriteBase):
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
+        if name == "item" and not original.args and self.function_stack == ["__init__"]:
+            self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
+            return cst.parse_expression(f"({receiver}).numpy().item()")
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
