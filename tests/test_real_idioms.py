@@ -200,3 +200,49 @@ def test_torch_tensor_without_dtype_infers_torchs_dtype(data):
         want = torch.tensor(given)
         assert got.dtype.name == str(want.dtype).removeprefix("torch."), (got.dtype, want.dtype)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+PARAMETER_LIST_INIT = """
+import torch
+from torch import nn
+
+
+class Experts(nn.Module):
+    def __init__(self, d, rank=4, experts=3, depth=2):
+        super().__init__()
+        self.depth = depth
+        self.U = nn.Parameter(torch.Tensor(depth, experts, d, rank))
+        self.V = nn.Parameter(torch.Tensor(depth, experts, d, rank))
+        self.bias = nn.Parameter(torch.Tensor(depth, d))
+        weights = [self.U, self.V]
+        for w in weights:
+            for i in range(self.depth):
+                nn.init.xavier_normal_(w[i])
+        for i in range(len(self.bias)):
+            nn.init.zeros_(self.bias[i])
+
+    def forward(self, x):
+        for i in range(self.depth):
+            h = torch.einsum("bd,edr->ber", x, self.V[i])
+            x = x + torch.einsum("ber,edr->bd", torch.tanh(h), self.U[i]) + self.bias[i]
+        return x
+"""
+
+
+def test_a_local_list_of_parameters_initialised_slice_by_slice(load):
+    module, path = load("parameter_list_init", PARAMETER_LIST_INIT)
+    code = translate_file(path)
+    assert "weights = " not in code and code.count("initializer=TorchSlices(") == 2
+    torch.manual_seed(0)
+    _converts(module.Experts(6), (_x(16, 6),), args=(6,))
+    # The distribution: xavier_normal_ of each (experts, d, rank) slice, std from its fans.
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    keras_model = namespace["Experts"](40, rank=30, experts=20, depth=3)
+    fan_in, fan_out = 40 * 30, 20 * 30
+    expected = (2.0 / (fan_in + fan_out)) ** 0.5
+    for weights in (keras_model.U, keras_model.V):
+        values = weights.numpy()
+        assert values.shape == (3, 20, 40, 30)
+        assert abs(values.std() / expected - 1) < 0.02 and abs(values.mean()) < 0.01 * expected
+    assert not keras_model.bias.numpy().any()

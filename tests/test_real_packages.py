@@ -480,11 +480,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8,),
             kwargs=lambda: {"low_rank": 4, "num_experts": 2},
         ),
-        (
-            "idioms: deepctr_torch/layers/interaction.py:490:21 an init loop over a local list "
-            "of parameters, each initialised slice by slice in a nested loop",
-            "idioms",
-        ),
+        None,
     ),
     "deepctr-torch/OutterProductLayer": (
         Case(

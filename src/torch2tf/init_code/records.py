@@ -265,7 +265,10 @@ def _readable(name: str, arguments: dict) -> str | None:
 
 
 def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExpression:
-    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``."""
+    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``;
+    ``p[i]`` -> ``self.w[i]`` when ``p`` is bound to ``self.w``."""
+    if isinstance(tensor, cst.Subscript):
+        return tensor.with_changes(value=_aliased(tensor.value, aliases))
     name = dotted(tensor)
     head, _, rest = (name or "").partition(".")
     if head not in aliases:
