@@ -246,3 +246,46 @@ def test_a_local_list_of_parameters_initialised_slice_by_slice(load):
         assert values.shape == (3, 20, 40, 30)
         assert abs(values.std() / expected - 1) < 0.02 and abs(values.mean()) < 0.01 * expected
     assert not keras_model.bias.numpy().any()
+
+
+OPTIONAL_LAYER_INIT = """
+import torch
+from torch import nn
+
+
+class Mix(nn.Module):
+    def __init__(self, d, heads=2):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.out = nn.Linear(d, d) if heads > 1 else None
+        nn.init.zeros_(self.fc.bias)
+        if self.out is not None:
+            nn.init.zeros_(self.out.bias)
+            nn.init.xavier_uniform_(self.out.weight)
+
+    def forward(self, x):
+        x = torch.relu(self.fc(x))
+        if self.out is not None:
+            x = self.out(x)
+        return x
+"""
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_init_of_an_optional_layer_under_its_not_none_check(load, heads):
+    module, path = load("optional_layer_init", OPTIONAL_LAYER_INIT)
+    code = translate_file(path)
+    assert "nn.init" not in code and "if self.out is not None:\n            x = self.out(x" in code
+    torch.manual_seed(0)
+    _converts(module.Mix(6, heads=heads), (_x(16, 6),), args=(6,), kwargs={"heads": heads})
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    keras_model = namespace["Mix"](64, heads=heads)
+    assert not keras_model.fc.bias.numpy().any()
+    if heads > 1:  # zeros and xavier_uniform_'s bound sqrt(6 / (64 + 64))
+        assert not keras_model.out.bias.numpy().any()
+        kernel = keras_model.out.kernel.numpy()
+        bound = (6 / 128) ** 0.5
+        assert abs(kernel).max() <= bound and abs(kernel).max() > 0.9 * bound
+    else:
+        assert keras_model.out is None

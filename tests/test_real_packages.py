@@ -157,11 +157,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4), None),
         ),
         (
-            "idioms: rtdl_revisiting_models.py:259:13 nn.Parameter(torch.empty(...)) assigned in a"
-            " loop/not as self.name, :268 init of self.bias, :424 init under a condition; unowned:"
-            " :791 Parameter, :808/:816 self.named_parameters()/self.parameters() in reached "
-            "methods (attention, parameter groups)",
-            "idioms, unowned",
+            "unowned: translates now; at run time rtdl_revisiting_models.py:848 calls the "
+            "_CLSEmbedding layer with a tuple of ints (forward(batch_dims: Tuple[int]), :685), "
+            "which Keras 3 refuses as a positional argument of a layer call",
+            "unowned",
         ),
     ),
     "rtdl-num-embeddings/LinearEmbeddings": (

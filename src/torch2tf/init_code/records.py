@@ -218,6 +218,7 @@ class InitCallReader(ReaderBase):
                     and target.value.id == "self"
                     and target.attr == attr
                     and not isinstance(node.value, ast.Call)
+                    and not _call_or_none(node.value)
                 ):
                     return node.lineno
         return None
@@ -295,3 +296,12 @@ def _sliced(call: cst.Call, var: str | None) -> cst.Subscript | None:
     if dotted(target.value) not in (var, f"{var}.data"):
         return None
     return target if isinstance(target.slice[0].slice, cst.Slice) else None
+
+
+def _call_or_none(value: ast.expr) -> bool:
+    """``Layer(...) if c else None``: a construction or no layer at all (nothing to init)."""
+    if not isinstance(value, ast.IfExp):
+        return False
+    branches = (value.body, value.orelse)
+    none = [b for b in branches if isinstance(b, ast.Constant) and b.value is None]
+    return len(none) == 1 and any(isinstance(b, ast.Call) for b in branches)
