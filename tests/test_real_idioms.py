@@ -289,3 +289,39 @@ def test_init_of_an_optional_layer_under_its_not_none_check(load, heads):
         assert abs(kernel).max() <= bound and abs(kernel).max() > 0.9 * bound
     else:
         assert keras_model.out is None
+
+
+NON_TENSOR_ARGUMENT = """
+from typing import Tuple
+
+import torch
+from torch import nn
+
+
+class Token(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(d))
+
+    def forward(self, batch_dims: Tuple[int], scale: float = 1.0) -> torch.Tensor:
+        return self.weight.expand(*batch_dims, 1, -1) * scale
+
+
+class WithToken(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.token = Token(d)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = torch.cat([self.token(x.shape[:-2], 2.0), x], dim=1)
+        return self.fc(tokens)
+"""
+
+
+def test_a_module_called_with_a_value_its_forward_annotates_as_no_tensor(load):
+    module, path = load("non_tensor_argument", NON_TENSOR_ARGUMENT)
+    code = translate_file(path)
+    assert "batch_dims=tf.keras.ops.shape(x)[:-2], scale=2.0, training=training" in code
+    torch.manual_seed(0)
+    _converts(module.WithToken(6), (_x(16, 3, 6),), args=(6,))

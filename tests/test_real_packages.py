@@ -156,12 +156,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=_ft_kwargs,
             inputs=lambda: (sample(BATCH, 4), None),
         ),
-        (
-            "unowned: translates now; at run time rtdl_revisiting_models.py:848 calls the "
-            "_CLSEmbedding layer with a tuple of ints (forward(batch_dims: Tuple[int]), :685), "
-            "which Keras 3 refuses as a positional argument of a layer call",
-            "unowned",
-        ),
+        None,
     ),
     "rtdl-num-embeddings/LinearEmbeddings": (
         Case(

@@ -79,6 +79,8 @@ class CallRewrite(RewriteBase):
             return updated
         info = self.cls
         attr = self_attr(original.func)
+        if info is not None and attr in info.modules:
+            updated = self._keyword_values(updated, self.classes.get(info.modules[attr]))
         if info is not None and attr is not None:
             takes = attr in info.modules or (
                 attr in info.layers and LAYERS[info.layers[attr]].takes_training
@@ -124,6 +126,34 @@ class CallRewrite(RewriteBase):
         if name is None:
             return updated
         return cst.Assign([cst.AssignTarget(cst.Name(name))], updated.value)
+
+    def _keyword_values(self, call: cst.Call, owner) -> cst.Call:
+        """A module of this file called with a value its forward annotates as no tensor
+        (``batch_dims: Tuple[int]``): passed by keyword from there on, since a Keras layer
+        takes only tensors positionally."""
+        forward = owner.method("forward") if owner is not None else None
+        if forward is None or forward.params.star_arg != cst.MaybeSentinel.DEFAULT:
+            return call
+        params = [*forward.params.posonly_params, *forward.params.params][1:]
+        args = list(call.args)
+        first = None
+        for index, (arg, param) in enumerate(zip(args, params, strict=False)):
+            if arg.keyword is not None or arg.star:
+                break
+            note = param.annotation
+            if note is not None and "Tensor" not in code_of(note.annotation):
+                first = index
+                break
+        if first is None:
+            return call
+        for index in range(first, len(args)):
+            if args[index].keyword is not None or args[index].star or index >= len(params):
+                break
+            args[index] = args[index].with_changes(
+                keyword=cst.Name(params[index].name.value),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+        return call.with_changes(args=args)
 
     def _inherited_method(self, info, attr: str, seen: frozenset = frozenset()):
         """The class of this file, among ``info``'s bases, that defines method ``attr``."""
