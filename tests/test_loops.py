@@ -562,11 +562,11 @@ def test_helpers_are_emitted_only_when_used():
         (
             """
             other.backward()
-            t = torch.tensor(values)
+            t = torch.tensor(values, requires_grad=True)
             """,
             [
                 (2, 1, "cannot tell what other is, so .backward() is not translated"),
-                (3, 5, "torch.tensor(data) without dtype= is not translated"),
+                (3, 5, "requires_grad"),
             ],
         ),
         (

@@ -42,6 +42,9 @@ CASES = [
     ("LinearChosen", {"d_in": 6, "d_out": 5}, (16, 6)),
     ("LinearChosen", {"d_in": 6, "d_out": 5, "shared": False}, (16, 6)),
     ("StatsNorm", {"d_in": 6, "d_out": 4}, (16, 6)),
+    ("NormaliserFromRegistry", {"d_in": 6}, (16, 6)),
+    ("NormaliserFromRegistry", {"d_in": 6, "kind": "logsoftmax", "dim": 1}, (16, 6)),
+    ("NormaliserFromRegistry", {"d_in": 6, "kind": "softmin", "dim": 0}, (16, 6)),
     ("IteratedBlocks", {"d": 6}, (16, 6)),
 ]
 
@@ -84,7 +87,14 @@ def _table() -> dict:
     return namespace
 
 
-ARGUMENTS = {"Threshold": (0.1, 20.0), "PReLU": (), "GLU": ()}
+ARGUMENTS = {
+    "Threshold": (0.1, 20.0),
+    "PReLU": (),
+    "GLU": (),
+    "Softmax": (0,),
+    "LogSoftmax": (-1,),
+    "Softmin": (1,),
+}
 
 
 @pytest.mark.parametrize("name", re.findall(r'"(\w+)": lambda', by_name_source()))
@@ -105,7 +115,7 @@ def test_an_activation_not_in_the_table_fails_loudly_at_run_time():
         NotImplementedError, match=r"torch\.nn\.Softmax2d is not a translated activation"
     ):
         namespace[BY_NAME]("Softmax2d")
-    assert "Softmax" not in re.findall(r'"(\w+)": lambda', by_name_source())  # needs its dim
+    assert "Softmax" in re.findall(r'"(\w+)": lambda dim', by_name_source())  # takes its dim
 
 
 def test_the_table_holds_only_activations():
@@ -126,6 +136,21 @@ def test_a_layer_class_value_whose_arguments_need_values_is_refused_precisely():
         TranslationError, match=r"<string>:7:16: error: torch\.nn\.BatchNorm1d used as a value"
     ):
         translate_source(source)
+
+
+def test_a_normaliser_class_value_takes_its_dim_and_refuses_none_at_run_time():
+    code = translate_source(MODELS.read_text(encoding="utf-8"))
+    assert "def nn_softmax(dim):" in code and "Softmax(axis=int(dim))" in code
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    x = _inputs(3, 4)[0]
+    want = torch.log_softmax(x, dim=0).numpy()
+    got = namespace["nn_logsoftmax"](dim=0)(tf.constant(x.numpy())).numpy()
+    assert abs(got - want).max() <= ATOL + RTOL * abs(want).max()
+    with pytest.raises(TypeError):  # torch's implicit dim is not guessed
+        namespace["nn_softmax"](dim=None)
+    with pytest.raises(TypeError):
+        namespace["nn_softmax"]()
 
 
 def test_legacy_constructor_sizes_stay_a_parameter_shape_and_are_refused_elsewhere():

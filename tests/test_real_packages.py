@@ -198,13 +198,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=_ft_kwargs,
             inputs=lambda: (sample(BATCH, 4), None),
         ),
-        (
-            "idioms: rtdl_revisiting_models.py:259:13 nn.Parameter(torch.empty(...)) assigned in a"
-            " loop/not as self.name, :268 init of self.bias, :424 init under a condition; unowned:"
-            " :791 Parameter, :808/:816 self.named_parameters()/self.parameters() in reached "
-            "methods (attention, parameter groups)",
-            "idioms, unowned",
-        ),
+        None,
     ),
     "rtdl-num-embeddings/LinearEmbeddings": (
         Case(
@@ -291,11 +285,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         Case(
             "pyro.nn", "DenseNN", args=lambda: (8, [16, 16]), kwargs=lambda: {"param_dims": [1, 3]}
         ),
-        (
-            "unowned: pyro/nn/dense_nn.py:56-58 __init__ computes slices with torch.tensor (no "
-            "dtype), torch.zeros, torch.cumsum and Tensor.item()",
-            "unowned",
-        ),
+        None,
     ),
     "pyro-ppl/ConditionalDenseNN": (
         Case(
@@ -305,10 +295,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"param_dims": [2, 2], "nonlinearity": nn.Tanh()},
             inputs=lambda: (sample(BATCH, 8), sample(BATCH, 4)),
         ),
-        (
-            "unowned: pyro/nn/dense_nn.py:56-58 torch.tensor/zeros/cumsum/.item() in __init__",
-            "unowned",
-        ),
+        None,
     ),
     "siren-pytorch/SirenNet": (
         Case(
@@ -521,11 +508,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8,),
             kwargs=lambda: {"low_rank": 4, "num_experts": 2},
         ),
-        (
-            "idioms: deepctr_torch/layers/interaction.py:490:21 an init loop over a local list "
-            "of parameters, each initialised slice by slice in a nested loop",
-            "idioms",
-        ),
+        None,
     ),
     "deepctr-torch/OutterProductLayer": (
         Case(
@@ -534,11 +517,20 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (3, 5),
             inputs=lambda: ([sample(BATCH, 1, 5) for _ in range(3)],),
         ),
-        (
-            "idioms: deepctr_torch/layers/interaction.py:631:13 the in-place Tensor.unsqueeze_() "
-            "in forward",
-            "idioms",
+        None,
+    ),
+    "monai/MLPBlock": (
+        Case("monai.networks.blocks.mlp", "MLPBlock", args=lambda: (8, 16, 0.1)),
+        None,
+    ),
+    "monai/MLPBlock-swin-softmax": (
+        Case(
+            "monai.networks.blocks.mlp",
+            "MLPBlock",
+            args=lambda: (8, 16, 0.1),
+            kwargs=lambda: {"act": ("softmax", {"dim": -1}), "dropout_mode": "swin"},
         ),
+        None,
     ),
     "vit-pytorch/ViT": (
         Case(

@@ -3,7 +3,7 @@
 import live_tree
 import pytest
 import torch
-from live_tree import Gated, Head, Stack
+from live_tree import Gated, Head, SharedLayers, Stack
 from torch import nn
 
 import torch2tf
@@ -82,3 +82,20 @@ def test_submodule_passed_as_argument_converts_when_it_matches():
     backbone = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 6))
     result = torch2tf.convert(Head(backbone, 6, 2), args=(backbone, 6, 2))
     assert result.passed
+
+
+def test_a_module_held_under_two_names_converts_and_matches():
+    model = SharedLayers(6)
+    result = torch2tf.convert(model, args=(6,), inputs=(X,))
+    assert [c.mode for c in result.checks] == ["eval", "train"]
+    assert result.passed, result.table()
+
+
+def test_a_module_held_under_two_names_must_be_one_keras_layer():
+    model = SharedLayers(6)
+    model.drop2 = nn.Dropout(0.1)  # torch now holds two; the generated model one
+    with pytest.raises(StructureError) as err:
+        torch2tf.convert(model, args=(6,), inputs=(X,))
+    assert "drop2: torch holds a module of its own, the Keras model the layer of drop1" in str(
+        err.value
+    )

@@ -66,6 +66,7 @@ class ClassInfo:
     build_input: str | None = None
     renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
     training: set[str] = field(default_factory=set)  # methods besides forward taking training
+    functions: set[str] = field(default_factory=set)  # attributes only ever a plain function
 
     def method(self, name: str) -> cst.FunctionDef | None:
         for stmt in self.node.body.body:

@@ -23,6 +23,7 @@ from torch2tf.init_code.statements import StatementReader
 from torch2tf.init_code.values import ValueReader
 from torch2tf.names import code_of, dotted, is_docstring
 from torch2tf.rules import Arg
+from torch2tf.translation.scans import assignment_targets
 
 
 class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
@@ -196,6 +197,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         while branch is not None:
             branches.append(branch.body.body)
             branch = branch.orelse if isinstance(branch, cst.If) else None
+        guarded = self._guarded(stmt)  # if self.x is not None: ...x's init...
         for body in branches:
             for index, child in enumerate(body):
                 if not self.is_init_code(child):
@@ -209,7 +211,10 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                     continue
                 call = child.body[0].value if _is_call_statement(child) else None
                 target = self._target(call) if call is not None else None
-                if target is None or _made_in(body[:index], target) is None:
+                earlier = body[:index]
+                if guarded is not None and target == guarded[0]:
+                    earlier = [cst.SimpleStatementLine([guarded[1]])]
+                if target is None or _made_in(earlier, target) is None:
                     self.t.error(
                         child,
                         "init code under a condition is translated only for a layer or "
@@ -218,9 +223,17 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                     self.info.removed.add(child)  # reported once, here
                     continue
                 before = len(self.info.init_steps)
-                self._block([child], position, Scope(in_init=True))
+                made = _made_in(earlier, target)  # only this branch's construction
+                optional = target not in self.info.layers  # self.x = Layer(...) if c else None
+                qualified = self.t.imports.qualify(made.func)
+                if optional and qualified in rules.LAYERS:
+                    self.info.layers[target] = qualified  # while reading the init call only
+                try:
+                    self._block([child], position, Scope(in_init=True))
+                finally:
+                    if optional:
+                        self.info.layers.pop(target, None)
                 self.info.removed.add(child)
-                made = _made_in(body[:index], target)  # only this branch's construction
                 steps = self.info.init_steps
                 for i in range(before, len(steps)):
                     step = steps[i]
@@ -252,6 +265,39 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
             if steps[i].scope == "param" and steps[i].key in made:
                 steps[i] = InitStep(*_fields(steps[i])[:4], frozenset({made[steps[i].key]}))
         return True
+
+    def _guarded(self, stmt: cst.If) -> tuple[str, cst.Assign] | None:
+        """(``x``, ``self.x = Layer(...)``) for ``if self.x is not None:`` (no else) where
+        __init__ made ``self.x`` once, before, as ``Layer(...) if c else None`` (or
+        ``Layer(...)``): init code inside runs exactly when that layer exists."""
+        test = stmt.test
+        if stmt.orelse is not None or not isinstance(test, cst.Comparison):
+            return None
+        if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.IsNot):
+            return None
+        attr = self_attr(test.left)
+        if attr is None or dotted(test.comparisons[0].comparator) != "None":
+            return None
+        init = self.info.method("__init__")
+        statements = list(init.body.body) if init is not None else []
+        before = statements[: statements.index(stmt)] if stmt in statements else []
+        made = [
+            small
+            for line in before
+            if isinstance(line, cst.SimpleStatementLine)
+            for small in line.body
+            if isinstance(small, cst.Assign)
+            and any(self_attr(t.target) == attr for t in small.targets)
+        ]
+        assigned = sum(1 for t in assignment_targets(self.info.tree) if _self_attr_ast(t) == attr)
+        if len(made) != 1 or assigned != 1:
+            return None
+        value = made[0].value
+        if isinstance(value, cst.IfExp) and dotted(value.orelse) == "None":
+            value = value.body
+        if not isinstance(value, cst.Call):
+            return None
+        return attr, made[0].with_changes(value=value)
 
     def _target(self, call: cst.Call) -> str | None:
         """``x`` for an init of ``self.x.weight``, ``self.x`` or ``self.x.data``."""
@@ -303,3 +349,8 @@ def _made_in(body, attr: str) -> cst.Call | None:
                     if any(self_attr(t.target) == attr for t in small.targets):
                         made = small.value
     return made
+
+
+def _self_attr_ast(target) -> str | None:
+    value = getattr(target, "value", None)
+    return target.attr if getattr(value, "id", None) == "self" else None

@@ -63,9 +63,10 @@ def package_name(module_name: str | None, path: str) -> str:
     return re.sub(r"[^\w.]", "_", name).strip("_") or "generated"
 
 
-def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
+def register(cls: cst.ClassDef, package: str, derived: bool = False) -> cst.ClassDef:
     """``@register_keras_serializable`` on the class, and ``get_config`` when its ``__init__``
-    records its arguments (see :func:`record_arguments`)."""
+    records its arguments (see :func:`record_arguments`); ``derived``: a base class's call
+    takes several inputs (see :func:`_build_of_several_inputs`)."""
     decorator = cst.Decorator(
         cst.parse_expression(f"tf.keras.utils.register_keras_serializable(package={package!r})")
     )
@@ -101,7 +102,7 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
                 "@classmethod\ndef from_config(cls, config):\n    return cls(**config)\n"
             )
             body.insert(at + 1, from_config.with_changes(leading_lines=[cst.EmptyLine()]))
-    build = _build_of_several_inputs(body)
+    build = _build_of_several_inputs(body, derived)
     if build is not None:
         call = next(s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "call")
         body.insert(body.index(call), build.with_changes(leading_lines=[cst.EmptyLine()]))
@@ -110,11 +111,14 @@ def register(cls: cst.ClassDef, package: str) -> cst.ClassDef:
     )
 
 
-def _build_of_several_inputs(body: list[cst.BaseStatement]) -> cst.FunctionDef | None:
+def _build_of_several_inputs(
+    body: list[cst.BaseStatement], derived: bool = False
+) -> cst.FunctionDef | None:
     """``build(self, ids_shape=None, features_shape=None)`` for a ``call`` of several inputs:
     Keras saves the shapes a ``build`` receives for ``load_model``, which without one keeps
     only the first input's and so cannot rebuild the model (``build_from_shapes`` builds it
-    from them all)."""
+    from them all). A class whose base's call takes several inputs gets one for a single
+    input too: the base's ``build`` names other inputs than its own call's."""
     methods = {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
     call = methods.get("call")
     if call is None or "build" in methods or isinstance(call.params.star_arg, cst.Param):
@@ -124,7 +128,7 @@ def _build_of_several_inputs(body: list[cst.BaseStatement]) -> cst.FunctionDef |
         for p in [*call.params.posonly_params, *call.params.params, *call.params.kwonly_params][1:]
         if p.name.value != "training"
     ]
-    if len(params) < 2:
+    if len(params) < (1 if derived else 2):
         return None
     # Every shape optional: Keras passes those of the tensors a call received, no others.
     signature = ", ".join(f"{p.name.value}_shape=None" for p in params)

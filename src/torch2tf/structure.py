@@ -172,6 +172,7 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
             )
             continue
         _compare(child, keras, child_path, problems)
+    _compare_shared(module, obj, path, torch_children, problems)
     keras_children = _children(obj)
     if keras_children is None:
         count = len(getattr(obj, "layers", ()))
@@ -181,11 +182,46 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
                 f"{count - len(torch_children)} are not in torch"
             )
         return
-    known = {keras_attribute(n) for n in torch_children} | set(torch_children)
+    named = [n for n, child in module._modules.items() if child is not None]
+    known = {keras_attribute(n) for n in named} | set(named)
     for name, value in keras_children.items():
         if name not in known and not (name.endswith("_") and name[:-1] in torch_children):
             child_path = f"{path}.{name}" if path else name
             problems.append(f"{child_path}: torch has nothing here, Keras has {_keras_text(value)}")
+
+
+def _compare_shared(
+    module: torch.nn.Module, obj: Any, path: str, children: dict, problems: list[str]
+) -> None:
+    """A submodule held under a second name (``self.b = self.a``), which torch lists once: the
+    Keras model must hold the same layer under both names, and one layer only there."""
+    seen: dict[int, str] = {}
+    for name in children:
+        try:
+            layer = keras_child(obj, name)
+        except (AttributeError, IndexError, KeyError, ValueError, TypeError):
+            continue
+        if hasattr(layer, "weights") and id(layer) in seen:
+            problems.append(
+                f"{path + '.' if path else ''}{name}: torch holds a module of its own, the Keras "
+                f"model the layer of {seen[id(layer)]}"
+            )
+        seen.setdefault(id(layer), name)
+    for name, child in module._modules.items():
+        if child is None or name in children:
+            continue
+        first = next((n for n, c in children.items() if c is child), None)
+        if first is None:
+            continue
+        try:
+            shared = keras_child(obj, name) is keras_child(obj, first)
+        except (AttributeError, IndexError, KeyError, ValueError, TypeError):
+            shared = False
+        if not shared:
+            child_path = f"{path}.{name}" if path else name
+            problems.append(
+                f"{child_path}: torch holds the same module as {first}, the Keras model another"
+            )
 
 
 def check_structure(torch_model: torch.nn.Module, keras_model: Any) -> None:

@@ -55,3 +55,17 @@ class Head(nn.Module):
 
     def forward(self, x):
         return self.out(self.backbone(x))
+
+
+class SharedLayers(nn.Module):
+    """One module held under two names, which torch's module tree lists once."""
+
+    def __init__(self, width, p=0.1):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.again = self.fc
+        self.drop1 = nn.Dropout(p)
+        self.drop2 = self.drop1
+
+    def forward(self, x):
+        return self.drop2(self.again(self.drop1(torch.relu(self.fc(x)))))

@@ -21,6 +21,21 @@ class ActivationByName(nn.Module):
         return self.gelu(self.leaky(self.activation(self.linear(x))))
 
 
+NORMALISERS = {"softmax": nn.Softmax, "logsoftmax": nn.LogSoftmax, "softmin": nn.Softmin}
+
+
+class NormaliserFromRegistry(nn.Module):
+    """A registry holds layer classes whose dim comes with the constructor's arguments."""
+
+    def __init__(self, d_in: int, kind: str = "softmax", dim: int = -1) -> None:
+        super().__init__()
+        self.linear = nn.Linear(d_in, 4)
+        self.normalise = NORMALISERS[kind](dim=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalise(self.linear(x).reshape(x.shape[0], 2, 2))
+
+
 class LinearChosen(nn.Module):
     """A layer class picked by a conditional and called later with its arguments."""
 

@@ -218,6 +218,7 @@ class InitCallReader(ReaderBase):
                     and target.value.id == "self"
                     and target.attr == attr
                     and not isinstance(node.value, ast.Call)
+                    and not _call_or_none(node.value)
                 ):
                     return node.lineno
         return None
@@ -265,7 +266,10 @@ def _readable(name: str, arguments: dict) -> str | None:
 
 
 def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExpression:
-    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``."""
+    """``module.weight`` -> ``self.fc.weight`` when ``module`` is bound to ``self.fc``;
+    ``p[i]`` -> ``self.w[i]`` when ``p`` is bound to ``self.w``."""
+    if isinstance(tensor, cst.Subscript):
+        return tensor.with_changes(value=_aliased(tensor.value, aliases))
     name = dotted(tensor)
     head, _, rest = (name or "").partition(".")
     if head not in aliases:
@@ -292,3 +296,12 @@ def _sliced(call: cst.Call, var: str | None) -> cst.Subscript | None:
     if dotted(target.value) not in (var, f"{var}.data"):
         return None
     return target if isinstance(target.slice[0].slice, cst.Slice) else None
+
+
+def _call_or_none(value: ast.expr) -> bool:
+    """``Layer(...) if c else None``: a construction or no layer at all (nothing to init)."""
+    if not isinstance(value, ast.IfExp):
+        return False
+    branches = (value.body, value.orelse)
+    none = [b for b in branches if isinstance(b, ast.Constant) and b.value is None]
+    return len(none) == 1 and any(isinstance(b, ast.Call) for b in branches)

@@ -147,7 +147,14 @@ class StatementReader(ReaderBase):
             inner = scope.child(slice_var=target.value, slice_count=count)
             self._block(loop.body.body, position, inner)
             return
-        own = self._listed_parameters(iterator)
+        listed = self._local_parameter_list(iterator) or iterator
+        own = self._listed_parameters(listed)
+        if own is not None and isinstance(target, cst.Name) and _has_loop(loop.body):
+            # for p in [self.a, self.b]: for i in range(n): init(p[i]): read once per parameter
+            for tensor in own:
+                aliases = {**scope.aliases, target.value: f"self.{tensor.name}"}
+                self._block(loop.body.body, position, scope.child(aliases=aliases))
+            return
         if own is not None:  # for w in [self.w1, self.w2]:
             self._parameters_loop(loop, "parameters", position, scope, own)
             return
@@ -243,6 +250,34 @@ class StatementReader(ReaderBase):
         if not all(attr in self.info.params for attr in attrs):
             return None
         return tuple(self._own_tensor(attr) for attr in attrs)
+
+    def _local_parameter_list(self, iterator) -> cst.List | cst.Tuple | None:
+        """The literal list a local name of __init__ is bound to once and never changed:
+        ``params = [self.w1, self.w2]`` (then ``for p in params:``)."""
+        init = self.info.method("__init__")
+        if not isinstance(iterator, cst.Name) or init is None:
+            return None
+        name = iterator.value
+        bindings = [
+            s.body[0]
+            for s in init.body.body
+            if isinstance(s, cst.SimpleStatementLine)
+            and isinstance(s.body[0], cst.Assign)
+            and any(dotted(t.target) == name for t in s.body[0].targets)
+        ]
+        uses = [
+            n
+            for n in ast.walk(self.info.tree)
+            if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Load)
+        ]
+        changed = any(
+            isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name
+            for n in ast.walk(self.info.tree)
+        )  # params.append(...), params.extend(...)
+        if len(bindings) != 1 or len(uses) != 1 or changed:
+            return None
+        value = bindings[0].value
+        return value if isinstance(value, (cst.List, cst.Tuple)) else None
 
     def _own_tensor(self, attr: str) -> LoopTensor:
         shape = self._shape_of(attr)
@@ -393,3 +428,16 @@ def _not_none(test: cst.BaseExpression) -> str | None:
     ):
         return code_of(test.left)
     return None
+
+
+def _has_loop(body: cst.BaseSuite) -> bool:
+    """Whether a loop lies inside ``body``."""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_For(self, node: cst.For) -> None:
+            nonlocal found
+            found = True
+
+    body.visit(Finder())
+    return found

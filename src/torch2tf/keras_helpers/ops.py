@@ -178,3 +178,17 @@ def torch_triu(x, diagonal=0):
     rows = tf.range(tf.shape(x)[-2])[:, None]
     cols = tf.range(tf.shape(x)[-1])[None, :]
     return tf.where(cols - rows >= diagonal, x, tf.zeros_like(x))
+
+
+def torch_tensor(data):
+    """torch.tensor(data) without dtype=: torch makes Python ints int64, TensorFlow int32."""
+
+    def python_ints(item):
+        if isinstance(item, (list, tuple)):
+            return all(python_ints(i) for i in item)
+        return isinstance(item, int) and not isinstance(item, bool)
+
+    value = tf.convert_to_tensor(data)
+    if value.dtype == tf.int32 and python_ints(data):
+        return tf.cast(value, tf.int64)
+    return value

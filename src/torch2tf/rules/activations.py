@@ -199,7 +199,10 @@ class Hardtanh(LayerRule):
         return keras_call("TorchHardtanh", src(low), src(high))
 
 
-def _dim(dim: Any, name: str) -> int:
+def _dim(dim: Any, name: str, channels_last: bool) -> str:
+    """The axis as source: a literal as it is; a value known only at run time (a layer class
+    used as a value, built later with its dim) through ``int()``, so a None fails loudly there
+    instead of meaning Keras's all axes. On a channels-last map only a literal can be moved."""
     value = const(dim, None)
     if value is None:
         if src(dim) == "None":
@@ -208,10 +211,12 @@ def _dim(dim: Any, name: str) -> int:
                 "(0 for 0-, 1- and 3-D input, else 1)",
                 "pass dim= explicitly",
             )
-        raise Unsupported(f"{name} dim= must be a literal integer")
+        if channels_last:
+            raise Unsupported(f"{name} dim= on a feature map must be a literal integer")
+        return f"int({src(dim)})"
     if not isinstance(value, int) or isinstance(value, bool):
         raise Unsupported(f"{name} dim= must be a literal integer")
-    return value
+    return repr(value)
 
 
 @layer
@@ -225,7 +230,7 @@ class Softmax(LayerRule):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
 
     def keras(self, dim=None):
-        return keras_call("tf.keras.layers.Softmax", axis=repr(_dim(dim, "Softmax")))
+        return keras_call("tf.keras.layers.Softmax", axis=_dim(dim, "Softmax", self.channels_last))
 
 
 @layer
@@ -239,8 +244,8 @@ class LogSoftmax(LayerRule):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
 
     def keras(self, dim=None):
-        axis = _dim(dim, "LogSoftmax")
-        return _activation("log_softmax") if axis == -1 else _with("log_softmax", axis=repr(axis))
+        axis = _dim(dim, "LogSoftmax", self.channels_last)
+        return _activation("log_softmax") if axis == "-1" else _with("log_softmax", axis=axis)
 
 
 @layer
@@ -254,7 +259,7 @@ class Softmin(LayerRule):
         return const(arguments["dim"], None) not in (-2, -1, 0, 1)
 
     def keras(self, dim=None):
-        return keras_call("TorchSoftmin", axis=repr(_dim(dim, "Softmin")))
+        return keras_call("TorchSoftmin", axis=_dim(dim, "Softmin", self.channels_last))
 
 
 @layer
@@ -328,7 +333,7 @@ def by_name_source() -> str:
         if made is None:  # an argument's value needed: defaults only (arguments then raise)
             try:
                 made = ("", rule().keras())
-            except Unsupported:  # no default translates (Softmax's dim): left out, so it raises
+            except Unsupported:  # no default translates: left out, so it raises
                 continue
         entries.append(f'        "{qualified.rsplit(".", 1)[1]}": lambda {made[0]}: {made[1]},')
     table = "\n".join(entries)

@@ -60,12 +60,8 @@ def _from_data(name: str, data: Any, dtype: Any, requires_grad: Any) -> str:
     target = _dtype(dtype)
     if target is None:
         kind = _literal_kind(data)
-        if kind is None:
-            raise Unsupported(
-                f"{name}(data) without dtype= is not translated: torch infers float32 from "
-                "Python floats and int64 from Python ints, TensorFlow int32",
-                "pass dtype= (or use torch.from_numpy for a NumPy array)",
-            )
+        if kind is None:  # torch's dtype inference, at run time
+            return keras_call("torch_tensor", src(data))
         target = "tf.int64" if kind == "int" else None
     return keras_call("tf.constant", src(data), dtype=target)
 
@@ -75,7 +71,8 @@ def _from_data(name: str, data: Any, dtype: Any, requires_grad: Any) -> str:
     examples=(("x * torch.tensor([1.0, 2.0, 3.0])", "x * tf.constant([1.0, 2.0, 3.0])"),),
 )
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    """-> tf.constant(data, dtype=...): needs dtype= unless data is a literal."""
+    """-> tf.constant(data, dtype=...); torch_tensor(data) infers the dtype as torch does
+    where data is not a literal."""
     return _from_data("torch.tensor", data, dtype, requires_grad)
 
 

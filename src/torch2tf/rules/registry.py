@@ -213,8 +213,12 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
     """(parameters, Keras source) of a function taking the torch constructor's arguments and
     making the Keras layer, for a layer class used as a value and constructed later. None when
     the rule needs an argument's value to translate. ``device``, ``dtype`` and parameters
-    defaulting to None are not taken, so a call passing one fails loudly, not ignored."""
+    defaulting to None are not taken, so a call passing one fails loudly, not ignored; but one
+    whose None the rule refuses (Softmax's implicit dim) is taken, required."""
     signature = list(inspect.signature(rule.keras).parameters.values())[1:]
+    signature = [
+        p.replace(default=p.empty) if _refuses_none(rule, signature, p) else p for p in signature
+    ]
     optional = [p.name for p in signature if p.default not in (p.empty, None)]
     fixed: set[str] = set()
     made = _constructor(rule, signature, fixed)
@@ -229,6 +233,26 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
             fixed.discard(name)
             made = again
     return made
+
+
+def _refuses_none(rule: type[LayerRule], signature: list, param: inspect.Parameter) -> bool:
+    """Whether the rule refuses ``param`` at its None default but takes it given at run time."""
+    if param.default is not None or param.name in ("device", "dtype"):
+        return False
+    required = {p.name: Arg(p.name) for p in signature if p.default is p.empty}
+    try:
+        rule().keras(**required)
+    except Unsupported:
+        pass
+    except TypeError:
+        return False
+    else:
+        return False
+    try:
+        rule().keras(**required, **{param.name: Arg(param.name)})
+    except (TypeError, Unsupported):
+        return False
+    return True
 
 
 def _constructor(rule: type[LayerRule], signature: list, fixed: set[str]) -> tuple[str, str] | None:
@@ -256,11 +280,16 @@ def _constructor(rule: type[LayerRule], signature: list, fixed: set[str]) -> tup
         arguments[p.name] = Arg(p.name)
     try:
         source = rule().keras(**arguments)
-        if source != rule(channels_last=True).keras(**arguments):
-            return None  # the layout of its input decides, which a value does not know
-        return ", ".join(params), source
     except (TypeError, Unsupported):
         return None
+    try:
+        on_map = rule(channels_last=True).keras(**arguments)
+    except (TypeError, Unsupported):
+        # Refused on a feature map: so is this value there, a layer the tensor facts do not know.
+        on_map = source
+    if source != on_map:
+        return None  # the layout of its input decides, which a value does not know
+    return ", ".join(params), source
 
 
 def layer_factory(rule: type[LayerRule], name: str) -> str | None:

@@ -14,6 +14,7 @@ from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
+from torch2tf.translation.inplace import inplace_base, rebinding_problem
 from torch2tf.translation.patterns import (
     PARAMETER,
     SEQUENTIAL_BASE,
@@ -69,6 +70,9 @@ class CallRewrite(RewriteBase):
         if self.cls is not None and calls_forward(original.func):  # super().forward(x)
             call = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("call")))
             return self._with_training(call) if self.in_call else call
+        base = inplace_base(original, rules.METHODS)
+        if base is not None and self._is_tensor_method(original, {original.func.attr.value}):
+            return self._inplace(original, updated, base)
         if self._is_tensor_method(original, TENSOR_METHODS):
             self.error(
                 original,
@@ -78,12 +82,18 @@ class CallRewrite(RewriteBase):
             return updated
         info = self.cls
         attr = self_attr(original.func)
+        if info is not None and attr in info.modules:
+            updated = self._keyword_values(updated, self.classes.get(info.modules[attr]))
         if info is not None and attr is not None:
             takes = attr in info.modules or (
                 attr in info.layers and LAYERS[info.layers[attr]].takes_training
             )
             takes = takes or attr in info.training
             unknown = attr not in info.layers and info.method(attr) is None
+            owner = self._inherited_method(info, attr) if unknown else None
+            if owner is not None:  # a method of a base class in this file: as it was translated
+                takes, unknown = attr in owner.training, False
+            unknown = unknown and attr not in info.functions  # a plain function takes no training
             if (takes or unknown) and not any(
                 a.keyword and a.keyword.value == "training" for a in original.args
             ):
@@ -96,6 +106,70 @@ class CallRewrite(RewriteBase):
                         "call it from forward(), or pass training explicitly",
                     )
         return updated
+
+    def _inplace(self, original: cst.Call, updated: cst.Call, base: str):
+        """``p.unsqueeze_(1)`` as a statement -> ``p = <p.unsqueeze(1)>`` (see inplace.py)."""
+        name = original.func.attr.value
+        problem = rebinding_problem(original, self.parents, self.imports.qualify)
+        if problem is not None:
+            self.error(
+                original,
+                f"in-place Tensor.{name}() is translated only as a statement on a local tensor "
+                f"nothing else holds; here {problem}",
+                f"rebind a fresh local instead: `y = y.{base}(...)`",
+            )
+            return updated
+        receiver = Arg(code_of(updated.func.value))
+        made = self._apply(original, updated, f"Tensor.{name}", rules.METHODS[base], receiver)
+        self.rebound[self.parents[original]] = code_of(updated.func.value)
+        return made
+
+    def leave_Expr(self, original: cst.Expr, updated: cst.Expr):
+        name = self.rebound.pop(original, None)
+        if name is None:
+            return updated
+        return cst.Assign([cst.AssignTarget(cst.Name(name))], updated.value)
+
+    def _keyword_values(self, call: cst.Call, owner) -> cst.Call:
+        """A module of this file called with a value its forward annotates as no tensor
+        (``batch_dims: Tuple[int]``): passed by keyword from there on, since a Keras layer
+        takes only tensors positionally."""
+        forward = owner.method("forward") if owner is not None else None
+        if forward is None or forward.params.star_arg != cst.MaybeSentinel.DEFAULT:
+            return call
+        params = [*forward.params.posonly_params, *forward.params.params][1:]
+        args = list(call.args)
+        first = None
+        for index, (arg, param) in enumerate(zip(args, params, strict=False)):
+            if arg.keyword is not None or arg.star:
+                break
+            note = param.annotation
+            if note is not None and "Tensor" not in code_of(note.annotation):
+                first = index
+                break
+        if first is None:
+            return call
+        for index in range(first, len(args)):
+            if args[index].keyword is not None or args[index].star or index >= len(params):
+                break
+            args[index] = args[index].with_changes(
+                keyword=cst.Name(params[index].name.value),
+                equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+            )
+        return call.with_changes(args=args)
+
+    def _inherited_method(self, info, attr: str, seen: frozenset = frozenset()):
+        """The class of this file, among ``info``'s bases, that defines method ``attr``."""
+        for base in info.node.bases:
+            owner = self.classes.get(dotted(base.value) or "")
+            if owner is None or owner.node.name.value in seen:
+                continue
+            if owner.method(attr) is not None:
+                return owner
+            found = self._inherited_method(owner, attr, seen | {owner.node.name.value})
+            if found is not None:
+                return found
+        return None
 
     def _is_explicit_super(self, call: cst.Call) -> bool:
         info = self.cls
@@ -172,6 +246,9 @@ class CallRewrite(RewriteBase):
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
+        if name == "item" and not original.args and self.function_stack == ["__init__"]:
+            self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
+            return cst.parse_expression(f"({receiver}).numpy().item()")
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):

@@ -13,6 +13,7 @@ import re
 
 import libcst as cst
 
+from torch2tf import rules
 from torch2tf.class_facts import ClassInfo
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
@@ -34,7 +35,13 @@ from torch2tf.translation.patterns import (
     tied_parameter,
 )
 from torch2tf.translation.reporting import Reporter
-from torch2tf.translation.scans import assigned_self_attributes, local_names, name_uses
+from torch2tf.translation.scans import (
+    assigned_self_attributes,
+    dotted_ast,
+    function_attributes,
+    local_names,
+    name_uses,
+)
 
 
 class ClassAnalysis:
@@ -83,6 +90,13 @@ class ClassAnalysis:
             found |= info.removed | {info.method(m) for m in info.init_methods}
         return found
 
+    def _is_function(self, value: ast.expr) -> bool:
+        """A module-level function of this file or a translated torch function, as a value."""
+        name = dotted_ast(value)
+        return name is not None and (
+            name in self.functions or self.imports.qualify_name(name) in rules.FUNCTIONS
+        )
+
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
@@ -90,6 +104,7 @@ class ClassAnalysis:
     def analyse_class(self, info: ClassInfo) -> None:
         """Fill ``info``: layers, parameters, init code, build input, training methods."""
         info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        info.functions = function_attributes(info.tree, self._is_function)
         init = info.method("__init__")
         if init is None:
             return

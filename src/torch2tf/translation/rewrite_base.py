@@ -61,6 +61,7 @@ class RewriteBase(cst.CSTTransformer):
         self.statement: cst.SimpleStatementLine | None = None
         self.imports_inserted = False
         self.module = module
+        self.rebound: dict[cst.Expr, str] = {}  # in-place method statements -> the name rebound
 
     # -- diagnostics
 

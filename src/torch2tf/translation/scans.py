@@ -4,6 +4,7 @@ per class, and ``ast`` walks a tree far faster than LibCST.)"""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 
 def assignment_targets(tree: ast.AST) -> list[ast.expr]:
@@ -48,3 +49,44 @@ def local_names(tree: ast.AST) -> set[str]:
 
 def name_uses(tree: ast.Module, name: str) -> int:
     return sum(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
+
+
+def function_attributes(tree: ast.AST, is_function: Callable[[ast.expr], bool]) -> set[str]:
+    """Every ``x`` of ``self.x = ...`` whose every assignment is a function value (a lambda,
+    or what ``is_function`` accepts; both branches of a conditional): called without
+    ``training=``, which a plain function does not take."""
+    found: dict[str, bool] = {}
+
+    def function_valued(value: ast.expr) -> bool:
+        if isinstance(value, ast.IfExp):
+            return function_valued(value.body) and function_valued(value.orelse)
+        return isinstance(value, ast.Lambda) or is_function(value)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            pairs = [(t, node.value) for t in node.targets]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            pairs = [(node.target, node.value)]
+        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
+            pairs = [(node.target, None)]
+        else:
+            continue
+        for target, value in pairs:
+            if isinstance(target, ast.Attribute) and dotted_ast(target.value) == "self":
+                valued = value is not None and function_valued(value)
+                found[target.attr] = found.get(target.attr, True) and valued
+            elif isinstance(target, (ast.Tuple, ast.List)):  # unpacked: not followed
+                for element in ast.walk(target):
+                    if isinstance(element, ast.Attribute):
+                        found[element.attr] = False
+    return {name for name, valued in found.items() if valued}
+
+
+def dotted_ast(node: ast.expr) -> str | None:
+    """``a.b.c`` of a Name/Attribute chain, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = dotted_ast(node.value)
+        return None if head is None else f"{head}.{node.attr}"
+    return None

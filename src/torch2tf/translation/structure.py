@@ -57,7 +57,23 @@ class StructureRewrite(RewriteBase):
             else base
             for i, base in enumerate(updated.bases)
         ]
-        return register(updated.with_changes(bases=bases), self.keras_package)
+        derived = self._base_takes_several_inputs(info)
+        return register(updated.with_changes(bases=bases), self.keras_package, derived)
+
+    def _base_takes_several_inputs(self, info, seen: frozenset = frozenset()) -> bool:
+        """Whether a base class of this file has a forward of several inputs (so a build of
+        theirs, which a subclass of other inputs must not inherit)."""
+        for base in info.node.bases:
+            owner = self.classes.get(dotted(base.value) or "")
+            if owner is None or owner.node.name.value in seen:
+                continue
+            forward = owner.method("forward")
+            params = forward.params if forward is not None else None
+            if params is not None and len([*params.posonly_params, *params.params]) > 2:
+                return True
+            if self._base_takes_several_inputs(owner, seen | {owner.node.name.value}):
+                return True
+        return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.function_stack.append(node.name.value)

@@ -163,3 +163,40 @@ class Head(tf.keras.Model):
 
     def call(self, x, training=None):
         return self.out(self.backbone(x, training=training))
+
+
+@tf.keras.utils.register_keras_serializable(package="live_tree")
+class SharedLayers(tf.keras.Model):
+    """One module held under two names, which torch's module tree lists once."""
+
+    def __init__(self, width, p=0.1):
+        super().__init__()
+        self.init_arguments = {"width": width, "p": p}
+        self.fc = tf.keras.layers.Dense(
+            width,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(width),
+            name="fc",
+        )
+        self.again = self.fc
+        self.drop1 = tf.keras.layers.Dropout(p, name="drop1")
+        self.drop2 = self.drop1
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(width,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
+
+    def call(self, x, training=None):
+        return self.drop2(
+            self.again(
+                self.drop1(tf.nn.relu(self.fc(x)), training=training), training=training
+            ),
+            training=training,
+        )

@@ -156,6 +156,21 @@ class TorchHardtanh(tf.keras.layers.Layer):
         }
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchSoftmin(tf.keras.layers.Layer):
+    """torch's Softmin, softmax(-x) along an axis; Keras has no softmin."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        return tf.nn.softmax(-inputs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
 def build_from_shapes(model, **shapes):
     """Builds a model of several inputs from their shapes, as load_model does with the ones it
     saved (Keras's default build keeps only the first input's): one call on zeros of each
@@ -269,6 +284,9 @@ def torch_activation(name):
         "Hardtanh": lambda min_val=-1.0, max_val=1.0, inplace=False: TorchHardtanh(
             min_val, max_val
         ),
+        "Softmax": lambda dim: tf.keras.layers.Softmax(axis=int(dim)),
+        "LogSoftmax": lambda dim: ActivationWith("log_softmax", axis=int(dim)),
+        "Softmin": lambda dim: TorchSoftmin(axis=int(dim)),
         "GLU": lambda dim=-1: ActivationWith("glu", axis=dim),
         "Softshrink": lambda lambd=0.5: ActivationWith("soft_shrink", threshold=lambd),
         "Hardshrink": lambda lambd=0.5: ActivationWith("hard_shrink", threshold=lambd),
@@ -281,6 +299,24 @@ def torch_activation(name):
             f"torch.nn.{name} is not a translated activation: {sorted(makers)} are"
         )
     return makers[name]
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+def nn_softmax(dim):
+    """nn.Softmax used as a value: its constructor arguments -> the Keras layer."""
+    return tf.keras.layers.Softmax(axis=int(dim))
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+def nn_logsoftmax(dim):
+    """nn.LogSoftmax used as a value: its constructor arguments -> the Keras layer."""
+    return ActivationWith("log_softmax", axis=int(dim))
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+def nn_softmin(dim):
+    """nn.Softmin used as a value: its constructor arguments -> the Keras layer."""
+    return TorchSoftmin(axis=int(dim))
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
@@ -338,6 +374,46 @@ class ActivationByName(tf.keras.Model):
             self.leaky(
                 self.activation(self.linear(x), training=training), training=training
             )
+        )
+
+
+NORMALISERS = {
+    "softmax": nn_softmax,
+    "logsoftmax": nn_logsoftmax,
+    "softmin": nn_softmin,
+}
+
+
+@tf.keras.utils.register_keras_serializable(package="named_layers")
+class NormaliserFromRegistry(tf.keras.Model):
+    """A registry holds layer classes whose dim comes with the constructor's arguments."""
+
+    def __init__(self, d_in: int, kind: str = "softmax", dim: int = -1) -> None:
+        super().__init__()
+        self.init_arguments = {"d_in": d_in, "kind": kind, "dim": dim}
+        self.linear = tf.keras.layers.Dense(
+            4,
+            kernel_initializer=torch_default_kernel(),
+            bias_initializer=torch_default_bias(d_in),
+            name="linear",
+        )
+        self.normalise = NORMALISERS[kind](dim=dim)
+        # Create the weights now, as torch does at construction.
+        self(tf.keras.Input(shape=(d_in,)))
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return config_from_arguments(self.init_arguments)
+
+    @classmethod
+    def from_config(cls, config):
+        """The model get_config describes (its classes and layers rebuilt)."""
+        return cls(**arguments_from_config(config))
+
+    def call(self, x: tf.Tensor, training=None) -> tf.Tensor:
+        return self.normalise(
+            tf.reshape(self.linear(x), (tf.keras.ops.shape(x)[0], 2, 2)),
+            training=training,
         )
 
 

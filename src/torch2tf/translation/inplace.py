@@ -1,0 +1,123 @@
+"""In-place tensor methods (``p.unsqueeze_(1)``) as a rebinding (``p = tf.expand_dims(p, 1)``).
+
+TensorFlow tensors cannot change, but an in-place method whose result is unused changes only
+what the name ``p`` sees, so rebinding ``p`` to the out-of-place result is the same computation
+as long as nothing else holds ``p``'s tensor (another name, a list, an attribute, the caller)
+or its storage. That is checked here: ``p`` must be a local made fresh in the same function (by
+an operation that always allocates), unused between there and the in-place call, and no loop
+may lie between the two (the next round would see the changed tensor through another path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import libcst as cst
+
+from torch2tf.names import dotted
+
+# Calls that always return a new tensor with storage of its own (never their input itself).
+FRESH = frozenset(
+    f"torch.{name}"
+    for name in (
+        "cat concat concatenate stack hstack vstack matmul mm bmm einsum outer "
+        "zeros ones full empty zeros_like ones_like full_like empty_like rand randn arange "
+        "tensor clone"
+    ).split()
+)
+
+
+def inplace_base(call: cst.Call, methods: Mapping[str, object]) -> str | None:
+    """``unsqueeze`` for ``x.unsqueeze_(...)`` when the out-of-place method is translated."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or not func.attr.value.endswith("_"):
+        return None
+    base = func.attr.value[:-1]
+    return base if base and not base.endswith("_") and base in methods else None
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal found
+            found |= node.value == name
+
+    node.visit(Finder())
+    return found
+
+
+def _mentions_in_tests(chain: cst.If, name: str) -> bool:
+    """Whether a test of the if/elif chain starting at ``chain`` uses ``name``."""
+    node: cst.CSTNode | None = chain
+    while isinstance(node, cst.If):
+        if _mentions(node.test, name):
+            return True
+        node = node.orelse
+    return False
+
+
+def _fresh(statement: cst.CSTNode, name: str, qualify: Callable[[cst.CSTNode], str | None]):
+    """Whether ``statement`` is ``name = <a new tensor>`` (None: it does not bind ``name``)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    assign = statement.body[0]
+    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1:
+        return False
+    if dotted(assign.targets[0].target) != name:
+        return False
+    value = assign.value
+    if _mentions(value, name):
+        return False
+    if isinstance(value, cst.BinaryOperation):  # arithmetic makes a new tensor
+        return True
+    return isinstance(value, cst.Call) and qualify(value.func) in FRESH
+
+
+def rebinding_problem(
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    qualify: Callable[[cst.CSTNode], str | None],
+) -> str | None:
+    """Why ``x.op_(...)`` cannot become ``x = <x.op(...)>``; None when it can."""
+    receiver = call.func.value
+    if not isinstance(receiver, cst.Name):
+        return "its tensor is not a local name"
+    name = receiver.value
+    expr = parents.get(call)
+    line = parents.get(expr)
+    if not isinstance(expr, cst.Expr) or not isinstance(line, cst.SimpleStatementLine):
+        return "its result is used (it is the same tensor as the changed one)"
+    if len(line.body) != 1:
+        return "it shares its line with other statements"
+    if any(_mentions(arg, name) for arg in call.args):
+        return f"its arguments use {name}"
+    node: cst.CSTNode = line
+    while True:
+        parent = parents.get(node)
+        if isinstance(parent, cst.IndentedBlock):
+            before = parent.body[: parent.body.index(node)]
+            for statement in reversed(before):
+                if _fresh(statement, name, qualify):
+                    return None
+                if _mentions(statement, name):
+                    return (
+                        f"{name} may be held elsewhere too: it is used above without being made "
+                        "just before by an operation that always allocates (torch.cat, "
+                        "arithmetic, ...)"
+                    )
+            parent = parents.get(parent)
+            if isinstance(parent, cst.FunctionDef):
+                return f"{name} is not made in this function (an argument the caller holds)"
+            if isinstance(parent, cst.Else):
+                parent = parents.get(parent)
+            if not isinstance(parent, cst.If):
+                return "a loop or another block lies between it and where its tensor is made"
+            while isinstance(parents.get(parent), cst.If):  # an elif chain
+                parent = parents.get(parent)
+            if _mentions_in_tests(parent, name):
+                return f"a condition above it uses {name}"
+            node = parent
+            continue
+        return "a loop or another block lies between it and where its tensor is made"
