@@ -111,6 +111,39 @@ def test_translate_source_reports_engine_and_third_party_problems_together():
     assert lines == sorted(lines)
 
 
+def test_torch_imported_inside_a_function_is_refused_where_it_is_imported():
+    """Names are read from the file's top-level imports: a local ``import torch`` would
+    leave ``torch.cat`` (and the import itself) in the TensorFlow output."""
+    code = source(
+        """
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                from torch.nn import functional as F
+
+                self.fc = nn.Linear(4, 3)
+                self.act = F.relu
+
+            def forward(self, x):
+                import torch
+
+                return torch.cat([self.act(self.fc(x)), x], dim=1)
+        """
+    )
+    with pytest.raises(TranslationError) as err:
+        translate_source(code, "local.py")
+    found = [str(d) for d in err.value.diagnostics if "an import of" in d.message]
+    assert found == [
+        "local.py:7:9: error: an import of torch.nn inside __init__ is not translated (hint: "
+        "move it to the top of the file, where imports are read)",
+        "local.py:13:9: error: an import of torch inside forward is not translated (hint: move "
+        "it to the top of the file, where imports are read)",
+    ]
+
+
 def test_unparsable_source_is_left_to_the_engine():
     assert foreign_layers("class (:\n") == []
     with pytest.raises(TranslationError) as info:

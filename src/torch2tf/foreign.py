@@ -3,6 +3,7 @@ translated. Static like the engine: the input is parsed, never imported or execu
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -130,4 +131,35 @@ def foreign_layers(
 
     for node in _module_classes(module, imports, is_local):
         node.visit(Calls())
+    return found
+
+
+def local_torch_imports(tree: ast.Module, path: str = "<string>") -> list[Diagnostic]:
+    """Imports of torch inside a function or class: the names they bind are resolved from the
+    file's top-level imports only, so what they import would stay torch in the output."""
+    found = []
+
+    def visit(node: ast.AST, scope: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope = node.name
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            modules = [node.module]
+        torch = [m for m in modules if m == "torch" or m.startswith("torch.")]
+        if torch and scope is not None:
+            found.append(
+                Diagnostic(
+                    path,
+                    node.lineno,
+                    node.col_offset + 1,
+                    f"an import of {torch[0]} inside {scope} is not translated",
+                    "move it to the top of the file, where imports are read",
+                )
+            )
+        for child in ast.iter_child_nodes(node):
+            visit(child, scope)
+
+    visit(tree, None)
     return found

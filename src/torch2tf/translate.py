@@ -23,7 +23,7 @@ from libcst.metadata import MetadataWrapper
 
 from torch2tf import training_script
 from torch2tf.errors import Diagnostic, TranslationError
-from torch2tf.foreign import foreign_layers
+from torch2tf.foreign import foreign_layers, local_torch_imports
 from torch2tf.names import ImportTable, dotted, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
@@ -214,6 +214,7 @@ def _translate(
     )
     result = training_script.rewrite(facts, result)  # optimizers, training loops
     problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
+    problems += local_torch_imports(tree, path)
     if problems:
         stubbed = stub_problems(translator, facts, result, problems) if partial else None
         if stubbed is None:
