@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 
 import torch2tf
@@ -238,13 +239,15 @@ def test_a_local_list_of_parameters_initialised_slice_by_slice(load):
     # The distribution: xavier_normal_ of each (experts, d, rank) slice, std from its fans.
     namespace: dict = {}
     exec(compile(code, "<generated>", "exec"), namespace)
+    tf.keras.utils.set_random_seed(0)  # the draws are Keras's: seeded, so the test is too
     keras_model = namespace["Experts"](40, rank=30, experts=20, depth=3)
     fan_in, fan_out = 40 * 30, 20 * 30
     expected = (2.0 / (fan_in + fan_out)) ** 0.5
     for weights in (keras_model.U, keras_model.V):
         values = weights.numpy()
         assert values.shape == (3, 20, 40, 30)
-        assert abs(values.std() / expected - 1) < 0.02 and abs(values.mean()) < 0.01 * expected
+        standard_error = expected / values.size**0.5  # of the mean of this many draws
+        assert abs(values.std() / expected - 1) < 0.02 and abs(values.mean()) < 5 * standard_error
     assert not keras_model.bias.numpy().any()
 
 
