@@ -328,3 +328,30 @@ def test_a_module_called_with_a_value_its_forward_annotates_as_no_tensor(load):
     assert "batch_dims=tf.keras.ops.shape(x)[:-2], scale=2.0, training=training" in code
     torch.manual_seed(0)
     _converts(module.WithToken(6), (_x(16, 3, 6),), args=(6,))
+
+
+LAZY_IMPORTS = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        from torch.nn import functional as F
+
+        self.fc = nn.Linear(d, d)
+        self.act = F.gelu
+
+    def forward(self, x):
+        import torch
+
+        return torch.cat([self.act(self.fc(x)), x], dim=1)
+"""
+
+
+def test_torch_imported_inside_methods_is_read_and_left_out_of_the_output(load):
+    module, path = load("lazy_imports", LAZY_IMPORTS)
+    code = translate_file(path)
+    assert "import torch" not in code and "from torch" not in code and " F." not in code
+    assert "return tf.concat([self.act(self.fc(x)), x], axis=1)" in code
+    _converts(module.Net(5), _x(3, 5), args=(5,))
