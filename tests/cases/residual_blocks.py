@@ -142,11 +142,16 @@ def torch_modules(model):
 def torch_init(layer, variable, initializer):
     """torch's nn.init on a layer's tensor after construction: the initializer of a layer not
     built yet (Keras creates its variables later), new values for one that is."""
+    name = f"{variable}_initializer"
+    if isinstance(layer, tf.keras.Sequential):  # a layer behind its padding: that layer
+        (layer,) = [inner for inner in layer.layers if hasattr(inner, name)]
     if layer.built:
         value = getattr(layer, variable)
         value.assign(initializer(value.shape, value.dtype))
+    elif hasattr(layer, name):
+        setattr(layer, name, initializer)
     else:
-        setattr(layer, f"{variable}_initializer", initializer)
+        raise TypeError(f"{type(layer).__name__} has no {variable} to initialise")
 
 
 def torch_flatten(x, start_dim=0, end_dim=-1):
