@@ -615,3 +615,43 @@ def test_a_subpackage_imported_by_its_parent_is_followed_to_the_class_used(tmp_p
 
     result = torch2tf.convert(MLP(4, scale=2.0), args=(4,), kwargs={"scale": 2.0})
     assert result.passed, result.table()
+
+
+UNUSED_BRANCH_CLASS = """
+import torch
+from torch import nn
+
+
+class Odd(nn.Module):
+    def forward(self, x):
+        return torch.special.zeta(x, 2.0)
+
+
+class Net(nn.Module):
+    def __init__(self, d, odd=False):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.act = Odd() if odd else nn.Tanh()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+"""
+
+
+def test_a_failing_class_the_live_model_does_not_use_is_left_out_and_raises(tmp_path, monkeypatch):
+    (tmp_path / "unused_branch.py").write_text(UNUSED_BRANCH_CLASS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("unused_branch")
+    with pytest.raises(torch2tf.TranslationError, match="torch.special.zeta"):
+        translate_file(tmp_path / "unused_branch.py", classes=["Net"])  # static: reached
+    result = torch2tf.convert(module.Net(4), args=(4,))
+    assert result.passed, result.table()
+    (entry,) = [e for e in result.left_out if e["name"] == "Odd"]
+    assert entry["line"] == 6 and "torch.special.zeta" in entry["reason"]
+    assert "raise NotImplementedError(" in result.source
+    keras_cls = type(result.keras_model)
+    with pytest.raises(NotImplementedError, match="Odd was not translated"):
+        keras_cls(4, odd=True)
+    # a class the model uses still stops the conversion with its diagnostic
+    with pytest.raises(torch2tf.TranslationError, match="unused_branch.py:8:16"):
+        torch2tf.convert(module.Net(4, odd=True), args=(4,), kwargs={"odd": True})
