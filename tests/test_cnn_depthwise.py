@@ -164,10 +164,14 @@ def test_non_divisible_output_channels_are_refused():
 # ---- initial distributions (seeded): torch's fans are k and C*m*k; Keras's would be k*C, k*m
 
 
-def _kernels(tmp_path, init: str, c: int = 256, m: int = 1, k: int = 5):
+def _kernels(tmp_path, init: str, c: int = 256, m: int = 1, k: int = 5, variable=False):
     """(torch's, Keras's) initial depthwise weights of Conv2d(c, c*m, k, groups=c) in Keras's
-    layout, with ``init`` (an init call on self.layer.weight, or empty: the default)."""
+    layout, with ``init`` (an init call on self.layer.weight, or empty: the default);
+    ``variable``: the counts are constructor arguments (the choice is made at run time)."""
     source = block_source(f"nn.Conv2d({c}, {c * m}, {k}, groups={c})")
+    if variable:
+        conv = f"nn.Conv2d(c, out, {k}, groups=g)"
+        source = block_source(conv, f"c={c}, out={c * m}, g={c}")
     if init:
         source = source.replace("        self.act =", f"        {init}\n        self.act =")
     torch.manual_seed(0)
@@ -213,10 +217,11 @@ def test_default_initialisation_has_torchs_bounds(tmp_path):
     ],
     ids=["kaiming-fan-out", "kaiming-fan-in", "xavier", "normal"],
 )
+@pytest.mark.parametrize("variable", [False, True], ids=["literal", "variable"])
 @pytest.mark.parametrize("m", [1, 2])
-def test_init_calls_draw_torchs_distribution(tmp_path, init, std, m):
+def test_init_calls_draw_torchs_distribution(tmp_path, init, std, m, variable):
     c = 256 // m
-    torch_kernel, kernel, _ = _kernels(tmp_path, init, c=c, m=m)
+    torch_kernel, kernel, _ = _kernels(tmp_path, init, c=c, m=m, variable=variable)
     fans = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(c * m, 1, 5, 5))
     assert fans == (25, c * m * 25)
     expected = std(*fans)
@@ -366,3 +371,11 @@ def test_a_depthwise_net_trains_like_torch(tmp_path):
     assert np.max(np.abs(tf_losses - torch_losses) / np.abs(torch_losses)) < 1e-6
     assert weight_difference(model, keras_model) < 1e-6
     assert torch_losses[-5:].mean() < 0.8 * torch_losses[:5].mean()  # it learns
+
+
+def test_a_runtime_chosen_depthwise_net_exports_and_reloads(tmp_path):
+    """The .keras file keeps the chosen layer and TorchDepthwiseInit (registered)."""
+    source = block_source("nn.Conv2d(c, out, 3, padding=1, groups=g)", "c=4, out=8, g=4")
+    conversion = convert_checked(tmp_path, source, images(8))
+    exports = conversion.export(tmp_path / "out", ["keras", "savedmodel"])
+    assert exports["keras"]["passed"] and exports["savedmodel"]["passed"], exports
