@@ -147,7 +147,7 @@ def test_translations_read_like_keras():
 
 def test_a_runtime_choice_reads_as_a_commented_conditional():
     code = translate_source(block_source("nn.Conv2d(c, out, 3, groups=g)", "c=4, out=8, g=4"))
-    assert "# depthwise: DepthwiseConv2D (fast on CPU); else a grouped Conv2D" in code
+    assert "# depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D" in code
     layer = translated_layer(block_source("nn.Conv2d(c, out, 3, groups=g)", "c=4, out=8, g=4"))
     assert layer.startswith(
         "tf.keras.layers.DepthwiseConv2D(3, depth_multiplier=out // c, depthwise_initializer="
@@ -379,3 +379,31 @@ def test_a_runtime_chosen_depthwise_net_exports_and_reloads(tmp_path):
     conversion = convert_checked(tmp_path, source, images(8))
     exports = conversion.export(tmp_path / "out", ["keras", "savedmodel"])
     assert exports["keras"]["passed"] and exports["savedmodel"]["passed"], exports
+
+
+def test_an_init_loop_over_layers_made_in_init_wraps_the_depthwise_initializer():
+    """The loop read at translation (every layer made in __init__) sets each layer's
+    initializer: the depthwise one drawn with torch's fans."""
+    source = textwrap.dedent(
+        """\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pre = nn.Conv2d(3, 8, 1)
+                self.layer = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+                for m in self.modules():
+                    if isinstance(m, nn.Conv2d):
+                        nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+            def forward(self, x):
+                return self.layer(self.pre(x))
+        """
+    )
+    assert translated_layer(source) == (
+        "tf.keras.layers.DepthwiseConv2D(3, padding='same', use_bias=False, "
+        "depthwise_initializer=TorchDepthwiseInit(tf.keras.initializers.VarianceScaling(2.0, "
+        "'fan_out', 'untruncated_normal')))"
+    )

@@ -216,7 +216,7 @@ def nn_conv2d(
         [
             tf.keras.layers.ZeroPadding2D(padding),
             (
-                # depthwise: DepthwiseConv2D (fast on CPU); else a grouped Conv2D
+                # depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D
                 tf.keras.layers.DepthwiseConv2D(
                     kernel_size,
                     strides=stride,

@@ -147,7 +147,8 @@ class _Conv(LayerRule):
             )
         if depthwise is None:  # decided where the layer is made, from the values
             conv = (
-                f"(\n# depthwise: DepthwiseConv{dims}D (fast on CPU); else a grouped Conv{dims}D\n"
+                f"(\n# depthwise convs as DepthwiseConv{dims}D (fast on CPU), "
+                f"others as Conv{dims}D\n"
                 f"{conv} if {src(groups)} == {src(in_channels)} else {grouped}\n)"
             )
         if pairs is not None and any(pairs):
