@@ -73,6 +73,16 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_padded(layer, padding, dims):
+    """A conv after torch's zero padding, given as a variable: ZeroPaddingND then the conv (a
+    Keras Sequential), or the conv alone where the padding is 0 (no copy of the map)."""
+    if padding == 0 or (isinstance(padding, (tuple, list)) and not any(padding)):
+        return layer
+    zero_padding = {1: tf.keras.layers.ZeroPadding1D, 2: tf.keras.layers.ZeroPadding2D}
+    zero_padding[3] = tf.keras.layers.ZeroPadding3D
+    return tf.keras.Sequential([zero_padding[dims](padding), layer])
+
+
 def torch_default_kernel():
     """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
     return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
@@ -212,37 +222,36 @@ def nn_conv2d(
     bias=True,
 ):
     """nn.Conv2d used as a value: its constructor arguments -> the Keras layer."""
-    return tf.keras.Sequential(
-        [
-            tf.keras.layers.ZeroPadding2D(padding),
-            (
-                # depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D
-                tf.keras.layers.DepthwiseConv2D(
-                    kernel_size,
-                    strides=stride,
-                    dilation_rate=dilation,
-                    use_bias=bias,
-                    depth_multiplier=out_channels // in_channels,
-                    depthwise_initializer=TorchDepthwiseInit(torch_default_kernel()),
-                    bias_initializer=torch_default_bias(
-                        torch_fan_in(in_channels, kernel_size, groups, 2)
-                    ),
-                )
-                if groups == in_channels
-                else tf.keras.layers.Conv2D(
-                    out_channels,
-                    kernel_size,
-                    strides=stride,
-                    dilation_rate=dilation,
-                    use_bias=bias,
-                    groups=groups,
-                    kernel_initializer=torch_default_kernel(),
-                    bias_initializer=torch_default_bias(
-                        torch_fan_in(in_channels, kernel_size, groups, 2)
-                    ),
-                )
-            ),
-        ]
+    return torch_padded(
+        (
+            # depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D
+            tf.keras.layers.DepthwiseConv2D(
+                kernel_size,
+                strides=stride,
+                dilation_rate=dilation,
+                use_bias=bias,
+                depth_multiplier=out_channels // in_channels,
+                depthwise_initializer=TorchDepthwiseInit(torch_default_kernel()),
+                bias_initializer=torch_default_bias(
+                    torch_fan_in(in_channels, kernel_size, groups, 2)
+                ),
+            )
+            if groups == in_channels
+            else tf.keras.layers.Conv2D(
+                out_channels,
+                kernel_size,
+                strides=stride,
+                dilation_rate=dilation,
+                use_bias=bias,
+                groups=groups,
+                kernel_initializer=torch_default_kernel(),
+                bias_initializer=torch_default_bias(
+                    torch_fan_in(in_channels, kernel_size, groups, 2)
+                ),
+            )
+        ),
+        padding,
+        2,
     )
 
 

@@ -181,6 +181,16 @@ class TorchPixelShuffle(tf.keras.layers.Layer):
         return {**super().get_config(), "factor": self.factor, "unshuffle": self.unshuffle}
 
 
+def torch_padded(layer, padding, dims):
+    """A conv after torch's zero padding, given as a variable: ZeroPaddingND then the conv (a
+    Keras Sequential), or the conv alone where the padding is 0 (no copy of the map)."""
+    if padding == 0 or (isinstance(padding, (tuple, list)) and not any(padding)):
+        return layer
+    zero_padding = {1: tf.keras.layers.ZeroPadding1D, 2: tf.keras.layers.ZeroPadding2D}
+    zero_padding[3] = tf.keras.layers.ZeroPadding3D
+    return tf.keras.Sequential([zero_padding[dims](padding), layer])
+
+
 def torch_local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
     """torch's local_response_norm of a channels-last map: x / (k + alpha * mean of x**2 over
     ``size`` channels, zero-padded size // 2 before and (size - 1) // 2 after) ** beta; TF's

@@ -153,6 +153,8 @@ class _Conv(LayerRule):
             )
         if pairs is not None and any(pairs):
             return f"tf.keras.Sequential([TorchPad({list(pairs)!r}, {mode!r}), {conv}])"
+        if pad is not None and const(padding, None) is None:  # 0 at run time: no copy
+            return f"torch_padded({conv}, {pad}, {dims})"
         return padded(conv, pad, dims)
 
     def _depthwise(self, in_channels, out_channels, groups, name) -> bool | None:
