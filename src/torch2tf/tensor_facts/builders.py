@@ -57,6 +57,10 @@ class Builders:
     def built(self, node: ast.AST, func: ast.FunctionDef | None, cls: ast.ClassDef, depth=0):
         """The layer or module ``node`` (an expression of ``func``, a method of ``cls``) builds;
         None when it is not known statically."""
+        if isinstance(node, ast.Name) and func is not None and depth <= 8:
+            # a layer held by a local name (``final_conv = nn.Conv2d(...)``), assigned once
+            values = _assigned(func, node.id)
+            return self.built(values[0], func, cls, depth + 1) if len(values) == 1 else None
         if not isinstance(node, ast.Call) or depth > 8:
             return None
         name = _dotted(node.func) or ""
@@ -64,9 +68,9 @@ class Builders:
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":
+                if any(isinstance(a, ast.Starred) for a in node.args):
+                    return self._with_lists(node, func, cls, depth)
                 found.elements = [self.built(a, func, cls, depth + 1) for a in node.args]
-                if len(node.args) == 1 and isinstance(node.args[0], ast.Starred):
-                    return self._from_list(node, node.args[0].value, func, cls, depth)
             return found
         if name in self.classes:
             self._arguments(node, (name,), func, cls, depth)
@@ -219,6 +223,22 @@ class Builders:
                     return None
                 made.extend(call.value.elts)
         elements = [self._element(m, func, cls, depth + 1) for m in made]
+        if not elements or None in elements:
+            return None
+        return _Layer("torch.nn.Sequential", node, elements, repeated=True)
+
+    def _with_lists(self, node: ast.Call, func, cls, depth) -> _Layer | None:
+        """``nn.Sequential(first, *remaining)``: layers and starred lists, taken as one
+        Sequential repeating them (each under ``<path>.*``, each keeping the layout)."""
+        elements: list[_Layer | None] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                listed = self._from_list(node, arg.value, func, cls, depth)
+                if listed is None:
+                    return None
+                elements.extend(listed.elements)
+            else:
+                elements.append(self._element(arg, func, cls, depth + 1))
         if not elements or None in elements:
             return None
         return _Layer("torch.nn.Sequential", node, elements, repeated=True)
