@@ -25,6 +25,9 @@ class _Layer:
 
 
 MODULE = "module"
+ALTERNATIVES = "alternatives"
+"""An attribute assigned in each branch of an ``if`` of ``__init__`` (SqueezeNet's
+``features`` per version): ``elements`` holds each branch's layer, applied alike."""
 
 
 def _returned(func: ast.FunctionDef) -> list[ast.expr]:
@@ -145,7 +148,13 @@ class Builders:
             if annotated:
                 found.add(annotated)
             elif not values:
-                return self._passed(node.id, func, cls, depth)
+                passed = self._passed(node.id, func, cls, depth)
+                default = _default(func, node.id)
+                if passed is None and default is not None:
+                    # its default (``inverted_residual=InvertedResidual``): another class
+                    # passed in is checked per layer by verification, as for any module
+                    return self._value(default, func, cls, depth + 1)
+                return passed
             # a None default replaced by a layer class: ``if norm_layer is None: ...``
         return found.pop() if len(found) == 1 else None
 
@@ -317,6 +326,15 @@ class Builders:
                         bound[param] = held
             cls = parent
         return bound
+
+
+def _default(func: ast.FunctionDef, name: str) -> ast.expr | None:
+    """The default value of the parameter ``name`` of ``func``, if it has one."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip(reversed(positional), reversed(args.defaults), strict=False))
+    defaults |= {a: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d}
+    return next((d for a, d in defaults.items() if a.arg == name), None)
 
 
 def _init_of(cls: ast.ClassDef) -> ast.FunctionDef | None:
