@@ -208,7 +208,6 @@ class RuntimeLoop:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
 
-
     def _identity(self, test: cst.BaseExpression) -> str | None:
         """``m is final_conv`` (``is not``; a local layer of __init__ or ``self.<layer>``) ->
         the test on the Keras layer that torch's layer became: the layer itself, or the one a

@@ -166,6 +166,7 @@ class Layers:
     def _alternatives(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
         """An attribute assigned in each branch of an ``if`` of ``__init__``: each branch's
         layer on ``fact``, whose outputs must have one layout (sizes may differ)."""
+
         def under(inner: str) -> bool:
             return inner == path or inner.startswith(f"{path}.")
 
