@@ -107,6 +107,8 @@ class Builders:
         """Layers built by the caller and passed to a project class (``downsample``, a local
         ``nn.Sequential``), noted under the class's parameter for its own facts."""
         for name in classes:
+            if name not in self.classes:  # of another file: its facts are that file's
+                continue
             init = next(
                 (f for f in self.classes[name].body if getattr(f, "name", "") == "__init__"), None
             )
