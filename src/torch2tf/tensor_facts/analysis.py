@@ -48,7 +48,8 @@ class _Analysis(Builders):
         self.layer_names = layer_names
         self.lines = lines
         self.functions = functions or {}
-        self.function_layouts: dict[str, tuple] = {}  # (kind, rank) of each argument
+        # function -> call -> (kind, rank) of each argument, as each call passes them
+        self.function_layouts: dict[str, dict[Key, tuple]] = {}
         self.given = {}
         self.done: dict[str, ClassFacts] = {}
 

@@ -248,9 +248,11 @@ class Walk:
         ``channel_shuffle(x, groups)``): its body with the arguments' facts, its dims rewritten
         in place, which every call must then agree on: each call's layouts are noted."""
         layouts = tuple((f.kind, f.rank) for f in [*args, *keywords.values()])
-        seen = self.analysis.function_layouts.setdefault(function.name, layouts)
+        calls = self.analysis.function_layouts.setdefault(function.name, {})
+        calls[key_of(node, self.analysis.lines)] = layouts  # a pass again replaces its own
         tracked = any(f.kind in _TRACKED for f in [*args, *keywords.values()])
-        if seen != layouts and (tracked or any(k in _TRACKED for k, _ in seen)):
+        others = [seen for seen in calls.values() if seen != layouts]
+        if others and (tracked or any(k in _TRACKED for seen in others for k, _ in seen)):
             return self.error(
                 node,
                 f"{function.name} is called on tensors of another layout elsewhere: its dims "
