@@ -168,15 +168,15 @@ class Layers:
         layer on ``fact``, whose outputs must have one layout (sizes may differ)."""
 
         def under(inner: str) -> bool:
-            return inner == path or inner.startswith(f"{path}.")
+            return inner.startswith(f"{path}.")
 
         before = {k: v for k, v in self.out.layers.items() if not under(k)}
         results, branches = [], []
         for element in layer.elements:  # each branch on its own, its layers under the path
             self.out.layers = dict(before)
             results.append(self._apply(node, path, element, fact))
-            branches.append({k: v for k, v in self.out.layers.items() if under(k) and k != path})
-        self.out.layers = before
+            branches.append({k: v for k, v in self.out.layers.items() if under(k)})
+        self.out.layers = before  # the attribute's own layouts: by the caller, from the result
         for inner in dict.fromkeys(k for branch in branches for k in branch):
             # a path may be another layer in each branch: its layouts only where they agree
             # (verification permutes by layout; channel counts could be the other branch's)
