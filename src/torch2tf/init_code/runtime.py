@@ -275,8 +275,11 @@ def _padding_wrapped(source: str | None) -> bool | None:
         expr = cst.parse_expression(source)
     except cst.ParserSyntaxError:
         return None
-    if not (isinstance(expr, cst.Call) and dotted(expr.func) == "tf.keras.Sequential"):
-        return False
+    head = dotted(expr.func) if isinstance(expr, cst.Call) else None
+    if head is None:
+        return None  # a choice made at construction (`A if c else B`): not known here
+    if head != "tf.keras.Sequential":  # one layer of a class, else a helper's result
+        return False if head.rpartition(".")[2][:1].isupper() else None
     items = expr.args[0].value if expr.args else None
     if not isinstance(items, cst.List) or len(items.elements) != 2:
         return None
