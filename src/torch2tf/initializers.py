@@ -188,7 +188,9 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         facts = getattr(self.t, "facts", {})
         own = facts.get(info.node.name.value)
         passed = own is not None and "module" in own.attribute_layers.values()  # passed in
-        if not (is_modules_loop(stmt) and (info.modules or info.opaque_builders or passed)):
+        if not is_modules_loop(stmt):
+            return False
+        if not (info.modules or info.opaque_builders or passed or self._nested_modules()):
             return False
         layers = {name: f.attribute_layers for name, f in facts.items()}
         loop = RuntimeLoop(self, set(getattr(self.t, "classes", ())), layers)
@@ -197,6 +199,23 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         except Refused:
             info.removed.add(stmt)  # reported
         return True
+
+    def _nested_modules(self) -> bool:
+        """Whether __init__ builds a module class of the project inside a container
+        (``nn.Sequential(..., Fire(...))``): a loop over modules reaches its layers too."""
+        init = self.info.method("__init__")
+        is_module = getattr(self.t, "is_module_class", None)
+        if init is None or is_module is None:
+            return False
+        found = False
+
+        class Finder(cst.CSTVisitor):
+            def visit_Call(self, node: cst.Call) -> None:
+                nonlocal found
+                found = found or is_module(node.func)
+
+        init.visit(Finder())
+        return found
 
     def _conditional(self, stmt: cst.If, position: int) -> None:
         """Init calls in an ``if`` of __init__, each taken when the tensor it initialises is

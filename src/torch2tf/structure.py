@@ -175,7 +175,10 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
     _compare_shared(module, obj, path, torch_children, problems)
     keras_children = _children(obj)
     if keras_children is None:
-        count = len(getattr(obj, "layers", ()))
+        layers = list(getattr(obj, "layers", ()))
+        if not torch_children and [type(layer).__name__ for layer in layers] == ["Identity"]:
+            layers = []  # torch's empty Sequential: the Identity makes Keras's callable
+        count = len(layers)
         if isinstance(module, torch.nn.Sequential) and count > len(torch_children):
             problems.append(
                 f"{where}: torch holds {len(torch_children)} layers, Keras {count}: the last "

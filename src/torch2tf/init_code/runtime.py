@@ -156,6 +156,18 @@ class RuntimeLoop:
         return ".".join(parts[:-1]), variables.pop()
 
     def _statement(self, stmt: cst.BaseStatement, types: set[str]) -> list[str]:
+        identity = self._identity(stmt.test) if isinstance(stmt, cst.If) else None
+        if identity is not None:  # if m is final_conv: ... else: ...
+            lines = [f"if {identity}:"]
+            for child in stmt.body.body:
+                lines += ["    " + line for line in self._statement(child, types)]
+            if isinstance(stmt.orelse, cst.If):
+                self.reader._refuse(stmt.orelse, "an elif after an identity test in an init loop")
+            if stmt.orelse is not None:
+                lines.append("else:")
+                for child in stmt.orelse.body.body:
+                    lines += ["    " + line for line in self._statement(child, types)]
+            return lines
         if isinstance(stmt, cst.If) and stmt.orelse is None:  # if m.bias is not None:
             test = self._not_none(stmt.test, types)
             body: list[str] = []
@@ -196,6 +208,86 @@ class RuntimeLoop:
         except Unsupported as err:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
+
+    def _identity(self, test: cst.BaseExpression) -> str | None:
+        """``m is final_conv`` (``is not``; a local layer of __init__ or ``self.<layer>``) ->
+        the test on the Keras layer that torch's layer became: the layer itself, or the one a
+        padding wrapper holds (``tf.keras.Sequential([ZeroPadding2D(p), Conv2D(...)])``)."""
+        if not (
+            isinstance(test, cst.Comparison)
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, (cst.Is, cst.IsNot))
+            and dotted(test.left) == self.var
+        ):
+            return None
+        other = test.comparisons[0].comparator
+        name = dotted(other) or ""
+        if name == "None":
+            return None
+        call = self._made(name)
+        if call is None:
+            self.reader._refuse(
+                other, f"{code_of(other)} is not a layer __init__ builds once, by name"
+            )
+        qualified = self.imports.qualify(call.func)
+        source = self._keras_source(call, qualified)
+        wrapped = _padding_wrapped(source)
+        if wrapped is None:
+            self.reader._refuse(
+                other, f"which Keras layer {code_of(other)} is in the loop is not known"
+            )
+        keyword = "is" if isinstance(test.comparisons[0].operator, cst.Is) else "is not"
+        return f"{self.var} {keyword} {name}{'.layers[-1]' if wrapped else ''}"
+
+    def _made(self, name: str) -> cst.Call | None:
+        """The torch layer construction a local name or ``self.<attr>`` of __init__ holds,
+        when it is assigned once."""
+        init = self.reader.info.method("__init__")
+        values: list[cst.BaseExpression] = []
+
+        class Finder(cst.CSTVisitor):
+            def visit_Assign(self, node: cst.Assign) -> None:
+                if any(dotted(t.target) == name for t in node.targets):
+                    values.append(node.value)
+
+        if init is not None:
+            init.visit(Finder())
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        return values[0] if self.imports.qualify(values[0].func) in rules.LAYERS else None
+
+    def _keras_source(self, call: cst.Call, qualified: str) -> str | None:
+        try:
+            positional = [Arg(code_of(a.value)) for a in call.args if a.keyword is None]
+            keywords = {a.keyword.value: Arg(code_of(a.value)) for a in call.args if a.keyword}
+            keras = rules.LAYERS[qualified]().keras
+            bound = bind(keras, positional, keywords)
+            return keras(*bound.args, **bound.kwargs)
+        except (TypeError, Unsupported):
+            return None  # reported where the layer is translated
+
+
+def _padding_wrapped(source: str | None) -> bool | None:
+    """Whether a layer rule's Keras source is a padding layer then the layer, in a
+    Sequential (False: one layer; None: another form, whose layer is not known)."""
+    if source is None:
+        return None
+    try:
+        expr = cst.parse_expression(source)
+    except cst.ParserSyntaxError:
+        return None
+    head = dotted(expr.func) if isinstance(expr, cst.Call) else None
+    if head is None:
+        return None  # a choice made at construction (`A if c else B`): not known here
+    if head != "tf.keras.Sequential":  # one layer of a class, else a helper's result
+        return False if head.rpartition(".")[2][:1].isupper() else None
+    items = expr.args[0].value if expr.args else None
+    if not isinstance(items, cst.List) or len(items.elements) != 2:
+        return None
+    first = items.elements[0].value
+    head = dotted(first.func) if isinstance(first, cst.Call) else ""
+    padding = ("tf.keras.layers.ZeroPadding", "TorchPadding")
+    return True if head and head.startswith(padding) else None
 
 
 def _literal(node: cst.BaseExpression) -> float | None:

@@ -25,6 +25,8 @@ class Sequential(LayerRule):
                 "bias_initializer=torch_default_bias(4)), tf.keras.layers.Activation('tanh')])"
             ),
         ),
+        # torch's empty Sequential returns its input; Keras's cannot be called
+        ("nn.Sequential()", "tf.keras.Sequential([tf.keras.layers.Identity()])"),
     )
     takes_training = True
 
@@ -32,6 +34,8 @@ class Sequential(LayerRule):
         return True  # a Keras Sequential built on 2-D input refuses any other rank
 
     def keras(self, *args):
+        if not args:  # torch's returns its input; a Keras Sequential without layers fails
+            return "tf.keras.Sequential([tf.keras.layers.Identity()])"
         if len(args) == 1 and src(args[0]).startswith(("OrderedDict(", "collections.OrderedDict(")):
             try:
                 return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"

@@ -6,8 +6,9 @@ import ast
 from collections.abc import Callable
 from dataclasses import replace
 
+from torch2tf.tensor_facts.attributes import setattr_calls
 from torch2tf.tensor_facts.axes import Axes
-from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
+from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
@@ -47,6 +48,8 @@ class _Analysis(Builders):
         self.layer_names = layer_names
         self.lines = lines
         self.functions = functions or {}
+        # function -> call -> (kind, rank) of each argument, as each call passes them
+        self.function_layouts: dict[str, dict[Key, tuple]] = {}
         self.given = {}
         self.done: dict[str, ClassFacts] = {}
 
@@ -74,6 +77,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         self.inlined: set[int] = set()  # methods being walked (called from forward)
         init = methods.get("__init__")
         passed = _module_parameters(init) if init else set()
+        built: dict[str, list[_Layer]] = {}
         for node in ast.walk(init) if init else ():
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
                 continue
@@ -81,14 +85,25 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             if attr is None:
                 continue
             found = analysis.built(node.value, init, cls)
-            if found is not None and found.qualified == MODULE and len(found.classes) == 1:
-                self.modules[attr] = found.classes[0]
-            elif found is not None:
-                self.layers[attr] = found
-            elif isinstance(node.value, ast.Name) and node.value.id in passed:
+            if found is None and isinstance(node.value, ast.Name) and node.value.id in passed:
                 given = list(analysis.given.get((cls.name, node.value.id), {}).values())
                 # a module passed in: the one layer its callers build, if that is known
-                self.layers[attr] = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
+                found = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
+            if found is not None:
+                built.setdefault(attr, []).append(found)
+        for call, names in setattr_calls(init) if init else ():
+            found = analysis.built(call.args[2], init, cls)
+            for attr in names or () if found is not None else ():
+                built.setdefault(attr, []).append(found)
+        for attr, found_all in built.items():
+            if len(found_all) > 1:  # assigned in each branch of an if: each one's facts
+                self.layers[attr] = _Layer(ALTERNATIVES, found_all[0].call, list(found_all))
+                continue
+            found = found_all[0]
+            if found.qualified == MODULE and len(found.classes) == 1:
+                self.modules[attr] = found.classes[0]
+            else:
+                self.layers[attr] = found
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
         line, column = key_of(node, self.analysis.lines)[:2]
@@ -97,7 +112,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
 
     def run(self) -> ClassFacts:
         forward = self.methods.get("forward")
-        attributes = {a: layer.qualified for a, layer in self.layers.items()}
+        attributes = {a: _held(layer) for a, layer in self.layers.items()}
         if forward is None:
             self.out.attribute_layers = attributes
             layers = self.analysis.sequential_layers(self.cls)
@@ -187,7 +202,11 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         return PLAIN_FACT
 
     def _layer_input(self, layer: _Layer | None) -> Fact:
-        """The layout ``layer`` takes: that of its first layer, for a Sequential."""
+        """The layout ``layer`` takes: that of its first layer, for a Sequential (of the
+        first branch's layer that takes a map, for one assigned in each branch of an if)."""
+        if layer is not None and layer.qualified == ALTERNATIVES:
+            taken = [self._layer_input(e) for e in layer.elements]
+            return next((f for f in taken if f.kind == MAP), taken[0])
         while layer is not None and layer.qualified == "torch.nn.Sequential":
             layer = layer.elements[0] if layer.elements else None
         if layer is not None and layer.qualified == MODULE and layer.classes:
@@ -253,6 +272,14 @@ def file_analysis(
                 if isinstance(node, ast.Assign) and _self_attr(node.targets[0]) is not None:
                     analysis.built(node.value, init, cls)
     return analysis
+
+
+def _held(layer: _Layer) -> str:
+    """The torch layer an attribute holds: the one of every branch that assigns it."""
+    if layer.qualified != ALTERNATIVES:
+        return layer.qualified
+    held = {_held(e) for e in layer.elements if e is not None}
+    return held.pop() if len(held) == 1 else ALTERNATIVES
 
 
 def _module_parameters(init: ast.FunctionDef) -> set[str]:

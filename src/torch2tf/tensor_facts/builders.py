@@ -25,6 +25,9 @@ class _Layer:
 
 
 MODULE = "module"
+ALTERNATIVES = "alternatives"
+"""An attribute assigned in each branch of an ``if`` of ``__init__`` (SqueezeNet's
+``features`` per version): ``elements`` holds each branch's layer, applied alike."""
 
 
 def _returned(func: ast.FunctionDef) -> list[ast.expr]:
@@ -57,6 +60,10 @@ class Builders:
     def built(self, node: ast.AST, func: ast.FunctionDef | None, cls: ast.ClassDef, depth=0):
         """The layer or module ``node`` (an expression of ``func``, a method of ``cls``) builds;
         None when it is not known statically."""
+        if isinstance(node, ast.Name) and func is not None and depth <= 8:
+            # a layer held by a local name (``final_conv = nn.Conv2d(...)``), assigned once
+            values = _assigned(func, node.id)
+            return self.built(values[0], func, cls, depth + 1) if len(values) == 1 else None
         if not isinstance(node, ast.Call) or depth > 8:
             return None
         name = _dotted(node.func) or ""
@@ -64,9 +71,9 @@ class Builders:
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":
+                if any(isinstance(a, ast.Starred) for a in node.args):
+                    return self._with_lists(node, func, cls, depth)
                 found.elements = [self.built(a, func, cls, depth + 1) for a in node.args]
-                if len(node.args) == 1 and isinstance(node.args[0], ast.Starred):
-                    return self._from_list(node, node.args[0].value, func, cls, depth)
             return found
         if name in self.classes:
             self._arguments(node, (name,), func, cls, depth)
@@ -100,6 +107,8 @@ class Builders:
         """Layers built by the caller and passed to a project class (``downsample``, a local
         ``nn.Sequential``), noted under the class's parameter for its own facts."""
         for name in classes:
+            if name not in self.classes:  # of another file: its facts are that file's
+                continue
             init = next(
                 (f for f in self.classes[name].body if getattr(f, "name", "") == "__init__"), None
             )
@@ -141,7 +150,13 @@ class Builders:
             if annotated:
                 found.add(annotated)
             elif not values:
-                return self._passed(node.id, func, cls, depth)
+                passed = self._passed(node.id, func, cls, depth)
+                default = _default(func, node.id)
+                if passed is None and default is not None:
+                    # its default (``inverted_residual=InvertedResidual``): another class
+                    # passed in is checked per layer by verification, as for any module
+                    return self._value(default, func, cls, depth + 1)
+                return passed
             # a None default replaced by a layer class: ``if norm_layer is None: ...``
         return found.pop() if len(found) == 1 else None
 
@@ -223,6 +238,22 @@ class Builders:
             return None
         return _Layer("torch.nn.Sequential", node, elements, repeated=True)
 
+    def _with_lists(self, node: ast.Call, func, cls, depth) -> _Layer | None:
+        """``nn.Sequential(first, *remaining)``: layers and starred lists, taken as one
+        Sequential repeating them (each under ``<path>.*``, each keeping the layout)."""
+        elements: list[_Layer | None] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                listed = self._from_list(node, arg.value, func, cls, depth)
+                if listed is None:
+                    return None
+                elements.extend(listed.elements)
+            else:
+                elements.append(self._element(arg, func, cls, depth + 1))
+        if not elements or None in elements:
+            return None
+        return _Layer("torch.nn.Sequential", node, elements, repeated=True)
+
     def _element(self, node: ast.AST, func, cls, depth) -> _Layer | None:
         """A layer of a list: built as :meth:`built` knows, or by a layer class the caller
         passes in (``norm_layer(channels)``), then taken like a module passed in: to keep a
@@ -297,6 +328,15 @@ class Builders:
                         bound[param] = held
             cls = parent
         return bound
+
+
+def _default(func: ast.FunctionDef, name: str) -> ast.expr | None:
+    """The default value of the parameter ``name`` of ``func``, if it has one."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip(reversed(positional), reversed(args.defaults), strict=False))
+    defaults |= {a: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d}
+    return next((d for a, d in defaults.items() if a.arg == name), None)
 
 
 def _init_of(cls: ast.ClassDef) -> ast.FunctionDef | None:

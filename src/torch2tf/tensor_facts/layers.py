@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from torch2tf.tensor_facts.builders import MODULE, _Layer
+from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
 from torch2tf.tensor_facts.records import (
     FLAT,
@@ -57,6 +57,8 @@ class Layers:
             return UNKNOWN_FACT
         if qualified == MODULE:
             return self._candidates(node, path, layer.classes, fact)
+        if qualified == ALTERNATIVES:
+            return self._alternatives(node, path, layer, fact)
         if layer.repeated:
             return self._repeated(node, path, layer, fact)
         if qualified in _CONVS or qualified in _MAP_LAYERS:
@@ -160,6 +162,47 @@ class Layers:
             )
         same = all(r == first for r in results)
         return first if same else Fact(first.kind, first.rank)
+
+    def _alternatives(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
+        """An attribute assigned in each branch of an ``if`` of ``__init__``: each branch's
+        layer on ``fact``, whose outputs must have one layout (sizes may differ)."""
+
+        def under(inner: str) -> bool:
+            return inner.startswith(f"{path}.")
+
+        before = {k: v for k, v in self.out.layers.items() if not under(k)}
+        results, branches = [], []
+        for element in layer.elements:  # each branch on its own, its layers under the path
+            self.out.layers = dict(before)
+            results.append(self._apply(node, path, element, fact))
+            branches.append({k: v for k, v in self.out.layers.items() if under(k)})
+        self.out.layers = before  # the attribute's own layouts: by the caller, from the result
+        for inner in dict.fromkeys(k for branch in branches for k in branch):
+            # a path may be another layer in each branch: its layouts only where they agree
+            # (verification permutes by layout; channel counts could be the other branch's)
+            taken = [[(f.kind, f.rank) for f in b[inner]] for b in branches if inner in b]
+            if all(t == taken[0] for t in taken):
+                facts = next(b[inner] for b in branches if inner in b)
+                self.out.layers[inner] = tuple(Fact(f.kind, f.rank) for f in facts)
+        first = results[0]
+        if any(r.kind == UNKNOWN for r in results):
+            return UNKNOWN_FACT
+        if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):
+            return self.error(
+                node, f"self.{path} is assigned in branches whose layers give other layouts"
+            )
+        if all(r == first for r in results):
+            return first
+        channels = {r.channels for r in results}
+        sources = {r.channels_from for r in results}
+        spatial = {r.spatial for r in results}
+        return Fact(
+            first.kind,
+            first.rank,
+            channels.pop() if len(channels) == 1 else None,
+            sources.pop() if len(sources) == 1 else None,
+            spatial.pop() if len(spatial) == 1 else None,
+        )
 
     def _repeated(self, node: ast.Call, path: str, layer: _Layer, fact: Fact) -> Fact:
         """A Sequential of a list built in a loop: its layers, each any number of times, must

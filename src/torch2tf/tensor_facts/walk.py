@@ -49,6 +49,10 @@ class Walk:
                     self._block(stmt.orelse, branches[1]),
                 ]
                 for name in set(branches[0]) | set(branches[1]):
+                    if name not in env and not all(name in b for b in branches):
+                        # bound in one branch only: the other cannot use it after the if
+                        env[name] = next(b[name] for b in branches if name in b)
+                        continue
                     a, b = branches[0].get(name, PLAIN_FACT), branches[1].get(name, PLAIN_FACT)
                     env[name] = self._merged(stmt, name, a, b)
                 returned = next((r for r in results if r is not None), returned)
@@ -197,6 +201,9 @@ class Walk:
             return self._module(node, attr, first)
         if attr in self.methods and id(self.methods[attr]) not in self.inlined:
             return self._inline(self.methods[attr], args, keywords)
+        function = self.analysis.functions.get(func.id) if isinstance(func, ast.Name) else None
+        if function is not None and id(function) not in self.inlined:
+            return self._function_call(node, function, args, keywords)
         if qualified is not None:
             return self._function(node, qualified, args, keywords)
         if isinstance(func, ast.Attribute) and attr is None:
@@ -236,9 +243,29 @@ class Walk:
         self.origins[key] = as_map
         return replace(PLAIN_FACT, origin=key)
 
-    def _inline(self, method: ast.FunctionDef, args: list[Fact], keywords: dict) -> Fact:
+    def _function_call(self, node: ast.Call, function: ast.FunctionDef, args, keywords) -> Fact:
+        """A module-level function of the file called on a map (ShuffleNet's
+        ``channel_shuffle(x, groups)``): its body with the arguments' facts, its dims rewritten
+        in place, which every call must then agree on: each call's layouts are noted."""
+        layouts = tuple((f.kind, f.rank) for f in [*args, *keywords.values()])
+        calls = self.analysis.function_layouts.setdefault(function.name, {})
+        calls[key_of(node, self.analysis.lines)] = layouts  # a pass again replaces its own
+        tracked = any(f.kind in _TRACKED for f in [*args, *keywords.values()])
+        others = [seen for seen in calls.values() if seen != layouts]
+        if others and (tracked or any(k in _TRACKED for seen in others for k, _ in seen)):
+            return self.error(
+                node,
+                f"{function.name} is called on tensors of another layout elsewhere: its dims "
+                "would be rewritten for each",
+                "call it on feature maps of one rank only",
+            )
+        if not tracked:
+            return PLAIN_FACT
+        return self._inline(function, args, keywords, skip=0)
+
+    def _inline(self, method: ast.FunctionDef, args: list[Fact], keywords: dict, skip=1) -> Fact:
         """A method of the class called from forward(): its body with the arguments' facts."""
-        params = [a.arg for a in method.args.args][1:]
+        params = [a.arg for a in method.args.args][skip:]
         env = dict(zip(params, args, strict=False))
         env.update({k: v for k, v in keywords.items() if k in params})
         self.inlined.add(id(method))
