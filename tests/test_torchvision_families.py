@@ -20,7 +20,7 @@ import torch2tf
 from torch2tf import TranslationError
 
 torchvision = import_torchvision()
-from torchvision.models import mobilenetv2, vgg  # noqa: E402
+from torchvision.models import densenet, mobilenetv2, vgg  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -116,6 +116,62 @@ def test_vgg11_bn_from_its_factory_converts_and_verifies_per_layer() -> None:
     assert result.flattened_rows == {"classifier.0": 512}
 
 
+@pytest.fixture(scope="module")
+def densenet_source() -> str:
+    return torch2tf.translate_file(Path(densenet.__file__), classes=["DenseNet"])
+
+
+def test_densenet_translates_to_readable_keras(densenet_source: str) -> None:
+    """A ModuleDict subclass, add_module in loops, layers assigned to a Sequential subclass,
+    a method taking a list of maps, TorchScript's overloads and checkpointing."""
+    code = densenet_source
+    flat = re.sub(r"\s+", " ", code)
+    assert "class _DenseBlock(TorchModuleDict):" in code
+    assert "class _Transition(tf.keras.Sequential):" in code
+    assert "torch_add_module(self, \"denselayer%d\" % (i + 1), layer)" in code
+    assert "torch_add_module( self, \"norm\", TorchBatchNorm(" in flat  # run in order
+    assert 'torch_add_module(self.features, "denseblock%d" % (i + 1), block)' in code
+    assert "tf.concat(inputs, axis=3)" in code and "tf.concat(features, axis=3)" in code
+    assert "new_features = layer(features, training=training)" in code
+    assert "for name, layer in self.items():" in code
+    assert code.count("def call(self, input:") == 1  # @_overload_method declarations gone
+    assert "torch.jit" not in code and "@torch" not in code and "_overload" not in code
+    assert "return closure(*input)" in code  # checkpoint(f, *args): the same values
+    assert "if False:" in code  # torch.jit.is_scripting()
+    assert "torch_requires_grad(tensor)" in code  # memory_efficient=True: refused if reached
+    assert "out = tf.nn.relu(features)" in code  # inplace=True on its last use
+    assert "for m in torch_modules(self):" in code  # the init loop reaches the blocks
+    assert "tf.transpose" not in code
+
+
+def test_densenet_small_config_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = densenet.DenseNet(
+            growth_rate=8, block_config=(2, 2), num_init_features=16, num_classes=10
+        )
+    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 40)
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {  # each dense layer checked on its list of maps, each block on its map
+        "features.denseblock1.denselayer2",
+        "features.denseblock2",
+        "features.transition1.conv",
+        "features.norm5",
+        "classifier",
+    } <= paths
+
+
+@pytest.mark.slow  # about 3 minutes on 2 busy cores
+def test_densenet121_from_its_factory_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = densenet.densenet121(num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 360, deep=("features",))
+    assert "features.denseblock4.denselayer16.conv2" in {c.layer for c in result.checks[0].layers}
+
+
 # Families that do not translate yet, each with the first problem translate reports.
 NOT_YET = {
     "squeezenet:SqueezeNet": "squeezenet.py:43: self.features is assigned in each branch of "
@@ -124,10 +180,6 @@ NOT_YET = {
     "shufflenetv2:ShuffleNetV2": "shufflenetv2.py:60: branch1 built only `if self.stride > 1` "
     "(nn.Sequential() otherwise) and called inside torch.cat; channel_shuffle, a module-level "
     "function, receives the map (:157)",
-    "densenet:DenseNet": "densenet.py:36: _DenseLayer's layers applied in bn_function, a "
-    "method taking a list of maps; torch.utils.checkpoint, torch.jit (:59-83); "
-    "_DenseBlock(nn.ModuleDict) (:96); _Transition(nn.Sequential) assigns its layers as "
-    "attributes (:127)",
     "mnasnet:MNASNet": "mnasnet.py:139: _stack returns nn.Sequential(first, *remaining), a "
     "layer and a starred list, whose layers the facts do not follow",
     "efficientnet:EfficientNet": "efficientnet.py:167: the map goes to StochasticDepth "
