@@ -63,6 +63,21 @@ def test_sequential_subclasses_convert_and_verify(tmp_path: Path, monkeypatch) -
     assert "super().__init__(layers)" in result.source
 
 
+def test_sequential_attributes_run_in_order(tmp_path: Path, monkeypatch) -> None:
+    """The golden case sequential_attributes: layers assigned to an nn.Sequential subclass
+    are added to the Keras Sequential in torch's order, under their names."""
+    case = Path(__file__).parent / "cases" / "sequential_attributes.py"
+    source = case.read_text(encoding="utf-8").partition("\n# output\n")[0]
+    (tmp_path / "sequential_attributes_model.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("sequential_attributes_model")
+    torch.manual_seed(0)
+    model = module.Transition(4, 6)
+    result = torch2tf.convert(model, args=[4, 6], inputs=sample(2, 4, 8, 8), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 2)
+    assert [layer.name for layer in result.keras_model.layers] == ["norm", "conv"]
+
+
 @pytest.fixture(scope="module")
 def mobilenet_v2_source() -> str:
     return torch2tf.translate_file(Path(mobilenetv2.__file__), classes=["MobileNetV2"])
@@ -162,13 +177,15 @@ def test_densenet_small_config_converts_and_verifies_per_layer() -> None:
     } <= paths
 
 
-@pytest.mark.slow  # about 3 minutes on 2 busy cores
+@pytest.mark.slow  # about 2 minutes on 2 busy cores
 def test_densenet121_from_its_factory_converts_and_verifies_per_layer() -> None:
+    """The issue's deep-net figure, 1e-4 absolute in float32 (as ResNet-50's); 64x64 leaves
+    denseblock4's train-mode BatchNorms 2x2x2 values each (32x32: one pixel, two values)."""
     torch.manual_seed(0)
     with torch2tf.recording():
         model = densenet.densenet121(num_classes=10)
-    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
-    _assert_verified(result, 360, deep=("features",))
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=1e-4, rtol=0)
+    _assert_verified(result, 360)
     assert "features.denseblock4.denselayer16.conv2" in {c.layer for c in result.checks[0].layers}
 
 
