@@ -143,8 +143,8 @@ def test_densenet_translates_to_readable_keras(densenet_source: str) -> None:
     flat = re.sub(r"\s+", " ", code)
     assert "class _DenseBlock(TorchModuleDict):" in code
     assert "class _Transition(tf.keras.Sequential):" in code
-    assert "torch_add_module(self, \"denselayer%d\" % (i + 1), layer)" in code
-    assert "torch_add_module( self, \"norm\", TorchBatchNorm(" in flat  # run in order
+    assert 'torch_add_module(self, "denselayer%d" % (i + 1), layer)' in code
+    assert 'torch_add_module( self, "norm", TorchBatchNorm(' in flat  # run in order
     assert 'torch_add_module(self.features, "denseblock%d" % (i + 1), block)' in code
     assert "tf.concat(inputs, axis=3)" in code and "tf.concat(features, axis=3)" in code
     assert "new_features = layer(features, training=training)" in code

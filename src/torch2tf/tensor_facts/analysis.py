@@ -11,7 +11,7 @@ from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer, added_modul
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
-from torch2tf.tensor_facts.project import project_class
+from torch2tf.tensor_facts.project import is_project_class, project_class
 from torch2tf.tensor_facts.records import (
     MAP,
     PLAIN,
@@ -48,6 +48,7 @@ class _Analysis(Builders):
         self.lines = lines
         self.functions = functions or {}
         self.given = {}
+        self.given_held = {}
         self.done: dict[str, ClassFacts] = {}
         self.done_given: dict[tuple, ClassFacts] = {}
 
@@ -88,7 +89,7 @@ class _Analysis(Builders):
 class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
     def __init__(self, analysis: _Analysis, cls: ast.ClassDef, given: Fact | None = None) -> None:
         self.analysis = analysis
-        self.given = given  # the first input's fact, where a caller's decides it
+        self.given_input = given  # the first input's fact, where a caller's decides it
         self.cls = cls
         self.out = ClassFacts()
         self.layers: dict[str, _Layer] = {}
@@ -109,6 +110,10 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
                 self.modules[attr] = found.classes[0]
             elif found is not None:
                 self.layers[attr] = found
+            elif _calls_parameter(node.value, init):
+                # a layer class passed in (activation()): taken, like a module passed in,
+                # to keep a map's layout, which verification checks per layer
+                self.layers[attr] = _Layer(MODULE, node.value)
             elif isinstance(node.value, ast.Name) and node.value.id in passed:
                 given = list(analysis.given.get((cls.name, node.value.id), {}).values())
                 # a module passed in: the one layer its callers build, if that is known
@@ -137,6 +142,11 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             if layers is not None:  # a Sequential subclass: its layers in order
                 self.out.inputs = {"input": self._layer_input(layers)}
                 self.out.output = self._elements(layers, self.out.inputs["input"])
+            base = _other_file_base(self.cls, self.analysis.qualify)
+            if layers is None and base is not None:  # SimpleStemIN(Conv2dNormActivation)
+                inner = self.analysis.facts(base)
+                self.out.inputs, self.out.output = dict(inner.inputs), inner.output
+                self.out.layers = dict(inner.layers)
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
@@ -147,8 +157,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             self.wanted: set[Key] = set()
             self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
             env = {p: self._input_fact(forward, p) for p in params}
-            if self.given is not None and params:
-                env[params[0]] = self.given
+            if self.given_input is not None and params:
+                env[params[0]] = self.given_input
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
             if self.wanted <= self.as_maps:
@@ -342,3 +352,18 @@ def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:
         if isinstance(value, ast.Name) and value.id in names and isinstance(target, ast.Name):
             names.add(target.id)
     return names - {param}
+
+
+def _calls_parameter(node: ast.AST, init: ast.FunctionDef | None) -> bool:
+    """``activation()``: a call of a parameter of ``__init__`` (a layer class passed in)."""
+    if init is None or not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return False
+    args = init.args
+    return node.func.id in {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+
+
+def _other_file_base(cls: ast.ClassDef, qualify) -> str | None:
+    """The one base class of ``cls`` that is a project class of another file, if any."""
+    found = [qualify(_dotted(b) or "") for b in cls.bases]
+    found = [q for q in found if is_project_class(q)]
+    return found[0] if len(found) == 1 and len(cls.bases) == 1 else None

@@ -60,6 +60,7 @@ class Builders:
     functions: dict[str, ast.FunctionDef]
     layer_names: set[str]
     given: dict[tuple[str, str], dict[int, _Layer]]  # (class, parameter) -> layers passed
+    given_held: dict[tuple[str, str], set]  # (class, parameter) -> project classes passed
     bound: dict[str, object] = {}  # while reading a Sequential subclass: see _bindings
 
     def qualify(self, name: str) -> str | None:
@@ -171,6 +172,9 @@ class Builders:
             for param, value in pairs:
                 if not isinstance(value, ast.Name):
                     continue
+                held = self._held(value, func, cls, depth + 1)
+                if isinstance(held, tuple):  # a project class passed as block=Block
+                    self.given_held.setdefault((name, param), set()).add(held)
                 made = [self.built(v, func, cls, depth + 1) for v in _assigned(func, value.id)]
                 made = [m for m in made if m is not None and m.qualified != MODULE]
                 if len(made) == 1:
@@ -192,6 +196,9 @@ class Builders:
             return None
         if node.id in self.bound:  # a layer class a subclass passes to super().__init__
             return self.bound[node.id]
+        passed = self.given_held.get((cls.name, node.id), set())
+        if len(passed) == 1 and func.name == "__init__":  # the classes every caller passes
+            return next(iter(passed))
         args = func.args
         params = {a.arg: a for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         values = _assigned(func, node.id)
@@ -330,6 +337,12 @@ class Builders:
                 return found
             if len(args) == 1 and isinstance(args[0], ast.Starred):
                 return self._from_list(call, args[0].value, init, base, 0)
+            pairs = _keyed(init, args[0]) if len(args) == 1 else None
+            if pairs is not None:  # super().__init__(layers), layers["a"] = ... before
+                found = _Layer("torch.nn.Sequential", call)
+                for key, value in pairs:
+                    found.add(key, self.added(value, init, base, 1))
+                return found
             elements = [self._element(a, init, base, 1) for a in args]
             if None in elements or any(isinstance(a, ast.Starred) for a in args):
                 return None
@@ -425,3 +438,32 @@ def held_in_order(init: ast.FunctionDef) -> list[tuple[str, ast.expr, bool]]:
     found += [(node, key, value, True) for node, owner, key, value in _added(init) if not owner]
     found.sort(key=lambda f: (f[0].lineno, f[0].col_offset))
     return [(key, value, module) for _, key, value, module in found]
+
+
+def _keyed(func: ast.FunctionDef, node: ast.AST) -> list[tuple[str, ast.expr]] | None:
+    """``layers = OrderedDict()`` (or ``{}``) then ``layers["a"] = <layer>`` in ``func``:
+    the (key, layer) pairs in source order (those under an ``if`` too: each is followed)."""
+    if not isinstance(node, ast.Name):
+        return None
+    starts = _assigned(func, node.id)
+    empty = [
+        v
+        for v in starts
+        if (isinstance(v, ast.Dict) and not v.keys)
+        or (isinstance(v, ast.Call) and _dotted(v.func) in _ORDERED and not v.args)
+    ]
+    if len(starts) != 1 or len(empty) != 1:
+        return None
+    found = []
+    for stmt in ast.walk(func):
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            continue
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript) and _dotted(target.value) == node.id:
+            key = target.slice.value if isinstance(target.slice, ast.Constant) else None
+            found.append((stmt, key if isinstance(key, str) else "*", stmt.value))
+    found.sort(key=lambda f: (f[0].lineno, f[0].col_offset))
+    return [(key, value) for _, key, value in found]
+
+
+_ORDERED = ("OrderedDict", "collections.OrderedDict")

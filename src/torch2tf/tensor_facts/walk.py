@@ -270,7 +270,10 @@ class Walk:
         if attr is not None and attr in self.layers:
             return self._apply(node, attr, self.layers[attr], first)
         if attr is not None and attr in self.modules:
-            return self._module(node, attr, first)
+            result = self._module(node, attr, first)
+            if (first.is_map or result.is_map) and attr not in self.out.layers:
+                self.out.layers[attr] = (first, result)  # the module's own check
+            return result
         if attr in self.methods and id(self.methods[attr]) not in self.inlined:
             return self._inline(self.methods[attr], args, keywords, node.args)
         if qualified is not None:

@@ -43,6 +43,9 @@ class CallRewrite(RewriteBase):
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
         if self._is_sequential_init(original):
+            if self._ordered_argument(original):  # super().__init__(layers), an OrderedDict
+                named = f"torch_named_layers({code_of(updated.args[0].value)})"
+                return updated.with_changes(args=[cst.Arg(cst.parse_expression(named))])
             return _layers_as_one_list(updated)
         if dotted(original.func) == "getattr":
             return self._getattr(original, updated)
@@ -184,6 +187,40 @@ class CallRewrite(RewriteBase):
             if found is not None:
                 return found
         return None
+
+    def _ordered_argument(self, call: cst.Call) -> bool:
+        """Whether the one argument of ``call`` is an OrderedDict (or dict) of layers: built
+        in place, or a local name of the function assigned one."""
+        if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+            return False
+        value = call.args[0].value
+        ordered = ("collections.OrderedDict", "OrderedDict", "dict")
+
+        def is_dict(node: cst.BaseExpression) -> bool:
+            made = isinstance(node, cst.Call) and (
+                self.imports.qualify(node.func) in ordered or dotted(node.func) in ordered
+            )
+            return made or isinstance(node, cst.Dict)
+
+        if not isinstance(value, cst.Name):
+            return is_dict(value)
+        func = self.parents.get(call)
+        while func is not None and not isinstance(func, cst.FunctionDef):
+            func = self.parents.get(func)
+        found = []
+
+        class Assigns(cst.CSTVisitor):
+            def visit_Assign(self, assign: cst.Assign) -> None:
+                if [dotted(t.target) for t in assign.targets] == [value.value]:
+                    found.append(is_dict(assign.value))
+
+            def visit_AnnAssign(self, assign: cst.AnnAssign) -> None:
+                if dotted(assign.target) == value.value and assign.value is not None:
+                    found.append(is_dict(assign.value))
+
+        if func is not None:
+            func.visit(Assigns())
+        return bool(found) and all(found)
 
     def _loop_module(self, call: cst.Call) -> bool:
         """Whether ``call`` calls the variable of a loop over the modules of ``self``."""
