@@ -20,7 +20,7 @@ import torch2tf
 from torch2tf import TranslationError
 
 torchvision = import_torchvision()
-from torchvision.models import densenet, mobilenetv2, vgg  # noqa: E402
+from torchvision.models import densenet, mobilenetv2, regnet, vgg  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -29,17 +29,21 @@ def sample(*shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(0))
 
 
-def _assert_verified(result, min_layers: int, deep: tuple[str, ...] = ()) -> None:
+def _assert_verified(
+    result, min_layers: int, deep: tuple[str, ...] = (), deep_atol: float = 5e-4
+) -> None:
     """Every layer within the project's tolerance, but the ``deep`` containers in train mode:
     their check runs the whole depth from torch's input, float32 errors growing through each
-    train-mode BatchNorm (float64 keeps them at 1e-12); those within 5e-4."""
+    train-mode BatchNorm (float64 keeps them at 1e-12); those within ``deep_atol``."""
     assert [c.mode for c in result.checks] == ["eval", "train"]
     for check in result.checks:
         failed = [
             layer.__dict__
             for layer in check.layers
             if not layer.passed
-            and not (check.mode == "train" and layer.layer in deep and layer.max_abs_error < 5e-4)
+            and not (
+                check.mode == "train" and layer.layer in deep and layer.max_abs_error < deep_atol
+            )
         ]
         assert check.passed and not failed, (check.mode, failed)
         assert len(check.layers) >= min_layers  # every layer, inside blocks too
@@ -189,6 +193,74 @@ def test_densenet121_from_its_factory_converts_and_verifies_per_layer() -> None:
     assert "features.denseblock4.denselayer16.conv2" in {c.layer for c in result.checks[0].layers}
 
 
+def test_regnet_translates_to_readable_keras() -> None:
+    """The block class passed through constructors (block_type -> AnyStage's
+    block_constructor), add_module in a loop, an OrderedDict filled by key, the init loop's
+    fan computed from the layer's attributes."""
+    code = torch2tf.translate_file(Path(regnet.__file__), classes=["RegNet"])
+    flat = re.sub(r"\s+", " ", code)
+    assert "class AnyStage(tf.keras.Sequential):" in code
+    assert "class BottleneckTransform(tf.keras.Sequential):" in code
+    assert "super().__init__(torch_named_layers(layers))" in code
+    assert 'torch_add_module(self, f"block{stage_index}-{i}", block)' in code
+    assert "fan_out = m.kernel_size[0] * m.kernel_size[1] * m.filters" in code
+    assert "tf.keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / fan_out))" in flat
+    assert "tf.transpose" not in code
+    assert "def regnet_y_400mf" not in code  # not reached
+
+
+def _small_regnet_params() -> regnet.BlockParams:
+    return regnet.BlockParams(
+        depths=[1, 2],
+        widths=[8, 16],
+        group_widths=[8, 8],
+        bottleneck_multipliers=[1.0, 1.0],
+        strides=[2, 2],
+        se_ratio=0.25,
+    )
+
+
+def test_regnet_small_config_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.RegNet(_small_regnet_params(), num_classes=10, stem_width=8)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 60)
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {  # blocks under their add_module names, each module checked as a whole too
+        "stem.0",
+        "trunk_output.block1.block1-0.proj",
+        "trunk_output.block2.block2-1.f.se",
+        "trunk_output.block2.block2-1.f",
+        "trunk_output.block2",
+        "fc",
+    } <= paths
+
+
+@pytest.mark.slow  # about 2 minutes on 2 busy cores
+def test_regnet_y_400mf_from_its_factory_converts_and_verifies_per_layer() -> None:
+    """The issue's deep-net figure, 1e-4 absolute in float32 at 64x64, every layer but the
+    whole trunk in train mode (7.7e-4 measured: float32 round-off grown through 53 train-mode
+    BatchNorms, 3.7e-12 in float64, below)."""
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.regnet_y_400mf(num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=1e-4, rtol=0)
+    _assert_verified(result, 300, deep=("trunk_output",), deep_atol=2e-3)
+
+
+@pytest.mark.slow  # about 3 minutes on 2 busy cores
+def test_regnet_y_400mf_in_float64_matches_torch_within_1e_10() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.regnet_y_400mf(num_classes=10)
+    model = model.double()
+    inputs = sample(2, 3, 64, 64).double()
+    result = torch2tf.convert(model, inputs=inputs, atol=1e-10, rtol=0)
+    assert result.report["dtype"] == "float64"
+    _assert_verified(result, 300)
+
+
 # Families that do not translate yet, each with the first problem translate reports.
 NOT_YET = {
     "squeezenet:SqueezeNet": "squeezenet.py:43: self.features is assigned in each branch of "
@@ -204,8 +276,6 @@ NOT_YET = {
     "(ops/misc.py:248)",
     "convnext:ConvNeXt": "convnext.py:31: LayerNorm2d derives from nn.LayerNorm; "
     "partial(nn.LayerNorm, eps=1e-6) in __init__ (:49)",
-    "regnet:RegNet": "regnet.py:145: the block class is chosen at run time (self.f), "
-    "add_module (:182)",
     "mobilenetv3:MobileNetV3": "mobilenetv3.py:155: partial(nn.BatchNorm2d, eps=0.001, "
     "momentum=0.01) written in __init__; SqueezeExcitation's scale (ops/misc.py:248)",
 }
