@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,6 +209,17 @@ def test_regnet_translates_to_readable_keras() -> None:
     assert "tf.keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / fan_out))" in flat
     assert "tf.transpose" not in code
     assert "def regnet_y_400mf" not in code  # not reached
+
+
+@pytest.mark.parametrize("module", [densenet, regnet])
+def test_densenet_and_regnet_translations_pass_ruff(module, tmp_path: Path) -> None:
+    """``activation = nn.ReLU`` became a factory function, not a lambda bound to a name."""
+    name = {densenet: "DenseNet", regnet: "RegNet"}[module]
+    code = torch2tf.translate_file(Path(module.__file__), classes=[name])
+    (tmp_path / "model.py").write_text(code)
+    command = [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E4,E7,E9,F,I"]
+    result = subprocess.run([*command, "."], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
 
 
 def _small_regnet_params() -> regnet.BlockParams:

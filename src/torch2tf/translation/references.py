@@ -154,8 +154,13 @@ class ReferenceRewrite(RewriteBase):
             return cst.parse_expression(NAMES[qualified])
         if qualified in LAYERS and original not in self.called:
             del self.pending[original]
+            assign = self.parents.get(original)
+            named = isinstance(assign, cst.Assign) and any(  # `f = lambda ...` fails ruff E731
+                isinstance(t.target, cst.Name) for t in assign.targets
+            )
             try:
-                return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
+                if not named:
+                    return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
             except (TypeError, Unsupported):
                 pass
             name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)
