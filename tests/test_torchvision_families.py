@@ -183,6 +183,17 @@ def test_densenet_small_config_converts_and_verifies_per_layer() -> None:
     } <= paths
 
 
+def test_densenet_memory_efficient_is_refused_where_reached() -> None:
+    """memory_efficient=True reads Tensor.requires_grad, which TensorFlow has not: the
+    generated code stops there with that reason (memory_efficient=False never reads it)."""
+    with torch2tf.recording():
+        model = densenet.DenseNet(
+            growth_rate=8, block_config=(2,), num_init_features=8, memory_efficient=True
+        )
+    with pytest.raises(NotImplementedError, match="Tensor.requires_grad has no TensorFlow"):
+        torch2tf.convert(model, inputs=sample(1, 3, 16, 16))
+
+
 @pytest.mark.slow  # about 2 minutes on 2 busy cores
 def test_densenet121_from_its_factory_converts_and_verifies_per_layer() -> None:
     """The issue's deep-net figure, 1e-4 absolute in float32 (as ResNet-50's); 64x64 leaves
