@@ -77,3 +77,28 @@ def test_ordered_dict_with_computed_keys_names_layers_at_run_time():
     code = translate_source(source, "net.py")
     assert "tf.keras.Sequential(\n            torch_named_layers(" in code
     assert "def torch_named_layers(layers):" in code
+
+
+def test_module_dict_subclass_and_add_module_keep_names_and_order():
+    """nn.ModuleDict subclass -> TorchModuleDict subclass (its modules by key, in order);
+    add_module on a model, a Sequential and a dict -> torch_add_module."""
+    from module_dict_model import Mixture
+
+    code = translate_file(MODELS / "module_dict_model.py")
+    assert "class Experts(TorchModuleDict):" in code
+    assert 'torch_add_module(self.body, "experts", Experts(width, count))' in code
+    assert "for name, expert in self.items():" in code
+    assert "total = total + expert(x, training=training)" in code
+    torch.manual_seed(0)
+    model = Mixture(5, 3, 2)
+    result = torch2tf.convert(model, args=(5, 3, 2))
+    assert result.passed, result.table()
+    keras = result.keras_model
+    assert keras.body.layers[1].keys() == ["expert0", "expert1", "expert2"]
+    assert [layer.name for layer in keras.body.layers][1:] == ["experts", "drop"]
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {"body.experts.expert2.0", "body.experts", "head"} <= paths
+    np.testing.assert_array_equal(
+        keras.body.layers[1]["expert1"].layers[0].kernel,
+        model.body.experts.expert1[0].weight.detach().T,
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,15 @@ from torch2tf import TranslationError
 from torch2tf.generated import load_generated
 
 torchvision = import_torchvision()
-from torchvision.models import mnasnet, mobilenetv2, shufflenetv2, squeezenet, vgg  # noqa: E402
+from torchvision.models import (  # noqa: E402
+    densenet,
+    mnasnet,
+    mobilenetv2,
+    regnet,
+    shufflenetv2,
+    squeezenet,
+    vgg,
+)
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -33,11 +43,16 @@ def sample(*shape: int) -> torch.Tensor:
 
 
 def _assert_verified(
-    result, min_layers: int, deep: tuple[str, ...] = (), deep_modes: tuple[str, ...] = ("train",)
+    result,
+    min_layers: int,
+    deep: tuple[str, ...] = (),
+    deep_modes: tuple[str, ...] = ("train",),
+    deep_atol: float = 5e-4,
 ) -> None:
     """Every layer within the project's tolerance, but the ``deep`` containers in train mode
     (or ``deep_modes``): their check runs the whole depth from torch's input, float32 errors
-    growing through each train-mode BatchNorm (float64 keeps them at 1e-12); those within 5e-4."""
+    growing through each train-mode BatchNorm (float64 keeps them at 1e-12); those within
+    ``deep_atol``."""
     assert [c.mode for c in result.checks] == ["eval", "train"]
     for check in result.checks:
         failed = [
@@ -45,7 +60,7 @@ def _assert_verified(
             for layer in check.layers
             if not layer.passed
             and not (
-                check.mode in deep_modes and layer.layer in deep and layer.max_abs_error < 5e-4
+                check.mode in deep_modes and layer.layer in deep and layer.max_abs_error < deep_atol
             )
         ]
         assert check.passed and not failed, (check.mode, failed)
@@ -84,6 +99,21 @@ def test_sequential_subclasses_convert_and_verify(tmp_path: Path, monkeypatch) -
     assert {"features.1.0", "features.1.1", "features.1.2", "head.1"} <= set(paths)
     assert "class ConvNormAct(tf.keras.Sequential):" in result.source
     assert "super().__init__(layers)" in result.source
+
+
+def test_sequential_attributes_run_in_order(tmp_path: Path, monkeypatch) -> None:
+    """The golden case sequential_attributes: layers assigned to an nn.Sequential subclass
+    are added to the Keras Sequential in torch's order, under their names."""
+    case = Path(__file__).parent / "cases" / "sequential_attributes.py"
+    source = case.read_text(encoding="utf-8").partition("\n# output\n")[0]
+    (tmp_path / "sequential_attributes_model.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("sequential_attributes_model")
+    torch.manual_seed(0)
+    model = module.Transition(4, 6)
+    result = torch2tf.convert(model, args=[4, 6], inputs=sample(2, 4, 8, 8), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 2)
+    assert [layer.name for layer in result.keras_model.layers] == ["norm", "conv"]
 
 
 @pytest.fixture(scope="module")
@@ -241,19 +271,161 @@ def test_mnasnet0_5_in_float64_matches_torch_within_1e_10() -> None:
     _assert_verified(result, 170)
 
 
+@pytest.fixture(scope="module")
+def densenet_source() -> str:
+    return torch2tf.translate_file(Path(densenet.__file__), classes=["DenseNet"])
+
+
+def test_densenet_translates_to_readable_keras(densenet_source: str) -> None:
+    """A ModuleDict subclass, add_module in loops, layers assigned to a Sequential subclass,
+    a method taking a list of maps, TorchScript's overloads and checkpointing."""
+    code = densenet_source
+    flat = re.sub(r"\s+", " ", code)
+    assert "class _DenseBlock(TorchModuleDict):" in code
+    assert "class _Transition(tf.keras.Sequential):" in code
+    assert 'torch_add_module(self, "denselayer%d" % (i + 1), layer)' in code
+    assert 'torch_add_module( self, "norm", TorchBatchNorm(' in flat  # run in order
+    assert 'torch_add_module(self.features, "denseblock%d" % (i + 1), block)' in code
+    assert "tf.concat(inputs, axis=3)" in code and "tf.concat(features, axis=3)" in code
+    assert "new_features = layer(features, training=training)" in code
+    assert "for name, layer in self.items():" in code
+    assert code.count("def call(self, input:") == 1  # @_overload_method declarations gone
+    assert "torch.jit" not in code and "@torch" not in code and "_overload" not in code
+    assert "return closure(*input)" in code  # checkpoint(f, *args): the same values
+    assert "if False:" in code  # torch.jit.is_scripting()
+    assert "torch_requires_grad(tensor)" in code  # memory_efficient=True: refused if reached
+    assert "out = tf.nn.relu(features)" in code  # inplace=True on its last use
+    assert "for m in torch_modules(self):" in code  # the init loop reaches the blocks
+    assert "tf.transpose" not in code
+
+
+def test_densenet_small_config_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = densenet.DenseNet(
+            growth_rate=8, block_config=(2, 2), num_init_features=16, num_classes=10
+        )
+    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 40)
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {  # each dense layer checked on its list of maps, each block on its map
+        "features.denseblock1.denselayer2",
+        "features.denseblock2",
+        "features.transition1.conv",
+        "features.norm5",
+        "classifier",
+    } <= paths
+
+
+def test_densenet_memory_efficient_is_refused_where_reached() -> None:
+    """memory_efficient=True reads Tensor.requires_grad, which TensorFlow has not: the
+    generated code stops there with that reason (memory_efficient=False never reads it)."""
+    with torch2tf.recording():
+        model = densenet.DenseNet(
+            growth_rate=8, block_config=(2,), num_init_features=8, memory_efficient=True
+        )
+    with pytest.raises(NotImplementedError, match="Tensor.requires_grad has no TensorFlow"):
+        torch2tf.convert(model, inputs=sample(1, 3, 16, 16))
+
+
+@pytest.mark.slow  # about 2 minutes on 2 busy cores
+def test_densenet121_from_its_factory_converts_and_verifies_per_layer() -> None:
+    """The issue's deep-net figure, 1e-4 absolute in float32 (as ResNet-50's); 64x64 leaves
+    denseblock4's train-mode BatchNorms 2x2x2 values each (32x32: one pixel, two values)."""
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = densenet.densenet121(num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=1e-4, rtol=0)
+    _assert_verified(result, 360)
+    assert "features.denseblock4.denselayer16.conv2" in {c.layer for c in result.checks[0].layers}
+
+
+def test_regnet_translates_to_readable_keras() -> None:
+    """The block class passed through constructors (block_type -> AnyStage's
+    block_constructor), add_module in a loop, an OrderedDict filled by key, the init loop's
+    fan computed from the layer's attributes."""
+    code = torch2tf.translate_file(Path(regnet.__file__), classes=["RegNet"])
+    flat = re.sub(r"\s+", " ", code)
+    assert "class AnyStage(tf.keras.Sequential):" in code
+    assert "class BottleneckTransform(tf.keras.Sequential):" in code
+    assert "super().__init__(torch_named_layers(layers))" in code
+    assert 'torch_add_module(self, f"block{stage_index}-{i}", block)' in code
+    assert "fan_out = m.kernel_size[0] * m.kernel_size[1] * m.filters" in code
+    assert "tf.keras.initializers.RandomNormal(0.0, math.sqrt(2.0 / fan_out))" in flat
+    assert "tf.transpose" not in code
+    assert "def regnet_y_400mf" not in code  # not reached
+
+
+@pytest.mark.parametrize("module", [densenet, regnet])
+def test_densenet_and_regnet_translations_pass_ruff(module, tmp_path: Path) -> None:
+    """``activation = nn.ReLU`` became a factory function, not a lambda bound to a name."""
+    name = {densenet: "DenseNet", regnet: "RegNet"}[module]
+    code = torch2tf.translate_file(Path(module.__file__), classes=[name])
+    (tmp_path / "model.py").write_text(code)
+    command = [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E4,E7,E9,F,I"]
+    result = subprocess.run([*command, "."], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def _small_regnet_params() -> regnet.BlockParams:
+    return regnet.BlockParams(
+        depths=[1, 2],
+        widths=[8, 16],
+        group_widths=[8, 8],
+        bottleneck_multipliers=[1.0, 1.0],
+        strides=[2, 2],
+        se_ratio=0.25,
+    )
+
+
+def test_regnet_small_config_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.RegNet(_small_regnet_params(), num_classes=10, stem_width=8)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 60)
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {  # blocks under their add_module names, each module checked as a whole too
+        "stem.0",
+        "trunk_output.block1.block1-0.proj",
+        "trunk_output.block2.block2-1.f.se",
+        "trunk_output.block2.block2-1.f",
+        "trunk_output.block2",
+        "fc",
+    } <= paths
+
+
+@pytest.mark.slow  # about 2 minutes on 2 busy cores
+def test_regnet_y_400mf_from_its_factory_converts_and_verifies_per_layer() -> None:
+    """The issue's deep-net figure, 1e-4 absolute in float32 at 64x64, every layer but the
+    whole trunk in train mode (7.7e-4 measured: float32 round-off grown through 53 train-mode
+    BatchNorms, 3.7e-12 in float64, below)."""
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.regnet_y_400mf(num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=1e-4, rtol=0)
+    _assert_verified(result, 300, deep=("trunk_output",), deep_atol=2e-3)
+
+
+@pytest.mark.slow  # about 3 minutes on 2 busy cores
+def test_regnet_y_400mf_in_float64_matches_torch_within_1e_10() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = regnet.regnet_y_400mf(num_classes=10)
+    model = model.double()
+    inputs = sample(2, 3, 64, 64).double()
+    result = torch2tf.convert(model, inputs=inputs, atol=1e-10, rtol=0)
+    assert result.report["dtype"] == "float64"
+    _assert_verified(result, 300)
+
+
 # Families that do not translate yet, each with the first problem translate reports.
 NOT_YET = {
-    "densenet:DenseNet": "densenet.py:36: _DenseLayer's layers applied in bn_function, a "
-    "method taking a list of maps; torch.utils.checkpoint, torch.jit (:59-83); "
-    "_DenseBlock(nn.ModuleDict) (:96); _Transition(nn.Sequential) assigns its layers as "
-    "attributes (:127)",
     "efficientnet:EfficientNet": "efficientnet.py:167: the map goes to StochasticDepth "
     "(ops/stochastic_depth.py, torch.jit.is_scripting at :26); SqueezeExcitation's scale "
     "(ops/misc.py:248)",
     "convnext:ConvNeXt": "convnext.py:31: LayerNorm2d derives from nn.LayerNorm; "
     "partial(nn.LayerNorm, eps=1e-6) in __init__ (:49)",
-    "regnet:RegNet": "regnet.py:145: the block class is chosen at run time (self.f), "
-    "add_module (:182)",
     "mobilenetv3:MobileNetV3": "mobilenetv3.py:155: partial(nn.BatchNorm2d, eps=0.001, "
     "momentum=0.01) written in __init__; SqueezeExcitation's scale (ops/misc.py:248)",
 }

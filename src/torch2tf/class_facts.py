@@ -69,7 +69,9 @@ class ClassInfo:
     functions: set[str] = field(default_factory=set)  # attributes only ever a plain function
 
     def method(self, name: str) -> cst.FunctionDef | None:
+        """The method ``name`` as Python binds it: the last ``def`` of that name."""
+        found = None
         for stmt in self.node.body.body:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-                return stmt
-        return None
+                found = stmt
+        return found

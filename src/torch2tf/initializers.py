@@ -188,6 +188,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         facts = getattr(self.t, "facts", {})
         own = facts.get(info.node.name.value)
         passed = own is not None and "module" in own.attribute_layers.values()  # passed in
+        passed = passed or _adds_modules(info.method("__init__"))  # add_module(name, block)
         if not is_modules_loop(stmt):
             return False
         if not (info.modules or info.opaque_builders or passed or self._nested_modules()):
@@ -388,3 +389,19 @@ def _made_in(body, attr: str) -> cst.Call | None:
 def _self_attr_ast(target) -> str | None:
     value = getattr(target, "value", None)
     return target.attr if getattr(value, "id", None) == "self" else None
+
+
+def _adds_modules(init: cst.FunctionDef | None) -> bool:
+    """Whether ``__init__`` registers modules by ``add_module``/``register_module``."""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            nonlocal found
+            func = call.func
+            names = ("add_module", "register_module")
+            found |= isinstance(func, cst.Attribute) and func.attr.value in names
+
+    if init is not None:
+        init.visit(Finder())
+    return found

@@ -7,12 +7,13 @@ in (C, S) order as (N, S*C) in (S, C) order. Anything else is the same in both f
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from torch2tf.tensor_facts import FLAT, MAP, Fact
+from torch2tf.tensor_facts import FLAT, MAP, MAPS, Fact
 
 
 def _array(value: Any) -> np.ndarray:
@@ -23,6 +24,8 @@ def _array(value: Any) -> np.ndarray:
 
 def to_keras(value: Any, fact: Fact | None) -> Any:
     """A torch-layout tensor (torch or numpy) as the Keras model holds it (numpy)."""
+    if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
+        return type(value)(to_keras(v, replace(fact, kind=MAP)) for v in value)
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)
@@ -37,6 +40,8 @@ def to_keras(value: Any, fact: Fact | None) -> Any:
 
 def to_torch(value: Any, fact: Fact | None) -> Any:
     """A Keras-layout tensor (TensorFlow or numpy) in torch's layout (numpy)."""
+    if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
+        return type(value)(to_torch(v, replace(fact, kind=MAP)) for v in value)
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)

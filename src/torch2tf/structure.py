@@ -61,9 +61,9 @@ def _expected_source(module: torch.nn.Module) -> str | None:
 
 def _class_matches(module: torch.nn.Module, obj: Any) -> bool:
     """Whether the Keras object is of the kind the torch module translates to."""
-    if isinstance(module, torch.nn.ModuleList):
+    if type(module) is torch.nn.ModuleList:
         return isinstance(obj, (list, tuple))
-    if isinstance(module, torch.nn.ModuleDict):
+    if type(module) is torch.nn.ModuleDict:  # a subclass is translated under its own name
         return isinstance(obj, dict)
     names = {klass.__name__ for klass in type(obj).__mro__}
     if isinstance(module, torch.nn.Sequential) and type(module) is torch.nn.Sequential:

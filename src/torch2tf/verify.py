@@ -324,6 +324,7 @@ def check(
             layout_in, layout_out = (
                 facts.layers.get(path)
                 or facts.layers.get(_repeated_path(path))
+                or _matching(facts.layers, path)
                 or _map_layer(module)
             )
             if args:
@@ -351,3 +352,19 @@ def _repeated_path(path: str) -> str:
     """``layer1.*.conv1`` for ``layer1.0.conv1``: how the facts name the layers of a Sequential
     built in a loop (each element has the same layouts)."""
     return ".".join("*" if part.isdigit() else part for part in path.split("."))
+
+
+def _matching(layers: dict[str, Any], path: str) -> Any:
+    """The layouts under a path with ``*`` for names computed at run time
+    (``features.*.*.norm1`` for ``features.denseblock1.denselayer1.norm1``), when only one
+    such path matches (two differing ones would be a guess)."""
+    parts = path.split(".")
+    found = {
+        key: value
+        for key, value in layers.items()
+        if "*" in key
+        and len(key.split(".")) == len(parts)
+        and all(k in ("*", p) for k, p in zip(key.split("."), parts, strict=True))
+    }
+    values = list(found.values())
+    return values[0] if values and all(v == values[0] for v in values) else None

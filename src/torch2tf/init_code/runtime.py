@@ -177,6 +177,8 @@ class RuntimeLoop:
         call = None
         if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
             expr = stmt.body[0]
+            if isinstance(expr, cst.Assign) and len(expr.targets) == 1:
+                return [self._local(expr, types)]  # fan_out = m.kernel_size[0] * ...
             call = expr.value if isinstance(expr, cst.Expr) else None
         qualified = self.imports.qualify(call.func) if isinstance(call, cst.Call) else None
         if qualified not in rules.INITIALIZERS or not call.args:
@@ -208,6 +210,28 @@ class RuntimeLoop:
         except Unsupported as err:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
+
+    def _local(self, assign: cst.Assign, types: set[str]) -> str:
+        """``fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels`` -> the same of
+        the Keras layer's attributes (``m.filters``), those it has before it is built."""
+        if not isinstance(assign.targets[0].target, cst.Name):
+            self.reader._refuse(assign, "unsupported statement in an init loop")
+        loop = self
+
+        class Attributes(cst.CSTTransformer):
+            def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+                if dotted(original.value) != loop.var:
+                    return updated
+                names = {ATTRIBUTES.get((t, original.attr.value)) for t in types}
+                if len(names) != 1 or None in names:
+                    loop.reader._refuse(
+                        original,
+                        f"{code_of(original)} of {', '.join(sorted(types))} in an init loop "
+                        "is not translated (the Keras layer is not built yet)",
+                    )
+                return updated.with_changes(attr=cst.Name(names.pop()))
+
+        return code_of(assign.visit(Attributes()))
 
     def _identity(self, test: cst.BaseExpression) -> str | None:
         """``m is final_conv`` (``is not``; a local layer of __init__ or ``self.<layer>``) ->
@@ -288,6 +312,22 @@ def _padding_wrapped(source: str | None) -> bool | None:
     head = dotted(first.func) if isinstance(first, cst.Call) else ""
     padding = ("tf.keras.layers.ZeroPadding", "TorchPadding")
     return True if head and head.startswith(padding) else None
+
+
+# A torch layer's attribute -> the Keras layer's, for those known before the layer is built.
+ATTRIBUTES = {
+    **{
+        (f"torch.nn.Conv{d}d", name): keras
+        for d in (1, 2)
+        for name, keras in (
+            ("kernel_size", "kernel_size"),
+            ("out_channels", "filters"),
+            ("groups", "groups"),
+            ("dilation", "dilation_rate"),
+        )
+    },
+    ("torch.nn.Linear", "out_features"): "units",
+}
 
 
 def _literal(node: cst.BaseExpression) -> float | None:

@@ -192,3 +192,12 @@ def torch_tensor(data):
     if value.dtype == tf.int32 and python_ints(data):
         return tf.cast(value, tf.int64)
     return value
+
+
+def torch_requires_grad(tensor):
+    """torch's ``tensor.requires_grad``: TensorFlow tensors carry no such flag (a tape decides
+    what is differentiated), so reaching it stops with this error instead of guessing."""
+    raise NotImplementedError(
+        "Tensor.requires_grad has no TensorFlow equivalent: this branch of the torch model "
+        "(e.g. choosing activation checkpointing) is not translated"
+    )

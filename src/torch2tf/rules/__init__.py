@@ -30,6 +30,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     recurrent,
     reductions,
     resampling,
+    scripting,
     shapes,
     tensor,
     training,

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 from torch2tf.tensor_facts.attributes import setattr_calls
 from torch2tf.tensor_facts.axes import Axes
-from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer
+from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer, added_modules
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
-from torch2tf.tensor_facts.project import project_class
+from torch2tf.tensor_facts.project import is_project_class, project_class
 from torch2tf.tensor_facts.records import (
     MAP,
     PLAIN,
@@ -51,7 +51,9 @@ class _Analysis(Builders):
         # function -> call -> (kind, rank) of each argument, as each call passes them
         self.function_layouts: dict[str, dict[Key, tuple]] = {}
         self.given = {}
+        self.given_held = {}
         self.done: dict[str, ClassFacts] = {}
+        self.done_given: dict[tuple, ClassFacts] = {}
 
     # -- class facts
 
@@ -64,10 +66,33 @@ class _Analysis(Builders):
             self.done[name] = _ClassPass(self, self.classes[name]).run()
         return self.done[name]
 
+    def facts_given(self, name: str, given: Fact) -> ClassFacts:
+        """The facts of ``name`` with its first input ``given`` (a list of maps where its
+        own use takes a map); what they rewrite is added to the class's own facts."""
+        own = self.facts(name)
+        if name not in self.classes:
+            return own
+        key = (name, given.kind, given.rank)
+        if key not in self.done_given:
+            self.done_given[key] = ClassFacts()  # a class reaching itself stops here
+            found = _ClassPass(self, self.classes[name], given).run()
+            self.done_given[key] = found
+            for source, target in ((found, own),):
+                for where, rewrites in source.rewrites.items():
+                    target.rewrites.setdefault(where, rewrites)
+                target.slices.update({k: v for k, v in source.slices.items()})
+                target.followed |= source.followed
+                target.channels_last_layers |= source.channels_last_layers
+                target.diagnostics.extend(
+                    d for d in source.diagnostics if d not in target.diagnostics
+                )
+        return self.done_given[key]
+
 
 class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
-    def __init__(self, analysis: _Analysis, cls: ast.ClassDef) -> None:
+    def __init__(self, analysis: _Analysis, cls: ast.ClassDef, given: Fact | None = None) -> None:
         self.analysis = analysis
+        self.given_input = given  # the first input's fact, where a caller's decides it
         self.cls = cls
         self.out = ClassFacts()
         self.layers: dict[str, _Layer] = {}
@@ -85,6 +110,10 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             if attr is None:
                 continue
             found = analysis.built(node.value, init, cls)
+            if found is None and _calls_parameter(node.value, init):
+                # a layer class passed in (activation()): taken, like a module passed in,
+                # to keep a map's layout, which verification checks per layer
+                found = _Layer(MODULE, node.value)
             if found is None and isinstance(node.value, ast.Name) and node.value.id in passed:
                 given = list(analysis.given.get((cls.name, node.value.id), {}).values())
                 # a module passed in: the one layer its callers build, if that is known
@@ -104,6 +133,15 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
                 self.modules[attr] = found.classes[0]
             else:
                 self.layers[attr] = found
+        self.entries: list[tuple[str, _Layer | None]] = []  # modules added to self, by key
+        for owner, key, value in added_modules(init) if init else ():
+            added = analysis.added(value, init, cls)
+            if owner is None:
+                self.entries.append((key, added))
+            elif owner in self.layers and self.layers[owner].qualified == "torch.nn.Sequential":
+                self.layers[owner].add(key, added)
+        self.loop_layers: dict[str, tuple[str, _Layer | None]] = {}
+        self.local_functions: dict[str, ast.FunctionDef] = {}
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
         line, column = key_of(node, self.analysis.lines)[:2]
@@ -119,6 +157,11 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             if layers is not None:  # a Sequential subclass: its layers in order
                 self.out.inputs = {"input": self._layer_input(layers)}
                 self.out.output = self._elements(layers, self.out.inputs["input"])
+            base = _other_file_base(self.cls, self.analysis.qualify)
+            if layers is None and base is not None:  # SimpleStemIN(Conv2dNormActivation)
+                inner = self.analysis.facts(base)
+                self.out.inputs, self.out.output = dict(inner.inputs), inner.output
+                self.out.layers = dict(inner.layers)
             return self.out
         params = [a.arg for a in forward.args.posonlyargs + forward.args.args][1:]
         self.as_maps: set[Key] = set()
@@ -129,6 +172,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             self.wanted: set[Key] = set()
             self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
             env = {p: self._input_fact(forward, p) for p in params}
+            if self.given_input is not None and params:
+                env[params[0]] = self.given_input
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
             if self.wanted <= self.as_maps:
@@ -167,28 +212,47 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
+        found = self._input_use(forward, param)
+        return PLAIN_FACT if found is None else found
+
+    def _input_use(self, func: ast.FunctionDef, param: str) -> Fact | None:
+        """The layout the first call deciding one takes ``param`` (or a name holding it, a
+        list of it, a ``torch.cat`` of those) in; None when no call decides."""
+        names = {param, *_holding(func, param, self.analysis.qualify)}
         calls = sorted(
-            (n for n in ast.walk(forward) if isinstance(n, ast.Call)),
+            (n for n in ast.walk(func) if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
         for call in calls:
-            if not (call.args and isinstance(call.args[0], ast.Name)):
+            first = call.args[0] if call.args else None
+            if not (isinstance(first, ast.Name) and first.id in names):
                 continue
-            if call.args[0].id != param:
-                continue
+            qualified = self.analysis.qualify(_dotted(call.func) or "") or ""
+            if _dotted(call.func) in ("isinstance", "len") or qualified in _JOINS:
+                continue  # decides nothing, or followed through the name it is assigned
             attr = _self_attr(call.func)
             if attr in self.methods and attr not in self.layers and attr not in self.modules:
                 params = [a.arg for a in self.methods[attr].args.args][1:]
                 if params and id(self.methods[attr]) not in self.inlined:
                     self.inlined.add(id(self.methods[attr]))
                     try:
-                        return self._input_fact(self.methods[attr], params[0])
+                        found = self._input_use(self.methods[attr], params[0])
                     finally:
                         self.inlined.discard(id(self.methods[attr]))
-            rank = MAP_FUNCTIONS.get(self.analysis.qualify(_dotted(call.func) or "") or "")
+                    if found is not None:
+                        return found
+                continue
+            rank = MAP_FUNCTIONS.get(qualified)
             if rank is not None:
                 return Fact(MAP, rank)
             layer = self.layers.get(attr or "")
+            loops = [f for f in ast.walk(func) if isinstance(f, ast.For)]
+            bound = {found[0] for f in loops if (found := self._loop_layer(f)) is not None}
+            if isinstance(call.func, ast.Name) and call.func.id in bound:  # self.items()
+                layers = {id(entry) for _, entry in self.entries}
+                layer = self.entries[0][1] if len(layers) == 1 else None
+                if layer is not None:
+                    return self._layer_input(layer)
             key = key_of(call, self.analysis.lines)
             if layer is not None and layer.qualified == MODULE and key in self.map_ranks:
                 if key in self.as_maps:  # a module passed in, found to take a map
@@ -199,7 +263,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)
             return PLAIN_FACT
-        return PLAIN_FACT
+        return None
 
     def _layer_input(self, layer: _Layer | None) -> Fact:
         """The layout ``layer`` takes: that of its first layer, for a Sequential (of the
@@ -224,8 +288,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
         """A Sequential subclass applied to ``fact``: its layers under their indices (``*``
         for those of a list built in steps)."""
         for index, element in enumerate(layers.elements):
-            path = "*" if layers.repeated else str(index)
-            assert element is not None
+            path = "*" if layers.repeated else layers.path_of(index)
+            if element is None:
+                return self.error(layers.call, f"layer {path} is not followed on a feature map")
             fact = self._apply(layers.call, path, element, fact)
         return fact
 
@@ -292,3 +357,40 @@ def _module_parameters(init: ast.FunctionDef) -> set[str]:
         and "Module" in ast.unparse(a.annotation)
         and not any(k in ast.unparse(a.annotation) for k in ("Callable", "type[", "Type["))
     }
+
+
+_JOINS = ("torch.cat", "torch.concat")
+
+
+def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:
+    """Local names of ``func`` holding ``param``: assigned it, a list or tuple of it, or a
+    ``torch.cat`` of those (``features = [x]``, ``y = torch.cat(features, 1)``)."""
+    names = {param}
+    assigns = sorted(
+        (n for n in ast.walk(func) if isinstance(n, ast.Assign) and len(n.targets) == 1),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for node in assigns:
+        value, target = node.value, node.targets[0]
+        if isinstance(value, ast.Call) and qualify(_dotted(value.func) or "") in _JOINS:
+            value = value.args[0] if value.args else value
+        if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) == 1:
+            value = value.elts[0]
+        if isinstance(value, ast.Name) and value.id in names and isinstance(target, ast.Name):
+            names.add(target.id)
+    return names - {param}
+
+
+def _calls_parameter(node: ast.AST, init: ast.FunctionDef | None) -> bool:
+    """``activation()``: a call of a parameter of ``__init__`` (a layer class passed in)."""
+    if init is None or not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return False
+    args = init.args
+    return node.func.id in {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+
+
+def _other_file_base(cls: ast.ClassDef, qualify) -> str | None:
+    """The one base class of ``cls`` that is a project class of another file, if any."""
+    found = [qualify(_dotted(b) or "") for b in cls.bases]
+    found = [q for q in found if is_project_class(q)]
+    return found[0] if len(found) == 1 and len(cls.bases) == 1 else None

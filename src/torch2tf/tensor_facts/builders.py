@@ -22,6 +22,17 @@ class _Layer:
     elements: list[_Layer | None] = field(default_factory=list)  # a Sequential's, in order
     classes: tuple[str, ...] = ()
     repeated: bool = False  # a Sequential of ``elements`` repeated a number of times
+    keys: list[str] = field(default_factory=list)
+    """A Sequential's element names where they are not indices (``OrderedDict`` keys,
+    ``add_module`` names; ``*`` for a name computed at run time)."""
+
+    def path_of(self, index: int) -> str:
+        return self.keys[index] if index < len(self.keys) else str(index)
+
+    def add(self, key: str, element: _Layer | None) -> None:
+        """A layer appended under ``key`` (``add_module``, an attribute of a subclass)."""
+        self.keys = [self.path_of(i) for i in range(len(self.elements))] + [key]
+        self.elements.append(element)
 
 
 MODULE = "module"
@@ -52,6 +63,7 @@ class Builders:
     functions: dict[str, ast.FunctionDef]
     layer_names: set[str]
     given: dict[tuple[str, str], dict[int, _Layer]]  # (class, parameter) -> layers passed
+    given_held: dict[tuple[str, str], set]  # (class, parameter) -> project classes passed
     bound: dict[str, object] = {}  # while reading a Sequential subclass: see _bindings
 
     def qualify(self, name: str) -> str | None:
@@ -74,6 +86,11 @@ class Builders:
                 if any(isinstance(a, ast.Starred) for a in node.args):
                     return self._with_lists(node, func, cls, depth)
                 found.elements = [self.built(a, func, cls, depth + 1) for a in node.args]
+                pairs = self._ordered_dict(node.args[0], func) if len(node.args) == 1 else None
+                if pairs is not None:  # nn.Sequential(OrderedDict([(key, layer), ...]))
+                    found.elements = []
+                    for key, value in pairs:
+                        found.add(key, self.added(value, func, cls, depth + 1))
             return found
         if name in self.classes:
             self._arguments(node, (name,), func, cls, depth)
@@ -103,6 +120,50 @@ class Builders:
             return _Layer(MODULE, node, classes=held)
         return None
 
+    def added(self, node: ast.AST, func, cls: ast.ClassDef, depth: int = 0) -> _Layer | None:
+        """The layer ``node`` builds, or the one layer a local name of ``func`` is assigned."""
+        if isinstance(node, ast.Name) and func is not None:
+            made = [self._element(v, func, cls, depth + 1) for v in _assigned(func, node.id)]
+            return made[0] if len(made) == 1 else None
+        return self._element(node, func, cls, depth)
+
+    def _ordered_dict(self, node: ast.AST, func) -> list[tuple[str, ast.expr]] | None:
+        """The (key, layer) pairs of ``OrderedDict([...])`` (or of a local list of pairs,
+        appended to in a loop): literal keys, else ``*`` (computed at run time)."""
+        if not (isinstance(node, ast.Call) and len(node.args) == 1):
+            return None
+        if (self.qualify(_dotted(node.func) or "") or _dotted(node.func)) not in (
+            "collections.OrderedDict",
+            "OrderedDict",
+        ):
+            return None
+        items: list[ast.expr] = []
+        source = node.args[0]
+        if isinstance(source, (ast.List, ast.Tuple)):
+            items = list(source.elts)
+        elif isinstance(source, ast.Name) and func is not None:
+            starts = _assigned(func, source.id)
+            if len(starts) != 1 or not isinstance(starts[0], ast.List):
+                return None
+            items = list(starts[0].elts)
+            for call in ast.walk(func):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "append"
+                    and _dotted(call.func.value) == source.id
+                    and len(call.args) == 1
+                ):
+                    items.append(call.args[0])
+        pairs = []
+        for item in items:
+            if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+                return None
+            key = item.elts[0]
+            literal = key.value if isinstance(key, ast.Constant) else None
+            pairs.append((literal if isinstance(literal, str) else "*", item.elts[1]))
+        return pairs
+
     def _arguments(self, call: ast.Call, classes, func, cls: ast.ClassDef, depth) -> None:
         """Layers built by the caller and passed to a project class (``downsample``, a local
         ``nn.Sequential``), noted under the class's parameter for its own facts."""
@@ -120,6 +181,9 @@ class Builders:
             for param, value in pairs:
                 if not isinstance(value, ast.Name):
                     continue
+                held = self._held(value, func, cls, depth + 1)
+                if isinstance(held, tuple):  # a project class passed as block=Block
+                    self.given_held.setdefault((name, param), set()).add(held)
                 made = [self.built(v, func, cls, depth + 1) for v in _assigned(func, value.id)]
                 made = [m for m in made if m is not None and m.qualified != MODULE]
                 if len(made) == 1:
@@ -141,6 +205,9 @@ class Builders:
             return None
         if node.id in self.bound:  # a layer class a subclass passes to super().__init__
             return self.bound[node.id]
+        passed = self.given_held.get((cls.name, node.id), set())
+        if len(passed) == 1 and func.name == "__init__":  # the classes every caller passes
+            return next(iter(passed))
         args = func.args
         params = {a.arg: a for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         values = _assigned(func, node.id)
@@ -292,8 +359,21 @@ class Builders:
         self.bound = self._bindings(cls, base)
         try:
             args = call.args
+            if not args and not call.keywords:  # layers assigned or added after it, in order
+                found = _Layer("torch.nn.Sequential", call)
+                for key, value, module in held_in_order(init):
+                    element = self.added(value, init, base, 1)
+                    if element is not None or module:
+                        found.add(key, element)
+                return found
             if len(args) == 1 and isinstance(args[0], ast.Starred):
                 return self._from_list(call, args[0].value, init, base, 0)
+            pairs = _keyed(init, args[0]) if len(args) == 1 else None
+            if pairs is not None:  # super().__init__(layers), layers["a"] = ... before
+                found = _Layer("torch.nn.Sequential", call)
+                for key, value in pairs:
+                    found.add(key, self.added(value, init, base, 1))
+                return found
             elements = [self._element(a, init, base, 1) for a in args]
             if None in elements or any(isinstance(a, ast.Starred) for a in args):
                 return None
@@ -355,3 +435,75 @@ def _super_init(init: ast.FunctionDef) -> ast.Call | None:
         ):
             return node
     return None
+
+
+def _added(init: ast.FunctionDef) -> list[tuple[ast.Call, str | None, str, ast.expr]]:
+    found = []
+    for node in ast.walk(init):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("add_module", "register_module")
+            and len(node.args) == 2
+        ):
+            continue
+        receiver = node.func.value
+        owner = _self_attr(receiver)
+        if owner is None and _dotted(receiver) != "self":
+            continue
+        key = node.args[0].value if isinstance(node.args[0], ast.Constant) else None
+        found.append((node, owner, key if isinstance(key, str) else "*", node.args[1]))
+    return found
+
+
+def added_modules(init: ast.FunctionDef) -> list[tuple[str | None, str, ast.expr]]:
+    """``self.add_module(key, m)`` (owner None) and ``self.<owner>.add_module(key, m)`` calls
+    of ``__init__``, in source order: the key (``*`` when computed) and the module."""
+    found = sorted(_added(init), key=lambda f: (f[0].lineno, f[0].col_offset))
+    return [(owner, key, value) for _, owner, key, value in found]
+
+
+def held_in_order(init: ast.FunctionDef) -> list[tuple[str, ast.expr, bool]]:
+    """What a class without ``forward`` may hold, in the order torch runs it in an
+    nn.Sequential subclass: attributes assigned (flag False: maybe not a module) and modules
+    added (True), by key."""
+    found = [
+        (node, node.targets[0].attr, node.value, False)
+        for node in ast.walk(init)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and _self_attr(node.targets[0]) is not None
+        and isinstance(node.value, (ast.Call, ast.Name))
+    ]
+    found += [(node, key, value, True) for node, owner, key, value in _added(init) if not owner]
+    found.sort(key=lambda f: (f[0].lineno, f[0].col_offset))
+    return [(key, value, module) for _, key, value, module in found]
+
+
+def _keyed(func: ast.FunctionDef, node: ast.AST) -> list[tuple[str, ast.expr]] | None:
+    """``layers = OrderedDict()`` (or ``{}``) then ``layers["a"] = <layer>`` in ``func``:
+    the (key, layer) pairs in source order (those under an ``if`` too: each is followed)."""
+    if not isinstance(node, ast.Name):
+        return None
+    starts = _assigned(func, node.id)
+    empty = [
+        v
+        for v in starts
+        if (isinstance(v, ast.Dict) and not v.keys)
+        or (isinstance(v, ast.Call) and _dotted(v.func) in _ORDERED and not v.args)
+    ]
+    if len(starts) != 1 or len(empty) != 1:
+        return None
+    found = []
+    for stmt in ast.walk(func):
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+            continue
+        target = stmt.targets[0]
+        if isinstance(target, ast.Subscript) and _dotted(target.value) == node.id:
+            key = target.slice.value if isinstance(target.slice, ast.Constant) else None
+            found.append((stmt, key if isinstance(key, str) else "*", stmt.value))
+    found.sort(key=lambda f: (f[0].lineno, f[0].col_offset))
+    return [(key, value) for _, key, value in found]
+
+
+_ORDERED = ("OrderedDict", "collections.OrderedDict")

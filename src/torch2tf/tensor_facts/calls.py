@@ -10,6 +10,7 @@ from torch2tf.tensor_facts.records import (
     FLAT,
     GROUPED,
     MAP,
+    MAPS,
     PLAIN,
     PLAIN_FACT,
     SCALAR,
@@ -51,7 +52,9 @@ class Calls:
         if any(f.kind == UNKNOWN for f in inputs):
             return UNKNOWN_FACT
         if qualified in _ELEMENTWISE_FUNCTIONS:
-            if all(f == SCALAR_FACT or f == first for f in inputs[1:]):
+            # F.*'s keywords are numbers and flags (p=self.p, training=self.training)
+            given = args if qualified.startswith("torch.nn.functional.") else inputs
+            if all(f == SCALAR_FACT or f == first for f in given[1:]):
                 return first
         if qualified in _SOFTMAX and first.kind == MAP:
             return self._softmax(node, _SOFTMAX[qualified], first)
@@ -103,6 +106,10 @@ class Calls:
         return replace(fact, spatial=None)
 
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
+        if receiver.kind == MAPS and name in ("append", "extend", "insert"):
+            if all(a.kind in (MAP, MAPS, SCALAR) and a.rank in (None, receiver.rank) for a in args):
+                return PLAIN_FACT  # a list of maps, grown by maps of its rank
+            return self.error(node, f"{name} of other tensors to a list of feature maps")
         ranks = {a.rank for a in args if a.kind == MAP}
         if len(ranks) == 1:  # s.view(b, c, 1, 1).expand_as(x)
             receiver = self._as_map(receiver, *ranks)
@@ -164,8 +171,13 @@ class Calls:
     def _cat(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
         tensors = node.args[0] if node.args else None
         if not isinstance(tensors, (ast.List, ast.Tuple)):
-            return self._function(node, "torch.cat", [self.expr(a, env) for a in node.args], {})
-        facts = [self.expr(t, env) for t in tensors.elts]
+            listed = self.expr(tensors, env) if tensors is not None else PLAIN_FACT
+            if listed.kind != MAPS:
+                rest = [self.expr(a, env) for a in node.args[1:]]
+                return self._function(node, "torch.cat", [listed, *rest], {})
+            facts = [replace(listed, kind=MAP)]  # a list of maps built in steps
+        else:
+            facts = [self.expr(t, env) for t in tensors.elts]
         ranks = {f.rank for f in facts if f.kind == MAP}
         if len(ranks) == 1:
             facts = [self._as_map(f, *ranks) for f in facts]

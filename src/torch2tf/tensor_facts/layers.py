@@ -10,6 +10,7 @@ from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
 from torch2tf.tensor_facts.records import (
     FLAT,
     MAP,
+    MAPS,
     PLAIN,
     PLAIN_FACT,
     UNKNOWN,
@@ -129,7 +130,7 @@ class Layers:
                             node, f"element {index} of self.{path} is not followed on a feature map"
                         )
                     continue
-                fact = self._apply(node, f"{path}.{index}", element, fact)
+                fact = self._apply(node, f"{path}.{layer.path_of(index)}", element, fact)
             return fact
         if not fact.is_map:
             return PLAIN_FACT
@@ -221,6 +222,11 @@ class Layers:
         """A submodule of a class of this file: its own facts, under its path."""
         inner = self.analysis.facts(name or self.modules[path])
         expected = next(iter(inner.inputs.values()), PLAIN_FACT)
+        if fact.kind == MAPS and expected.kind == MAP and fact.rank == expected.rank:
+            # a list of maps where the module's first use of its input takes a map (its
+            # forward tests isinstance(x, Tensor)): followed again with the list
+            inner = self.analysis.facts_given(name or self.modules[path], fact)
+            expected = fact
         if expected.kind == MAP:
             fact = self._as_map(fact, expected.rank)
         if fact.kind == UNKNOWN:

@@ -18,6 +18,8 @@ from torch2tf.tensor_facts.records import (
 )
 from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, key_of
 
+_LAYOUT_FREE = ("shape", "dtype", "device", "requires_grad")  # attributes read the same
+
 
 class Walk:
     """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): statements bind
@@ -41,6 +43,13 @@ class Walk:
                 returned = self.expr(stmt.value, env)
             elif isinstance(stmt, ast.Expr):
                 self.expr(stmt.value, env)
+            elif isinstance(stmt, ast.FunctionDef):
+                self.local_functions[stmt.name] = stmt  # a closure, followed where called
+            elif isinstance(stmt, ast.If) and self._known_test(stmt.test, env) is not None:
+                # isinstance(x, torch.Tensor) of a map or of a list of maps: one branch runs
+                taken = stmt.body if self._known_test(stmt.test, env) else stmt.orelse
+                result = self._block(taken, env)
+                returned = result if result is not None else returned
             elif isinstance(stmt, ast.If):
                 self.expr(stmt.test, env)
                 branches = [dict(env), dict(env)]
@@ -57,10 +66,51 @@ class Walk:
                     env[name] = self._merged(stmt, name, a, b)
                 returned = next((r for r in results if r is not None), returned)
             elif isinstance(stmt, (ast.For, ast.While, ast.With)):
+                loop = self._loop_layer(stmt) if isinstance(stmt, ast.For) else None
+                if loop is not None:  # for name, layer in self.items(): layer(x)
+                    self.loop_layers[loop[0]] = loop[1:]
+                elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
+                    of = self.expr(stmt.iter, env)  # each of a list of maps is a map
+                    env[stmt.target.id] = replace(of, kind=MAP) if of.kind == MAPS else PLAIN_FACT
                 body = list(stmt.body) + list(getattr(stmt, "orelse", []))
                 result = self._block(body, env)
                 returned = result if result is not None else returned
+                if loop is not None:
+                    del self.loop_layers[loop[0]]
         return returned
+
+    def _known_test(self, test: ast.expr, env: dict[str, Fact]) -> bool | None:
+        """``isinstance(x, torch.Tensor)`` where ``x`` is a map (True) or maps (False)."""
+        if not (
+            isinstance(test, ast.Call)
+            and _dotted(test.func) == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0], ast.Name)
+            and self.analysis.qualify(_dotted(test.args[1]) or "") == "torch.Tensor"
+        ):
+            return None
+        kind = env.get(test.args[0].id, PLAIN_FACT).kind
+        return True if kind == MAP else False if kind == MAPS else None
+
+    def _loop_layer(self, stmt: ast.For) -> tuple[str, str, object] | None:
+        """The loop variable bound to the modules added to ``self`` (an nn.ModuleDict
+        subclass's ``self.items()``/``values()``), their key and their one kind of layer."""
+        call = stmt.iter
+        if not (isinstance(call, ast.Call) and not call.args and _dotted(call.func)):
+            return None
+        method = _dotted(call.func)
+        target = stmt.target
+        if method in ("self.items", "self.named_children"):
+            pairs = isinstance(target, ast.Tuple) and len(target.elts) == 2
+            target = target.elts[1] if pairs else None
+        elif method not in ("self.values", "self.children"):
+            return None
+        if not isinstance(target, ast.Name) or not self.entries:
+            return None
+        layers = {ast.dump(layer.call) if layer else "": layer for _, layer in self.entries}
+        keys = {key for key, _ in self.entries}
+        layer = next(iter(layers.values())) if len(layers) == 1 else None
+        return target.id, keys.pop() if len(keys) == 1 else "*", layer
 
     def _merged(self, node: ast.If, name: str, a: Fact, b: Fact) -> Fact:
         """The fact of ``name`` after both branches of an ``if``."""
@@ -115,13 +165,21 @@ class Walk:
             return SCALAR_FACT
         if isinstance(node, ast.Call):
             return self._call(node, env)
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+            facts = [self.expr(e, env) for e in node.elts]
+            ranks = {f.rank for f in facts if f.kind in (MAP, MAPS)}
+            if len(ranks) == 1 and all(f.kind in (MAP, MAPS) for f in facts):
+                return Fact(MAPS, ranks.pop())  # a list of maps: torch.cat's, a loop's
+            if any(f.kind in _TRACKED for f in facts):
+                return self.error(node, "a list of feature maps of other ranks or tensors")
+            return UNKNOWN_FACT if any(f.is_map for f in facts) else PLAIN_FACT
         if isinstance(node, ast.BinOp):
             return self._binary(node, self.expr(node.left, env), self.expr(node.right, env))
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand, env)
         if isinstance(node, ast.Attribute):
             fact = self.expr(node.value, env)
-            if fact.kind in _TRACKED and node.attr not in ("shape", "dtype", "device"):
+            if fact.kind in _TRACKED and node.attr not in _LAYOUT_FREE:
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
                 )
@@ -192,15 +250,36 @@ class Walk:
         qualified = self.analysis.qualify(_dotted(func) or "")
         if qualified in ("torch.cat", "torch.concat"):
             return self._cat(node, env)
-        args = [self.expr(a, env) for a in node.args]
+        if _dotted(func) in ("isinstance", "len"):
+            for a in node.args:
+                self.expr(a, env)
+            return SCALAR_FACT  # the batch size is axis 0 in both layouts
+        if qualified == "torch.utils.checkpoint.checkpoint" and node.args:
+            # the function called on the rest, as the translation calls it
+            func = node.args[0]
+            node = ast.copy_location(ast.Call(func, node.args[1:], []), node)
+            attr = _self_attr(func)
+        args = [self.expr(a.value if isinstance(a, ast.Starred) else a, env) for a in node.args]
+        if isinstance(func, ast.Name) and func.id in self.loop_layers:
+            key, layer = self.loop_layers[func.id]
+            if layer is None:
+                return self.error(node, f"the modules {func.id} takes are not all of one class")
+            return self._apply(node, key, layer, args[0] if args else PLAIN_FACT)
+        if isinstance(func, ast.Name) and func.id in self.local_functions:
+            method = self.local_functions[func.id]
+            if id(method) not in self.inlined:
+                return self._inline(method, args, {}, node.args, bound=False)
         keywords = {k.arg: self.expr(k.value, env) for k in node.keywords}
         first = args[0] if args else PLAIN_FACT
         if attr is not None and attr in self.layers:
             return self._apply(node, attr, self.layers[attr], first)
         if attr is not None and attr in self.modules:
-            return self._module(node, attr, first)
+            result = self._module(node, attr, first)
+            if (first.is_map or result.is_map) and attr not in self.out.layers:
+                self.out.layers[attr] = (first, result)  # the module's own check
+            return result
         if attr in self.methods and id(self.methods[attr]) not in self.inlined:
-            return self._inline(self.methods[attr], args, keywords)
+            return self._inline(self.methods[attr], args, keywords, node.args)
         function = self.analysis.functions.get(func.id) if isinstance(func, ast.Name) else None
         if function is not None and id(function) not in self.inlined:
             return self._function_call(node, function, args, keywords)
@@ -261,13 +340,27 @@ class Walk:
             )
         if not tracked:
             return PLAIN_FACT
-        return self._inline(function, args, keywords, skip=0)
+        return self._inline(function, args, keywords, bound=False)
 
-    def _inline(self, method: ast.FunctionDef, args: list[Fact], keywords: dict, skip=1) -> Fact:
-        """A method of the class called from forward(): its body with the arguments' facts."""
-        params = [a.arg for a in method.args.args][skip:]
-        env = dict(zip(params, args, strict=False))
+    def _inline(
+        self, method: ast.FunctionDef, args: list, keywords: dict, written=(), bound=True
+    ) -> Fact:
+        """A method of the class called from forward() (or a closure, not ``bound``): its
+        body with the arguments' facts; ``*args`` receive a list of maps as the maps."""
+        params = [a.arg for a in method.args.args][1 if bound else 0 :]
+        nodes = [*written, *[None] * len(args)]
+        env: dict[str, Fact] = {}
+        rest: list[Fact] = []
+        for fact, node in zip(args, nodes, strict=False):
+            if rest or isinstance(node, ast.Starred) or len(env) >= len(params):
+                rest.append(fact)
+            else:
+                env[params[len(env)]] = fact
         env.update({k: v for k, v in keywords.items() if k in params})
+        if method.args.vararg is not None and rest:
+            kinds = {(f.kind, f.rank) for f in rest}
+            maps = all(k in (MAP, MAPS) for k, _ in kinds) and len({r for _, r in kinds}) == 1
+            env[method.args.vararg.arg] = Fact(MAPS, rest[0].rank) if maps else PLAIN_FACT
         self.inlined.add(id(method))
         try:
             return self._block(method.body, env) or PLAIN_FACT

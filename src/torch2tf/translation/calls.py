@@ -14,8 +14,9 @@ from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
-from torch2tf.translation.inplace import inplace_base, rebinding_problem
+from torch2tf.translation.inplace import inplace_base, last_use, rebinding_problem
 from torch2tf.translation.patterns import (
+    MODULE_DICT_BASE,
     PARAMETER,
     SEQUENTIAL_BASE,
     call_args,
@@ -24,6 +25,9 @@ from torch2tf.translation.patterns import (
     takes_varargs,
 )
 from torch2tf.translation.rewrite_base import RewriteBase
+
+# nn.ModuleDict's own methods, which TorchModuleDict has too (none takes training).
+DICT_METHODS = frozenset({"items", "keys", "values"})
 
 
 class CallRewrite(RewriteBase):
@@ -39,9 +43,16 @@ class CallRewrite(RewriteBase):
         if self._is_explicit_super(original):
             return updated.with_changes(args=[])  # super(Cls, self) -> super(): same meaning
         if self._is_sequential_init(original):
+            if self._ordered_argument(original):  # super().__init__(layers), an OrderedDict
+                named = f"torch_named_layers({code_of(updated.args[0].value)})"
+                return updated.with_changes(args=[cst.Arg(cst.parse_expression(named))])
             return _layers_as_one_list(updated)
         if dotted(original.func) == "getattr":
             return self._getattr(original, updated)
+        if self._adds_module(original):  # self.add_module(name, m), self.seq.add_module(...)
+            return cst.Call(
+                cst.Name("torch_add_module"), [cst.Arg(updated.func.value), *updated.args]
+            )
         qualified = self.imports.qualify(original.func)
         if qualified in LAYERS:
             return self._layer(original, updated, qualified)
@@ -82,6 +93,12 @@ class CallRewrite(RewriteBase):
             return updated
         info = self.cls
         attr = self_attr(original.func)
+        if self.in_call and self._loop_module(original):  # for name, layer in self.items()
+            if not any(a.keyword and a.keyword.value == "training" for a in original.args):
+                return self._with_training(updated)
+        if attr in DICT_METHODS and info is not None and info.method(attr) is None:
+            if any(self.imports.qualify(b.value) == MODULE_DICT_BASE for b in info.node.bases):
+                return updated  # TorchModuleDict's, as nn.ModuleDict's
         if info is not None and attr in info.modules:
             updated = self._keyword_values(updated, self.classes.get(info.modules[attr]))
         if info is not None and attr is not None:
@@ -170,6 +187,73 @@ class CallRewrite(RewriteBase):
             if found is not None:
                 return found
         return None
+
+    def _ordered_argument(self, call: cst.Call) -> bool:
+        """Whether the one argument of ``call`` is an OrderedDict (or dict) of layers: built
+        in place, or a local name of the function assigned one."""
+        if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+            return False
+        value = call.args[0].value
+        ordered = ("collections.OrderedDict", "OrderedDict", "dict")
+
+        def is_dict(node: cst.BaseExpression) -> bool:
+            made = isinstance(node, cst.Call) and (
+                self.imports.qualify(node.func) in ordered or dotted(node.func) in ordered
+            )
+            return made or isinstance(node, cst.Dict)
+
+        if not isinstance(value, cst.Name):
+            return is_dict(value)
+        func = self.parents.get(call)
+        while func is not None and not isinstance(func, cst.FunctionDef):
+            func = self.parents.get(func)
+        found = []
+
+        class Assigns(cst.CSTVisitor):
+            def visit_Assign(self, assign: cst.Assign) -> None:
+                if [dotted(t.target) for t in assign.targets] == [value.value]:
+                    found.append(is_dict(assign.value))
+
+            def visit_AnnAssign(self, assign: cst.AnnAssign) -> None:
+                if dotted(assign.target) == value.value and assign.value is not None:
+                    found.append(is_dict(assign.value))
+
+        if func is not None:
+            func.visit(Assigns())
+        return bool(found) and all(found)
+
+    def _loop_module(self, call: cst.Call) -> bool:
+        """Whether ``call`` calls the variable of a loop over the modules of ``self``."""
+        if not isinstance(call.func, cst.Name):
+            return False
+        node = self.parents.get(call)
+        while node is not None and not isinstance(node, cst.FunctionDef):
+            if isinstance(node, cst.For) and isinstance(node.iter, cst.Call):
+                method = dotted(node.iter.func)
+                target = node.target
+                if method in ("self.items", "self.named_children"):
+                    pairs = isinstance(target, cst.Tuple) and len(target.elements) == 2
+                    target = target.elements[1].value if pairs else None
+                elif method not in ("self.values", "self.children"):
+                    target = None
+                if isinstance(target, cst.Name) and target.value == call.func.value:
+                    return True
+            node = self.parents.get(node)
+        return False
+
+    def _adds_module(self, call: cst.Call) -> bool:
+        """``add_module``/``register_module`` on ``self`` or one of its layers, in __init__."""
+        func = call.func
+        info = self.cls
+        if not (
+            info is not None
+            and isinstance(func, cst.Attribute)
+            and func.attr.value in ("add_module", "register_module")
+            and len(call.args) == 2
+        ):
+            return False
+        attr = self_attr(func.value)
+        return dotted(func.value) == "self" or attr in info.layers or attr in info.modules
 
     def _is_explicit_super(self, call: cst.Call) -> bool:
         info = self.cls
@@ -293,6 +377,11 @@ class CallRewrite(RewriteBase):
         return updated.with_changes(slice=cst.parse_expression(f"_[{index}]").slice)
 
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
+        inplace = [a for a in original.args if a.keyword and a.keyword.value == "inplace"]
+        if inplace and dotted(inplace[0].value) == "True" and last_use(original, self.parents):
+            updated = updated.with_changes(  # nothing reads the changed tensor afterwards
+                args=[a for a in updated.args if not (a.keyword and a.keyword.value == "inplace")]
+            )
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
 
     def _apply(self, original, updated, qualified, func, *leading: Arg):

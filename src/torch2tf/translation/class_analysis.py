@@ -22,6 +22,7 @@ from torch2tf.rules import LAYERS
 from torch2tf.translation.build import build_input
 from torch2tf.translation.patterns import (
     MODULE_BASE,
+    MODULE_DICT_BASE,
     PARAMETER,
     SEQUENTIAL_BASE,
     UNTRANSLATED_MODULE_API,
@@ -365,7 +366,7 @@ def module_class_defs(
             for base in node.bases:
                 qualified = imports.qualify(base.value)
                 if (
-                    qualified in (MODULE_BASE, SEQUENTIAL_BASE)
+                    qualified in (MODULE_BASE, SEQUENTIAL_BASE, MODULE_DICT_BASE)
                     or qualified in project_classes
                     or dotted(base.value) in found
                 ):

@@ -121,3 +121,42 @@ def rebinding_problem(
             node = parent
             continue
         return "a loop or another block lies between it and where its tensor is made"
+
+
+def last_use(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    """Whether ``F.relu(x, inplace=True)`` is the last use of ``x``, a local made by one call
+    of its function (``x = self.features(inp)``), outside any loop: nothing reads the changed
+    tensor afterwards, so the out-of-place result is the same computation."""
+    first = call.args[0].value if call.args and call.args[0].keyword is None else None
+    if not isinstance(first, cst.Name):
+        return False
+    name = first.value
+    node: cst.CSTNode | None = parents.get(call)
+    while node is not None and not isinstance(node, cst.FunctionDef):
+        if isinstance(node, (cst.For, cst.While, cst.CompFor)):
+            return False
+        node = parents.get(node)
+    if node is None:
+        return False
+    params = node.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    if any(p.name.value == name for p in every):
+        return False  # the caller's tensor
+    made, others = 0, 0
+
+    class Uses(cst.CSTVisitor):
+        def visit_Assign(self, assign: cst.Assign) -> None:
+            nonlocal made
+            if [dotted(t.target) for t in assign.targets] == [name]:
+                made += isinstance(assign.value, cst.Call)  # its own use of name is counted
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            attribute.value.visit(self)  # self.features is not the name features
+            return False
+
+        def visit_Name(self, found: cst.Name) -> None:
+            nonlocal others
+            others += found.value == name and found is not first
+
+    node.body.visit(Uses())
+    return made == 1 and others == 1  # its one assignment's target, and this argument

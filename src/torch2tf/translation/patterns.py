@@ -15,6 +15,7 @@ from torch2tf.translation.scans import local_names
 
 MODULE_BASE = "torch.nn.Module"
 SEQUENTIAL_BASE = "torch.nn.Sequential"  # subclassed as tf.keras.Sequential
+MODULE_DICT_BASE = "torch.nn.ModuleDict"  # subclassed as TorchModuleDict (keras_helpers)
 PARAMETER = "torch.nn.Parameter"
 # register_buffer is translated (to add_weight); the rest of this API is reported when used.
 UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}

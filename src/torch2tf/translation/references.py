@@ -62,6 +62,8 @@ class ReferenceRewrite(RewriteBase):
         if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
+        if self._reads_requires_grad(original):
+            return cst.parse_expression(f"torch_requires_grad({code_of(updated.value)})")
         name = self_attr(original)
         if self._used_as_sequence(original, name):
             # torch's Sequential iterates and indexes its layers; Keras's exposes them as .layers
@@ -73,6 +75,9 @@ class ReferenceRewrite(RewriteBase):
             self.statement in self.cls.removed or is_device_move(self.statement)
         )
         removed |= self.cls is not None and self.statement in self.cls.registered
+        call = self.parents.get(original)
+        added = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
+        removed |= added and name in ("add_module", "register_module")  # torch_add_module
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,
@@ -80,6 +85,17 @@ class ReferenceRewrite(RewriteBase):
                 "Keras models differ here; rewrite this use of the method",
             )
         return self._reference(original, updated)
+
+    def _reads_requires_grad(self, node: cst.Attribute) -> bool:
+        """``x.requires_grad`` read in a method of a module class (not of ``self.<x>``)."""
+        if node.attr.value != "requires_grad" or self.cls is None:
+            return False
+        if not self.function_stack or self.function_stack[0] == "__init__":
+            return False
+        owner = dotted(node.value) or ""
+        parent = self.parents.get(node)
+        assigned = isinstance(parent, cst.AssignTarget)
+        return not assigned and owner != "self" and not owner.startswith("self.")
 
     def _used_as_sequence(self, node: cst.Attribute, name: str | None) -> bool:
         """``self.seq`` (an nn.Sequential) iterated, indexed, sliced or measured."""
@@ -138,8 +154,13 @@ class ReferenceRewrite(RewriteBase):
             return cst.parse_expression(NAMES[qualified])
         if qualified in LAYERS and original not in self.called:
             del self.pending[original]
+            assign = self.parents.get(original)
+            named = isinstance(assign, cst.Assign) and any(  # `f = lambda ...` fails ruff E731
+                isinstance(t.target, cst.Name) for t in assign.targets
+            )
             try:
-                return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
+                if not named:
+                    return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
             except (TypeError, Unsupported):
                 pass
             name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)

@@ -19,7 +19,14 @@ from torch2tf.translation.patterns import (
     is_torch_module,
     positional_params,
 )
+from torch2tf.translation.patterns import (
+    MODULE_DICT_BASE as DICT_BASE,
+)
 from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
+
+# TorchScript's decorators: overload declarations (removed) and markers of eager-only code.
+SCRIPTING_OVERLOADS = frozenset({"torch.jit._overload_method", "torch.jit._overload"})
+SCRIPTING_NO_OPS = frozenset({"torch.jit.unused", "torch.jit.ignore", "torch.jit.export"})
 
 
 class StructureRewrite(RewriteBase):
@@ -33,7 +40,7 @@ class StructureRewrite(RewriteBase):
         info = self.class_stack.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
-            if qualified in LAYERS and qualified not in (MODULE_BASE, SEQUENTIAL_BASE):
+            if qualified in LAYERS and qualified not in (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE):
                 self.error(
                     base.value,
                     f"a class deriving from {qualified} is not translated: only nn.Module "
@@ -42,15 +49,11 @@ class StructureRewrite(RewriteBase):
                 )
         if info is None:
             return updated
-        held = [*info.layers, *info.modules]
-        if held and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in original.bases):
-            self.error(  # densenet's _Transition: torch appends them to the sequence
-                original.name,
-                f"layers assigned to attributes of an nn.Sequential subclass ({', '.join(held)}) "
-                "are not translated: torch runs them in order, Keras's Sequential does not",
-                "pass the layers to super().__init__(...)",
-            )
-        keras_bases = {MODULE_BASE: KERAS_MODEL, SEQUENTIAL_BASE: "tf.keras.Sequential"}
+        keras_bases = {
+            MODULE_BASE: KERAS_MODEL,
+            SEQUENTIAL_BASE: "tf.keras.Sequential",
+            DICT_BASE: "TorchModuleDict",
+        }
         bases = [
             base.with_changes(value=cst.parse_expression(keras_bases[qualified]))
             if (qualified := self.imports.qualify(original.bases[i].value)) in keras_bases
@@ -86,6 +89,19 @@ class StructureRewrite(RewriteBase):
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
         name = self.function_stack.pop()
         info = self.cls
+        scripting = [self.imports.qualify(d.decorator) for d in original.decorators]
+        if any(q in SCRIPTING_OVERLOADS for q in scripting):
+            self._settle(original)  # a signature for TorchScript: the last def is the method
+            return cst.RemoveFromParent()
+        if any(q in SCRIPTING_NO_OPS for q in scripting):
+            for decorator in original.decorators:
+                self._settle(decorator)
+            kept = [
+                d
+                for d, q in zip(updated.decorators, scripting, strict=True)
+                if q not in SCRIPTING_NO_OPS
+            ]
+            updated = updated.with_changes(decorators=kept)
         if not self.class_stack and not self.function_stack and name in self.dropped_functions:
             return cst.RemoveFromParent()
         if info is None or self.function_stack:
@@ -195,11 +211,38 @@ class StructureRewrite(RewriteBase):
             return updated.with_changes(body=[buffer])
         if self.cls is not None and original in self.cls.registered:
             return self._register_parameter(original, updated)
+        held = self._held_by_sequential(updated)
+        if held is not None:  # torch appends it to the sequence (densenet's _Transition)
+            return updated.with_changes(body=[cst.Expr(held)])
         if is_telemetry(original):
             self._settle(original)  # dropped by leave_IndentedBlock, with a comment
         if not self.function_stack and not self.class_stack:
             return self._rewrite_imports(updated)
         return updated
+
+    def _held_by_sequential(self, line: cst.SimpleStatementLine) -> cst.Call | None:
+        """``self.norm = <layer>`` in an nn.Sequential subclass's ``__init__`` ->
+        ``torch_add_module(self, "norm", <layer>)``: torch runs it after the layers before."""
+        info = self.cls
+        assign = line.body[0] if len(line.body) == 1 else None
+        if (
+            info is None
+            or self.function_stack != ["__init__"]
+            or not isinstance(assign, cst.Assign)
+            or len(assign.targets) != 1
+            or not any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in info.node.bases)
+        ):
+            return None
+        name = dotted(assign.targets[0].target) or ""
+        attr = name[len("self.") :] if name.startswith("self.") else None
+        if attr is None or "." in attr or not (attr in info.layers or attr in info.modules):
+            return None
+        return cst.parse_expression(f"torch_add_module(self, {attr!r}, _)").with_changes(
+            args=[
+                *cst.parse_expression(f"f(self, {attr!r})").args,
+                cst.Arg(assign.value),
+            ]
+        )
 
     def _rewrite_imports(self, line: cst.SimpleStatementLine):
         kept = []

@@ -1,0 +1,44 @@
+"""TorchScript and activation checkpointing: annotations for torch's compilers and a memory
+saving, none of which changes what a module computes.
+
+``torch.jit.is_scripting()``/``is_tracing()`` are ``False`` in eager code, which is what a Keras
+model runs (``tf.function`` traces Python, it does not script it). Checkpointing recomputes a
+function's activations in the backward pass instead of keeping them; calling the function
+directly gives the same values and the same gradients (torch even restores the random state
+for the recomputation), at the memory cost the checkpoint saved. The decorators
+``@torch.jit.unused``/``ignore``/``export`` are dropped and ``@torch.jit._overload_method``
+declarations removed by the engine (``translation/structure.py``).
+"""
+
+from __future__ import annotations
+
+from torch2tf.rules.registry import Unsupported, function, src
+
+
+@function(
+    "torch.jit.is_scripting",
+    "torch.jit.is_tracing",
+    examples=(("scripted = torch.jit.is_scripting()", "scripted = False"),),
+)
+def is_scripting():
+    """torch.jit.is_scripting() -> False: the Keras model runs the Python code itself."""
+    return "False"
+
+
+@function(
+    "torch.utils.checkpoint.checkpoint",
+    examples=(
+        (
+            "y = torch.utils.checkpoint.checkpoint(f, x, use_reentrant=False)",
+            "y = f(x)",
+        ),
+    ),
+)
+def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **kwargs):
+    """checkpoint(f, *args) -> f(*args): the same values and gradients, activations kept."""
+    if kwargs:
+        raise Unsupported(
+            f"checkpoint's keyword arguments {', '.join(sorted(kwargs))} are not translated",
+            "call the function directly",
+        )
+    return f"{src(function)}({', '.join(src(a) for a in args)})"
