@@ -89,6 +89,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
                 given = list(analysis.given.get((cls.name, node.value.id), {}).values())
                 # a module passed in: the one layer its callers build, if that is known
                 self.layers[attr] = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
+            elif _called_parameter(node.value, init):
+                # ``activation()`` of a layer class passed in: taken like a module passed in
+                self.layers[attr] = _Layer(MODULE, node.value)
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> Fact:
         line, column = key_of(node, self.analysis.lines)[:2]
@@ -265,3 +268,22 @@ def _module_parameters(init: ast.FunctionDef) -> set[str]:
         and "Module" in ast.unparse(a.annotation)
         and not any(k in ast.unparse(a.annotation) for k in ("Callable", "type[", "Type["))
     }
+
+
+def _called_parameter(value: ast.expr, init: ast.FunctionDef) -> bool:
+    """Whether ``value`` calls a parameter of ``init`` (a layer class passed in)."""
+    args = init.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in params
+        and _assigned_in(init, value.func.id) == 0
+    )
+
+
+def _assigned_in(func: ast.FunctionDef, name: str) -> int:
+    return sum(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+        for n in ast.walk(func)
+    )
