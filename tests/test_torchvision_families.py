@@ -20,7 +20,7 @@ import torch2tf
 from torch2tf import TranslationError
 
 torchvision = import_torchvision()
-from torchvision.models import mobilenetv2, vgg  # noqa: E402
+from torchvision.models import mobilenetv2, mobilenetv3, vgg  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -116,6 +116,38 @@ def test_vgg11_bn_from_its_factory_converts_and_verifies_per_layer() -> None:
     assert result.flattened_rows == {"classifier.0": 512}
 
 
+def test_mobilenet_v3_converts_and_verifies_per_layer() -> None:
+    """A few of MobileNetV3's blocks through its class: partial(nn.BatchNorm2d, eps=0.001,
+    momentum=0.01) written in __init__, Hardswish and Hardsigmoid (in place in torch),
+    SqueezeExcitation's scale, a residual block; its configs are plain objects."""
+    conf = mobilenetv3.InvertedResidualConfig
+    setting = [
+        conf(16, 3, 16, 16, True, "RE", 2, 1, 1.0),
+        conf(16, 3, 72, 24, False, "RE", 2, 1, 1.0),
+        conf(24, 5, 96, 24, True, "HS", 1, 1, 1.0),
+    ]
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = mobilenetv3.MobileNetV3(setting, last_channel=64, num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 40)
+    paths = {layer.layer for layer in result.checks[1].layers}
+    assert {"features.0.2", "features.1.block.1.scale_activation", "features.3"} <= paths
+    assert "partial(nn_batchnorm2d, eps=0.001, momentum=0.01)" in result.source
+    assert 'tf.keras.layers.Activation("hard_swish")' in result.source
+
+
+@pytest.mark.slow  # about 40 s on 2 busy cores
+def test_mobilenet_v3_small_from_its_factory_converts_and_verifies_per_layer() -> None:
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = mobilenetv3.mobilenet_v3_small(num_classes=10)
+    result = torch2tf.convert(model, inputs=sample(2, 3, 64, 64), atol=ATOL, rtol=RTOL)
+    _assert_verified(result, 200, deep=("features",))
+    paths = {layer.layer for layer in result.checks[0].layers}
+    assert {"features.1.block.1.fc2", "features.12.2", "classifier.3"} <= paths
+
+
 # Families that do not translate yet, each with the first problem translate reports.
 NOT_YET = {
     "squeezenet:SqueezeNet": "squeezenet.py:43: self.features is assigned in each branch of "
@@ -137,8 +169,6 @@ NOT_YET = {
     "partial(nn.LayerNorm, eps=1e-6) in __init__ (:49)",
     "regnet:RegNet": "regnet.py:145: the block class is chosen at run time (self.f), "
     "add_module (:182)",
-    "mobilenetv3:MobileNetV3": "mobilenetv3.py:155: partial(nn.BatchNorm2d, eps=0.001, "
-    "momentum=0.01) written in __init__; SqueezeExcitation's scale (ops/misc.py:248)",
 }
 
 
