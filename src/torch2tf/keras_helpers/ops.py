@@ -192,3 +192,10 @@ def torch_tensor(data):
     if value.dtype == tf.int32 and python_ints(data):
         return tf.cast(value, tf.int64)
     return value
+
+
+def torch_bernoulli(x, p=None):
+    """torch's bernoulli: 1 with probability p (x's values without p), else 0, in x's dtype."""
+    probability = x if p is None else p
+    draw = tf.random.uniform(tf.shape(x), dtype=x.dtype)
+    return tf.cast(draw < probability, x.dtype)

@@ -65,3 +65,13 @@ def mps_is_available():
 def to_device(self, device=None, non_blocking=False, memory_format=None):
     """Tensor.cpu() / .cuda() -> the tensor itself: TensorFlow places ops itself."""
     return paren(unparen(src(self)))
+
+
+@function(
+    "torch.jit.is_scripting",
+    "torch.jit.is_tracing",
+    examples=(("if torch.jit.is_scripting():\n    pass", "if False:\n    pass"),),
+)
+def jit_is_scripting():
+    """torch.jit.is_scripting() / is_tracing() -> False: TensorFlow code is neither."""
+    return "False"

@@ -11,6 +11,7 @@ from torch2tf.tensor_facts.builders import MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     MAP,
@@ -49,6 +50,7 @@ class _Analysis(Builders):
         self.functions = functions or {}
         self.given = {}
         self.done: dict[str, ClassFacts] = {}
+        self.variants: dict[tuple[str, Fact], ClassFacts] = {}
 
     # -- class facts
 
@@ -61,11 +63,31 @@ class _Analysis(Builders):
             self.done[name] = _ClassPass(self, self.classes[name]).run()
         return self.done[name]
 
+    def layout_free(self, name: str, fact: Fact) -> ClassFacts | None:
+        """The facts of the class ``name`` given ``fact`` (a map) where its own input is as
+        torch's: when nothing in it depends on the layout (stochastic depth, an elementwise
+        activation), so that one translation serves both; None otherwise."""
+        if name not in self.classes:
+            found = project_class(name)
+            return found[0].layout_free(found[1], fact) if found is not None else None
+        plain = self.facts(name)
+        if (name, fact) not in self.variants:
+            self.variants[(name, fact)] = ClassFacts()  # a class reaching itself stops here
+            self.variants[(name, fact)] = _ClassPass(self, self.classes[name], fact).run()
+        given = self.variants[(name, fact)]
+        changed = [
+            (f.rewrites, f.slices, f.channels_last_layers, f.flattened_rows) for f in (plain, given)
+        ]
+        if given.diagnostics or plain.diagnostics or any(any(c) for c in changed):
+            return None
+        return given if given.followed <= plain.followed and given.inputs else None
 
-class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
-    def __init__(self, analysis: _Analysis, cls: ast.ClassDef) -> None:
+
+class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
+    def __init__(self, analysis: _Analysis, cls: ast.ClassDef, given: Fact | None = None) -> None:
         self.analysis = analysis
         self.cls = cls
+        self.given = given  # the fact of forward's first input, where the caller knows it
         self.out = ClassFacts()
         self.layers: dict[str, _Layer] = {}
         self.modules: dict[str, str] = {}  # attribute -> class of this file
@@ -117,6 +139,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
             self.wanted: set[Key] = set()
             self.origins: dict[Key, Fact] = {}  # origin -> the map it can be
             env = {p: self._input_fact(forward, p) for p in params}
+            if self.given is not None and params:
+                env[params[0]] = self.given
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
             if self.wanted <= self.as_maps:

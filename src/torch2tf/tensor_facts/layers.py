@@ -178,6 +178,10 @@ class Layers:
         """A submodule of a class of this file: its own facts, under its path."""
         inner = self.analysis.facts(name or self.modules[path])
         expected = next(iter(inner.inputs.values()), PLAIN_FACT)
+        if expected.kind == PLAIN and fact.kind == MAP:
+            free = self.analysis.layout_free(name or self.modules[path], Fact(MAP, fact.rank))
+            if free is not None:  # the module does the same on either layout
+                inner, expected = free, fact
         if expected.kind == MAP:
             fact = self._as_map(fact, expected.rank)
         if fact.kind == UNKNOWN:

@@ -112,11 +112,16 @@ class Walk:
         if isinstance(node, ast.Call):
             return self._call(node, env)
         if isinstance(node, ast.BinOp):
+            shape = self._per_sample_shape(node, env)
+            if shape is not None:
+                return shape
             return self._binary(node, self.expr(node.left, env), self.expr(node.right, env))
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand, env)
         if isinstance(node, ast.Attribute):
             fact = self.expr(node.value, env)
+            if fact.kind in _TRACKED and node.attr == "ndim":
+                return SCALAR_FACT  # the same rank in both layouts
             if fact.kind in _TRACKED and node.attr not in ("shape", "dtype", "device"):
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
@@ -157,6 +162,9 @@ class Walk:
         return UNKNOWN_FACT if fact.is_map else PLAIN_FACT
 
     def _binary(self, node: ast.BinOp, left: Fact, right: Fact) -> Fact:
+        per_sample = self._per_sample_binary(left, right)
+        if per_sample is not None:
+            return per_sample
         if not (left.is_map or right.is_map):
             return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
         if UNKNOWN in (left.kind, right.kind):
@@ -197,12 +205,18 @@ class Walk:
             return self._module(node, attr, first)
         if attr in self.methods and id(self.methods[attr]) not in self.inlined:
             return self._inline(self.methods[attr], args, keywords)
+        inputs = [*args, *keywords.values()]
+        function = self.analysis.functions.get(func.id) if isinstance(func, ast.Name) else None
+        if function is not None and id(function) not in self.inlined:
+            if any(f.kind in _TRACKED for f in inputs):  # a function of this file
+                return self._inline(function, args, keywords, bound=False)
         if qualified is not None:
-            return self._function(node, qualified, args, keywords)
+            made = self._per_sample_call(node, qualified, args, None)
+            return made or self._function(node, qualified, args, keywords)
         if isinstance(func, ast.Attribute) and attr is None:
             receiver = self.expr(func.value, env)
-            return self._method(node, func.attr, receiver, [*args, *keywords.values()])
-        inputs = [*args, *keywords.values()]
+            made = self._per_sample_call(node, None, args, receiver)
+            return made or self._method(node, func.attr, receiver, inputs)
         if any(f.kind in _TRACKED for f in inputs):
             return self.error(
                 node,
@@ -236,9 +250,12 @@ class Walk:
         self.origins[key] = as_map
         return replace(PLAIN_FACT, origin=key)
 
-    def _inline(self, method: ast.FunctionDef, args: list[Fact], keywords: dict) -> Fact:
-        """A method of the class called from forward(): its body with the arguments' facts."""
-        params = [a.arg for a in method.args.args][1:]
+    def _inline(
+        self, method: ast.FunctionDef, args: list[Fact], keywords: dict, bound: bool = True
+    ) -> Fact:
+        """A method of the class called from forward() (or a function of the file given a
+        map): its body with the arguments' facts."""
+        params = [a.arg for a in method.args.args][1 if bound else 0 :]
         env = dict(zip(params, args, strict=False))
         env.update({k: v for k, v in keywords.items() if k in params})
         self.inlined.add(id(method))
