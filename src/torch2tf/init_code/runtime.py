@@ -155,6 +155,9 @@ class RuntimeLoop:
         return ".".join(parts[:-1]), variables.pop()
 
     def _statement(self, stmt: cst.BaseStatement, types: set[str]) -> list[str]:
+        local = self._local(stmt, types)
+        if local is not None:
+            return local
         if isinstance(stmt, cst.If) and stmt.orelse is None:  # if m.bias is not None:
             test = self._not_none(stmt.test, types)
             body: list[str] = []
@@ -195,6 +198,42 @@ class RuntimeLoop:
         except Unsupported as err:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
+
+    def _local(self, stmt: cst.BaseStatement, types: set[str]) -> list[str] | None:
+        """``bound = 1.0 / math.sqrt(m.out_features)``: a local name of the loop, the layer's
+        constructor arguments read from its Keras twin (``m.units``)."""
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else None
+        if not (isinstance(small, cst.Assign) and len(stmt.body) == 1):
+            return None
+        if len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
+            self.reader._refuse(stmt, "init loops assign only plain local names")
+        var, reader = self.var, self.reader
+
+        class Attributes(cst.CSTTransformer):
+            def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+                if dotted(original.value) != var:
+                    return updated
+                found = {KERAS_ATTRIBUTES.get((t, original.attr.value)) for t in types}
+                if len(found) != 1 or None in found:
+                    reader._refuse(original, f"{code_of(original)} of {', '.join(sorted(types))}")
+                return updated.with_changes(attr=cst.Name(found.pop()))
+
+            def leave_Name(self, original: cst.Name, updated: cst.Name):
+                if reader.t.imports.is_torch(original.value):
+                    reader._refuse(original, "a value of init code computed with torch")
+                return updated
+
+        value = small.value.visit(Attributes())
+        return [f"{code_of(small.targets[0].target)} = {code_of(value)}"]
+
+
+# torch layer attributes (constructor arguments) -> the Keras twin's, where the same value.
+KERAS_ATTRIBUTES = {
+    ("torch.nn.Linear", "out_features"): "units",
+    **{(f"torch.nn.Conv{n}d", "out_channels"): "filters" for n in (1, 2)},
+    **{(f"torch.nn.Conv{n}d", "groups"): "groups" for n in (1, 2)},
+    ("torch.nn.GroupNorm", "num_groups"): "groups",
+}
 
 
 def _literal(node: cst.BaseExpression) -> float | None:

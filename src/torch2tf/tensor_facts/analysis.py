@@ -274,6 +274,7 @@ def file_analysis(
     }
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     analysis = _Analysis(classes, qualify, layer_names, source.splitlines(), functions)
+    analysis.held_classes = _held_classes(tree, set(classes))
     for cls in classes.values():  # first what each class passes to others (analysis.given)
         for init in (f for f in cls.body if getattr(f, "name", "") == "__init__"):
             for node in ast.walk(init):
@@ -311,3 +312,18 @@ def _assigned_in(func: ast.FunctionDef, name: str) -> int:
         isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
         for n in ast.walk(func)
     )
+
+
+def _held_classes(tree: ast.Module, classes: set[str]) -> dict[str, set[str]]:
+    """Name or attribute -> the module classes of the file assigned to it anywhere
+    (``block = MBConv`` in a config class): what ``cnf.block(...)`` may construct."""
+    held: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            if node.value.id not in classes:
+                continue
+            for target in node.targets:
+                name = getattr(target, "id", None) or getattr(target, "attr", None)
+                if name is not None:
+                    held.setdefault(name, set()).add(node.value.id)
+    return held
