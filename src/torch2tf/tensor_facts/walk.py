@@ -209,7 +209,9 @@ class Walk:
         function = self.analysis.functions.get(func.id) if isinstance(func, ast.Name) else None
         if function is not None and id(function) not in self.inlined:
             if any(f.kind in _TRACKED for f in inputs):  # a function of this file
-                return self._inline(function, args, keywords, bound=False)
+                fact = self._layout_free_function(function, args, keywords)
+                if fact is not None:
+                    return fact
         if qualified is not None:
             made = self._per_sample_call(node, qualified, args, None)
             return made or self._function(node, qualified, args, keywords)
@@ -249,6 +251,27 @@ class Walk:
             return as_map
         self.origins[key] = as_map
         return replace(PLAIN_FACT, origin=key)
+
+    def _layout_free_function(
+        self, function: ast.FunctionDef, args: list[Fact], keywords: dict
+    ) -> Fact | None:
+        """A function of the file given a map, followed where it does the same on either
+        layout (nothing in it rewritten: stochastic depth); None otherwise, since its one
+        translation may serve callers of other layouts too."""
+        out = self.out
+        before = (
+            {k: list(v) for k, v in out.rewrites.items()},
+            dict(out.slices),
+            set(out.channels_last_layers),
+            len(out.diagnostics),
+        )
+        fact = self._inline(function, args, keywords, bound=False)
+        after = (out.rewrites, out.slices, out.channels_last_layers, len(out.diagnostics))
+        if all(a == b for a, b in zip(before, after, strict=True)):
+            return fact
+        out.rewrites, out.slices, out.channels_last_layers = before[:3]
+        del out.diagnostics[before[3] :]
+        return None
 
     def _inline(
         self, method: ast.FunctionDef, args: list[Fact], keywords: dict, bound: bool = True
