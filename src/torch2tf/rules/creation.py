@@ -175,8 +175,9 @@ def empty(
     ),
 )
 def bernoulli(input, p=None, *, generator=None, out=None):
-    """torch_bernoulli: 1 with probability p (x's own values without p), else 0, in x's
-    dtype; from TensorFlow's generator."""
+    """torch_bernoulli: 1 with probability p (else x's values), 0 otherwise, in x's dtype.
+
+    From TensorFlow's generator: seeded by tf.random.set_seed, never torch's numbers."""
     _no_out(out)
     if given(generator) and const(generator, _MISSING) is not None:
         raise Unsupported(

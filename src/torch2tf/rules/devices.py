@@ -70,7 +70,7 @@ def to_device(self, device=None, non_blocking=False, memory_format=None):
 @function(
     "torch.jit.is_scripting",
     "torch.jit.is_tracing",
-    examples=(("if torch.jit.is_scripting():\n    pass", "if False:\n    pass"),),
+    examples=(("scripted = torch.jit.is_scripting()", "scripted = False"),),
 )
 def jit_is_scripting():
     """torch.jit.is_scripting() / is_tracing() -> False: TensorFlow code is neither."""
