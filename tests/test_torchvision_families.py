@@ -199,6 +199,22 @@ def test_stochastic_depth_translation_drops_rows_in_train_mode(efficientnet_resu
     assert len(np.unique(batch)) == 1 and np.unique(batch)[0] in (0.0, 2.0)
 
 
+def test_efficientnet_in_float64_within_1e_10() -> None:
+    """Issue 11's figure for deep nets in float64, on two MBConv blocks (one residual)."""
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = efficientnet.EfficientNet(
+            [efficientnet.MBConvConfig(4, 3, 2, 16, 24, 2)],
+            dropout=0.2,
+            stochastic_depth_prob=0.0,
+            num_classes=10,
+        )
+    inputs = sample(2, 3, 32, 32).double()
+    result = torch2tf.convert(model.double(), inputs=inputs, atol=1e-10, rtol=0)
+    _assert_verified(result, 25)
+    assert max(layer.max_abs_error for c in result.checks for layer in c.layers) < 1e-10
+
+
 @pytest.mark.slow  # about 2 minutes on 2 busy cores
 def test_efficientnet_b0_from_its_factory_converts_and_verifies_per_layer() -> None:
     """The deep net: within 1e-4 in float32 (issue 11), stochastic depth off for parity."""
