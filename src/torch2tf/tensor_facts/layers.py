@@ -204,6 +204,10 @@ class Layers:
                 rows.channels, f"{path}.{source}" if source else None, rows.spatial
             )
         output = inner.output
+        if inner is not self.analysis.facts(name or self.modules[path]) and output == Fact(
+            MAP, fact.rank
+        ):
+            return fact  # a module doing the same on either layout: the map's sizes kept
         if output.channels_from:
             output = replace(output, channels_from=f"{path}.{output.channels_from}")
         return output
