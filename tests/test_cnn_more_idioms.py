@@ -120,3 +120,56 @@ def test_global_pooling_flattened(tmp_path):
         "return self.fc(F.adaptive_avg_pool2d(self.conv(x), 1).flatten(1))",
     )
     convert_checked(tmp_path, source, images(3, 9))
+
+
+DROP_PATH = """
+
+def drop_path(x, p: float, training: bool):
+    if not training or p == 0.0:
+        return x
+    keep = 1.0 - p
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    mask = torch.empty(shape, dtype=x.dtype)
+    mask.bernoulli_(keep)
+    mask.div_(keep)
+    return x * mask
+
+
+class DropPath(nn.Module):
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return drop_path(x, self.p, self.training)
+
+
+class Swish(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(x)
+"""
+
+
+def test_modules_doing_the_same_on_either_layout_take_maps(tmp_path):
+    """A module whose forward fixes no layout (an elementwise activation, drop path through
+    a function of the file) takes a map as it is: its per-sample mask, (N, 1, 1, 1) from
+    the map's own size, broadcasts alike in both layouts. p=0 keeps train mode exact."""
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)\nself.act = Swish()\nself.drop = DropPath(0.0)",
+        "x = self.conv(x)\nreturn x + self.drop(self.act(x))",
+    )
+    conversion = convert_checked(tmp_path, source + DROP_PATH, images(3, 9))
+    assert {"act", "drop"} <= {layer.layer for layer in conversion.checks[1].layers}
+    assert "mask = torch_bernoulli(mask, keep)" in conversion.source
+    assert "mask = mask / keep" in conversion.source
+    assert "transpose" not in conversion.source
+
+
+def test_a_mask_of_another_rank_on_a_map_is_refused():
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)\nself.drop = DropPath(0.5)",
+        "return self.drop(self.conv(x))",
+    ) + DROP_PATH.replace("(1,) * (x.ndim - 1)", "(1,)")
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_source(source, "net.py")
+    assert "self.drop expects as torch input, receives NCHW -> NHWC" in str(err.value)

@@ -68,6 +68,22 @@ def keras_argument(value: Any, generated: types.ModuleType, name: str = "argumen
         return load_generated(builder, f"{type(value).__name__.lower()}_argument").build()
     if isinstance(value, (list, tuple)):
         return type(value)(keras_argument(v, generated, name) for v in value)
+    cls = type(value)
+    twin = getattr(generated, cls.__name__, None)
+    if (
+        isinstance(twin, type)
+        and twin is not cls
+        and twin.__qualname__ == cls.__qualname__
+        and cls.__module__.split(".")[0] not in ("torch", "builtins", "numpy")
+        and hasattr(value, "__dict__")
+    ):
+        # an instance of a plain class of the project (a block's config): the same state in
+        # its translation, whose methods are the translated ones
+        made = twin.__new__(twin)
+        made.__dict__.update(
+            {k: keras_argument(v, generated, name) for k, v in vars(value).items()}
+        )
+        return made
     return value
 
 

@@ -285,19 +285,28 @@ def check(
     training = mode == "train"
     with _preserved(torch_model, keras_model, mode):
         captured: list[tuple[str, torch.nn.Module, tuple, dict, Any]] = []
+        received: dict[int, list[tuple[tuple, dict]]] = {}  # module id -> inputs, innermost last
+
+        def before(module, args, kwargs):
+            # Copies taken before the call: the layer itself may rewrite its input in place
+            # (Hardswish(inplace=True)), and a later in-place op its output.
+            received.setdefault(id(module), []).append(_cloned((args, kwargs)))
 
         def hook(path: str):
             def record(module, args, kwargs, output):
-                # Copies: a later in-place op (ReLU(inplace=True)) would rewrite them.
-                args, kwargs, output = _cloned((args, kwargs, output))
-                captured.append((path, module, args, kwargs, output))
+                args, kwargs = received[id(module)].pop()
+                captured.append((path, module, args, kwargs, _cloned(output)))
 
             return record
 
         handles = [
-            module.register_forward_hook(hook(path), with_kwargs=True)
+            handle
             for path, module in torch_model.named_modules()
             if path
+            for handle in (
+                module.register_forward_pre_hook(before, with_kwargs=True),
+                module.register_forward_hook(hook(path), with_kwargs=True),
+            )
         ]
         try:
             with torch.no_grad():

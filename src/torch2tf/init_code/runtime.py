@@ -168,6 +168,9 @@ class RuntimeLoop:
                 for child in stmt.orelse.body.body:
                     lines += ["    " + line for line in self._statement(child, types)]
             return lines
+        local = self._local(stmt, types)
+        if local is not None:
+            return local
         if isinstance(stmt, cst.If) and stmt.orelse is None:  # if m.bias is not None:
             test = self._not_none(stmt.test, types)
             body: list[str] = []
@@ -177,8 +180,6 @@ class RuntimeLoop:
         call = None
         if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
             expr = stmt.body[0]
-            if isinstance(expr, cst.Assign) and len(expr.targets) == 1:
-                return [self._local(expr, types)]  # fan_out = m.kernel_size[0] * ...
             call = expr.value if isinstance(expr, cst.Expr) else None
         qualified = self.imports.qualify(call.func) if isinstance(call, cst.Call) else None
         if qualified not in rules.INITIALIZERS or not call.args:
@@ -211,27 +212,32 @@ class RuntimeLoop:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
 
-    def _local(self, assign: cst.Assign, types: set[str]) -> str:
-        """``fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels`` -> the same of
-        the Keras layer's attributes (``m.filters``), those it has before it is built."""
-        if not isinstance(assign.targets[0].target, cst.Name):
-            self.reader._refuse(assign, "unsupported statement in an init loop")
-        loop = self
+    def _local(self, stmt: cst.BaseStatement, types: set[str]) -> list[str] | None:
+        """``bound = 1.0 / math.sqrt(m.out_features)``: a local name of the loop, the layer's
+        constructor arguments read from its Keras twin (``m.units``)."""
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else None
+        if not (isinstance(small, cst.Assign) and len(stmt.body) == 1):
+            return None
+        if len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
+            self.reader._refuse(stmt, "init loops assign only plain local names")
+        var, reader = self.var, self.reader
 
         class Attributes(cst.CSTTransformer):
             def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
-                if dotted(original.value) != loop.var:
+                if dotted(original.value) != var:
                     return updated
-                names = {ATTRIBUTES.get((t, original.attr.value)) for t in types}
-                if len(names) != 1 or None in names:
-                    loop.reader._refuse(
-                        original,
-                        f"{code_of(original)} of {', '.join(sorted(types))} in an init loop "
-                        "is not translated (the Keras layer is not built yet)",
-                    )
-                return updated.with_changes(attr=cst.Name(names.pop()))
+                found = {KERAS_ATTRIBUTES.get((t, original.attr.value)) for t in types}
+                if len(found) != 1 or None in found:
+                    reader._refuse(original, f"{code_of(original)} of {', '.join(sorted(types))}")
+                return updated.with_changes(attr=cst.Name(found.pop()))
 
-        return code_of(assign.visit(Attributes()))
+            def leave_Name(self, original: cst.Name, updated: cst.Name):
+                if reader.t.imports.is_torch(original.value):
+                    reader._refuse(original, "a value of init code computed with torch")
+                return updated
+
+        value = small.value.visit(Attributes())
+        return [f"{code_of(small.targets[0].target)} = {code_of(value)}"]
 
     def _identity(self, test: cst.BaseExpression) -> str | None:
         """``m is final_conv`` (``is not``; a local layer of __init__ or ``self.<layer>``) ->
@@ -314,19 +320,14 @@ def _padding_wrapped(source: str | None) -> bool | None:
     return True if head and head.startswith(padding) else None
 
 
-# A torch layer's attribute -> the Keras layer's, for those known before the layer is built.
-ATTRIBUTES = {
-    **{
-        (f"torch.nn.Conv{d}d", name): keras
-        for d in (1, 2)
-        for name, keras in (
-            ("kernel_size", "kernel_size"),
-            ("out_channels", "filters"),
-            ("groups", "groups"),
-            ("dilation", "dilation_rate"),
-        )
-    },
+# torch layer attributes (constructor arguments) -> the Keras twin's, where the same value.
+KERAS_ATTRIBUTES = {
     ("torch.nn.Linear", "out_features"): "units",
+    **{(f"torch.nn.Conv{n}d", "out_channels"): "filters" for n in (1, 2)},
+    **{(f"torch.nn.Conv{n}d", "groups"): "groups" for n in (1, 2)},
+    ("torch.nn.GroupNorm", "num_groups"): "groups",
+    **{(f"torch.nn.Conv{n}d", "kernel_size"): "kernel_size" for n in (1, 2)},
+    **{(f"torch.nn.Conv{n}d", "dilation"): "dilation_rate" for n in (1, 2)},
 }
 
 

@@ -201,3 +201,10 @@ def torch_requires_grad(tensor):
         "Tensor.requires_grad has no TensorFlow equivalent: this branch of the torch model "
         "(e.g. choosing activation checkpointing) is not translated"
     )
+
+
+def torch_bernoulli(x, p=None):
+    """torch's bernoulli: 1 with probability p (x's values without p), else 0, in x's dtype."""
+    probability = x if p is None else p
+    draw = tf.random.uniform(tf.shape(x), dtype=x.dtype)
+    return tf.cast(draw < probability, x.dtype)

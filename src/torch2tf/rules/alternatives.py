@@ -65,7 +65,6 @@ _REAL_ROTARY = (
 SIBLINGS: dict[str, tuple[str | None, str]] = {
     "torch.mm": ("torch.matmul", "torch.matmul(a, b) or a @ b"),
     "torch.dot": ("torch.matmul", "torch.matmul(a, b) or a @ b (1-D tensors)"),
-    "torch.div": (None, "the operator: a / b"),
     "torch.clamp_min": ("torch.clamp", "torch.clamp(x, min=...)"),
     "torch.clamp_max": ("torch.clamp", "torch.clamp(x, max=...)"),
     "torch.rand": ("torch.rand_like", "torch.rand_like(x) for the shape of a tensor x"),

@@ -149,3 +149,41 @@ def triu(input, diagonal=0, *, out=None):
     """tf.linalg.band_part(x, 0, -1); another diagonal -> torch_triu helper."""
     _no_out(out)
     return _band("triu", input, diagonal)
+
+
+@function("torch.empty", examples=(("torch.empty(2, 3)", "tf.zeros((2, 3))"),))
+def empty(
+    *size,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+    memory_format=None,
+):
+    """tf.zeros(shape, dtype=...): torch leaves the values undefined, any values are its."""
+    return _filled("tf.zeros", size, None, dtype, requires_grad, out)
+
+
+@function("torch.bernoulli", examples=(("torch.bernoulli(x)", "torch_bernoulli(x)"),))
+@method(
+    "bernoulli",
+    examples=(
+        ("x.bernoulli(0.8)", "torch_bernoulli(x, 0.8)"),
+        ("x.bernoulli()", "torch_bernoulli(x)"),
+    ),
+)
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """torch_bernoulli: 1 with probability p (else x's values), 0 otherwise, in x's dtype.
+
+    From TensorFlow's generator: seeded by tf.random.set_seed, never torch's numbers."""
+    _no_out(out)
+    if given(generator) and const(generator, _MISSING) is not None:
+        raise Unsupported(
+            "generator= is not translated: TensorFlow's random numbers differ from torch's",
+            "drop generator= and seed with torch.manual_seed (-> tf.random.set_seed)",
+        )
+    if const(p, _MISSING) is None:
+        return keras_call("torch_bernoulli", src(input))
+    return keras_call("torch_bernoulli", src(input), src(p))

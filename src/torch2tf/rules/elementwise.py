@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules.functional import _no_out, given, paren, src
+from torch2tf.rules.functional import _MISSING, _no_out, given, paren, src
 from torch2tf.rules.registry import Unsupported, const, function, method
 
 
@@ -83,6 +83,27 @@ def mul(input, other, *, out=None):
     """input * other."""
     _no_out(out)
     return f"{paren(src(input))} * {paren(src(other))}"
+
+
+@function(
+    "torch.div",
+    "torch.divide",
+    "torch.true_divide",
+    examples=(
+        ("torch.div(x, y)", "x / y"),
+        ("x.div(2.0)", "x / 2.0"),
+        ("x.div(y, rounding_mode='floor')", "x // y"),
+    ),
+)
+@method("div", "divide", "true_divide")
+def div(input, other, *, rounding_mode=None, out=None):
+    """input / other (as the operator); rounding_mode="floor": input // other."""
+    _no_out(out)
+    mode = const(rounding_mode, _MISSING)
+    if mode not in (None, "floor"):
+        raise Unsupported(f"div with rounding_mode={src(rounding_mode)} is not translated")
+    operator = "//" if mode == "floor" else "/"
+    return f"{paren(src(input))} {operator} {paren(src(other))}"
 
 
 @function(

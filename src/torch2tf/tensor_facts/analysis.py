@@ -12,6 +12,7 @@ from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Laye
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import is_project_class, project_class
 from torch2tf.tensor_facts.records import (
     MAP,
@@ -54,6 +55,7 @@ class _Analysis(Builders):
         self.given_held = {}
         self.done: dict[str, ClassFacts] = {}
         self.done_given: dict[tuple, ClassFacts] = {}
+        self.variants: dict[tuple[str, Fact], ClassFacts] = {}
 
     # -- class facts
 
@@ -88,8 +90,27 @@ class _Analysis(Builders):
                 )
         return self.done_given[key]
 
+    def layout_free(self, name: str, fact: Fact) -> ClassFacts | None:
+        """The facts of the class ``name`` given ``fact`` (a map) where its own input is as
+        torch's: when nothing in it depends on the layout (stochastic depth, an elementwise
+        activation), so that one translation serves both; None otherwise."""
+        if name not in self.classes:
+            found = project_class(name)
+            return found[0].layout_free(found[1], fact) if found is not None else None
+        plain = self.facts(name)
+        if (name, fact) not in self.variants:
+            self.variants[(name, fact)] = ClassFacts()  # a class reaching itself stops here
+            self.variants[(name, fact)] = _ClassPass(self, self.classes[name], fact).run()
+        given = self.variants[(name, fact)]
+        changed = [
+            (f.rewrites, f.slices, f.channels_last_layers, f.flattened_rows) for f in (plain, given)
+        ]
+        if given.diagnostics or plain.diagnostics or any(any(c) for c in changed):
+            return None
+        return given if given.followed <= plain.followed and given.inputs else None
 
-class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls):
+
+class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
     def __init__(self, analysis: _Analysis, cls: ast.ClassDef, given: Fact | None = None) -> None:
         self.analysis = analysis
         self.given_input = given  # the first input's fact, where a caller's decides it
@@ -331,6 +352,7 @@ def file_analysis(
     }
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     analysis = _Analysis(classes, qualify, layer_names, source.splitlines(), functions)
+    analysis.held_classes = _held_classes(tree, set(classes))
     for cls in classes.values():  # first what each class passes to others (analysis.given)
         for init in (f for f in cls.body if getattr(f, "name", "") == "__init__"):
             for node in ast.walk(init):
@@ -394,3 +416,37 @@ def _other_file_base(cls: ast.ClassDef, qualify) -> str | None:
     found = [qualify(_dotted(b) or "") for b in cls.bases]
     found = [q for q in found if is_project_class(q)]
     return found[0] if len(found) == 1 and len(cls.bases) == 1 else None
+
+
+def _called_parameter(value: ast.expr, init: ast.FunctionDef) -> bool:
+    """Whether ``value`` calls a parameter of ``init`` (a layer class passed in)."""
+    args = init.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in params
+        and _assigned_in(init, value.func.id) == 0
+    )
+
+
+def _assigned_in(func: ast.FunctionDef, name: str) -> int:
+    return sum(
+        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+        for n in ast.walk(func)
+    )
+
+
+def _held_classes(tree: ast.Module, classes: set[str]) -> dict[str, set[str]]:
+    """Name or attribute -> the module classes of the file assigned to it anywhere
+    (``block = MBConv`` in a config class): what ``cnf.block(...)`` may construct."""
+    held: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            if node.value.id not in classes:
+                continue
+            for target in node.targets:
+                name = getattr(target, "id", None) or getattr(target, "attr", None)
+                if name is not None:
+                    held.setdefault(name, set()).add(node.value.id)
+    return held

@@ -65,6 +65,7 @@ class Builders:
     given: dict[tuple[str, str], dict[int, _Layer]]  # (class, parameter) -> layers passed
     given_held: dict[tuple[str, str], set]  # (class, parameter) -> project classes passed
     bound: dict[str, object] = {}  # while reading a Sequential subclass: see _bindings
+    held_classes: dict[str, set[str]] = {}  # name -> module classes of the file assigned to it
 
     def qualify(self, name: str) -> str | None:
         raise NotImplementedError
@@ -333,6 +334,12 @@ class Builders:
         params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
         if isinstance(callee, ast.Name) and callee.id in params:
             return _Layer(MODULE, node)
+        if isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name):
+            if callee.value.id != "self":  # ``cnf.block(cnf, ...)``: a class an object holds
+                held = tuple(sorted(self.held_classes.get(callee.attr, ())))
+                if held:
+                    self._arguments(node, held, func, cls, depth)
+                return _Layer(MODULE, node, classes=held)
         return None
 
     def sequential_base(self, cls: ast.ClassDef, depth: int = 0) -> ast.ClassDef | None:

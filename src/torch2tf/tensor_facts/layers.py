@@ -227,6 +227,10 @@ class Layers:
             # forward tests isinstance(x, Tensor)): followed again with the list
             inner = self.analysis.facts_given(name or self.modules[path], fact)
             expected = fact
+        elif expected.kind == PLAIN and fact.kind == MAP:
+            free = self.analysis.layout_free(name or self.modules[path], Fact(MAP, fact.rank))
+            if free is not None:  # the module does the same on either layout
+                inner, expected = free, fact
         if expected.kind == MAP:
             fact = self._as_map(fact, expected.rank)
         if fact.kind == UNKNOWN:
@@ -249,6 +253,10 @@ class Layers:
                 rows.channels, f"{path}.{source}" if source else None, rows.spatial
             )
         output = inner.output
+        if inner is not self.analysis.facts(name or self.modules[path]) and output == Fact(
+            MAP, fact.rank
+        ):
+            return fact  # a module doing the same on either layout: the map's sizes kept
         if output.channels_from:
             output = replace(output, channels_from=f"{path}.{output.channels_from}")
         return output

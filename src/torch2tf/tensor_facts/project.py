@@ -25,6 +25,7 @@ class _Project:
     classes: frozenset[str]  # qualified names of the project's nn.Module classes
     analyse: Callable[..., Any]  # (tree, source, qualify, class names) -> a file's analysis
     analyses: dict[str, Any] = field(default_factory=dict)  # module name -> its analysis
+    imports: dict[str, ImportTable | None] = field(default_factory=dict)  # module -> its imports
 
 
 _project: ContextVar[_Project | None] = ContextVar("project_files", default=None)
@@ -47,13 +48,37 @@ def project_files(
 
 def is_project_class(qualified: str | None) -> bool:
     project = _project.get()
-    return project is not None and qualified in project.classes
+    return project is not None and _defined(project, qualified) in project.classes
+
+
+def _defined(project: _Project, qualified: str | None, depth: int = 0) -> str | None:
+    """Where the project defines what ``qualified`` names: through the imports of the
+    project's files (``torchvision.ops.StochasticDepth``, which ``ops/__init__.py``
+    imports from ``.stochastic_depth``)."""
+    if qualified is None or qualified in project.classes or depth > 8:
+        return qualified
+    module, _, name = qualified.rpartition(".")
+    if module not in project.files:
+        return qualified
+    if module not in project.imports:
+        source, package = project.files[module]
+        try:
+            project.imports[module] = ImportTable.of(cst.parse_module(source), package)
+        except cst.ParserSyntaxError:
+            project.imports[module] = None
+    imports = project.imports[module]
+    found = imports.qualify_name(name) if imports is not None else None
+    if found is None or found == qualified:
+        return qualified
+    return _defined(project, found, depth + 1)
 
 
 def project_class(qualified: str):
     """The analysis of the file defining the project class ``qualified`` and the class's
     name there; None when that file is not part of the translation."""
     project = _project.get()
+    if project is not None:
+        qualified = _defined(project, qualified) or qualified
     module, _, name = qualified.rpartition(".")
     if project is None or qualified not in project.classes or module not in project.files:
         return None

@@ -17,6 +17,10 @@ MAPS = "channels_last_maps"
 GROUPED = "grouped_channels"
 """A channel shuffle's view of a map: torch's (N, G, C/G, H, W) is Keras's (N, H, W, G, C/G)."""
 _TRACKED = (MAP, FLAT, MAPS, GROUPED)
+PER_SAMPLE = "per_sample"
+"""A tensor, or a shape, of a map's rank whose sizes are 1 but perhaps the batch's, made from
+the map's size (stochastic depth's ``[x.shape[0]] + [1] * (x.ndim - 1)`` noise): it broadcasts
+against the map alike in either layout."""
 
 
 @dataclass(frozen=True)

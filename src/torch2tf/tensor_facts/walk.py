@@ -174,11 +174,16 @@ class Walk:
                 return self.error(node, "a list of feature maps of other ranks or tensors")
             return UNKNOWN_FACT if any(f.is_map for f in facts) else PLAIN_FACT
         if isinstance(node, ast.BinOp):
+            shape = self._per_sample_shape(node, env)
+            if shape is not None:
+                return shape
             return self._binary(node, self.expr(node.left, env), self.expr(node.right, env))
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand, env)
         if isinstance(node, ast.Attribute):
             fact = self.expr(node.value, env)
+            if fact.kind in _TRACKED and node.attr == "ndim":
+                return SCALAR_FACT  # the same rank in both layouts
             if fact.kind in _TRACKED and node.attr not in _LAYOUT_FREE:
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
@@ -219,6 +224,9 @@ class Walk:
         return UNKNOWN_FACT if fact.is_map else PLAIN_FACT
 
     def _binary(self, node: ast.BinOp, left: Fact, right: Fact) -> Fact:
+        per_sample = self._per_sample_binary(left, right)
+        if per_sample is not None:
+            return per_sample
         if not (left.is_map or right.is_map):
             return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
         if UNKNOWN in (left.kind, right.kind):
@@ -280,15 +288,21 @@ class Walk:
             return result
         if attr in self.methods and id(self.methods[attr]) not in self.inlined:
             return self._inline(self.methods[attr], args, keywords, node.args)
+        inputs = [*args, *keywords.values()]
         function = self.analysis.functions.get(func.id) if isinstance(func, ast.Name) else None
         if function is not None and id(function) not in self.inlined:
+            if any(f.kind in _TRACKED for f in inputs):  # a function of this file
+                fact = self._layout_free_function(function, args, keywords)
+                if fact is not None:
+                    return fact
             return self._function_call(node, function, args, keywords)
         if qualified is not None:
-            return self._function(node, qualified, args, keywords)
+            made = self._per_sample_call(node, qualified, args, None)
+            return made or self._function(node, qualified, args, keywords)
         if isinstance(func, ast.Attribute) and attr is None:
             receiver = self.expr(func.value, env)
-            return self._method(node, func.attr, receiver, [*args, *keywords.values()])
-        inputs = [*args, *keywords.values()]
+            made = self._per_sample_call(node, None, args, receiver)
+            return made or self._method(node, func.attr, receiver, inputs)
         if any(f.kind in _TRACKED for f in inputs):
             return self.error(
                 node,
@@ -341,6 +355,27 @@ class Walk:
         if not tracked:
             return PLAIN_FACT
         return self._inline(function, args, keywords, bound=False)
+
+    def _layout_free_function(
+        self, function: ast.FunctionDef, args: list[Fact], keywords: dict
+    ) -> Fact | None:
+        """A function of the file given a map, followed where it does the same on either
+        layout (nothing in it rewritten: stochastic depth); None otherwise, since its one
+        translation may serve callers of other layouts too."""
+        out = self.out
+        before = (
+            {k: list(v) for k, v in out.rewrites.items()},
+            dict(out.slices),
+            set(out.channels_last_layers),
+            len(out.diagnostics),
+        )
+        fact = self._inline(function, args, keywords, bound=False)
+        after = (out.rewrites, out.slices, out.channels_last_layers, len(out.diagnostics))
+        if all(a == b for a, b in zip(before, after, strict=True)):
+            return fact
+        out.rewrites, out.slices, out.channels_last_layers = before[:3]
+        del out.diagnostics[before[3] :]
+        return None
 
     def _inline(
         self, method: ast.FunctionDef, args: list, keywords: dict, written=(), bound=True

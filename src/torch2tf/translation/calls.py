@@ -138,7 +138,8 @@ class CallRewrite(RewriteBase):
             return updated
         receiver = Arg(code_of(updated.func.value))
         made = self._apply(original, updated, f"Tensor.{name}", rules.METHODS[base], receiver)
-        self.rebound[self.parents[original]] = code_of(updated.func.value)
+        if isinstance(self.parents[original], cst.Expr):  # else already ``x = x.op_(...)``
+            self.rebound[self.parents[original]] = code_of(updated.func.value)
         return made
 
     def leave_Expr(self, original: cst.Expr, updated: cst.Expr):

@@ -165,6 +165,12 @@ class ClassAnalysis:
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
+        assigned = {c for c in info.call_attr if c not in info.direct_calls}
+        assigned |= set(info.direct_calls)
+        for call in _calls(init.body):  # layers.append(Block(...)): modules an init loop reaches
+            if call not in assigned and self.is_module_class(call.func):
+                if not any(call is c for c in info.opaque_builders):
+                    info.opaque_builders.append(call)
         reader = InitReader(self, info)
         for position, stmt in enumerate(init.body.body):
             call = expression_call(stmt)
@@ -417,3 +423,15 @@ def _replaced_parameter(
             pattern = re.compile(rf"\bself\.{re.escape(name)}\b")
             return None if any(pattern.search(code_of(s)) for s in between) else stmt
     return None
+
+
+def _calls(node: cst.CSTNode) -> list[cst.Call]:
+    """Every call in ``node``, in source order."""
+    found: list[cst.Call] = []
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(Calls())
+    return found

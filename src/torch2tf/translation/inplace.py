@@ -75,6 +75,36 @@ def _fresh(statement: cst.CSTNode, name: str, qualify: Callable[[cst.CSTNode], s
     return isinstance(value, cst.Call) and qualify(value.func) in FRESH
 
 
+def _rebinds_itself(node: cst.CSTNode | None, name: str) -> bool:
+    """Whether ``node`` is ``name = <a call>`` (the call an in-place method of ``name``)."""
+    return (
+        isinstance(node, cst.Assign)
+        and len(node.targets) == 1
+        and dotted(node.targets[0].target) == name
+    )
+
+
+def _inplace_rebinding(statement: cst.CSTNode, name: str) -> bool:
+    """Whether ``statement`` is ``name = name.op_(...)`` or ``name.op_(...)``, its
+    arguments not using ``name``."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and _rebinds_itself(small, name):
+        value = small.value
+    elif isinstance(small, cst.Expr):
+        value = small.value
+    else:
+        return False
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and dotted(value.func.value) == name
+        and value.func.attr.value.endswith("_")
+        and not any(_mentions(arg, name) for arg in value.args)
+    )
+
+
 def rebinding_problem(
     call: cst.Call,
     parents: Mapping[cst.CSTNode, cst.CSTNode],
@@ -87,7 +117,9 @@ def rebinding_problem(
     name = receiver.value
     expr = parents.get(call)
     line = parents.get(expr)
-    if not isinstance(expr, cst.Expr) or not isinstance(line, cst.SimpleStatementLine):
+    # a statement, or ``x = x.op_(...)``: its result is the rebound x
+    statement = isinstance(expr, cst.Expr) or _rebinds_itself(expr, name)
+    if not statement or not isinstance(line, cst.SimpleStatementLine):
         return "its result is used (it is the same tensor as the changed one)"
     if len(line.body) != 1:
         return "it shares its line with other statements"
@@ -101,6 +133,8 @@ def rebinding_problem(
             for statement in reversed(before):
                 if _fresh(statement, name, qualify):
                     return None
+                if _inplace_rebinding(statement, name):
+                    continue  # ``x = x.op_(...)`` above: checked where it is translated
                 if _mentions(statement, name):
                     return (
                         f"{name} may be held elsewhere too: it is used above without being made "

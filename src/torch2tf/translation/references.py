@@ -3,6 +3,8 @@ Sequentials used as sequences; whatever is left untranslated is reported."""
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from torch2tf import rules
@@ -11,7 +13,7 @@ from torch2tf.names import code_of, dotted
 from torch2tf.parsed import ParsedSource
 from torch2tf.rules import LAYERS, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
-from torch2tf.rules.registry import function_value, layer_factory
+from torch2tf.rules.registry import constructor, function_value, layer_factory
 from torch2tf.torch_api import DTYPES
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -214,8 +216,34 @@ class ReferenceRewrite(RewriteBase):
             bound = bind(rule().keras, positional, keywords)
             return cst.parse_expression(rules.class_reference(rule, *bound.args, **bound.kwargs))
         except (TypeError, Unsupported) as err:
+            made = self._partial_of_factory(layer_name, updated)
+            if made is not None:
+                return made
             self.error(original, f"cannot translate partial({layer_name}, ...): {err}")
             return updated
+
+    def _partial_of_factory(self, layer_name: str, updated: cst.Call) -> cst.Call | None:
+        """``partial(nn.BatchNorm2d, eps=1e-3)``, the layer's required arguments given later:
+        the same partial of a function taking torch's constructor arguments (so momentum stays
+        torch's) and making the Keras layer. None when those arguments do not bind to it."""
+        rule = LAYERS[layer_name]
+        name = "nn_" + layer_name.rsplit(".", 1)[1].lower()
+        factory = layer_factory(rule, name)
+        made = constructor(rule)
+        if factory is None or made is None:
+            return None
+        signature = ast.parse(f"def f({made[0]}): pass").body[0].args
+        params = [a.arg for a in signature.args]
+        given = updated.args[1:]
+        positional = [a for a in given if a.keyword is None]
+        if any(a.star for a in given) or len(positional) > len(params):
+            return None
+        named = params[len(positional) :]
+        if any(a.keyword.value not in named for a in given if a.keyword is not None):
+            return None
+        self.generated[name] = factory
+        first = updated.args[0].with_changes(value=cst.Name(name))
+        return updated.with_changes(args=[first, *given])
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
         for node, qualified in self.pending.items():
