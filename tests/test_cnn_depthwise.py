@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from digits_training import digits_images, train_side_by_side
 from layer_harness import HEADER, convert_checked, load_module, translated_layer
 
 import torch2tf
 from torch2tf.parity_training import weight_difference
-from torch2tf.training import convert_loss, convert_optimizer
 from torch2tf.translate import translate_source
 
 
@@ -329,11 +329,7 @@ class Net(nn.Module):
 def test_a_depthwise_net_trains_like_torch(tmp_path):
     """scikit-learn's digits as 1x8x8 images, Adam, 60 steps in float64: the
     loss trajectory and the weights within 1e-6 of torch's."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    data = (digits.data / 16.0).reshape(-1, 1, 8, 8)
-    labels = digits.target.astype(np.int64)
+    data, labels = digits_images()
     torch.manual_seed(0)
     model = load_module(tmp_path, textwrap.dedent(TRAINED)).Net().double()
     conversion = torch2tf.convert(model, inputs=torch.from_numpy(data[:16]))
@@ -341,33 +337,9 @@ def test_a_depthwise_net_trains_like_torch(tmp_path):
     assert type(conversion.keras_model.dw.layers[-1]).__name__ == "DepthwiseConv2D"
     keras_model = conversion.keras_model
     torch_optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
-    parameters = conversion.parameter_map()
-    keras_optimizer = convert_optimizer(torch_optimizer, parameters=parameters)
-    loss_module = torch.nn.CrossEntropyLoss()
-    keras_loss = convert_loss(loss_module)
-    variables = [parameters[p] for p in model.parameters()]
-
-    @tf.function
-    def keras_step(x, y):
-        with tf.GradientTape() as tape:
-            value = keras_loss(y, keras_model(x, training=True))
-        keras_optimizer.apply(tape.gradient(value, variables), variables)
-        return value
-
-    model.train()
-    order = np.random.default_rng(0).permutation(len(labels))
-    torch_losses, tf_losses = [], []
-    for step in range(60):
-        rows = order[step * 24 : (step + 1) * 24]
-        x, y = torch.from_numpy(data[rows]), torch.from_numpy(labels[rows])
-        torch_optimizer.zero_grad()
-        loss = loss_module(model(x), y)
-        loss.backward()
-        torch_optimizer.step()
-        torch_losses.append(loss.item())
-        (keras_x,) = conversion.keras_inputs(x)
-        tf_losses.append(float(keras_step(keras_x, tf.constant(labels[rows]))))
-    torch_losses, tf_losses = np.array(torch_losses), np.array(tf_losses)
+    torch_losses, tf_losses = train_side_by_side(
+        model, conversion, torch_optimizer, data, labels, 60, 24
+    )
     assert np.max(np.abs(tf_losses - torch_losses) / np.abs(torch_losses)) < 1e-6
     assert weight_difference(model, keras_model) < 1e-6
     assert torch_losses[-5:].mean() < 0.8 * torch_losses[:5].mean()  # it learns

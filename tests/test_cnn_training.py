@@ -3,13 +3,12 @@ images, 60 steps in float64 (issue 11's figure: the trajectory within 1e-6 of to
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import torch
+from digits_training import digits_images, train_side_by_side
 
 import torch2tf
 from torch2tf.parity_models import DigitsCNN
 from torch2tf.parity_training import weight_difference
-from torch2tf.training import convert_loss, convert_optimizer
 
 STEPS = 60
 BATCH = 24
@@ -24,11 +23,7 @@ BATCH = 24
     ids=["sgd-momentum", "adam"],
 )
 def test_digits_cnn_trains_like_torch(optimizer):
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = (digits.data / 16.0).reshape(-1, 1, 8, 8)  # torch's NCHW
-    labels = digits.target.astype(np.int64)
+    images, labels = digits_images()
     torch.manual_seed(0)
     model = DigitsCNN().double()
     conversion = torch2tf.convert(model, inputs=torch.from_numpy(images[:16]))
@@ -36,33 +31,9 @@ def test_digits_cnn_trains_like_torch(optimizer):
     assert conversion.flattened_rows == {"fc": 16}  # torch's (C, H, W) order kept
     keras_model = conversion.keras_model
     torch_optimizer = optimizer(model.parameters())
-    parameters = conversion.parameter_map()
-    keras_optimizer = convert_optimizer(torch_optimizer, parameters=parameters)
-    loss_module = torch.nn.CrossEntropyLoss()
-    keras_loss = convert_loss(loss_module)
-    variables = [parameters[p] for p in model.parameters()]
-
-    @tf.function
-    def keras_step(x, y):
-        with tf.GradientTape() as tape:
-            value = keras_loss(y, keras_model(x, training=True))
-        keras_optimizer.apply(tape.gradient(value, variables), variables)
-        return value
-
-    model.train()
-    order = np.random.default_rng(0).permutation(len(labels))
-    torch_losses, tf_losses = [], []
-    for step in range(STEPS):
-        rows = order[step * BATCH : (step + 1) * BATCH]
-        x, y = torch.from_numpy(images[rows]), torch.from_numpy(labels[rows])
-        torch_optimizer.zero_grad()
-        loss = loss_module(model(x), y)
-        loss.backward()
-        torch_optimizer.step()
-        torch_losses.append(loss.item())
-        (keras_x,) = conversion.keras_inputs(x)  # NHWC
-        tf_losses.append(float(keras_step(keras_x, tf.constant(labels[rows]))))
-    torch_losses, tf_losses = np.array(torch_losses), np.array(tf_losses)
+    torch_losses, tf_losses = train_side_by_side(
+        model, conversion, torch_optimizer, images, labels, STEPS, BATCH
+    )
     assert np.max(np.abs(tf_losses - torch_losses) / np.abs(torch_losses)) < 1e-6
     # Weights, and BatchNorm's running statistics updated in train mode with torch's momentum
     # and unbiased variance, in Keras's layout.
