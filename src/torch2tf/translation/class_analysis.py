@@ -19,6 +19,7 @@ from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
+from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.translation.build import build_input
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -148,6 +149,14 @@ class ClassAnalysis:
                     return
                 call = value
                 qualified = outer.imports.qualify(call.func)
+                if qualified in WEIGHT_NORMS and call.args:  # the layer it wraps is the layer
+                    inner = call.args[0].value
+                    info.wrapped[attr] = (call, Finder.position)
+                    if self_attr(inner) == attr and attr in info.layers:
+                        return  # self.fc = weight_norm(self.fc)
+                    if not isinstance(inner, cst.Call):
+                        return
+                    call, qualified = inner, outer.imports.qualify(inner.func)
                 if qualified in LAYERS:
                     info.layers[attr] = qualified
                     info.direct_calls.add(call)
