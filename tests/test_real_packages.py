@@ -166,9 +166,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         8,
         16,
         blocked=(
-            "unowned: heads.py:695:27 torch.nn.utils.weight_norm (its weight_g/weight_v "
-            "parameters, filled and frozen at :697/:701)",
-            "unowned",
+            "idioms: heads.py:721:13 utils._no_grad_trunc_normal(module.weight, ...) in the "
+            "self.apply(self._init_weights) function (:692): a project function re-implementing "
+            "trunc_normal_ with in-place ops (lightly/models/utils.py:346-357 uniform_, erfinv_, "
+            "mul_, add_, clamp_) is not read as init code (weight_norm at :695, its weight_g "
+            "fill_ and requires_grad at :697/:701 translate)",
+            "idioms",
         ),
     ),
     "rtdl-revisiting-models/MLP": (
