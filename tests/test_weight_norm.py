@@ -13,6 +13,8 @@ import torch
 from tcn_weight_norm import TinyTCN
 from torch import nn
 from torch.nn.utils import parametrizations, weight_norm
+from torch.nn.utils.parametrizations import weight_norm as parametrized_weight_norm
+from torch.nn.utils.weight_norm import weight_norm as module_weight_norm
 
 import torch2tf
 from torch2tf import TranslationError
@@ -112,6 +114,31 @@ def test_weight_normalised_layers_train_like_torch_in_float64():
         if torch_value.ndim == 2:
             torch_value = torch_value.T
         np.testing.assert_allclose(keras_value, torch_value, rtol=1e-10, atol=1e-12)
+
+
+class NormedCNN(nn.Module):
+    """Conv2d (both APIs, dim 0 and 1, padded and strided) and a Sequential of Linears."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = module_weight_norm(nn.Conv2d(3, 8, 3, padding=1), dim=0)
+        self.conv2 = parametrized_weight_norm(nn.Conv2d(8, 8, 3, stride=2, bias=False), dim=1)
+        self.mlp = nn.Sequential(
+            weight_norm(nn.Linear(8, 16)), nn.ReLU(), parametrized_weight_norm(nn.Linear(16, 4))
+        )
+
+    def forward(self, x):
+        x = torch.relu(self.conv2(torch.relu(self.conv(x))))
+        return self.mlp(x.mean(dim=(2, 3)))
+
+
+def test_weight_normalised_conv2d_and_sequential_convert_and_export(tmp_path):
+    torch.manual_seed(0)
+    result = torch2tf.convert(NormedCNN(), inputs=torch.randn(2, 3, 9, 9))
+    assert result.passed, result.table()
+    assert sum(c.keras_type == "TorchWeightNorm" for c in result.checks[0].layers) == 4
+    result.save(tmp_path, formats=["keras"])  # reloaded in a TensorFlow-only process
+    assert result.exports["keras"]["passed"], result.exports
 
 
 @pytest.mark.parametrize(
