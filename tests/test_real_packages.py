@@ -307,11 +307,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim_in": 2, "dim_hidden": 16, "dim_out": 3, "num_layers": 3},
             inputs=lambda: (sample(BATCH, 2),),
         ),
-        (
-            "idioms: siren_pytorch.py:42-43 torch.zeros weights, :47 nn.Parameter assigned from a "
-            "local, :55, :58 Tensor.uniform_ in an init method",
-            "idioms",
-        ),
+        None,  # local tensors made parameters, initialised through a method with arguments
     ),
     "siren-pytorch/Siren": (
         Case(
@@ -320,7 +316,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim_in": 2, "dim_out": 16},
             inputs=lambda: (sample(BATCH, 2),),
         ),
-        ("idioms: siren_pytorch.py:42-58 as for SirenNet", "idioms"),
+        None,
     ),
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),

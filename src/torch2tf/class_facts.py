@@ -70,6 +70,8 @@ class ClassInfo:
     # weight-normalised layer attributes -> (the weight_norm call, its statement of __init__)
     wrapped: dict[str, tuple[cst.Call, int]] = field(default_factory=dict)
     wrapped_g: dict[str, str] = field(default_factory=dict)  # -> its g's initializer source
+    local_params: dict[str, str] = field(default_factory=dict)  # local tensor -> parameter
+    param_sources: dict[cst.Call, cst.Call] = field(default_factory=dict)  # Parameter -> maker
 
     def method(self, name: str) -> cst.FunctionDef | None:
         for stmt in self.node.body.body:

@@ -21,6 +21,7 @@ from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.translation.build import build_input
+from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     PARAMETER,
@@ -173,6 +174,7 @@ class ClassAnalysis:
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
+        local_parameters(info, init, self.imports)
         reader = InitReader(self, info)
         for position, stmt in enumerate(init.body.body):
             call = expression_call(stmt)
@@ -187,10 +189,18 @@ class ClassAnalysis:
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
+            elif method is not None and info.method(method) is not None:
+                if reader.function(info.method(method), call, position, method=True):
+                    info.init_methods.add(method)
+                    info.removed.add(stmt)
+                    info.init_note = (
+                        f"# {method}(...) is applied through the layers' initializer arguments."
+                    )
             elif self._init_function(info, reader, stmt, call, position):
                 info.removed.add(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
+        check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)
 
