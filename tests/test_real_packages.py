@@ -251,9 +251,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            "idioms: tabm.py:82:12 nn.init.uniform_ in an init function, :458-462 "
-            "Parameter(torch.empty) and self.register_parameter; unowned: torch.dtype annotations "
-            "(:443), nn.Linear as a value (:467), getattr(nn, activation) (:1178)",
+            "idioms: tabm.py:82:12 nn.init.uniform_ returned by the helper _init_rsqrt_uniform_ "
+            "(an expression, not an init statement) called from LinearEnsemble.reset_parameters; "
+            ":458:13 torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter; :460:9 "
+            "self.register_parameter('bias', Parameter(...) if bias else None); unowned: "
+            ":443:25/:444:37 torch.dtype in parameter annotations; later nn.Linear as a value "
+            "(:467) and getattr(nn, activation) (:1178)",
             "idioms, unowned",
         ),
     ),
@@ -278,9 +281,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4),),
         ),
         (
-            "unowned: zuko/nn.py:202:20 nn.Linear as a value; __init__ computes the masks with "
-            "torch.BoolTensor/unique (:212, :260, :271) on a tensor argument, beyond static "
-            "translation",
+            "unowned: zuko/nn.py:202:20 class MaskedLinear(nn.Linear) (a class deriving from a "
+            "torch layer is refused); MaskedMLP.__init__ computes the masks from its tensor "
+            "argument with torch.unique (:271:30), Tensor.all() (:285:16), Tensor.nonzero() "
+            "(:289:29): values of the argument, beyond static translation",
             "unowned",
         ),
     ),
@@ -321,9 +325,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
         (
-            "unowned: nbeats_pytorch/model.py:41:9 self.parameters reassigned as a list then "
-            "nn.ParameterList (:46, :67); forward uses torch.zeros (:190), Tensor.numpy() (:199) "
-            "and torch.tensor (:213)",
+            "unowned: nbeats_pytorch/model.py:41:9 self.parameters = [] (nn.Module's method "
+            "shadowed by a list), :46:27 nn.ParameterList of it, :67:17 its extend; forward: "
+            ":190:20 torch.zeros(size=...) (keyword size not taken), :199:65 Tensor.numpy(), "
+            ":216:12/:223:12 Tensor.mm()",
             "unowned",
         ),
     ),
@@ -353,10 +358,13 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:484 initialize_non_glu on a local layer in a loop (so "
-            ":9:5 stays), :16:5 initialize_glu on self.fc, also assigned a shared layer "
-            "(:793); unowned: torch.eye (:109), torch.ones/zeros (:166, :193), sparsemax.py "
-            "Sparsemax/Entmax15 (:658, :661), a custom autograd Function",
+            "idioms: tab_network.py:9:5 xavier_normal_ in initialize_non_glu, applied at :484 "
+            "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
+            "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
+            "layer passed in (:793); unowned: :109:43 torch.eye; :658:29/:661:29 "
+            "sparsemax.Sparsemax/Entmax15 reported as another package's layers although "
+            "sparsemax.py is pytorch_tabnet's own (imported absolutely, `from pytorch_tabnet "
+            "import sparsemax`), and built on a custom autograd Function",
             "idioms, unowned",
         ),
     ),
@@ -368,9 +376,11 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:16:5 initialize_glu on self.fc, also assigned a shared "
-            "layer (:793); then GBN.forward (:35) np.ceil of the dynamic batch size crashes "
-            "at build instead of a diagnostic",
+            "idioms: tab_network.py:16:5 initialize_glu(self.fc, ...) (called at :796) where "
+            "GLU_Layer.__init__ assigns self.fc either a shared layer passed in (:793) or a new "
+            "Linear (:795): which layer the init reaches is not known statically; then "
+            "GBN.forward (:35) np.ceil of the dynamic batch size crashes at build instead of a "
+            "diagnostic",
             "idioms, unowned",
         ),
     ),
@@ -399,14 +409,14 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
-            "unowned: common/policies.py:61 class-level annotation th.optim.Optimizer and :71 "
-            "default argument th.optim.Adam in BaseModel.__init__, :154 the BaseModel.device "
-            "property (kept: properties are the class's API) iterates self.parameters(); "
-            "common/preprocessing.py:124, "
-            ":130 F.one_hot in preprocess_obs; later family: BaseModel.__init__ names NatureCNN "
-            "(:93), whose Conv2d (torch_layers.py:89) is not translated; then the "
-            "features_extractor argument, a FlattenExtractor instance, must be passed as its "
-            "converted Keras twin (convert says so)",
+            "unowned: common/policies.py:61:16 class-level annotation th.optim.Optimizer and "
+            ":71:31/:71:53 the default argument optimizer_class=th.optim.Adam in "
+            "BaseModel.__init__; :154:22 the BaseModel.device property (kept: properties are "
+            "the class's API) iterates self.parameters(); common/preprocessing.py:124:16, "
+            ":130:17 F.one_hot in preprocess_obs; torch_layers.py:99:14 torch.no_grad in "
+            "NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
+            "with a dummy forward; then the features_extractor argument, a FlattenExtractor "
+            "instance, must be passed as its converted Keras twin (convert says so)",
             "unowned",
         ),
     ),
@@ -561,9 +571,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         ),
         (
             "unowned: rotary_embedding_torch.py:41:2 @autocast('cuda', enabled=False) on "
-            "functions, :121 torch.linspace, :131 nn.Parameter(freqs, requires_grad=...) of a "
-            "local, :343 Tensor.type(dtype); then its frequency cache (a buffer filled in "
-            "place in forward) and slice_at_dim's tuple of slices",
+            "functions (also :319:6), :121:21 torch.linspace, :131:22 nn.Parameter(freqs, "
+            "requires_grad=learned_freq) (a flag that is not a literal), :343:43 "
+            "Tensor.type(dtype); then its frequency cache (a buffer filled in place in "
+            "forward) and slice_at_dim's tuple of slices",
             "unowned",
         ),
     ),
