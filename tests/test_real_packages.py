@@ -361,10 +361,9 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "idioms: tab_network.py:9:5 xavier_normal_ in initialize_non_glu, applied at :484 "
             "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
             "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
-            "layer passed in (:793); unowned: :109:43 torch.eye; :658:29/:661:29 "
-            "sparsemax.Sparsemax/Entmax15 reported as another package's layers although "
-            "sparsemax.py is pytorch_tabnet's own (imported absolutely, `from pytorch_tabnet "
-            "import sparsemax`), and built on a custom autograd Function",
+            "layer passed in (:793); unowned: :109:43 torch.eye; sparsemax.py (the package's "
+            "own, translated beside it) :24:25/:112:25 custom torch.autograd.Function classes "
+            "and :88:24/:144:19 torch.sort, behind Sparsemax/Entmax15 (tab_network.py:658/:661)",
             "idioms, unowned",
         ),
     ),
