@@ -362,7 +362,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
             "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
             "layer passed in (:793); unowned: :109:43 torch.eye; sparsemax.py (the package's "
-            "own, translated beside it) :24:25/:112:25 custom torch.autograd.Function classes "
+            "own, translated beside it) :24:25/:112:24 custom torch.autograd.Function classes "
             "and :88:24/:144:19 torch.sort, behind Sparsemax/Entmax15 (tab_network.py:658/:661)",
             "idioms, unowned",
         ),
