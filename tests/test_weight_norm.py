@@ -186,3 +186,18 @@ def test_weight_v_initialised_after_weight_norm_is_refused():
     )
     with pytest.raises(TranslationError, match=r"init of weight_v after weight_norm"):
         torch2tf.translate_source(source)
+
+
+def test_a_live_sequential_of_weight_normalised_layers_converts_from_its_tree():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        weight_norm(nn.Linear(6, 8), dim=None),
+        nn.Tanh(),
+        parametrized_weight_norm(nn.Linear(8, 3), dim=1),
+    )
+    model[0].weight_g.requires_grad = False
+    result = torch2tf.convert(model, inputs=torch.randn(5, 6))
+    assert result.passed, result.table()
+    assert "dim=-1,\n                g_trainable=False" in result.source
+    g = {v.path.split("/")[-2]: v for v in result.keras_model.weights if v.path.endswith("/g")}
+    assert [(tuple(v.shape), v.trainable) for v in g.values()] == [((), False), ((8, 1), True)]
