@@ -201,3 +201,22 @@ def test_a_live_sequential_of_weight_normalised_layers_converts_from_its_tree():
     assert "dim=-1,\n                g_trainable=False" in result.source
     g = {v.path.split("/")[-2]: v for v in result.keras_model.weights if v.path.endswith("/g")}
     assert [(tuple(v.shape), v.trainable) for v in g.values()] == [((), False), ((8, 1), True)]
+
+
+class FlattenedHead(nn.Module):
+    """A weight-normalised Linear over a flattened channels-last map, g per input (dim=1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.fc = weight_norm(nn.Linear(3 * 4 * 4, 5), dim=1)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+def test_g_per_input_row_follows_the_kernel_rows_after_a_flatten():
+    torch.manual_seed(0)
+    result = torch2tf.convert(FlattenedHead(), inputs=torch.randn(2, 2, 4, 4))
+    assert result.flattened_rows == {"fc": 3}
+    assert result.passed, result.table()

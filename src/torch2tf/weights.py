@@ -157,6 +157,9 @@ def transfer_weights(
         if path in (flattened_rows or {}):
             try:
                 arrays[0] = keras_kernel_rows(arrays[0], flattened_rows[path])
+                g = arrays[-1]
+                if hasattr(rule, "tensor_names") and g.ndim == 2 and g.shape[0] > 1:
+                    arrays[-1] = keras_kernel_rows(g, flattened_rows[path])  # g per input row
             except ValueError as err:
                 problems.append(f"{path}: {err}")
                 continue
