@@ -213,12 +213,13 @@ HEAD = "import math\nimport torch\nimport torch.nn as nn\n\nclass Net(nn.Module)
 @pytest.mark.parametrize(
     "body, where, message",
     [
-        (  # a conditional init: which branch ran is not known statically
+        (  # an element of a list of several layer types, by index
             "    def __init__(self, n, zero):\n        super().__init__()\n"
-            "        self.fc = nn.Linear(n, n)\n        if zero:\n"
-            "            nn.init.zeros_(self.fc.weight)\n",
+            "        self.layers = nn.ModuleList([nn.Linear(n, n), nn.LayerNorm(n)])\n"
+            "        if zero:\n"
+            "            nn.init.zeros_(self.layers[0].weight)\n",
             "net.py:10:13:",
-            "init code under a condition is translated only for a layer or parameter created",
+            "init of self.layers[0]: which layer it is cannot be told from the source",
         ),
         (  # torch itself raises: fans of a 1-D tensor
             "    def __init__(self, n):\n        super().__init__()\n"

@@ -36,6 +36,11 @@ def test_float64_losses_agree_at_every_step(report):
         (m, c, d) for m in MODELS for c in COMBOS for d in ("float64", "float32")
     ]
     assert set(data["models"]) == set(MODELS)
+    exact = {  # the float64 torch trajectory of each model and combination
+        (r["model"], r["combo"]): np.array(r["torch_losses"])
+        for r in data["runs"]
+        if r["dtype"] == "float64"
+    }
     for run in data["runs"]:
         torch_losses, tf_losses = np.array(run["torch_losses"]), np.array(run["tf_losses"])
         assert len(torch_losses) == run["steps"] == 2 * 23  # 1500 rows in full batches of 64
@@ -44,7 +49,12 @@ def test_float64_losses_agree_at_every_step(report):
             assert np.all(relative < 1e-6), (run["model"], run["combo"])
             assert run["max_rel_weight_diff"] < 1e-6
         else:
-            assert np.all(relative < 1e-3), run["combo"]
+            # within 1e-3 of torch's float32 loss, or of the exact (float64) one: on some CPUs
+            # torch's own float32 run drifts from the exact trajectory (measured: 6e-2 for the
+            # CNN with Nesterov SGD, while TensorFlow's stayed within 3e-6 of float64)
+            reference = exact[run["model"], run["combo"]]
+            off_exact = np.abs(tf_losses - reference) / np.abs(reference)
+            assert np.all((relative < 1e-3) | (off_exact < 1e-3)), (run["model"], run["combo"])
         assert run["max_rel_loss_diff"] == pytest.approx(float(np.max(relative)))
         assert torch_losses[-1] < torch_losses[0]  # it trains
 

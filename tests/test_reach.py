@@ -577,6 +577,86 @@ def test_statements_that_fill_a_reached_registry_are_kept(tmp_path, monkeypatch,
     assert {"UNUSED", 'UNUSED["again"] = halve'} <= {x["name"] for x in result.report["left_out"]}
 
 
+def test_a_subpackage_imported_by_its_parent_is_followed_to_the_class_used(tmp_path, monkeypatch):
+    """normflows' ``from .. import utils`` then ``utils.ConstScaleLayer(...)``, where the
+    package's ``__init__`` itself does ``from . import utils``: utils/__init__.py re-exports
+    the class from utils/nn.py, which is translated; the rest of utils is left out."""
+    files = {
+        "pkg/__init__.py": "from . import utils\nfrom . import nets\n",
+        "pkg/utils/__init__.py": "from . import nn, other\nfrom .nn import Scale\n",
+        "pkg/utils/nn.py": (
+            "import torch\nfrom torch import nn\n\n\nclass Scale(nn.Module):\n"
+            "    def __init__(self, scale=1.0):\n        super().__init__()\n"
+            '        self.register_buffer("scale", torch.tensor(scale))\n\n'
+            "    def forward(self, x):\n        return x * self.scale\n"
+        ),
+        "pkg/utils/other.py": "import torch\n\n\ndef bad(x):\n    return torch.backends.f(x)\n",
+        "pkg/nets/__init__.py": "from .mlp import MLP\n",
+        "pkg/nets/mlp.py": (
+            "from torch import nn\nfrom .. import utils\n\n\nclass MLP(nn.Module):\n"
+            "    def __init__(self, d, scale=None):\n        super().__init__()\n"
+            "        layers = [nn.Linear(d, d)]\n        if scale is not None:\n"
+            "            layers.append(utils.Scale(scale))\n"
+            "        self.net = nn.Sequential(*layers)\n\n"
+            "    def forward(self, x):\n        return self.net(x)\n"
+        ),
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    reached = reach(tmp_path / "pkg/nets/mlp.py", ["MLP"])
+    assert Path("pkg/utils/nn.py") in reached.sources
+    assert Path("pkg/utils/other.py") not in reached.sources
+    assert "from .nn import Scale" in reached.sources[Path("pkg/utils/__init__.py")]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m == "pkg" or m.startswith("pkg.")]:
+        monkeypatch.delitem(sys.modules, name)
+    from pkg.nets.mlp import MLP
+
+    result = torch2tf.convert(MLP(4, scale=2.0), args=(4,), kwargs={"scale": 2.0})
+    assert result.passed, result.table()
+
+
+UNUSED_BRANCH_CLASS = """
+import torch
+from torch import nn
+
+
+class Odd(nn.Module):
+    def forward(self, x):
+        return torch.special.zeta(x, 2.0)
+
+
+class Net(nn.Module):
+    def __init__(self, d, odd=False):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.act = Odd() if odd else nn.Tanh()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+"""
+
+
+def test_a_failing_class_the_live_model_does_not_use_is_left_out_and_raises(tmp_path, monkeypatch):
+    (tmp_path / "unused_branch.py").write_text(UNUSED_BRANCH_CLASS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("unused_branch")
+    with pytest.raises(torch2tf.TranslationError, match="torch.special.zeta"):
+        translate_file(tmp_path / "unused_branch.py", classes=["Net"])  # static: reached
+    result = torch2tf.convert(module.Net(4), args=(4,))
+    assert result.passed, result.table()
+    (entry,) = [e for e in result.left_out if e["name"] == "Odd"]
+    assert entry["line"] == 6 and "torch.special.zeta" in entry["reason"]
+    assert "raise NotImplementedError(" in result.source
+    keras_cls = type(result.keras_model)
+    with pytest.raises(NotImplementedError, match="Odd was not translated"):
+        keras_cls(4, odd=True)
+    # a class the model uses still stops the conversion with its diagnostic
+    with pytest.raises(torch2tf.TranslationError, match="unused_branch.py:8:16"):
+        torch2tf.convert(module.Net(4, odd=True), args=(4,), kwargs={"odd": True})
+
+
 def test_a_namespace_package_among_installed_ones_is_its_project(site, opened):
     """A distribution's top package without ``__init__.py`` (pytorch-tabnet's): its modules
     import each other absolutely and are the project; nothing beside it is read."""

@@ -328,3 +328,104 @@ def test_a_module_called_with_a_value_its_forward_annotates_as_no_tensor(load):
     assert "batch_dims=tf.keras.ops.shape(x)[:-2], scale=2.0, training=training" in code
     torch.manual_seed(0)
     _converts(module.WithToken(6), (_x(16, 3, 6),), args=(6,))
+
+
+LAZY_IMPORTS = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        from torch.nn import functional as F
+
+        self.fc = nn.Linear(d, d)
+        self.act = F.gelu
+
+    def forward(self, x):
+        import torch
+
+        return torch.cat([self.act(self.fc(x)), x], dim=1)
+"""
+
+
+def test_torch_imported_inside_methods_is_read_and_left_out_of_the_output(load):
+    module, path = load("lazy_imports", LAZY_IMPORTS)
+    code = translate_file(path)
+    assert "import torch" not in code and "from torch" not in code and " F." not in code
+    assert "return tf.concat([self.act(self.fc(x)), x], axis=1)" in code
+    _converts(module.Net(5), _x(3, 5), args=(5,))
+
+
+LATE_INIT = """
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn import init
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, features, zero_initialization=True):
+        super().__init__()
+        self.linear_layers = nn.ModuleList([nn.Linear(features, features) for _ in range(2)])
+        if zero_initialization:
+            init.uniform_(self.linear_layers[-1].weight, -1e-3, 1e-3)
+            init.uniform_(self.linear_layers[-1].bias, -1e-3, 1e-3)
+
+    def forward(self, inputs):
+        temps = self.linear_layers[0](F.relu(inputs))
+        temps = self.linear_layers[1](F.relu(temps))
+        return inputs + temps
+
+
+class MLP(nn.Module):
+    def __init__(self, layers, leaky=0.0, init_zeros=False):
+        super().__init__()
+        net = nn.ModuleList([])
+        for k in range(len(layers) - 2):
+            net.append(nn.Linear(layers[k], layers[k + 1]))
+            net.append(nn.LeakyReLU(leaky))
+        net.append(nn.Linear(layers[-2], layers[-1]))
+        if init_zeros:
+            nn.init.zeros_(net[-1].weight)
+            nn.init.zeros_(net[-1].bias)
+        self.net = nn.Sequential(*net)
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_init_of_a_layer_made_before_its_if_or_reached_by_index_runs_where_it_stands(load, flag):
+    """nflows' ResidualBlock and normflows' MLP: ``if zero_init: init.f_(layers[-1].weight)``
+    -> ``torch_init(layers[-1], "kernel", ...)`` under the same ``if``, before the build."""
+    module, path = load("late_init", LATE_INIT)
+    code = translate_file(path)
+    assert "if zero_initialization:\n" in code and "if init_zeros:\n" in code
+    assert 'torch_init(net[-1], "kernel", tf.keras.initializers.Zeros())' in code
+    torch.manual_seed(0)
+    block = module.ResidualBlock(6, zero_initialization=flag)
+    _converts(block, (_x(16, 6),), args=(6,), kwargs={"zero_initialization": flag})
+    mlp = module.MLP([6, 8, 8, 3], leaky=0.1, init_zeros=flag)
+    if flag:  # the zero output layer would make the check trivial: give it values
+        torch.nn.init.normal_(mlp.net[-1].weight)
+    _converts(mlp, (_x(16, 6),), args=([6, 8, 8, 3],), kwargs={"leaky": 0.1, "init_zeros": flag})
+    namespace: dict = {}
+    exec(compile(code, "<generated>", "exec"), namespace)
+    tf.keras.utils.set_random_seed(0)
+    keras_block = namespace["ResidualBlock"](64, zero_initialization=flag)
+    keras_mlp = namespace["MLP"]([64, 64, 64, 64], init_zeros=flag)
+    keras_block(tf.zeros((1, 64)))
+    keras_mlp(tf.zeros((1, 64)))
+    first, last = keras_block.linear_layers
+    torch_bound = 1 / 64**0.5  # torch's default Linear init, U(+-1/sqrt(fan_in))
+    assert abs(first.kernel.numpy()).max() > 1e-2  # untouched: torch's default
+    for variable in (last.kernel, last.bias):
+        bound = abs(variable.numpy()).max()
+        assert (bound <= 1e-3 and bound > 0.9e-3) if flag else bound > 1e-2
+        assert bound <= torch_bound
+    dense = [layer for layer in keras_mlp.net.layers if isinstance(layer, tf.keras.layers.Dense)]
+    assert abs(dense[0].kernel.numpy()).max() > 1e-2
+    assert (not dense[-1].kernel.numpy().any()) == flag
+    assert (not dense[-1].bias.numpy().any()) == flag

@@ -25,8 +25,11 @@ EXAMPLES = [
 
 
 def _normal(source: str) -> str:
-    """One spelling per expression: quotes and line breaks as ``ast.unparse`` writes them."""
-    return "; ".join(ast.unparse(ast.parse(part)) for part in source.split("; "))
+    """One spelling per statement: quotes and line breaks as ``ast.unparse`` writes them."""
+    try:
+        return "\n".join(ast.unparse(node) for node in ast.parse(source).body)
+    except SyntaxError:  # keyword arguments of an initializer example, "; "-separated
+        return "; ".join(ast.unparse(ast.parse(part)) for part in source.split("; "))
 
 
 @pytest.mark.parametrize(
@@ -40,7 +43,7 @@ def test_example_translates_as_it_says(kind: str, name: str, before: str, after:
 LIVE_ONLY = {"torch.nn.modules.linear.NonDynamicallyQuantizableLinear"}  # MultiheadAttention's
 
 
-@pytest.mark.parametrize("kind", ["layer", "initializer"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_every_rule_has_an_example(kind: str) -> None:
     rules_ = KINDS[kind].items()
     missing = [name for name, rule in rules_ if not examples_of(rule) and name not in LIVE_ONLY]

@@ -77,6 +77,8 @@ def test_mobilenet_v2_translates_to_readable_keras(mobilenet_v2_source: str) -> 
     assert "tf.transpose" not in code and "permute" not in code
     flat = re.sub(r"\s+", " ", code)
     assert "tf.keras.layers.Conv2D( oup, 1, use_bias=False," in flat  # the pw-linear conv
+    # torch's init loop over Conv2d reaches the depthwise convs (Keras's DepthwiseConv2D) too
+    assert "isinstance(m, (tf.keras.layers.Conv2D, tf.keras.layers.DepthwiseConv2D))" in code
 
 
 @pytest.mark.slow  # about 90 s on 2 busy cores
@@ -91,6 +93,13 @@ def test_mobilenet_v2_from_its_factory_converts_and_verifies_per_layer() -> None
     misc = result.sources["torchvision/ops/misc.py"]
     assert "class ConvNormActivation(tf.keras.Sequential):" in misc
     assert "class Conv2dNormActivation(ConvNormActivation):" in misc
+    # conv_layer(..., groups=groups): depthwise decided where the layer is made
+    assert "tf.keras.layers.DepthwiseConv2D(" in misc and "if groups == in_channels" in misc
+    layers = result.keras_model._flatten_layers(include_self=False, recursive=True)
+    kinds = [type(layer).__name__ for layer in layers]
+    assert kinds.count("DepthwiseConv2D") == 17  # one per inverted residual block
+    convs = [layer for layer, kind in zip(layers, kinds, strict=True) if kind == "Conv2D"]
+    assert len(convs) == 35 and {layer.groups for layer in convs} == {1}  # no grouped Conv2D
 
 
 def test_vgg_translates_with_its_features_passed_in() -> None:

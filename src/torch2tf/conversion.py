@@ -16,7 +16,7 @@ import tensorflow as tf
 import torch
 
 from torch2tf.constructor_records import constructor_arguments
-from torch2tf.errors import ConversionError
+from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import to_torch
@@ -27,6 +27,7 @@ from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
+from torch2tf.unused_classes import stub_unused, used_classes
 from torch2tf.verify import Check, Layouts, _numpy, check
 from torch2tf.weights import Transfer, transfer_weights
 
@@ -414,20 +415,33 @@ def convert(
         left_out = [item.to_dict() for item in reached.left_out]
         stem = Path(path).stem
         module_name = stem if stem.isidentifier() else cls.__name__.lower()
-        if len(reached.sources) == 1:
-            main = reached.sources[reached.main]
-            source, all_facts = translate_with_facts(main, path, module_name=reached.module_name)
-            facts = all_facts.get(cls.__name__)
-            generated = load_generated(source, module_name, reached=True)
-        else:  # the class builds on other files of its project: translate those too
-            project_facts: dict[Path, dict[str, ClassFacts]] = {}
-            generated_files = translate_project(
-                reached.root, sources=reached.sources, facts=project_facts
-            )
-            facts = project_facts[reached.main].get(cls.__name__)  # a package's class too
-            sources = {str(k): v for k, v in generated_files.items()}
-            source = sources[str(reached.main)]
-            generated = load_project(sources, reached.module_name or module_name)
+        texts = dict(reached.sources)
+        used = used_classes(model, cls.__module__)
+        for attempt in range(3):  # a class the model does not use, failing: stubbed, again
+            try:
+                if len(texts) == 1:
+                    main = texts[reached.main]
+                    source, all_facts = translate_with_facts(
+                        main, path, module_name=reached.module_name
+                    )
+                    facts = all_facts.get(cls.__name__)
+                    generated = load_generated(source, module_name, reached=True)
+                else:  # the class builds on other files of its project: translate those too
+                    project_facts: dict[Path, dict[str, ClassFacts]] = {}
+                    generated_files = translate_project(
+                        reached.root, sources=texts, facts=project_facts
+                    )
+                    facts = project_facts[reached.main].get(cls.__name__)  # a package's too
+                    sources = {str(k): v for k, v in generated_files.items()}
+                    source = sources[str(reached.main)]
+                    generated = load_project(sources, reached.module_name or module_name)
+                break
+            except TranslationError as err:
+                stubbed = stub_unused(texts, reached, path, err.diagnostics, used)
+                if stubbed is None or attempt == 2:
+                    raise
+                texts, more = stubbed
+                left_out += more
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")

@@ -110,7 +110,7 @@ def _script_example(before: str) -> str:
         for node in ast.parse(code).body
         if not isinstance(node, (ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef))
     ]
-    return "; ".join(ast.unparse(node) for node in kept[1:])  # after the model
+    return "\n".join(ast.unparse(node) for node in kept[1:])  # after the model
 
 
 def _method(code: str, name: str) -> ast.FunctionDef:
@@ -135,7 +135,20 @@ def _example_cell(rule: object) -> str:
     if not found:
         return ""
     before, after = found[0]
+    if "\n" in before or "\n" in after:  # a training step: shown whole, after the tables
+        return "[a training step](#training-steps)"
     return f"`{before}` → `{after}`".replace("|", "\\|")
+
+
+def _training_steps(names: list[tuple[str, object]]) -> list[str]:
+    """The examples too long for a table cell (training loops), as code blocks."""
+    lines = ["## Training steps", ""]
+    for name, rule in names:
+        for before, after in examples_of(rule):
+            if "\n" in before or "\n" in after:
+                lines += [f"`{name}`:", "", "```python", before, "```", "", "becomes", ""]
+                lines += ["```python", after, "```", ""]
+    return lines
 
 
 def _first_line(obj: object) -> str:
@@ -171,6 +184,7 @@ def markdown() -> str:
             text = _first_line(registry[name]).replace("|", "\\|")
             lines.append(f"| `{name}` | {text} | {_example_cell(registry[name])} |")
         lines.append("")
+    lines += _training_steps(sorted(rules.FUNCTIONS.items()))
     return "\n".join(lines)
 
 

@@ -135,31 +135,56 @@ def foreign_layers(
 
 
 def local_torch_imports(tree: ast.Module, path: str = "<string>") -> list[Diagnostic]:
-    """Imports of torch inside a function or class: the names they bind are resolved from the
-    file's top-level imports only, so what they import would stay torch in the output."""
+    """Imports of torch inside a function or class whose name means something else elsewhere in
+    the file: names are resolved file-wide (names.local_torch_bindings), so such a binding would
+    translate the other uses of the name wrongly."""
+    top: dict[str, str | None] = {}  # name -> what the top level binds it to (None: not an import)
+    for stmt in tree.body:
+        for node in stmt.body if isinstance(stmt, ast.Try) else [stmt]:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                top.update(_bindings(node))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                top[node.name] = None
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                top.update((t.id, None) for t in targets if isinstance(t, ast.Name))
+    local: dict[str, str] = {}
     found = []
 
     def visit(node: ast.AST, scope: str | None) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scope = node.name
-        modules = []
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            modules = [node.module]
-        torch = [m for m in modules if m == "torch" or m.startswith("torch.")]
-        if torch and scope is not None:
-            found.append(
-                Diagnostic(
-                    path,
-                    node.lineno,
-                    node.col_offset + 1,
-                    f"an import of {torch[0]} inside {scope} is not translated",
-                    "move it to the top of the file, where imports are read",
-                )
-            )
+        if scope is not None and isinstance(node, (ast.Import, ast.ImportFrom)):
+            for name, qualified in _bindings(node):
+                if not (qualified == "torch" or qualified.startswith("torch.")):
+                    continue
+                other = top[name] if name in top else local.setdefault(name, qualified)
+                if other != qualified:
+                    found.append(
+                        Diagnostic(
+                            path,
+                            node.lineno,
+                            node.col_offset + 1,
+                            f"the import of {qualified} as {name} inside {scope} is not "
+                            f"translated: {name} means {other or 'a name defined at the top'} "
+                            "elsewhere in the file",
+                            "import it under a name of its own",
+                        )
+                    )
         for child in ast.iter_child_nodes(node):
             visit(child, scope)
 
     visit(tree, None)
     return found
+
+
+def _bindings(node: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
+    """(local name, qualified name) of what an import binds (none for relative or ``*``)."""
+    if isinstance(node, ast.Import):
+        return [
+            (a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0])
+            for a in node.names
+        ]
+    if node.level or not node.module:
+        return []
+    return [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names if a.name != "*"]

@@ -179,6 +179,15 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
             return False  # kept: its init calls are taken one by one
         aliases = {name: f"self.{attr}" for name, attr in self.info.local_params.items()}
         self._block([stmt], position, Scope(in_init=True, aliases=aliases))
+        return not self._run_late(stmt)
+
+    def _run_late(self, stmt: cst.BaseStatement) -> bool:
+        """Whether ``stmt``, an init call read as run where it stands (Scope.late), is now
+        replaced by its ``torch_init`` line."""
+        call = stmt.body[0].value if _is_call_statement(stmt) else None
+        if call not in self.late:
+            return False
+        self.info.replaced[stmt] = self.late[call] + "\n"
         return True
 
     def _runtime(self, stmt: cst.CSTNode) -> bool:
@@ -223,6 +232,12 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                 earlier = body[:index]
                 if guarded is not None and target == guarded[0]:
                     earlier = [cst.SimpleStatementLine([guarded[1]])]
+                if call is not None and (target is None or _made_in(earlier, target) is None):
+                    # a layer made before the if: its init runs under the if, on the Keras layer
+                    self._block([child], position, Scope(in_init=True, late=True))
+                    if not self._run_late(child):
+                        self.info.removed.add(child)  # reported
+                    continue
                 if target is None or _made_in(earlier, target) is None:
                     self.t.error(
                         child,

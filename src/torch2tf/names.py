@@ -77,6 +77,11 @@ class ImportTable:
                         table.add(small)
         for name, qualified in starred:
             table.aliases.setdefault(name, qualified)
+        # torch imported inside a function or class (a lazy import): the name it binds means
+        # that module wherever the file uses it, unless the top level binds it otherwise
+        # (foreign.local_torch_imports refuses those)
+        for local, qualified in local_torch_bindings(module):
+            table.aliases.setdefault(local, qualified)
         return table
 
     def add(self, node: cst.BaseSmallStatement) -> None:
@@ -136,6 +141,66 @@ class ImportTable:
         return target is not None and (target == "torch" or target.startswith("torch."))
 
 
+def import_bindings(node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
+    """(local name, qualified name) of what an absolute import binds (none for ``*``)."""
+    if isinstance(node, cst.Import):
+        found = []
+        for alias in node.names:
+            full = _module_name(alias.name)
+            if alias.asname is not None:
+                found.append((_module_name(alias.asname.name), full))
+            else:
+                found.append((full.split(".")[0], full.split(".")[0]))
+        return found
+    if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        return []
+    base = _module_name(node.module)
+    return [
+        (
+            _module_name(a.asname.name) if a.asname else _module_name(a.name),
+            f"{base}.{_module_name(a.name)}",
+        )
+        for a in node.names
+    ]
+
+
+def is_torch_name(name: str) -> bool:
+    return name == "torch" or name.startswith("torch.")
+
+
+def local_torch_bindings(module: cst.Module) -> list[tuple[str, str]]:
+    """(local name, qualified name) bound by torch imports inside functions and classes."""
+    found: list[tuple[str, str]] = []
+
+    class Imports(cst.CSTVisitor):
+        depth = 0
+
+        def visit_FunctionDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_FunctionDef(self, node) -> None:
+            self.depth -= 1
+
+        def visit_ClassDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_ClassDef(self, node) -> None:
+            self.depth -= 1
+
+        def visit_Import(self, node: cst.Import) -> None:
+            self._add(node)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            self._add(node)
+
+        def _add(self, node: cst.Import | cst.ImportFrom) -> None:
+            if self.depth:
+                found.extend(b for b in import_bindings(node) if is_torch_name(b[1]))
+
+    module.visit(Imports())
+    return found
+
+
 def code_of(node: cst.CSTNode) -> str:
     """Source text of one node (of any tree, original or rewritten)."""
     return cst.Module(body=[]).code_for_node(node)
@@ -180,6 +245,16 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
             if not kept:
                 return cst.RemoveFromParent()
             return updated.with_changes(body=kept)
+
+        def leave_IndentedBlock(self, original, updated):
+            first = updated.body[0] if updated.body else None
+            if first is None or first is original.body[0] or not hasattr(first, "leading_lines"):
+                return updated
+            # the block's first line went: no blank line left at the top of the block
+            lines = [line for line in first.leading_lines if line.comment is not None]
+            return updated.with_changes(
+                body=[first.with_changes(leading_lines=lines), *updated.body[1:]]
+            )
 
     return module.visit(Drop())
 

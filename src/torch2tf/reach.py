@@ -292,9 +292,12 @@ def _module_alias(module: FileFacts, name: str, load) -> str | None:
     if attribute is None:
         return target if load(target) is not None else None
     owner = load(target)
-    if owner is not None and attribute in owner.defined:
-        return None  # a name defined in that module, not a submodule
     submodule = f"{target}.{attribute}"
+    # a name defined in that module, not a submodule (unless it is the submodule's own import:
+    # `from . import utils` in the package's __init__)
+    if owner is not None and attribute in owner.defined:
+        if owner.imports.get(attribute) not in ((owner.name, attribute), (submodule, None)):
+            return None
     return submodule if load(submodule) is not None else None
 
 

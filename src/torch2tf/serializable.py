@@ -27,7 +27,13 @@ def named_layer(
 ) -> cst.BaseExpression:
     """``name="fc1"`` on the Keras layer built for ``self.fc1 = nn.Linear(...)``, so that
     ``summary()`` and the weights file read like the torch model. Only Keras's own layers and
-    helpers passing ``**kwargs`` on take a name."""
+    helpers passing ``**kwargs`` on take a name; each branch of a layer chosen at run time
+    (``DepthwiseConv2D(...) if groups == c else Conv2D(...)``)."""
+    if isinstance(layer, cst.IfExp):
+        return layer.with_changes(
+            body=named_layer(layer.body, name, helpers),
+            orelse=named_layer(layer.orelse, name, helpers),
+        )
     if not isinstance(layer, cst.Call) or any(
         a.keyword and a.keyword.value == "name" for a in layer.args
     ):

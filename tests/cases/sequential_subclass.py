@@ -127,6 +127,23 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchDepthwiseInit(tf.keras.initializers.Initializer):
+    """A depthwise kernel (*k, C, m) drawn with torch's fans (k and C*m*k; Keras would read k*C
+    and k*m): drawn as a (*k, 1, C*m) kernel, whose output c*m+j is group c's j-th."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        *kernel, channels, multiplier = shape
+        values = self.initializer((*kernel, 1, channels * multiplier), dtype=dtype)
+        return tf.reshape(values, shape)
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
 def torch_fan_in(in_channels, kernel_size, groups, dims):
     """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
     if isinstance(kernel_size, int):
@@ -198,17 +215,32 @@ def nn_conv2d(
     return tf.keras.Sequential(
         [
             tf.keras.layers.ZeroPadding2D(padding),
-            tf.keras.layers.Conv2D(
-                out_channels,
-                kernel_size,
-                strides=stride,
-                dilation_rate=dilation,
-                groups=groups,
-                use_bias=bias,
-                kernel_initializer=torch_default_kernel(),
-                bias_initializer=torch_default_bias(
-                    torch_fan_in(in_channels, kernel_size, groups, 2)
-                ),
+            (
+                # depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D
+                tf.keras.layers.DepthwiseConv2D(
+                    kernel_size,
+                    strides=stride,
+                    dilation_rate=dilation,
+                    use_bias=bias,
+                    depth_multiplier=out_channels // in_channels,
+                    depthwise_initializer=TorchDepthwiseInit(torch_default_kernel()),
+                    bias_initializer=torch_default_bias(
+                        torch_fan_in(in_channels, kernel_size, groups, 2)
+                    ),
+                )
+                if groups == in_channels
+                else tf.keras.layers.Conv2D(
+                    out_channels,
+                    kernel_size,
+                    strides=stride,
+                    dilation_rate=dilation,
+                    use_bias=bias,
+                    groups=groups,
+                    kernel_initializer=torch_default_kernel(),
+                    bias_initializer=torch_default_bias(
+                        torch_fan_in(in_channels, kernel_size, groups, 2)
+                    ),
+                )
             ),
         ]
     )

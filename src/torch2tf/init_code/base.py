@@ -112,6 +112,9 @@ class Scope:
     slice_var: str | None = None  # ``i`` of ``for i in range(len(self.w)): init(self.w[i])``
     slice_count: str = ""  # ``len(self.w)`` there
     in_init: bool = False  # __init__'s own code (else a method's, with names of its own)
+    # init of a layer made before an ``if`` (or reached by index): run where it stands, on the
+    # Keras layer (torch_init), instead of as an initializer argument of its construction
+    late: bool = False
     # an init function's parameters bound to a layer or tensor of __init__: ``module`` -> self.fc
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -144,6 +147,7 @@ class ReaderBase:
             a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
         } | bound_names(tree)
         self.init = init
+        self.late: dict[cst.Call, str] = {}  # init calls run where they stand (Scope.late)
 
     def _param_of(self, tensor: cst.BaseExpression) -> str | None:
         """``w`` for ``self.w`` (or ``self.w.data``) when it is an nn.Parameter of the class."""

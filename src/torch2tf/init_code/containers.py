@@ -112,3 +112,8 @@ def _local_list(name: str, init: cst.FunctionDef, qualify, pairs: bool) -> list[
 
     init.body.visit(Uses())
     return None if unknown else found
+
+
+def local_members(name: str, init: cst.FunctionDef, qualify) -> list[cst.Call] | None:
+    """The constructions put into the local list ``name`` of ``__init__``; None if unknown."""
+    return _local_list(name, init, qualify, pairs=False)

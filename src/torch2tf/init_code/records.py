@@ -16,6 +16,7 @@ from torch2tf.init_code.base import (
     Scope,
     self_attr,
 )
+from torch2tf.init_code.containers import local_members
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, Arg, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout
@@ -179,6 +180,9 @@ class InitCallReader(ReaderBase):
         if not isinstance(tensor, cst.Attribute):
             self._refuse(call, f"init of {code_of(tensor)} is not translated")
         owner, weight = tensor.value, tensor.attr.value
+        if scope.in_init and scope.var is None and (scope.late or _indexed(owner)):
+            self._late(call, owner, weight, source)
+            return
         attr = self_attr(owner)
         if attr is not None and attr in self.info.layers:
             if self.info.layers[attr] in CONTAINERS:
@@ -206,6 +210,59 @@ class InitCallReader(ReaderBase):
             self._check_param(call, qualified, weight)
             step = InitStep(position, scope.over, qualified, {weight: source})
             self.info.init_steps.append(step)
+
+    def _late(self, call: cst.Call, owner: cst.BaseExpression, weight: str, source: str) -> None:
+        """``nn.init.f_(owner.weight)`` run where it stands: ``torch_init(owner, ...)`` sets the
+        initializer of the Keras layer before it is built."""
+        qualified = self._layer_type(call, owner)
+        self._check_param(call, qualified, weight)
+        rule = LAYERS[qualified]
+        variable = rule.initializers[weight].removesuffix("_initializer")
+        initializer = rule({weight: source}).initializer(weight, None)
+        self.late[call] = f"torch_init({code_of(owner)}, {variable!r}, {initializer})"
+
+    def _layer_type(self, call: cst.Call, owner: cst.BaseExpression) -> str:
+        """The torch layer ``owner`` is: a layer attribute, or ``container[i]`` whose elements
+        are all one layer type, or ``layers[-1]`` right after ``layers.append(Layer(...))``."""
+        attr = self_attr(owner)
+        if attr is not None and self.info.layers.get(attr) not in (None, *CONTAINERS):
+            return self.info.layers[attr]
+        found: set[str | None] = set()
+        if _indexed(owner):
+            container = owner.value
+            calls = self._members_of(container) if self_attr(container) else None
+            if calls is None and isinstance(container, cst.Name):
+                calls = local_members(container.value, self.init, self.t.imports.qualify)
+            found = {self.t.imports.qualify(c.func) for c in calls or ()}
+            if len(found) != 1 and _index(owner) == -1 and isinstance(container, cst.Name):
+                appended = self._appended_before(call, container.value)
+                found = {self.t.imports.qualify(appended.func)} if appended is not None else found
+        if len(found) != 1 or (qualified := found.pop()) not in LAYERS or qualified in CONTAINERS:
+            self._refuse(
+                call,
+                f"init of {code_of(owner)}: which layer it is cannot be told from the source",
+                "initialise the layer where it is created, or hold it in an attribute",
+            )
+        return qualified
+
+    def _appended_before(self, call: cst.Call, name: str) -> cst.Call | None:
+        """``Layer(...)`` of ``name.append(Layer(...))``, the statement of __init__ right before
+        the one holding ``call`` (the ``if`` around it, if any)."""
+        body = list(self.init.body.body)
+        index = next((i for i, s in enumerate(body) if _contains(s, call)), 0)
+        before = body[index - 1] if index else None
+        if not (isinstance(before, cst.SimpleStatementLine) and len(before.body) == 1):
+            return None
+        expr = before.body[0]
+        appended = expr.value if isinstance(expr, cst.Expr) else None
+        if not (
+            isinstance(appended, cst.Call)
+            and dotted(appended.func) == f"{name}.append"
+            and len(appended.args) == 1
+            and isinstance(appended.args[0].value, cst.Call)
+        ):
+            return None
+        return appended.args[0].value
 
     def _other_assignment(self, attr: str) -> int | None:
         """The line of an assignment to ``self.attr`` in __init__ other than a construction."""
@@ -306,3 +363,37 @@ def _call_or_none(value: ast.expr) -> bool:
     branches = (value.body, value.orelse)
     none = [b for b in branches if isinstance(b, ast.Constant) and b.value is None]
     return len(none) == 1 and any(isinstance(b, ast.Call) for b in branches)
+
+
+def _index(node: cst.BaseExpression) -> int | None:
+    """``i`` of ``x[i]`` with a literal int (``-1`` too)."""
+    if not isinstance(node, cst.Subscript) or len(node.slice) != 1:
+        return None
+    index = node.slice[0].slice
+    value = index.value if isinstance(index, cst.Index) else None
+    try:
+        number = ast.literal_eval(code_of(value)) if value is not None else None
+    except (ValueError, SyntaxError):
+        return None
+    return number if isinstance(number, int) else None
+
+
+def _indexed(node: cst.BaseExpression) -> bool:
+    """``self.layers[i]`` or ``layers[i]`` with a literal int."""
+    if _index(node) is None:
+        return False
+    container = node.value
+    return isinstance(container, cst.Name) or self_attr(container) is not None
+
+
+def _contains(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
+    found = False
+
+    class Find(cst.CSTVisitor):
+        def on_visit(self, visited: cst.CSTNode) -> bool:
+            nonlocal found
+            found |= visited is node
+            return not found
+
+    tree.visit(Find())
+    return found

@@ -20,10 +20,11 @@ from torch2tf.init_code.base import Refused
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import Arg, Unsupported, bind
 
-# torch layers whose Keras class only they translate to (isinstance then means the same).
+# torch layers whose Keras classes only they translate to (isinstance then means the same);
+# a depthwise Conv1d/Conv2d is Keras's DepthwiseConv1D/2D.
 KERAS_CLASSES = {
-    "torch.nn.Conv1d": "tf.keras.layers.Conv1D",
-    "torch.nn.Conv2d": "tf.keras.layers.Conv2D",
+    "torch.nn.Conv1d": "tf.keras.layers.Conv1D, tf.keras.layers.DepthwiseConv1D",
+    "torch.nn.Conv2d": "tf.keras.layers.Conv2D, tf.keras.layers.DepthwiseConv2D",
     "torch.nn.GroupNorm": "tf.keras.layers.GroupNormalization",
     "torch.nn.Linear": "tf.keras.layers.Dense",  # MultiheadAttention's out_proj is both
 }
@@ -111,7 +112,7 @@ class RuntimeLoop:
                 self.shared.append(qualified)
             else:
                 self.reader._refuse(element, f"isinstance of {code_of(element)} in an init loop")
-        keras = list(dict.fromkeys(keras))
+        keras = list(dict.fromkeys(k for text in keras for k in text.split(", ")))
         spec_text = keras[0] if len(keras) == 1 else f"({', '.join(keras)})"
         source = f"isinstance({self.var}, {spec_text})"
         guards = []

@@ -4,6 +4,9 @@ The generated model is channels-last (NLC, NHWC): a kernel (O, I/g, *k) becomes 
 torch pads p on every side; Keras's ``"same"`` pads by its own rule, which agrees with torch
 only for stride 1 with an odd dilated kernel and p = d(k-1)/2. Every other padding is an explicit
 ``ZeroPaddingND(p)`` before a ``"valid"`` convolution, which is exact whatever the input size.
+A depthwise conv (groups == in_channels, out = m * in) is Keras's DepthwiseConv1D/2D (a grouped
+Conv2D runs ~10x slower on CPU), kernel (C*m, 1, *k) -> (*k, C, m); where only the values decide
+it, the generated code picks one when it makes the layer.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from torch2tf.rules.init import LAYOUT_SENSITIVE
 from torch2tf.rules.layers import _array, _no_dtype
 from torch2tf.rules.registry import LayerRule, Unsupported, const, keras_call, layer, src
 
@@ -39,6 +43,21 @@ def short(values: tuple[int, ...] | None, source: Any) -> str:
     if values is None:
         return src(source)
     return repr(values[0]) if len(set(values)) == 1 else repr(values)
+
+
+def _operand(text: str) -> str:
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
+
+
+def depthwise_init(source: str) -> str:
+    """A conv weight's initializer for a Keras depthwise kernel (*k, C, m): Keras reads its
+    fans as k*C and k*m, torch as k and C*m*k, so one that depends on fans is wrapped in
+    TorchDepthwiseInit (drawn as a (*k, 1, C*m) kernel); elementwise ones stay as they are."""
+    if "torch_default_kernel" in source or any(
+        f"initializers.{name}" in source for name in LAYOUT_SENSITIVE
+    ):
+        return f"TorchDepthwiseInit({source})"
+    return source
 
 
 def padded(layer: str, padding: str | None, dims: int) -> str:
@@ -94,25 +113,79 @@ class _Conv(LayerRule):
             padding = 0
         keras_mode, pad = self._padding(padding, kernel, strides, dilations)
         fan_in = self._fan_in(in_channels, kernel_size, kernel, groups)
-        conv = keras_call(
-            f"tf.keras.layers.Conv{dims}D",
-            src(out_channels),
-            short(kernel, kernel_size),
-            strides=None if strides and set(strides) == {1} else short(strides, stride),
-            padding=keras_mode,
-            dilation_rate=None
+        common = {
+            "strides": None if strides and set(strides) == {1} else short(strides, stride),
+            "padding": keras_mode,
+            "dilation_rate": None
             if dilations and set(dilations) == {1}
             else short(dilations, dilation),
+            "use_bias": None if const(bias, None) is True else src(bias) if with_bias else "False",
+        }
+        bias_init = self.initializer("bias", f"torch_default_bias({fan_in})") if with_bias else None
+        kernel_text = short(kernel, kernel_size)
+        grouped = keras_call(
+            f"tf.keras.layers.Conv{dims}D",
+            src(out_channels),
+            kernel_text,
+            **common,
             groups=None if const(groups, None) == 1 else src(groups),
-            use_bias=None if const(bias, None) is True else src(bias) if with_bias else "False",
             kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
-            bias_initializer=self.initializer("bias", f"torch_default_bias({fan_in})")
-            if with_bias
-            else None,
+            bias_initializer=bias_init,
         )
+        depthwise = self._depthwise(in_channels, out_channels, groups, name)
+        conv = grouped
+        if depthwise is not False:
+            conv = keras_call(
+                f"tf.keras.layers.DepthwiseConv{dims}D",
+                kernel_text,
+                **common,
+                depth_multiplier=self._multiplier(in_channels, out_channels),
+                depthwise_initializer=depthwise_init(
+                    self.initializer("weight", "torch_default_kernel()")
+                ),
+                bias_initializer=bias_init,
+            )
+        if depthwise is None:  # decided where the layer is made, from the values
+            conv = (
+                f"(\n# depthwise convs as DepthwiseConv{dims}D (fast on CPU), "
+                f"others as Conv{dims}D\n"
+                f"{conv} if {src(groups)} == {src(in_channels)} else {grouped}\n)"
+            )
         if pairs is not None and any(pairs):
             return f"tf.keras.Sequential([TorchPad({list(pairs)!r}, {mode!r}), {conv}])"
         return padded(conv, pad, dims)
+
+    def _depthwise(self, in_channels, out_channels, groups, name) -> bool | None:
+        """Whether the conv is depthwise (groups == in_channels): True or False when the
+        arguments decide it (literals, or the very same expression), None when only their
+        values can. One input channel is a plain Conv: both compute the same there."""
+        if self.dims == 3:  # Keras has no DepthwiseConv3D: a grouped Conv3D
+            return False
+        channels, count = const(in_channels, None), const(groups, None)
+        if count == 1 or channels == 1:
+            return False
+        if isinstance(channels, int) and isinstance(count, int):
+            if count != channels:
+                return False
+        elif src(groups) != src(in_channels):
+            return None
+        outs = const(out_channels, None)
+        if isinstance(channels, int) and isinstance(outs, int) and outs % channels:
+            raise Unsupported(
+                f"{name}: out_channels ({outs}) must be divisible by groups ({channels}) "
+                "(torch raises ValueError)"
+            )
+        return True
+
+    @staticmethod
+    def _multiplier(in_channels, out_channels) -> str | None:
+        """Keras's depth_multiplier, out_channels / in_channels; None when it is 1."""
+        channels, outs = const(in_channels, None), const(out_channels, None)
+        if isinstance(channels, int) and isinstance(outs, int):
+            return None if outs == channels else repr(outs // channels)
+        if src(out_channels) == src(in_channels):
+            return None
+        return f"{_operand(src(out_channels))} // {_operand(src(in_channels))}"
 
     def _pairs(self, padding, kernel, dilations, name) -> tuple[int, ...]:
         """torch's padding as TorchPad's pairs (last dim first) for a non-zero padding_mode."""
@@ -156,6 +229,8 @@ class _Conv(LayerRule):
         channels, group_count = const(in_channels, None), const(groups, None)
         if isinstance(channels, int) and isinstance(group_count, int) and kernel is not None:
             return repr(channels // group_count * math.prod(kernel))
+        if kernel is not None and src(groups) == src(in_channels):  # depthwise: one channel
+            return repr(math.prod(kernel))
         if group_count == 1 and kernel is not None:
             size = math.prod(kernel)
             text = src(in_channels)
@@ -167,13 +242,21 @@ class _Conv(LayerRule):
     def weights(module):
         kernel = _array(module.weight)
         rank = kernel.ndim
-        kernel = kernel.transpose(*range(2, rank), 1, 0)  # (O, I/g, *k) -> (*k, I/g, O)
+        if module.groups == module.in_channels and rank < 5:
+            # depthwise: (C*m, 1, *k) -> (*k, C, m); torch's output channel c*m+j is group c's
+            # j-th, as Keras's is (one input channel: the same array as a Conv's kernel)
+            kernel = kernel.reshape(module.in_channels, -1, *kernel.shape[2:])
+            kernel = kernel.transpose(*range(2, rank), 0, 1)
+        else:
+            kernel = kernel.transpose(*range(2, rank), 1, 0)  # (O, I/g, *k) -> (*k, I/g, O)
         return [kernel] if module.bias is None else [kernel, _array(module.bias)]
 
 
 @layer
 class Conv1d(_Conv):
-    """nn.Conv1d -> Conv1D on (N, L, C), kernel permute(2, 1, 0); explicit zero padding."""
+    """nn.Conv1d -> Conv1D on (N, L, C), kernel permute(2, 1, 0); depthwise: DepthwiseConv1D.
+
+    Explicit zero padding; a depthwise kernel (C*m, 1, k) becomes (k, C, m)."""
 
     torch = "torch.nn.Conv1d"
     examples = (
@@ -185,13 +268,22 @@ class Conv1d(_Conv):
                 "bias_initializer=torch_default_bias(12))"
             ),
         ),
+        (
+            "nn.Conv1d(8, 8, 5, padding=2, groups=8, bias=False)",
+            (
+                "tf.keras.layers.DepthwiseConv1D(5, padding='same', use_bias=False, "
+                "depthwise_initializer=TorchDepthwiseInit(torch_default_kernel()))"
+            ),
+        ),
     )
     dims = 1
 
 
 @layer
 class Conv2d(_Conv):
-    """nn.Conv2d -> Conv2D on NHWC, kernel permute(2, 3, 1, 0); explicit zero padding."""
+    """nn.Conv2d -> Conv2D on NHWC, kernel permute(2, 3, 1, 0); depthwise: DepthwiseConv2D.
+
+    Explicit zero padding; a depthwise kernel (C*m, 1, kh, kw) becomes (kh, kw, C, m)."""
 
     torch = "torch.nn.Conv2d"
     examples = (
@@ -203,10 +295,19 @@ class Conv2d(_Conv):
             ),
         ),
         (
-            "nn.Conv2d(16, 16, 3, padding='same', groups=16)",
+            "nn.Conv2d(16, 32, 3, padding='same', groups=16)",
             (
-                "tf.keras.layers.Conv2D(16, 3, padding='same', groups=16, "
-                "kernel_initializer=torch_default_kernel(), bias_initializer=torch_default_bias(9))"
+                "tf.keras.layers.DepthwiseConv2D(3, padding='same', depth_multiplier=2, "
+                "depthwise_initializer=TorchDepthwiseInit(torch_default_kernel()), "
+                "bias_initializer=torch_default_bias(9))"
+            ),
+        ),
+        (
+            "nn.Conv2d(16, 32, 3, padding=1, groups=2)",
+            (
+                "tf.keras.layers.Conv2D(32, 3, padding='same', groups=2, "
+                "kernel_initializer=torch_default_kernel(), "
+                "bias_initializer=torch_default_bias(72))"
             ),
         ),
     )
@@ -215,7 +316,9 @@ class Conv2d(_Conv):
 
 @layer
 class Conv3d(_Conv):
-    """nn.Conv3d -> Conv3D on NDHWC, kernel permute(2, 3, 4, 1, 0); explicit zero padding."""
+    """nn.Conv3d -> Conv3D on NDHWC, kernel permute(2, 3, 4, 1, 0); explicit zero padding.
+
+    A depthwise one stays a grouped Conv3D (Keras has no DepthwiseConv3D)."""
 
     torch = "torch.nn.Conv3d"
     examples = (

@@ -18,6 +18,7 @@ from torch2tf.rules.training import (
     TENSOR_DATASET,
     given,
     literal_false,
+    training_step,
 )
 
 
@@ -238,7 +239,13 @@ def _statement(qualified: str, **arguments: Any) -> str:
     return keras_call(STATEMENT, repr(qualified), **{k: src(v) for k, v in arguments.items()})
 
 
-@function(CLIP_NORM)
+@function(
+    CLIP_NORM,
+    examples=training_step(
+        clip="torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)",
+        clipping=", global_clipnorm=1.0",
+    ),
+)
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """-> the optimizer's global_clipnorm (torch's formula), set where it is built."""
     if const(norm_type, MISSING) not in (2, 2.0):
@@ -247,7 +254,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return _statement(CLIP_NORM, parameters=parameters, max_norm=max_norm)
 
 
-@function(CLIP_VALUE)
+@function(
+    CLIP_VALUE,
+    examples=training_step(
+        clip="torch.nn.utils.clip_grad_value_(model.parameters(), 0.5)", clipping=", clipvalue=0.5"
+    ),
+)
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """-> the optimizer's clipvalue, set where it is built."""
     return _statement(CLIP_VALUE, parameters=parameters, clip_value=clip_value)

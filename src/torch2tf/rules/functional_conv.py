@@ -72,7 +72,32 @@ def _register(dims: int) -> None:
         f"tf.nn.convolution of a channels-last map by a torch-layout weight (F.{name}), "
         "explicit zero padding; no groups."
     )
-    function(f"torch.nn.functional.{name}")(conv)
+    function(f"torch.nn.functional.{name}", examples=_EXAMPLES[dims])(conv)
+
+
+_EXAMPLES = {
+    1: (
+        (
+            "F.conv1d(x, torch.ones(16, 16, 3), stride=2)",
+            "tf.nn.convolution(x, tf.transpose(tf.ones((16, 16, 3)), [2, 1, 0]), "
+            "padding='VALID', strides=[2])",
+        ),
+    ),
+    2: (
+        (
+            "F.conv2d(x, torch.ones(16, 16, 3, 3), padding=1)",
+            "tf.nn.convolution(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), "
+            "tf.transpose(tf.ones((16, 16, 3, 3)), [2, 3, 1, 0]), padding='VALID')",
+        ),
+    ),
+    3: (
+        (
+            "F.conv3d(x, torch.ones(16, 16, 3, 3, 3), stride=2)",
+            "tf.nn.convolution(x, tf.transpose(tf.ones((16, 16, 3, 3, 3)), [2, 3, 4, 1, 0]), "
+            "padding='VALID', strides=[2, 2, 2])",
+        ),
+    ),
+}
 
 
 for _dims in (1, 2, 3):

@@ -245,14 +245,14 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 # Keras initializers whose result depends on which axes are fans: Keras reads them at the end
 # of the shape (in, out), torch at the start (out, in, *kernel).
-_LAYOUT_SENSITIVE = ("VarianceScaling", "Glorot", "He", "Lecun", "Orthogonal", "Identity")
+LAYOUT_SENSITIVE = ("VarianceScaling", "Glorot", "He", "Lecun", "Orthogonal", "Identity")
 
 
 def for_torch_layout(source: str, rank: int | None) -> str:
     """An initializer for a variable kept in torch's layout (an ``nn.Parameter``), where the
     rule's ``source`` is written for a Keras kernel: wrapped in ``TorchLayout``, which draws in
     Keras's layout and transposes, so fans and orthogonality are torch's."""
-    if not any(f"initializers.{name}" in source for name in _LAYOUT_SENSITIVE):
+    if not any(f"initializers.{name}" in source for name in LAYOUT_SENSITIVE):
         return source
     if rank is None:
         raise Unsupported("its shape is not known, which this initializer needs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from torch2tf.rules.registry import Arg, LayerRule, Unsupported, const, keras_call, layer, src
@@ -42,9 +43,12 @@ class Linear(LayerRule):
     def keras(self, in_features, out_features, bias=True, device=None, dtype=None):
         _no_dtype(dtype)
         with_bias = const(bias, None)
+        units = src(out_features)
+        if re.search(r"\b(np|numpy)\.", units):  # np.prod(shape): Keras wants a Python int
+            units = f"int({units})"
         return keras_call(
             "tf.keras.layers.Dense",
-            src(out_features),
+            units,
             use_bias=None if with_bias is True else src(bias),
             kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
             bias_initializer=None

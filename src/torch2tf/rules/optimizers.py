@@ -11,7 +11,7 @@ from typing import Any
 
 from torch2tf import training_objects
 from torch2tf.rules.registry import Unsupported, const, function, keras_call, src
-from torch2tf.rules.training import MISSING, given, options
+from torch2tf.rules.training import MISSING, given, options, training_step
 
 
 def _parameters(params: Any) -> None:
@@ -240,14 +240,26 @@ def _fresh(last_epoch: Any) -> None:
         )
 
 
-@function("torch.optim.lr_scheduler.StepLR")
+@function(
+    "torch.optim.lr_scheduler.StepLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.StepLR(opt, 10, gamma=0.5)",
+        "sched = TorchStepLR(float(opt.learning_rate), 10, gamma=0.5)\nopt.learning_rate = sched",
+    ),
+)
 def step_lr(optimizer, step_size, gamma=0.1, last_epoch=-1):
     """-> TorchStepLR; the loops pass attaches it to the optimizer, per batch or per epoch."""
     _fresh(last_epoch)
     return keras_call("TorchStepLR", _base_lr(optimizer), src(step_size), **options(gamma=gamma))
 
 
-@function("torch.optim.lr_scheduler.MultiStepLR")
+@function(
+    "torch.optim.lr_scheduler.MultiStepLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.MultiStepLR(opt, [30, 80])",
+        "sched = TorchMultiStepLR(float(opt.learning_rate), [30, 80])\nopt.learning_rate = sched",
+    ),
+)
 def multi_step_lr(optimizer, milestones, gamma=0.1, last_epoch=-1):
     """-> TorchMultiStepLR (decays at each milestone itself; Keras's piecewise is one late)."""
     _fresh(last_epoch)
@@ -256,14 +268,26 @@ def multi_step_lr(optimizer, milestones, gamma=0.1, last_epoch=-1):
     )
 
 
-@function("torch.optim.lr_scheduler.ExponentialLR")
+@function(
+    "torch.optim.lr_scheduler.ExponentialLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)",
+        "sched = TorchExponentialLR(float(opt.learning_rate), 0.9)\nopt.learning_rate = sched",
+    ),
+)
 def exponential_lr(optimizer, gamma, last_epoch=-1):
     """-> TorchExponentialLR in float64."""
     _fresh(last_epoch)
     return keras_call("TorchExponentialLR", _base_lr(optimizer), src(gamma))
 
 
-@function("torch.optim.lr_scheduler.CosineAnnealingLR")
+@function(
+    "torch.optim.lr_scheduler.CosineAnnealingLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)",
+        "sched = TorchCosineAnnealingLR(float(opt.learning_rate), 100)\nopt.learning_rate = sched",
+    ),
+)
 def cosine_annealing_lr(optimizer, T_max, eta_min=0.0, last_epoch=-1):
     """-> TorchCosineAnnealingLR (periodic past T_max, as torch)."""
     _fresh(last_epoch)
@@ -272,7 +296,14 @@ def cosine_annealing_lr(optimizer, T_max, eta_min=0.0, last_epoch=-1):
     )
 
 
-@function("torch.optim.lr_scheduler.LinearLR")
+@function(
+    "torch.optim.lr_scheduler.LinearLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=4)",
+        "sched = TorchLinearLR(float(opt.learning_rate), start_factor=0.5, total_iters=4)\n"
+        "opt.learning_rate = sched",
+    ),
+)
 def linear_lr(optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
     """-> TorchLinearLR (a factor of the optimizer's learning rate)."""
     _fresh(last_epoch)
@@ -283,7 +314,18 @@ def linear_lr(optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, la
     )
 
 
-@function(training_objects.SEQUENTIAL_LR)
+@function(
+    training_objects.SEQUENTIAL_LR,
+    examples=training_step(
+        "warmup = torch.optim.lr_scheduler.LinearLR(opt, total_iters=5)\n"
+        "decay = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n"
+        "sched = torch.optim.lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[5])",
+        "warmup = TorchLinearLR(float(opt.learning_rate), total_iters=5)\n"
+        "decay = TorchExponentialLR(float(opt.learning_rate), 0.9)\n"
+        "sched = TorchSequentialLR([warmup, decay], [5])\n"
+        "opt.learning_rate = sched",
+    ),
+)
 def sequential_lr(optimizer, schedulers, milestones, last_epoch=-1):
     """-> TorchSequentialLR of the schedules (each restarts at its milestone, as torch's)."""
     _fresh(last_epoch)
@@ -291,7 +333,16 @@ def sequential_lr(optimizer, schedulers, milestones, last_epoch=-1):
     return keras_call("TorchSequentialLR", src(schedulers), src(milestones))
 
 
-@function("torch.optim.lr_scheduler.OneCycleLR")
+@function(
+    "torch.optim.lr_scheduler.OneCycleLR",
+    examples=training_step(
+        "sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=100)",
+        "sched = TorchOneCycleLR(max_lr=0.1, total_steps=100)\n"
+        "opt.learning_rate = sched\n"
+        "opt.momentum = TorchOneCycleLR(max_lr=0.1, total_steps=100, base_momentum=0.85, "
+        "max_momentum=0.95, curve='momentum')",
+    ),
+)
 def one_cycle_lr(
     optimizer,
     max_lr,

@@ -65,3 +65,36 @@ def options(**values: Any) -> dict[str, str]:
 def literal_false(name: str, value: Any, hint: str = "") -> None:
     if const(value, MISSING) not in (False, None, 0):
         raise Unsupported(f"{name}={src(value)} is not translated", hint)
+
+
+_STEP_BEFORE = """\
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+{setup}for x, y in data:
+    opt.zero_grad()
+    loss = F.mse_loss(model(x), y)
+    loss.backward()
+    {clip}opt.step()
+{schedule}"""
+_STEP_AFTER = """\
+opt = TorchSGD(learning_rate=0.1{clipping})
+{setup}for x, y in data:
+    with tf.GradientTape() as tape:
+        loss = TorchMSELoss()(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    opt.apply(grads, model.trainable_variables)"""
+
+
+def training_step(
+    setup: str = "", became: str = "", clip: str = "", clipping: str = ""
+) -> tuple[tuple[str, str]]:
+    """A rule example (before, after) that is a whole SGD training loop: ``setup`` (scheduler
+    lines, stepped each batch) and ``clip`` (between backward and step) and what they become
+    (``became``: lines after the optimizer; ``clipping``: its clipping options)."""
+    lines = lambda text: "".join(f"{line}\n" for line in text.splitlines())  # noqa: E731
+    before = _STEP_BEFORE.format(
+        setup=lines(setup),
+        clip=f"{clip}\n    " if clip else "",
+        schedule="    sched.step()\n" if setup else "",
+    )
+    after = _STEP_AFTER.format(setup=lines(became), clipping=clipping)
+    return ((before.rstrip("\n"), after),)

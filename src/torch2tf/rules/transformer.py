@@ -275,7 +275,15 @@ class Transformer(LayerRule):
         return []
 
 
-@function("torch.nn.Transformer.generate_square_subsequent_mask")
+@function(
+    "torch.nn.Transformer.generate_square_subsequent_mask",
+    examples=(
+        (
+            "nn.Transformer.generate_square_subsequent_mask(x.shape[1])",
+            "torch_square_subsequent_mask(tf.keras.ops.shape(x)[1])",
+        ),
+    ),
+)
 def generate_square_subsequent_mask(sz, device=None, dtype=None):
     """torch_square_subsequent_mask: a float mask, -inf above the diagonal, 0 elsewhere."""
     return keras_call(

@@ -41,7 +41,10 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     if _calls_einops(info, imports):  # its patterns fix the rank, a 2-D input may not fit
         return None
     attr = first[0]
-    call = next(c for c, a in info.call_attr.items() if a == attr)
+    made = [c for c, a in info.call_attr.items() if a == attr]
+    if len(made) != 1:  # made in each branch of an if: which one ran is not known here
+        return None
+    call = made[0]
     rule = LAYERS[info.layers[attr]]()
     try:
         bound = bind(rule.input_features, *call_args(call))

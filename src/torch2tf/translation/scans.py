@@ -56,10 +56,21 @@ def function_attributes(tree: ast.AST, is_function: Callable[[ast.expr], bool]) 
     or what ``is_function`` accepts; both branches of a conditional): called without
     ``training=``, which a plain function does not take."""
     found: dict[str, bool] = {}
+    init = next(
+        (
+            f
+            for f in getattr(tree, "body", ())
+            if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+        ),
+        None,
+    )
+    defaults = _defaults(init) if init is not None else {}
 
     def function_valued(value: ast.expr) -> bool:
         if isinstance(value, ast.IfExp):
             return function_valued(value.body) and function_valued(value.orelse)
+        if isinstance(value, ast.Name) and value.id in defaults:  # activation=F.relu
+            return function_valued(defaults[value.id])
         return isinstance(value, ast.Lambda) or is_function(value)
 
     for node in ast.walk(tree):
@@ -80,6 +91,21 @@ def function_attributes(tree: ast.AST, is_function: Callable[[ast.expr], bool]) 
                     if isinstance(element, ast.Attribute):
                         found[element.attr] = False
     return {name for name, valued in found.items() if valued}
+
+
+def _defaults(func: ast.FunctionDef) -> dict[str, ast.expr]:
+    """Each parameter of ``func`` with a default -> the default."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    found = dict(
+        zip(
+            [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+            args.defaults,
+            strict=True,
+        )
+    )
+    found.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d)
+    return found
 
 
 def dotted_ast(node: ast.expr) -> str | None:

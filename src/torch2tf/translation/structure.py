@@ -132,6 +132,8 @@ class StructureRewrite(RewriteBase):
             self._settle(original)
             module = cst.parse_module(self.cls.replaced[original])
             note = "# torch's init loop, run on the Keras layers (before they are built)"
+            if not self.cls.replaced[original].startswith("for "):
+                note = "# torch's init after construction: the Keras layer's, before it is built"
             lines = [
                 *getattr(original, "leading_lines", ()),
                 cst.EmptyLine(comment=cst.Comment(note)),
