@@ -655,3 +655,33 @@ def test_a_failing_class_the_live_model_does_not_use_is_left_out_and_raises(tmp_
     # a class the model uses still stops the conversion with its diagnostic
     with pytest.raises(torch2tf.TranslationError, match="unused_branch.py:8:16"):
         torch2tf.convert(module.Net(4, odd=True), args=(4,), kwargs={"odd": True})
+
+
+def test_a_namespace_package_among_installed_ones_is_its_project(site, opened):
+    """A distribution's top package without ``__init__.py`` (pytorch-tabnet's): its modules
+    import each other absolutely and are the project; nothing beside it is read."""
+    package = site / "nsshop"
+    package.mkdir()
+    (package / "blocks.py").write_text(
+        "import torch.nn as nn\n\n\nclass Gate(nn.Module):\n"
+        "    def __init__(self, d):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(d, d)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    (package / "unused.py").write_text(BROKEN)
+    model = package / "net.py"
+    model.write_text(
+        "import torch.nn as nn\nfrom nsshop import blocks\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self, d):\n        super().__init__()\n"
+        "        self.gate = blocks.Gate(d)\n\n"
+        "    def forward(self, x):\n        return self.gate(x)\n"
+    )
+    opened.start()
+    try:
+        code = translate_file(model, classes=["Net"])
+    finally:
+        opened.stop()
+    assert "is a layer from another package" not in code
+    assert "self.gate = blocks.Gate(d)" in code  # the project's own module, translated beside
+    outside = [f for f in opened.files if f.startswith(str(site)) and "/nsshop/" not in f]
+    assert outside == [] and not any(f.endswith("unused.py") for f in opened.files)

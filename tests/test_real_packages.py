@@ -166,9 +166,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         8,
         16,
         blocked=(
-            "unowned: heads.py:695:27 torch.nn.utils.weight_norm (its weight_g/weight_v "
-            "parameters, filled and frozen at :697/:701)",
-            "unowned",
+            "idioms: heads.py:721:13 utils._no_grad_trunc_normal(module.weight, ...) in the "
+            "self.apply(self._init_weights) function (:692): a project function re-implementing "
+            "trunc_normal_ with in-place ops (lightly/models/utils.py:346-357 uniform_, erfinv_, "
+            "mul_, add_, clamp_) is not read as init code (weight_norm at :695, its weight_g "
+            "fill_ and requires_grad at :697/:701 translate)",
+            "idioms",
         ),
     ),
     "rtdl-revisiting-models/MLP": (
@@ -248,9 +251,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            "idioms: tabm.py:82:12 nn.init.uniform_ in an init function, :458-462 "
-            "Parameter(torch.empty) and self.register_parameter; unowned: torch.dtype annotations "
-            "(:443), nn.Linear as a value (:467), getattr(nn, activation) (:1178)",
+            "idioms: tabm.py:82:12 nn.init.uniform_ returned by the helper _init_rsqrt_uniform_ "
+            "(an expression, not an init statement) called from LinearEnsemble.reset_parameters; "
+            ":458:13 torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter; :460:9 "
+            "self.register_parameter('bias', Parameter(...) if bias else None); unowned: "
+            ":443:25/:444:37 torch.dtype in parameter annotations; later nn.Linear as a value "
+            "(:467) and getattr(nn, activation) (:1178)",
             "idioms, unowned",
         ),
     ),
@@ -275,9 +281,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4),),
         ),
         (
-            "unowned: zuko/nn.py:202:20 nn.Linear as a value; __init__ computes the masks with "
-            "torch.BoolTensor/unique (:212, :260, :271) on a tensor argument, beyond static "
-            "translation",
+            "unowned: zuko/nn.py:202:20 class MaskedLinear(nn.Linear) (a class deriving from a "
+            "torch layer is refused); MaskedMLP.__init__ computes the masks from its tensor "
+            "argument with torch.unique (:271:30), Tensor.all() (:285:16), Tensor.nonzero() "
+            "(:289:29): values of the argument, beyond static translation",
             "unowned",
         ),
     ),
@@ -304,11 +311,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim_in": 2, "dim_hidden": 16, "dim_out": 3, "num_layers": 3},
             inputs=lambda: (sample(BATCH, 2),),
         ),
-        (
-            "idioms: siren_pytorch.py:42-43 torch.zeros weights, :47 nn.Parameter assigned from a "
-            "local, :55, :58 Tensor.uniform_ in an init method",
-            "idioms",
-        ),
+        None,  # local tensors made parameters, initialised through a method with arguments
     ),
     "siren-pytorch/Siren": (
         Case(
@@ -317,14 +320,15 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim_in": 2, "dim_out": 16},
             inputs=lambda: (sample(BATCH, 2),),
         ),
-        ("idioms: siren_pytorch.py:42-58 as for SirenNet", "idioms"),
+        None,
     ),
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
         (
-            "unowned: nbeats_pytorch/model.py:41:9 self.parameters reassigned as a list then "
-            "nn.ParameterList (:46, :67); forward uses torch.zeros (:190), Tensor.numpy() (:199) "
-            "and torch.tensor (:213)",
+            "unowned: nbeats_pytorch/model.py:41:9 self.parameters = [] (nn.Module's method "
+            "shadowed by a list), :46:27 nn.ParameterList of it, :67:17 its extend; forward: "
+            ":190:20 torch.zeros(size=...) (keyword size not taken), :199:65 Tensor.numpy(), "
+            ":216:12/:223:12 Tensor.mm()",
             "unowned",
         ),
     ),
@@ -354,10 +358,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:484 initialize_non_glu on a local layer in a loop (so "
-            ":9:5 stays), :16:5 initialize_glu on self.fc, also assigned a shared layer "
-            "(:793); unowned: torch.eye (:109), torch.ones/zeros (:166, :193), sparsemax.py "
-            "Sparsemax/Entmax15 (:658, :661), a custom autograd Function",
+            "idioms: tab_network.py:9:5 xavier_normal_ in initialize_non_glu, applied at :484 "
+            "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
+            "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
+            "layer passed in (:793); unowned: :109:43 torch.eye; sparsemax.py (the package's "
+            "own, translated beside it) :24:25/:112:24 custom torch.autograd.Function classes "
+            "and :88:24/:144:19 torch.sort, behind Sparsemax/Entmax15 (tab_network.py:658/:661)",
             "idioms, unowned",
         ),
     ),
@@ -369,9 +375,11 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
         (
-            "idioms: tab_network.py:16:5 initialize_glu on self.fc, also assigned a shared "
-            "layer (:793); then GBN.forward (:35) np.ceil of the dynamic batch size crashes "
-            "at build instead of a diagnostic",
+            "idioms: tab_network.py:16:5 initialize_glu(self.fc, ...) (called at :796) where "
+            "GLU_Layer.__init__ assigns self.fc either a shared layer passed in (:793) or a new "
+            "Linear (:795): which layer the init reaches is not known statically; then "
+            "GBN.forward (:35) np.ceil of the dynamic batch size crashes at build instead of a "
+            "diagnostic",
             "idioms, unowned",
         ),
     ),
@@ -400,14 +408,14 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
-            "unowned: common/policies.py:61 class-level annotation th.optim.Optimizer and :71 "
-            "default argument th.optim.Adam in BaseModel.__init__, :154 the BaseModel.device "
-            "property (kept: properties are the class's API) iterates self.parameters(); "
-            "common/preprocessing.py:124, "
-            ":130 F.one_hot in preprocess_obs; later family: BaseModel.__init__ names NatureCNN "
-            "(:93), whose Conv2d (torch_layers.py:89) is not translated; then the "
-            "features_extractor argument, a FlattenExtractor instance, must be passed as its "
-            "converted Keras twin (convert says so)",
+            "unowned: common/policies.py:61:16 class-level annotation th.optim.Optimizer and "
+            ":71:31/:71:53 the default argument optimizer_class=th.optim.Adam in "
+            "BaseModel.__init__; :154:22 the BaseModel.device property (kept: properties are "
+            "the class's API) iterates self.parameters(); common/preprocessing.py:124:16, "
+            ":130:17 F.one_hot in preprocess_obs; torch_layers.py:99:14 torch.no_grad in "
+            "NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
+            "with a dummy forward; then the features_extractor argument, a FlattenExtractor "
+            "instance, must be passed as its converted Keras twin (convert says so)",
             "unowned",
         ),
     ),
@@ -608,9 +616,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         ),
         (
             "unowned: rotary_embedding_torch.py:41:2 @autocast('cuda', enabled=False) on "
-            "functions, :121 torch.linspace, :131 nn.Parameter(freqs, requires_grad=...) of a "
-            "local, :343 Tensor.type(dtype); then its frequency cache (a buffer filled in "
-            "place in forward) and slice_at_dim's tuple of slices",
+            "functions (also :319:6), :121:21 torch.linspace, :131:22 nn.Parameter(freqs, "
+            "requires_grad=learned_freq) (a flag that is not a literal), :343:43 "
+            "Tensor.type(dtype); then its frequency cache (a buffer filled in place in "
+            "forward) and slice_at_dim's tuple of slices",
             "unowned",
         ),
     ),

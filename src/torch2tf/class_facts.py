@@ -67,6 +67,11 @@ class ClassInfo:
     renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
     training: set[str] = field(default_factory=set)  # methods besides forward taking training
     functions: set[str] = field(default_factory=set)  # attributes only ever a plain function
+    # weight-normalised layer attributes -> (the weight_norm call, its statement of __init__)
+    wrapped: dict[str, tuple[cst.Call, int]] = field(default_factory=dict)
+    wrapped_g: dict[str, str] = field(default_factory=dict)  # -> its g's initializer source
+    local_params: dict[str, str] = field(default_factory=dict)  # local tensor -> parameter
+    param_sources: dict[cst.Call, cst.Call] = field(default_factory=dict)  # Parameter -> maker
 
     def method(self, name: str) -> cst.FunctionDef | None:
         """The method ``name`` as Python binds it: the last ``def`` of that name."""

@@ -78,18 +78,24 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         self._block(body, position, Scope(in_init=in_init))
         return True
 
-    def function(self, func: cst.FunctionDef, call: cst.Call, position: int) -> bool:
+    def function(
+        self, func: cst.FunctionDef, call: cst.Call, position: int, method: bool = False
+    ) -> bool:
         """``init_fn(self.fc, d_in, d_out)`` in __init__ with ``init_fn`` a module-level function
-        (pytorch-tabnet's ``initialize_glu``): its body read as init code, with its parameters
-        bound to the call's arguments."""
-        if not self.is_init_code(func.body):
+        (pytorch-tabnet's ``initialize_glu``), or ``self.init_(self.w, c=c)`` with ``init_`` a
+        method (``method``): its body read as init code, with its parameters bound to the
+        call's arguments."""
+        params = {p.name.value for p in func.params.params}
+        if not (self.is_init_code(func.body) or _inits_a_name(func.body, params)):
             return False
         try:
-            bound = self._bind_function(func, call)
+            bound = self._bind_function(func, call, method)
             aliases: dict[str, str] = {}
             values: dict[str, str] = {}
             for name, value in bound.items():
                 owner = (dotted(value) or "").removesuffix(".data")
+                if owner in self.info.local_params:  # a local tensor made a parameter later
+                    owner = f"self.{self.info.local_params[owner]}"
                 if owner.startswith("self."):
                     aliases[name] = owner
                 else:
@@ -126,8 +132,9 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
             pass
         return True
 
-    def _bind_function(self, func: cst.FunctionDef, call: cst.Call) -> dict:
-        """The init function's parameters -> the call's argument expressions."""
+    def _bind_function(self, func: cst.FunctionDef, call: cst.Call, method: bool = False) -> dict:
+        """The init function's parameters -> the call's argument expressions (a method's
+        ``self`` is the class's own)."""
         params = func.params
         if (
             params.posonly_params
@@ -137,7 +144,8 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
             or any(a.star for a in call.args)
         ):
             self._refuse(call, "an init function is translated only with plain parameters")
-        names = [p.name.value for p in params.params]
+        own = params.params[1:] if method else params.params
+        names = [p.name.value for p in own]
         bound: dict[str, cst.BaseExpression] = {}
         positional = [a for a in call.args if a.keyword is None]
         if len(positional) > len(names):
@@ -149,7 +157,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                 if arg.keyword.value not in names or arg.keyword.value in bound:
                     self._refuse(arg, f"unexpected argument {arg.keyword.value!r}")
                 bound[arg.keyword.value] = arg.value
-        for param in params.params:
+        for param in own:
             name = param.name.value
             if name in bound:
                 continue
@@ -169,7 +177,8 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         if isinstance(stmt, cst.If):
             self._conditional(stmt, position)
             return False  # kept: its init calls are taken one by one
-        self._block([stmt], position, Scope(in_init=True))
+        aliases = {name: f"self.{attr}" for name, attr in self.info.local_params.items()}
+        self._block([stmt], position, Scope(in_init=True, aliases=aliases))
         return not self._run_late(stmt)
 
     def _run_late(self, stmt: cst.BaseStatement) -> bool:
@@ -350,6 +359,24 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
             return
         body = [s for s in func.body.body if not is_docstring(s)]
         self._block(body, position, Scope(var=var))
+
+
+def _inits_a_name(body: cst.CSTNode, names: set[str]) -> bool:
+    """Whether ``body`` calls an in-place init method on one of ``names`` (``w.uniform_()``)."""
+    found = False
+
+    class Finds(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            nonlocal found
+            func = call.func
+            found |= (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in TENSOR_INIT_METHODS
+                and (dotted(func.value) or "").removesuffix(".data") in names
+            )
+
+    body.visit(Finds())
+    return found
 
 
 def _is_bare_return(stmt: cst.CSTNode) -> bool:

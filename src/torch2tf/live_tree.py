@@ -16,6 +16,7 @@ import torch
 from torch2tf.errors import ConversionError
 from torch2tf.generated import load_generated
 from torch2tf.rules import Arg, Unsupported, class_reference
+from torch2tf.rules.weight_norm import WRAPPABLE, torch_class, weight_normed
 from torch2tf.translate import emit
 from torch2tf.weights import rules_by_type
 
@@ -139,6 +140,8 @@ TREE_BUILDER = "build_model"
 
 def tree_expression(module: torch.nn.Module, path: str = "") -> str:
     """Keras source rebuilding a live torch module tree made of translated layers only."""
+    if weight_normed(module) is not None:
+        return _weight_normed_expression(module, path)
     children = [
         tree_expression(child, f"{path}.{name}" if path else name)
         for name, child in module.named_children()
@@ -164,6 +167,30 @@ def tree_expression(module: torch.nn.Module, path: str = "") -> str:
         return rule().keras(**rule.arguments(module))
     except Unsupported as err:
         raise ConversionError(f"{path}: {err.message}") from None
+
+
+def _weight_normed_expression(module: torch.nn.Module, path: str) -> str:
+    """``TorchWeightNorm(<the layer>, dim=...)`` for a layer weight_norm wrapped (either API)."""
+    rule = rules_by_type().get(torch_class(module))
+    if rule is None or rule.torch not in WRAPPABLE:
+        raise ConversionError(
+            f"{path or 'the model'}: weight_norm is translated only around "
+            f"{', '.join(sorted(WRAPPABLE))}; received {torch_class(module).__name__}"
+        )
+    try:
+        layer = rule().keras(**rule.arguments(module))
+    except Unsupported as err:
+        raise ConversionError(f"{path}: {err.message}") from None
+    trainable = "" if weight_normed(module)[0].requires_grad else ", g_trainable=False"
+    return f"TorchWeightNorm({layer}, dim={_hook_dim(module)}{trainable})"
+
+
+def _hook_dim(module: torch.nn.Module) -> int:
+    """The dim torch's weight_norm keeps (-1: none, the whole tensor's norm)."""
+    for hook in module._forward_pre_hooks.values():
+        if type(hook).__name__ == "WeightNorm":
+            return hook.dim
+    return module.parametrizations.weight[0].dim
 
 
 def tree_source(model: torch.nn.Module, input_shape: Sequence[int] | None = None) -> str:

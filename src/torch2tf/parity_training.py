@@ -303,6 +303,8 @@ def weight_difference(
 
     worst = 0.0
     for path, module in model.named_modules():
+        if "parametrizations" in path.split("."):
+            continue  # a weight-normalised layer's g and v: compared with the layer's
         rule = rule_for(module)
         if rule is None:  # a model class's own nn.Parameters (a ViT's class token)
             names = [n for n, _ in module.named_parameters(recurse=False)]

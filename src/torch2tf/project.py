@@ -24,10 +24,20 @@ def project_of(path: Path) -> tuple[Path, str]:
     path = path.resolve()
     parts = [path.stem]
     folder = path.parent
-    while (folder / "__init__.py").exists():
+    while (folder / "__init__.py").exists() or _namespace_package(folder):
         parts.insert(0, folder.name)
         folder = folder.parent
     return folder, ".".join(parts)
+
+
+def _namespace_package(folder: Path) -> bool:
+    """A package without ``__init__.py`` (PEP 420) installed as a distribution's top package
+    (pytorch-tabnet's ``pytorch_tabnet``): a folder named like a module among installed ones."""
+    return (
+        folder.name.isidentifier()
+        and not is_install_folder(folder)
+        and is_install_folder(folder.parent)
+    )
 
 
 def is_install_folder(folder: Path) -> bool:

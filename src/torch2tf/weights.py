@@ -14,6 +14,7 @@ import torch
 from torch2tf.keras_api import keras_attribute
 from torch2tf.layouts import keras_kernel_rows
 from torch2tf.rules import LAYERS, LayerRule
+from torch2tf.rules.weight_norm import torch_class, weight_norm_rule, weight_normed
 
 # Buffers Keras has no use for, and why.
 IGNORED_BUFFERS = {
@@ -48,8 +49,29 @@ def rules_by_type() -> dict[type, type[LayerRule]]:
 
 
 def rule_for(module: Any) -> type[LayerRule] | None:
-    """The layer rule for a live torch module, if its exact class has one."""
+    """The layer rule for a live torch module, if its exact class has one (a weight-normalised
+    layer's: its class's, around TorchWeightNorm)."""
+    if weight_normed(module) is not None:
+        rule = rules_by_type().get(torch_class(module))
+        return None if rule is None else weight_norm_rule(rule)
     return rules_by_type().get(type(module))
+
+
+def tensor(module: Any, name: str) -> Any:
+    """A module's tensor by its dotted name (``parametrizations.weight.original0``)."""
+    for step in name.split("."):
+        module = getattr(module, step)
+    return module
+
+
+def own_tensor_names(module: Any) -> list[str]:
+    """The module's own parameters and buffers (a weight-normalised layer's g and v too)."""
+    own = [n for n, _ in module.named_parameters(recurse=False)]
+    own += [n for n, b in module.named_buffers(recurse=False) if b is not None]
+    normed = weight_normed(module)
+    if normed is not None:
+        own += [n for n in normed[2:] if n not in own]
+    return [n for n in own if n not in IGNORED_BUFFERS]
 
 
 def keras_child(parent: Any, name: str) -> Any:
@@ -111,12 +133,10 @@ def transfer_weights(
     moves: list[tuple[Any, np.ndarray, Transfer]] = []
     seen: set[int] = set()
     for path, module in torch_model.named_modules():
-        own = [n for n, _ in module.named_parameters(recurse=False)]
-        own += [n for n, b in module.named_buffers(recurse=False) if b is not None]
-        own = [n for n in own if n not in IGNORED_BUFFERS]
-        if own and all(id(getattr(module, n)) in seen for n in own):
+        own = own_tensor_names(module)
+        if own and all(id(tensor(module, n)) in seen for n in own):
             continue  # tied to tensors moved before (weight tying): Keras shares the variable
-        seen.update(id(getattr(module, n)) for n in own)
+        seen.update(id(tensor(module, n)) for n in own)
         rule = rule_for(module)
         if not own and (rule is None or not rule.weights(module)):
             continue  # (a Keras twin may still own state torch does not keep: see BatchNorm)
@@ -137,6 +157,9 @@ def transfer_weights(
         if path in (flattened_rows or {}):
             try:
                 arrays[0] = keras_kernel_rows(arrays[0], flattened_rows[path])
+                g = arrays[-1]
+                if hasattr(rule, "tensor_names") and g.ndim == 2 and g.shape[0] > 1:
+                    arrays[-1] = keras_kernel_rows(g, flattened_rows[path])  # g per input row
             except ValueError as err:
                 problems.append(f"{path}: {err}")
                 continue
@@ -147,6 +170,8 @@ def transfer_weights(
                 f"received {len(variables)} on {type(layer).__name__}"
             )
             continue
+        if hasattr(rule, "tensor_names"):
+            own = rule.tensor_names(module)
         names = [prefix + n for n in own] + [prefix + "?"] * (len(arrays) - len(own))
         for name, array, variable in zip(names, arrays, variables, strict=True):
             if tuple(array.shape) != tuple(variable.shape):

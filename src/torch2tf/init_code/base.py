@@ -172,9 +172,11 @@ class ReaderBase:
     def _sizes_of(self, param: str) -> list[str] | None:
         """The sizes as written, starred ones (``*shape``) included."""
         _, call = self.info.params[param]
-        args = [a for a in call.args if a.keyword is None]
+        args = [a.value for a in call.args if a.keyword is None]
+        if call in self.info.param_sources:  # made from a local tensor: its maker
+            args = [self.info.param_sources[call]]
         try:
-            return tensor_shape(args[0].value, self.t.imports) if args else None
+            return tensor_shape(args[0], self.t.imports) if args else None
         except Unsupported:
             return None
 

@@ -195,7 +195,8 @@ class InitCallReader(ReaderBase):
                     f"which {weight} this init reaches is not known statically",
                     "create the layer in one place, or initialise it where it is created",
                 )
-            self._check_param(call, self.info.layers[attr], weight)
+            if attr not in self.info.wrapped or weight not in ("weight_g", "weight_v"):
+                self._check_param(call, self.info.layers[attr], weight)
             self.info.init_steps.append(InitStep(position, "attr", attr, {weight: source}))
             return
         if scope.var is None or dotted(owner) != scope.var:

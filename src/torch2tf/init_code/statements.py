@@ -99,8 +99,9 @@ class StatementReader(ReaderBase):
             elif isinstance(stmt.orelse, cst.Else):
                 self._block(stmt.orelse.body.body, position, scope.child(tensors=rest))
             return
-        tensor = _not_none(stmt.test)
+        tensor = _not_none(stmt.test) or self._not_none_call(stmt.test)
         if tensor is not None and stmt.orelse is None:
+            tensor = scope.aliases.get(tensor, tensor)
             self._block(stmt.body.body, position, scope.child(guard=tensor))
             return
         seen: set[str] = set()
@@ -117,6 +118,24 @@ class StatementReader(ReaderBase):
             branch = branch.orelse
         if branch is not None:
             self._refuse(branch, "an else branch in an init loop is not translated")
+
+    def _not_none_call(self, test: cst.BaseExpression) -> str | None:
+        """``x`` (source) for ``exists(x)``, ``exists`` a function of the file returning
+        ``<its parameter> is not None`` (siren-pytorch's, lucidrains' packages')."""
+        functions = getattr(self.t, "functions", {})
+        if not (isinstance(test, cst.Call) and len(test.args) == 1 and not test.args[0].keyword):
+            return None
+        func = functions.get(dotted(test.func) or "")
+        params = func.params.params if func is not None else ()
+        body = [s for s in func.body.body] if func is not None else []
+        if len(params) != 1 or len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine):
+            return None
+        returned = body[0].body[0]
+        if not isinstance(returned, cst.Return) or returned.value is None:
+            return None
+        if _not_none(returned.value) != params[0].name.value or dotted(test.args[0].value) is None:
+            return None
+        return code_of(test.args[0].value)
 
     def _for(self, loop: cst.For, position: int, scope: Scope) -> None:
         """Loops over ``self.modules()`` (and kin), over a container attribute, or over a list

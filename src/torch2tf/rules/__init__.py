@@ -35,6 +35,7 @@ from torch2tf.rules import (  # noqa: F401 - imported for the rules they registe
     tensor,
     training,
     transformer,
+    weight_norm,
 )
 from torch2tf.rules.registry import (
     FUNCTIONS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.tensor_facts.project import is_project_class
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
 
@@ -81,6 +82,13 @@ class Builders:
             return None
         name = _dotted(node.func) or ""
         qualified = self.qualify(name)
+        if qualified in WEIGHT_NORMS and node.args:  # the layer it wraps, as it is
+            inner = node.args[0]
+            attr = _self_attr(inner)
+            if attr is not None and func is not None:
+                made = [v for v in _assigned(func, f"self.{attr}") if v is not node]
+                inner = made[0] if len(made) == 1 else inner
+            return self.built(inner, func, cls, depth + 1)
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":

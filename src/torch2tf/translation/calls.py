@@ -25,6 +25,7 @@ from torch2tf.translation.patterns import (
     takes_varargs,
 )
 from torch2tf.translation.rewrite_base import RewriteBase
+from torch2tf.translation.weight_norm import WEIGHT_NORMS, wrapped_overrides, wrapper_call
 
 # nn.ModuleDict's own methods, which TorchModuleDict has too (none takes training).
 DICT_METHODS = frozenset({"items", "keys", "values"})
@@ -71,6 +72,8 @@ class CallRewrite(RewriteBase):
                 )
                 self._resolved(original)  # reported once, here
             return updated  # torch.Tensor(a, b): a shape, which nn.Parameter reads
+        if qualified in WEIGHT_NORMS:
+            return wrapper_call(self, original, self._function(original, updated, qualified))
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
         receiver = self._non_tensor_receiver(original)
@@ -349,6 +352,8 @@ class CallRewrite(RewriteBase):
                 if step.position >= created and step.reaches(original, qualified, attr, direct):
                     overrides.update(step.params)
         rule_cls: type[LayerRule] = LAYERS[qualified]
+        if attr is not None and attr in info.wrapped:
+            overrides = wrapped_overrides(self, original, qualified, attr, created, direct)
         unknown = set(overrides) - set(rule_cls.initializers)
         if unknown:
             self.error(
@@ -366,7 +371,7 @@ class CallRewrite(RewriteBase):
             )
         rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
         layer = self._apply(original, updated, qualified, rule.keras)
-        if attr is not None and original in info.direct_calls:
+        if attr is not None and original in info.direct_calls and attr not in info.wrapped:
             layer = named_layer(layer, attr, helper_sources())
         return layer
 

@@ -19,7 +19,9 @@ from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
+from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.translation.build import build_input
+from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     MODULE_DICT_BASE,
@@ -149,6 +151,14 @@ class ClassAnalysis:
                     return
                 call = value
                 qualified = outer.imports.qualify(call.func)
+                if qualified in WEIGHT_NORMS and call.args:  # the layer it wraps is the layer
+                    inner = call.args[0].value
+                    info.wrapped[attr] = (call, Finder.position)
+                    if self_attr(inner) == attr and attr in info.layers:
+                        return  # self.fc = weight_norm(self.fc)
+                    if not isinstance(inner, cst.Call):
+                        return
+                    call, qualified = inner, outer.imports.qualify(inner.func)
                 if qualified in LAYERS:
                     info.layers[attr] = qualified
                     info.direct_calls.add(call)
@@ -171,6 +181,7 @@ class ClassAnalysis:
             if call not in assigned and self.is_module_class(call.func):
                 if not any(call is c for c in info.opaque_builders):
                     info.opaque_builders.append(call)
+        local_parameters(info, init, self.imports)
         reader = InitReader(self, info)
         for position, stmt in enumerate(init.body.body):
             call = expression_call(stmt)
@@ -185,10 +196,18 @@ class ClassAnalysis:
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
+            elif method is not None and info.method(method) is not None:
+                if reader.function(info.method(method), call, position, method=True):
+                    info.init_methods.add(method)
+                    info.removed.add(stmt)
+                    info.init_note = (
+                        f"# {method}(...) is applied through the layers' initializer arguments."
+                    )
             elif self._init_function(info, reader, stmt, call, position):
                 info.removed.add(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
+        check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)
 

@@ -23,6 +23,7 @@ from torch2tf.translation.patterns import (
     MODULE_DICT_BASE as DICT_BASE,
 )
 from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
+from torch2tf.translation.weight_norm import g_trainable
 
 # TorchScript's decorators: overload declarations (removed) and markers of eager-only code.
 SCRIPTING_OVERLOADS = frozenset({"torch.jit._overload_method", "torch.jit._overload"})
@@ -168,6 +169,8 @@ class StructureRewrite(RewriteBase):
         self.statement = node
         if self._weight_tie(node):  # self.head.weight = self.emb.weight: rewritten on leaving
             return
+        if g_trainable(self.cls, node) is not None:
+            return
         for small in node.body:
             targets = []
             if isinstance(small, cst.Assign):
@@ -206,6 +209,9 @@ class StructureRewrite(RewriteBase):
             return cst.RemoveFromParent()  # self.to(device): TensorFlow places ops itself
         if is_self_assignment(updated) and not is_self_assignment(original):
             return cst.RemoveFromParent()  # x = x.to(device) became x = x
+        trainable = g_trainable(self.cls, updated)
+        if trainable is not None:
+            return trainable
         buffer = self._buffer(original, updated)
         if buffer is not None:
             return updated.with_changes(body=[buffer])

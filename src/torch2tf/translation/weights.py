@@ -52,8 +52,9 @@ class WeightRewrite(RewriteBase):
             and (not step.calls or original in step.calls)  # pinned to one construction
         ]
         initializer = inits[-1] if inits else None  # torch's last init of it wins
+        shape_source = info.param_sources.get(original, args[0].value)  # a local's maker
         return cst.parse_expression(
-            self._variable(attr, args[0].value, value, grad == "True", initializer, original)
+            self._variable(attr, shape_source, value, grad == "True", initializer, original)
         )
 
     def _variable(
