@@ -6,9 +6,10 @@ import ast
 from collections.abc import Callable
 from dataclasses import replace
 
+from torch2tf.tensor_facts.added_modules import added_modules
 from torch2tf.tensor_facts.attributes import setattr_calls
 from torch2tf.tensor_facts.axes import Axes
-from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer, added_modules
+from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
