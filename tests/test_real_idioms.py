@@ -429,3 +429,37 @@ def test_init_of_a_layer_made_before_its_if_or_reached_by_index_runs_where_it_st
     assert abs(dense[0].kernel.numpy()).max() > 1e-2
     assert (not dense[-1].kernel.numpy().any()) == flag
     assert (not dense[-1].bias.numpy().any()) == flag
+
+
+MAX_OF_A_NAME = """
+import torch
+from torch import nn
+
+
+class ClampExp(nn.Module):
+    def forward(self, x):
+        one = torch.tensor(1.0, device=x.device, dtype=x.dtype)
+        return torch.min(torch.exp(x), one)
+
+
+class Peak(nn.Module):
+    def __init__(self, d, dim=1):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.dim = dim
+
+    def forward(self, x):
+        values, indices = torch.max(self.fc(x), self.dim)
+        return values * 2
+"""
+
+
+def test_max_and_min_of_a_name_tell_a_dim_from_a_tensor_at_run_time(load):
+    """normflows' ClampExp: ``torch.min(torch.exp(x), one)`` with ``one`` a tensor is the
+    elementwise minimum; ``torch.max(x, self.dim)`` with an int is (values, indices)."""
+    module, path = load("max_of_a_name", MAX_OF_A_NAME)
+    code = translate_file(path)
+    assert "torch_min(tf.exp(x), one)" in code and "torch_max(self.fc(x), self.dim)" in code
+    _converts(module.ClampExp(), (_x(16, 6),))
+    torch.manual_seed(0)
+    _converts(module.Peak(6), (_x(16, 6),), args=(6,))

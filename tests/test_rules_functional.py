@@ -90,6 +90,7 @@ GROUPS = {
         ("max_values", "h.max(dim=1)[0]", "torch_max(h, 1)[0]"),
         ("max_ties", "torch.clamp(h, max=0.0).max(dim=1, keepdim=True)", "keepdim=True"),
         ("min_dim", "torch.min(h3, -1)", "torch_min(h3, -1)"),
+        ("max_of_a_name", "torch.max(h, p)", "torch_max(h, p)"),  # p a tensor: elementwise
         ("maximum", "torch.max(h, other=-h) + torch.maximum(h, p)", "tf.maximum(h, -h)"),
         ("minimum", "torch.min(h, other=p) + torch.minimum(h, -h)", "tf.minimum(h, p)"),
         ("argmax", "torch.argmax(h, dim=1)", "tf.argmax(h, axis=1)"),
@@ -366,7 +367,6 @@ REFUSED = [
     ("F.relu(h, inplace=True)", "overwrites the input"),
     ("F.dropout(h, 0.1, self.training, True)", "overwrites the input"),
     ("F.log_softmax(h, dim=None)", "pass dim="),
-    ("torch.max(h, p)", "whether y is a dim or a tensor"),
     ("h.item()", "Tensor.item"),
     ("F.gelu(h, approximate=self.mode)", "approximate="),
     ("torch.where(h > 0)", "nonzero"),

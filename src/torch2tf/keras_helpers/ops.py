@@ -86,7 +86,10 @@ def torch_std_mean(x, dim=None, correction=1, keepdim=False):
 
 
 def torch_max(x, dim, keepdim=False):
-    """torch.max(x, dim) gives (values, indices); TensorFlow computes them with two ops."""
+    """torch.max(x, dim) gives (values, indices); TensorFlow computes them with two ops.
+    torch.max(x, y) with y a tensor (the source does not tell which): elementwise."""
+    if not hasattr(dim, "__index__") or tf.is_tensor(dim):  # not a Python or NumPy int
+        return tf.maximum(x, dim)
     values = tf.reduce_max(x, axis=dim, keepdims=keepdim)
     indices = tf.argmax(x, axis=dim)
     if keepdim:
@@ -95,7 +98,10 @@ def torch_max(x, dim, keepdim=False):
 
 
 def torch_min(x, dim, keepdim=False):
-    """torch.min(x, dim) gives (values, indices); TensorFlow computes them with two ops."""
+    """torch.min(x, dim) gives (values, indices); TensorFlow computes them with two ops.
+    torch.min(x, y) with y a tensor (the source does not tell which): elementwise."""
+    if not hasattr(dim, "__index__") or tf.is_tensor(dim):  # not a Python or NumPy int
+        return tf.minimum(x, dim)
     values = tf.reduce_min(x, axis=dim, keepdims=keepdim)
     indices = tf.argmin(x, axis=dim)
     if keepdim:

@@ -99,11 +99,7 @@ def _max_min(kind: str, input, dim_or_other, keepdim, dim, other) -> str:
     if not given(chosen):
         return f"tf.reduce_{kind}({x})"
     value = const(chosen, _MISSING)
-    if value is _MISSING and chosen is dim_or_other and const(keepdim, None) is False:
-        raise Unsupported(
-            f"torch.{kind}(x, y): whether y is a dim or a tensor is not visible in the source",
-            f"write torch.{kind}imum(x, y) for a tensor, or dim=y for a dim",
-        )
+    # torch.max(x, y), y a name: a dim or a tensor, which the helper tells at run time
     if isinstance(value, (bool, tuple, list)):
         raise Unsupported(f"torch.{kind} with dim={src(chosen)} is not translated")
     # With a dim torch returns (values, indices), the indices of the first extreme value.
