@@ -584,7 +584,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: ([8, 16, 16, 3],),
             kwargs=lambda: {"leaky": 0.1, "dropout": 0.1, "output_fn": "tanh"},
         ),
-        None,  # utils.ClampExp, in another branch, does not translate: left out (see below)
+        None,
     ),
     "vit-pytorch/ViT": (
         Case(
