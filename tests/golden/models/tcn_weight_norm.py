@@ -9,6 +9,16 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
+def torch_padded(layer, padding, dims):
+    """A conv after torch's zero padding, given as a variable: ZeroPaddingND then the conv (a
+    Keras Sequential), or the conv alone where the padding is 0 (no copy of the map)."""
+    if padding == 0 or (isinstance(padding, (tuple, list)) and not any(padding)):
+        return layer
+    zero_padding = {1: tf.keras.layers.ZeroPadding1D, 2: tf.keras.layers.ZeroPadding2D}
+    zero_padding[3] = tf.keras.layers.ZeroPadding3D
+    return tf.keras.Sequential([zero_padding[dims](padding), layer])
+
+
 def torch_default_kernel():
     """torch's default Linear weight init, U(+-1/sqrt(fan_in)); Keras's is glorot_uniform."""
     return tf.keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
@@ -149,38 +159,36 @@ class DilatedBlock(tf.keras.Model):
         }
         pad = dilation * (kernel_size - 1) // 2
         self.conv1 = TorchWeightNorm(
-            tf.keras.Sequential(
-                [
-                    tf.keras.layers.ZeroPadding1D(pad),
-                    tf.keras.layers.Conv1D(
-                        n_out,
-                        kernel_size,
-                        dilation_rate=dilation,
-                        kernel_initializer=torch_default_kernel(),
-                        bias_initializer=torch_default_bias(
-                            torch_fan_in(n_in, kernel_size, 1, 1)
-                        ),
+            torch_padded(
+                tf.keras.layers.Conv1D(
+                    n_out,
+                    kernel_size,
+                    dilation_rate=dilation,
+                    kernel_initializer=torch_default_kernel(),
+                    bias_initializer=torch_default_bias(
+                        torch_fan_in(n_in, kernel_size, 1, 1)
                     ),
-                ]
+                ),
+                pad,
+                1,
             ),
             dim=0,
             name="conv1",
         )
         self.drop1 = tf.keras.layers.Dropout(dropout, name="drop1")
         self.conv2 = TorchWeightNorm(
-            tf.keras.Sequential(
-                [
-                    tf.keras.layers.ZeroPadding1D(pad),
-                    tf.keras.layers.Conv1D(
-                        n_out,
-                        kernel_size,
-                        dilation_rate=dilation,
-                        kernel_initializer=torch_default_kernel(),
-                        bias_initializer=torch_default_bias(
-                            torch_fan_in(n_out, kernel_size, 1, 1)
-                        ),
+            torch_padded(
+                tf.keras.layers.Conv1D(
+                    n_out,
+                    kernel_size,
+                    dilation_rate=dilation,
+                    kernel_initializer=torch_default_kernel(),
+                    bias_initializer=torch_default_bias(
+                        torch_fan_in(n_out, kernel_size, 1, 1)
                     ),
-                ]
+                ),
+                pad,
+                1,
             ),
             dim=1,
             name="conv2",
