@@ -173,3 +173,38 @@ def test_a_mask_of_another_rank_on_a_map_is_refused():
     with pytest.raises(torch2tf.TranslationError) as err:
         translate_source(source, "net.py")
     assert "self.drop expects as torch input, receives NCHW -> NHWC" in str(err.value)
+
+
+LAYER_NORM_2D = '''
+class LayerNorm2d(nn.Module):
+    """torchvision ConvNeXt's LayerNorm2d, holding its weight and bias."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.channels = channels
+        self.eps = eps
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, (self.channels,), self.weight, self.bias, self.eps)
+        x = x.permute(0, 3, 1, 2)
+        return x
+'''
+
+
+def test_a_module_permuting_a_map_to_channels_last_and_back_keeps_it(tmp_path):
+    """ConvNeXt's LayerNorm2d: x.permute(0, 2, 3, 1) of its input makes that input a map,
+    normalised over its last axis (the channels, in Keras as is) and permuted back: its
+    output is the map again, with no transpose in Keras."""
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)\nself.norm = LayerNorm2d(8)\n"
+        "self.head = nn.Sequential(LayerNorm2d(8), nn.Conv2d(8, 4, 3))",
+        "return self.head(self.norm(self.conv(x)))",
+    ).replace("\n\nclass Net", LAYER_NORM_2D + "\n\nclass Net")
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    assert "transpose" not in conversion.source and "permute(" not in conversion.source
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+    paths = {layer.layer for layer in conversion.checks[0].layers}
+    assert {"norm", "head.0"} <= paths

@@ -198,6 +198,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                 env[params[0]] = self.given_input
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
+            if any(f.kind == MAP for f in self.out.inputs.values()):
+                # a map in, a permute back out (ConvNeXt's LayerNorm2d): the map, as it came
+                self.out.output = self._as_map(self.out.output)
             if self.wanted <= self.as_maps:
                 self.out.attribute_layers = attributes
                 return self.out
@@ -246,6 +249,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             key=lambda n: (n.lineno, n.col_offset),
         )
         for call in calls:
+            rank = self._channels_last_permute(call, names)
+            if rank is not None:  # ConvNeXt's x.permute(0, 2, 3, 1): a map's channels last
+                return Fact(MAP, rank)
             first = call.args[0] if call.args else None
             if not (isinstance(first, ast.Name) and first.id in names):
                 continue
@@ -286,6 +292,24 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                 return next(iter(inner.values()), PLAIN_FACT)
             return PLAIN_FACT
         return None
+
+    def _channels_last_permute(self, call: ast.Call, names: set[str]) -> int | None:
+        """The rank of a map that ``name.permute(0, 2, ..., 1)`` of one of ``names`` moves
+        into torch's channels-last order (Keras's own: the permute is then the identity)."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "permute"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in names
+        ):
+            return None
+        found = self._dims(call, "permute", 0, None)
+        if found is None:
+            return None
+        perm = found[0]
+        rank = len(perm)
+        return rank if rank >= 3 and perm == [0, *range(2, rank), 1] else None
 
     def _layer_input(self, layer: _Layer | None) -> Fact:
         """The layout ``layer`` takes: that of its first layer, for a Sequential (of the
