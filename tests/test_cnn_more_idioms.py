@@ -208,3 +208,69 @@ def test_a_module_permuting_a_map_to_channels_last_and_back_keeps_it(tmp_path):
     assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
     paths = {layer.layer for layer in conversion.checks[0].layers}
     assert {"norm", "head.0"} <= paths
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    ["torch.ones(8, 1, 1) * 0.5", "torch.randn(8, 1, 1)", "torch.zeros((8, 1, 1))"],
+)
+def test_a_per_channel_parameter_scales_a_map(tmp_path, parameter):
+    """ConvNeXt's layer_scale: torch's (C, 1, 1) parameter broadcasts along a map's channels;
+    Keras keeps its shape (weights move as they are) and reads it as (C,) on the map."""
+    source = net(
+        f"self.conv = nn.Conv2d(3, 8, 3)\nself.scale = nn.Parameter({parameter})",
+        "y = self.conv(x)\nreturn self.scale * y + y",
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    assert "tf.reshape(self.scale, (-1,)) * y" in conversion.source
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+
+
+CN_BLOCK = '''
+class Permute(nn.Module):
+    """torchvision's ops.misc.Permute: the dims are the constructor's."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class Net(nn.Module):
+    """torchvision's CNBlock: to NHWC for LayerNorm and Linear layers, back, scaled."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 3)
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(in_features=dim, out_features=4 * dim, bias=True),
+            nn.GELU(),
+            nn.Linear(in_features=4 * dim, out_features=dim, bias=True),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 0.1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        result = self.layer_scale * self.block(x)
+        result += x
+        return result
+'''
+
+
+def test_permute_modules_and_a_layer_scale_keep_the_map(tmp_path):
+    """Permute([0, 2, 3, 1]) of a map is Keras's tensor as is (its dims written as the
+    identity), Permute([0, 3, 1, 2]) back gives the map the (C, 1, 1) layer_scale scales."""
+    source = net("", "return x").split("\n\n\nclass Net", 1)[0] + "\n\n" + CN_BLOCK
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    code = conversion.source
+    assert "Permute([0, 1, 2, 3])" in code and "[0, 2, 3, 1]" not in code
+    assert "tf.reshape(self.layer_scale, (-1,)) * self.block(" in code
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+    paths = {layer.layer for layer in conversion.checks[0].layers}
+    assert {"block.0", "block.2", "block.3"} <= paths

@@ -533,8 +533,9 @@ def test_efficientnet_b0_from_its_factory_converts_and_verifies_per_layer() -> N
 # Families that do not translate yet, each with the first problem translate reports.
 NOT_YET = {
     "convnext:ConvNeXt": "convnext.py:31: LayerNorm2d derives from nn.LayerNorm (a torch "
-    "layer subclassed with its own forward); CNBlock's block holds Permute modules "
-    "(ops/misc.py) and a (dim, 1, 1) layer_scale nn.Parameter multiplies the map (:59)",
+    "layer subclassed with its own forward), and its F.layer_norm(x, self.normalized_shape, "
+    "...) (:34) shows no count of normalized dims; CNBlock (Permute modules, the (dim, 1, 1) "
+    "layer_scale) translates, and a LayerNorm2d written as an nn.Module converts",
 }
 
 

@@ -11,6 +11,7 @@ from torch2tf.tensor_facts.attributes import setattr_calls
 from torch2tf.tensor_facts.axes import Axes
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
+from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
 from torch2tf.tensor_facts.per_sample import PerSample
@@ -84,6 +85,7 @@ class _Analysis(Builders):
                 for where, rewrites in source.rewrites.items():
                     target.rewrites.setdefault(where, rewrites)
                 target.slices.update({k: v for k, v in source.slices.items()})
+                target.replaced.update(source.replaced)
                 target.followed |= source.followed
                 target.channels_last_layers |= source.channels_last_layers
                 target.diagnostics.extend(
@@ -104,7 +106,8 @@ class _Analysis(Builders):
             self.variants[(name, fact)] = _ClassPass(self, self.classes[name], fact).run()
         given = self.variants[(name, fact)]
         changed = [
-            (f.rewrites, f.slices, f.channels_last_layers, f.flattened_rows) for f in (plain, given)
+            (f.rewrites, f.slices, f.replaced, f.channels_last_layers, f.flattened_rows)
+            for f in (plain, given)
         ]
         if given.diagnostics or plain.diagnostics or any(any(c) for c in changed):
             return None
@@ -123,6 +126,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
         self.methods = methods
         self.inlined: set[int] = set()  # methods being walked (called from forward)
         init = methods.get("__init__")
+        self.channel_parameters = channel_parameters(init, analysis.qualify)
+        self.channel_keys: set[Key] = set()  # their uses in forward (origins of maps)
         passed = _module_parameters(init) if init else set()
         built: dict[str, list[_Layer]] = {}
         for node in ast.walk(init) if init else ():
