@@ -274,3 +274,14 @@ def test_permute_modules_and_a_layer_scale_keep_the_map(tmp_path):
     assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
     paths = {layer.layer for layer in conversion.checks[0].layers}
     assert {"block.0", "block.2", "block.3"} <= paths
+
+
+def test_a_permute_module_of_dims_not_written_is_refused_on_a_map():
+    """Permute(dims) of a constructor argument: the facts cannot tell Keras's dims."""
+    head = net("", "return x").split("\n\n\nclass Net", 1)[0] + "\n\n"
+    source = head + CN_BLOCK.replace("dim=8):", "dim=8, dims=(0, 2, 3, 1)):").replace(
+        "Permute([0, 2, 3, 1])", "Permute(dims)"
+    )
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_source(source, "net.py")
+    assert "net.py:25:13: error: permute of a feature map needs literal dims" in str(err.value)
