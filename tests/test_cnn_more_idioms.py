@@ -194,15 +194,18 @@ class LayerNorm2d(nn.Module):
 '''
 
 
-def test_a_module_permuting_a_map_to_channels_last_and_back_keeps_it(tmp_path):
+@pytest.mark.parametrize("norm", ["LayerNorm2d", "functools.partial(LayerNorm2d, eps=1e-5)"])
+def test_a_module_permuting_a_map_to_channels_last_and_back_keeps_it(tmp_path, norm):
     """ConvNeXt's LayerNorm2d: x.permute(0, 2, 3, 1) of its input makes that input a map,
     normalised over its last axis (the channels, in Keras as is) and permuted back: its
-    output is the map again, with no transpose in Keras."""
+    output is the map again, with no transpose in Keras; held by a name, or a partial of it
+    (ConvNeXt's ``norm_layer = partial(LayerNorm2d, eps=1e-6)``)."""
     source = net(
-        "self.conv = nn.Conv2d(3, 8, 3)\nself.norm = LayerNorm2d(8)\n"
-        "self.head = nn.Sequential(LayerNorm2d(8), nn.Conv2d(8, 4, 3))",
+        f"norm_layer = {norm}\nself.conv = nn.Conv2d(3, 8, 3)\nself.norm = norm_layer(8)\n"
+        "self.head = nn.Sequential(norm_layer(8), nn.Conv2d(8, 4, 3))",
         "return self.head(self.norm(self.conv(x)))",
     ).replace("\n\nclass Net", LAYER_NORM_2D + "\n\nclass Net")
+    source = "import functools\n" + source
     conversion = convert_checked(tmp_path, source, images(3, 9))
     assert "transpose" not in conversion.source and "permute(" not in conversion.source
     assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
