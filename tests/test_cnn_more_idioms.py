@@ -173,3 +173,118 @@ def test_a_mask_of_another_rank_on_a_map_is_refused():
     with pytest.raises(torch2tf.TranslationError) as err:
         translate_source(source, "net.py")
     assert "self.drop expects as torch input, receives NCHW -> NHWC" in str(err.value)
+
+
+LAYER_NORM_2D = '''
+class LayerNorm2d(nn.Module):
+    """torchvision ConvNeXt's LayerNorm2d, holding its weight and bias."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.channels = channels
+        self.eps = eps
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, (self.channels,), self.weight, self.bias, self.eps)
+        x = x.permute(0, 3, 1, 2)
+        return x
+'''
+
+
+@pytest.mark.parametrize("norm", ["LayerNorm2d", "functools.partial(LayerNorm2d, eps=1e-5)"])
+def test_a_module_permuting_a_map_to_channels_last_and_back_keeps_it(tmp_path, norm):
+    """ConvNeXt's LayerNorm2d: x.permute(0, 2, 3, 1) of its input makes that input a map,
+    normalised over its last axis (the channels, in Keras as is) and permuted back: its
+    output is the map again, with no transpose in Keras; held by a name, or a partial of it
+    (ConvNeXt's ``norm_layer = partial(LayerNorm2d, eps=1e-6)``)."""
+    source = net(
+        f"norm_layer = {norm}\nself.conv = nn.Conv2d(3, 8, 3)\nself.norm = norm_layer(8)\n"
+        "self.head = nn.Sequential(norm_layer(8), nn.Conv2d(8, 4, 3))",
+        "return self.head(self.norm(self.conv(x)))",
+    ).replace("\n\nclass Net", LAYER_NORM_2D + "\n\nclass Net")
+    source = "import functools\n" + source
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    assert "transpose" not in conversion.source and "permute(" not in conversion.source
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+    paths = {layer.layer for layer in conversion.checks[0].layers}
+    assert {"norm", "head.0"} <= paths
+
+
+@pytest.mark.parametrize(
+    "parameter",
+    ["torch.ones(8, 1, 1) * 0.5", "torch.randn(8, 1, 1)", "torch.zeros((8, 1, 1))"],
+)
+def test_a_per_channel_parameter_scales_a_map(tmp_path, parameter):
+    """ConvNeXt's layer_scale: torch's (C, 1, 1) parameter broadcasts along a map's channels;
+    Keras keeps its shape (weights move as they are) and reads it as (C,) on the map."""
+    source = net(
+        f"self.conv = nn.Conv2d(3, 8, 3)\nself.scale = nn.Parameter({parameter})",
+        "y = self.conv(x)\nreturn self.scale * y + y",
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    assert "tf.reshape(self.scale, (-1,)) * y" in conversion.source
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+
+
+CN_BLOCK = '''
+class Permute(nn.Module):
+    """torchvision's ops.misc.Permute: the dims are the constructor's."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x):
+        return torch.permute(x, self.dims)
+
+
+class Net(nn.Module):
+    """torchvision's CNBlock: to NHWC for LayerNorm and Linear layers, back, scaled."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 3)
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(in_features=dim, out_features=4 * dim, bias=True),
+            nn.GELU(),
+            nn.Linear(in_features=4 * dim, out_features=dim, bias=True),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 0.1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        result = self.layer_scale * self.block(x)
+        result += x
+        return result
+'''
+
+
+def test_permute_modules_and_a_layer_scale_keep_the_map(tmp_path):
+    """Permute([0, 2, 3, 1]) of a map is Keras's tensor as is (its dims written as the
+    identity), Permute([0, 3, 1, 2]) back gives the map the (C, 1, 1) layer_scale scales."""
+    source = net("", "return x").split("\n\n\nclass Net", 1)[0] + "\n\n" + CN_BLOCK
+    conversion = convert_checked(tmp_path, source, images(3, 9))
+    code = conversion.source
+    assert "Permute([0, 1, 2, 3])" in code and "[0, 2, 3, 1]" not in code
+    assert "tf.reshape(self.layer_scale, (-1,)) * self.block(" in code
+    assert conversion.report["outputs"] == [{"layout": "NCHW -> NHWC"}]
+    paths = {layer.layer for layer in conversion.checks[0].layers}
+    assert {"block.0", "block.2", "block.3"} <= paths
+
+
+def test_a_permute_module_of_dims_not_written_is_refused_on_a_map():
+    """Permute(dims) of a constructor argument: the facts cannot tell Keras's dims."""
+    head = net("", "return x").split("\n\n\nclass Net", 1)[0] + "\n\n"
+    source = head + CN_BLOCK.replace("dim=8):", "dim=8, dims=(0, 2, 3, 1)):").replace(
+        "Permute([0, 2, 3, 1])", "Permute(dims)"
+    )
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_source(source, "net.py")
+    assert "net.py:25:13: error: permute of a feature map needs literal dims" in str(err.value)

@@ -11,6 +11,7 @@ from torch2tf.tensor_facts.attributes import setattr_calls
 from torch2tf.tensor_facts.axes import Axes
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, Builders, _Layer
 from torch2tf.tensor_facts.calls import Calls
+from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
 from torch2tf.tensor_facts.per_sample import PerSample
@@ -84,6 +85,7 @@ class _Analysis(Builders):
                 for where, rewrites in source.rewrites.items():
                     target.rewrites.setdefault(where, rewrites)
                 target.slices.update({k: v for k, v in source.slices.items()})
+                target.replaced.update(source.replaced)
                 target.followed |= source.followed
                 target.channels_last_layers |= source.channels_last_layers
                 target.diagnostics.extend(
@@ -104,7 +106,8 @@ class _Analysis(Builders):
             self.variants[(name, fact)] = _ClassPass(self, self.classes[name], fact).run()
         given = self.variants[(name, fact)]
         changed = [
-            (f.rewrites, f.slices, f.channels_last_layers, f.flattened_rows) for f in (plain, given)
+            (f.rewrites, f.slices, f.replaced, f.channels_last_layers, f.flattened_rows)
+            for f in (plain, given)
         ]
         if given.diagnostics or plain.diagnostics or any(any(c) for c in changed):
             return None
@@ -123,6 +126,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
         self.methods = methods
         self.inlined: set[int] = set()  # methods being walked (called from forward)
         init = methods.get("__init__")
+        self.channel_parameters = channel_parameters(init, analysis.qualify)
+        self.channel_keys: set[Key] = set()  # their uses in forward (origins of maps)
         passed = _module_parameters(init) if init else set()
         built: dict[str, list[_Layer]] = {}
         for node in ast.walk(init) if init else ():
@@ -198,6 +203,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                 env[params[0]] = self.given_input
             self.out.inputs = dict(env)
             self.out.output = self._block(forward.body, env) or PLAIN_FACT
+            if any(f.kind == MAP for f in self.out.inputs.values()):
+                # a map in, a permute back out (ConvNeXt's LayerNorm2d): the map, as it came
+                self.out.output = self._as_map(self.out.output)
             if self.wanted <= self.as_maps:
                 self.out.attribute_layers = attributes
                 return self.out
@@ -246,6 +254,9 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             key=lambda n: (n.lineno, n.col_offset),
         )
         for call in calls:
+            rank = self._channels_last_permute(call, names)
+            if rank is not None:  # ConvNeXt's x.permute(0, 2, 3, 1): a map's channels last
+                return Fact(MAP, rank)
             first = call.args[0] if call.args else None
             if not (isinstance(first, ast.Name) and first.id in names):
                 continue
@@ -286,6 +297,24 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                 return next(iter(inner.values()), PLAIN_FACT)
             return PLAIN_FACT
         return None
+
+    def _channels_last_permute(self, call: ast.Call, names: set[str]) -> int | None:
+        """The rank of a map that ``name.permute(0, 2, ..., 1)`` of one of ``names`` moves
+        into torch's channels-last order (Keras's own: the permute is then the identity)."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "permute"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in names
+        ):
+            return None
+        found = self._dims(call, "permute", 0, None)
+        if found is None:
+            return None
+        perm = found[0]
+        rank = len(perm)
+        return rank if rank >= 3 and perm == [0, *range(2, rank), 1] else None
 
     def _layer_input(self, layer: _Layer | None) -> Fact:
         """The layout ``layer`` takes: that of its first layer, for a Sequential (of the

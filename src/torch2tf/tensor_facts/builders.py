@@ -254,6 +254,10 @@ class Builders:
         return found.pop() if len(found) == 1 else None
 
     def _value(self, node: ast.expr, func: ast.FunctionDef, cls: ast.ClassDef, depth):
+        if isinstance(node, ast.Call) and node.args and not isinstance(node.args[0], ast.Starred):
+            if self.qualify(_dotted(node.func) or "") == "functools.partial":
+                # partial(LayerNorm2d, eps=1e-6): its class's layout (arguments change none)
+                return self._value(node.args[0], func, cls, depth + 1)
         if isinstance(node, (ast.Name, ast.Attribute)):
             qualified = self.qualify(_dotted(node) or "")
             if qualified in self.layer_names:

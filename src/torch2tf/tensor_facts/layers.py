@@ -6,7 +6,9 @@ import ast
 from dataclasses import replace
 
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, _Layer
+from torch2tf.tensor_facts.channel_parameters import permutes_by_argument
 from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
+from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     FLAT,
     MAP,
@@ -56,6 +58,10 @@ class Layers:
         name = qualified.rpartition(".")[2]
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
+        if qualified == MODULE and self._permute_module(layer):
+            # Permute([0, 2, 3, 1]) as a permute call of those dims; its rewrites (Keras's
+            # dims) go to the constructor's argument
+            return self._permute(layer.call, "permute", fact, 0)
         if qualified == MODULE:
             return self._candidates(node, path, layer.classes, fact)
         if qualified == ALTERNATIVES:
@@ -139,6 +145,20 @@ class Layers:
             f"{name} on a channels-last feature map is not translated yet",
             "its axes would differ from torch's",
         )
+
+    def _permute_module(self, layer: _Layer) -> bool:
+        """A module permuting by its constructor's one argument (see permutes_by_argument)."""
+        call = layer.call
+        if len(layer.classes) != 1 or not isinstance(call, ast.Call) or len(call.args) != 1:
+            return False
+        name = layer.classes[0]
+        if name in self.analysis.classes:
+            return permutes_by_argument(self.analysis.classes[name], self.analysis.qualify)
+        found = project_class(name)
+        if found is None:
+            return False
+        analysis, local = found
+        return permutes_by_argument(analysis.classes[local], analysis.qualify)
 
     def _candidates(self, node: ast.Call, path: str, classes: tuple[str, ...], fact: Fact):
         """A module of one of ``classes`` (all must agree), or passed in (``classes`` empty):

@@ -102,6 +102,9 @@ class ClassFacts:
     rewrites: dict[Key, list[ArgRewrite]] = field(default_factory=dict)
     slices: dict[Key, str] = field(default_factory=dict)
     """Indexings whose index is rewritten: ``s[:, :, None, None]`` -> ``s[:, None, None, :]``."""
+    replaced: dict[Key, str] = field(default_factory=dict)
+    """Expressions written anew, as a template of their translation (``{}``): a ``(C, 1, 1)``
+    parameter against a map, read as ``(C,)``."""
     followed: set[Key] = field(default_factory=set)
     """Constructor calls of layers the pass followed onto feature maps."""
     diagnostics: list[tuple[int, int, str, str]] = field(default_factory=list)

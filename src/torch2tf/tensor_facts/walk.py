@@ -181,6 +181,8 @@ class Walk:
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand, env)
         if isinstance(node, ast.Attribute):
+            if _self_attr(node) in self.channel_parameters:
+                return self._channel_parameter(node)
             fact = self.expr(node.value, env)
             if fact.kind in _TRACKED and node.attr == "ndim":
                 return SCALAR_FACT  # the same rank in both layouts
@@ -228,6 +230,9 @@ class Walk:
         if per_sample is not None:
             return per_sample
         if not (left.is_map or right.is_map):
+            scaled = self._channel_scaled(left, right)
+            if scaled is not None:
+                return scaled
             return SCALAR_FACT if left == right == SCALAR_FACT else PLAIN_FACT
         if UNKNOWN in (left.kind, right.kind):
             return UNKNOWN_FACT
@@ -236,11 +241,7 @@ class Walk:
         if right.kind == MAP:
             left = self._as_map(left, right.rank)
         if left.kind == right.kind == MAP and left.rank == right.rank:
-            spatial = None  # broadcast: sizes of 1 take the other's
-            if left.spatial is not None and right.spatial is not None:
-                spatial = tuple(max(a, b) for a, b in zip(left.spatial, right.spatial, strict=True))
-            channels = left if left.channels is not None else right
-            return replace(channels, spatial=spatial)
+            return self._binary_maps(left, right)
         if left.is_map and right.is_map:
             if (left.kind, left.rank) == (right.kind, right.rank):
                 return left if left.channels is not None else right
@@ -251,6 +252,14 @@ class Walk:
             "an operation between a channels-last feature map and a tensor of unknown layout "
             "is not translated yet (broadcasting would pair other axes)",
         )
+
+    @staticmethod
+    def _binary_maps(left: Fact, right: Fact) -> Fact:
+        spatial = None  # broadcast: sizes of 1 take the other's
+        if left.spatial is not None and right.spatial is not None:
+            spatial = tuple(max(a, b) for a, b in zip(left.spatial, right.spatial, strict=True))
+        channels = left if left.channels is not None else right
+        return replace(channels, spatial=spatial)
 
     def _call(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
         func = node.func
@@ -334,6 +343,29 @@ class Walk:
             self.out.slices[key] = ", ".join([":", *["None"] * added, ":"])
             return as_map
         self.origins[key] = as_map
+        return replace(PLAIN_FACT, origin=key)
+
+    def _channel_scaled(self, left: Fact, right: Fact) -> Fact | None:
+        """A ``(C, 1, 1)`` parameter times what can be a map of its rank (torchvision
+        CNBlock's ``self.layer_scale * self.block(x)``, the block permuting back): the map."""
+        for scale, other in ((left, right), (right, left)):
+            if scale.origin in self.channel_keys and other.origin is not None:
+                rank = self.origins[scale.origin].rank
+                if self.origins[other.origin].rank in (None, rank):
+                    return self._binary_maps(self._as_map(scale, rank), self._as_map(other, rank))
+        return None
+
+    def _channel_parameter(self, node: ast.Attribute) -> Fact:
+        """A ``(C, 1, ..., 1)`` parameter: where it meets a map, that map's per-channel
+        factor, read as ``(C,)`` (Keras's channels are its last axis)."""
+        rank = self.channel_parameters[node.attr]
+        as_map = Fact(MAP, rank, None, None, (1,) * (rank - 2))
+        key = key_of(node, self.analysis.lines)
+        if key in self.as_maps:
+            self.out.replaced[key] = "tf.reshape({}, (-1,))"
+            return as_map
+        self.origins[key] = as_map
+        self.channel_keys.add(key)
         return replace(PLAIN_FACT, origin=key)
 
     def _function_call(self, node: ast.Call, function: ast.FunctionDef, args, keywords) -> Fact:

@@ -94,6 +94,8 @@ class CallRewrite(RewriteBase):
                 "see `torch2tf --list-rules` for the tensor methods that are",
             )
             return updated
+        if self._key(original) in self.rewrites:  # Permute([0, 2, 3, 1]): Keras's dims
+            updated = self._rewritten(original, updated)
         info = self.cls
         attr = self_attr(original.func)
         if self.in_call and self._loop_module(original):  # for name, layer in self.items()
@@ -126,6 +128,19 @@ class CallRewrite(RewriteBase):
                         "call it from forward(), or pass training explicitly",
                     )
         return updated
+
+    def _rewritten(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """A call of a project class with the arguments the tensor facts rewrite."""
+        args = list(updated.args)
+        for rewrite in self.rewrites[self._key(original)]:
+            value = cst.parse_expression(rewrite.source)
+            if rewrite.index is not None and rewrite.index < len(args):
+                args[rewrite.index] = args[rewrite.index].with_changes(value=value)
+            for i, arg in enumerate(args):
+                if rewrite.keyword is not None and arg.keyword is not None:
+                    if arg.keyword.value == rewrite.keyword:
+                        args[i] = arg.with_changes(value=value)
+        return updated.with_changes(args=args)
 
     def _inplace(self, original: cst.Call, updated: cst.Call, base: str):
         """``p.unsqueeze_(1)`` as a statement -> ``p = <p.unsqueeze(1)>`` (see inplace.py)."""

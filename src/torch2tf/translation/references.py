@@ -59,6 +59,13 @@ class ReferenceRewrite(RewriteBase):
             self.pending[node] = self.imports.qualify(node)
 
     def leave_Attribute(self, original: cst.Attribute, updated):
+        result = self._attribute(original, updated)
+        template = self.replaced.get(self._key(original))  # read anew by the tensor facts
+        if template is None or not isinstance(result, cst.BaseExpression):
+            return result
+        return cst.parse_expression(template.format(code_of(result)))
+
+    def _attribute(self, original: cst.Attribute, updated):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):

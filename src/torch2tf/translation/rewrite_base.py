@@ -105,6 +105,7 @@ class RewriteBase(cst.CSTTransformer):
         self.channels_last = set().union(*(f.channels_last_layers for f in self.facts.values()))
         self.rewrites = {k: v for f in self.facts.values() for k, v in f.rewrites.items()}
         self.slices = {k: v for f in self.facts.values() for k, v in f.slices.items()}
+        self.replaced = {k: v for f in self.facts.values() for k, v in f.replaced.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
         self.tensor_functions = tensor_functions(self.tree, set(self.classes))
         self.receivers = classify_receivers(
