@@ -182,9 +182,15 @@ class TorchPixelShuffle(tf.keras.layers.Layer):
 
 
 def torch_padded(layer, padding, dims):
-    """A conv after torch's zero padding, given as a variable: ZeroPaddingND then the conv (a
-    Keras Sequential), or the conv alone where the padding is 0 (no copy of the map)."""
-    if padding == 0 or (isinstance(padding, (tuple, list)) and not any(padding)):
+    """A conv after torch's zero padding, given as a variable: the conv alone where the
+    padding is 0, or with Keras's "same" where that pads as torch does (stride 1, d(k-1)/2 on
+    each side); else ZeroPaddingND then the conv (a Keras Sequential)."""
+    pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * dims
+    if not any(pads):
+        return layer
+    sizes = zip(pads, layer.kernel_size, layer.dilation_rate, layer.strides, strict=True)
+    if all(s == 1 and d * (k - 1) == 2 * p for p, k, d, s in sizes):
+        layer.padding = "same"
         return layer
     zero_padding = {1: tf.keras.layers.ZeroPadding1D, 2: tf.keras.layers.ZeroPadding2D}
     zero_padding[3] = tf.keras.layers.ZeroPadding3D
