@@ -253,8 +253,14 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             (n for n in ast.walk(func) if isinstance(n, ast.Call)),
             key=lambda n: (n.lineno, n.col_offset),
         )
+        uses = [
+            (n.lineno, n.col_offset)
+            for n in ast.walk(func)
+            if isinstance(n, ast.Name) and n.id == param and isinstance(n.ctx, ast.Load)
+        ]
+        first_use = min(uses, default=None)
         for call in calls:
-            rank = self._channels_last_permute(call, names)
+            rank = self._channels_last_permute(call, param, first_use)
             if rank is not None:  # ConvNeXt's x.permute(0, 2, 3, 1): a map's channels last
                 return Fact(MAP, rank)
             first = call.args[0] if call.args else None
@@ -298,15 +304,18 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             return PLAIN_FACT
         return None
 
-    def _channels_last_permute(self, call: ast.Call, names: set[str]) -> int | None:
-        """The rank of a map that ``name.permute(0, 2, ..., 1)`` of one of ``names`` moves
-        into torch's channels-last order (Keras's own: the permute is then the identity)."""
+    def _channels_last_permute(self, call: ast.Call, param: str, first_use) -> int | None:
+        """The rank of a map that ``param.permute(0, 2, ..., 1)``, the input's first use,
+        moves into torch's channels-last order (Keras's own: the permute is then the
+        identity). A permute after other uses (Autoformer's padding along time, then
+        ``x.permute(0, 2, 1)`` for a pool) is not this idiom."""
         func = call.func
         if not (
             isinstance(func, ast.Attribute)
             and func.attr == "permute"
             and isinstance(func.value, ast.Name)
-            and func.value.id in names
+            and func.value.id == param
+            and (func.value.lineno, func.value.col_offset) == first_use
         ):
             return None
         found = self._dims(call, "permute", 0, None)
