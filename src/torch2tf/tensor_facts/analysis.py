@@ -457,25 +457,6 @@ def _other_file_base(cls: ast.ClassDef, qualify) -> str | None:
     return found[0] if len(found) == 1 and len(cls.bases) == 1 else None
 
 
-def _called_parameter(value: ast.expr, init: ast.FunctionDef) -> bool:
-    """Whether ``value`` calls a parameter of ``init`` (a layer class passed in)."""
-    args = init.args
-    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Name)
-        and value.func.id in params
-        and _assigned_in(init, value.func.id) == 0
-    )
-
-
-def _assigned_in(func: ast.FunctionDef, name: str) -> int:
-    return sum(
-        isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-        for n in ast.walk(func)
-    )
-
-
 def _held_classes(tree: ast.Module, classes: set[str]) -> dict[str, set[str]]:
     """Name or attribute -> the module classes of the file assigned to it anywhere
     (``block = MBConv`` in a config class): what ``cnf.block(...)`` may construct."""
