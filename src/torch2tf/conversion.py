@@ -27,7 +27,7 @@ from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
-from torch2tf.unused_classes import stub_unused, used_classes
+from torch2tf.unused_code import stub_unused, used_code
 from torch2tf.verify import Check, Layouts, _numpy, check
 from torch2tf.weights import Transfer, transfer_weights
 
@@ -416,8 +416,8 @@ def convert(
         stem = Path(path).stem
         module_name = stem if stem.isidentifier() else cls.__name__.lower()
         texts = dict(reached.sources)
-        used = used_classes(model, cls.__module__)
-        for attempt in range(3):  # a class the model does not use, failing: stubbed, again
+        used = used_code(model, cls.__module__, inputs)
+        for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
                 if len(texts) == 1:
                     main = texts[reached.main]
@@ -437,10 +437,11 @@ def convert(
                     generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
-                stubbed = stub_unused(texts, reached, path, err.diagnostics, used)
-                if stubbed is None or attempt == 2:
+                texts, more, remaining = stub_unused(texts, reached, path, err.diagnostics, used)
+                if remaining:  # only the problems in code the model uses
+                    raise TranslationError(remaining) from None
+                if attempt == 2:
                     raise
-                texts, more = stubbed
                 left_out += more
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
