@@ -60,7 +60,7 @@ class ReferenceRewrite(RewriteBase):
 
     def leave_Attribute(self, original: cst.Attribute, updated):
         result = self._attribute(original, updated)
-        template = self.replaced.get(self._key(original))  # read anew by the tensor facts
+        template = self._at(self.replaced, original)  # read anew by the tensor facts
         if template is None or not isinstance(result, cst.BaseExpression):
             return result
         return cst.parse_expression(template.format(code_of(result)))
@@ -84,9 +84,9 @@ class ReferenceRewrite(RewriteBase):
             self.statement in self.cls.removed or is_device_move(self.statement)
         )
         removed |= self.cls is not None and self.statement in self.cls.registered
-        call = self.parents.get(original)
-        added = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
-        removed |= added and name in ("add_module", "register_module")  # torch_add_module
+        if name in ("add_module", "register_module") and not removed:  # torch_add_module
+            call = self.parents.get(original)
+            removed = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             self.error(
                 original,

@@ -161,6 +161,11 @@ class RewriteBase(cst.CSTTransformer):
         where = self.positions[node]
         return (where.start.line, where.start.column, where.end.line, where.end.column)
 
+    def _at(self, table: dict, node: cst.CSTNode, default=None):
+        """``table``'s entry for the node's position (the tensor facts key by position): an
+        empty table answers without computing the input's positions (costly, often unused)."""
+        return table.get(self._key(node), default) if table else default
+
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""
         if isinstance(original.func, cst.Call):  # getattr(nn, "GELU")
