@@ -17,6 +17,7 @@ from libcst.metadata import MetadataWrapper
 
 import torch2tf
 from torch2tf import TranslationError, translate_source
+from torch2tf.diagnostics import translate_partial
 from torch2tf.names import ImportTable
 from torch2tf.scopes import may_differ, resolve_scopes
 
@@ -232,3 +233,26 @@ def test_scopes_are_read_only_where_a_scope_could_change_a_name():
     assert may_differ(ast.parse(HEADER + "\ndef f(nn):\n    pass\n"), {"nn"})
     assert may_differ(ast.parse(HEADER + "\ndef f():\n    import os\n"), {"nn"})
     assert not may_differ(ast.parse(HEADER + "\nnn = None\n"), {"nn"})  # the top level's own
+
+
+def test_the_ast_passes_read_the_same_scopes_by_position_on_non_ascii_lines():
+    source = (
+        f"{HEADER}\n\ndef read(path):\n    with open(path) as F:\n"
+        '        mot = "été"; return F.read()\n'
+    )
+    module = cst.parse_module(source)
+    table = ImportTable.of(module)
+    resolve_scopes(MetadataWrapper(module, unsafe_skip_copy=True), ast.parse(source), table, "")
+    calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)]
+    read = next(c for c in calls if ast.unparse(c.func) == "F.read")
+    relu = next(c for c in calls if ast.unparse(c.func) == "F.relu")
+    assert table.qualify_name("F.read") == "torch.nn.functional.read"  # the top level's F
+    assert table.qualify_name("F.read", read.func) is None  # the with-target F, where it is
+    assert table.qualify_name("F.relu", relu.func) == "torch.nn.functional.relu"
+
+
+def test_allow_partial_stubs_the_use_of_a_name_imported_in_another_function():
+    code, problems = translate_partial(LOCAL_IMPORTS, "local.py")
+    assert [(d.line, d.column) for d in problems] == [(16, 16)]
+    assert "return tf.nn.gelu(self.fc(x))" in code
+    assert 'torch2tf_untranslated(\n            "F.relu(x)",' in code
