@@ -256,3 +256,33 @@ def test_allow_partial_stubs_the_use_of_a_name_imported_in_another_function():
     assert [(d.line, d.column) for d in problems] == [(16, 16)]
     assert "return tf.nn.gelu(self.fc(x))" in code
     assert 'torch2tf_untranslated(\n            "F.relu(x)",' in code
+
+
+def test_a_training_function_importing_torch_itself_is_rewritten():
+    code = translate_source(
+        f"""{HEADER}
+
+def train(model, xb, yb):
+    import torch.optim as optim
+    from torch.nn import CrossEntropyLoss as Loss
+
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    criterion = Loss()
+    model.train()
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+
+
+def setup():
+    import torch
+""",
+        "train.py",
+    )
+    assert "def train(model, xb, yb):\n    optimizer = TorchSGD(learning_rate=0.1)\n" in code
+    assert "criterion = TorchCrossEntropyLoss()" in code
+    assert "loss = criterion(yb, model(xb, training=True))" in code
+    assert "def setup():\n    pass\n" in code
+    assert "import torch" not in code and "optim" not in code.replace("optimizer", "")

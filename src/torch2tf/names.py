@@ -63,6 +63,7 @@ class ImportTable:
         # by scopes.resolve_scopes for the file being translated.
         self.scoped: Mapping[cst.Name, str | None] = {}
         self.scoped_at: Mapping[tuple[int, int], str | None] = {}
+        self.nested_torch = False  # whether a function or class imports torch
 
     @classmethod
     def of(
@@ -204,9 +205,11 @@ def is_docstring(stmt: cst.CSTNode) -> bool:
     )
 
 
-def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
-    """Remove the imports that bind ``names`` (and statements left empty by that)."""
-    if not names:
+def drop_imports(module: cst.Module, names: set[str], nested_torch: bool = False) -> cst.Module:
+    """Remove the imports that bind ``names`` (and statements left empty by that); with
+    ``nested_torch``, also the imports of torch inside functions and classes (whose names the
+    translation read scope by scope)."""
+    if not names and not nested_torch:
         return module
 
     def bound(alias: cst.ImportAlias, is_from: bool) -> str:
@@ -215,15 +218,40 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
         name = dotted(alias.name) or ""
         return name if is_from else name.split(".")[0]
 
+    def dropped(small: cst.Import | cst.ImportFrom, alias: cst.ImportAlias, nested: bool) -> bool:
+        is_from = isinstance(small, cst.ImportFrom)
+        if bound(alias, is_from) in names:
+            return True
+        if not (nested and nested_torch) or (is_from and small.relative):
+            return False
+        imported = small.module if isinstance(small, cst.ImportFrom) else alias.name
+        return imported is not None and is_torch_name(dotted(imported) or "")
+
     class Drop(cst.CSTTransformer):
+        depth = 0  # functions and classes around the visit
+
+        def visit_FunctionDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_FunctionDef(self, original, updated):
+            self.depth -= 1
+            return updated
+
+        def visit_ClassDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_ClassDef(self, original, updated):
+            self.depth -= 1
+            return updated
+
         def leave_SimpleStatementLine(self, original, updated):
             kept = []
             for small in updated.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
                     small.names, cst.ImportStar
                 ):
-                    is_from = isinstance(small, cst.ImportFrom)
-                    aliases = [a for a in small.names if bound(a, is_from) not in names]
+                    nested = self.depth > 0
+                    aliases = [a for a in small.names if not dropped(small, a, nested)]
                     if not aliases:
                         continue
                     if len(aliases) != len(small.names):
@@ -235,8 +263,10 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
             return updated.with_changes(body=kept)
 
         def leave_IndentedBlock(self, original, updated):
-            first = updated.body[0] if updated.body else None
-            if first is None or first is original.body[0] or not hasattr(first, "leading_lines"):
+            if not updated.body:  # the block held nothing but imports
+                return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+            first = updated.body[0]
+            if first is original.body[0] or not hasattr(first, "leading_lines"):
                 return updated
             # the block's first line went: no blank line left at the top of the block
             lines = [line for line in first.leading_lines if line.comment is not None]

@@ -149,6 +149,7 @@ def resolve_scopes(
             column = len(text[:column].encode("utf-8"))
         scoped_at[(start.line, column)] = meaning
     imports.scoped, imports.scoped_at = scoped, scoped_at
+    imports.nested_torch = bool(local_torch)
     return found
 
 

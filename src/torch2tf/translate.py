@@ -226,8 +226,9 @@ def _translate(
     code = result.code
     used = used_names(code)
     stale = names_in(tree) - used
-    if stale & set(translator.imports.aliases):
-        result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
+    nested_torch = translator.imports.nested_torch  # imports of torch in functions: dropped
+    if stale & set(translator.imports.aliases) or nested_torch:
+        result = drop_imports(result, stale, nested_torch)  # functools, after partial(nn.X)
         code = result.code
     return (
         emit_module(result, code, used, translator.imports_inserted, translator.generated),

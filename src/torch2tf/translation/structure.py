@@ -224,8 +224,6 @@ class StructureRewrite(RewriteBase):
             self._settle(original)  # dropped by leave_IndentedBlock, with a comment
         if not self.function_stack and not self.class_stack:
             return self._rewrite_imports(updated)
-        if any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in updated.body):
-            return self._rewrite_imports(updated, nested=True)  # torch imported in a scope
         return updated
 
     def _held_by_sequential(self, line: cst.SimpleStatementLine) -> cst.Call | None:
@@ -252,10 +250,7 @@ class StructureRewrite(RewriteBase):
             ]
         )
 
-    def _rewrite_imports(self, line: cst.SimpleStatementLine, nested: bool = False):
-        """``line`` without its torch imports; the first removed at the top of the file makes
-        way for ``import tensorflow as tf`` (``nested``: inside a function or class, where
-        the top of the file imports it)."""
+    def _rewrite_imports(self, line: cst.SimpleStatementLine):
         kept = []
         removed = False
         for small in line.body:
@@ -271,7 +266,7 @@ class StructureRewrite(RewriteBase):
                 removed = True
             else:
                 kept.append(small)
-        if removed and not nested and not self.imports_inserted:
+        if removed and not self.imports_inserted:
             self.imports_inserted = True
             kept.insert(0, cst.parse_statement("import tensorflow as tf\n").body[0])
         if not kept:
