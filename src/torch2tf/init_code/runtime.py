@@ -232,7 +232,7 @@ class RuntimeLoop:
                 return updated.with_changes(attr=cst.Name(found.pop()))
 
             def leave_Name(self, original: cst.Name, updated: cst.Name):
-                if reader.t.imports.is_torch(original.value):
+                if reader.t.imports.is_torch_reference(original):
                     reader._refuse(original, "a value of init code computed with torch")
                 return updated
 

@@ -97,7 +97,7 @@ class ClassAnalysis:
         """A module-level function of this file or a translated torch function, as a value."""
         name = dotted_ast(value)
         return name is not None and (
-            name in self.functions or self.imports.qualify_name(name) in rules.FUNCTIONS
+            name in self.functions or self.imports.qualify_name(name, value) in rules.FUNCTIONS
         )
 
     def is_module_class(self, expr: cst.BaseExpression) -> bool:

@@ -40,8 +40,10 @@ class ReferenceRewrite(RewriteBase):
     """torch names used as values: types, layer classes, ``self.training``, ``x.shape``,"""
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        name = dotted(node)
-        if name is not None and self.imports.is_torch(name.split(".")[0]):
+        head = node.value
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and self.imports.is_torch_reference(head):
             self.pending[node] = self.imports.qualify(node)
             return False
         self.not_references.add(node.attr)
@@ -55,7 +57,7 @@ class ReferenceRewrite(RewriteBase):
         self.not_references.add(node.name)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node not in self.not_references and self.imports.is_torch(node.value):
+        if node not in self.not_references and self.imports.is_torch_reference(node):
             self.pending[node] = self.imports.qualify(node)
 
     def leave_Attribute(self, original: cst.Attribute, updated):
