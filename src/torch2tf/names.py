@@ -244,6 +244,15 @@ def drop_imports(module: cst.Module, names: set[str], nested_torch: bool = False
             self.depth -= 1
             return updated
 
+        def visit_SimpleStatementLine(self, node) -> bool:
+            return False  # imports are whole small statements: nothing inside to visit
+
+        def visit_Decorator(self, node) -> bool:
+            return False
+
+        def visit_Parameters(self, node) -> bool:
+            return False
+
         def leave_SimpleStatementLine(self, original, updated):
             kept = []
             for small in updated.body:
