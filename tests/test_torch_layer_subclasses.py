@@ -61,12 +61,12 @@ def test_a_layer_norm_subclass_on_maps_keeps_them_channels_last(tmp_path, norm):
 def test_a_layer_norm_subclass_over_two_trailing_dims_without_affine(tmp_path):
     """normalized_shape of two sizes (counted when the code runs) and no weights: the base
     holds None for both, as torch does, and F.layer_norm takes them so."""
-    norm = '''
+    norm = """
 class TokenNorm(nn.LayerNorm):
     def forward(self, x):
         y = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return y * 0.5 + x
-'''
+"""
     source = _with(
         norm,
         net(

@@ -556,9 +556,7 @@ def test_convnext_translates_to_readable_keras() -> None:
 def test_convnext_small_config_converts_and_verifies_per_layer() -> None:
     """The classifier's LayerNorm2d -> Flatten -> Linear: the channel count of the pooled
     map the module returns is read off the live module, and 1x1 needs no row reordering."""
-    result = torch2tf.convert(
-        _small_convnext(), inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL
-    )
+    result = torch2tf.convert(_small_convnext(), inputs=sample(2, 3, 32, 32), atol=ATOL, rtol=RTOL)
     _assert_verified(result, 40)
     paths = {layer.layer for layer in result.checks[1].layers}
     assert {

@@ -336,6 +336,7 @@ def _layouts(
     channel count of each Linear fed a flattened map."""
     if facts is None:
         return Layouts(), {}
+
     def declared(source: str | None) -> int | None:
         layer = model.get_submodule(source)
         return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
