@@ -7,8 +7,17 @@ import tensorflow as tf
 class TorchLayerNormBase(tf.keras.Model):
     """nn.LayerNorm with torch's attributes and weights, the base of a subclass's own call."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        normalized_shape,
+        eps=1e-5,
+        elementwise_affine=True,
+        bias=True,
+        device=None,
+        dtype=None,
+        **kwargs,
+    ):
+        super().__init__(dtype=dtype, **kwargs)  # no device: TensorFlow places the ops
         self.init_arguments = {
             "normalized_shape": normalized_shape,
             "eps": eps,
@@ -42,8 +51,8 @@ class TorchLayerNormBase(tf.keras.Model):
 class TorchLinearBase(tf.keras.Model):
     """nn.Linear with torch's attributes and (out, in) weight, the base of a subclass's call."""
 
-    def __init__(self, in_features, out_features, bias=True, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None, **kwargs):
+        super().__init__(dtype=dtype, **kwargs)  # no device: TensorFlow places the ops
         self.init_arguments = {
             "in_features": in_features,
             "out_features": out_features,
