@@ -151,3 +151,24 @@ def test_a_subclass_of_another_torch_layer_is_refused_naming_those_translated():
     message = str(err.value)
     assert "net.py:5:12: error: a class deriving from torch.nn.Conv2d is not translated" in message
     assert "nn.ModuleDict, nn.LayerNorm and nn.Linear are" in message
+
+
+def test_an_init_loop_reaching_a_linear_subclass_is_refused():
+    """torch's isinstance(m, nn.Linear) holds for MaskedLinear too; Keras's Dense test would
+    skip its twin silently, so the loop is refused there."""
+    source = _with(
+        MASKED_LINEAR,
+        net(
+            "self.fc1 = MaskedLinear(6, 6)\nself.fc2 = nn.Linear(6, 3)\n"
+            "for m in self.modules():\n"
+            "    if isinstance(m, nn.Linear):\n"
+            "        nn.init.xavier_uniform_(m.weight)",
+            "return self.fc2(self.fc1(x))",
+        ),
+    )
+    with pytest.raises(torch2tf.TranslationError) as err:
+        translate_source(source, "net.py")
+    assert (
+        "net.py:27:16: error: this init also reaches MaskedLinear, a subclass of "
+        "torch.nn.Linear" in str(err.value)
+    )
