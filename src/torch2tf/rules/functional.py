@@ -211,12 +211,19 @@ def shape_length(shape: Any) -> int | None:
     "torch.nn.functional.layer_norm",
     examples=(
         ("F.layer_norm(x, (6,))", "tf.keras.ops.layer_normalization(x, axis=-1, epsilon=1e-05)"),
+        (
+            "F.layer_norm(x, shape)",
+            "tf.keras.ops.layer_normalization(x, axis=torch_normalized_axes(shape), "
+            "epsilon=1e-05)",
+        ),
     ),
 )
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """tf.keras.ops.layer_normalization over the last len(normalized_shape) axes (counted
-    at run time where the source does not show them, e.g. a LayerNorm subclass's
-    ``self.normalized_shape``; the tensor facts refuse a channels-last map as input)."""
+    """tf.keras.ops.layer_normalization over the last len(normalized_shape) axes.
+
+    Counted at run time (``torch_normalized_axes``) where the source does not show them, e.g.
+    a LayerNorm subclass's ``self.normalized_shape``; the tensor facts refuse a channels-last
+    map as its input, so the trailing axes are torch's."""
     count = shape_length(normalized_shape)
     if count is None:
         axes = f"torch_normalized_axes({src(normalized_shape)})"
