@@ -213,8 +213,7 @@ def shape_length(shape: Any) -> int | None:
         ("F.layer_norm(x, (6,))", "tf.keras.ops.layer_normalization(x, axis=-1, epsilon=1e-05)"),
         (
             "F.layer_norm(x, shape)",
-            "tf.keras.ops.layer_normalization(x, axis=torch_normalized_axes(shape), "
-            "epsilon=1e-05)",
+            "tf.keras.ops.layer_normalization(x, axis=torch_normalized_axes(shape), epsilon=1e-05)",
         ),
     ),
 )
