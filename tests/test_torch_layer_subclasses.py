@@ -172,3 +172,19 @@ def test_an_init_loop_reaching_a_linear_subclass_is_refused():
         "net.py:27:16: error: this init also reaches MaskedLinear, a subclass of "
         "torch.nn.Linear" in str(err.value)
     )
+
+
+def test_subclass_twins_save_as_keras_files_and_reload(tmp_path):
+    """The helper bases keep their constructor's arguments (get_config): a .keras file of a
+    model holding both kinds of subclass reloads in a TensorFlow-only process and matches."""
+    source = "import functools\n" + _with(
+        LAYER_NORM_2D + MASKED_LINEAR,
+        net(
+            "self.conv = nn.Conv2d(3, 6, 3)\nself.norm = LayerNorm2d(6)\n"
+            "self.fc = MaskedLinear(6, 4)",
+            "return self.fc(self.norm(self.conv(x)).mean((2, 3)))",
+        ),
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 7))
+    conversion.save(tmp_path / "out", formats=["keras"])
+    assert conversion.exports["keras"]["passed"], conversion.exports
