@@ -337,7 +337,7 @@ def _layouts(
     if facts is None:
         return Layouts(), {}
 
-    def declared(source: str | None) -> int | None:
+    def declared(source: str) -> int | None:
         layer = model.get_submodule(source)
         return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
 

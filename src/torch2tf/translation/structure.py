@@ -42,14 +42,9 @@ class StructureRewrite(RewriteBase):
         info = self.class_stack.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
-            if qualified in LAYERS and qualified not in (
-                MODULE_BASE,
-                SEQUENTIAL_BASE,
-                DICT_BASE,
-                *SUBCLASSED_LAYERS,
-            ):
-                bases = [MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE, *SUBCLASSED_LAYERS]
-                names = [f"nn.{b.rpartition('.')[2]}" for b in bases]
+            derivable = (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE, *SUBCLASSED_LAYERS)
+            if qualified in LAYERS and qualified not in derivable:
+                names = [f"nn.{b.rpartition('.')[2]}" for b in derivable]
                 self.error(
                     base.value,
                     f"a class deriving from {qualified} is not translated: only subclasses of "
