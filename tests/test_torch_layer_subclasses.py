@@ -188,3 +188,35 @@ def test_subclass_twins_save_as_keras_files_and_reload(tmp_path):
     conversion = convert_checked(tmp_path, source, images(3, 7))
     conversion.save(tmp_path / "out", formats=["keras"])
     assert conversion.exports["keras"]["passed"], conversion.exports
+
+
+def test_a_subclass_of_a_layer_norm_subclass_with_its_own_init(tmp_path):
+    """A constructor calling the layer's with fixed arguments (bias=False), an attribute of
+    its own, super().forward through two levels of subclass."""
+    norms = """
+class Norm(nn.LayerNorm):
+    def __init__(self, dim):
+        super().__init__(dim, eps=1e-6, bias=False)
+        self.scale = 2.0
+
+    def forward(self, x):
+        return super().forward(x) * self.scale
+
+
+class ShiftedNorm(Norm):
+    def forward(self, x):
+        return super().forward(x) + 1.0
+"""
+    source = _with(
+        norms,
+        net(
+            "self.fc = nn.Linear(6, 8)\nself.n1 = Norm(8)\nself.n2 = ShiftedNorm(8)",
+            "return self.n2(self.n1(self.fc(x)))",
+        ),
+    )
+    inputs = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    conversion = convert_checked(tmp_path, source, inputs)
+    assert "class ShiftedNorm(Norm):" in conversion.source
+    assert "return super().call(x, training=training) * self.scale" in conversion.source
+    assert conversion.keras_model.n2.bias is None
+    assert {"n1", "n2"} <= {layer.layer for layer in conversion.checks[1].layers}
