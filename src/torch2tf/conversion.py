@@ -19,7 +19,7 @@ from torch2tf.constructor_records import constructor_arguments
 from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
-from torch2tf.layouts import to_torch
+from torch2tf.layouts import live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
@@ -329,16 +329,30 @@ def conv_input_shape(model: torch.nn.Module, conv: torch.nn.Module) -> tuple[int
     )
 
 
-def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts, dict[str, int]]:
+def _layouts(
+    facts: ClassFacts | None, model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
+) -> tuple[Layouts, dict[str, int]]:
     """The facts with channel counts read from the live model: verification layouts and the
     channel count of each Linear fed a flattened map."""
     if facts is None:
         return Layouts(), {}
 
+    def declared(source: str) -> int | None:
+        layer = model.get_submodule(source)
+        return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
+
+    every = [*facts.inputs.values(), facts.output, *(f for p in facts.layers.values() for f in p)]
+    sources = {f.channels_from for f in every if f.channels is None} | {
+        r.channels_from for r in facts.flattened_rows.values() if r.channels is None
+    }
+    # a project module's map of a channel count no layer declares: as the model ran
+    ran = live_channels(
+        model, inputs, {s for s in sources if s and "*" not in s and declared(s) is None}
+    )
+
     def channels(count: int | None, source: str | None) -> int | None:
         if count is None and source is not None and "*" not in source:  # not in a repeat
-            layer = model.get_submodule(source)
-            count = getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
+            count = declared(source) or ran.get(source)
         return count
 
     def live(fact: Fact) -> Fact:
@@ -447,7 +461,7 @@ def convert(
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
         args, kwargs = constructor_arguments(model, args, kwargs)
-    layouts, flattened_rows = _layouts(facts, model)
+    layouts, flattened_rows = _layouts(facts, model, inputs)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
     args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args or ())]

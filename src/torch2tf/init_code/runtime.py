@@ -112,6 +112,7 @@ class RuntimeLoop:
                 self.shared.append(qualified)
             else:
                 self.reader._refuse(element, f"isinstance of {code_of(element)} in an init loop")
+        self.reader._refuse_subclassed(test, types)
         keras = list(dict.fromkeys(k for text in keras for k in text.split(", ")))
         spec_text = keras[0] if len(keras) == 1 else f"({', '.join(keras)})"
         source = f"isinstance({self.var}, {spec_text})"

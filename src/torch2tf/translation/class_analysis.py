@@ -27,6 +27,7 @@ from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
     PARAMETER,
     SEQUENTIAL_BASE,
+    SUBCLASSED_LAYERS,
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
@@ -392,6 +393,7 @@ def module_class_defs(
                 qualified = imports.qualify(base.value)
                 if (
                     qualified in (MODULE_BASE, SEQUENTIAL_BASE, MODULE_DICT_BASE)
+                    or qualified in SUBCLASSED_LAYERS
                     or qualified in project_classes
                     or dotted(base.value) in found
                 ):
