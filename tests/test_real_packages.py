@@ -166,11 +166,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         8,
         16,
         blocked=(
-            "idioms: heads.py:721:13 utils._no_grad_trunc_normal(module.weight, ...) in the "
-            "self.apply(self._init_weights) function (:692): a project function re-implementing "
-            "trunc_normal_ with in-place ops (lightly/models/utils.py:346-357 uniform_, erfinv_, "
-            "mul_, add_, clamp_) is not read as init code (weight_norm at :695, its weight_g "
-            "fill_ and requires_grad at :697/:701 translate)",
+            "idioms: heads.py:718:5 self.apply(self._init_weights) (:692, after super().__init__) "
+            "reaches the Linear layers the base class ProjectionHead builds, whose initializers "
+            "are the base's translation's: refused (an init per subclass on inherited layers is "
+            "not translated; _no_grad_trunc_normal's in-place chain itself now reads, see "
+            "tests/test_init_functions.py); next: call() reads self.layers, renamed self.layers_ "
+            "(Keras's Model.layers) only in ProjectionHead's translation (heads.py:55 vs :712)",
             "idioms",
         ),
     ),
@@ -251,9 +252,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            "idioms: tabm.py:82:12 nn.init.uniform_ returned by the helper _init_rsqrt_uniform_ "
-            "(an expression, not an init statement) called from LinearEnsemble.reset_parameters; "
-            ":458:13 torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter; :460:9 "
+            "idioms: tabm.py:80:5 `assert d > 0, ...` in _init_rsqrt_uniform_ (read as init "
+            "code where reset_parameters calls it) is not an init statement; :82:12 its init of "
+            "self.bias (made by register_parameter, :460:9) is not a known parameter; :458:13 "
+            "torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter; :460:9 "
             "self.register_parameter('bias', Parameter(...) if bias else None); unowned: "
             ":443:25/:444:37 torch.dtype in parameter annotations; later nn.Linear as a value "
             "(:467) and getattr(nn, activation) (:1178)",

@@ -17,6 +17,7 @@ from torch2tf import rules
 from torch2tf.class_facts import InitStep
 from torch2tf.init_code.base import LOOP_ITERATORS, TENSOR_INIT_METHODS, Refused, Scope, self_attr
 from torch2tf.init_code.conditions import ConditionReader
+from torch2tf.init_code.inline import InlineReader
 from torch2tf.init_code.records import InitCallReader
 from torch2tf.init_code.runtime import RuntimeLoop, is_modules_loop
 from torch2tf.init_code.statements import StatementReader
@@ -26,7 +27,7 @@ from torch2tf.rules import Arg
 from torch2tf.translation.scans import assignment_targets
 
 
-class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
+class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader, ValueReader):
     """Reads the init code of one class for the engine (``t``), adding to ``info.init_steps``."""
 
     # -- entry points (each returns whether the code was init code it has taken over)
@@ -41,6 +42,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                 nonlocal found
                 name = outer.t.imports.qualify(call.func) or ""
                 found |= name.startswith("torch.nn.init.")
+                found |= not found and outer._calls_init_function(call)
                 func = call.func
                 found |= isinstance(func, cst.Attribute) and (
                     func.attr.value in TENSOR_INIT_METHODS

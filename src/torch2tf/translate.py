@@ -32,7 +32,12 @@ from torch2tf.rules import LAYERS
 from torch2tf.serializable import package_name
 from torch2tf.tensor_facts import ClassFacts
 from torch2tf.tensor_facts.analysis import file_analysis
-from torch2tf.tensor_facts.project import project_files
+from torch2tf.tensor_facts.project import (
+    consumed,
+    consumed_functions,
+    fully_consumed,
+    project_files,
+)
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, names_in, used_names
@@ -52,7 +57,7 @@ __all__ = [
     "translate_with_facts",
     "translations_reused",
 ]
-_Result = tuple[str, dict[str, ClassFacts]]
+_Result = tuple[str, dict[str, ClassFacts], dict[str, int]]  # + project functions consumed
 _reused: ContextVar[dict[tuple, _Result] | None] = ContextVar("translations", default=None)
 
 
@@ -111,29 +116,37 @@ def translate_with_facts(
     project_classes: frozenset[str] = frozenset(),
     project_objects: frozenset[str] = frozenset(),
     starred: tuple[tuple[str, str], ...] = (),
+    dropped: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, ClassFacts]]:
     """:func:`translate_source`, plus the tensor facts of each class (by name), which
     conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes.
-    ``starred``: what the file's star imports of project files bind (see ImportTable.of)."""
+    ``starred``: what the file's star imports of project files bind (see ImportTable.of).
+    ``dropped``: top-level functions left out, every use of them read as init code elsewhere."""
     reused = _reused.get()
     # The path only names the file in diagnostics and, without a module name, the package.
     package = package_name(module_name, path)
-    key = (source, module_name, project_classes, project_objects, package, starred)
+    key = (source, module_name, project_classes, project_objects, package, starred, dropped)
     if reused is not None and key in reused:
-        return reused[key]
+        code, facts, used = reused[key]
+        for qualified, count in used.items():
+            consumed(qualified, count)  # as translating it again would
+        return code, facts
+    before = consumed_functions()
     # Syntax trees are millions of small objects without cycles: the cyclic garbage collector
     # only rescans them, which makes translation superlinear in file size. Paused meanwhile.
     enabled = gc.isenabled()
     gc.disable()
     try:
         code, facts, _ = _translate(
-            source, path, module_name, project_classes, project_objects, starred
+            source, path, module_name, project_classes, project_objects, starred, dropped=dropped
         )
     finally:
         if enabled:
             gc.enable()
     if reused is not None:
-        reused[key] = (code, facts)
+        after = consumed_functions()
+        used = {q: n - before.get(q, 0) for q, n in after.items() if n != before.get(q, 0)}
+        reused[key] = (code, facts, used)
     return code, facts
 
 
@@ -174,6 +187,7 @@ def _translate(
     starred: tuple[tuple[str, str], ...] = (),
     *,
     partial: bool = False,
+    dropped: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
@@ -197,6 +211,7 @@ def _translate(
         wrapper, tree, path, _package(module_name), project_classes, starred=starred
     )
     translator.project_objects = project_objects
+    translator.dropped_functions |= dropped  # init functions of this file read where called
     translator.keras_package = package_name(module_name, path)
     if partial:
         translator.translated = {}  # what each node became, to stub those reported
@@ -334,20 +349,42 @@ def translate_project(
 
 
 def _translate_files(root, parsed, known, objects, starred, facts, results, problems) -> None:
-    for relative, (name, text, _) in parsed.items():
-        try:
-            results[relative], file_facts = translate_with_facts(
-                text,
-                str(root / relative),
-                module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
-                project_classes=frozenset(known),
-                project_objects=objects,
-                starred=starred[relative],
-            )
+    found = {
+        relative: _translate_file(root, relative, parsed, known, objects, starred)
+        for relative in parsed
+    }
+    # a function of one file read as init code where another file calls it (each of its uses):
+    # its effect is in initializers, so that file is translated again without it
+    for module, names in fully_consumed().items():
+        for relative, (name, _, _) in parsed.items():
+            if name == module:
+                found[relative] = _translate_file(
+                    root, relative, parsed, known, objects, starred, names
+                )
+    for relative, (code, file_facts, file_problems) in found.items():
+        if code is not None:
+            results[relative] = code
             if facts is not None:
                 facts[relative] = file_facts
-        except TranslationError as err:
-            problems += err.diagnostics
+        problems += file_problems
+
+
+def _translate_file(root, relative, parsed, known, objects, starred, dropped=frozenset()):
+    """(code, facts, []) or (None, None, problems) for one file of a project."""
+    name, text, _ = parsed[relative]
+    try:
+        code, file_facts = translate_with_facts(
+            text,
+            str(root / relative),
+            module_name=name if relative.name != "__init__.py" else f"{name}.__init__",
+            project_classes=frozenset(known),
+            project_objects=objects,
+            starred=starred[relative],
+            dropped=dropped,
+        )
+    except TranslationError as err:
+        return None, None, err.diagnostics
+    return code, file_facts, []
 
 
 def _starred(

@@ -117,6 +117,11 @@ class Scope:
     late: bool = False
     # an init function's parameters bound to a layer or tensor of __init__: ``module`` -> self.fc
     aliases: dict[str, str] = field(default_factory=dict)
+    # inside an init function of the project read in place (init_code/inline.py): its nested
+    # one-expression functions, and whether its values must fold to numbers (another file's)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    inlined: int = 0  # how deep in such functions
+    numbers_only: bool = False
 
     def child(self, **changes) -> Scope:
         fields = {**self.__dict__, "values": dict(self.values), **changes}

@@ -17,6 +17,7 @@ from torch2tf.init_code.base import (
     self_attr,
 )
 from torch2tf.init_code.containers import local_members
+from torch2tf.init_code.inline import ELEMENTWISE
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, Arg, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout
@@ -91,6 +92,13 @@ class InitCallReader(ReaderBase):
             name = TENSOR_INIT_METHODS[call.func.attr.value]
             rule = rules.INITIALIZERS[name]
             args = [cst.Arg(tensor), *args]
+        elif isinstance(call.func, cst.Attribute) and call.func.attr.value in ELEMENTWISE:
+            tensor = call.func.value
+            tensor = tensor.value if _is_data(tensor) else tensor
+            self._elementwise(call, code_of(_aliased(tensor, scope.aliases)), scope)
+            return
+        elif self._inline(call, position, scope):  # a function of the project
+            return
         else:
             self._refuse(call, "unsupported statement in init code")
         if isinstance(tensor, cst.Attribute) and tensor.attr.value == "data":
@@ -109,10 +117,12 @@ class InitCallReader(ReaderBase):
             self._refuse(call, f"cannot translate this init call: {err}")
         except Unsupported as err:
             self._refuse(call, err.message, err.hint)
+        first = len(self.info.init_steps)
         if scope.tensors is not None and dotted(tensor) == scope.var:
             self._record_tensors(call, source, position, scope)
-            return
-        self._record(call, tensor, source, position, scope)
+        else:
+            self._record(call, tensor, source, position, scope)
+        self._initialised(tensor_text, first, scope)  # in-place ops may follow
 
     def _slice_fill(self, call: cst.Call, position: int, scope: Scope) -> None:
         """``p.data[h:2 * h].fill_(1)`` in a parameters() loop, after an init of the whole
@@ -321,6 +331,10 @@ def _readable(name: str, arguments: dict) -> str | None:
     if match and low in (f"-{high}", f"-({high})"):
         return f"torch_default_bias({match.group('fan')})"
     return None
+
+
+def _is_data(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "data"
 
 
 def _aliased(tensor: cst.BaseExpression, aliases: dict[str, str]) -> cst.BaseExpression:

@@ -35,7 +35,11 @@ class StatementReader(ReaderBase):
                 pass
 
     def _statement(self, stmt, position: int, scope: Scope) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if self._no_effect(stmt):  # warnings.warn(...), under an if or not
+            return
+        if isinstance(stmt, cst.FunctionDef):
+            self._nested(stmt, scope)
+        elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 self._small(small, position, scope)
         elif isinstance(stmt, cst.If):
@@ -376,7 +380,34 @@ class StatementReader(ReaderBase):
                 "translated",
                 "build the layers in __init__ itself",
             )
-        return not info.opaque_builders
+        base = self._layered_base(info)
+        if base is not None:
+            self.t.error(
+                node,
+                f"{what} here also reaches the layers the base class {base} builds in its "
+                "__init__, which is not translated (their initializers are the base's)",
+                "initialise those layers in the base class",
+            )
+        return not info.opaque_builders and base is None
+
+    def _layered_base(self, info) -> str | None:
+        """A base class of the project (this file's or another's) that builds layers or
+        parameters, or may (another file's, not read here); None when there is none."""
+        is_module = getattr(self.t, "is_module_class", None)
+        classes = getattr(self.t, "classes", {})
+        for base in info.node.bases:
+            name = dotted(base.value)
+            if is_module is None or name is None or not is_module(base.value):
+                continue
+            known = classes.get(name)
+            if known is None or known is info:
+                return name  # another file's: what it builds is not known here
+            if known.layers or known.modules or known.params or known.opaque_builders:
+                return name
+            deeper = self._layered_base(known)
+            if deeper is not None:
+                return deeper
+        return None
 
     def _isinstance_types(self, test, var: str | None) -> set[str] | None:
         if not (

@@ -69,6 +69,8 @@ class ValueReader(ReaderBase):
                 return updated if same is None else cst.parse_expression(same)
 
             def leave_Call(self, original: cst.Call, updated: cst.Call):
+                if dotted(original.func) in scope.functions:  # def norm_cdf(x): return ...
+                    return outer._call_nested(updated, scope)
                 size = outer._size(original.func, original.args)
                 return updated if size is None else cst.parse_expression(paren(size))
 
@@ -86,7 +88,7 @@ class ValueReader(ReaderBase):
             result = self._loop_sizes(result, scope)
             if scope.var in _free_names(result):
                 self._refuse(node, f"an init argument depending on {scope.var} is not translated")
-        return code_of(result)
+        return self._number(node, code_of(result), scope)
 
     def _loop_sizes(self, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``p.size(0)``, ``p.shape[0]``, ``len(p)`` of a parameters() loop's variable -> the

@@ -365,6 +365,36 @@ class TorchTruncatedNormal(tf.keras.initializers.Initializer):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchInPlace(tf.keras.initializers.Initializer):
+    """An init then torch's in-place elementwise ops on its values, in order (``w.uniform_(l,
+    u); w.erfinv_(); w.mul_(s)``): Keras initializers take no ops after drawing."""
+
+    def __init__(self, initializer, ops):
+        self.initializer = tf.keras.initializers.get(initializer)
+        self.ops = [tuple(op) for op in ops]
+
+    def __call__(self, shape, dtype=None):
+        x = self.initializer(shape, dtype=dtype)
+        for name, *args in self.ops:
+            if name in ("mul", "div", "add", "sub"):
+                other = tf.cast(args[0], x.dtype)
+                x = {"mul": x * other, "div": x / other, "add": x + other, "sub": x - other}[name]
+            elif name == "clamp":
+                low, high = args
+                x = x if low is None else tf.maximum(x, tf.cast(low, x.dtype))
+                x = x if high is None else tf.minimum(x, tf.cast(high, x.dtype))
+            else:  # erfinv, exp, log, abs, negative, sqrt, tanh, sigmoid
+                x = getattr(tf.math, name)(x)
+        return x
+
+    def get_config(self):
+        return {
+            "initializer": tf.keras.initializers.serialize(self.initializer),
+            "ops": [list(op) for op in self.ops],
+        }
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchSlices(tf.keras.initializers.Initializer):
     """Draws each slice w[i] of a stacked variable on its own, as a torch loop of inits over
     ``w[i]`` does: fans (and orthogonality) are those of one slice."""

@@ -68,7 +68,10 @@ _OPERATORS = {
     ast.USub: operator.neg,
     ast.UAdd: operator.pos,
 }
-_MATH = {"sqrt", "log", "exp", "pi", "e", "inf", "tau", "log2", "log10", "cos", "sin", "tanh"}
+_MATH = {
+    *("sqrt", "log", "exp", "pi", "e", "inf", "tau", "log2", "log10", "cos", "sin", "tanh"),
+    *("erf", "erfc"),
+}
 
 
 def _arithmetic(node: ast.AST) -> float | int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from torch2tf.names import ImportTable
 from torch2tf.scopes import resolve_scopes
@@ -28,6 +28,7 @@ class _Project:
     analyse: Callable[..., Any]  # (tree, source, qualify, class names) -> a file's analysis
     analyses: dict[str, Any] = field(default_factory=dict)  # module name -> its analysis
     imports: dict[str, ImportTable | None] = field(default_factory=dict)  # module -> its imports
+    consumed: dict[str, int] = field(default_factory=dict)  # see consumed()
 
 
 _project: ContextVar[_Project | None] = ContextVar("project_files", default=None)
@@ -99,3 +100,104 @@ def project_class(qualified: str):
             project.analyses[module] = project.analyse(tree, source, imports.qualify_name, names)
     analysis = project.analyses[module]
     return None if analysis is None or name not in analysis.classes else (analysis, name)
+
+
+@dataclass(frozen=True)
+class ProjectFunction:
+    """A top-level function of another file of the project, as that file reads it."""
+
+    module: str  # its module's dotted name
+    node: cst.FunctionDef
+    imports: ImportTable  # that file's imports (the function's names mean what they mean there)
+    functions: Mapping[str, cst.FunctionDef]  # that file's top-level functions
+    positions: Mapping[cst.CSTNode, Any]  # node -> its CodeRange in that file
+
+
+def project_function(qualified: str | None) -> ProjectFunction | None:
+    """The top-level function ``qualified`` names in another file of the project being
+    translated (through the imports of the project's files), or None."""
+    project = _project.get()
+    if project is None or qualified is None:
+        return None
+    qualified = _defined(project, qualified) or qualified
+    module, _, name = qualified.rpartition(".")
+    if module not in project.files:
+        return None
+    key = f"functions:{module}"
+    if key not in project.analyses:
+        source, package = project.files[module]
+        try:
+            wrapper = cst.MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
+        except cst.ParserSyntaxError:
+            project.analyses[key] = None  # reported where the file is translated
+        else:
+            tree = wrapper.module
+            project.analyses[key] = (
+                {s.name.value: s for s in tree.body if isinstance(s, cst.FunctionDef)},
+                ImportTable.of(tree, package),
+                wrapper.resolve(PositionProvider),
+            )
+    found = project.analyses[key]
+    if found is None or name not in found[0]:
+        return None
+    functions, imports, positions = found
+    return ProjectFunction(module, functions[name], imports, functions, positions)
+
+
+def consumed(qualified: str, count: int = 1) -> None:
+    """Note that ``count`` calls of the project function ``qualified`` were read as init code
+    (their effect moved into initializers): see :func:`fully_consumed`."""
+    project = _project.get()
+    if project is not None:
+        project.consumed[qualified] = project.consumed.get(qualified, 0) + count
+
+
+def consumed_functions() -> dict[str, int]:
+    """Project functions -> how many of their calls became initializers so far."""
+    project = _project.get()
+    return dict(project.consumed) if project is not None else {}
+
+
+def fully_consumed() -> dict[str, frozenset[str]]:
+    """Module -> its functions every use of which in the project's files is a call read as
+    init code (so nothing of them is left to translate): to leave out of that module."""
+    project = _project.get()
+    if project is None or not project.consumed:
+        return {}
+    uses: dict[str, int] = {}
+    for module, (source, package) in project.files.items():
+        try:
+            tree = ast.parse(source)
+            imports = ImportTable.of(cst.parse_module(source), package)
+        except (SyntaxError, cst.ParserSyntaxError):
+            continue
+        own = {s.name for s in tree.body if isinstance(s, ast.FunctionDef)}
+        for node in ast.walk(tree):
+            name = _dotted_load(node)
+            if name is None:
+                continue
+            qualified = imports.qualify_name(name)
+            if qualified is None and name in own:
+                qualified = f"{module}.{name}"
+            qualified = _defined(project, qualified)
+            if qualified in project.consumed:
+                uses[qualified] = uses.get(qualified, 0) + 1
+    found: dict[str, set[str]] = {}
+    for qualified, count in project.consumed.items():
+        if uses.get(qualified) == count:
+            module, _, name = qualified.rpartition(".")
+            found.setdefault(module, set()).add(name)
+    return {module: frozenset(names) for module, names in found.items()}
+
+
+def _dotted_load(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name or Attribute chain read (not assigned)."""
+    if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
+        return None
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
