@@ -153,14 +153,55 @@ def test_a_value_of_another_files_function_that_is_no_number_is_refused(tmp_path
         translate_project(tmp_path)
 
 
-def test_apply_reaching_the_layers_of_a_base_class_is_refused():
-    source = (
-        "import torch.nn as nn\n\n\nclass Base(nn.Module):\n    def __init__(self, d):\n"
-        "        super().__init__()\n        self.body = nn.Linear(d, d)\n\n\n"
-        "class Head(Base):\n    def __init__(self, d):\n        super().__init__(d)\n"
-        "        self.apply(self._init)\n\n"
-        "    def _init(self, m):\n        if isinstance(m, nn.Linear):\n"
-        "            nn.init.zeros_(m.weight)\n"
+BASE_AND_HEAD = """
+import torch.nn as nn
+
+
+class Base(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(d, d), nn.ReLU())
+
+
+class Head(Base):
+    def __init__(self, d):
+        super().__init__(d)
+        self.apply(self._init)
+        self.last = nn.Linear(d, 2)
+
+    def _init(self, m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def forward(self, x):
+        return self.last(self.layers(x))
+"""
+
+
+def test_apply_reaching_the_layers_of_a_base_class_runs_on_the_keras_layers(tmp_path, monkeypatch):
+    code = translate_source(BASE_AND_HEAD, "heads.py")
+    assert "for m in torch_modules(self):" in code
+    assert 'torch_init(m, "kernel", tf.keras.initializers.RandomNormal(0.0, 0.02))' in code
+    assert "return self.last(self.layers_(x" in code  # the base's Keras-safe name
+    generated = load_generated(code, "heads_tf")
+    generated.tf.keras.utils.set_random_seed(0)
+    model = generated.Head(200)
+    model(generated.tf.zeros((1, 200)))
+    assert np.asarray(model.layers_.layers[0].kernel).std() == pytest.approx(0.02, rel=0.02)
+    last = np.asarray(model.last.kernel).std()  # made after apply: torch's default U(+-1/sqrt(d))
+    assert last == pytest.approx(1 / math.sqrt(3 * 200), rel=0.1)
+    (tmp_path / "heads_mod.py").write_text(BASE_AND_HEAD, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from heads_mod import Head
+
+    torch.manual_seed(0)
+    result = torch2tf.convert(Head(8), args=(8,))
+    assert result.passed, result.table()
+
+
+def test_a_parameters_loop_reaching_the_layers_of_a_base_class_is_refused():
+    source = BASE_AND_HEAD.replace(
+        "self.apply(self._init)", "for p in self.parameters():\n            nn.init.zeros_(p)"
     )
-    with pytest.raises(TranslationError, match=r"net.py:15:5: .*base class Base builds"):
-        translate_source(source, "net.py")
+    with pytest.raises(TranslationError, match=r"heads.py:14:9: .*base class Base builds"):
+        translate_source(source, "heads.py")

@@ -159,22 +159,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "lightly/MSNProjectionHead": _lightly("MSNProjectionHead", 32, 64, 16),
     "lightly/NNCLRProjectionHead": _lightly("NNCLRProjectionHead", 32, 64, 16),
     "lightly/TiCoProjectionHead": _lightly("TiCoProjectionHead", 32, 64, 16),
-    "lightly/DINOProjectionHead": _lightly(
-        "DINOProjectionHead",
-        32,
-        64,
-        8,
-        16,
-        blocked=(
-            "idioms: heads.py:718:5 self.apply(self._init_weights) (:692, after super().__init__) "
-            "reaches the Linear layers the base class ProjectionHead builds, whose initializers "
-            "are the base's translation's: refused (an init per subclass on inherited layers is "
-            "not translated; _no_grad_trunc_normal's in-place chain itself now reads, see "
-            "tests/test_init_functions.py); next: call() reads self.layers, renamed self.layers_ "
-            "(Keras's Model.layers) only in ProjectionHead's translation (heads.py:55 vs :712)",
-            "idioms",
-        ),
-    ),
+    "lightly/DINOProjectionHead": _lightly("DINOProjectionHead", 32, 64, 8, 16),
     "rtdl-revisiting-models/MLP": (
         Case("rtdl_revisiting_models", "MLP", kwargs=lambda: {**MLP_BLOCKS, "d_out": 3}),
         None,

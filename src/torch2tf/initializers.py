@@ -202,7 +202,13 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         passed = passed or _adds_modules(info.method("__init__"))  # add_module(name, block)
         if not is_modules_loop(stmt):
             return False
-        if not (info.modules or info.opaque_builders or passed or self._nested_modules()):
+        if not (
+            info.modules
+            or info.opaque_builders
+            or passed
+            or self._nested_modules()
+            or self._layered_base(info) is not None
+        ):
             return False
         layers = {name: f.attribute_layers for name, f in facts.items()}
         loop = RuntimeLoop(self, set(getattr(self.t, "classes", ())), layers)
@@ -354,6 +360,26 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         name = (dotted(tensor) or "").removesuffix(".data") if tensor is not None else ""
         parts = name.split(".")
         return parts[1] if len(parts) in (2, 3) and parts[0] == "self" else None
+
+    def apply_at_runtime(self, func: cst.FunctionDef, var: str, stmt: cst.CSTNode) -> bool:
+        """``self.apply(fn)`` where a loop over modules would run on the Keras layers (layers
+        built outside __init__: by a base class, a builder, a nested module): ``fn``'s body
+        kept as that loop. Returns whether it was."""
+        body = [s for s in func.body.body if not is_docstring(s)]
+        loop = cst.For(
+            target=cst.Name(var),
+            iter=cst.parse_expression("self.modules()"),
+            body=func.body.with_changes(body=body),
+        )
+        self.info.replaced.pop(stmt, None)
+        if not self._runtime(loop):
+            return False
+        if loop in self.info.replaced:
+            self.info.replaced[stmt] = self.info.replaced.pop(loop)
+        else:
+            self.info.removed.discard(loop)
+            self.info.removed.add(stmt)
+        return True
 
     def apply(self, func: cst.FunctionDef, var: str, position: int, what: str) -> None:
         """The body of ``fn`` in ``self.apply(fn)``: runs on every module, like modules()."""

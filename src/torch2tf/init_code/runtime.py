@@ -16,7 +16,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torch2tf import rules
-from torch2tf.init_code.base import Refused
+from torch2tf.init_code.base import Refused, Scope
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import Arg, Unsupported, bind
 
@@ -184,7 +184,7 @@ class RuntimeLoop:
             call = expr.value if isinstance(expr, cst.Expr) else None
         qualified = self.imports.qualify(call.func) if isinstance(call, cst.Call) else None
         if qualified not in rules.INITIALIZERS or not call.args:
-            self.reader._refuse(stmt, "unsupported statement in an init loop")
+            return self._read(stmt, types)
         owner, variable = self._tensor(call.args[0].value, types)
         param = (dotted(call.args[0].value) or "").rsplit(".", 1)[1]
         value = _literal(call.args[1].value) if len(call.args) == 2 else None
@@ -212,6 +212,30 @@ class RuntimeLoop:
         except Unsupported as err:
             self.reader._refuse(call, err.message, err.hint)
         return [f"torch_init({owner}, {variable!r}, {initializer})"]
+
+    def _read(self, stmt: cst.BaseStatement, types: set[str]) -> list[str]:
+        """Any other init statement (a call of a project init function, in-place ops after an
+        init): read as the static reader reads it for the torch types this branch reaches,
+        each effect set on the Keras layer (``torch_init``)."""
+        if not types <= set(rules.LAYERS):
+            self.reader._refuse(stmt, "unsupported statement in an init loop")
+        info = self.reader.info
+        saved, info.init_steps = info.init_steps, []
+        try:
+            self.reader._statement(stmt, 0, Scope(var=self.var, types=frozenset(types)))
+            steps = info.init_steps
+        finally:
+            info.init_steps = saved
+        if not steps:
+            self.reader._refuse(stmt, "unsupported statement in an init loop")
+        lines = []
+        for step in steps:
+            rule = rules.LAYERS[step.key]
+            for weight, source in step.params.items():
+                variable = rule.initializers[weight].removesuffix("_initializer")
+                initializer = rule({weight: source}).initializer(weight, None)
+                lines.append(f"torch_init({self.var}, {variable!r}, {initializer})")
+        return lines
 
     def _local(self, stmt: cst.BaseStatement, types: set[str]) -> list[str] | None:
         """``bound = 1.0 / math.sqrt(m.out_features)``: a local name of the loop, the layer's

@@ -201,3 +201,20 @@ def _dotted_load(node: ast.AST) -> str | None:
     if not isinstance(node, ast.Name):
         return None
     return ".".join([node.id, *reversed(parts)])
+
+
+def project_class_node(qualified: str | None) -> ast.ClassDef | None:
+    """The definition of the project class ``qualified`` in its own file, or None."""
+    project = _project.get()
+    if project is None or qualified is None:
+        return None
+    qualified = _defined(project, qualified) or qualified
+    module, _, name = qualified.rpartition(".")
+    if qualified not in project.classes or module not in project.files:
+        return None
+    try:
+        tree = ast.parse(project.files[module][0])
+    except SyntaxError:
+        return None
+    found = [s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == name]
+    return found[0] if found else None

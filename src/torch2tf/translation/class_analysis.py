@@ -20,6 +20,7 @@ from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
+from torch2tf.tensor_facts.project import project_class_node
 from torch2tf.translation.build import build_input
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
@@ -101,6 +102,20 @@ class ClassAnalysis:
             name in self.functions or self.imports.qualify_name(name, value) in rules.FUNCTIONS
         )
 
+    def _renamed_by_bases(self, node: cst.ClassDef) -> set[str]:
+        """The Keras model attributes the project base classes of ``node`` assign (renamed
+        there, so here too)."""
+        found: set[str] = set()
+        for base in node.bases:
+            name = dotted(base.value)
+            if name in self.classes and self.classes[name].node is not node:
+                found |= self.classes[name].renamed
+                continue
+            tree = project_class_node(self.imports.qualify(base.value))
+            if tree is not None:
+                found |= assigned_self_attributes(tree) & KERAS_MODEL_ATTRIBUTES
+        return found
+
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
@@ -108,6 +123,7 @@ class ClassAnalysis:
     def analyse_class(self, info: ClassInfo) -> None:
         """Fill ``info``: layers, parameters, init code, build input, training methods."""
         info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        info.renamed |= self._renamed_by_bases(info.node)  # self.layers of a base: layers_
         info.functions = function_attributes(info.tree, self._is_function)
         init = info.method("__init__")
         if init is None:
@@ -188,7 +204,7 @@ class ClassAnalysis:
             call = expression_call(stmt)
             method = self_attr(call.func) if call is not None else None
             if method == "apply" and len(call.args) == 1:
-                if self._init_apply(info, reader, call.args[0].value, position):
+                if self._init_apply(info, reader, call.args[0].value, position, stmt):
                     info.removed.add(stmt)
             elif method is not None and not call.args and info.method(method) is not None:
                 if reader.method(info.method(method), position):
@@ -292,7 +308,12 @@ class ClassAnalysis:
         return fixed is not None and code_of(fixed) == code_of(default)
 
     def _init_apply(
-        self, info: ClassInfo, reader: InitReader, target: cst.BaseExpression, position: int
+        self,
+        info: ClassInfo,
+        reader: InitReader,
+        target: cst.BaseExpression,
+        position: int,
+        stmt: cst.CSTNode,
     ) -> bool:
         """``self.apply(self._init)`` or ``self.apply(init_fn)``: like a loop over modules()."""
         method = self_attr(target)
@@ -304,11 +325,15 @@ class ClassAnalysis:
         if len(params) != 1:
             self.error(func, "an init function for self.apply() takes exactly one module")
             return False
-        reader.apply(func, params[0].name.value, position, "self.apply()")
+        at_runtime = reader.apply_at_runtime(func, params[0].name.value, stmt)
+        if not at_runtime:
+            reader.apply(func, params[0].name.value, position, "self.apply()")
         if method:
             info.init_methods.add(method)
         else:
             self.dropped_functions.add(func.name.value)
+        if at_runtime:
+            return False  # replaced by the loop over the Keras layers (or reported)
         info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
 
