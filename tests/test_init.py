@@ -9,7 +9,7 @@ from conftest import MODELS
 from init_model import Applied, Method
 
 import torch2tf
-from torch2tf import TranslationError, translate_file, translate_source
+from torch2tf import translate_file, translate_source
 from torch2tf.generated import load_generated
 
 CODE = translate_file(MODELS / "init_model.py")
@@ -58,7 +58,7 @@ def test_converted_models_match(name, args):
     assert result.passed, result.table()
 
 
-def test_init_loop_over_layers_built_elsewhere_is_refused():
+def test_apply_over_layers_built_elsewhere_runs_on_the_keras_layers():
     source = (
         "import torch.nn as nn\n\ndef block(n):\n    return nn.Linear(n, n)\n\n"
         "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -66,8 +66,15 @@ def test_init_loop_over_layers_built_elsewhere_is_refused():
         "    def _init(self, m):\n        if isinstance(m, nn.Linear):\n"
         "            nn.init.zeros_(m.weight)\n"
     )
-    with pytest.raises(TranslationError, match=r"net.py:9:21: .*block\(\) builds"):
-        translate_source(source, "net.py")
+    code = translate_source(source, "net.py")
+    assert (
+        "for m in torch_modules(self):\n            if isinstance(m, tf.keras.layers.Dense):"
+        in code
+    )
+    assert 'torch_init(m, "kernel", tf.keras.initializers.Zeros())' in code
+    net = load_generated(code, "net_tf").Net()
+    net.body(np.ones((1, 3), np.float32))
+    np.testing.assert_array_equal(net.body.kernel, np.zeros((3, 3)))
 
 
 TRUNCATED = """

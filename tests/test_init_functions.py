@@ -205,3 +205,81 @@ def test_a_parameters_loop_reaching_the_layers_of_a_base_class_is_refused():
     )
     with pytest.raises(TranslationError, match=r"heads.py:14:9: .*base class Base builds"):
         translate_source(source, "heads.py")
+
+
+ENSEMBLE = """
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.nn.parameter import Parameter
+
+_MESSAGE = "internal error"
+
+
+def _init_rsqrt_uniform_(tensor: Tensor, d: int) -> Tensor:
+    assert d > 0, _MESSAGE
+    d_rsqrt = d**-0.5
+    return nn.init.uniform_(tensor, -d_rsqrt, d_rsqrt)
+
+
+class LinearEnsemble(nn.Module):
+    def __init__(self, in_features: int, out_features: int, *, k: int) -> None:
+        super().__init__()
+        self.weight = Parameter(torch.empty(k, in_features, out_features))
+        self.bias = Parameter(torch.empty(k, out_features))
+        self.reset_parameters()
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[-2]
+
+    def reset_parameters(self):
+        d = self.in_features
+        _init_rsqrt_uniform_(self.weight, d)
+        _init_rsqrt_uniform_(self.bias, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(0, 1)
+        x = x @ self.weight
+        x = x.transpose(0, 1)
+        return x + self.bias
+"""
+
+
+def test_an_init_function_returning_its_init_with_an_assert_and_a_size_property(
+    tmp_path, monkeypatch
+):
+    code = translate_source(ENSEMBLE, "ensemble.py")
+    flat = "".join(code.split())
+    assert (
+        "initializer=tf.keras.initializers.RandomUniform(-(in_features**-0.5),(in_features**-0.5))"
+        in flat
+    )
+    assert "assert in_features > 0, _MESSAGE" in code  # where torch checks it
+    assert "def _init_rsqrt_uniform_" not in code and "def reset_parameters" not in code
+    generated = load_generated(code, "ensemble_tf")
+    weight = np.asarray(generated.LinearEnsemble(64, 100, k=4).weight)
+    assert np.abs(weight).max() <= 1 / 8 and weight.std() == pytest.approx(
+        1 / 8 / math.sqrt(3), rel=0.05
+    )
+    (tmp_path / "ensemble_mod.py").write_text(ENSEMBLE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from ensemble_mod import LinearEnsemble
+
+    torch.manual_seed(0)
+    inputs = (torch.randn(16, 4, 8, generator=torch.Generator().manual_seed(0)),)
+    result = torch2tf.convert(
+        LinearEnsemble(8, 5, k=4), args=(8, 5), kwargs={"k": 4}, inputs=inputs
+    )
+    assert result.passed, result.table()
+
+
+def test_an_assert_of_an_init_function_failing_for_known_numbers_is_refused():
+    source = ENSEMBLE.replace(
+        "_init_rsqrt_uniform_(self.bias, d)", "_init_rsqrt_uniform_(self.bias, -1)"
+    )
+    with pytest.raises(
+        TranslationError,
+        match=r"ensemble.py:11:5: error: this assert fails in torch here \(\(-1\) > 0 is False\)",
+    ):
+        translate_source(source, "ensemble.py")

@@ -153,6 +153,7 @@ class ReaderBase:
         } | bound_names(tree)
         self.init = init
         self.late: dict[cst.Call, str] = {}  # init calls run where they stand (Scope.late)
+        self.asserts: list[str] = []  # asserts of init functions, run where they are called
 
     def _param_of(self, tensor: cst.BaseExpression) -> str | None:
         """``w`` for ``self.w`` (or ``self.w.data``) when it is an nn.Parameter of the class."""

@@ -217,6 +217,22 @@ class InlineReader(ReaderBase):
         if calls[name] == name_uses(self.t.tree, name):
             self.t.dropped_functions.add(name)
 
+    def _assert(self, stmt: cst.Assert, scope: Scope) -> None:
+        """``assert d > 0, message`` in an init function: dropped where it holds for numbers
+        known statically, else kept where the function is called (in the names there)."""
+        test = self._expr(stmt.test, scope)
+        value = rules.const(Arg(test), None)
+        if value is None:
+            value = _compared(test)
+        if value is True:
+            return
+        if value is False:
+            self._refuse(stmt, f"this assert fails in torch here ({test} is False)")
+        if scope.numbers_only:
+            self._refuse(stmt, f"the assert of {test!r} in a function of another file")
+        message = f", {self._expr(stmt.msg, scope)}" if stmt.msg is not None else ""
+        self.asserts.append(f"assert {test}{message}")
+
     def _nested(self, stmt: cst.FunctionDef, scope: Scope) -> None:
         """``def norm_cdf(x): return ...`` inside an init function: inlined where called."""
         body = [s for s in stmt.body.body if not is_docstring(s)]
@@ -309,6 +325,28 @@ def _inits_a_name(body: cst.CSTNode, names: set[str]) -> bool:
 
     body.visit(Finds())
     return found
+
+
+def _compared(source: str) -> bool | None:
+    """The value of a comparison of numbers known statically (``3 > 0``), else None."""
+    try:
+        tree = cst.parse_expression(source)
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(tree, cst.Comparison) or len(tree.comparisons) != 1:
+        return None
+    left = rules.const(Arg(code_of(tree.left)), None)
+    right = rules.const(Arg(code_of(tree.comparisons[0].comparator)), None)
+    operators = {
+        cst.GreaterThan: lambda a, b: a > b,
+        cst.GreaterThanEqual: lambda a, b: a >= b,
+        cst.LessThan: lambda a, b: a < b,
+        cst.LessThanEqual: lambda a, b: a <= b,
+    }
+    compare = operators.get(type(tree.comparisons[0].operator))
+    if compare is None or not all(isinstance(v, (int, float)) for v in (left, right)):
+        return None
+    return compare(left, right)
 
 
 def _scope_key(scope: Scope) -> tuple:

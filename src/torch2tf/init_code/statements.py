@@ -54,6 +54,9 @@ class StatementReader(ReaderBase):
     def _small(self, small, position: int, scope: Scope) -> None:
         if isinstance(small, cst.Pass):
             return
+        if isinstance(small, cst.Assert) and scope.inlined:
+            self._assert(small, scope)
+            return
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             self._init_call(small.value, position, scope)
             return

@@ -11,7 +11,7 @@ import libcst as cst
 from torch2tf import rules
 from torch2tf.init_code.base import CONTAINERS, NUMPY_AS_MATH, ReaderBase, Scope, self_attr
 from torch2tf.init_code.containers import members
-from torch2tf.names import code_of, dotted, paren
+from torch2tf.names import code_of, dotted, is_docstring, paren
 from torch2tf.parameters import is_starred
 from torch2tf.rules import Arg, Unsupported
 from torch2tf.rules.init import gain_squared
@@ -62,6 +62,9 @@ class ValueReader(ReaderBase):
                 return dotted(node) is None  # in ``a.b`` only ``a`` may be a local name
 
             def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+                returned = outer._property(original)
+                if returned is not None:  # self.in_features: return self.weight.shape[-2]
+                    return cst.parse_expression(paren(outer._expr(returned, Scope())))
                 same = NUMPY_AS_MATH.get(outer.t.imports.qualify(original) or "")
                 if same is None and dotted(original.value) != "self":
                     argument = outer._layer_attribute(original)  # self.rnn.hidden_size
@@ -89,6 +92,21 @@ class ValueReader(ReaderBase):
             if scope.var in _free_names(result):
                 self._refuse(node, f"an init argument depending on {scope.var} is not translated")
         return self._number(node, code_of(result), scope)
+
+    def _property(self, node: cst.Attribute) -> cst.BaseExpression | None:
+        """What ``self.p`` returns, ``p`` a property of the class returning one expression."""
+        if dotted(node.value) != "self":
+            return None
+        func = self.info.method(node.attr.value)
+        decorators = [dotted(d.decorator) for d in func.decorators] if func is not None else []
+        if decorators != ["property"]:
+            return None
+        body = [s for s in func.body.body if not is_docstring(s)]
+        line = body[0] if len(body) == 1 else None
+        if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+            return None
+        returned = line.body[0]
+        return returned.value if isinstance(returned, cst.Return) else None
 
     def _loop_sizes(self, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``p.size(0)``, ``p.shape[0]``, ``len(p)`` of a parameters() loop's variable -> the

@@ -209,19 +209,19 @@ class ClassAnalysis:
             elif method is not None and not call.args and info.method(method) is not None:
                 if reader.method(info.method(method), position):
                     info.init_methods.add(method)
-                    info.removed.add(stmt)
+                    _removed(info, reader, stmt)
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
             elif method is not None and info.method(method) is not None:
                 if reader.function(info.method(method), call, position, method=True):
                     info.init_methods.add(method)
-                    info.removed.add(stmt)
+                    _removed(info, reader, stmt)
                     info.init_note = (
                         f"# {method}(...) is applied through the layers' initializer arguments."
                     )
             elif self._init_function(info, reader, stmt, call, position):
-                info.removed.add(stmt)
+                _removed(info, reader, stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
         check_local_parameters(info, init, self.error)
@@ -336,6 +336,16 @@ class ClassAnalysis:
             return False  # replaced by the loop over the Keras layers (or reported)
         info.init_note = f"# apply({code_of(target)}) is applied through initializer arguments."
         return True
+
+
+def _removed(info: ClassInfo, reader: InitReader, stmt: cst.CSTNode) -> None:
+    """An init call of __init__ whose effect became initializers: removed, or replaced by
+    the asserts of the init functions it ran (kept where torch runs them)."""
+    if reader.asserts:
+        info.replaced[stmt] = "".join(f"{line}\n" for line in reader.asserts)
+        reader.asserts.clear()
+    else:
+        info.removed.add(stmt)
 
 
 class _NameUses(cst.CSTVisitor):

@@ -152,13 +152,18 @@ class StructureRewrite(RewriteBase):
             self._settle(original)
             module = cst.parse_module(self.cls.replaced[original])
             note = "# torch's init loop, run on the Keras layers (before they are built)"
-            if not self.cls.replaced[original].startswith("for "):
+            if self.cls.replaced[original].startswith("assert "):
+                note = "# the checks of torch's init code, whose values became initializers"
+            elif not self.cls.replaced[original].startswith("for "):
                 note = "# torch's init after construction: the Keras layer's, before it is built"
             lines = [
                 *getattr(original, "leading_lines", ()),
                 cst.EmptyLine(comment=cst.Comment(note)),
             ]
-            return module.body[0].with_changes(leading_lines=lines)
+            first, *rest = module.body
+            if rest:  # several asserts
+                return cst.FlattenSentinel([first.with_changes(leading_lines=lines), *rest])
+            return first.with_changes(leading_lines=lines)
         return super().on_leave(original, updated)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock):
