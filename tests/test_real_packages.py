@@ -237,13 +237,12 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            "idioms: tabm.py:80:5 `assert d > 0, ...` in _init_rsqrt_uniform_ (read as init "
-            "code where reset_parameters calls it) is not an init statement; :82:12 its init of "
-            "self.bias (made by register_parameter, :460:9) is not a known parameter; :458:13 "
-            "torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter; :460:9 "
-            "self.register_parameter('bias', Parameter(...) if bias else None); unowned: "
-            ":443:25/:444:37 torch.dtype in parameter annotations; later nn.Linear as a value "
-            "(:467) and getattr(nn, activation) (:1178)",
+            "idioms: tabm.py:82:12 init of self.bias, made by self.register_parameter('bias', "
+            "Parameter(...) if bias else None) (:460:9, not read as a parameter; the init function "
+            "_init_rsqrt_uniform_, its assert and the in_features property now read); :457:23/"
+            ":458:13 torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter (** of a local "
+            "dict of device/dtype); unowned: :443:25/:444:37 torch.dtype in parameter "
+            "annotations; later nn.Linear as a value (:467) and getattr(nn, activation) (:1178)",
             "idioms, unowned",
         ),
     ),

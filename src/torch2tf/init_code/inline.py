@@ -230,8 +230,15 @@ class InlineReader(ReaderBase):
             self._refuse(stmt, f"this assert fails in torch here ({test} is False)")
         if scope.numbers_only:
             self._refuse(stmt, f"the assert of {test!r} in a function of another file")
+        if scope.var is not None or scope.slice_var is not None:
+            self._refuse(stmt, "an assert in an init loop is not translated")
         message = f", {self._expr(stmt.msg, scope)}" if stmt.msg is not None else ""
-        self.asserts.append(f"assert {test}{message}")
+        line = f"assert {test}{message}"
+        if line in self.asserts:
+            return  # checked already, unconditionally
+        if scope.guard is not None:  # under `if self.bias is not None:`
+            line = f"if {scope.guard} is not None:\n    {line}"
+        self.asserts.append(line)
 
     def _nested(self, stmt: cst.FunctionDef, scope: Scope) -> None:
         """``def norm_cdf(x): return ...`` inside an init function: inlined where called."""

@@ -152,7 +152,7 @@ class StructureRewrite(RewriteBase):
             self._settle(original)
             module = cst.parse_module(self.cls.replaced[original])
             note = "# torch's init loop, run on the Keras layers (before they are built)"
-            if self.cls.replaced[original].startswith("assert "):
+            if self.cls.replaced[original].startswith(("assert ", "if ")):
                 note = "# the checks of torch's init code, whose values became initializers"
             elif not self.cls.replaced[original].startswith("for "):
                 note = "# torch's init after construction: the Keras layer's, before it is built"
