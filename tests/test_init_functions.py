@@ -283,3 +283,42 @@ def test_an_assert_of_an_init_function_failing_for_known_numbers_is_refused():
         match=r"ensemble.py:11:5: error: this assert fails in torch here \(\(-1\) > 0 is False\)",
     ):
         translate_source(source, "ensemble.py")
+
+
+OPTIONAL_BIAS = (
+    ENSEMBLE.replace("*, k: int", "bias: bool = True, *, k: int")
+    .replace(
+        "        self.bias = Parameter(torch.empty(k, out_features))\n",
+        "        self.register_parameter(\n            'bias',\n"
+        "            Parameter(torch.empty(k, out_features)) if bias else None,\n        )\n",
+    )
+    .replace(
+        "        _init_rsqrt_uniform_(self.bias, d)",
+        "        if self.bias is not None:\n            _init_rsqrt_uniform_(self.bias, d)",
+    )
+    .replace(
+        "        return x + self.bias",
+        "        if self.bias is not None:\n            x = x + self.bias\n        return x",
+    )
+)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_register_parameter_of_an_optional_parameter(bias, tmp_path, monkeypatch):
+    code = translate_source(OPTIONAL_BIAS, "optional.py")
+    assert (
+        "self.bias = (\n            self.add_weight(" in code
+        and "if bias\n            else None" in code
+    )
+    assert "register_parameter" not in code
+    assert code.count("assert in_features > 0, _MESSAGE") == 1  # the same check once
+    (tmp_path / "optional_mod.py").write_text(OPTIONAL_BIAS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from optional_mod import LinearEnsemble
+
+    torch.manual_seed(0)
+    model = LinearEnsemble(8, 5, bias, k=4)
+    assert (model.bias is None) is not bias
+    inputs = (torch.randn(16, 4, 8, generator=torch.Generator().manual_seed(0)),)
+    result = torch2tf.convert(model, args=(8, 5, bias), kwargs={"k": 4}, inputs=inputs)
+    assert result.passed, result.table()

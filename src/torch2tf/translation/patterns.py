@@ -62,7 +62,8 @@ def expression_call(stmt: cst.BaseStatement) -> cst.Call | None:
 def registered_parameter(
     stmt: cst.SimpleStatementLine, imports: ImportTable
 ) -> tuple[str, cst.Call | None] | None:
-    """(name, the nn.Parameter call or None) of ``self.register_parameter("name", value)``."""
+    """(name, the nn.Parameter call or None) of ``self.register_parameter("name", value)``,
+    ``value`` a Parameter, None, or ``nn.Parameter(...) if cond else None``."""
     call = expression_call(stmt)
     if call is None or dotted(call.func) != "self.register_parameter" or len(call.args) != 2:
         return None
@@ -71,6 +72,10 @@ def registered_parameter(
         return None
     if dotted(value) == "None":
         return name.evaluated_value, None
+    if isinstance(value, cst.IfExp):  # the same as self.name = Parameter(...) if c else None
+        for made, other in ((value.body, value.orelse), (value.orelse, value.body)):
+            if isinstance(made, cst.Call) and dotted(other) == "None":
+                value = made
     if isinstance(value, cst.Call) and imports.qualify(value.func) == PARAMETER:
         return name.evaluated_value, value
     return None
