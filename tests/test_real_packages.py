@@ -237,13 +237,14 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4, 8),),
         ),
         (
-            "idioms: tabm.py:82:12 init of self.bias, made by self.register_parameter('bias', "
-            "Parameter(...) if bias else None) (:460:9, not read as a parameter; the init function "
-            "_init_rsqrt_uniform_, its assert and the in_features property now read); :457:23/"
-            ":458:13 torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter (** of a local "
-            "dict of device/dtype); unowned: :443:25/:444:37 torch.dtype in parameter "
-            "annotations; later nn.Linear as a value (:467) and getattr(nn, activation) (:1178)",
-            "idioms, unowned",
+            "unowned: tabm.py:443:25/:444:37 torch.dtype in parameter annotations of "
+            "LinearEnsemble.__init__; idioms: :457:23/:458:13 and :462:13/:462:23 "
+            "torch.empty(k, d_in, d_out, **factory_kwargs) in Parameter (** of a local dict of "
+            "device/dtype; dtype=dtype a constructor argument), hence :483:34 in_features's size "
+            "of weight (the init function _init_rsqrt_uniform_, its assert, the in_features "
+            "property and register_parameter(..., Parameter(...) if bias else None) now read); "
+            "later nn.Linear as a value (:467) and getattr(nn, activation) (:1178)",
+            "unowned, idioms",
         ),
     ),
     "zuko/MLP": (
