@@ -170,8 +170,8 @@ class InlineReader(ReaderBase):
         """A call of a project function in init code: its body read as init code. Returns
         whether ``call`` is one."""
         target = self._project_function(call, scope)
-        if target is None:
-            return False
+        if target is None or not self._calls_init_function(call):
+            return False  # no init code in it: reported as not init code
         func, found = target
         if scope.inlined >= MAX_DEPTH:
             self._refuse(call, f"init functions calling each other deeper than {MAX_DEPTH}")
