@@ -42,7 +42,6 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
                 nonlocal found
                 name = outer.t.imports.qualify(call.func) or ""
                 found |= name.startswith("torch.nn.init.")
-                found |= not found and outer._calls_init_function(call)
                 func = call.func
                 found |= isinstance(func, cst.Attribute) and (
                     func.attr.value in TENSOR_INIT_METHODS
@@ -51,6 +50,11 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
                         or outer._param_of(func.value) is not None
                     )
                 )
+
+            def visit_Expr(self, expr: cst.Expr) -> None:
+                nonlocal found  # init_fn(self.fc.weight): a project function doing init
+                call = expr.value
+                found |= isinstance(call, cst.Call) and outer._calls_init_function(call)
 
             def visit_For(self, loop: cst.For) -> None:
                 nonlocal found

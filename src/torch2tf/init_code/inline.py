@@ -50,6 +50,7 @@ ELEMENTWISE: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
     "clamp_max_": ("clamp", ("max",), {}),
 }
 MAX_DEPTH = 4  # init functions calling init functions
+_NOT_CONST = object()
 
 
 class _Elsewhere:
@@ -286,7 +287,11 @@ class InlineReader(ReaderBase):
         if not scope.inlined:
             return source
         folded = _folded(source)
-        if scope.numbers_only and folded == source and rules.const(Arg(source), None) is None:
+        if (
+            scope.numbers_only
+            and folded == source
+            and rules.const(Arg(source), _NOT_CONST) is _NOT_CONST
+        ):
             self._refuse(
                 node,
                 f"the value {code_of(node)!r} of an init function of another file is not a "
