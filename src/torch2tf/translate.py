@@ -138,7 +138,7 @@ def translate_with_facts(
     gc.disable()
     try:
         code, facts, _ = _translate(
-            source, path, module_name, project_classes, project_objects, starred, dropped=dropped
+            source, path, module_name, project_classes, project_objects, starred, dropped
         )
     finally:
         if enabled:
@@ -185,9 +185,9 @@ def _translate(
     project_classes: frozenset[str],
     project_objects: frozenset[str] = frozenset(),
     starred: tuple[tuple[str, str], ...] = (),
+    dropped: frozenset[str] = frozenset(),
     *,
     partial: bool = False,
-    dropped: frozenset[str] = frozenset(),
 ) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
