@@ -22,6 +22,7 @@ from torch2tf.init_code.runtime import RuntimeLoop, is_modules_loop
 from torch2tf.init_code.statements import StatementReader
 from torch2tf.init_code.values import ValueReader
 from torch2tf.names import code_of, dotted, is_docstring
+from torch2tf.parsed import descendants
 from torch2tf.rules import Arg
 from torch2tf.translation.scans import assignment_targets
 
@@ -33,42 +34,42 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
 
     def is_init_code(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` calls ``nn.init`` or an in-place init method of a tensor."""
-        found = False
-        outer = self
+        for child in descendants(node):
+            if isinstance(child, cst.Call) and self._is_init_call(child):
+                return True
+            if isinstance(child, cst.For) and self._is_module_loop(child):
+                return True
+        return False
 
-        class Finds(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                nonlocal found
-                name = outer.t.imports.qualify(call.func) or ""
-                found |= name.startswith("torch.nn.init.")
-                func = call.func
-                found |= isinstance(func, cst.Attribute) and (
-                    func.attr.value in TENSOR_INIT_METHODS
-                    and (
-                        (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data")
-                        or outer._param_of(func.value) is not None
-                    )
+    def _is_init_call(self, call: cst.Call) -> bool:
+        """``nn.init.*(...)``, or an in-place init method of a parameter (``w.data.fill_``)."""
+        if (self.t.imports.qualify(call.func) or "").startswith("torch.nn.init."):
+            return True
+        func = call.func
+        return isinstance(func, cst.Attribute) and (
+            func.attr.value in TENSOR_INIT_METHODS
+            and (
+                (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data")
+                or self._param_of(func.value) is not None
+            )
+        )
+
+    def _is_module_loop(self, loop: cst.For) -> bool:
+        """``for m in self.modules():`` (what else would it do in init code?), or over a
+        layer's own parameters (an RNN's named_parameters())."""
+        it = loop.iter
+        return (
+            isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value in LOOP_ITERATORS
+            and (
+                dotted(it.func.value) == "self"
+                or (
+                    it.func.attr.value in ("parameters", "named_parameters")
+                    and self_attr(it.func.value) in self.info.layers
                 )
-
-            def visit_For(self, loop: cst.For) -> None:
-                nonlocal found
-                it = loop.iter  # for m in self.modules(): what else would it do in init code?
-                found |= (
-                    isinstance(it, cst.Call)
-                    and isinstance(it.func, cst.Attribute)
-                    and it.func.attr.value in LOOP_ITERATORS
-                    and (
-                        dotted(it.func.value) == "self"
-                        # a layer's own parameters (an RNN's named_parameters())
-                        or (
-                            it.func.attr.value in ("parameters", "named_parameters")
-                            and self_attr(it.func.value) in outer.info.layers
-                        )
-                    )
-                )
-
-        node.visit(Finds())
-        return found
+            )
+        )
 
     def method(self, func: cst.FunctionDef, position: int, in_init: bool = False) -> bool:
         """``self.reset_parameters()`` called from __init__: read the whole method."""

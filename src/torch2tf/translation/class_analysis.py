@@ -18,6 +18,7 @@ from torch2tf.class_facts import ClassInfo
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
+from torch2tf.parsed import descendants
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.translation.build import build_input
@@ -418,13 +419,10 @@ def _optional_parameter(choice: cst.IfExp, imports) -> cst.Call | None:
 def _earlier_siblings(func: cst.FunctionDef) -> dict[cst.CSTNode, list[cst.CSTNode]]:
     """Each statement of ``func`` -> the statements before it in its own block."""
     found: dict[cst.CSTNode, list[cst.CSTNode]] = {}
-
-    class Blocks(cst.CSTVisitor):
-        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+    for node in descendants(func):
+        if isinstance(node, cst.IndentedBlock):
             for index, stmt in enumerate(node.body):
                 found[stmt] = list(node.body[:index])
-
-    func.visit(Blocks())
     return found
 
 
@@ -448,11 +446,4 @@ def _replaced_parameter(
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:
     """Every call in ``node``, in source order."""
-    found: list[cst.Call] = []
-
-    class Calls(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    node.visit(Calls())
-    return found
+    return [n for n in descendants(node) if isinstance(n, cst.Call)]
