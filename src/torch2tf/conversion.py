@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
+from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
@@ -256,29 +255,6 @@ class Conversion:
         return "\n".join(rows)
 
 
-@contextlib.contextmanager
-def _global_random_state_kept() -> Iterator[None]:
-    """Building Keras layers draws seeds from Python's and NumPy's global generators; the
-    weights are replaced by torch's anyway, so the caller's random streams are put back."""
-    python, numpy = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(python)
-        np.random.set_state(numpy)
-
-
-@contextlib.contextmanager
-def _dtype_policy(name: str) -> Iterator[None]:
-    """Layers created inside take ``name`` as their variable and compute dtype."""
-    old = tf.keras.config.dtype_policy()
-    tf.keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        tf.keras.config.set_dtype_policy(old)
-
-
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     for tensor in list(model.parameters()) + list(model.buffers()):
         if tensor.is_floating_point():
@@ -466,8 +442,8 @@ def convert(
     policy = str(dtype).removeprefix("torch.")
     args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args or ())]
     kwargs = {k: keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
-    with _global_random_state_kept():
-        with _dtype_policy(policy):
+    with global_state_kept():
+        with dtype_policy(policy):
             keras_model = keras_cls(*args, **kwargs)
         built_at_construction = keras_model.built and bool(keras_model.weights)
         if not built_at_construction:
