@@ -383,14 +383,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 16),
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
-        (
-            "idioms: tab_network.py:16:5 initialize_glu(self.fc, ...) (called at :796) where "
-            "GLU_Layer.__init__ assigns self.fc either a shared layer passed in (:793) or a new "
-            "Linear (:795): which layer the init reaches is not known statically; then "
-            "GBN.forward (:35) np.ceil of the dynamic batch size crashes at build instead of a "
-            "diagnostic",
-            "idioms, unowned",
-        ),
+        None,  # a shared layer's init runs where it stands; ghost batch norm built by a call
     ),
     "stable-baselines3/MlpExtractor": (
         Case(

@@ -105,8 +105,22 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
         body = [s for s in func.body.body if not is_docstring(s)]
         if body and _is_bare_return(body[-1]):
             body = body[:-1]
+        mark = len(self.late_lines)
         self._block(body, position, Scope(values=values, aliases=aliases))
+        # inits of a layer known only at run time (a shared layer passed in), run where the
+        # call stands: ``torch_init`` lines replace the call
+        self.function_late = self.late_lines[mark:]
         return True
+
+    def replace_call(self, stmt: cst.BaseStatement) -> None:
+        """The init function's call ``stmt`` (read by :meth:`function`): removed, or replaced
+        by the ``torch_init`` lines of its inits that run where they stand."""
+        late = self.function_late
+        if late:
+            self.info.replaced[stmt] = "".join(line + "\n" for line in late)
+        else:
+            self.info.removed.add(stmt)
+        self.function_late = []
 
     def default_function(self, default: cst.Lambda, tensor: cst.BaseExpression, position: int):
         """``w_init_(self.linear.weight.data)`` where ``w_init_`` is a parameter of __init__

@@ -189,6 +189,10 @@ class InitCallReader(ReaderBase):
                 self._refuse(call, f"self.{attr} is a container: it has no {weight}")
             other = self._other_assignment(attr)
             if other is not None:  # e.g. a shared layer passed in: torch re-initialises it too
+                if scope.var is None and (scope.in_init or scope.aliases):
+                    # run where it stands, on whichever Keras layer self.attr holds then
+                    self._late(call, owner, weight, source)
+                    return
                 self._refuse(
                     call,
                     f"self.{attr} is also assigned something else than its layer (line {other}): "
@@ -220,6 +224,7 @@ class InitCallReader(ReaderBase):
         variable = rule.initializers[weight].removesuffix("_initializer")
         initializer = rule({weight: source}).initializer(weight, None)
         self.late[call] = f"torch_init({code_of(owner)}, {variable!r}, {initializer})"
+        self.late_lines.append(self.late[call])
 
     def _layer_type(self, call: cst.Call, owner: cst.BaseExpression) -> str:
         """The torch layer ``owner`` is: a layer attribute, or ``container[i]`` whose elements

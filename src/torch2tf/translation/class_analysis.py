@@ -20,7 +20,7 @@ from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
-from torch2tf.translation.build import build_input
+from torch2tf.translation.build import build_input, constructed_classes, needs_static_batch
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -83,6 +83,21 @@ class ClassAnalysis:
         changed = True
         while changed:  # a default forwarded through a chain of blocks
             changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
+        self._no_symbolic_build()
+
+    def _no_symbolic_build(self) -> None:
+        """A class that needs a concrete batch size, or builds one that does (at any depth),
+        is built by its first call: a symbolic build input has an open batch size."""
+        names = set(self.classes)
+        static = {n for n, info in self.classes.items() if needs_static_batch(info, self.imports)}
+        made = {n: constructed_classes(info, names) for n, info in self.classes.items()}
+        changed = True
+        while changed:
+            grown = {n for n in names - static if made[n] & static}
+            static |= grown
+            changed = bool(grown)
+        for name in static:
+            self.classes[name].build_input = None
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
         self.reporter.error(node, message, hint)
@@ -200,12 +215,12 @@ class ClassAnalysis:
             elif method is not None and info.method(method) is not None:
                 if reader.function(info.method(method), call, position, method=True):
                     info.init_methods.add(method)
-                    info.removed.add(stmt)
+                    reader.replace_call(stmt)
                     info.init_note = (
                         f"# {method}(...) is applied through the layers' initializer arguments."
                     )
             elif self._init_function(info, reader, stmt, call, position):
-                info.removed.add(stmt)
+                reader.replace_call(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
         check_local_parameters(info, init, self.error)
