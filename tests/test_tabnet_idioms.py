@@ -93,3 +93,21 @@ def test_a_class_that_needs_a_concrete_batch_is_built_by_its_first_call():
     )
     built = torch2tf.translate_source(source, "ghost_blocks.py")
     assert built.count("tf.keras.Input") == 1  # GatedUnit (its first layer is a Linear)
+
+
+@pytest.mark.parametrize("out", [3, [2, 3]])
+def test_init_function_under_if_and_loop_on_local_layers_converts(ghost, out):
+    import ghost_blocks
+
+    torch.manual_seed(0)
+    model = ghost_blocks.Heads(6, out)
+    _convert(model, (6, out), (torch.randn(8, 6),))
+
+
+def test_init_function_under_if_and_loop_draws_torchs_gain(ghost):
+    model = ghost.Heads(400, [300, 500])
+    for head, fan_out in zip(model.heads, (300, 500), strict=True):
+        kernel = np.asarray(head.kernel)
+        gain = math.sqrt((400 + fan_out) / math.sqrt(400))
+        assert kernel.std() == pytest.approx(gain * math.sqrt(2 / (400 + fan_out)), rel=0.02)
+    np.testing.assert_array_equal(np.asarray(model.mix), np.eye(400))

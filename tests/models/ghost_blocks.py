@@ -52,3 +52,28 @@ class SharedGates(nn.Module):
 
     def forward(self, x):
         return self.head(self.left(x) + self.right(x))
+
+
+class Heads(nn.Module):
+    """One head, or one per task (a local layer initialised, then appended, in a loop); the
+    features mixed by a fixed matrix (the identity by default)."""
+
+    def __init__(self, d_in, out, mix=None):
+        super().__init__()
+        self.multi = isinstance(out, list)
+        self.mix = torch.eye(d_in) if mix is None else mix
+        if self.multi:
+            self.heads = nn.ModuleList()
+            for d_out in out:
+                head = nn.Linear(d_in, d_out)
+                gated_init(head, d_in, d_out)
+                self.heads.append(head)
+        else:
+            self.head = nn.Linear(d_in, out)
+            gated_init(self.head, d_in, out)
+
+    def forward(self, x):
+        x = torch.matmul(x, self.mix)
+        if self.multi:
+            return [head(x) for head in self.heads]
+        return self.head(x)

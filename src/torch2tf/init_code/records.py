@@ -180,7 +180,7 @@ class InitCallReader(ReaderBase):
         if not isinstance(tensor, cst.Attribute):
             self._refuse(call, f"init of {code_of(tensor)} is not translated")
         owner, weight = tensor.value, tensor.attr.value
-        if scope.in_init and scope.var is None and (scope.late or _indexed(owner)):
+        if scope.var is None and (scope.late or (scope.in_init and _indexed(owner))):
             self._late(call, owner, weight, source)
             return
         attr = self_attr(owner)
@@ -233,6 +233,8 @@ class InitCallReader(ReaderBase):
         if attr is not None and self.info.layers.get(attr) not in (None, *CONTAINERS):
             return self.info.layers[attr]
         found: set[str | None] = set()
+        if isinstance(owner, cst.Name):  # task = nn.Linear(...); init_fn(task, ...)
+            found = {self.t.imports.qualify(c.func) for c in local_constructions(owner, self.init)}
         if _indexed(owner):
             container = owner.value
             calls = self._members_of(container) if self_attr(container) else None
@@ -402,3 +404,23 @@ def _contains(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
 
     tree.visit(Find())
     return found
+
+
+def local_constructions(name: cst.Name, init: cst.FunctionDef | None) -> list:
+    """What ``__init__`` assigns to the local ``name``: constructions only, else nothing."""
+    values: list[cst.BaseExpression] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name) and target.target.value == name.value:
+                    values.append(node.value)
+
+        def visit_For(self, node: cst.For) -> None:  # a loop variable named alike: unknown
+            if isinstance(node.target, cst.Name) and node.target.value == name.value:
+                values.append(node.target)
+
+    if init is not None:
+        init.body.visit(Finder())
+    calls = [v for v in values if isinstance(v, cst.Call)]
+    return calls if calls and len(calls) == len(values) else []

@@ -31,6 +31,7 @@ from torch2tf.translation.patterns import (
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
+    nested_statements,
     param_default,
     positional_params,
     registered_parameter,
@@ -223,6 +224,10 @@ class ClassAnalysis:
                 reader.replace_call(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
+            else:
+                for child in nested_statements(stmt):  # init functions called under if/for
+                    if self._init_function(info, reader, child, expression_call(child), position):
+                        reader.replace_call(child)
         check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)
@@ -231,8 +236,10 @@ class ClassAnalysis:
         self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
     ) -> bool:
         """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
-        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
-        default_param = init_default_call(stmt, info.tree)
+        w_init_(self.fc.weight)`` with an init function as the default of a parameter. A
+        call nested in an ``if`` or a loop runs where it stands (``torch_init``)."""
+        nested = stmt not in info.method("__init__").body.body
+        default_param = None if nested else init_default_call(stmt, info.tree)
         default = (
             param_default(info.method("__init__"), default_param[0]) if default_param else None
         )
@@ -251,12 +258,13 @@ class ClassAnalysis:
         func = self.functions.get(name)
         if func is None or name in local_names(info.tree):
             return False
-        if not reader.function(func, call, position):
+        if not reader.function(func, call, position, late=nested):
             return False
         self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
         if self.init_function_calls[name] == name_uses(self.tree, name):
             self.dropped_functions.add(name)  # every use became initializers
-        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
+        if not reader.function_late:
+            info.init_note = f"# {name}() is applied through the layers' initializer arguments."
         return True
 
     def _forwarded_defaults(self, info: ClassInfo) -> bool:
