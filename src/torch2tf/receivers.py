@@ -76,6 +76,20 @@ def classify_receivers(
     return found
 
 
+AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
+
+
+def autograd_classes(tree: ast.Module, qualify: Callable[[str], str | None]) -> set[str]:
+    """The file's classes deriving from torch.autograd.Function: their static forward and
+    backward take and give tensors."""
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(qualify(ast.unparse(base)) in AUTOGRAD_FUNCTION for base in node.bases)
+    }
+
+
 def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[str]:
     """The file's top-level functions that its module classes call (``rotate_half(q)`` in
     forward), directly or through each other: their tensor methods are translated as the

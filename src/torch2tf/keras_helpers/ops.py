@@ -109,6 +109,35 @@ def torch_min(x, dim, keepdim=False):
     return values, indices
 
 
+def torch_sort(x, dim=-1, descending=False):
+    """torch.sort gives (values, int64 indices); TensorFlow computes them with two ops."""
+    direction = "DESCENDING" if descending else "ASCENDING"
+    indices = tf.argsort(x, axis=dim, direction=direction, stable=True)
+    return tf.sort(x, axis=dim, direction=direction), tf.cast(indices, tf.int64)
+
+
+def torch_gather(x, dim, index):
+    """torch.gather: values of x at index along dim; the other dims are batch dims (index may
+    be shorter there: x is cut to its size first, as torch reads only that part)."""
+    rank = len(x.shape)
+    dim = dim % rank
+    x = tf.slice(x, [0] * rank, [-1 if d == dim else tf.shape(index)[d] for d in range(rank)])
+    order = [d for d in range(rank) if d != dim] + [dim]
+    picked = tf.gather(
+        tf.transpose(x, order), tf.transpose(index, order), axis=rank - 1, batch_dims=rank - 1
+    )
+    return tf.transpose(picked, tf.math.invert_permutation(order))
+
+
+def torch_mask_assign(x, mask, value):
+    """x[mask] = value (a boolean mask over x's leading dims, a number): x with value where
+    mask holds, as a new tensor (TensorFlow tensors cannot be assigned into)."""
+    mask = tf.convert_to_tensor(mask)
+    extra = len(x.shape) - len(mask.shape)
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([extra], tf.int32)], 0))
+    return tf.where(mask, tf.cast(value, x.dtype), x)
+
+
 def torch_arange(start, end=None, step=1):
     """torch.arange gives int64, or float32 if a bound is a float; tf.range gives int32."""
     if end is None:

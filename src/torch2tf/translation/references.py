@@ -30,6 +30,9 @@ NAMES = {
     "torch.Tensor": "tf.Tensor",
     "torch.Size": "tuple",  # what tf.keras.ops.shape gives, as torch gives a torch.Size
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
+    # a custom autograd function: its forward run under tf.custom_gradient, with its backward
+    "torch.autograd.Function": "TorchFunction",
+    "torch.autograd.function.Function": "TorchFunction",
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
 # Builtins that take an nn.Sequential as a sequence of its layers.
