@@ -163,3 +163,34 @@ def test_masked_assignment_that_would_differ_is_refused(body, message):
     with pytest.raises(TranslationError) as err:
         translate_source(source, "net.py")
     assert "net.py:" in str(err.value) and message in str(err.value)
+
+
+_TWICE = (
+    "import torch\n\n\nclass Twice(torch.autograd.Function):\n"
+    "    @staticmethod\n    def forward(ctx, x):\n        return x * 2\n\n"
+    "    @staticmethod\n    def backward(ctx, grad):\n        return {result}\n{extra}"
+)
+
+
+@pytest.mark.parametrize(
+    "result, extra, where, message",
+    [
+        (
+            "grad * 2",
+            "\n    @staticmethod\n    def setup_context(ctx, inputs, output):\n        pass\n",
+            "14:5",
+            "an autograd.Function's setup_context is not translated",
+        ),
+        (
+            "grad * 2 if ctx.needs_input_grad[0] else None",
+            "",
+            "11:28",
+            "ctx.needs_input_grad is not translated",
+        ),
+    ],
+)
+def test_autograd_function_api_not_translated_is_refused(result, extra, where, message):
+    source = _TWICE.format(result=result, extra=extra)
+    with pytest.raises(TranslationError) as err:
+        translate_source(source, "twice.py")
+    assert f"twice.py:{where}: error: {message}" in str(err.value)

@@ -13,6 +13,7 @@ from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable
 from torch2tf.receivers import (
     autograd_classes,
+    autograd_problems,
     classify_receivers,
     tensor_functions,
     tensor_item_assignments,
@@ -119,6 +120,16 @@ class RewriteBase(cst.CSTTransformer):
         self.replaced = {k: v for f in self.facts.values() for k, v in f.replaced.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
         self.autograd_classes = autograd_classes(self.tree, self.imports.qualify_name)
+        for node, message in autograd_problems(self.tree, self.autograd_classes):
+            self.diagnostics.append(
+                Diagnostic(
+                    self.path,
+                    node.lineno,
+                    node.col_offset + 1,
+                    message,
+                    "TorchFunction runs forward(ctx, ...) and backward(ctx, *grads) as torch",
+                )
+            )
         self.tensor_functions = tensor_functions(
             self.tree, set(self.classes) | self.autograd_classes
         )
