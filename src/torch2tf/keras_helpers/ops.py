@@ -47,6 +47,26 @@ def torch_split(x, split_size, dim=0):
     return tf.split(x, sizes, axis=dim)
 
 
+class TorchStaticShape(tuple):
+    """x.shape where torch computes with a size as a Python number (int(np.ceil(x.shape[0] /
+    n))): a size TensorFlow leaves open (None) has no such value, said at its source line."""
+
+    def __new__(cls, x, where):
+        shape = super().__new__(cls, tuple(x.shape))
+        shape.where = where
+        return shape
+
+    def __getitem__(self, index):
+        size = super().__getitem__(index)
+        if size is None or (isinstance(size, tuple) and None in size):
+            raise ValueError(
+                f"{self.where}: torch computes with this size as a Python number and TensorFlow "
+                "has none here (a dimension left open, such as a SavedModel's batch): call the "
+                "model on inputs of known shape (eagerly, or tf.function with a fixed shape)"
+            )
+        return size
+
+
 def torch_chunk(x, chunks, dim=0):
     """torch.chunk: pieces of ceil(n / chunks), so maybe fewer pieces; tf.split needs equal ones."""
     total = x.shape[dim]

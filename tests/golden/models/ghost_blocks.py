@@ -102,6 +102,26 @@ def torch_init(layer, variable, initializer):
         raise TypeError(f"{type(layer).__name__} has no {variable} to initialise")
 
 
+class TorchStaticShape(tuple):
+    """x.shape where torch computes with a size as a Python number (int(np.ceil(x.shape[0] /
+    n))): a size TensorFlow leaves open (None) has no such value, said at its source line."""
+
+    def __new__(cls, x, where):
+        shape = super().__new__(cls, tuple(x.shape))
+        shape.where = where
+        return shape
+
+    def __getitem__(self, index):
+        size = super().__getitem__(index)
+        if size is None or (isinstance(size, tuple) and None in size):
+            raise ValueError(
+                f"{self.where}: torch computes with this size as a Python number and TensorFlow "
+                "has none here (a dimension left open, such as a SavedModel's batch): call the "
+                "model on inputs of known shape (eagerly, or tf.function with a fixed shape)"
+            )
+        return size
+
+
 def torch_chunk(x, chunks, dim=0):
     """torch.chunk: pieces of ceil(n / chunks), so maybe fewer pieces; tf.split needs equal ones."""
     total = x.shape[dim]
@@ -163,7 +183,12 @@ class GhostNorm(tf.keras.Model):
 
     def call(self, x, training=None):
         pieces = torch_chunk(
-            x, int(np.ceil(tf.keras.ops.shape(x)[0] / self.virtual_batch))
+            x,
+            int(
+                np.ceil(
+                    TorchStaticShape(x, "ghost_blocks.py:23:38")[0] / self.virtual_batch
+                )
+            ),
         )
         return tf.concat(
             [self.norm(piece, training=training) for piece in pieces], axis=0
