@@ -125,3 +125,18 @@ def test_a_batch_size_left_open_is_reported_at_its_source_line(ghost):
         traced.get_concrete_function()
     fixed = tf.function(norm.call, input_signature=[tf.TensorSpec((20, 5), tf.float32)])
     assert fixed(tf.ones((20, 5))).shape == (20, 5)
+
+
+def test_init_function_argument_read_from_an_attribute_is_a_value():
+    """``init(self.fc, n, self.d)``: self.fc is the layer, self.d a number (pytorch-tabnet's
+    TabNetPretraining passes ``self.input_dim``)."""
+    source = (
+        "import numpy as np\nimport torch.nn as nn\n\n\n"
+        "def init(m, i, o):\n    nn.init.xavier_normal_(m.weight, gain=np.sqrt(i + o))\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self, n, d):\n        super().__init__()\n"
+        "        self.d = d\n        self.fc = nn.Linear(n, d)\n"
+        "        init(self.fc, n, self.d)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    code = torch2tf.translate_source(source, "net.py")
+    assert "(math.sqrt(n + self.d)) ** 2" in code and "def init(" not in code

@@ -103,7 +103,13 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, ValueReader):
                 if owner in self.info.local_params:  # a local tensor made a parameter later
                     owner = f"self.{self.info.local_params[owner]}"
                 local_layer = isinstance(value, cst.Name) and local_constructions(value, self.init)
-                if owner.startswith("self.") or (late and local_layer):
+                parts = owner.split(".")
+                held = parts[0] == "self" and len(parts) > 1
+                # self.input_dim is a value; self.fc (or self.fc.weight) a layer or tensor
+                held = held and (
+                    len(parts) > 2 or parts[1] in self.info.layers or parts[1] in self.info.params
+                )
+                if held or (late and local_layer):
                     aliases[name] = owner  # a local layer: its type read where it is made
                 else:
                     values[name] = self._expr(value, Scope(in_init=True))
