@@ -124,6 +124,28 @@ def autograd_problems(tree: ast.Module, names: set[str]) -> list[tuple[ast.AST, 
     return found
 
 
+def number_shapes(
+    tree: ast.Module, source: str, qualify: Callable[[str], str | None]
+) -> dict[Key, str]:
+    """``x.shape`` read inside ``int(...)``, ``float(...)``, ``range(...)`` or a ``math``/NumPy
+    call (``int(np.ceil(x.shape[0] / n))``): position -> ``file line:column`` text of it."""
+    lines = source.splitlines()
+    found: dict[Key, str] = {}
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        name = ast.unparse(call.func)
+        qualified = qualify(name) or name
+        if qualified not in ("int", "float", "range") and not qualified.startswith(
+            ("math.", "numpy.")
+        ):
+            continue
+        for node in ast.walk(call):
+            if isinstance(node, ast.Attribute) and node.attr == "shape":
+                found[key_of(node, lines)] = f"{node.lineno}:{node.col_offset + 1}"
+    return found
+
+
 def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[str]:
     """The file's top-level functions that its module classes call (``rotate_half(q)`` in
     forward), directly or through each other: their tensor methods are translated as the

@@ -16,7 +16,7 @@ from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.inplace import inplace_base, last_use, rebinding_problem
-from torch2tf.translation.masked import visibly_bool
+from torch2tf.translation.masked import BOOL_SENSITIVE, visibly_bool
 from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
     PARAMETER,
@@ -351,7 +351,7 @@ class CallRewrite(RewriteBase):
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
-        if visibly_bool(original.func.value, self.parents):
+        if name in BOOL_SENSITIVE and visibly_bool(original.func.value, self.parents):
             receiver = BoolArg(receiver)
         if name == "item" and not original.args and self.function_stack == ["__init__"]:
             self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number

@@ -35,6 +35,10 @@ def _is_mask(node: cst.BaseExpression) -> bool:
     return False
 
 
+# Tensor methods whose rule reads whether the receiver is boolean (torch sums bools as int64).
+BOOL_SENSITIVE = frozenset({"sum"})
+
+
 def visibly_bool(node: cst.BaseExpression, parents) -> bool:
     """Whether ``node`` is visibly a boolean tensor: a mask expression, or a local name every
     assignment of which in its function is one."""

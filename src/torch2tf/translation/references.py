@@ -75,9 +75,9 @@ class ReferenceRewrite(RewriteBase):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):
-            if self._in_python_number(original):  # int(np.ceil(x.shape[0] / n)): a number
-                where = self.positions[original].start
-                place = f"{Path(self.path).name}:{where.line}:{where.column + 1}"
+            where = self._at(self.number_shapes, original)
+            if where is not None:  # int(np.ceil(x.shape[0] / n)): read as a Python number
+                place = f"{Path(self.path).name}:{where}"
                 return cst.parse_expression(
                     f"TorchStaticShape({code_of(updated.value)}, {place!r})"
                 )
@@ -139,20 +139,6 @@ class ReferenceRewrite(RewriteBase):
             return False
         attr = self_attr(node.value)
         return not (attr and self.cls and (attr in self.cls.layers or attr in self.cls.modules))
-
-    def _in_python_number(self, node: cst.CSTNode) -> bool:
-        """Whether ``node`` is inside ``int(...)``, ``range(...)``, a ``math``/NumPy call."""
-        parent = self.parents.get(node)
-        while parent is not None and not isinstance(parent, cst.BaseSmallStatement):
-            if isinstance(parent, cst.Call):
-                name = dotted(parent.func) or ""
-                qualified = self.imports.qualify_name(name) or name
-                if qualified in ("int", "float", "range") or qualified.startswith(
-                    ("math.", "numpy.")
-                ):
-                    return True
-            parent = self.parents.get(parent)
-        return False
 
     def _defines(self, name: str) -> bool:
         """Whether the current class, or a base class in this file, defines ``name``."""

@@ -15,6 +15,7 @@ from torch2tf.receivers import (
     autograd_classes,
     autograd_problems,
     classify_receivers,
+    number_shapes,
     tensor_functions,
     tensor_item_assignments,
 )
@@ -72,6 +73,7 @@ class RewriteBase(cst.CSTTransformer):
         self.rebound: dict[cst.Expr, str] = {}  # in-place method statements -> the name rebound
         self.class_names: list[str] = []  # the classes the visit is in, innermost last
         self.autograd_classes: set[str] = set()  # classes deriving from torch.autograd.Function
+        self.number_shapes: dict = {}  # x.shape read as a Python number -> "line:column"
 
     # -- diagnostics
 
@@ -120,6 +122,7 @@ class RewriteBase(cst.CSTTransformer):
         self.replaced = {k: v for f in self.facts.values() for k, v in f.replaced.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
         self.autograd_classes = autograd_classes(self.tree, self.imports.qualify_name)
+        self.number_shapes = number_shapes(self.tree, self.module.code, self.imports.qualify_name)
         for node, message in autograd_problems(self.tree, self.autograd_classes):
             self.diagnostics.append(
                 Diagnostic(
