@@ -216,10 +216,11 @@ class ClassAnalysis:
             elif method is not None and info.method(method) is not None:
                 if reader.function(info.method(method), call, position, method=True):
                     info.init_methods.add(method)
+                    if not reader.function_late:
+                        info.init_note = (
+                            f"# {method}(...) is applied through the layers' initializer arguments."
+                        )
                     reader.replace_call(stmt)
-                    info.init_note = (
-                        f"# {method}(...) is applied through the layers' initializer arguments."
-                    )
             elif self._init_function(info, reader, stmt, call, position):
                 reader.replace_call(stmt)
             elif reader.statement(stmt, position):
