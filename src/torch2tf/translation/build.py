@@ -103,3 +103,66 @@ def _calls_einops(info: ClassInfo, imports: ImportTable) -> bool:
 
     info.node.visit(Calls())
     return bool(found)
+
+
+# Python-level readers of a size: a symbolic input's open batch size cannot pass through them.
+_PYTHON_NUMBERS = ("int", "float", "range", "math.", "numpy.")
+
+
+def needs_static_batch(info: ClassInfo, imports: ImportTable) -> bool:
+    """Whether a method other than ``__init__`` passes the batch size (``x.shape[0]``,
+    ``x.size(0)``) through Python arithmetic (``int(np.ceil(x.shape[0] / n))``, pytorch-tabnet's
+    ghost batch norm): it needs a concrete batch, which a symbolic build input does not have."""
+    found = False
+
+    class Finder(ast.NodeVisitor):
+        def visit_Call(self, node: ast.Call) -> None:
+            nonlocal found
+            name = ast.unparse(node.func)
+            qualified = imports.qualify_name(name) or name
+            if qualified in ("int", "float", "range") or qualified.startswith(_PYTHON_NUMBERS):
+                found = found or any(_reads_batch(arg) for arg in node.args)
+            self.generic_visit(node)
+
+    for node in info.tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__":
+            Finder().visit(node)
+    return found
+
+
+def _reads_batch(tree: ast.AST) -> bool:
+    """Whether ``tree`` reads a tensor's size along its first dim."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "shape"
+            and isinstance(node.slice, ast.Constant)
+            and node.slice.value == 0
+        ):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "size"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == 0
+        ):
+            return True
+    return False
+
+
+def constructed_classes(info: ClassInfo, names: set[str]) -> set[str]:
+    """The classes among ``names`` that ``__init__`` constructs (directly, by name)."""
+    init = next(
+        (f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"),
+        None,
+    )
+    if init is None:
+        return set()
+    return {
+        node.func.id
+        for node in ast.walk(init)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    }

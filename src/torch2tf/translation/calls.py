@@ -10,11 +10,13 @@ from torch2tf.parameters import LEGACY, holds_data
 from torch2tf.receivers import UNKNOWN as UNKNOWN_RECEIVER
 from torch2tf.receivers import Receiver
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.rules.registry import BoolArg
 from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.inplace import inplace_base, last_use, rebinding_problem
+from torch2tf.translation.masked import BOOL_SENSITIVE, visibly_bool
 from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
     PARAMETER,
@@ -349,6 +351,8 @@ class CallRewrite(RewriteBase):
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
+        if name in BOOL_SENSITIVE and visibly_bool(original.func.value, self.parents):
+            receiver = BoolArg(receiver)
         if name == "item" and not original.args and self.function_stack == ["__init__"]:
             self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
             return cst.parse_expression(f"({receiver}).numpy().item()")

@@ -72,6 +72,9 @@ def _fresh(statement: cst.CSTNode, name: str, qualify: Callable[[cst.CSTNode], s
         return False
     if isinstance(value, cst.BinaryOperation):  # arithmetic makes a new tensor
         return True
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+        if value.func.attr.value == "clone" and not value.args:  # x.clone(): a copy
+            return True
     return isinstance(value, cst.Call) and qualify(value.func) in FRESH
 
 
@@ -125,6 +128,17 @@ def rebinding_problem(
         return "it shares its line with other statements"
     if any(_mentions(arg, name) for arg in call.args):
         return f"its arguments use {name}"
+    return held_elsewhere(line, name, parents, qualify)
+
+
+def held_elsewhere(
+    line: cst.SimpleStatementLine,
+    name: str,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    qualify: Callable[[cst.CSTNode], str | None],
+) -> str | None:
+    """Why changing the local ``name``'s tensor in place at ``line`` may be seen through
+    another path (see above); None when ``name`` was made fresh just before."""
     node: cst.CSTNode = line
     while True:
         parent = parents.get(node)
