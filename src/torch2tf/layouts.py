@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torch2tf.tensor_facts import FLAT, MAP, MAPS, Fact
+from torch2tf.tensor_facts import FLAT, MAP, MAPS, TUPLE, Fact
 
 
 def _array(value: Any) -> np.ndarray:
@@ -26,6 +26,8 @@ def to_keras(value: Any, fact: Fact | None) -> Any:
     """A torch-layout tensor (torch or numpy) as the Keras model holds it (numpy)."""
     if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
         return type(value)(to_keras(v, replace(fact, kind=MAP)) for v in value)
+    if fact is not None and fact.kind == TUPLE and isinstance(value, (list, tuple)):
+        return type(value)(to_keras(v, f) for v, f in zip(value, fact.elements, strict=True))
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)
@@ -42,6 +44,8 @@ def to_torch(value: Any, fact: Fact | None) -> Any:
     """A Keras-layout tensor (TensorFlow or numpy) in torch's layout (numpy)."""
     if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
         return type(value)(to_torch(v, replace(fact, kind=MAP)) for v in value)
+    if fact is not None and fact.kind == TUPLE and isinstance(value, (list, tuple)):
+        return type(value)(to_torch(v, f) for v, f in zip(value, fact.elements, strict=True))
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)

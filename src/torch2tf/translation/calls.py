@@ -14,6 +14,7 @@ from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
+from torch2tf.translation.forwarded import forwarded_layer, forwards_kwargs
 from torch2tf.translation.inplace import inplace_base, last_use, rebinding_problem
 from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
@@ -385,6 +386,15 @@ class CallRewrite(RewriteBase):
                 "construct it as an attribute in __init__ and call it in forward()",
             )
         rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
+        if forwards_kwargs(original):  # **kwargs: torch's arguments to a function making it
+            made = forwarded_layer(qualified, updated)
+            self._resolved(original)
+            if isinstance(made, str) or overrides:
+                reason = made if isinstance(made, str) else "init code sets its parameters"
+                self.error(original, f"cannot translate {qualified} with **-arguments: {reason}")
+                return updated
+            self.generated[made[0]] = made[1]
+            return made[2]
         layer = self._apply(original, updated, qualified, rule.keras)
         if attr is not None and original in info.direct_calls and attr not in info.wrapped:
             layer = named_layer(layer, attr, helper_sources())

@@ -158,12 +158,18 @@ def rebinding_problem(
 
 
 def last_use(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
-    """Whether ``F.relu(x, inplace=True)`` is the last use of ``x``, a local made by one call
-    of its function (``x = self.features(inp)``), outside any loop: nothing reads the changed
-    tensor afterwards, so the out-of-place result is the same computation."""
+    """Whether ``F.relu(x, inplace=True)`` changes a tensor nothing reads afterwards, so the
+    out-of-place result is the same computation: ``x`` a local made by one call of its
+    function (``x = self.features(inp)``) used nowhere else, or made by a call just before and
+    not read after (see :func:`_read_after`), or the input the result of a call of a module or
+    function (``F.relu(self.fc1(x), inplace=True)``), held by no name; outside any loop."""
     first = call.args[0].value if call.args and call.args[0].keyword is None else None
+    if isinstance(first, cst.Call):
+        return _unnamed_result(first, call, parents)
     if not isinstance(first, cst.Name):
         return False
+    if _made_just_before(first, call, parents):
+        return True
     name = first.value
     node: cst.CSTNode | None = parents.get(call)
     while node is not None and not isinstance(node, cst.FunctionDef):
@@ -194,3 +200,114 @@ def last_use(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool
 
     node.body.visit(Uses())
     return made == 1 and others == 1  # its one assignment's target, and this argument
+
+
+def _function_of(node: cst.CSTNode, parents) -> cst.FunctionDef | None:
+    """The function ``node`` is in, None when a loop lies between them."""
+    parent = parents.get(node)
+    while parent is not None and not isinstance(parent, cst.FunctionDef):
+        if isinstance(parent, (cst.For, cst.While, cst.CompFor)):
+            return None
+        parent = parents.get(parent)
+    return parent
+
+
+def _locals(function: cst.FunctionDef) -> set[str]:
+    """The parameters of ``function`` and the names it binds."""
+    params = function.params
+    names = {p.name.value for p in [*params.posonly_params, *params.params]}
+    names |= {p.name.value for p in params.kwonly_params}
+
+    class Bound(cst.CSTVisitor):
+        def visit_AssignTarget(self, target: cst.AssignTarget) -> None:
+            names.update(n.value for n in _names(target.target))
+
+    function.body.visit(Bound())
+    return names
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+    node.visit(Finder())
+    return found
+
+
+def _unnamed_result(inner: cst.Call, call: cst.Call, parents) -> bool:
+    """``F.relu(self.fc1(x), inplace=True)``: the input is the result of a call of a module,
+    a method or a function (not a method of a local tensor, which may return that tensor
+    itself, as ``x.view(...)`` does), held by no name, so nothing reads it after."""
+    function = _function_of(call, parents)
+    root = (dotted(inner.func) or "").partition(".")[0]
+    if function is None or not root:
+        return False
+    return root == "self" or root not in _locals(function)
+
+
+def _made_just_before(first: cst.Name, call: cst.Call, parents) -> bool:
+    """``x = self.conv(x); x = self.bn(x); return F.relu(x, inplace=True)``: the tensor ``x``
+    holds was made by the nearest statement above (in its block, or before the if holding
+    it) that mentions ``x``, a call assigned to ``x`` alone; the call's statement reads ``x``
+    nowhere else and nothing after it reads that tensor (see :func:`_read_after`)."""
+    name = first.value
+    expr = parents.get(call)
+    while expr is not None and not isinstance(expr, cst.BaseSmallStatement):
+        expr = parents.get(expr)
+    line = parents.get(expr) if expr is not None else None
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return False
+    if _function_of(line, parents) is None:
+        return False
+    value = expr.value if isinstance(expr, (cst.Assign, cst.Return, cst.Expr)) else None
+    if value is None or [n for n in _names(value) if n.value == name] != [first]:
+        return False
+    if _read_after(line, expr, name, parents):
+        return False
+    node: cst.CSTNode = line
+    while True:
+        block = parents.get(node)
+        if not isinstance(block, cst.IndentedBlock):
+            return False
+        for statement in reversed(block.body[: block.body.index(node)]):
+            if not _mentions(statement, name):
+                continue
+            small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+            return (
+                isinstance(small, cst.Assign)
+                and len(statement.body) == 1
+                and [dotted(t.target) for t in small.targets] == [name]
+                and isinstance(small.value, (cst.Call, cst.BinaryOperation))
+            )
+        owner = parents.get(block)
+        if isinstance(owner, cst.Else):
+            owner = parents.get(owner)
+        while isinstance(parents.get(owner), cst.If) and parents[owner].orelse is owner:
+            owner = parents[owner]  # an elif: its chain's first if
+        if not isinstance(owner, cst.If) or _mentions_in_tests(owner, name):
+            return False  # the function's start (a parameter), a with, a try, a test using x
+        node = owner
+
+
+def _read_after(line: cst.SimpleStatementLine, small, name: str, parents) -> bool:
+    """Whether the tensor ``name`` holds may be read after ``line``: never after a
+    ``return``; after ``name = ...`` later reads see the new value; otherwise whether any
+    statement below (in its block or the enclosing ones) mentions ``name``."""
+    if isinstance(small, cst.Return):
+        return False
+    if isinstance(small, cst.Assign) and [dotted(t.target) for t in small.targets] == [name]:
+        return False
+    node: cst.CSTNode = line
+    while not isinstance(node, cst.FunctionDef):
+        block = parents.get(node)
+        if isinstance(block, cst.IndentedBlock):
+            after = block.body[block.body.index(node) + 1 :]
+            if any(_mentions(statement, name) for statement in after):
+                return True
+        elif block is None:
+            return True
+        node = block
+    return False
