@@ -198,10 +198,15 @@ def test_inplace_relu_on_a_tensor_nothing_reads_again(tmp_path, body):
         "y = self.conv(x)\ns = y\nreturn F.relu(y, inplace=True) + s",  # held by s too
         "y = self.conv(x)\nreturn F.relu(y.view(y.size(0), -1), inplace=True) + y.flatten(1)",
         "y = self.conv(x)\nfor _ in range(2):\n    y = F.relu(y, inplace=True)\nreturn y",
+        # nn.Dropout returns x itself in eval mode, nn.Identity always: not taken as new
+        "x = self.conv(x)\ny = self.drop(x)\nreturn F.relu(y, inplace=True) + x",
+        "x = self.conv(x)\nreturn F.relu(self.same(x), inplace=True) + x",
+        "x = self.conv(x)\nx = self.same(x)\nreturn F.relu(x, inplace=True)",
     ],
 )
 def test_inplace_relu_whose_input_may_be_read_again_is_refused(body):
-    source = net("self.conv = nn.Conv2d(3, 8, 3)", body)
+    layers = "self.conv = nn.Conv2d(3, 8, 3)\nself.drop = nn.Dropout()\nself.same = nn.Identity()"
+    source = net(layers, body)
     with pytest.raises(torch2tf.TranslationError, match="inplace=True also overwrites"):
         translate_source(source, "net.py")
 

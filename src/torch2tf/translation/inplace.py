@@ -16,6 +16,29 @@ import libcst as cst
 
 from torch2tf.names import dotted
 
+# torch layers whose output is always a new tensor (never their input, nor a view of it, as
+# nn.Identity's, nn.Dropout's in eval mode and nn.Flatten's are), by class name prefix.
+ALLOCATING_LAYERS = (
+    "Conv",
+    "Linear",
+    "Bilinear",
+    "BatchNorm",
+    "GroupNorm",
+    "LayerNorm",
+    "InstanceNorm",
+    "MaxPool",
+    "AvgPool",
+    "AdaptiveAvgPool",
+    "AdaptiveMaxPool",
+)
+
+
+def allocating_layer(qualified: str) -> bool:
+    """Whether the torch layer ``qualified`` always returns a new tensor."""
+    module, _, name = qualified.rpartition(".")
+    return module == "torch.nn" and name.startswith(ALLOCATING_LAYERS)
+
+
 # Calls that always return a new tensor with storage of its own (never their input itself).
 FRESH = frozenset(
     f"torch.{name}"
@@ -157,18 +180,25 @@ def rebinding_problem(
         return "a loop or another block lies between it and where its tensor is made"
 
 
-def last_use(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+def last_use(
+    call: cst.Call,
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+    allocates: Callable[[cst.Call], bool] = lambda _: False,
+    returns_input: Callable[[cst.Call], bool] = lambda _: False,
+) -> bool:
     """Whether ``F.relu(x, inplace=True)`` changes a tensor nothing reads afterwards, so the
     out-of-place result is the same computation: ``x`` a local made by one call of its
-    function (``x = self.features(inp)``) used nowhere else, or made by a call just before and
-    not read after (see :func:`_read_after`), or the input the result of a call of a module or
-    function (``F.relu(self.fc1(x), inplace=True)``), held by no name; outside any loop."""
+    function (``x = self.features(inp)``) used nowhere else, or made just before by arithmetic
+    or a call that ``allocates`` (a new tensor, never its input: a conv, a BatchNorm, not
+    Dropout or Identity) and not read after (see :func:`_read_after`), or the input such a
+    call's result, held by no name (``F.relu(self.fc1(x), inplace=True)``); outside any loop.
+    Never a tensor made by a call that may ``returns_input`` (``y = self.drop(x)``)."""
     first = call.args[0].value if call.args and call.args[0].keyword is None else None
     if isinstance(first, cst.Call):
-        return _unnamed_result(first, call, parents)
+        return allocates(first) and _function_of(call, parents) is not None
     if not isinstance(first, cst.Name):
         return False
-    if _made_just_before(first, call, parents):
+    if _made_just_before(first, call, parents, allocates):
         return True
     name = first.value
     node: cst.CSTNode | None = parents.get(call)
@@ -188,7 +218,8 @@ def last_use(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool
         def visit_Assign(self, assign: cst.Assign) -> None:
             nonlocal made
             if [dotted(t.target) for t in assign.targets] == [name]:
-                made += isinstance(assign.value, cst.Call)  # its own use of name is counted
+                value = assign.value  # its own use of name is counted
+                made += isinstance(value, cst.Call) and not returns_input(value)
 
         def visit_Attribute(self, attribute: cst.Attribute) -> bool:
             attribute.value.visit(self)  # self.features is not the name features
@@ -212,20 +243,6 @@ def _function_of(node: cst.CSTNode, parents) -> cst.FunctionDef | None:
     return parent
 
 
-def _locals(function: cst.FunctionDef) -> set[str]:
-    """The parameters of ``function`` and the names it binds."""
-    params = function.params
-    names = {p.name.value for p in [*params.posonly_params, *params.params]}
-    names |= {p.name.value for p in params.kwonly_params}
-
-    class Bound(cst.CSTVisitor):
-        def visit_AssignTarget(self, target: cst.AssignTarget) -> None:
-            names.update(n.value for n in _names(target.target))
-
-    function.body.visit(Bound())
-    return names
-
-
 def _names(node: cst.CSTNode) -> list[cst.Name]:
     found: list[cst.Name] = []
 
@@ -237,21 +254,11 @@ def _names(node: cst.CSTNode) -> list[cst.Name]:
     return found
 
 
-def _unnamed_result(inner: cst.Call, call: cst.Call, parents) -> bool:
-    """``F.relu(self.fc1(x), inplace=True)``: the input is the result of a call of a module,
-    a method or a function (not a method of a local tensor, which may return that tensor
-    itself, as ``x.view(...)`` does), held by no name, so nothing reads it after."""
-    function = _function_of(call, parents)
-    root = (dotted(inner.func) or "").partition(".")[0]
-    if function is None or not root:
-        return False
-    return root == "self" or root not in _locals(function)
-
-
-def _made_just_before(first: cst.Name, call: cst.Call, parents) -> bool:
+def _made_just_before(first: cst.Name, call: cst.Call, parents, allocates) -> bool:
     """``x = self.conv(x); x = self.bn(x); return F.relu(x, inplace=True)``: the tensor ``x``
     holds was made by the nearest statement above (in its block, or before the if holding
-    it) that mentions ``x``, a call assigned to ``x`` alone; the call's statement reads ``x``
+    it) that mentions ``x``, arithmetic or a call that ``allocates`` assigned to ``x`` alone;
+    the call's statement reads ``x``
     nowhere else and nothing after it reads that tensor (see :func:`_read_after`)."""
     name = first.value
     expr = parents.get(call)
@@ -280,7 +287,11 @@ def _made_just_before(first: cst.Name, call: cst.Call, parents) -> bool:
                 isinstance(small, cst.Assign)
                 and len(statement.body) == 1
                 and [dotted(t.target) for t in small.targets] == [name]
-                and isinstance(small.value, (cst.Call, cst.BinaryOperation))
+                and (
+                    isinstance(small.value, cst.BinaryOperation)
+                    or isinstance(small.value, cst.Call)
+                    and allocates(small.value)
+                )
             )
         owner = parents.get(block)
         if isinstance(owner, cst.Else):
