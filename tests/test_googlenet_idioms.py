@@ -258,3 +258,13 @@ def test_a_map_in_a_tuple_a_helper_method_returns_is_followed(tmp_path):
     conversion = convert_checked(tmp_path, TUPLES, images(3, 9))
     assert 'TorchPool("max", [2, 2], [2, 2], [0, 0], ceil_mode=True' in conversion.source
     assert {layer.layer for layer in conversion.checks[1].layers} >= {"conv", "pool"}
+
+
+def test_a_tuple_holding_a_map_is_refused_where_its_elements_lose_their_facts():
+    """A loop takes one fact for all elements: a map and a number are not one."""
+    source = net(
+        "self.conv = nn.Conv2d(3, 8, 3)",
+        "pair = (self.conv(x), 2.0)\nout = 0\nfor t in pair:\n    out = out + t\nreturn out",
+    )
+    with pytest.raises(torch2tf.TranslationError, match="a loop over a tuple holding a feature"):
+        translate_source(source, "net.py")

@@ -73,6 +73,10 @@ class Walk:
                 elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
                     of = self.expr(stmt.iter, env)  # each of a list of maps is a map
                     env[stmt.target.id] = replace(of, kind=MAP) if of.kind == MAPS else PLAIN_FACT
+                    if of.kind == TUPLE:  # each element its own fact: not one for all
+                        env[stmt.target.id] = self.error(
+                            stmt.iter, "a loop over a tuple holding a feature map"
+                        )
                 body = list(stmt.body) + list(getattr(stmt, "orelse", []))
                 result = self._block(body, env)
                 returned = result if result is not None else returned
