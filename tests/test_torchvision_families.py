@@ -561,6 +561,7 @@ def test_googlenet_aux_heads_off_converts_and_verifies_per_layer() -> None:
     assert "tf.transpose" not in code
 
 
+@pytest.mark.slow  # about a minute on 2 busy cores
 def test_googlenet_in_float64_matches_torch_within_1e_10() -> None:
     result = torch2tf.convert(
         _googlenet(torch.float64), inputs=sample(2, 3, 64, 64).double(), atol=1e-10, rtol=0
