@@ -314,7 +314,10 @@ def _layouts(
         return Layouts(), {}
 
     def declared(source: str) -> int | None:
-        layer = model.get_submodule(source)
+        try:
+            layer = model.get_submodule(source)
+        except AttributeError:  # None in this model (GoogLeNet's aux1 with aux_logits off)
+            return None
         return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
 
     every = [*facts.inputs.values(), facts.output, *(f for p in facts.layers.values() for f in p)]
@@ -332,14 +335,20 @@ def _layouts(
         return count
 
     def live(fact: Fact) -> Fact:
-        return replace(fact, channels=channels(fact.channels, fact.channels_from))
+        count = channels(fact.channels, fact.channels_from)
+        return replace(fact, channels=count, elements=tuple(live(f) for f in fact.elements))
 
     layouts = Layouts(
         [live(f) for f in facts.inputs.values()],
         live(facts.output),
         {path: (live(a), live(b)) for path, (a, b) in facts.layers.items()},
     )
-    rows = {p: channels(r.channels, r.channels_from) for p, r in facts.flattened_rows.items()}
+    live_paths = {name for name, _ in model.named_modules()}
+    rows = {  # not of a module None in this model (GoogLeNet's aux heads, aux_logits off)
+        p: channels(r.channels, r.channels_from)
+        for p, r in facts.flattened_rows.items()
+        if "*" in p or p in live_paths
+    }
     for path, count in rows.items():  # else from the Linear's width over the known sizes
         spatial = facts.flattened_rows[path].spatial
         if count is None and spatial is not None:

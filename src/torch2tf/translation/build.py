@@ -10,6 +10,7 @@ import libcst as cst
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, dotted
 from torch2tf.rules import LAYERS, attention, bind
+from torch2tf.tensor_facts import MAP_FUNCTIONS
 from torch2tf.translation.patterns import call_args, positional_params, self_attr
 from torch2tf.translation.scans import assigned_names
 
@@ -31,7 +32,10 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     class FirstCall(cst.CSTVisitor):
         def visit_Call(self, node: cst.Call) -> bool:
             attr = self_attr(node.func)
-            if not first and attr and node.args and dotted(node.args[0].value) == input_name:
+            takes = bool(node.args) and dotted(node.args[0].value) == input_name
+            if not first and takes and imports.qualify(node.func) in MAP_FUNCTIONS:
+                first.append("")  # F.adaptive_avg_pool2d(x, ...) first: a map, not 2-D
+            if not first and attr and takes:
                 first.append(attr)
             return not first
 
