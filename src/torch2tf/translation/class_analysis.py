@@ -145,7 +145,9 @@ class ClassAnalysis:
                     return
                 tie = tied_parameter(node)
                 if tie is not None and tie[1] in info.params:
-                    made = _replaced_parameter(node, tie[0], info, before.get(node, []))
+                    if not siblings:  # computed for weight ties only
+                        siblings.update(_earlier_siblings(init))
+                    made = _replaced_parameter(node, tie[0], info, siblings.get(node, []))
                     if made is not None:  # self.b = self.a: the first b is never used
                         info.removed.add(made)
                         info.registered[node] = tie[0]
@@ -189,7 +191,7 @@ class ClassAnalysis:
                 elif not (qualified or "").startswith("torch."):
                     info.opaque_builders.append(call)
 
-        before = _earlier_siblings(init)
+        siblings: dict[cst.CSTNode, list[cst.CSTNode]] = {}
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
