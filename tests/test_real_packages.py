@@ -324,13 +324,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     ),
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
-        (
-            "unowned: nbeats_pytorch/model.py:41:9 self.parameters = [] (nn.Module's method "
-            "shadowed by a list), :46:27 nn.ParameterList of it, :67:17 its extend; forward: "
-            ":190:20 torch.zeros(size=...) (keyword size not taken), :199:65 Tensor.numpy(), "
-            ":216:12/:223:12 Tensor.mm()",
-            "unowned",
-        ),
+        None,  # blocks in plain lists, registered through nn.ParameterList(self.parameters)
     ),
     "torchtuples/MLPVanilla": (
         Case(

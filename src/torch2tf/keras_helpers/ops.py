@@ -214,3 +214,13 @@ def torch_bernoulli(x, p=None):
     probability = x if p is None else p
     draw = tf.random.uniform(tf.shape(x), dtype=x.dtype)
     return tf.cast(draw < probability, x.dtype)
+
+
+def torch_numpy(x):
+    """x.numpy() run eagerly, as torch's forward always is; a traced graph has no values."""
+    if not tf.executing_eagerly():
+        raise RuntimeError(
+            "Tensor.numpy() in call(): a traced TensorFlow graph has no values; run the model "
+            "eagerly (run_eagerly=True) or turn off the switch that reads it"
+        )
+    return x.numpy()

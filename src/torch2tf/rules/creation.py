@@ -107,18 +107,38 @@ def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
 
 @function("torch.ones", examples=(("torch.ones(2, 3)", "tf.ones((2, 3))"),))
 def ones(
-    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+    *sizes,
+    size=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
 ):
-    """tf.ones(shape, dtype=...) (float32 by default in both)."""
-    return _filled("tf.ones", size, None, dtype, requires_grad, out)
+    """tf.ones(shape, dtype=...) (float32 by default in both); the shape as varargs or size=."""
+    return _filled("tf.ones", sizes, size, dtype, requires_grad, out)
 
 
-@function("torch.zeros", examples=(("torch.zeros(2, 3)", "tf.zeros((2, 3))"),))
+@function(
+    "torch.zeros",
+    examples=(
+        ("torch.zeros(2, 3)", "tf.zeros((2, 3))"),
+        ("torch.zeros(size=(x.size()[0], 5))", "tf.zeros((tf.keras.ops.shape(x)[0], 5))"),
+    ),
+)
 def zeros(
-    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+    *sizes,
+    size=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
 ):
-    """tf.zeros(shape, dtype=...) (float32 by default in both)."""
-    return _filled("tf.zeros", size, None, dtype, requires_grad, out)
+    """tf.zeros(shape, dtype=...) (float32 by default in both); the shape as varargs or size=."""
+    return _filled("tf.zeros", sizes, size, dtype, requires_grad, out)
 
 
 def _band(kind: str, input, diagonal) -> str:

@@ -131,6 +131,20 @@ def matmul(input, other, *, out=None):
 
 
 @function(
+    "torch.mm",
+    examples=(
+        ("torch.mm(x, x.t())", "tf.matmul(x, tf.transpose(x))"),
+        ("y[0].mm(x)", "tf.matmul(y[0], x)"),
+    ),
+)
+@method("mm")
+def mm(input, mat2, *, out=None):
+    """tf.matmul of two matrices (torch.mm takes 2-D tensors only, as tf.matmul's 2-D case)."""
+    _no_out(out)
+    return f"tf.matmul({src(input)}, {src(mat2)})"
+
+
+@function(
     "torch.bmm",
     examples=(("torch.bmm(y, y.transpose(1, 2))", "tf.matmul(y, tf.keras.ops.swapaxes(y, 1, 2))"),),
 )
@@ -315,6 +329,25 @@ def clone(tensor, memory_format=None):
 def detach(tensor):
     """tf.stop_gradient(x)."""
     return f"tf.stop_gradient({src(tensor)})"
+
+
+@method(
+    "numpy",
+    examples=(
+        (
+            "x.detach().numpy() if self.debug else x",
+            "torch_numpy(tf.stop_gradient(x)) if self.debug else x",
+        ),
+    ),
+)
+def numpy(tensor, *, force=False):
+    """refused in forward: a traced graph has no values to give. Translated in ``__init__``
+    (run eagerly) as ``x.numpy()``, and under an ``if self.<flag>:`` (a Python-side switch, such
+    as N-BEATS' intermediate outputs) as the torch_numpy helper, raising if ever traced."""
+    raise Unsupported(
+        "Tensor.numpy() makes a NumPy array, which a traced TensorFlow graph cannot",
+        "keep the value a tensor (or read it under an `if self.<flag>:` switch)",
+    )
 
 
 @method(

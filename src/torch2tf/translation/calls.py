@@ -76,6 +76,8 @@ class CallRewrite(RewriteBase):
             return wrapper_call(self, original, self._function(original, updated, qualified))
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
+        if self._module_parameters(original):
+            return cst.parse_expression(f"torch_parameters({code_of(updated.func.value)})")
         receiver = self._non_tensor_receiver(original)
         if receiver is not None:
             return self._object_method(original, updated, receiver)
@@ -298,6 +300,29 @@ class CallRewrite(RewriteBase):
             and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in info.node.bases)
         )
 
+    def _under_python_flag(self, node: cst.CSTNode) -> bool:
+        """Inside ``if self.<flag>:`` (``and``/``or`` of such), a flag not a layer or a
+        parameter: decided in Python before any tracing, so the branch runs only if asked."""
+        info = self.cls
+        parent = self.parents.get(node)
+        while parent is not None and not isinstance(parent, cst.FunctionDef):
+            if isinstance(parent, (cst.If, cst.IfExp)) and _python_flags(parent.test, info):
+                return node is parent.body  # the branch the switch turns on, not the other
+            node = parent
+            parent = self.parents.get(parent)
+        return False
+
+    def _module_parameters(self, call: cst.Call) -> bool:
+        """``block.parameters()`` in a module class, on anything but ``self`` (whose API is
+        reported elsewhere): the torch_parameters helper, which gives a Keras layer's variables
+        in torch's order and calls any other object's own ``parameters()`` as written."""
+        func = call.func
+        if self.cls is None or call.args or not isinstance(func, cst.Attribute):
+            return False
+        if func.attr.value != "parameters" or dotted(func.value) == "self":
+            return False
+        return not self.imports.qualify(func.value)
+
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
@@ -352,6 +377,13 @@ class CallRewrite(RewriteBase):
         if name == "item" and not original.args and self.function_stack == ["__init__"]:
             self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
             return cst.parse_expression(f"({receiver}).numpy().item()")
+        if name == "numpy" and not original.args:
+            if self.function_stack == ["__init__"]:
+                self._resolved(original)  # run eagerly: the same array
+                return cst.parse_expression(f"({receiver}).numpy()")
+            if self._under_python_flag(original):
+                self._resolved(original)
+                return cst.parse_expression(f"torch_numpy({receiver})")
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
@@ -453,3 +485,19 @@ def _layers_as_one_list(call: cst.Call) -> cst.Call:
             ]
         )
     return call.with_changes(args=[cst.Arg(layers), *rest])
+
+
+def _python_flags(test: cst.BaseExpression, info) -> bool:
+    """Whether ``test`` combines only ``self.<attr>`` flags (``and``/``or``) that are not
+    layers or tensors: the branch runs only when one is switched on."""
+    if isinstance(test, cst.BooleanOperation):
+        return _python_flags(test.left, info) and _python_flags(test.right, info)
+    attr = self_attr(test)
+    return (
+        attr is not None
+        and info is not None
+        and attr not in info.layers
+        and attr not in info.modules
+        and attr not in info.params
+        and attr != "training"
+    )

@@ -20,7 +20,7 @@ from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
-from torch2tf.translation.build import build_input
+from torch2tf.translation.build import build_input, inherited_build_input
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -79,9 +79,19 @@ class ClassAnalysis:
         it must be known before the rewrite reaches it."""
         for info in self.classes.values():
             self.analyse_class(info)
+        for info in self.classes.values():  # bases first: a chain of subclasses, in order
+            base = self._base(info)
+            if info.build_input is None and base is not None:
+                info.build_input = inherited_build_input(info, base, self.imports)
         changed = True
         while changed:  # a default forwarded through a chain of blocks
             changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
+
+    def _base(self, info: ClassInfo) -> ClassInfo | None:
+        """The class's one base class of this file, if it has exactly one."""
+        bases = [self.classes.get(dotted(b.value) or "") for b in info.node.bases]
+        found = [b for b in bases if b is not None]
+        return found[0] if len(found) == 1 and len(bases) == 1 else None
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
         self.reporter.error(node, message, hint)
@@ -106,7 +116,22 @@ class ClassAnalysis:
 
     def analyse_class(self, info: ClassInfo) -> None:
         """Fill ``info``: layers, parameters, init code, build input, training methods."""
-        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        assigned = assigned_self_attributes(info.tree)
+        info.renamed = assigned & KERAS_MODEL_ATTRIBUTES
+        info.shadowed = assigned & UNTRANSLATED_MODULE_API
+        info.shadowed_by_module = {
+            t.attr
+            for node in ast.walk(info.tree)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+            for t in node.targets
+            if isinstance(t, ast.Attribute)
+            and t.attr in info.shadowed
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "self"
+            and (self.imports.qualify_name(dotted_ast(node.value.func) or "") or "").startswith(
+                "torch.nn."
+            )
+        }
         info.functions = function_attributes(info.tree, self._is_function)
         init = info.method("__init__")
         if init is None:

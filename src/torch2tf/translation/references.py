@@ -87,13 +87,38 @@ class ReferenceRewrite(RewriteBase):
         call = self.parents.get(original)
         added = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
         removed |= added and name in ("add_module", "register_module")  # torch_add_module
+        removed |= self._shadowing(original, name)
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
+            if self.cls is not None and name in self.cls.shadowed_by_module:
+                self.error(
+                    original,
+                    f"self.{name} reads as nn.Module's method here in torch: the class assigns "
+                    "it a module, which torch registers, so the name no longer holds a value",
+                    f"give the attribute a name of its own instead of {name}",
+                )
+                return self._reference(original, updated)
             self.error(
                 original,
                 f"self.{name} is torch's nn.Module API, which is not translated",
                 "Keras models differ here; rewrite this use of the method",
             )
         return self._reference(original, updated)
+
+    def _shadowing(self, node: cst.Attribute, name: str | None) -> bool:
+        """``self.parameters`` where the class assigns that name (``self.parameters = []``): a
+        plain attribute in both frameworks (Keras has none of torch's Module API names), used
+        as a value, not called. Where the class also assigns it a torch module, torch registers
+        that and the name reads as the method again, so then only ``__init__``'s side may use
+        it (``forward`` would read the method in torch, the value in Keras)."""
+        if self.cls is None or name not in self.cls.shadowed:
+            return False
+        call = self.parents.get(node)
+        if isinstance(call, cst.Call) and call.func is node:
+            return False  # self.parameters(): torch's method (or a callable value): reported
+        if name not in self.cls.shadowed_by_module:
+            return True
+        first = self.function_stack[0] if self.function_stack else ""
+        return first != "forward" and first not in self.cls.training
 
     def _reads_requires_grad(self, node: cst.Attribute) -> bool:
         """``x.requires_grad`` read in a method of a module class (not of ``self.<x>``)."""
