@@ -22,6 +22,7 @@ from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
+from torch2tf.plain_state import build_by_calling
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
@@ -458,7 +459,8 @@ def convert(
         if not built_at_construction:
             from torch2tf.verify import _to_tf
 
-            keras_model(*_to_tf(layouts.keras_inputs(inputs)), training=False)
+            tf_inputs = _to_tf(layouts.keras_inputs(inputs))
+            build_by_calling(keras_model, lambda: keras_model(*tf_inputs, training=False))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [

@@ -224,3 +224,23 @@ def torch_numpy(x):
             "eagerly (run_eagerly=True) or turn off the switch that reads it"
         )
     return x.numpy()
+
+
+def torch_linspace(start, end, steps, dtype=tf.float32):
+    """torch.linspace: its first half counts up from start, the rest down from end (so end is
+    exact, to float rounding as torch's); tf.linspace counts all from start. Float32 default."""
+    if steps == 1:
+        return tf.reshape(tf.cast(start, dtype), [1])
+    start, end = tf.cast(start, dtype), tf.cast(end, dtype)
+    step = (end - start) / tf.cast(steps - 1, dtype)
+    index = tf.range(steps, dtype=dtype)
+    up = start + step * index
+    down = end - step * (tf.cast(steps - 1, dtype) - index)
+    return tf.where(index < steps // 2, up, down)
+
+
+def torch_setitem(variable, index, value):
+    """buffer[index] = value outside __init__: torch writes the buffer in place (value cast to
+    its dtype and broadcast); a Keras variable is written by a sliced assign."""
+    target = variable.value if isinstance(variable, tf.keras.Variable) else variable
+    target[index].assign(tf.broadcast_to(tf.cast(value, target.dtype), tf.shape(target[index])))

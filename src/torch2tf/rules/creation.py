@@ -95,6 +95,35 @@ def arange(
     return keras_call("tf.range", *bounds, dtype=target)
 
 
+@function(
+    "torch.linspace",
+    examples=(
+        ("torch.linspace(1.0, 5.0, 8)", "torch_linspace(1.0, 5.0, 8)"),
+        (
+            "torch.linspace(-1, 1, steps=9, dtype=torch.float64)",
+            "torch_linspace(-1, 1, 9, dtype=tf.float64)",
+        ),
+    ),
+)
+def linspace(
+    start,
+    end,
+    steps,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+):
+    """torch_linspace helper: torch's values (the first half counted up from start, the rest
+    down from end) in torch's default float32."""
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    return keras_call("torch_linspace", src(start), src(end), src(steps), dtype=dtype_source(dtype))
+
+
 def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
     _no_out(out)
     if const(requires_grad, _MISSING) is not False:

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules.functional import _MISSING, _no_out, cast, dtype_name, paren, src
+from torch2tf.rules.functional import (
+    _MISSING,
+    _no_out,
+    cast,
+    dtype_name,
+    dtype_source,
+    paren,
+    src,
+)
 from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
 from torch2tf.rules.shapes import _elements
 
@@ -73,6 +81,19 @@ def split_method(tensor, split_size=None, dim=0):
         args = "" if split_size is None else src(split_size)
         return f"{paren(src(tensor))}.split({args})"
     return split(tensor, split_size, dim)
+
+
+@function(
+    "torch.unbind",
+    examples=(
+        ("torch.unbind(x, dim=1)", "tf.unstack(x, axis=1)"),
+        ("y.unbind(-1)", "tf.unstack(y, axis=-1)"),
+    ),
+)
+@method("unbind")
+def unbind(input, dim=0):
+    """tf.unstack(x, axis=dim): a tuple of the slices (the dim's size must be static)."""
+    return f"tf.unstack({src(input)}, axis={src(dim)})"
 
 
 @function(
@@ -276,6 +297,24 @@ for _name, _target in {
     "bool": "tf.bool",
 }.items():
     method(_name, examples=((f"x.{_name}()", f"tf.cast(x, {_target})"),))(_cast(_target))
+
+
+@method(
+    "type",
+    examples=(
+        ("x.type(y.dtype)", "tf.cast(x, y.dtype)"),
+        ("x.type(torch.float64)", "tf.cast(x, tf.float64)"),
+    ),
+)
+def type_(tensor, dtype=None, non_blocking=False, **kwargs):
+    """tf.cast(x, dtype) for a dtype; without one torch returns the type's name (a string),
+    and a type named by a string ('torch.FloatTensor') is refused."""
+    if dtype is None or isinstance(const(dtype, None), str):
+        raise Unsupported(
+            "Tensor.type() is translated only with a dtype (torch.float32, x.dtype)",
+            "write .to(dtype) or .type(torch.float32)",
+        )
+    return f"tf.cast({src(tensor)}, {dtype_source(dtype)})"
 
 
 @method("type_as", examples=(("x.type_as(y)", "tf.cast(x, y.dtype)"),))

@@ -21,6 +21,7 @@ from torch2tf.translation.patterns import (
     SEQUENTIAL_BASE,
     call_args,
     calls_forward,
+    python_flags,
     self_attr,
     takes_varargs,
 )
@@ -306,7 +307,7 @@ class CallRewrite(RewriteBase):
         info = self.cls
         parent = self.parents.get(node)
         while parent is not None and not isinstance(parent, cst.FunctionDef):
-            if isinstance(parent, (cst.If, cst.IfExp)) and _python_flags(parent.test, info):
+            if isinstance(parent, (cst.If, cst.IfExp)) and python_flags(parent.test, info):
                 return node is parent.body  # the branch the switch turns on, not the other
             node = parent
             parent = self.parents.get(parent)
@@ -485,19 +486,3 @@ def _layers_as_one_list(call: cst.Call) -> cst.Call:
             ]
         )
     return call.with_changes(args=[cst.Arg(layers), *rest])
-
-
-def _python_flags(test: cst.BaseExpression, info) -> bool:
-    """Whether ``test`` combines only ``self.<attr>`` flags (``and``/``or``) that are not
-    layers or tensors: the branch runs only when one is switched on."""
-    if isinstance(test, cst.BooleanOperation):
-        return _python_flags(test.left, info) and _python_flags(test.right, info)
-    attr = self_attr(test)
-    return (
-        attr is not None
-        and info is not None
-        and attr not in info.layers
-        and attr not in info.modules
-        and attr not in info.params
-        and attr != "training"
-    )

@@ -8,6 +8,7 @@ import inspect
 
 import libcst as cst
 
+from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import Arg
 from torch2tf.torch_api import MODULE_API
@@ -205,3 +206,19 @@ def call_args(call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
         else:
             keywords[arg.keyword.value] = text
     return positional, keywords
+
+
+def python_flags(test: cst.BaseExpression, info: ClassInfo | None) -> bool:
+    """Whether ``test`` combines only ``self.<attr>`` flags (``and``/``or``) that are not
+    layers or tensors: the branch runs only when one is switched on."""
+    if isinstance(test, cst.BooleanOperation):
+        return python_flags(test.left, info) and python_flags(test.right, info)
+    attr = self_attr(test)
+    return (
+        attr is not None
+        and info is not None
+        and attr not in info.layers
+        and attr not in info.modules
+        and attr not in info.params
+        and attr != "training"
+    )
