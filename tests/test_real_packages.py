@@ -402,14 +402,15 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
-            "unowned: common/policies.py:61:16 class-level annotation th.optim.Optimizer and "
-            ":71:31/:71:53 the default argument optimizer_class=th.optim.Adam in "
-            "BaseModel.__init__; :154:22 the BaseModel.device property (kept: properties are "
-            "the class's API) iterates self.parameters(); common/preprocessing.py:124:16, "
-            ":130:17 F.one_hot in preprocess_obs; torch_layers.py:99:14 torch.no_grad in "
-            "NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
-            "with a dummy forward; then the features_extractor argument, a FlattenExtractor "
-            "instance, must be passed as its converted Keras twin (convert says so)",
+            "unowned: common/policies.py:71:53 the default argument optimizer_class=th.optim.Adam "
+            "in BaseModel.__init__ (a torch optimizer class as a value; the annotations at "
+            ":61:16/:71:31 translate); :154:22 the BaseModel.device property (kept: properties "
+            "are the class's API) iterates self.parameters(); torch_layers.py:99:14 torch.no_grad "
+            "in NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
+            "with a dummy forward, and :100:25 self.cnn called there; then the "
+            "features_extractor argument, a FlattenExtractor instance, must be passed as its "
+            "converted Keras twin (convert says so) (preprocessing.py:124/:130 F.one_hot "
+            "translates)",
             "unowned",
         ),
     ),

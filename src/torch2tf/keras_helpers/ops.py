@@ -244,3 +244,15 @@ def torch_setitem(variable, index, value):
     its dtype and broadcast); a Keras variable is written by a sliced assign."""
     target = variable.value if isinstance(variable, tf.keras.Variable) else variable
     target[index].assign(tf.broadcast_to(tf.cast(value, target.dtype), tf.shape(target[index])))
+
+
+def torch_one_hot(x, num_classes):
+    """F.one_hot: int64 rows; torch refuses an index outside [0, num_classes), tf.one_hot would
+    give a row of zeros, so it is checked."""
+    if num_classes < 0:
+        raise ValueError("one_hot: num_classes=-1 (counted from the data) is not translated")
+    tf.debugging.assert_non_negative(x, message="one_hot: class values must be non-negative")
+    tf.debugging.assert_less(
+        x, tf.cast(num_classes, x.dtype), message="one_hot: class values must be < num_classes"
+    )
+    return tf.one_hot(x, num_classes, dtype=tf.int64)

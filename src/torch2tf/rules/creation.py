@@ -236,3 +236,18 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     if const(p, _MISSING) is None:
         return keras_call("torch_bernoulli", src(input))
     return keras_call("torch_bernoulli", src(input), src(p))
+
+
+@function(
+    "torch.nn.functional.one_hot",
+    examples=(("F.one_hot(x.long(), num_classes=5)", "torch_one_hot(tf.cast(x, tf.int64), 5)"),),
+)
+def one_hot(tensor, num_classes=-1):
+    """torch_one_hot helper: int64 rows of num_classes; an index outside [0, num_classes),
+    which torch refuses and tf.one_hot would make a row of zeros, raises."""
+    if const(num_classes, None) == -1:
+        raise Unsupported(
+            "F.one_hot without num_classes counts the classes from the data (its max + 1)",
+            "pass num_classes",
+        )
+    return f"torch_one_hot({src(tensor)}, {src(num_classes)})"

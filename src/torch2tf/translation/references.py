@@ -32,6 +32,8 @@ NAMES = {
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
+# torch types with a Keras counterpart as annotations (``optimizer: th.optim.Optimizer``).
+ANNOTATIONS = {"torch.optim.Optimizer": "tf.keras.optimizers.Optimizer"}
 # Builtins that take an nn.Sequential as a sequence of its layers.
 SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
 
@@ -186,6 +188,9 @@ class ReferenceRewrite(RewriteBase):
         if qualified in NAMES:
             del self.pending[original]
             return cst.parse_expression(NAMES[qualified])
+        if qualified in ANNOTATIONS and self.annotation_depth:
+            del self.pending[original]  # a type only: Keras's counterpart
+            return cst.parse_expression(ANNOTATIONS[qualified])
         if qualified in LAYERS and original not in self.called:
             del self.pending[original]
             assign = self.parents.get(original)
