@@ -460,7 +460,7 @@ def convert(
             from torch2tf.verify import _to_tf
 
             tf_inputs = _to_tf(layouts.keras_inputs(inputs))
-            build_by_calling(keras_model, lambda: keras_model(*tf_inputs, training=False))
+            build_by_calling(model, keras_model, lambda: keras_model(*tf_inputs, training=False))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [

@@ -43,10 +43,31 @@ def _keras_layers(model: Any) -> list[Any]:
     return list(model._flatten_layers(include_self=True, recursive=True))
 
 
-def build_by_calling(model: Any, call: Callable[[], Any]) -> None:
-    """Run ``call`` (the model's first call), then restore the public plain attributes (bools,
-    numbers, strings, None) of the model and its layers that it changed."""
-    saved = _plain_state(_keras_layers(model))
+def _user_state(torch_model: torch.nn.Module) -> dict[str, set[str]]:
+    """The plain attribute names of the user's module classes (not torch's), by class name."""
+    names: dict[str, set[str]] = {}
+    for module in torch_model.modules():
+        if not type(module).__module__.startswith("torch."):
+            found = {name for _, name, _ in _plain_state([module])}
+            names.setdefault(type(module).__name__, set()).update(found)
+    return names
+
+
+def _twin_state(torch_model: torch.nn.Module, keras_model: Any) -> list[tuple[Any, str, Any]]:
+    """Plain attributes of the Keras twins of the user's classes that torch's have too (not
+    Keras's own layers' or helpers', whose build sets theirs)."""
+    names = _user_state(torch_model)
+    return [
+        (layer, name, value)
+        for layer, name, value in _plain_state(_keras_layers(keras_model))
+        if name in names.get(type(layer).__name__, ())
+    ]
+
+
+def build_by_calling(torch_model: torch.nn.Module, model: Any, call: Callable[[], Any]) -> None:
+    """Run ``call`` (the model's first call), then restore the plain attributes (bools,
+    numbers, strings, None) it changed on the twins of the user's classes."""
+    saved = _twin_state(torch_model, model)
     call()
     _restore(saved)
 
@@ -54,7 +75,7 @@ def build_by_calling(model: Any, call: Callable[[], Any]) -> None:
 @contextmanager
 def plain_state_kept(torch_model: torch.nn.Module, keras_model: Any) -> Iterator[None]:
     """Both models' plain attributes and torch's buffers as they were, afterwards."""
-    saved = _plain_state([*torch_model.modules(), *_keras_layers(keras_model)])
+    saved = _plain_state(torch_model.modules()) + _twin_state(torch_model, keras_model)
     buffers = [(b, b.detach().clone()) for b in torch_model.buffers()]
     try:
         yield
