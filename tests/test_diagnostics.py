@@ -111,40 +111,6 @@ def test_translate_source_reports_engine_and_third_party_problems_together():
     assert lines == sorted(lines)
 
 
-def test_torch_imported_inside_a_function_under_a_name_taken_elsewhere_is_refused():
-    """Names are resolved file-wide: a local ``from torch.nn import functional as F`` where the
-    top level binds ``F`` to something else would translate the other uses of ``F`` wrongly."""
-    code = source(
-        """
-        import torch.nn as nn
-        import F
-
-
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                from torch.nn import functional as F
-
-                self.fc = nn.Linear(4, 3)
-                self.act = F.relu
-
-            def forward(self, x):
-                import torch as nn
-
-                return nn.cat([self.act(self.fc(x)), x], dim=1)
-        """
-    )
-    with pytest.raises(TranslationError) as err:
-        translate_source(code, "local.py")
-    found = [str(d) for d in err.value.diagnostics if "inside" in d.message]
-    assert found == [
-        "local.py:8:9: error: the import of torch.nn.functional as F inside __init__ is not "
-        "translated: F means F elsewhere in the file (hint: import it under a name of its own)",
-        "local.py:14:9: error: the import of torch as nn inside forward is not translated: nn "
-        "means torch.nn elsewhere in the file (hint: import it under a name of its own)",
-    ]
-
-
 def test_unparsable_source_is_left_to_the_engine():
     assert foreign_layers("class (:\n") == []
     with pytest.raises(TranslationError) as info:

@@ -534,12 +534,12 @@ def test_size_behind_a_starred_shape_is_refused():
 def test_a_subclass_of_a_torch_layer_is_refused_at_its_base():
     source = (
         "from torch import nn\n\n\n"
-        "class Norm(nn.LayerNorm):\n"
+        "class Norm(nn.GroupNorm):\n"
         "    def __init__(self, d):\n"
-        "        super().__init__(d)\n"
+        "        super().__init__(1, d)\n"
     )
     with pytest.raises(
-        TranslationError, match=r"norm\.py:4:12: error: a class deriving from torch\.nn\.LayerN"
+        TranslationError, match=r"norm\.py:4:12: error: a class deriving from torch\.nn\.GroupN"
     ):
         translate_source(source, "norm.py")
 

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -685,3 +686,80 @@ def test_a_namespace_package_among_installed_ones_is_its_project(site, opened):
     assert "self.gate = blocks.Gate(d)" in code  # the project's own module, translated beside
     outside = [f for f in opened.files if f.startswith(str(site)) and "/nsshop/" not in f]
     assert outside == [] and not any(f.endswith("unused.py") for f in opened.files)
+
+
+UNUSED_FUNCTIONS = """
+import torch
+from torch import nn
+
+
+def zeta(x):
+    return torch.special.zeta(x, 2.0)
+
+
+def halve(x):
+    return x / 2
+
+
+ACTIVATIONS = {"zeta": zeta, "halve": halve}
+
+
+class Act(nn.Module):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def forward(self, x):
+        return ACTIVATIONS[self.name](x)
+
+
+class Net(nn.Module):
+    def __init__(self, d, act="halve"):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.act = Act(act)
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+"""
+
+
+def test_a_failing_function_the_forward_does_not_call_is_left_out_and_raises(tmp_path, monkeypatch):
+    """A registry reaches every function in it; the one the model's forward never calls is
+    stubbed when it fails, and raises if called; the one it calls is translated."""
+    (tmp_path / "registry_net.py").write_text(UNUSED_FUNCTIONS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("registry_net")
+    with pytest.raises(torch2tf.TranslationError, match="torch.special.zeta"):
+        translate_file(tmp_path / "registry_net.py", classes=["Net"])  # static: reached
+    result = torch2tf.convert(module.Net(4), args=(4,))
+    assert result.passed, result.table()
+    (entry,) = [e for e in result.left_out if e["name"] == "zeta"]
+    assert entry["kind"] == "function" and entry["line"] == 6
+    assert "torch.special.zeta" in entry["reason"]
+    keras_cls = type(result.keras_model)
+    with pytest.raises(NotImplementedError, match="zeta was not translated"):
+        keras_cls(4, act="zeta")(np.zeros((1, 4), np.float32))
+    # a function the forward calls still stops the conversion, with its problem alone
+    with pytest.raises(torch2tf.TranslationError, match="registry_net.py:7:12") as raised:
+        torch2tf.convert(module.Net(4, act="zeta"), args=(4,), kwargs={"act": "zeta"})
+    assert len(raised.value.diagnostics) == 1
+
+
+def test_only_problems_in_code_the_model_uses_are_reported(tmp_path, monkeypatch):
+    """A used class failing beside an unused failing class: convert names the used one's
+    problem only (the unused one would be stubbed)."""
+    source = UNUSED_BRANCH_CLASS.replace(
+        "        return self.act(self.fc(x))",
+        "        return torch.special.zeta(self.act(self.fc(x)), 3.0)",
+    )
+    (tmp_path / "both_fail.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("both_fail")
+    with pytest.raises(torch2tf.TranslationError) as static:
+        translate_file(tmp_path / "both_fail.py", classes=["Net"])
+    assert len(static.value.diagnostics) == 2  # translate reports every problem
+    with pytest.raises(torch2tf.TranslationError) as raised:
+        torch2tf.convert(module.Net(4), args=(4,))
+    (problem,) = raised.value.diagnostics
+    assert problem.line == 18, str(raised.value)

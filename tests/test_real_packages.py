@@ -273,6 +273,15 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
         ),
         None,
     ),
+    "zuko/MaskedLinear": (
+        Case(
+            "zuko.nn",
+            "MaskedLinear",
+            args=lambda: (_lower_triangular(),),
+            inputs=lambda: (sample(BATCH, 4),),
+        ),
+        None,  # an nn.Linear subclass: its twin derives from TorchLinearBase
+    ),
     "zuko/MaskedMLP": (
         Case(
             "zuko.nn",
@@ -281,10 +290,10 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             inputs=lambda: (sample(BATCH, 4),),
         ),
         (
-            "unowned: zuko/nn.py:202:20 class MaskedLinear(nn.Linear) (a class deriving from a "
-            "torch layer is refused); MaskedMLP.__init__ computes the masks from its tensor "
-            "argument with torch.unique (:271:30), Tensor.all() (:285:16), Tensor.nonzero() "
-            "(:289:29): values of the argument, beyond static translation",
+            "unowned: MaskedMLP.__init__ computes its layers' masks from its tensor argument "
+            "with torch.unique(adjacency, dim=0, return_inverse=True) (zuko/nn.py:271:30), "
+            "Tensor.all() (:285:16), Tensor.nonzero() (:289:29): values of the argument, "
+            "beyond static translation (its MaskedLinear(nn.Linear) translates)",
             "unowned",
         ),
     ),

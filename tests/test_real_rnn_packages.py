@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import torch
+from digits_training import digits_rows, train_side_by_side
 from test_real_packages import BATCH, FAILURES, Case, only_own_package, sample
 from torch import nn
 
 import torch2tf
 from torch2tf.parity_training import weight_difference
-from torch2tf.training import convert_optimizer
 
 ATOL, RTOL = 1e-5, 1e-4
 STEPS = 60  # the trajectory length
@@ -246,14 +245,6 @@ def test_the_recurrent_corpus_is_pinned():
     assert packages <= pinned, packages - pinned
 
 
-def _digits(dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = (digits.data / 16.0).reshape(-1, 8, 8).astype(dtype)  # 8 rows of 8 pixels
-    return x, digits.target.astype(np.int64)
-
-
 @pytest.mark.parametrize("optimizer_name", ["SGD", "Adam"])
 @pytest.mark.parametrize("name", ["LSTMNet", "GRUNet"])
 def test_a_real_recurrent_classifier_trains_like_torch_in_float64(name, optimizer_name):
@@ -264,35 +255,12 @@ def test_a_real_recurrent_classifier_trains_like_torch_in_float64(name, optimize
     torch.manual_seed(0)
     with torch2tf.recording():  # as a user whose code built it
         model = getattr(module, name)(8, n_hidden="16,16", n_output=10, bias=True).double()
-    x, y = _digits("float64")
+    x, y = digits_rows()
     conversion = torch2tf.convert(model, inputs=(torch.from_numpy(x[:16]),))
-    keras_model = conversion.keras_model
-    parameters = conversion.parameter_map()
     if optimizer_name == "SGD":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    keras_optimizer = convert_optimizer(optimizer, parameters=parameters)
-    variables = [parameters[p] for p in model.parameters()]
-    loss_fn = nn.CrossEntropyLoss()
-    keras_loss = torch2tf.convert_loss(loss_fn)
-    keras_optimizer.build(variables)
-
-    @tf.function
-    def keras_step(x, y):
-        with tf.GradientTape() as tape:
-            value = keras_loss(y, keras_model(x, training=True))
-        keras_optimizer.apply(tape.gradient(value, variables), variables)
-        return value
-
-    rng = np.random.default_rng(0)
-    model.train()
-    for _ in range(STEPS):
-        rows = rng.choice(len(x), 32, replace=False)
-        optimizer.zero_grad()
-        loss = loss_fn(model(torch.from_numpy(x[rows])), torch.from_numpy(y[rows]))
-        loss.backward()
-        optimizer.step()
-        value = keras_step(tf.constant(x[rows]), tf.constant(y[rows]))
-        assert abs(float(value) - loss.item()) <= 1e-6 * max(1.0, abs(loss.item()))
-    assert weight_difference(model, keras_model) < 1e-6
+    torch_losses, tf_losses = train_side_by_side(model, conversion, optimizer, x, y, STEPS, 32)
+    assert (np.abs(tf_losses - torch_losses) <= 1e-6 * np.maximum(1.0, torch_losses)).all()
+    assert weight_difference(model, conversion.keras_model) < 1e-6

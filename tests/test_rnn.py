@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from digits_training import digits_rows, train_side_by_side
 from layer_harness import HEADER, convert_checked, load_module, translated_layer
 
 import torch2tf
@@ -400,45 +401,17 @@ class Digits(nn.Module):
 def test_digits_classifier_trains_like_torch(tmp_path, kind, optimizer):
     """scikit-learn's digits read as 8 rows of 8 pixels, 60 steps in float64: the loss and the
     weights track torch's to round-off."""
-    from sklearn.datasets import load_digits
-
-    from torch2tf.training import convert_loss
-
-    digits = load_digits()
-    images = (digits.data / 16.0).reshape(-1, 8, 8)
-    labels = digits.target.astype(np.int64)
+    images, labels = digits_rows()
     source = DIGITS_CLASSIFIER.replace("LAYER", kind)
     sample = torch.from_numpy(images[:8])
     conversion = convert_checked(tmp_path, source, sample, "Digits", dtype=torch.float64)
-    model, keras_model = conversion.torch_model.train(), conversion.keras_model
-    torch_optimizer = optimizer(model.parameters())
-    parameters = conversion.parameter_map()
-    keras_optimizer = convert_optimizer(torch_optimizer, parameters=parameters)
-    loss_module = torch.nn.CrossEntropyLoss()
-    keras_loss = convert_loss(loss_module)
-    variables = [parameters[p] for p in model.parameters()]
-
-    @tf.function
-    def keras_step(x, y):
-        with tf.GradientTape() as tape:
-            value = keras_loss(y, keras_model(x, training=True))
-        keras_optimizer.apply(tape.gradient(value, variables), variables)
-        return value
-
-    order = np.random.default_rng(0).permutation(len(labels))
-    worst = 0.0
-    for step in range(60):
-        rows = order[step * 24 : (step + 1) * 24]
-        x, y = images[rows], labels[rows]
-        torch_optimizer.zero_grad()
-        loss = loss_module(model(torch.from_numpy(x)), torch.from_numpy(y))
-        loss.backward()
-        torch_optimizer.step()
-        keras_value = float(keras_step(tf.constant(x), tf.constant(y)))
-        worst = max(worst, abs(keras_value - loss.item()) / abs(loss.item()))
-    assert worst < 1e-6
+    model, keras_model = conversion.torch_model, conversion.keras_model
+    torch_losses, tf_losses = train_side_by_side(
+        model, conversion, optimizer(model.parameters()), images, labels, steps=60, batch=24
+    )
+    assert np.abs(tf_losses - torch_losses).max() / np.abs(torch_losses).min() < 1e-6
     assert weight_difference(model, keras_model) < 1e-6
-    assert loss.item() < 2.0  # it learnt something: the comparison is not of two idle models
+    assert torch_losses[-1] < 2.0  # it learnt something: the comparison is not of two idle models
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -383,7 +383,6 @@ REFUSED = [
     ("torch.where(h > 0)", "nonzero"),
     ("F.dropout(h, p=1.0)", "0 <= p < 1"),
     ("F.normalize(h, p=1.5)", "integer p"),
-    ("F.layer_norm(h, self.shape)", "normalized dims"),
     ("torch.clamp(h)", "without min or max"),
     ("torch.sum(h, 1, out=p)", "out="),
     ("h.to(self.thing)", "not visibly a dtype"),

@@ -19,7 +19,7 @@ from torch2tf.constructor_records import constructor_arguments
 from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
-from torch2tf.layouts import to_torch
+from torch2tf.layouts import live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
 from torch2tf.plain_state import build_by_calling
@@ -28,7 +28,7 @@ from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
-from torch2tf.unused_classes import stub_unused, used_classes
+from torch2tf.unused_code import stub_unused, used_code
 from torch2tf.verify import Check, Layouts, _numpy, check
 from torch2tf.weights import Transfer, transfer_weights
 
@@ -330,16 +330,30 @@ def conv_input_shape(model: torch.nn.Module, conv: torch.nn.Module) -> tuple[int
     )
 
 
-def _layouts(facts: ClassFacts | None, model: torch.nn.Module) -> tuple[Layouts, dict[str, int]]:
+def _layouts(
+    facts: ClassFacts | None, model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
+) -> tuple[Layouts, dict[str, int]]:
     """The facts with channel counts read from the live model: verification layouts and the
     channel count of each Linear fed a flattened map."""
     if facts is None:
         return Layouts(), {}
 
+    def declared(source: str) -> int | None:
+        layer = model.get_submodule(source)
+        return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
+
+    every = [*facts.inputs.values(), facts.output, *(f for p in facts.layers.values() for f in p)]
+    sources = {f.channels_from for f in every if f.channels is None} | {
+        r.channels_from for r in facts.flattened_rows.values() if r.channels is None
+    }
+    # a project module's map of a channel count no layer declares: as the model ran
+    ran = live_channels(
+        model, inputs, {s for s in sources if s and "*" not in s and declared(s) is None}
+    )
+
     def channels(count: int | None, source: str | None) -> int | None:
         if count is None and source is not None and "*" not in source:  # not in a repeat
-            layer = model.get_submodule(source)
-            count = getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
+            count = declared(source) or ran.get(source)
         return count
 
     def live(fact: Fact) -> Fact:
@@ -417,8 +431,8 @@ def convert(
         stem = Path(path).stem
         module_name = stem if stem.isidentifier() else cls.__name__.lower()
         texts = dict(reached.sources)
-        used = used_classes(model, cls.__module__)
-        for attempt in range(3):  # a class the model does not use, failing: stubbed, again
+        used = used_code(model, cls.__module__, inputs)
+        for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
                 if len(texts) == 1:
                     main = texts[reached.main]
@@ -438,16 +452,17 @@ def convert(
                     generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
-                stubbed = stub_unused(texts, reached, path, err.diagnostics, used)
-                if stubbed is None or attempt == 2:
+                texts, more, remaining = stub_unused(texts, reached, path, err.diagnostics, used)
+                if remaining:  # only the problems in code the model uses
+                    raise TranslationError(remaining) from None
+                if attempt == 2:
                     raise
-                texts, more = stubbed
                 left_out += more
         keras_cls = getattr(generated, cls.__name__, None)
         if keras_cls is None:
             raise ConversionError(f"{cls.__name__} is not defined at the top level of {path}")
         args, kwargs = constructor_arguments(model, args, kwargs)
-    layouts, flattened_rows = _layouts(facts, model)
+    layouts, flattened_rows = _layouts(facts, model, inputs)
     dtype = _model_dtype(model)
     policy = str(dtype).removeprefix("torch.")
     args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args or ())]

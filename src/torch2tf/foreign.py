@@ -3,7 +3,6 @@ translated. Static like the engine: the input is parsed, never imported or execu
 
 from __future__ import annotations
 
-import ast
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +71,10 @@ def _local_modules(path: str) -> Callable[[str], bool]:
 
 
 def foreign_layers(
-    source: str, path: str = "<string>", parsed: ParsedSource | None = None
+    source: str,
+    path: str = "<string>",
+    parsed: ParsedSource | None = None,
+    imports: ImportTable | None = None,
 ) -> list[Diagnostic]:
     """Layers of other packages built in ``nn.Module`` classes: each is named, none translated.
 
@@ -81,7 +83,8 @@ def foreign_layers(
     Modules of the input's own project (relative imports, files and packages beside it) are
     not other packages: ``translate_project`` and ``convert`` translate them too.
     Source that does not parse gives no diagnostics here (``translate_source`` reports it).
-    ``parsed`` is the engine's own parse with its metadata, so the file is not read twice.
+    ``parsed`` is the engine's own parse with its metadata, so the file is not read twice;
+    ``imports`` its table of names (read from ``parsed`` when not given).
     """
     if parsed is None:
         try:
@@ -89,7 +92,8 @@ def foreign_layers(
         except Exception:  # noqa: BLE001 - a parse failure is the engine's to report
             return []
     module, positions, parents = parsed
-    imports = ImportTable.of(module)
+    if imports is None:
+        imports = ImportTable.of(module)
     is_local = _local_modules(path)
     if not any(
         _is_third_party(q) and not is_local(q.split(".")[0]) for q in imports.aliases.values()
@@ -132,59 +136,3 @@ def foreign_layers(
     for node in _module_classes(module, imports, is_local):
         node.visit(Calls())
     return found
-
-
-def local_torch_imports(tree: ast.Module, path: str = "<string>") -> list[Diagnostic]:
-    """Imports of torch inside a function or class whose name means something else elsewhere in
-    the file: names are resolved file-wide (names.local_torch_bindings), so such a binding would
-    translate the other uses of the name wrongly."""
-    top: dict[str, str | None] = {}  # name -> what the top level binds it to (None: not an import)
-    for stmt in tree.body:
-        for node in stmt.body if isinstance(stmt, ast.Try) else [stmt]:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                top.update(_bindings(node))
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                top[node.name] = None
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                top.update((t.id, None) for t in targets if isinstance(t, ast.Name))
-    local: dict[str, str] = {}
-    found = []
-
-    def visit(node: ast.AST, scope: str | None) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            scope = node.name
-        if scope is not None and isinstance(node, (ast.Import, ast.ImportFrom)):
-            for name, qualified in _bindings(node):
-                if not (qualified == "torch" or qualified.startswith("torch.")):
-                    continue
-                other = top[name] if name in top else local.setdefault(name, qualified)
-                if other != qualified:
-                    found.append(
-                        Diagnostic(
-                            path,
-                            node.lineno,
-                            node.col_offset + 1,
-                            f"the import of {qualified} as {name} inside {scope} is not "
-                            f"translated: {name} means {other or 'a name defined at the top'} "
-                            "elsewhere in the file",
-                            "import it under a name of its own",
-                        )
-                    )
-        for child in ast.iter_child_nodes(node):
-            visit(child, scope)
-
-    visit(tree, None)
-    return found
-
-
-def _bindings(node: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
-    """(local name, qualified name) of what an import binds (none for relative or ``*``)."""
-    if isinstance(node, ast.Import):
-        return [
-            (a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0])
-            for a in node.names
-        ]
-    if node.level or not node.module:
-        return []
-    return [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names if a.name != "*"]

@@ -67,3 +67,32 @@ def keras_kernel_rows(kernel: np.ndarray, channels: int) -> np.ndarray:
     if channels <= 0 or features % channels:
         raise ValueError(f"{features} input features are not a multiple of {channels} channels")
     return kernel.reshape(channels, features // channels, out).transpose(1, 0, 2).reshape(-1, out)
+
+
+def live_channels(
+    model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], paths: set[str]
+) -> dict[str, int]:
+    """The channel count (dim 1) of the map each submodule at ``paths`` outputs, read off one
+    run of ``model`` on ``inputs`` in eval mode (where no layer inside the module fixes it)."""
+    found: dict[str, int] = {}
+    if not paths:
+        return found
+
+    def hook(path: str):
+        def record(module, args, output) -> None:
+            if isinstance(output, torch.Tensor) and output.dim() >= 3:
+                found.setdefault(path, int(output.shape[1]))
+
+        return record
+
+    handles = [model.get_submodule(p).register_forward_hook(hook(p)) for p in sorted(paths)]
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return found

@@ -6,7 +6,8 @@ Rules are keyed by qualified names (``torch.nn.Linear``), never by spelling, so
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ast
+from collections.abc import Iterable, Mapping
 
 import libcst as cst
 
@@ -56,6 +57,13 @@ class ImportTable:
         self.aliases: dict[str, str] = {}
         self.package = package  # resolves relative imports when the file's package is known
         self.stars: list[str] = []  # the modules of `from X import *`, in order
+        # What a reference means where the top-level table does not say it: the head name of a
+        # reference -> the qualified name an import binds there, or None (a local, no import).
+        # Keyed by the LibCST node and by (line, UTF-8 column) for the ``ast`` passes; filled
+        # by scopes.resolve_scopes for the file being translated.
+        self.scoped: Mapping[cst.Name, str | None] = {}
+        self.scoped_at: Mapping[tuple[int, int], str | None] = {}
+        self.nested_torch = False  # whether a function or class imports torch
 
     @classmethod
     def of(
@@ -64,9 +72,10 @@ class ImportTable:
         package: str | None = None,
         starred: Iterable[tuple[str, str]] = (),
     ) -> ImportTable:
-        """The table of ``module``'s imports; ``starred``: (name, qualified name) of what its
-        star imports bind (another file's imports and definitions), where it does not bind
-        the name itself."""
+        """The table of ``module``'s top-level imports; ``starred``: (name, qualified name) of
+        what its star imports bind (another file's imports and definitions), where it does not
+        bind the name itself. Names bound inside functions and classes (parameters, locals,
+        imports there) are read by :mod:`torch2tf.scopes` into :attr:`scoped`."""
         table = cls(package)
         for stmt in module.body:
             # try: import torch / except ImportError: ... binds the names of the try body
@@ -77,32 +86,40 @@ class ImportTable:
                         table.add(small)
         for name, qualified in starred:
             table.aliases.setdefault(name, qualified)
-        # torch imported inside a function or class (a lazy import): the name it binds means
-        # that module wherever the file uses it, unless the top level binds it otherwise
-        # (foreign.local_torch_imports refuses those)
-        for local, qualified in local_torch_bindings(module):
-            table.aliases.setdefault(local, qualified)
         return table
 
     def add(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            base = self._from_base(node)
+            if base is not None:
+                self.stars.append(base)
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            self.aliases.update(self.bindings(node))
+
+    def bindings(self, node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
+        """(local name, qualified name) of what an import binds (relative imports resolved
+        against the file's package; none for ``*`` or a relative import of an unknown
+        package)."""
         if isinstance(node, cst.Import):
+            found = []
             for alias in node.names:
                 full = _module_name(alias.name)
                 if alias.asname is not None:
-                    self.aliases[_module_name(alias.asname.name)] = full
+                    found.append((_module_name(alias.asname.name), full))
                 else:
                     top = full.split(".")[0]
-                    self.aliases[top] = top
-        elif isinstance(node, cst.ImportFrom):
-            base = self._from_base(node)
-            if base is not None and isinstance(node.names, cst.ImportStar):
-                self.stars.append(base)
-            if base is None or isinstance(node.names, cst.ImportStar):
-                return
-            for alias in node.names:
-                name = _module_name(alias.name)
-                local = _module_name(alias.asname.name) if alias.asname else name
-                self.aliases[local] = f"{base}.{name}"
+                    found.append((top, top))
+            return found
+        base = self._from_base(node)
+        if base is None or isinstance(node.names, cst.ImportStar):
+            return []
+        return [
+            (
+                _module_name(a.asname.name) if a.asname else _module_name(a.name),
+                f"{base}.{_module_name(a.name)}",
+            )
+            for a in node.names
+        ]
 
     def _from_base(self, node: cst.ImportFrom) -> str | None:
         module = _module_name(node.module) if node.module is not None else ""
@@ -119,7 +136,7 @@ class ImportTable:
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """Qualified name of an expression such as ``nn.Linear`` (or ``getattr(nn, "Linear")``);
-        None if not imported."""
+        None if not imported (or, for a node of the file's own tree, if a local shadows it)."""
         if isinstance(node, cst.Call) and dotted(node.func) == "getattr" and len(node.args) == 2:
             owner, attr = (a.value for a in node.args)
             qualified = self.qualify(owner)
@@ -127,78 +144,50 @@ class ImportTable:
                 return f"{qualified}.{attr.evaluated_value}"
             return None
         name = dotted(node)
-        return None if name is None else self.qualify_name(name)
-
-    def qualify_name(self, name: str) -> str | None:
-        """Qualified name of a dotted name such as ``"nn.Linear"``; None if not imported."""
-        head, _, rest = name.partition(".")
-        if head not in self.aliases:
+        if name is None:
             return None
-        return canonical(self.aliases[head] + ("." + rest if rest else ""))
+        head = node
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        return self._qualified(name, self.scoped.get(head, _TOP))  # type: ignore[arg-type]
+
+    def qualify_name(self, name: str, node: ast.AST | None = None) -> str | None:
+        """Qualified name of a dotted name such as ``"nn.Linear"``; None if not imported.
+        ``node``: the ``ast`` expression it was read from, where a local may shadow it."""
+        target: str | None | object = _TOP
+        if node is not None and self.scoped_at:
+            while isinstance(node, ast.Attribute):
+                node = node.value
+            if isinstance(node, ast.Name):
+                target = self.scoped_at.get((node.lineno, node.col_offset), _TOP)
+        return self._qualified(name, target)
+
+    def _qualified(self, name: str, target: str | None | object) -> str | None:
+        head, _, rest = name.partition(".")
+        if target is _TOP:
+            target = self.aliases.get(head)
+        if target is None:
+            return None
+        return canonical(f"{target}.{rest}" if rest else str(target))
 
     def is_torch(self, local: str) -> bool:
+        """Whether the top level imports ``local`` from torch."""
         target = self.aliases.get(local)
-        return target is not None and (target == "torch" or target.startswith("torch."))
+        return target is not None and is_torch_name(target)
+
+    def is_torch_reference(self, node: cst.Name) -> bool:
+        """Whether the name ``node`` (of the file's own tree) means a torch import there."""
+        target = self.scoped.get(node, _TOP)
+        if target is _TOP:
+            return self.is_torch(node.value)
+        return target is not None and is_torch_name(str(target))
 
 
-def import_bindings(node: cst.Import | cst.ImportFrom) -> list[tuple[str, str]]:
-    """(local name, qualified name) of what an absolute import binds (none for ``*``)."""
-    if isinstance(node, cst.Import):
-        found = []
-        for alias in node.names:
-            full = _module_name(alias.name)
-            if alias.asname is not None:
-                found.append((_module_name(alias.asname.name), full))
-            else:
-                found.append((full.split(".")[0], full.split(".")[0]))
-        return found
-    if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-        return []
-    base = _module_name(node.module)
-    return [
-        (
-            _module_name(a.asname.name) if a.asname else _module_name(a.name),
-            f"{base}.{_module_name(a.name)}",
-        )
-        for a in node.names
-    ]
+_TOP = object()  # no scoped entry: the top-level table decides
 
 
 def is_torch_name(name: str) -> bool:
     return name == "torch" or name.startswith("torch.")
-
-
-def local_torch_bindings(module: cst.Module) -> list[tuple[str, str]]:
-    """(local name, qualified name) bound by torch imports inside functions and classes."""
-    found: list[tuple[str, str]] = []
-
-    class Imports(cst.CSTVisitor):
-        depth = 0
-
-        def visit_FunctionDef(self, node) -> None:
-            self.depth += 1
-
-        def leave_FunctionDef(self, node) -> None:
-            self.depth -= 1
-
-        def visit_ClassDef(self, node) -> None:
-            self.depth += 1
-
-        def leave_ClassDef(self, node) -> None:
-            self.depth -= 1
-
-        def visit_Import(self, node: cst.Import) -> None:
-            self._add(node)
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            self._add(node)
-
-        def _add(self, node: cst.Import | cst.ImportFrom) -> None:
-            if self.depth:
-                found.extend(b for b in import_bindings(node) if is_torch_name(b[1]))
-
-    module.visit(Imports())
-    return found
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -216,9 +205,11 @@ def is_docstring(stmt: cst.CSTNode) -> bool:
     )
 
 
-def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
-    """Remove the imports that bind ``names`` (and statements left empty by that)."""
-    if not names:
+def drop_imports(module: cst.Module, names: set[str], nested_torch: bool = False) -> cst.Module:
+    """Remove the imports that bind ``names`` (and statements left empty by that); with
+    ``nested_torch``, also the imports of torch inside functions and classes (whose names the
+    translation read scope by scope)."""
+    if not names and not nested_torch:
         return module
 
     def bound(alias: cst.ImportAlias, is_from: bool) -> str:
@@ -227,15 +218,49 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
         name = dotted(alias.name) or ""
         return name if is_from else name.split(".")[0]
 
+    def dropped(small: cst.Import | cst.ImportFrom, alias: cst.ImportAlias, nested: bool) -> bool:
+        is_from = isinstance(small, cst.ImportFrom)
+        if bound(alias, is_from) in names:
+            return True
+        if not (nested and nested_torch) or (is_from and small.relative):
+            return False
+        imported = small.module if isinstance(small, cst.ImportFrom) else alias.name
+        return imported is not None and is_torch_name(dotted(imported) or "")
+
     class Drop(cst.CSTTransformer):
+        depth = 0  # functions and classes around the visit
+
+        def visit_FunctionDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_FunctionDef(self, original, updated):
+            self.depth -= 1
+            return updated
+
+        def visit_ClassDef(self, node) -> None:
+            self.depth += 1
+
+        def leave_ClassDef(self, original, updated):
+            self.depth -= 1
+            return updated
+
+        def visit_SimpleStatementLine(self, node) -> bool:
+            return False  # imports are whole small statements: nothing inside to visit
+
+        def visit_Decorator(self, node) -> bool:
+            return False
+
+        def visit_Parameters(self, node) -> bool:
+            return False
+
         def leave_SimpleStatementLine(self, original, updated):
             kept = []
             for small in updated.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
                     small.names, cst.ImportStar
                 ):
-                    is_from = isinstance(small, cst.ImportFrom)
-                    aliases = [a for a in small.names if bound(a, is_from) not in names]
+                    nested = self.depth > 0
+                    aliases = [a for a in small.names if not dropped(small, a, nested)]
                     if not aliases:
                         continue
                     if len(aliases) != len(small.names):
@@ -247,8 +272,10 @@ def drop_imports(module: cst.Module, names: set[str]) -> cst.Module:
             return updated.with_changes(body=kept)
 
         def leave_IndentedBlock(self, original, updated):
-            first = updated.body[0] if updated.body else None
-            if first is None or first is original.body[0] or not hasattr(first, "leading_lines"):
+            if not updated.body:  # the block held nothing but imports
+                return updated.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+            first = updated.body[0]
+            if first is original.body[0] or not hasattr(first, "leading_lines"):
                 return updated
             # the block's first line went: no blank line left at the top of the block
             lines = [line for line in first.leading_lines if line.comment is not None]

@@ -44,7 +44,7 @@ class Receiver:
 def classify_receivers(
     tree: ast.Module,
     source: str,
-    qualify: Callable[[str], str | None],
+    qualify: Callable[..., str | None],
     method_names: Collection[str],
     module_classes: Collection[str],
     project_objects: Collection[str] = (),
@@ -100,7 +100,7 @@ def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[s
 
 
 def object_functions(
-    tree: ast.Module, qualify: Callable[[str], str | None], module_classes: Collection[str]
+    tree: ast.Module, qualify: Callable[..., str | None], module_classes: Collection[str]
 ) -> set[str]:
     """This file's functions returning only Python objects (never tensors), by name: another
     file of the project calling one may leave tensor-named methods of its result as written
@@ -126,7 +126,7 @@ class _Origins:
         func: ast.FunctionDef,
         functions: dict[str, ast.FunctionDef],
         plain_classes: set[str],
-        qualify: Callable[[str], str | None],
+        qualify: Callable[..., str | None],
         project_objects: Collection[str] = (),
     ) -> None:
         self.functions = functions
@@ -168,7 +168,7 @@ class _Origins:
         origin = f"{written}(...)"
         if written.startswith("self.") or written in ("super", "getattr"):
             return None  # a layer, a method of the class: translated as such
-        qualified = self.qualify(written)
+        qualified = self.qualify(written, func)
         if qualified is not None:
             if qualified.startswith("torch.") or qualified.startswith(_TENSOR_FUNCTIONS):
                 return None
@@ -265,7 +265,7 @@ def _bindings(func: ast.FunctionDef) -> dict[str, list[tuple[tuple[int, int], as
 
 
 def tensor_item_assignments(
-    tree: ast.Module, source: str, qualify: Callable[[str], str | None]
+    tree: ast.Module, source: str, qualify: Callable[..., str | None]
 ) -> list[tuple[Key, str]]:
     """``x[i] = v`` (or ``x[i] += v``) in a method of this file's classes where ``x`` was last
     made by a torch function: TensorFlow tensors cannot be assigned into, so each is reported
@@ -292,16 +292,16 @@ def tensor_item_assignments(
     return found
 
 
-def _torch_made(value: ast.expr | None, qualify: Callable[[str], str | None]) -> str | None:
+def _torch_made(value: ast.expr | None, qualify: Callable[..., str | None]) -> str | None:
     """``torch.zeros(...)`` when ``value`` is a torch function's result (or a tensor method's
     of one), else None."""
     while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        qualified = qualify(ast.unparse(value.func))
+        qualified = qualify(ast.unparse(value.func), value.func)
         if qualified is not None:
             return f"{ast.unparse(value.func)}(...)" if qualified.startswith("torch.") else None
         value = value.func.value  # torch.zeros(n).float(): the receiver made it
     if isinstance(value, ast.Call):
-        qualified = qualify(ast.unparse(value.func))
+        qualified = qualify(ast.unparse(value.func), value.func)
         if qualified is not None and qualified.startswith("torch."):
             return f"{ast.unparse(value.func)}(...)"
     return None

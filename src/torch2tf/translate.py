@@ -23,7 +23,7 @@ from libcst.metadata import MetadataWrapper
 
 from torch2tf import training_script
 from torch2tf.errors import Diagnostic, TranslationError
-from torch2tf.foreign import foreign_layers, local_torch_imports
+from torch2tf.foreign import foreign_layers
 from torch2tf.names import ImportTable, dotted, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
@@ -213,8 +213,11 @@ def _translate(
         diagnostics=translator.diagnostics,
     )
     result = training_script.rewrite(facts, result)  # optimizers, training loops
-    problems = translator.diagnostics + foreign_layers(source, path, translator.parsed)
-    problems += local_torch_imports(tree, path)
+    # other packages' layers are named from the imports as written (relative ones are the
+    # project's), read scope by scope as the rewrite read them
+    imports = ImportTable.of(module)
+    imports.scoped, imports.scoped_at = translator.imports.scoped, translator.imports.scoped_at
+    problems = translator.diagnostics + foreign_layers(source, path, translator.parsed, imports)
     if problems:
         stubbed = stub_problems(translator, facts, result, problems) if partial else None
         if stubbed is None:
@@ -223,8 +226,9 @@ def _translate(
     code = result.code
     used = used_names(code)
     stale = names_in(tree) - used
-    if stale & set(ImportTable.of(module).aliases):
-        result = drop_imports(result, stale)  # functools, after partial(nn.X) became a lambda
+    nested_torch = translator.imports.nested_torch  # imports of torch in functions: dropped
+    if stale & set(translator.imports.aliases) or nested_torch:
+        result = drop_imports(result, stale, nested_torch)  # functools, after partial(nn.X)
         code = result.code
     return (
         emit_module(result, code, used, translator.imports_inserted, translator.generated),
@@ -295,13 +299,18 @@ def translate_project(
         except cst.ParserSyntaxError:
             parsed[relative] = (name, text, cst.Module(body=[]))  # reported by translate_source
     starred = _starred(parsed)
+    tables = {  # read once: the loop below may pass over every file several times
+        relative: ImportTable.of(
+            module, _package(name, relative.name == "__init__.py"), starred[relative]
+        )
+        for relative, (name, _, module) in parsed.items()
+    }
     known: set[str] = set()
     changed = True
     while changed:  # a class may derive from one defined in a file read later
         changed = False
         for relative, (name, _, module) in parsed.items():
-            package = _package(name, relative.name == "__init__.py")
-            imports = ImportTable.of(module, package, starred[relative])
+            imports = tables[relative]
             for node in module_class_defs(module, imports, frozenset(known)):
                 qualified = f"{name}.{node.name.value}"
                 if qualified not in known:

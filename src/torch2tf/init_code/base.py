@@ -180,6 +180,20 @@ class ReaderBase:
         except Unsupported:
             return None
 
+    def _refuse_subclassed(self, node: cst.CSTNode, types: set[str]) -> None:
+        """``isinstance(m, nn.Linear)`` in torch also holds for a class of the file deriving
+        from nn.Linear, whose Keras twin derives from a helper (TorchLinearBase) holding
+        torch's weight, not from the Keras layer: refused, never silently skipped."""
+        for name, info in self.t.classes.items():
+            for base in info.node.bases:
+                qualified = self.t.imports.qualify(base.value)
+                if qualified in types:
+                    self._refuse(
+                        node,
+                        f"this init also reaches {name}, a subclass of {qualified}, whose Keras "
+                        "twin holds torch's weights under torch's names: not translated yet",
+                    )
+
     def _refuse(self, node: cst.CSTNode, message: str, hint: str = ""):
         self.t.error(node, message, hint)
         raise Refused

@@ -112,6 +112,7 @@ class RuntimeLoop:
                 self.shared.append(qualified)
             else:
                 self.reader._refuse(element, f"isinstance of {code_of(element)} in an init loop")
+        self.reader._refuse_subclassed(test, types)
         keras = list(dict.fromkeys(k for text in keras for k in text.split(", ")))
         spec_text = keras[0] if len(keras) == 1 else f"({', '.join(keras)})"
         source = f"isinstance({self.var}, {spec_text})"
@@ -232,7 +233,7 @@ class RuntimeLoop:
                 return updated.with_changes(attr=cst.Name(found.pop()))
 
             def leave_Name(self, original: cst.Name, updated: cst.Name):
-                if reader.t.imports.is_torch(original.value):
+                if reader.t.imports.is_torch_reference(original):
                     reader._refuse(original, "a value of init code computed with torch")
                 return updated
 

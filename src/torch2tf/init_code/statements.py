@@ -110,6 +110,7 @@ class StatementReader(ReaderBase):
             types = self._isinstance_types(branch.test, scope.var)
             if types is None:
                 self._refuse(branch.test, "unsupported condition in init code", "use isinstance")
+            self._refuse_subclassed(branch.test, types)
             if scope.types is not None:
                 types &= scope.types
             # an elif only sees the types no earlier branch took

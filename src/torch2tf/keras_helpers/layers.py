@@ -265,10 +265,14 @@ class TorchSoftmin(tf.keras.layers.Layer):
 def torch_variable(layer, name, value, trainable):
     """A variable holding a computed tensor: torch's nn.Parameter / register_buffer of one."""
     value = tf.convert_to_tensor(value)
+    dtype = value.dtype
+    # the model's float type, as torch's .double() moves every one
+    if dtype.is_floating:
+        dtype = layer.variable_dtype
     return layer.add_weight(
         name=name,
         shape=value.shape,
-        dtype=value.dtype,
+        dtype=dtype,
         trainable=trainable,
         initializer=lambda shape, dtype: tf.cast(value, dtype),
     )

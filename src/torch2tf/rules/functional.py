@@ -211,17 +211,23 @@ def shape_length(shape: Any) -> int | None:
     "torch.nn.functional.layer_norm",
     examples=(
         ("F.layer_norm(x, (6,))", "tf.keras.ops.layer_normalization(x, axis=-1, epsilon=1e-05)"),
+        (
+            "F.layer_norm(x, shape)",
+            "tf.keras.ops.layer_normalization(x, axis=torch_normalized_axes(shape), epsilon=1e-05)",
+        ),
     ),
 )
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """tf.keras.ops.layer_normalization over the last len(normalized_shape) axes."""
+    """tf.keras.ops.layer_normalization over the last len(normalized_shape) axes.
+
+    Counted at run time (``torch_normalized_axes``) where the source does not show them, e.g.
+    a LayerNorm subclass's ``self.normalized_shape``; the tensor facts refuse a channels-last
+    map as its input, so the trailing axes are torch's."""
     count = shape_length(normalized_shape)
     if count is None:
-        raise Unsupported(
-            "layer_norm: the number of normalized dims is not visible in the source",
-            "write normalized_shape as a tuple, e.g. (d,)",
-        )
-    axes = "-1" if count == 1 else repr(list(range(-count, 0)))
+        axes = f"torch_normalized_axes({src(normalized_shape)})"
+    else:
+        axes = "-1" if count == 1 else repr(list(range(-count, 0)))
     return keras_call(
         "tf.keras.ops.layer_normalization",
         src(input),

@@ -41,7 +41,7 @@ class _Analysis(Builders):
     def __init__(
         self,
         classes: dict[str, ast.ClassDef],
-        qualify: Callable[[str], str | None],
+        qualify: Callable[..., str | None],
         layer_names: set[str],
         lines: list[str],
         functions: dict[str, ast.FunctionDef] | None = None,
@@ -266,7 +266,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             first = call.args[0] if call.args else None
             if not (isinstance(first, ast.Name) and first.id in names):
                 continue
-            qualified = self.analysis.qualify(_dotted(call.func) or "") or ""
+            qualified = self.analysis.qualify(_dotted(call.func) or "", call.func) or ""
             if _dotted(call.func) in ("isinstance", "len") or qualified in _JOINS:
                 continue  # decides nothing, or followed through the name it is assigned
             attr = _self_attr(call.func)
@@ -369,7 +369,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
 def analyse(
     tree: ast.Module,
     source: str,
-    qualify: Callable[[str], str | None],
+    qualify: Callable[..., str | None],
     layer_names: set[str],
     class_names: set[str],
 ) -> dict[str, ClassFacts]:
@@ -381,7 +381,7 @@ def analyse(
 def file_analysis(
     tree: ast.Module,
     source: str,
-    qualify: Callable[[str], str | None],
+    qualify: Callable[..., str | None],
     layer_names: set[str],
     class_names: set[str],
 ) -> _Analysis:
@@ -433,7 +433,7 @@ def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:
     )
     for node in assigns:
         value, target = node.value, node.targets[0]
-        if isinstance(value, ast.Call) and qualify(_dotted(value.func) or "") in _JOINS:
+        if isinstance(value, ast.Call) and qualify(_dotted(value.func) or "", value.func) in _JOINS:
             value = value.args[0] if value.args else value
         if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) == 1:
             value = value.elts[0]
@@ -452,7 +452,7 @@ def _calls_parameter(node: ast.AST, init: ast.FunctionDef | None) -> bool:
 
 def _other_file_base(cls: ast.ClassDef, qualify) -> str | None:
     """The one base class of ``cls`` that is a project class of another file, if any."""
-    found = [qualify(_dotted(b) or "") for b in cls.bases]
+    found = [qualify(_dotted(b) or "", b) for b in cls.bases]
     found = [q for q in found if is_project_class(q)]
     return found[0] if len(found) == 1 and len(cls.bases) == 1 else None
 

@@ -65,7 +65,7 @@ class Builders:
     bound: dict[str, object] = {}  # while reading a Sequential subclass: see _bindings
     held_classes: dict[str, set[str]] = {}  # name -> module classes of the file assigned to it
 
-    def qualify(self, name: str) -> str | None:
+    def qualify(self, name: str, node: ast.AST | None = None) -> str | None:
         raise NotImplementedError
 
     def built(self, node: ast.AST, func: ast.FunctionDef | None, cls: ast.ClassDef, depth=0):
@@ -78,7 +78,7 @@ class Builders:
         if not isinstance(node, ast.Call) or depth > 8:
             return None
         name = _dotted(node.func) or ""
-        qualified = self.qualify(name)
+        qualified = self.qualify(name, node.func)
         if qualified in WEIGHT_NORMS and node.args:  # the layer it wraps, as it is
             inner = node.args[0]
             attr = _self_attr(inner)
@@ -138,7 +138,7 @@ class Builders:
         appended to in a loop): literal keys, else ``*`` (computed at run time)."""
         if not (isinstance(node, ast.Call) and len(node.args) == 1):
             return None
-        if (self.qualify(_dotted(node.func) or "") or _dotted(node.func)) not in (
+        if (self.qualify(_dotted(node.func) or "", node.func) or _dotted(node.func)) not in (
             "collections.OrderedDict",
             "OrderedDict",
         ):
@@ -255,11 +255,11 @@ class Builders:
 
     def _value(self, node: ast.expr, func: ast.FunctionDef, cls: ast.ClassDef, depth):
         if isinstance(node, ast.Call) and node.args and not isinstance(node.args[0], ast.Starred):
-            if self.qualify(_dotted(node.func) or "") == "functools.partial":
+            if self.qualify(_dotted(node.func) or "", node.func) == "functools.partial":
                 # partial(LayerNorm2d, eps=1e-6): its class's layout (arguments change none)
                 return self._value(node.args[0], func, cls, depth + 1)
         if isinstance(node, (ast.Name, ast.Attribute)):
-            qualified = self.qualify(_dotted(node) or "")
+            qualified = self.qualify(_dotted(node) or "", node)
             if qualified in self.layer_names:
                 return qualified
             if _dotted(node) in self.classes:
@@ -357,7 +357,7 @@ class Builders:
         if depth > 8 or any(getattr(f, "name", "") == "forward" for f in cls.body):
             return None
         for base in cls.bases:
-            if self.qualify(_dotted(base) or "") == "torch.nn.Sequential":
+            if self.qualify(_dotted(base) or "", base) == "torch.nn.Sequential":
                 return cls
             if _dotted(base) in self.classes:
                 return self.sequential_base(self.classes[_dotted(base)], depth + 1)

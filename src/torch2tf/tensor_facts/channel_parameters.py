@@ -23,7 +23,7 @@ def channel_parameters(init: ast.FunctionDef | None, qualify) -> dict[str, int]:
         value = node.value
         if attr is None or not isinstance(value, ast.Call) or len(value.args) != 1:
             continue
-        if qualify(_dotted(value.func) or "") != "torch.nn.Parameter" or value.keywords:
+        if qualify(_dotted(value.func) or "", value.func) != "torch.nn.Parameter" or value.keywords:
             continue
         sizes = _sizes(value.args[0], qualify)
         if sizes is not None and len(sizes) >= 2 and all(_literal(s) == 1 for s in sizes[1:]):
@@ -38,7 +38,7 @@ def _sizes(tensor: ast.expr, qualify) -> list[ast.expr] | None:
         tensor = call
     if not isinstance(tensor, ast.Call) or tensor.keywords:
         return None
-    if qualify(_dotted(tensor.func) or "") not in _FACTORIES:
+    if qualify(_dotted(tensor.func) or "", tensor.func) not in _FACTORIES:
         return None
     args = tensor.args
     if len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List)):
@@ -67,7 +67,7 @@ def permutes_by_argument(cls: ast.ClassDef, qualify) -> bool:
     call = body[0].value
     if not isinstance(call, ast.Call) or call.keywords:
         return False
-    if qualify(_dotted(call.func) or "") == "torch.permute":
+    if qualify(_dotted(call.func) or "", call.func) == "torch.permute":
         args = call.args
     elif isinstance(call.func, ast.Attribute) and call.func.attr == "permute":
         args = [call.func.value, *call.args]

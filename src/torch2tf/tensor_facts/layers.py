@@ -279,4 +279,8 @@ class Layers:
             return fact  # a module doing the same on either layout: the map's sizes kept
         if output.channels_from:
             output = replace(output, channels_from=f"{path}.{output.channels_from}")
+        elif output.kind == MAP and output.channels is None:
+            # a map of a channel count no layer inside fixes (ConvNeXt's LayerNorm2d, its
+            # permutes around F.layer_norm): conversion reads it off the module's live output
+            output = replace(output, channels_from=path)
         return output

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper
 
 from torch2tf.names import ImportTable
+from torch2tf.scopes import resolve_scopes
 
 
 @dataclass
@@ -86,10 +88,13 @@ def project_class(qualified: str):
         source, package = project.files[module]
         try:
             tree = ast.parse(source)
-            imports = ImportTable.of(cst.parse_module(source), package)
+            parsed = cst.parse_module(source)
         except (SyntaxError, cst.ParserSyntaxError):
             project.analyses[module] = None  # reported where the file is translated
         else:
+            imports = ImportTable.of(parsed, package)
+            # names scope by scope, as the file's own translation reads them (and reports)
+            resolve_scopes(MetadataWrapper(parsed, unsafe_skip_copy=True), tree, imports, module)
             names = {c.rpartition(".")[2] for c in project.classes if c.startswith(module + ".")}
             project.analyses[module] = project.analyse(tree, source, imports.qualify_name, names)
     analysis = project.analyses[module]

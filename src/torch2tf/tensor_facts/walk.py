@@ -86,7 +86,7 @@ class Walk:
             and _dotted(test.func) == "isinstance"
             and len(test.args) == 2
             and isinstance(test.args[0], ast.Name)
-            and self.analysis.qualify(_dotted(test.args[1]) or "") == "torch.Tensor"
+            and self.analysis.qualify(_dotted(test.args[1]) or "", test.args[1]) == "torch.Tensor"
         ):
             return None
         kind = env.get(test.args[0].id, PLAIN_FACT).kind
@@ -264,7 +264,7 @@ class Walk:
     def _call(self, node: ast.Call, env: dict[str, Fact]) -> Fact:
         func = node.func
         attr = _self_attr(func)
-        qualified = self.analysis.qualify(_dotted(func) or "")
+        qualified = self.analysis.qualify(_dotted(func) or "", func)
         if qualified in ("torch.cat", "torch.concat"):
             return self._cat(node, env)
         if _dotted(func) in ("isinstance", "len"):

@@ -207,6 +207,8 @@ def builds_on_2d(info: ClassInfo, imports: ImportTable) -> bool:
 
 def _calls_einops(info: ClassInfo, imports: ImportTable) -> bool:
     """Whether a method of the class calls an einops function (rearrange, repeat, reduce)."""
+    if not any(q.split(".")[0] == "einops" for q in imports.aliases.values()):
+        return False  # nothing of einops imported: no walk of the class
     found: list[str] = []
 
     class Calls(cst.CSTVisitor):

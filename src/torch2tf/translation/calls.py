@@ -97,7 +97,7 @@ class CallRewrite(RewriteBase):
                 "see `torch2tf --list-rules` for the tensor methods that are",
             )
             return updated
-        if self._key(original) in self.rewrites:  # Permute([0, 2, 3, 1]): Keras's dims
+        if self._at(self.rewrites, original):  # Permute([0, 2, 3, 1]): Keras's dims
             updated = self._rewritten(original, updated)
         info = self.cls
         attr = self_attr(original.func)
@@ -357,7 +357,7 @@ class CallRewrite(RewriteBase):
     def _non_tensor_receiver(self, call: cst.Call) -> Receiver | None:
         if not self._is_tensor_method(call, set(rules.METHODS) | TENSOR_METHODS):
             return None
-        return self.receivers.get(self._key(call.func.value))
+        return self._at(self.receivers, call.func.value)
 
     def _object_method(self, original: cst.Call, updated: cst.Call, receiver: Receiver):
         """A tensor method's name called on a value not known to be a tensor: left as written
@@ -417,7 +417,8 @@ class CallRewrite(RewriteBase):
                 "tensor facts cannot place its channels-last maps",
                 "construct it as an attribute in __init__ and call it in forward()",
             )
-        rule = rule_cls(overrides, channels_last=self._key(original) in self.channels_last)
+        channels_last = bool(self.channels_last) and self._key(original) in self.channels_last
+        rule = rule_cls(overrides, channels_last=channels_last)
         layer = self._apply(original, updated, qualified, rule.keras)
         if attr is not None and original in info.direct_calls and attr not in info.wrapped:
             layer = named_layer(layer, attr, helper_sources())
@@ -425,7 +426,7 @@ class CallRewrite(RewriteBase):
 
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
         """An indexing the tensor facts place on a map: its index in Keras's layout."""
-        index = self.slices.get(self._key(original))
+        index = self._at(self.slices, original)
         if index is None:
             return updated
         return updated.with_changes(slice=cst.parse_expression(f"_[{index}]").slice)
@@ -444,7 +445,7 @@ class CallRewrite(RewriteBase):
         try:
             # Arguments come from the updated node, so nested calls are translated already.
             positional, keywords = call_args(updated)
-            for rewrite in self.rewrites.get(self._key(original), ()):  # dims of maps moved
+            for rewrite in self._at(self.rewrites, original, ()):  # dims of maps moved
                 if rewrite.index is not None:
                     positional[rewrite.index] = Arg(rewrite.source)
                 else:

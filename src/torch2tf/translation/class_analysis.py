@@ -27,6 +27,7 @@ from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
     PARAMETER,
     SEQUENTIAL_BASE,
+    SUBCLASSED_LAYERS,
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
@@ -107,7 +108,7 @@ class ClassAnalysis:
         """A module-level function of this file or a translated torch function, as a value."""
         name = dotted_ast(value)
         return name is not None and (
-            name in self.functions or self.imports.qualify_name(name) in rules.FUNCTIONS
+            name in self.functions or self.imports.qualify_name(name, value) in rules.FUNCTIONS
         )
 
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
@@ -417,6 +418,7 @@ def module_class_defs(
                 qualified = imports.qualify(base.value)
                 if (
                     qualified in (MODULE_BASE, SEQUENTIAL_BASE, MODULE_DICT_BASE)
+                    or qualified in SUBCLASSED_LAYERS
                     or qualified in project_classes
                     or dotted(base.value) in found
                 ):

@@ -18,6 +18,13 @@ MODULE_BASE = "torch.nn.Module"
 SEQUENTIAL_BASE = "torch.nn.Sequential"  # subclassed as tf.keras.Sequential
 MODULE_DICT_BASE = "torch.nn.ModuleDict"  # subclassed as TorchModuleDict (keras_helpers)
 PARAMETER = "torch.nn.Parameter"
+# torch layers a project class may derive from (overriding forward, or __init__ calling the
+# layer's): the Keras twin derives from a helper (keras_helpers/subclassed.py) holding the
+# layer's attributes and weights under torch's names and layout, with torch's forward as call.
+SUBCLASSED_LAYERS = {
+    "torch.nn.LayerNorm": "TorchLayerNormBase",
+    "torch.nn.Linear": "TorchLinearBase",
+}
 # register_buffer is translated (to add_weight); the rest of this API is reported when used.
 UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}
 

@@ -42,8 +42,10 @@ class ReferenceRewrite(RewriteBase):
     """torch names used as values: types, layer classes, ``self.training``, ``x.shape``,"""
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        name = dotted(node)
-        if name is not None and self.imports.is_torch(name.split(".")[0]):
+        head = node.value
+        while isinstance(head, cst.Attribute):
+            head = head.value
+        if isinstance(head, cst.Name) and self.imports.is_torch_reference(head):
             self.pending[node] = self.imports.qualify(node)
             return False
         self.not_references.add(node.attr)
@@ -57,12 +59,12 @@ class ReferenceRewrite(RewriteBase):
         self.not_references.add(node.name)
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node not in self.not_references and self.imports.is_torch(node.value):
+        if node not in self.not_references and self.imports.is_torch_reference(node):
             self.pending[node] = self.imports.qualify(node)
 
     def leave_Attribute(self, original: cst.Attribute, updated):
         result = self._attribute(original, updated)
-        template = self.replaced.get(self._key(original))  # read anew by the tensor facts
+        template = self._at(self.replaced, original)  # read anew by the tensor facts
         if template is None or not isinstance(result, cst.BaseExpression):
             return result
         return cst.parse_expression(template.format(code_of(result)))
@@ -86,9 +88,9 @@ class ReferenceRewrite(RewriteBase):
             self.statement in self.cls.removed or is_device_move(self.statement)
         )
         removed |= self.cls is not None and self.statement in self.cls.registered
-        call = self.parents.get(original)
-        added = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
-        removed |= added and name in ("add_module", "register_module")  # torch_add_module
+        if name in ("add_module", "register_module") and not removed:  # torch_add_module
+            call = self.parents.get(original)
+            removed = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
         removed |= self._shadowing(original, name)
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             if self.cls is not None and name in self.cls.shadowed_by_module:

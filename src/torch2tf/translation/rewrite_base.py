@@ -13,6 +13,7 @@ from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable
 from torch2tf.receivers import classify_receivers, tensor_functions, tensor_item_assignments
 from torch2tf.rules import LAYERS
+from torch2tf.scopes import resolve_scopes
 from torch2tf.tensor_facts import analyse
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.class_analysis import ClassAnalysis
@@ -48,6 +49,7 @@ class RewriteBase(cst.CSTTransformer):
         self.imports = ImportTable.of(module, package, starred)
         self.project_classes = project_classes
         self.diagnostics = self.reporter.diagnostics
+        self.diagnostics += resolve_scopes(wrapper, tree, self.imports, path)
         self.analysis = ClassAnalysis(module, tree, self.imports, self.reporter, project_classes)
         self.classes = self.analysis.classes
         self.dropped_functions = self.analysis.dropped_functions
@@ -160,6 +162,11 @@ class RewriteBase(cst.CSTTransformer):
     def _key(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
         where = self.positions[node]
         return (where.start.line, where.start.column, where.end.line, where.end.column)
+
+    def _at(self, table: dict, node: cst.CSTNode, default=None):
+        """``table``'s entry for the node's position (the tensor facts key by position): an
+        empty table answers without computing the input's positions (costly, often unused)."""
+        return table.get(self._key(node), default) if table else default
 
     def _resolved(self, original: cst.Call) -> None:
         """The call's torch function name is translated: no longer a pending reference."""

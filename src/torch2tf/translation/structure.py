@@ -12,6 +12,7 @@ from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     SEQUENTIAL_BASE,
+    SUBCLASSED_LAYERS,
     drop_telemetry,
     is_device_move,
     is_self_assignment,
@@ -50,11 +51,13 @@ class StructureRewrite(RewriteBase):
         info = self.class_stack.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
-            if qualified in LAYERS and qualified not in (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE):
+            derivable = (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE, *SUBCLASSED_LAYERS)
+            if qualified in LAYERS and qualified not in derivable:
+                names = [f"nn.{b.rpartition('.')[2]}" for b in derivable]
                 self.error(
                     base.value,
-                    f"a class deriving from {qualified} is not translated: only nn.Module "
-                    "and nn.Sequential subclasses are",
+                    f"a class deriving from {qualified} is not translated: only subclasses of "
+                    f"{', '.join(names[:-1])} and {names[-1]} are",
                     "derive from nn.Module and hold the layers in an attribute",
                 )
         if info is None:
@@ -63,6 +66,7 @@ class StructureRewrite(RewriteBase):
             MODULE_BASE: KERAS_MODEL,
             SEQUENTIAL_BASE: "tf.keras.Sequential",
             DICT_BASE: "TorchModuleDict",
+            **SUBCLASSED_LAYERS,
         }
         bases = [
             base.with_changes(value=cst.parse_expression(keras_bases[qualified]))
