@@ -29,7 +29,7 @@ from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
-from torch2tf.verify import Check, Layouts, _numpy, check
+from torch2tf.verify import Check, Layouts, _numpy, _to_tf, check
 from torch2tf.weights import Transfer, transfer_weights
 
 DEFAULT_BATCH = 16
@@ -472,8 +472,6 @@ def convert(
             keras_model = keras_cls(*args, **kwargs)
         built_at_construction = keras_model.built and bool(keras_model.weights)
         if not built_at_construction:
-            from torch2tf.verify import _to_tf
-
             tf_inputs = _to_tf(layouts.keras_inputs(inputs))
             build_by_calling(model, keras_model, lambda: keras_model(*tf_inputs, training=False))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
