@@ -360,15 +360,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 3),
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
-        (
-            "idioms: tab_network.py:9:5 xavier_normal_ in initialize_non_glu, applied at :484 "
-            "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
-            "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
-            "layer passed in (:793); unowned: :109:43 torch.eye; sparsemax.py (the package's "
-            "own, translated beside it) :24:25/:112:24 custom torch.autograd.Function classes "
-            "and :88:24/:144:19 torch.sort, behind Sparsemax/Entmax15 (tab_network.py:658/:661)",
-            "idioms, unowned",
-        ),
+        None,  # sparsemax's autograd.Function under tf.custom_gradient
     ),
     "pytorch-tabnet/GLU_Block": (
         Case(
@@ -377,14 +369,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 16),
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
-        (
-            "idioms: tab_network.py:16:5 initialize_glu(self.fc, ...) (called at :796) where "
-            "GLU_Layer.__init__ assigns self.fc either a shared layer passed in (:793) or a new "
-            "Linear (:795): which layer the init reaches is not known statically; then "
-            "GBN.forward (:35) np.ceil of the dynamic batch size crashes at build instead of a "
-            "diagnostic",
-            "idioms, unowned",
-        ),
+        None,  # a shared layer's init runs where it stands; ghost batch norm built by a call
     ),
     "stable-baselines3/MlpExtractor": (
         Case(

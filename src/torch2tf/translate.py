@@ -36,6 +36,7 @@ from torch2tf.tensor_facts.project import project_files
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, names_in, used_names
+from torch2tf.translation.masked import MaskedAssignRewrite
 from torch2tf.translation.partial import stub_problems
 from torch2tf.translation.references import ReferenceRewrite
 from torch2tf.translation.structure import StructureRewrite
@@ -457,5 +458,12 @@ def _package(module_name: str | None, is_package: bool = False) -> str | None:
     return module_name if is_package else module_name.rpartition(".")[0]
 
 
-class _Translator(StubRecording, StructureRewrite, ReferenceRewrite, CallRewrite, WeightRewrite):
+class _Translator(
+    StubRecording,
+    StructureRewrite,
+    ReferenceRewrite,
+    CallRewrite,
+    MaskedAssignRewrite,
+    WeightRewrite,
+):
     """The rewrite of one file: one LibCST visit, each part of which lives in its own module."""

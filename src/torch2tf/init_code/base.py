@@ -148,6 +148,8 @@ class ReaderBase:
         } | bound_names(tree)
         self.init = init
         self.late: dict[cst.Call, str] = {}  # init calls run where they stand (Scope.late)
+        self.late_lines: list[str] = []  # their torch_init lines, in reading order
+        self.function_late: list[str] = []  # those of the init function read last
 
     def _param_of(self, tensor: cst.BaseExpression) -> str | None:
         """``w`` for ``self.w`` (or ``self.w.data``) when it is an nn.Parameter of the class."""

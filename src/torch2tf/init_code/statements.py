@@ -379,6 +379,12 @@ class StatementReader(ReaderBase):
         return not info.opaque_builders
 
     def _isinstance_types(self, test, var: str | None) -> set[str] | None:
+        """The torch types of ``isinstance(var, A)``, ``isinstance(var, (A, B))``, or of
+        ``isinstance(var, A) or isinstance(var, B)``; None for any other test."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            left = self._isinstance_types(test.left, var)
+            right = self._isinstance_types(test.right, var)
+            return None if left is None or right is None else left | right
         if not (
             var is not None
             and isinstance(test, cst.Call)

@@ -47,6 +47,26 @@ def torch_split(x, split_size, dim=0):
     return tf.split(x, sizes, axis=dim)
 
 
+class TorchStaticShape(tuple):
+    """x.shape where torch computes with a size as a Python number (int(np.ceil(x.shape[0] /
+    n))): a size TensorFlow leaves open (None) has no such value, said at its source line."""
+
+    def __new__(cls, x, where):
+        shape = super().__new__(cls, tuple(x.shape))
+        shape.where = where
+        return shape
+
+    def __getitem__(self, index):
+        size = super().__getitem__(index)
+        if size is None or (isinstance(size, tuple) and None in size):
+            raise ValueError(
+                f"{self.where}: torch computes with this size as a Python number and TensorFlow "
+                "has none here (a dimension left open, such as a SavedModel's batch): call the "
+                "model on inputs of known shape (eagerly, or tf.function with a fixed shape)"
+            )
+        return size
+
+
 def torch_chunk(x, chunks, dim=0):
     """torch.chunk: pieces of ceil(n / chunks), so maybe fewer pieces; tf.split needs equal ones."""
     total = x.shape[dim]
@@ -107,6 +127,35 @@ def torch_min(x, dim, keepdim=False):
     if keepdim:
         indices = tf.expand_dims(indices, dim)
     return values, indices
+
+
+def torch_sort(x, dim=-1, descending=False):
+    """torch.sort gives (values, int64 indices); TensorFlow computes them with two ops."""
+    direction = "DESCENDING" if descending else "ASCENDING"
+    indices = tf.argsort(x, axis=dim, direction=direction, stable=True)
+    return tf.sort(x, axis=dim, direction=direction), tf.cast(indices, tf.int64)
+
+
+def torch_gather(x, dim, index):
+    """torch.gather: values of x at index along dim; the other dims are batch dims (index may
+    be shorter there: x is cut to its size first, as torch reads only that part)."""
+    rank = len(x.shape)
+    dim = dim % rank
+    x = tf.slice(x, [0] * rank, [-1 if d == dim else tf.shape(index)[d] for d in range(rank)])
+    order = [d for d in range(rank) if d != dim] + [dim]
+    picked = tf.gather(
+        tf.transpose(x, order), tf.transpose(index, order), axis=rank - 1, batch_dims=rank - 1
+    )
+    return tf.transpose(picked, tf.math.invert_permutation(order))
+
+
+def torch_mask_assign(x, mask, value):
+    """x[mask] = value (a boolean mask over x's leading dims, a number): x with value where
+    mask holds, as a new tensor (TensorFlow tensors cannot be assigned into)."""
+    mask = tf.convert_to_tensor(mask)
+    extra = len(x.shape) - len(mask.shape)
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([extra], tf.int32)], 0))
+    return tf.where(mask, tf.cast(value, x.dtype), x)
 
 
 def torch_arange(start, end=None, step=1):

@@ -170,6 +170,29 @@ def zeros(
     return _filled("tf.zeros", sizes, size, dtype, requires_grad, out)
 
 
+@function(
+    "torch.eye",
+    examples=(("torch.eye(4)", "tf.eye(4)"), ("torch.eye(2, 3)", "tf.eye(2, num_columns=3)")),
+)
+def eye(
+    n,
+    m=None,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+):
+    """tf.eye(n, num_columns=m, dtype=...) (float32 by default in both)."""
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    columns = src(m) if given(m) else None
+    return keras_call("tf.eye", src(n), num_columns=columns, dtype=dtype_source(dtype))
+
+
 def _band(kind: str, input, diagonal) -> str:
     offset = const(diagonal, _MISSING)
     if offset == 0 and not isinstance(offset, bool):

@@ -323,7 +323,13 @@ def type_as(tensor, other):
     return f"tf.cast({src(tensor)}, {paren(src(other))}.dtype)"
 
 
-@method("to", examples=(("x.to(torch.float64)", "tf.cast(x, tf.float64)"),))
+@method(
+    "to",
+    examples=(
+        ("x.to(torch.float64)", "tf.cast(x, tf.float64)"),
+        ("x.to(y.dtype)", "tf.cast(x, y.dtype)"),
+    ),
+)
 def to(tensor, *args, **kwargs):
     """tf.cast for a dtype; a device is dropped; anything else is refused."""
     target = kwargs.pop("dtype", None)
@@ -333,8 +339,8 @@ def to(tensor, *args, **kwargs):
     if kwargs:
         raise Unsupported(f"Tensor.to({', '.join(kwargs)}=...) is not translated")
     for arg in args:
-        if dtype_name(arg) is not None:
-            target = arg
+        if dtype_name(arg) is not None or src(arg).strip().endswith(".dtype"):
+            target = arg  # a torch dtype, or another tensor's (``y.dtype``)
         elif _is_device(arg):
             device = arg
         elif not isinstance(const(arg, _MISSING), bool):

@@ -4,12 +4,14 @@ fixes, as torch makes every weight in ``__init__`` (Keras makes them on the firs
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 
 import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, code_of, dotted, is_docstring
 from torch2tf.rules import LAYERS, attention, bind
+from torch2tf.tensor_facts import MAP_FUNCTIONS
 from torch2tf.translation.patterns import (
     call_args,
     calls_forward,
@@ -42,12 +44,14 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
                 and any(input_name in _names(a.value) for a in node.args)
             ):
                 first.append("")  # super().forward(x) first: the base's input size (inherited)
-            if not first and attr and node.args:
-                argument = node.args[0].value
-                while _is_move(argument):  # x.to(device) or x.to(dtype): the same sizes
-                    argument = argument.func.value
-                if dotted(argument) == input_name:
-                    first.append(attr)
+            argument = node.args[0].value if node.args else None
+            while argument is not None and _is_move(argument):  # x.to(device): the same sizes
+                argument = argument.func.value
+            takes = argument is not None and dotted(argument) == input_name
+            if not first and takes and imports.qualify(node.func) in MAP_FUNCTIONS:
+                first.append("")  # F.adaptive_avg_pool2d(x, ...) first: a map, not 2-D
+            if not first and attr and takes:
+                first.append(attr)
             return not first
 
     forward.body.visit(FirstCall())
@@ -86,6 +90,37 @@ def _constructor_size(info: ClassInfo, size: str) -> str | None:
     if used - init_params or used & assigned_names(init_tree):
         return None  # the value at the end of __init__ may differ from the one used
     return size
+
+
+def _single_base(info: ClassInfo, classes: Mapping[str, ClassInfo]) -> ClassInfo | None:
+    """The class's one base class of this file, if it has exactly one."""
+    bases = [classes.get(dotted(b.value) or "") for b in info.node.bases]
+    found = [b for b in bases if b is not None]
+    return found[0] if len(found) == 1 and len(bases) == 1 else None
+
+
+def inherit_build_inputs(classes: Mapping[str, ClassInfo], imports: ImportTable) -> set[str]:
+    """Give each class without a build input its base's, where :func:`inherited_build_input`
+    reads one (bases first: a chain of subclasses, in file order); the names given one."""
+    given = set()
+    for name, info in classes.items():
+        base = _single_base(info, classes)
+        if info.build_input is None and base is not None:
+            info.build_input = inherited_build_input(info, base, imports)
+            given |= {name} if info.build_input is not None else set()
+    return given
+
+
+def drop_orphaned_builds(classes: Mapping[str, ClassInfo], inherited: set[str]) -> None:
+    """An inherited build input whose base lost its own (built by its first call) goes too."""
+    changed = True
+    while changed:
+        changed = False
+        for name in inherited:
+            base = _single_base(classes[name], classes)
+            if classes[name].build_input is not None and base and base.build_input is None:
+                classes[name].build_input = None
+                changed = True
 
 
 def inherited_build_input(info: ClassInfo, base: ClassInfo, imports: ImportTable) -> str | None:
@@ -230,3 +265,66 @@ def _names(node: cst.BaseExpression) -> set[str]:
 
     node.visit(Names())
     return found
+
+
+# Python-level readers of a size: a symbolic input's open batch size cannot pass through them.
+_PYTHON_NUMBERS = ("int", "float", "range", "math.", "numpy.")
+
+
+def needs_static_batch(info: ClassInfo, imports: ImportTable) -> bool:
+    """Whether a method other than ``__init__`` passes the batch size (``x.shape[0]``,
+    ``x.size(0)``) through Python arithmetic (``int(np.ceil(x.shape[0] / n))``, pytorch-tabnet's
+    ghost batch norm): it needs a concrete batch, which a symbolic build input does not have."""
+    found = False
+
+    class Finder(ast.NodeVisitor):
+        def visit_Call(self, node: ast.Call) -> None:
+            nonlocal found
+            name = ast.unparse(node.func)
+            qualified = imports.qualify_name(name) or name
+            if qualified in ("int", "float", "range") or qualified.startswith(_PYTHON_NUMBERS):
+                found = found or any(_reads_batch(arg) for arg in node.args)
+            self.generic_visit(node)
+
+    for node in info.tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__":
+            Finder().visit(node)
+    return found
+
+
+def _reads_batch(tree: ast.AST) -> bool:
+    """Whether ``tree`` reads a tensor's size along its first dim."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "shape"
+            and isinstance(node.slice, ast.Constant)
+            and node.slice.value == 0
+        ):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "size"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == 0
+        ):
+            return True
+    return False
+
+
+def constructed_classes(info: ClassInfo, names: set[str]) -> set[str]:
+    """The classes among ``names`` that ``__init__`` constructs (directly, by name)."""
+    init = next(
+        (f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"),
+        None,
+    )
+    if init is None:
+        return set()
+    return {
+        node.func.id
+        for node in ast.walk(init)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    }

@@ -18,9 +18,16 @@ from torch2tf.class_facts import ClassInfo
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
+from torch2tf.parsed import descendants
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
-from torch2tf.translation.build import build_input, inherited_build_input
+from torch2tf.translation.build import (
+    build_input,
+    constructed_classes,
+    drop_orphaned_builds,
+    inherit_build_inputs,
+    needs_static_batch,
+)
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -31,6 +38,7 @@ from torch2tf.translation.patterns import (
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
+    nested_statements,
     param_default,
     positional_params,
     registered_parameter,
@@ -80,19 +88,26 @@ class ClassAnalysis:
         it must be known before the rewrite reaches it."""
         for info in self.classes.values():
             self.analyse_class(info)
-        for info in self.classes.values():  # bases first: a chain of subclasses, in order
-            base = self._base(info)
-            if info.build_input is None and base is not None:
-                info.build_input = inherited_build_input(info, base, self.imports)
+        inherited = inherit_build_inputs(self.classes, self.imports)
         changed = True
         while changed:  # a default forwarded through a chain of blocks
             changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
+        self._no_symbolic_build()
+        drop_orphaned_builds(self.classes, inherited)
 
-    def _base(self, info: ClassInfo) -> ClassInfo | None:
-        """The class's one base class of this file, if it has exactly one."""
-        bases = [self.classes.get(dotted(b.value) or "") for b in info.node.bases]
-        found = [b for b in bases if b is not None]
-        return found[0] if len(found) == 1 and len(bases) == 1 else None
+    def _no_symbolic_build(self) -> None:
+        """A class that needs a concrete batch size, or builds one that does (at any depth),
+        is built by its first call: a symbolic build input has an open batch size."""
+        names = set(self.classes)
+        static = {n for n, info in self.classes.items() if needs_static_batch(info, self.imports)}
+        made = {n: constructed_classes(info, names) for n, info in self.classes.items()}
+        changed = True
+        while changed:
+            grown = {n for n in names - static if made[n] & static}
+            static |= grown
+            changed = bool(grown)
+        for name in static:
+            self.classes[name].build_input = None
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
         self.reporter.error(node, message, hint)
@@ -225,14 +240,19 @@ class ClassAnalysis:
             elif method is not None and info.method(method) is not None:
                 if reader.function(info.method(method), call, position, method=True):
                     info.init_methods.add(method)
-                    info.removed.add(stmt)
-                    info.init_note = (
-                        f"# {method}(...) is applied through the layers' initializer arguments."
-                    )
+                    if not reader.function_late:
+                        info.init_note = (
+                            f"# {method}(...) is applied through the layers' initializer arguments."
+                        )
+                    reader.replace_call(stmt)
             elif self._init_function(info, reader, stmt, call, position):
-                info.removed.add(stmt)
+                reader.replace_call(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
+            else:
+                for child in nested_statements(stmt):  # init functions called under if/for
+                    if self._init_function(info, reader, child, expression_call(child), position):
+                        reader.replace_call(child)
         check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)
@@ -241,8 +261,10 @@ class ClassAnalysis:
         self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
     ) -> bool:
         """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
-        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
-        default_param = init_default_call(stmt, info.tree)
+        w_init_(self.fc.weight)`` with an init function as the default of a parameter. A
+        call nested in an ``if`` or a loop runs where it stands (``torch_init``)."""
+        nested = stmt not in info.method("__init__").body.body
+        default_param = None if nested else init_default_call(stmt, info.tree)
         default = (
             param_default(info.method("__init__"), default_param[0]) if default_param else None
         )
@@ -261,12 +283,13 @@ class ClassAnalysis:
         func = self.functions.get(name)
         if func is None or name in local_names(info.tree):
             return False
-        if not reader.function(func, call, position):
+        if not reader.function(func, call, position, late=nested):
             return False
         self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
         if self.init_function_calls[name] == name_uses(self.tree, name):
             self.dropped_functions.add(name)  # every use became initializers
-        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
+        if not reader.function_late:
+            info.init_note = f"# {name}() is applied through the layers' initializer arguments."
         return True
 
     def _forwarded_defaults(self, info: ClassInfo) -> bool:
@@ -443,13 +466,10 @@ def _optional_parameter(choice: cst.IfExp, imports) -> cst.Call | None:
 def _earlier_siblings(func: cst.FunctionDef) -> dict[cst.CSTNode, list[cst.CSTNode]]:
     """Each statement of ``func`` -> the statements before it in its own block."""
     found: dict[cst.CSTNode, list[cst.CSTNode]] = {}
-
-    class Blocks(cst.CSTVisitor):
-        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+    for node in descendants(func):
+        if isinstance(node, cst.IndentedBlock):
             for index, stmt in enumerate(node.body):
                 found[stmt] = list(node.body[:index])
-
-    func.visit(Blocks())
     return found
 
 
@@ -473,11 +493,4 @@ def _replaced_parameter(
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:
     """Every call in ``node``, in source order."""
-    found: list[cst.Call] = []
-
-    class Calls(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    node.visit(Calls())
-    return found
+    return [n for n in descendants(node) if isinstance(n, cst.Call)]

@@ -229,3 +229,25 @@ def python_flags(test: cst.BaseExpression, info: ClassInfo | None) -> bool:
         and attr not in info.params
         and attr != "training"
     )
+
+
+def nested_statements(stmt: cst.BaseStatement) -> list[cst.BaseStatement]:
+    """The simple statements inside ``stmt``'s ``if``/``else``/loop bodies, at any depth (not
+    inside nested functions or classes); none for a simple statement."""
+    found: list[cst.BaseStatement] = []
+
+    def walk(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.If | cst.For | cst.While):
+            blocks = [node.body, node.orelse]
+            for block in blocks:
+                if isinstance(block, cst.If):
+                    walk(block)
+                elif block is not None:
+                    for child in block.body.body if isinstance(block, cst.Else) else block.body:
+                        if isinstance(child, cst.SimpleStatementLine):
+                            found.append(child)
+                        else:
+                            walk(child)
+
+    walk(stmt)
+    return found

@@ -4,6 +4,7 @@ Sequentials used as sequences; whatever is left untranslated is reported."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import libcst as cst
 
@@ -30,6 +31,9 @@ NAMES = {
     "torch.Tensor": "tf.Tensor",
     "torch.Size": "tuple",  # what tf.keras.ops.shape gives, as torch gives a torch.Size
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
+    # a custom autograd function: its forward run under tf.custom_gradient, with its backward
+    "torch.autograd.Function": "TorchFunction",
+    "torch.autograd.function.Function": "TorchFunction",
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
 # torch types with a Keras counterpart as annotations (``optimizer: th.optim.Optimizer``).
@@ -73,6 +77,12 @@ class ReferenceRewrite(RewriteBase):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):
+            where = self._at(self.number_shapes, original)
+            if where is not None:  # int(np.ceil(x.shape[0] / n)): read as a Python number
+                place = f"{Path(self.path).name}:{where}"
+                return cst.parse_expression(
+                    f"TorchStaticShape({code_of(updated.value)}, {place!r})"
+                )
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
         if self._reads_requires_grad(original):

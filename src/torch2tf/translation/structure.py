@@ -46,9 +46,11 @@ class StructureRewrite(RewriteBase):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self.classes.get(node.name.value)
         self.class_stack.append(info if info is not None and info.node is node else None)
+        self.class_names.append(node.name.value)
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()
+        self.class_names.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
             derivable = (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE, *SUBCLASSED_LAYERS)
