@@ -30,7 +30,8 @@ from torch2tf.translation.patterns import (
     SEQUENTIAL_BASE,
     call_args,
     calls_forward,
-    python_flags,
+    eager_method,
+    module_parameters,
     self_attr,
     takes_varargs,
 )
@@ -86,7 +87,7 @@ class CallRewrite(RewriteBase):
             return wrapper_call(self, original, self._function(original, updated, qualified))
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
-        if self._module_parameters(original):
+        if module_parameters(original, self.cls, self.imports):
             return cst.parse_expression(f"torch_parameters({code_of(updated.func.value)})")
         receiver = self._non_tensor_receiver(original)
         if receiver is not None:
@@ -310,29 +311,6 @@ class CallRewrite(RewriteBase):
             and any(self.imports.qualify(b.value) == SEQUENTIAL_BASE for b in info.node.bases)
         )
 
-    def _under_python_flag(self, node: cst.CSTNode) -> bool:
-        """Inside ``if self.<flag>:`` (``and``/``or`` of such), a flag not a layer or a
-        parameter: decided in Python before any tracing, so the branch runs only if asked."""
-        info = self.cls
-        parent = self.parents.get(node)
-        while parent is not None and not isinstance(parent, cst.FunctionDef):
-            if isinstance(parent, (cst.If, cst.IfExp)) and python_flags(parent.test, info):
-                return node is parent.body  # the branch the switch turns on, not the other
-            node = parent
-            parent = self.parents.get(parent)
-        return False
-
-    def _module_parameters(self, call: cst.Call) -> bool:
-        """``block.parameters()`` in a module class, on anything but ``self`` (whose API is
-        reported elsewhere): the torch_parameters helper, which gives a Keras layer's variables
-        in torch's order and calls any other object's own ``parameters()`` as written."""
-        func = call.func
-        if self.cls is None or call.args or not isinstance(func, cst.Attribute):
-            return False
-        if func.attr.value != "parameters" or dotted(func.value) == "self":
-            return False
-        return not self.imports.qualify(func.value)
-
     def _is_tensor_method(self, call: cst.Call, names=rules.METHODS) -> bool:
         """``x.view(...)`` inside a module class, where ``x`` is not ``self`` or a module."""
         func = call.func
@@ -386,16 +364,9 @@ class CallRewrite(RewriteBase):
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
         if name in BOOL_SENSITIVE and visibly_bool(original.func.value, self.parents):
             receiver = BoolArg(receiver)
-        if name == "item" and not original.args and self.function_stack == ["__init__"]:
-            self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
-            return cst.parse_expression(f"({receiver}).numpy().item()")
-        if name == "numpy" and not original.args:
-            if self.function_stack == ["__init__"]:
-                self._resolved(original)  # run eagerly: the same array
-                return cst.parse_expression(f"({receiver}).numpy()")
-            if self._under_python_flag(original):
-                self._resolved(original)
-                return cst.parse_expression(f"torch_numpy({receiver})")
+        if (eager := eager_method(original, receiver, self)) is not None:
+            self._resolved(original)  # .item() or .numpy() run eagerly (__init__, switched on)
+            return cst.parse_expression(eager)
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
