@@ -20,6 +20,7 @@ from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
+from torch2tf.plain_state import build_by_calling
 from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
@@ -27,7 +28,7 @@ from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
-from torch2tf.verify import Check, Layouts, _numpy, check
+from torch2tf.verify import Check, Layouts, _numpy, _to_tf, check
 from torch2tf.weights import Transfer, transfer_weights
 
 DEFAULT_BATCH = 16
@@ -456,9 +457,8 @@ def convert(
             keras_model = keras_cls(*args, **kwargs)
         built_at_construction = keras_model.built and bool(keras_model.weights)
         if not built_at_construction:
-            from torch2tf.verify import _to_tf
-
-            keras_model(*_to_tf(layouts.keras_inputs(inputs)), training=False)
+            tf_inputs = _to_tf(layouts.keras_inputs(inputs))
+            build_by_calling(model, keras_model, lambda: keras_model(*tf_inputs, training=False))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [

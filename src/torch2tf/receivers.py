@@ -148,15 +148,15 @@ def number_shapes(
 
 def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[str]:
     """The file's top-level functions that its module classes call (``rotate_half(q)`` in
-    forward), directly or through each other: their tensor methods are translated as the
-    classes' are."""
+    forward) or hold as values to call later (``self.f = staticmethod(apply_rotary_emb)``),
+    directly or through each other: their tensor methods are translated as the classes' are."""
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
     def called(node: ast.AST) -> set[str]:
         return {
-            n.func.id
+            n.id
             for n in ast.walk(node)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in functions
         }
 
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in module_classes]

@@ -263,3 +263,45 @@ def torch_bernoulli(x, p=None):
     probability = x if p is None else p
     draw = tf.random.uniform(tf.shape(x), dtype=x.dtype)
     return tf.cast(draw < probability, x.dtype)
+
+
+def torch_numpy(x):
+    """x.numpy() run eagerly, as torch's forward always is; a traced graph has no values."""
+    if not tf.executing_eagerly():
+        raise RuntimeError(
+            "Tensor.numpy() in call(): a traced TensorFlow graph has no values; run the model "
+            "eagerly (run_eagerly=True) or turn off the switch that reads it"
+        )
+    return x.numpy()
+
+
+def torch_linspace(start, end, steps, dtype=tf.float32):
+    """torch.linspace: its first half counts up from start, the rest down from end (so end is
+    exact, to float rounding as torch's); tf.linspace counts all from start. Float32 default."""
+    if steps == 1:
+        return tf.reshape(tf.cast(start, dtype), [1])
+    start, end = tf.cast(start, dtype), tf.cast(end, dtype)
+    step = (end - start) / tf.cast(steps - 1, dtype)
+    index = tf.range(steps, dtype=dtype)
+    up = start + step * index
+    down = end - step * (tf.cast(steps - 1, dtype) - index)
+    return tf.where(index < steps // 2, up, down)
+
+
+def torch_setitem(variable, index, value):
+    """buffer[index] = value outside __init__: torch writes the buffer in place (value cast to
+    its dtype and broadcast); a Keras variable is written by a sliced assign."""
+    target = variable.value if isinstance(variable, tf.keras.Variable) else variable
+    target[index].assign(tf.broadcast_to(tf.cast(value, target.dtype), tf.shape(target[index])))
+
+
+def torch_one_hot(x, num_classes):
+    """F.one_hot: int64 rows; torch refuses an index outside [0, num_classes), tf.one_hot would
+    give a row of zeros, so it is checked."""
+    if num_classes < 0:
+        raise ValueError("one_hot: num_classes=-1 (counted from the data) is not translated")
+    tf.debugging.assert_non_negative(x, message="one_hot: class values must be non-negative")
+    tf.debugging.assert_less(
+        x, tf.cast(num_classes, x.dtype), message="one_hot: class values must be < num_classes"
+    )
+    return tf.one_hot(x, num_classes, dtype=tf.int64)

@@ -30,6 +30,8 @@ from torch2tf.translation.patterns import (
     SEQUENTIAL_BASE,
     call_args,
     calls_forward,
+    eager_method,
+    module_parameters,
     self_attr,
     takes_varargs,
 )
@@ -85,6 +87,8 @@ class CallRewrite(RewriteBase):
             return wrapper_call(self, original, self._function(original, updated, qualified))
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
+        if module_parameters(original, self.cls, self.imports):
+            return cst.parse_expression(f"torch_parameters({code_of(updated.func.value)})")
         receiver = self._non_tensor_receiver(original)
         if receiver is not None:
             return self._object_method(original, updated, receiver)
@@ -360,9 +364,9 @@ class CallRewrite(RewriteBase):
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
         if name in BOOL_SENSITIVE and visibly_bool(original.func.value, self.parents):
             receiver = BoolArg(receiver)
-        if name == "item" and not original.args and self.function_stack == ["__init__"]:
-            self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
-            return cst.parse_expression(f"({receiver}).numpy().item()")
+        if (eager := eager_method(original, receiver, self)) is not None:
+            self._resolved(original)  # .item() or .numpy() run eagerly (__init__, switched on)
+            return cst.parse_expression(eager)
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):

@@ -21,7 +21,13 @@ from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.parsed import descendants
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
-from torch2tf.translation.build import build_input, constructed_classes, needs_static_batch
+from torch2tf.translation.build import (
+    build_input,
+    constructed_classes,
+    drop_orphaned_builds,
+    inherit_build_inputs,
+    needs_static_batch,
+)
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -82,10 +88,12 @@ class ClassAnalysis:
         it must be known before the rewrite reaches it."""
         for info in self.classes.values():
             self.analyse_class(info)
+        inherited = inherit_build_inputs(self.classes, self.imports)
         changed = True
         while changed:  # a default forwarded through a chain of blocks
             changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
         self._no_symbolic_build()
+        drop_orphaned_builds(self.classes, inherited)
 
     def _no_symbolic_build(self) -> None:
         """A class that needs a concrete batch size, or builds one that does (at any depth),
@@ -124,7 +132,22 @@ class ClassAnalysis:
 
     def analyse_class(self, info: ClassInfo) -> None:
         """Fill ``info``: layers, parameters, init code, build input, training methods."""
-        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
+        assigned = assigned_self_attributes(info.tree)
+        info.renamed = assigned & KERAS_MODEL_ATTRIBUTES
+        info.shadowed = assigned & UNTRANSLATED_MODULE_API
+        info.shadowed_by_module = {
+            t.attr
+            for node in ast.walk(info.tree)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+            for t in node.targets
+            if isinstance(t, ast.Attribute)
+            and t.attr in info.shadowed
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "self"
+            and (self.imports.qualify_name(dotted_ast(node.value.func) or "") or "").startswith(
+                "torch.nn."
+            )
+        }
         info.functions = function_attributes(info.tree, self._is_function)
         init = info.method("__init__")
         if init is None:
