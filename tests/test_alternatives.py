@@ -30,7 +30,7 @@ def test_untranslated_layers_and_functions_get_the_nearest_alternative():
                 self.soft = nn.Softmax2d()
 
             def forward(self, x):
-                x = torch.mm(x, x)
+                x = torch.dot(x, x)
                 x = F.gelu(x, approximate="exact")
                 return torch.logaddexp(x, x)
         """
@@ -43,8 +43,8 @@ def test_untranslated_layers_and_functions_get_the_nearest_alternative():
         "(hint: use a literal 'none' (exact erf form) or 'tanh')",
         "model.py:11:21: error: torch.nn.Softmax2d is not translated (hint: use "
         "nn.Softmax(dim=-3), the same computation, instead)",
-        "model.py:14:13: error: torch.mm is not translated (hint: use torch.matmul(a, b) or "
-        "a @ b instead)",
+        "model.py:14:13: error: torch.dot is not translated (hint: use torch.matmul(a, b) or "
+        "a @ b (1-D tensors) instead)",
         'model.py:15:13: error: torch.nn.functional.gelu: gelu(approximate="exact") is not '
         "translated (hint: use a literal 'none' (exact erf form) or 'tanh')",
         "model.py:16:16: error: torch.logaddexp is not translated (hint: see `torch2tf "

@@ -385,7 +385,7 @@ def _refusal(body: str, init: str = "self.conv = nn.Conv2d(3, 4, 3)") -> list[st
             "x = self.conv(x.view(-1, 3, 4, 4))",
             "net.py:12:13: error: Conv2d expects a channels-last",
         ),
-        ("x = self.conv(x)[:, 0]", "net.py:12:13: error: indexing a channels-last feature map"),
+        ("x = self.conv(x)[:, 0:2]", "net.py:12:13: error: indexing a channels-last feature map"),
         ("x = self.conv(x).permute(0, 2, 1)", "net.py:12:13: error: permute of a feature map"),
         (
             "b, c, h, w = self.conv(x).shape",

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 import torch
 from conftest import EXAMPLES, MODELS
+from keras.src.backend.common import global_state
 
 import torch2tf
 from torch2tf import training, training_objects
@@ -179,6 +180,7 @@ def process_state() -> dict:
     return {
         "gc enabled": gc.isenabled(),
         "keras dtype policy": tf.keras.config.dtype_policy().name,
+        "keras name scopes": list(global_state.get_global_attribute("name_scope_stack") or []),
         "functions": {
             name: id(value)
             for name, value in {
@@ -202,6 +204,7 @@ def test_translate_convert_and_verify_leave_the_process_as_they_found_it():
     try:
         import functional_dropout
         import more_styles
+        import private_parts
         from mlpkit.nets.mlp import ResMLP
 
         torch.manual_seed(0)
@@ -210,6 +213,7 @@ def test_translate_convert_and_verify_leave_the_process_as_they_found_it():
             (more_styles.VAE(6, 2), (6, 2)),  # torch.randn_like in train mode
             (ResMLP(6, 8, 3), (6, 8, 3)),  # a project of several files
             (functional_dropout.FDrop(6).double(), (6,)),  # float64: another dtype policy
+            (private_parts.PeriodicFeatures(6), (6,)),  # a Keras name scope TF refuses
         ]
         seed = (EXAMPLES / "seed_mlps.py").read_text()
         before = process_state()

@@ -476,7 +476,7 @@ def test_init_functions_that_cannot_be_read_are_refused(body, where, message):
     assert f"net.py:{where}" in str(err.value) and message in str(err.value)
 
 
-def test_init_function_on_a_layer_that_may_be_passed_in_is_refused():
+def test_init_function_on_a_layer_that_may_be_passed_in_runs_where_it_stands():
     # pytorch-tabnet's GLU_Layer: torch re-initialises a shared layer passed in as well
     source = (
         "import torch.nn as nn\n\n\ndef init(m):\n    nn.init.zeros_(m.weight)\n\n\n"
@@ -485,10 +485,24 @@ def test_init_function_on_a_layer_that_may_be_passed_in_is_refused():
         "            self.fc = nn.Linear(n, n)\n        init(self.fc)\n\n"
         "    def forward(self, x):\n        return self.fc(x)\n"
     )
+    code = translate_source(source, "net.py")
+    assert 'torch_init(self.fc, "kernel", tf.keras.initializers.Zeros())' in code
+    assert "def init(" not in code
+
+
+def test_init_method_on_a_layer_that_may_be_passed_in_is_refused():
+    source = (
+        "import torch.nn as nn\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self, n, fc=None):\n        super().__init__()\n"
+        "        if fc:\n            self.fc = fc\n        else:\n"
+        "            self.fc = nn.Linear(n, n)\n        self.reset_parameters()\n\n"
+        "    def reset_parameters(self):\n        nn.init.zeros_(self.fc.weight)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
     with pytest.raises(TranslationError) as err:
         translate_source(source, "net.py")
-    assert "net.py:5:5" in str(err.value)
-    assert "self.fc is also assigned something else than its layer (line 12)" in str(err.value)
+    assert "net.py:14:9" in str(err.value)
+    assert "self.fc is also assigned something else than its layer (line 8)" in str(err.value)
 
 
 def test_project_function_returning_objects_keeps_their_methods():

@@ -320,13 +320,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     ),
     "nbeats-pytorch/NBeatsNet": (
         Case("nbeats_pytorch.model", "NBeatsNet", kwargs=_nbeats_kwargs),
-        (
-            "unowned: nbeats_pytorch/model.py:41:9 self.parameters = [] (nn.Module's method "
-            "shadowed by a list), :46:27 nn.ParameterList of it, :67:17 its extend; forward: "
-            ":190:20 torch.zeros(size=...) (keyword size not taken), :199:65 Tensor.numpy(), "
-            ":216:12/:223:12 Tensor.mm()",
-            "unowned",
-        ),
+        None,  # blocks in plain lists, registered through nn.ParameterList(self.parameters)
     ),
     "torchtuples/MLPVanilla": (
         Case(
@@ -353,15 +347,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 3),
             kwargs=lambda: {"n_d": 8, "n_a": 8, "n_steps": 2, "virtual_batch_size": 16},
         ),
-        (
-            "idioms: tab_network.py:9:5 xavier_normal_ in initialize_non_glu, applied at :484 "
-            "to a local Linear appended to a ModuleList in a loop (not read as init code, so "
-            "the function stays); :16:5 initialize_glu(self.fc) where self.fc may be a shared "
-            "layer passed in (:793); unowned: :109:43 torch.eye; sparsemax.py (the package's "
-            "own, translated beside it) :24:25/:112:24 custom torch.autograd.Function classes "
-            "and :88:24/:144:19 torch.sort, behind Sparsemax/Entmax15 (tab_network.py:658/:661)",
-            "idioms, unowned",
-        ),
+        None,  # sparsemax's autograd.Function under tf.custom_gradient
     ),
     "pytorch-tabnet/GLU_Block": (
         Case(
@@ -370,14 +356,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             args=lambda: (8, 16),
             kwargs=lambda: {"n_glu": 2, "first": True, "virtual_batch_size": 16},
         ),
-        (
-            "idioms: tab_network.py:16:5 initialize_glu(self.fc, ...) (called at :796) where "
-            "GLU_Layer.__init__ assigns self.fc either a shared layer passed in (:793) or a new "
-            "Linear (:795): which layer the init reaches is not known statically; then "
-            "GBN.forward (:35) np.ceil of the dynamic batch size crashes at build instead of a "
-            "diagnostic",
-            "idioms, unowned",
-        ),
+        None,  # a shared layer's init runs where it stands; ghost batch norm built by a call
     ),
     "stable-baselines3/MlpExtractor": (
         Case(
@@ -404,14 +383,15 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
     "stable-baselines3/QNetwork": (
         Case("stable_baselines3.dqn.policies", "QNetwork", kwargs=_q_network_args),
         (
-            "unowned: common/policies.py:61:16 class-level annotation th.optim.Optimizer and "
-            ":71:31/:71:53 the default argument optimizer_class=th.optim.Adam in "
-            "BaseModel.__init__; :154:22 the BaseModel.device property (kept: properties are "
-            "the class's API) iterates self.parameters(); common/preprocessing.py:124:16, "
-            ":130:17 F.one_hot in preprocess_obs; torch_layers.py:99:14 torch.no_grad in "
-            "NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
-            "with a dummy forward; then the features_extractor argument, a FlattenExtractor "
-            "instance, must be passed as its converted Keras twin (convert says so)",
+            "unowned: common/policies.py:71:53 the default argument optimizer_class=th.optim.Adam "
+            "in BaseModel.__init__ (a torch optimizer class as a value; the annotations at "
+            ":61:16/:71:31 translate); :154:22 the BaseModel.device property (kept: properties "
+            "are the class's API) iterates self.parameters(); torch_layers.py:99:14 torch.no_grad "
+            "in NatureCNN.__init__ (BaseModel names NatureCNN, :93), measuring the flattened size "
+            "with a dummy forward, and :100:25 self.cnn called there; then the "
+            "features_extractor argument, a FlattenExtractor instance, must be passed as its "
+            "converted Keras twin (convert says so) (preprocessing.py:124/:130 F.one_hot "
+            "translates)",
             "unowned",
         ),
     ),
@@ -610,14 +590,7 @@ CASES: dict[str, tuple[Case, tuple[str, str] | None]] = {
             kwargs=lambda: {"dim": 8, "cache_if_possible": False},
             inputs=lambda: (torch.arange(6).float(),),
         ),
-        (
-            "unowned: rotary_embedding_torch.py:41:2 @autocast('cuda', enabled=False) on "
-            "functions (also :319:6), :121:21 torch.linspace, :131:22 nn.Parameter(freqs, "
-            "requires_grad=learned_freq) (a flag that is not a literal), :343:43 "
-            "Tensor.type(dtype); then its frequency cache (a buffer filled in place in "
-            "forward) and slice_at_dim's tuple of slices",
-            "unowned",
-        ),
+        None,  # @autocast(enabled=False) dropped; its cache path (off here) a sliced assign
     ),
     "stable-baselines3/NatureCNN": (
         Case(

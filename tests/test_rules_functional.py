@@ -239,6 +239,17 @@ GROUPS = {
         ("repeat", "h.repeat(2, 3)", "tf.tile(h, (2, 3))"),
         ("size", "h * h.size(1) + h3.size(-1) + h3.dim() + h[0].numel() + h3[0].size()[1]", None),
         ("size_dynamic", "h.view(h.size(0), h.size(1) // 2, -1)", None),
+        ("mm", "h.mm(h.t()) + torch.mm(h, h.t())", "tf.matmul(h, tf.transpose(h))"),
+        ("type_dtype", "h.type(torch.float64)", "tf.cast(h, tf.float64)"),
+        ("type_of", "h3.type(p.dtype)", "tf.cast(h3, p.dtype)"),
+        ("unbind", "torch.stack(h3.unbind(1), -1)", "tf.unstack(h3, axis=1)"),
+        (
+            "zeros_size",
+            "torch.zeros(size=(h.size()[0], 2))",
+            "tf.zeros((tf.keras.ops.shape(h)[0], 2))",
+        ),
+        ("linspace", "torch.linspace(-1.0, 3.0, 7)", "torch_linspace(-1.0, 3.0, 7)"),
+        ("one_hot", "F.one_hot(torch.arange(6) % 4, num_classes=4)", "torch_one_hot("),
     ],
 }
 PREAMBLE = ["h = self.fc(x)", "h3 = h.view(-1, 2, 3)", "p = torch.exp(h) + 0.1"]

@@ -65,6 +65,11 @@ class ClassInfo:
     fixed_defaults: dict[str, cst.CSTNode] = field(default_factory=dict)
     build_input: str | None = None
     renamed: set[str] = field(default_factory=set)  # attributes Keras reserves: name -> name_
+    # nn.Module API names the class assigns (``self.parameters = []``): plain attributes there
+    shadowed: set[str] = field(default_factory=set)
+    # ... of those, the ones also assigned a torch module, which torch registers, so that the
+    # name reads as the method again afterwards (``self.parameters = nn.ParameterList(...)``)
+    shadowed_by_module: set[str] = field(default_factory=set)
     training: set[str] = field(default_factory=set)  # methods besides forward taking training
     functions: set[str] = field(default_factory=set)  # attributes only ever a plain function
     # weight-normalised layer attributes -> (the weight_norm call, its statement of __init__)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,15 @@ from torch2tf.inputs import InputError, infer_specs, make_inputs
 from torch2tf.layouts import live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
+from torch2tf.plain_state import build_by_calling
+from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
-from torch2tf.verify import Check, Layouts, _numpy, check
+from torch2tf.verify import Check, Layouts, _numpy, _to_tf, check
 from torch2tf.weights import Transfer, transfer_weights
 
 DEFAULT_BATCH = 16
@@ -256,29 +256,6 @@ class Conversion:
         return "\n".join(rows)
 
 
-@contextlib.contextmanager
-def _global_random_state_kept() -> Iterator[None]:
-    """Building Keras layers draws seeds from Python's and NumPy's global generators; the
-    weights are replaced by torch's anyway, so the caller's random streams are put back."""
-    python, numpy = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(python)
-        np.random.set_state(numpy)
-
-
-@contextlib.contextmanager
-def _dtype_policy(name: str) -> Iterator[None]:
-    """Layers created inside take ``name`` as their variable and compute dtype."""
-    old = tf.keras.config.dtype_policy()
-    tf.keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        tf.keras.config.set_dtype_policy(old)
-
-
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     for tensor in list(model.parameters()) + list(model.buffers()):
         if tensor.is_floating_point():
@@ -338,7 +315,10 @@ def _layouts(
         return Layouts(), {}
 
     def declared(source: str) -> int | None:
-        layer = model.get_submodule(source)
+        try:
+            layer = model.get_submodule(source)
+        except AttributeError:  # None in this model (GoogLeNet's aux1 with aux_logits off)
+            return None
         return getattr(layer, "out_channels", None) or getattr(layer, "num_features", None)
 
     every = [*facts.inputs.values(), facts.output, *(f for p in facts.layers.values() for f in p)]
@@ -356,14 +336,20 @@ def _layouts(
         return count
 
     def live(fact: Fact) -> Fact:
-        return replace(fact, channels=channels(fact.channels, fact.channels_from))
+        count = channels(fact.channels, fact.channels_from)
+        return replace(fact, channels=count, elements=tuple(live(f) for f in fact.elements))
 
     layouts = Layouts(
         [live(f) for f in facts.inputs.values()],
         live(facts.output),
         {path: (live(a), live(b)) for path, (a, b) in facts.layers.items()},
     )
-    rows = {p: channels(r.channels, r.channels_from) for p, r in facts.flattened_rows.items()}
+    live_paths = {name for name, _ in model.named_modules()}
+    rows = {  # not of a module None in this model (GoogLeNet's aux heads, aux_logits off)
+        p: channels(r.channels, r.channels_from)
+        for p, r in facts.flattened_rows.items()
+        if "*" in p or p in live_paths
+    }
     for path, count in rows.items():  # else from the Linear's width over the known sizes
         spatial = facts.flattened_rows[path].spatial
         if count is None and spatial is not None:
@@ -466,14 +452,13 @@ def convert(
     policy = str(dtype).removeprefix("torch.")
     args = [keras_argument(a, generated, f"args[{i}]") for i, a in enumerate(args or ())]
     kwargs = {k: keras_argument(v, generated, k) for k, v in dict(kwargs or {}).items()}
-    with _global_random_state_kept():
-        with _dtype_policy(policy):
+    with global_state_kept():
+        with dtype_policy(policy):
             keras_model = keras_cls(*args, **kwargs)
         built_at_construction = keras_model.built and bool(keras_model.weights)
         if not built_at_construction:
-            from torch2tf.verify import _to_tf
-
-            keras_model(*_to_tf(layouts.keras_inputs(inputs)), training=False)
+            tf_inputs = _to_tf(layouts.keras_inputs(inputs))
+            build_by_calling(model, keras_model, lambda: keras_model(*tf_inputs, training=False))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [

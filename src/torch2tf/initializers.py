@@ -18,11 +18,12 @@ from torch2tf.class_facts import InitStep
 from torch2tf.init_code.base import LOOP_ITERATORS, TENSOR_INIT_METHODS, Refused, Scope, self_attr
 from torch2tf.init_code.conditions import ConditionReader
 from torch2tf.init_code.inline import InlineReader
-from torch2tf.init_code.records import InitCallReader
+from torch2tf.init_code.records import InitCallReader, local_constructions
 from torch2tf.init_code.runtime import RuntimeLoop, is_modules_loop
 from torch2tf.init_code.statements import StatementReader
 from torch2tf.init_code.values import ValueReader
 from torch2tf.names import code_of, dotted, is_docstring
+from torch2tf.parsed import descendants
 from torch2tf.rules import Arg
 from torch2tf.translation.scans import assignment_targets
 
@@ -34,47 +35,45 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
 
     def is_init_code(self, node: cst.CSTNode) -> bool:
         """Whether ``node`` calls ``nn.init`` or an in-place init method of a tensor."""
-        found = False
-        outer = self
+        for child in descendants(node):
+            if isinstance(child, cst.Call) and self._is_init_call(child):
+                return True
+            if isinstance(child, cst.For) and self._is_module_loop(child):
+                return True
+            call = child.value if isinstance(child, cst.Expr) else None
+            if isinstance(call, cst.Call) and self._calls_init_function(call):
+                return True  # init_fn(self.fc.weight): a project function doing init
+        return False
 
-        class Finds(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                nonlocal found
-                name = outer.t.imports.qualify(call.func) or ""
-                found |= name.startswith("torch.nn.init.")
-                func = call.func
-                found |= isinstance(func, cst.Attribute) and (
-                    func.attr.value in TENSOR_INIT_METHODS
-                    and (
-                        (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data")
-                        or outer._param_of(func.value) is not None
-                    )
+    def _is_init_call(self, call: cst.Call) -> bool:
+        """``nn.init.*(...)``, or an in-place init method of a parameter (``w.data.fill_``)."""
+        if (self.t.imports.qualify(call.func) or "").startswith("torch.nn.init."):
+            return True
+        func = call.func
+        return isinstance(func, cst.Attribute) and (
+            func.attr.value in TENSOR_INIT_METHODS
+            and (
+                (isinstance(func.value, cst.Attribute) and func.value.attr.value == "data")
+                or self._param_of(func.value) is not None
+            )
+        )
+
+    def _is_module_loop(self, loop: cst.For) -> bool:
+        """``for m in self.modules():`` (what else would it do in init code?), or over a
+        layer's own parameters (an RNN's named_parameters())."""
+        it = loop.iter
+        return (
+            isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Attribute)
+            and it.func.attr.value in LOOP_ITERATORS
+            and (
+                dotted(it.func.value) == "self"
+                or (
+                    it.func.attr.value in ("parameters", "named_parameters")
+                    and self_attr(it.func.value) in self.info.layers
                 )
-
-            def visit_Expr(self, expr: cst.Expr) -> None:
-                nonlocal found  # init_fn(self.fc.weight): a project function doing init
-                call = expr.value
-                found |= isinstance(call, cst.Call) and outer._calls_init_function(call)
-
-            def visit_For(self, loop: cst.For) -> None:
-                nonlocal found
-                it = loop.iter  # for m in self.modules(): what else would it do in init code?
-                found |= (
-                    isinstance(it, cst.Call)
-                    and isinstance(it.func, cst.Attribute)
-                    and it.func.attr.value in LOOP_ITERATORS
-                    and (
-                        dotted(it.func.value) == "self"
-                        # a layer's own parameters (an RNN's named_parameters())
-                        or (
-                            it.func.attr.value in ("parameters", "named_parameters")
-                            and self_attr(it.func.value) in outer.info.layers
-                        )
-                    )
-                )
-
-        node.visit(Finds())
-        return found
+            )
+        )
 
     def method(self, func: cst.FunctionDef, position: int, in_init: bool = False) -> bool:
         """``self.reset_parameters()`` called from __init__: read the whole method."""
@@ -85,12 +84,18 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         return True
 
     def function(
-        self, func: cst.FunctionDef, call: cst.Call, position: int, method: bool = False
+        self,
+        func: cst.FunctionDef,
+        call: cst.Call,
+        position: int,
+        method: bool = False,
+        late: bool = False,
     ) -> bool:
         """``init_fn(self.fc, d_in, d_out)`` in __init__ with ``init_fn`` a module-level function
         (pytorch-tabnet's ``initialize_glu``), or ``self.init_(self.w, c=c)`` with ``init_`` a
         method (``method``): its body read as init code, with its parameters bound to the
-        call's arguments."""
+        call's arguments. ``late``: a call nested in an ``if`` or loop of __init__, whose
+        inits run where it stands (``torch_init``), on layer attributes or local layers."""
         params = {p.name.value for p in func.params.params}
         if not (self.is_init_code(func.body) or _inits_a_name(func.body, params)):
             return False
@@ -102,8 +107,15 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
                 owner = (dotted(value) or "").removesuffix(".data")
                 if owner in self.info.local_params:  # a local tensor made a parameter later
                     owner = f"self.{self.info.local_params[owner]}"
-                if owner.startswith("self."):
-                    aliases[name] = owner
+                local_layer = isinstance(value, cst.Name) and local_constructions(value, self.init)
+                parts = owner.split(".")
+                held = parts[0] == "self" and len(parts) > 1
+                # self.input_dim is a value; self.fc (or self.fc.weight) a layer or tensor
+                held = held and (
+                    len(parts) > 2 or parts[1] in self.info.layers or parts[1] in self.info.params
+                )
+                if held or (late and local_layer):
+                    aliases[name] = owner  # a local layer: its type read where it is made
                 else:
                     values[name] = self._expr(value, Scope(in_init=True))
         except Refused:
@@ -111,8 +123,23 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         body = [s for s in func.body.body if not is_docstring(s)]
         if body and _is_bare_return(body[-1]):
             body = body[:-1]
-        self._block(body, position, Scope(values=values, aliases=aliases))
+        mark = len(self.late_lines)
+        self._block(body, position, Scope(values=values, aliases=aliases, late=late))
+        # inits of a layer known only at run time (a shared layer passed in), run where the
+        # call stands: ``torch_init`` lines replace the call
+        self.function_late = self.late_lines[mark:]
         return True
+
+    def replace_call(self, stmt: cst.BaseStatement) -> None:
+        """The init function's call ``stmt`` (read by :meth:`function`): removed, or replaced
+        by the ``torch_init`` lines of its inits that run where they stand (and its asserts)."""
+        late = self.function_late + self.asserts  # asserts: kept where torch checks them
+        if late:
+            self.info.replaced[stmt] = "".join(line + "\n" for line in late)
+        else:
+            self.info.removed.add(stmt)
+        self.function_late = []
+        self.asserts.clear()
 
     def default_function(self, default: cst.Lambda, tensor: cst.BaseExpression, position: int):
         """``w_init_(self.linear.weight.data)`` where ``w_init_`` is a parameter of __init__

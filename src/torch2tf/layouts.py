@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torch2tf.tensor_facts import FLAT, MAP, MAPS, Fact
+from torch2tf.tensor_facts import FLAT, MAP, MAPS, TUPLE, Fact
 
 
 def _array(value: Any) -> np.ndarray:
@@ -26,6 +26,8 @@ def to_keras(value: Any, fact: Fact | None) -> Any:
     """A torch-layout tensor (torch or numpy) as the Keras model holds it (numpy)."""
     if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
         return type(value)(to_keras(v, replace(fact, kind=MAP)) for v in value)
+    if fact is not None and fact.kind == TUPLE and isinstance(value, (list, tuple)):
+        return type(value)(to_keras(v, f) for v, f in zip(value, fact.elements, strict=True))
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)
@@ -42,6 +44,8 @@ def to_torch(value: Any, fact: Fact | None) -> Any:
     """A Keras-layout tensor (TensorFlow or numpy) in torch's layout (numpy)."""
     if fact is not None and fact.kind == MAPS and isinstance(value, (list, tuple)):
         return type(value)(to_torch(v, replace(fact, kind=MAP)) for v in value)
+    if fact is not None and fact.kind == TUPLE and isinstance(value, (list, tuple)):
+        return type(value)(to_torch(v, f) for v, f in zip(value, fact.elements, strict=True))
     if fact is None or fact.kind not in (MAP, FLAT):
         return value
     array = _array(value)
@@ -85,7 +89,13 @@ def live_channels(
 
         return record
 
-    handles = [model.get_submodule(p).register_forward_hook(hook(p)) for p in sorted(paths)]
+    handles = []
+    for path in sorted(paths):
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:  # None in this model (an optional head left out)
+            continue
+        handles.append(module.register_forward_hook(hook(path)))
     training = model.training
     try:
         model.eval()

@@ -128,13 +128,14 @@ def add_weight(
     name: str,
     expr: cst.BaseExpression,
     imports: ImportTable,
-    trainable: bool,
+    trainable: bool | str,
     initializer: str | None = None,
 ) -> str:
     """``self.add_weight(...)`` source for a parameter or buffer called ``name``; the
     initializer of the class's init code (``reset_parameters``), if any, replaces the
-    tensor's own."""
+    tensor's own. ``trainable``: a literal, or the source of the flag torch's
+    ``requires_grad=`` was given (a constructor argument)."""
     shape, own = initial_tensor(expr, imports)
     initializer = initializer or own
-    flag = "" if trainable else ", trainable=False"
+    flag = "" if trainable is True else f", trainable={trainable}"
     return f"self.add_weight(name={name!r}, shape={shape}, initializer={initializer}{flag})"

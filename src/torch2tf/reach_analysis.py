@@ -144,6 +144,7 @@ def _analyse_class(stmt: Statement, node: ast.ClassDef, scopes: list) -> None:
         dunder = name.startswith("__") and name.endswith("__")
         always = name in ALWAYS_KEPT or (dunder and name not in UNNEEDED_DUNDERS)
         always = always or any(_is_property(d) for d in method.decorator_list)
+        always = always or (name == "backward" and _autograd_function(node))  # autograd's
         member = Member(name, first, method.end_lineno or method.lineno, always)
         probe = Statement(method, first, member.last, set())
         outer = list(method.decorator_list) + method.args.defaults
@@ -176,6 +177,11 @@ def _analyse_class(stmt: Statement, node: ast.ClassDef, scopes: list) -> None:
             stmt.chains |= {c for c in _all_chains(part) if c[0] in stmt.uses}
             stmt.attrs |= _attributes(part)
             stmt.attrs |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+
+
+def _autograd_function(node: ast.ClassDef) -> bool:
+    """Whether the class derives from torch.autograd.Function (by its name: ``Function``)."""
+    return any(ast.unparse(base).split(".")[-1] == "Function" for base in node.bases)
 
 
 def _is_property(decorator: ast.expr) -> bool:

@@ -76,17 +76,87 @@ def classify_receivers(
     return found
 
 
+AUTOGRAD_FUNCTION = ("torch.autograd.Function", "torch.autograd.function.Function")
+
+
+def autograd_classes(tree: ast.Module, qualify: Callable[[str], str | None]) -> set[str]:
+    """The file's classes deriving from torch.autograd.Function: their static forward and
+    backward take and give tensors."""
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(qualify(ast.unparse(base)) in AUTOGRAD_FUNCTION for base in node.bases)
+    }
+
+
+# torch's ctx API that TorchFunctionContext does not have (it has save_for_backward and
+# saved_tensors; attributes set in forward are plain ones).
+CTX_UNTRANSLATED = frozenset(
+    {
+        "needs_input_grad",
+        "mark_dirty",
+        "mark_non_differentiable",
+        "set_materialize_grads",
+        "saved_variables",
+        "save_for_forward",
+    }
+)
+
+
+def autograd_problems(tree: ast.Module, names: set[str]) -> list[tuple[ast.AST, str]]:
+    """What of the autograd functions ``names`` TorchFunction does not do as torch does: a
+    ``setup_context`` (forward then takes no ctx), forward-mode ``jvp``, ctx's other API."""
+    found: list[tuple[ast.AST, str]] = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in names):
+        for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+            if method.name in ("setup_context", "jvp", "vmap"):
+                found.append((method, f"an autograd.Function's {method.name} is not translated"))
+            for node in ast.walk(method):
+                if isinstance(node, ast.Attribute) and node.attr in CTX_UNTRANSLATED:
+                    found.append((node, f"ctx.{node.attr} is not translated"))
+        decorators = [
+            d for m in cls.body if isinstance(m, ast.FunctionDef) for d in m.decorator_list
+        ]
+        for decorator in decorators:
+            if ast.unparse(decorator).split(".")[-1] == "once_differentiable":
+                found.append((decorator, "@once_differentiable is not translated"))
+    return found
+
+
+def number_shapes(
+    tree: ast.Module, source: str, qualify: Callable[[str], str | None]
+) -> dict[Key, str]:
+    """``x.shape`` read inside ``int(...)``, ``float(...)``, ``range(...)`` or a ``math``/NumPy
+    call (``int(np.ceil(x.shape[0] / n))``): position -> ``file line:column`` text of it."""
+    lines = source.splitlines()
+    found: dict[Key, str] = {}
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        name = ast.unparse(call.func)
+        qualified = qualify(name) or name
+        if qualified not in ("int", "float", "range") and not qualified.startswith(
+            ("math.", "numpy.")
+        ):
+            continue
+        for node in ast.walk(call):
+            if isinstance(node, ast.Attribute) and node.attr == "shape":
+                found[key_of(node, lines)] = f"{node.lineno}:{node.col_offset + 1}"
+    return found
+
+
 def tensor_functions(tree: ast.Module, module_classes: Collection[str]) -> set[str]:
     """The file's top-level functions that its module classes call (``rotate_half(q)`` in
-    forward), directly or through each other: their tensor methods are translated as the
-    classes' are."""
+    forward) or hold as values to call later (``self.f = staticmethod(apply_rotary_emb)``),
+    directly or through each other: their tensor methods are translated as the classes' are."""
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
 
     def called(node: ast.AST) -> set[str]:
         return {
-            n.func.id
+            n.id
             for n in ast.walk(node)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in functions
         }
 
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in module_classes]

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from torch2tf.held_modules import PARAMETER_CONTAINERS
 from torch2tf.keras_api import keras_attribute
 from torch2tf.rules import Unsupported
 from torch2tf.weights import IGNORED_BUFFERS, keras_child, rule_for
@@ -123,6 +124,13 @@ def _children(obj: Any) -> dict[str, Any] | None:
 
 def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) -> None:
     where = path or "(the model)"
+    if isinstance(module, PARAMETER_CONTAINERS) and isinstance(obj, (list, tuple, dict)):
+        # nn.ParameterList(block.parameters()): the same variables, in a Keras list
+        if len(obj) != len(module) or not all(hasattr(v, "assign") for v in _values(obj)):
+            problems.append(
+                f"{where}: torch has {len(module)} parameters, Keras {_keras_text(obj)}"
+            )
+        return
     if getattr(obj, "embedding", None) is not None and type(obj).__name__ == "TorchTiedDense":
         return  # its one weight is the Embedding's variable, compared there
     if not _class_matches(module, obj):
@@ -191,6 +199,10 @@ def _compare(module: torch.nn.Module, obj: Any, path: str, problems: list[str]) 
         if name not in known and not (name.endswith("_") and name[:-1] in torch_children):
             child_path = f"{path}.{name}" if path else name
             problems.append(f"{child_path}: torch has nothing here, Keras has {_keras_text(value)}")
+
+
+def _values(obj: Any) -> list[Any]:
+    return list(obj.values()) if isinstance(obj, dict) else list(obj)
 
 
 def _compare_shared(

@@ -24,7 +24,7 @@ from libcst.metadata import MetadataWrapper
 from torch2tf import training_script
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
-from torch2tf.names import ImportTable, dotted, drop_imports
+from torch2tf.names import ImportTable, drop_imports
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.receivers import object_functions
@@ -41,8 +41,10 @@ from torch2tf.tensor_facts.project import (
 from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, names_in, used_names
+from torch2tf.translation.masked import MaskedAssignRewrite
 from torch2tf.translation.partial import stub_problems
 from torch2tf.translation.references import ReferenceRewrite
+from torch2tf.translation.scans import defined_names, dunder_all
 from torch2tf.translation.structure import StructureRewrite
 from torch2tf.translation.stubs import StubRecording
 from torch2tf.translation.weights import WeightRewrite
@@ -407,15 +409,15 @@ def _starred(
                 for local, qualified in exported(star, seen | {star}).items():
                     bound.setdefault(local, qualified)
         bound.update(tables[relative].aliases)
-        bound.update({local: f"{name}.{local}" for local in _defined(module)})
-        listed = _dunder_all(module)
+        bound.update({local: f"{name}.{local}" for local in defined_names(module)})
+        listed = dunder_all(module)
         if listed is not None:
             return {k: v for k, v in bound.items() if k in listed}
         return {k: v for k, v in bound.items() if not k.startswith("_")}
 
     result = {}
     for relative, (name, _, module) in parsed.items():
-        own = set(tables[relative].aliases) | _defined(module)
+        own = set(tables[relative].aliases) | defined_names(module)
         found: dict[str, str] = {}
         for star in tables[relative].stars:
             if star in by_name:
@@ -424,37 +426,6 @@ def _starred(
                         found.setdefault(local, qualified)
         result[relative] = tuple(sorted(found.items()))
     return result
-
-
-def _defined(module: cst.Module) -> set[str]:
-    """The names a module's top-level classes, functions and plain assignments bind."""
-    names = set()
-    for stmt in module.body:
-        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
-            names.add(stmt.name.value)
-        elif isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                targets = small.targets if isinstance(small, cst.Assign) else []
-                names |= {t.target.value for t in targets if isinstance(t.target, cst.Name)}
-    return names
-
-
-def _dunder_all(module: cst.Module) -> set[str] | None:
-    """A module's literal ``__all__`` list or tuple of strings, else None."""
-    for stmt in module.body:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                if (
-                    isinstance(small, cst.Assign)
-                    and dotted(small.targets[0].target) == "__all__"
-                    and isinstance(small.value, (cst.List, cst.Tuple))
-                ):
-                    return {
-                        e.value.evaluated_value
-                        for e in small.value.elements
-                        if isinstance(e.value, cst.SimpleString)
-                    }
-    return None
 
 
 def _object_functions(
@@ -494,5 +465,12 @@ def _package(module_name: str | None, is_package: bool = False) -> str | None:
     return module_name if is_package else module_name.rpartition(".")[0]
 
 
-class _Translator(StubRecording, StructureRewrite, ReferenceRewrite, CallRewrite, WeightRewrite):
+class _Translator(
+    StubRecording,
+    StructureRewrite,
+    ReferenceRewrite,
+    CallRewrite,
+    MaskedAssignRewrite,
+    WeightRewrite,
+):
     """The rewrite of one file: one LibCST visit, each part of which lives in its own module."""

@@ -20,6 +20,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from torch2tf.layouts import to_keras
+from torch2tf.plain_state import plain_state_kept
 from torch2tf.tensor_facts import Fact
 from torch2tf.tensor_facts.records import MAP
 from torch2tf.tensor_facts.tables import _CONVS, _MAP_LAYERS
@@ -283,7 +284,7 @@ def check(
     """
     facts = facts or Layouts()
     training = mode == "train"
-    with _preserved(torch_model, keras_model, mode):
+    with _preserved(torch_model, keras_model, mode), plain_state_kept(torch_model, keras_model):
         captured: list[tuple[str, torch.nn.Module, tuple, dict, Any]] = []
         received: dict[int, list[tuple[tuple, dict]]] = {}  # module id -> inputs, innermost last
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from torch2tf.held_modules import all_named_modules
 from torch2tf.keras_api import keras_attribute
 from torch2tf.layouts import keras_kernel_rows
 from torch2tf.rules import LAYERS, LayerRule
@@ -132,7 +133,7 @@ def transfer_weights(
     problems: list[str] = []
     moves: list[tuple[Any, np.ndarray, Transfer]] = []
     seen: set[int] = set()
-    for path, module in torch_model.named_modules():
+    for path, module in all_named_modules(torch_model):
         own = own_tensor_names(module)
         if own and all(id(tensor(module, n)) in seen for n in own):
             continue  # tied to tensors moved before (weight tying): Keras shares the variable

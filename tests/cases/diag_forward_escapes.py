@@ -16,5 +16,5 @@ class Thresholded(nn.Module):
         return torch.from_numpy(h.detach().numpy() > cut).float()
 
 # output
-# diag_forward_escapes.py:15:15: error: Tensor.numpy() is not translated (hint: see `torch2tf --list-rules` for the tensor methods that are)
-# diag_forward_escapes.py:16:33: error: Tensor.numpy() is not translated (hint: see `torch2tf --list-rules` for the tensor methods that are)
+# diag_forward_escapes.py:15:15: error: Tensor.numpy: Tensor.numpy() makes a NumPy array, which a traced TensorFlow graph cannot (hint: keep the value a tensor (or read it under an `if self.<flag>:` switch))
+# diag_forward_escapes.py:16:33: error: Tensor.numpy: Tensor.numpy() makes a NumPy array, which a traced TensorFlow graph cannot (hint: keep the value a tensor (or read it under an `if self.<flag>:` switch))

@@ -12,7 +12,7 @@ from typing import Protocol
 import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
-from torch2tf.names import ImportTable
+from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import UNINITIALISED, is_starred, tensor_shape
 from torch2tf.rules import Unsupported
 from torch2tf.torch_api import MODULE_ITERATORS
@@ -154,6 +154,27 @@ class ReaderBase:
         self.init = init
         self.late: dict[cst.Call, str] = {}  # init calls run where they stand (Scope.late)
         self.asserts: list[str] = []  # asserts of init functions, run where they are called
+        self.late_lines: list[str] = []  # their torch_init lines, in reading order
+        self.function_late: list[str] = []  # those of the init function read last
+
+    def _layered_base(self, info) -> str | None:
+        """A base class of the project (this file's or another's) that builds layers or
+        parameters, or may (another file's, not read here); None when there is none."""
+        is_module = getattr(self.t, "is_module_class", None)
+        classes = getattr(self.t, "classes", {})
+        for base in info.node.bases:
+            name = dotted(base.value)
+            if is_module is None or name is None or not is_module(base.value):
+                continue
+            known = classes.get(name)
+            if known is None or known is info:
+                return name  # another file's: what it builds is not known here
+            if known.layers or known.modules or known.params or known.opaque_builders:
+                return name
+            deeper = self._layered_base(known)
+            if deeper is not None:
+                return deeper
+        return None
 
     def _param_of(self, tensor: cst.BaseExpression) -> str | None:
         """``w`` for ``self.w`` (or ``self.w.data``) when it is an nn.Parameter of the class."""

@@ -190,7 +190,7 @@ class InitCallReader(ReaderBase):
         if not isinstance(tensor, cst.Attribute):
             self._refuse(call, f"init of {code_of(tensor)} is not translated")
         owner, weight = tensor.value, tensor.attr.value
-        if scope.in_init and scope.var is None and (scope.late or _indexed(owner)):
+        if scope.var is None and (scope.late or (scope.in_init and _indexed(owner))):
             self._late(call, owner, weight, source)
             return
         attr = self_attr(owner)
@@ -199,6 +199,10 @@ class InitCallReader(ReaderBase):
                 self._refuse(call, f"self.{attr} is a container: it has no {weight}")
             other = self._other_assignment(attr)
             if other is not None:  # e.g. a shared layer passed in: torch re-initialises it too
+                if scope.var is None and (scope.in_init or scope.aliases):
+                    # run where it stands, on whichever Keras layer self.attr holds then
+                    self._late(call, owner, weight, source)
+                    return
                 self._refuse(
                     call,
                     f"self.{attr} is also assigned something else than its layer (line {other}): "
@@ -230,6 +234,7 @@ class InitCallReader(ReaderBase):
         variable = rule.initializers[weight].removesuffix("_initializer")
         initializer = rule({weight: source}).initializer(weight, None)
         self.late[call] = f"torch_init({code_of(owner)}, {variable!r}, {initializer})"
+        self.late_lines.append(self.late[call])
 
     def _layer_type(self, call: cst.Call, owner: cst.BaseExpression) -> str:
         """The torch layer ``owner`` is: a layer attribute, or ``container[i]`` whose elements
@@ -238,6 +243,8 @@ class InitCallReader(ReaderBase):
         if attr is not None and self.info.layers.get(attr) not in (None, *CONTAINERS):
             return self.info.layers[attr]
         found: set[str | None] = set()
+        if isinstance(owner, cst.Name):  # task = nn.Linear(...); init_fn(task, ...)
+            found = {self.t.imports.qualify(c.func) for c in local_constructions(owner, self.init)}
         if _indexed(owner):
             container = owner.value
             calls = self._members_of(container) if self_attr(container) else None
@@ -411,3 +418,23 @@ def _contains(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
 
     tree.visit(Find())
     return found
+
+
+def local_constructions(name: cst.Name, init: cst.FunctionDef | None) -> list:
+    """What ``__init__`` assigns to the local ``name``: constructions only, else nothing."""
+    values: list[cst.BaseExpression] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name) and target.target.value == name.value:
+                    values.append(node.value)
+
+        def visit_For(self, node: cst.For) -> None:  # a loop variable named alike: unknown
+            if isinstance(node.target, cst.Name) and node.target.value == name.value:
+                values.append(node.target)
+
+    if init is not None:
+        init.body.visit(Finder())
+    calls = [v for v in values if isinstance(v, cst.Call)]
+    return calls if calls and len(calls) == len(values) else []

@@ -85,16 +85,17 @@ class RuntimeLoop:
         parts = [test]
         if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
             parts = [test.left, test.right]
-        call = parts[0]
-        if not (
-            isinstance(call, cst.Call)
-            and dotted(call.func) == "isinstance"
-            and len(call.args) == 2
-            and dotted(call.args[0].value) == self.var
-        ):
-            self.reader._refuse(test, "unsupported condition in init code", "use isinstance")
-        spec = call.args[1].value
-        elements = [e.value for e in spec.elements] if isinstance(spec, cst.Tuple) else [spec]
+        elements = []
+        for call in either(parts[0]):  # isinstance(m, A) or isinstance(m, B): (A, B)
+            if not (
+                isinstance(call, cst.Call)
+                and dotted(call.func) == "isinstance"
+                and len(call.args) == 2
+                and dotted(call.args[0].value) == self.var
+            ):
+                self.reader._refuse(test, "unsupported condition in init code", "use isinstance")
+            spec = call.args[1].value
+            elements += [e.value for e in spec.elements] if isinstance(spec, cst.Tuple) else [spec]
         types, keras = set(), []
         self.shared: list[str] = []
         for element in elements:
@@ -376,3 +377,10 @@ def is_modules_loop(stmt: cst.CSTNode) -> bool:
 
 
 __all__ = ["RuntimeLoop", "is_modules_loop", "Refused"]
+
+
+def either(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The operands of ``a or b or ...`` (``[test]`` for any other expression)."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return [*either(test.left), *either(test.right)]
+    return [test]

@@ -393,26 +393,13 @@ class StatementReader(ReaderBase):
             )
         return not info.opaque_builders and base is None
 
-    def _layered_base(self, info) -> str | None:
-        """A base class of the project (this file's or another's) that builds layers or
-        parameters, or may (another file's, not read here); None when there is none."""
-        is_module = getattr(self.t, "is_module_class", None)
-        classes = getattr(self.t, "classes", {})
-        for base in info.node.bases:
-            name = dotted(base.value)
-            if is_module is None or name is None or not is_module(base.value):
-                continue
-            known = classes.get(name)
-            if known is None or known is info:
-                return name  # another file's: what it builds is not known here
-            if known.layers or known.modules or known.params or known.opaque_builders:
-                return name
-            deeper = self._layered_base(known)
-            if deeper is not None:
-                return deeper
-        return None
-
     def _isinstance_types(self, test, var: str | None) -> set[str] | None:
+        """The torch types of ``isinstance(var, A)``, ``isinstance(var, (A, B))``, or of
+        ``isinstance(var, A) or isinstance(var, B)``; None for any other test."""
+        if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+            left = self._isinstance_types(test.left, var)
+            right = self._isinstance_types(test.right, var)
+            return None if left is None or right is None else left | right
         if not (
             var is not None
             and isinstance(test, cst.Call)

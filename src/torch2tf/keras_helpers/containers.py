@@ -53,3 +53,34 @@ def torch_add_module(owner, name, module):
         owner.add(module)
     else:
         setattr(owner, name, module)
+
+
+def torch_parameter_list(values=()):
+    """nn.ParameterList(values) of parameters layers already own: a list of those variables."""
+    values = list(values)
+    for value in values:
+        if not isinstance(value, (tf.Variable, tf.keras.Variable)):
+            raise NotImplementedError(
+                "nn.ParameterList of a tensor that is not a parameter yet (torch makes it a new "
+                f"Parameter) is not translated; received {type(value).__name__}"
+            )
+    return values
+
+
+def torch_parameters(layer):
+    """module.parameters(): torch's order (own, then sub-layers'); raises where Keras cannot
+    tell torch's parameters from its buffers (non-trainable variables) or has not built them."""
+    if not isinstance(layer, tf.keras.layers.Layer):
+        return layer.parameters()  # not a module: its own method, as written
+    unbuilt = [inner.name for inner in layer._flatten_layers() if not inner.built]
+    if unbuilt:
+        raise NotImplementedError(
+            f"parameters() of {layer.name}: its layers {unbuilt} have no weights before their "
+            "first call in Keras; call the layer once first"
+        )
+    if layer.non_trainable_weights:
+        raise NotImplementedError(
+            f"parameters() of {layer.name}, which holds non-trainable variables (torch buffers "
+            "or frozen parameters, which Keras does not tell apart), is not translated"
+        )
+    return list(layer.trainable_weights)

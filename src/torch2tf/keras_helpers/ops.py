@@ -47,6 +47,26 @@ def torch_split(x, split_size, dim=0):
     return tf.split(x, sizes, axis=dim)
 
 
+class TorchStaticShape(tuple):
+    """x.shape where torch computes with a size as a Python number (int(np.ceil(x.shape[0] /
+    n))): a size TensorFlow leaves open (None) has no such value, said at its source line."""
+
+    def __new__(cls, x, where):
+        shape = super().__new__(cls, tuple(x.shape))
+        shape.where = where
+        return shape
+
+    def __getitem__(self, index):
+        size = super().__getitem__(index)
+        if size is None or (isinstance(size, tuple) and None in size):
+            raise ValueError(
+                f"{self.where}: torch computes with this size as a Python number and TensorFlow "
+                "has none here (a dimension left open, such as a SavedModel's batch): call the "
+                "model on inputs of known shape (eagerly, or tf.function with a fixed shape)"
+            )
+        return size
+
+
 def torch_chunk(x, chunks, dim=0):
     """torch.chunk: pieces of ceil(n / chunks), so maybe fewer pieces; tf.split needs equal ones."""
     total = x.shape[dim]
@@ -107,6 +127,35 @@ def torch_min(x, dim, keepdim=False):
     if keepdim:
         indices = tf.expand_dims(indices, dim)
     return values, indices
+
+
+def torch_sort(x, dim=-1, descending=False):
+    """torch.sort gives (values, int64 indices); TensorFlow computes them with two ops."""
+    direction = "DESCENDING" if descending else "ASCENDING"
+    indices = tf.argsort(x, axis=dim, direction=direction, stable=True)
+    return tf.sort(x, axis=dim, direction=direction), tf.cast(indices, tf.int64)
+
+
+def torch_gather(x, dim, index):
+    """torch.gather: values of x at index along dim; the other dims are batch dims (index may
+    be shorter there: x is cut to its size first, as torch reads only that part)."""
+    rank = len(x.shape)
+    dim = dim % rank
+    x = tf.slice(x, [0] * rank, [-1 if d == dim else tf.shape(index)[d] for d in range(rank)])
+    order = [d for d in range(rank) if d != dim] + [dim]
+    picked = tf.gather(
+        tf.transpose(x, order), tf.transpose(index, order), axis=rank - 1, batch_dims=rank - 1
+    )
+    return tf.transpose(picked, tf.math.invert_permutation(order))
+
+
+def torch_mask_assign(x, mask, value):
+    """x[mask] = value (a boolean mask over x's leading dims, a number): x with value where
+    mask holds, as a new tensor (TensorFlow tensors cannot be assigned into)."""
+    mask = tf.convert_to_tensor(mask)
+    extra = len(x.shape) - len(mask.shape)
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([extra], tf.int32)], 0))
+    return tf.where(mask, tf.cast(value, x.dtype), x)
 
 
 def torch_arange(start, end=None, step=1):
@@ -214,3 +263,45 @@ def torch_bernoulli(x, p=None):
     probability = x if p is None else p
     draw = tf.random.uniform(tf.shape(x), dtype=x.dtype)
     return tf.cast(draw < probability, x.dtype)
+
+
+def torch_numpy(x):
+    """x.numpy() run eagerly, as torch's forward always is; a traced graph has no values."""
+    if not tf.executing_eagerly():
+        raise RuntimeError(
+            "Tensor.numpy() in call(): a traced TensorFlow graph has no values; run the model "
+            "eagerly (run_eagerly=True) or turn off the switch that reads it"
+        )
+    return x.numpy()
+
+
+def torch_linspace(start, end, steps, dtype=tf.float32):
+    """torch.linspace: its first half counts up from start, the rest down from end (so end is
+    exact, to float rounding as torch's); tf.linspace counts all from start. Float32 default."""
+    if steps == 1:
+        return tf.reshape(tf.cast(start, dtype), [1])
+    start, end = tf.cast(start, dtype), tf.cast(end, dtype)
+    step = (end - start) / tf.cast(steps - 1, dtype)
+    index = tf.range(steps, dtype=dtype)
+    up = start + step * index
+    down = end - step * (tf.cast(steps - 1, dtype) - index)
+    return tf.where(index < steps // 2, up, down)
+
+
+def torch_setitem(variable, index, value):
+    """buffer[index] = value outside __init__: torch writes the buffer in place (value cast to
+    its dtype and broadcast); a Keras variable is written by a sliced assign."""
+    target = variable.value if isinstance(variable, tf.keras.Variable) else variable
+    target[index].assign(tf.broadcast_to(tf.cast(value, target.dtype), tf.shape(target[index])))
+
+
+def torch_one_hot(x, num_classes):
+    """F.one_hot: int64 rows; torch refuses an index outside [0, num_classes), tf.one_hot would
+    give a row of zeros, so it is checked."""
+    if num_classes < 0:
+        raise ValueError("one_hot: num_classes=-1 (counted from the data) is not translated")
+    tf.debugging.assert_non_negative(x, message="one_hot: class values must be non-negative")
+    tf.debugging.assert_less(
+        x, tf.cast(num_classes, x.dtype), message="one_hot: class values must be < num_classes"
+    )
+    return tf.one_hot(x, num_classes, dtype=tf.int64)

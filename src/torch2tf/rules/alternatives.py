@@ -63,7 +63,6 @@ _REAL_ROTARY = (
 # A name -> a translated sibling and how to use it instead; offered only if it is translated
 # (None: Python's operators, translated as they are, with no rule of their own).
 SIBLINGS: dict[str, tuple[str | None, str]] = {
-    "torch.mm": ("torch.matmul", "torch.matmul(a, b) or a @ b"),
     "torch.dot": ("torch.matmul", "torch.matmul(a, b) or a @ b (1-D tensors)"),
     "torch.clamp_min": ("torch.clamp", "torch.clamp(x, min=...)"),
     "torch.clamp_max": ("torch.clamp", "torch.clamp(x, max=...)"),

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import ast
 
-from torch2tf.rules.registry import LayerRule, Unsupported, const, layer, src
+from torch2tf.rules.registry import (
+    LayerRule,
+    Unsupported,
+    const,
+    function,
+    keras_call,
+    layer,
+    src,
+)
 
 
 @layer
@@ -111,3 +119,14 @@ class ModuleDict(LayerRule):
             return "{}"
         text = src(modules)
         return text if text.startswith("{") and text.endswith("}") else f"dict({text})"
+
+
+@function(
+    "torch.nn.ParameterList",
+    examples=(("nn.ParameterList(x)", "torch_parameter_list(x)"),),
+)
+def parameter_list(values=None):
+    """torch_parameter_list helper: a list of the same variables (those of layers the model
+    already holds, as ``nn.ParameterList(block.parameters())`` registers them again); a tensor
+    that is not yet a variable, which torch would make a new Parameter, raises."""
+    return keras_call("torch_parameter_list", *([] if values is None else [src(values)]))

@@ -95,6 +95,35 @@ def arange(
     return keras_call("tf.range", *bounds, dtype=target)
 
 
+@function(
+    "torch.linspace",
+    examples=(
+        ("torch.linspace(1.0, 5.0, 8)", "torch_linspace(1.0, 5.0, 8)"),
+        (
+            "torch.linspace(-1, 1, steps=9, dtype=torch.float64)",
+            "torch_linspace(-1, 1, 9, dtype=tf.float64)",
+        ),
+    ),
+)
+def linspace(
+    start,
+    end,
+    steps,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+):
+    """torch_linspace helper: torch's values (the first half counted up from start, the rest
+    down from end) in torch's default float32."""
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    return keras_call("torch_linspace", src(start), src(end), src(steps), dtype=dtype_source(dtype))
+
+
 def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
     _no_out(out)
     if const(requires_grad, _MISSING) is not False:
@@ -107,18 +136,61 @@ def _filled(tf_func: str, sizes: tuple, size, dtype, requires_grad, out) -> str:
 
 @function("torch.ones", examples=(("torch.ones(2, 3)", "tf.ones((2, 3))"),))
 def ones(
-    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+    *sizes,
+    size=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
 ):
-    """tf.ones(shape, dtype=...) (float32 by default in both)."""
-    return _filled("tf.ones", size, None, dtype, requires_grad, out)
+    """tf.ones(shape, dtype=...) (float32 by default in both); the shape as varargs or size=."""
+    return _filled("tf.ones", sizes, size, dtype, requires_grad, out)
 
 
-@function("torch.zeros", examples=(("torch.zeros(2, 3)", "tf.zeros((2, 3))"),))
+@function(
+    "torch.zeros",
+    examples=(
+        ("torch.zeros(2, 3)", "tf.zeros((2, 3))"),
+        ("torch.zeros(size=(x.size()[0], 5))", "tf.zeros((tf.keras.ops.shape(x)[0], 5))"),
+    ),
+)
 def zeros(
-    *size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False
+    *sizes,
+    size=None,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
 ):
-    """tf.zeros(shape, dtype=...) (float32 by default in both)."""
-    return _filled("tf.zeros", size, None, dtype, requires_grad, out)
+    """tf.zeros(shape, dtype=...) (float32 by default in both); the shape as varargs or size=."""
+    return _filled("tf.zeros", sizes, size, dtype, requires_grad, out)
+
+
+@function(
+    "torch.eye",
+    examples=(("torch.eye(4)", "tf.eye(4)"), ("torch.eye(2, 3)", "tf.eye(2, num_columns=3)")),
+)
+def eye(
+    n,
+    m=None,
+    *,
+    out=None,
+    dtype=None,
+    layout=None,
+    device=None,
+    requires_grad=False,
+    pin_memory=False,
+):
+    """tf.eye(n, num_columns=m, dtype=...) (float32 by default in both)."""
+    _no_out(out)
+    if const(requires_grad, _MISSING) is not False:
+        raise Unsupported("requires_grad= is not translated")
+    columns = src(m) if given(m) else None
+    return keras_call("tf.eye", src(n), num_columns=columns, dtype=dtype_source(dtype))
 
 
 def _band(kind: str, input, diagonal) -> str:
@@ -187,3 +259,18 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     if const(p, _MISSING) is None:
         return keras_call("torch_bernoulli", src(input))
     return keras_call("torch_bernoulli", src(input), src(p))
+
+
+@function(
+    "torch.nn.functional.one_hot",
+    examples=(("F.one_hot(x.long(), num_classes=5)", "torch_one_hot(tf.cast(x, tf.int64), 5)"),),
+)
+def one_hot(tensor, num_classes=-1):
+    """torch_one_hot helper: int64 rows of num_classes; an index outside [0, num_classes),
+    which torch refuses and tf.one_hot would make a row of zeros, raises."""
+    if const(num_classes, None) == -1:
+        raise Unsupported(
+            "F.one_hot without num_classes counts the classes from the data (its max + 1)",
+            "pass num_classes",
+        )
+    return f"torch_one_hot({src(tensor)}, {src(num_classes)})"

@@ -38,6 +38,9 @@ _unary("tf.sign", "torch.sign", methods=("sign",))
 _unary("tf.square", "torch.square", methods=("square",))
 _unary("tf.sin", "torch.sin", methods=("sin",))
 _unary("tf.cos", "torch.cos", methods=("cos",))
+_unary("tf.round", "torch.round", methods=("round",))  # both round half to even
+_unary("tf.floor", "torch.floor", methods=("floor",))
+_unary("tf.math.ceil", "torch.ceil", methods=("ceil",))
 
 
 def _scaled(value: Any, tensor: Any) -> str:

@@ -110,6 +110,9 @@ class BatchNorm1d(LayerRule):
 
     initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
 
+    def input_features(self, num_features, *args, **kwargs):
+        return Arg(num_features) if isinstance(num_features, Arg) else Arg(repr(num_features))
+
     def keras(
         self,
         num_features,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from torch2tf.rules.functional import _MISSING, _no_out, cast, given, src
-from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
+from torch2tf.rules.registry import Arg, BoolArg, Unsupported, const, function, keras_call, method
 
 
 def _keepdims(keepdim: Any) -> str | None:
@@ -32,12 +32,15 @@ def _reduce(tf_func: str, input, dim, keepdim, dtype=None) -> str:
     examples=(
         ("x.sum()", "tf.reduce_sum(x)"),
         ("torch.sum(x, dim=1)", "tf.reduce_sum(x, axis=1)"),
+        ("(x > 0).sum(1)", "tf.reduce_sum(tf.cast(x > 0, tf.int64), axis=1)"),
     ),
 )
 @method("sum")
 def sum_(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    """tf.reduce_sum(x, axis=dim, keepdims=keepdim)."""
+    """tf.reduce_sum(x, axis=dim, keepdims=keepdim); a boolean tensor's as int64 (torch's)."""
     _no_out(out)
+    if isinstance(input, BoolArg) and not given(dtype):
+        dtype = Arg("torch.int64")  # torch counts booleans in int64; TensorFlow cannot sum them
     return _reduce("tf.reduce_sum", input, dim, keepdim, dtype)
 
 
@@ -126,6 +129,40 @@ def min_(input, dim_or_other=None, keepdim=False, *, dim=None, other=None, out=N
     """tf.reduce_min; with dim -> torch_min helper (values, indices); other -> tf.minimum."""
     _no_out(out)
     return _max_min("min", input, dim_or_other, keepdim, dim, other)
+
+
+@function(
+    "torch.sort",
+    examples=(
+        ("torch.sort(x, descending=True, dim=1)", "torch_sort(x, 1, descending=True)"),
+        ("x.sort()", "torch_sort(x)"),
+    ),
+)
+@method("sort")
+def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+    """torch_sort helper: (values, int64 indices) by tf.sort and a stable tf.argsort (torch
+    orders tied indices only when stable=True; stable is one of its orders)."""
+    _no_out(out)
+    flag = const(descending, _MISSING)
+    args = [src(input)] if const(dim, _MISSING) == -1 else [src(input), src(dim)]
+    return keras_call("torch_sort", *args, descending=None if flag is False else src(descending))
+
+
+@function(
+    "torch.gather",
+    examples=(
+        ("torch.gather(x, 1, i)", "torch_gather(x, 1, i)"),
+        ("x.gather(-1, i)", "torch_gather(x, -1, i)"),
+    ),
+)
+@method("gather")
+def gather(input, dim, index, *, sparse_grad=False, out=None):
+    """torch_gather helper: out[..., j, ...] = x[..., index[..., j, ...], ...] along dim, by
+    tf.gather over the other dims as batch dims (index no larger than x there, as torch asks)."""
+    _no_out(out)
+    if const(sparse_grad, _MISSING) is not False:
+        raise Unsupported("gather(sparse_grad=...) is not translated")
+    return keras_call("torch_gather", src(input), src(dim), src(index))
 
 
 @function("torch.maximum", examples=(("torch.maximum(x, y)", "tf.maximum(x, y)"),))

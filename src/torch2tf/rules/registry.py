@@ -27,6 +27,10 @@ class Arg(str):
     """Source text of one argument expression, exactly as written in the input file."""
 
 
+class BoolArg(Arg):
+    """An argument visibly a boolean tensor (a comparison, or a local made by one)."""
+
+
 class Unsupported(Exception):
     """Raised by a rule for input it cannot translate exactly."""
 

@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch2tf.rules.functional import _MISSING, _no_out, cast, dtype_name, paren, src
+from torch2tf.rules.functional import (
+    _MISSING,
+    _no_out,
+    cast,
+    dtype_name,
+    dtype_source,
+    paren,
+    src,
+)
 from torch2tf.rules.registry import Unsupported, const, function, keras_call, method
 from torch2tf.rules.shapes import _elements
 
@@ -76,6 +84,19 @@ def split_method(tensor, split_size=None, dim=0):
 
 
 @function(
+    "torch.unbind",
+    examples=(
+        ("torch.unbind(x, dim=1)", "tf.unstack(x, axis=1)"),
+        ("y.unbind(-1)", "tf.unstack(y, axis=-1)"),
+    ),
+)
+@method("unbind")
+def unbind(input, dim=0):
+    """tf.unstack(x, axis=dim): a tuple of the slices (the dim's size must be static)."""
+    return f"tf.unstack({src(input)}, axis={src(dim)})"
+
+
+@function(
     "torch.chunk",
     examples=(
         ("torch.chunk(x, 4, dim=1)", "torch_chunk(x, 4, dim=1)"),
@@ -128,6 +149,20 @@ def matmul(input, other, *, out=None):
     """tf.matmul (batch dims broadcast; 1-D operands are not supported by TF)."""
     _no_out(out)
     return f"tf.matmul({src(input)}, {src(other)})"
+
+
+@function(
+    "torch.mm",
+    examples=(
+        ("torch.mm(x, x.t())", "tf.matmul(x, tf.transpose(x))"),
+        ("y[0].mm(x)", "tf.matmul(y[0], x)"),
+    ),
+)
+@method("mm")
+def mm(input, mat2, *, out=None):
+    """tf.matmul of two matrices (torch.mm takes 2-D tensors only, as tf.matmul's 2-D case)."""
+    _no_out(out)
+    return f"tf.matmul({src(input)}, {src(mat2)})"
 
 
 @function(
@@ -264,13 +299,37 @@ for _name, _target in {
     method(_name, examples=((f"x.{_name}()", f"tf.cast(x, {_target})"),))(_cast(_target))
 
 
+@method(
+    "type",
+    examples=(
+        ("x.type(y.dtype)", "tf.cast(x, y.dtype)"),
+        ("x.type(torch.float64)", "tf.cast(x, tf.float64)"),
+    ),
+)
+def type_(tensor, dtype=None, non_blocking=False, **kwargs):
+    """tf.cast(x, dtype) for a dtype; without one torch returns the type's name (a string),
+    and a type named by a string ('torch.FloatTensor') is refused."""
+    if dtype is None or isinstance(const(dtype, None), str):
+        raise Unsupported(
+            "Tensor.type() is translated only with a dtype (torch.float32, x.dtype)",
+            "write .to(dtype) or .type(torch.float32)",
+        )
+    return f"tf.cast({src(tensor)}, {dtype_source(dtype)})"
+
+
 @method("type_as", examples=(("x.type_as(y)", "tf.cast(x, y.dtype)"),))
 def type_as(tensor, other):
     """tf.cast(x, other.dtype)."""
     return f"tf.cast({src(tensor)}, {paren(src(other))}.dtype)"
 
 
-@method("to", examples=(("x.to(torch.float64)", "tf.cast(x, tf.float64)"),))
+@method(
+    "to",
+    examples=(
+        ("x.to(torch.float64)", "tf.cast(x, tf.float64)"),
+        ("x.to(y.dtype)", "tf.cast(x, y.dtype)"),
+    ),
+)
 def to(tensor, *args, **kwargs):
     """tf.cast for a dtype; a device is dropped; anything else is refused."""
     target = kwargs.pop("dtype", None)
@@ -280,8 +339,8 @@ def to(tensor, *args, **kwargs):
     if kwargs:
         raise Unsupported(f"Tensor.to({', '.join(kwargs)}=...) is not translated")
     for arg in args:
-        if dtype_name(arg) is not None:
-            target = arg
+        if dtype_name(arg) is not None or src(arg).strip().endswith(".dtype"):
+            target = arg  # a torch dtype, or another tensor's (``y.dtype``)
         elif _is_device(arg):
             device = arg
         elif not isinstance(const(arg, _MISSING), bool):
@@ -315,6 +374,25 @@ def clone(tensor, memory_format=None):
 def detach(tensor):
     """tf.stop_gradient(x)."""
     return f"tf.stop_gradient({src(tensor)})"
+
+
+@method(
+    "numpy",
+    examples=(
+        (
+            "x.detach().numpy() if self.debug else x",
+            "torch_numpy(tf.stop_gradient(x)) if self.debug else x",
+        ),
+    ),
+)
+def numpy(tensor, *, force=False):
+    """refused in forward: a traced graph has no values to give. Translated in ``__init__``
+    (run eagerly) as ``x.numpy()``, and under an ``if self.<flag>:`` (a Python-side switch, such
+    as N-BEATS' intermediate outputs) as the torch_numpy helper, raising if ever traced."""
+    raise Unsupported(
+        "Tensor.numpy() makes a NumPy array, which a traced TensorFlow graph cannot",
+        "keep the value a tensor (or read it under an `if self.<flag>:` switch)",
+    )
 
 
 @method(

@@ -128,6 +128,7 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
         init = methods.get("__init__")
         self.channel_parameters = channel_parameters(init, analysis.qualify)
         self.channel_keys: set[Key] = set()  # their uses in forward (origins of maps)
+        self.picked: dict[Key, int] = {}  # x[:, k] of a map -> the map's rank
         passed = _module_parameters(init) if init else set()
         built: dict[str, list[_Layer]] = {}
         for node in ast.walk(init) if init else ():

@@ -258,6 +258,19 @@ class Builders:
             if self.qualify(_dotted(node.func) or "", node.func) == "functools.partial":
                 # partial(LayerNorm2d, eps=1e-6): its class's layout (arguments change none)
                 return self._value(node.args[0], func, cls, depth + 1)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            # ``conv_block = blocks[0]``, ``blocks = [BasicConv2d, Inception, ...]`` (GoogLeNet)
+            index = node.slice.value if isinstance(node.slice, ast.Constant) else None
+            lists = _assigned(func, node.value.id)
+            found = {
+                self._value(v.elts[index], func, cls, depth + 1)
+                for v in lists
+                if isinstance(v, (ast.List, ast.Tuple))
+                and isinstance(index, int)
+                and not isinstance(index, bool)
+                and -len(v.elts) <= index < len(v.elts)
+            }
+            return found.pop() if len(found) == 1 and len(lists) == 1 else None
         if isinstance(node, (ast.Name, ast.Attribute)):
             qualified = self.qualify(_dotted(node) or "", node)
             if qualified in self.layer_names:

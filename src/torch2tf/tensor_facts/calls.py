@@ -41,6 +41,10 @@ class Calls:
             return self._einops(node, args[0] if args else keywords.get("tensor", PLAIN_FACT))
         if qualified in MAP_FUNCTIONS:
             return self._map_function(node, qualified, first)
+        if qualified == "torch.unsqueeze" and node.args:
+            picked = self._unsqueezed_channel(node, node.args[0], 1)
+            if picked is not None:
+                return picked
         if not any(f.is_map for f in inputs):
             if qualified in ("torch.permute", "torch.transpose", "torch.swapaxes"):
                 return self._permute(node, qualified.rpartition(".")[2], first, 1)
@@ -121,7 +125,8 @@ class Calls:
             if name in ("view", "reshape"):
                 return self._view_as_map(node)
             if name == "unsqueeze":
-                return self._unsqueezed_as_map(node)
+                picked = self._unsqueezed_channel(node, node.func.value, 0)
+                return picked or self._unsqueezed_as_map(node)
             if name in _ELEMENTWISE_METHODS and receiver.origin is not None:
                 return receiver
             if f"Tensor.{name}" in _REDUCTIONS and not (node.args or node.keywords):
@@ -198,6 +203,38 @@ class Calls:
             total = sum(channels) if None not in channels else None
             return Fact(MAP, first.rank, total, None)
         return first
+
+    @staticmethod
+    def _channel_index(node: ast.Subscript) -> int | None:
+        """``k`` of ``x[:, k]`` (a literal int), else None."""
+        index = node.slice
+        if not (isinstance(index, ast.Tuple) and len(index.elts) == 2):
+            return None
+        whole, channel = index.elts
+        if not (isinstance(whole, ast.Slice) and whole.lower is whole.upper is whole.step is None):
+            return None
+        value = _literal(channel)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def _channel_pick(self, node: ast.Subscript, fact: Fact) -> Fact:
+        """``x[:, k]`` of a map: channel ``k``, (N, *S) in both layouts; ``x[..., k]`` in
+        Keras. Unsqueezed at dim 1 again, it is a one-channel map (see _unsqueezed_channel)."""
+        key = key_of(node, self.analysis.lines)
+        self.out.slices[key] = f"..., {self._channel_index(node)}"
+        self.picked[key] = fact.rank
+        return PLAIN_FACT
+
+    def _unsqueezed_channel(self, node: ast.Call, picked: ast.AST | None, offset: int):
+        """``torch.unsqueeze(x[:, k], 1)`` (or ``x[:, k].unsqueeze(1)``) of a map: the
+        one-channel map ``x[:, k:k + 1]``, unsqueezed last in Keras; None when not that."""
+        if not isinstance(picked, ast.Subscript):
+            return None
+        rank = self.picked.get(key_of(picked, self.analysis.lines))
+        dim, where = _argument(node, "dim", offset)
+        if rank is None or _literal(dim) not in (1, 1 - rank):
+            return None
+        self._rewrite(node, where, str(rank - 1))
+        return Fact(MAP, rank, 1)
 
     def _unsqueezed_as_map(self, node: ast.Call) -> Fact:
         """Squeeze-excitation's ``s.unsqueeze(-1).unsqueeze(-1)`` of an (N, C) tensor: torch's

@@ -16,7 +16,10 @@ MAPS = "channels_last_maps"
 """The pieces of a map that ``chunk``/``split`` cut (bound by unpacking or indexing)."""
 GROUPED = "grouped_channels"
 """A channel shuffle's view of a map: torch's (N, G, C/G, H, W) is Keras's (N, H, W, G, C/G)."""
-_TRACKED = (MAP, FLAT, MAPS, GROUPED)
+TUPLE = "tuple_with_maps"
+"""A tuple holding a map among other values (``return x, aux``): ``elements`` their facts,
+bound again by unpacking or indexing."""
+_TRACKED = (MAP, FLAT, MAPS, GROUPED, TUPLE)
 PER_SAMPLE = "per_sample"
 """A tensor, or a shape, of a map's rank whose sizes are 1 but perhaps the batch's, made from
 the map's size (stochastic depth's ``[x.shape[0]] + [1] * (x.ndim - 1)`` noise): it broadcasts
@@ -46,10 +49,12 @@ class Fact:
     call could instead give torch's channels-first map (``emb.permute(0, 2, 1)`` feeding a
     Conv1d; ConvNeXt's ``x.permute(0, 3, 1, 2)``). Where a map is needed, the pass is rerun
     with that call giving the map (its dims rewritten so that Keras keeps the tensor as is)."""
+    elements: tuple[Fact, ...] = ()
+    """Of a ``tuple_with_maps``: each element's fact."""
 
     @property
     def is_map(self) -> bool:
-        return self.kind in (MAP, FLAT, MAPS, GROUPED, UNKNOWN)
+        return self.kind in (MAP, FLAT, MAPS, GROUPED, TUPLE, UNKNOWN)
 
     def layout(self) -> str:
         """Readable layout for reports: ``NCHW -> NHWC``, ``features``."""

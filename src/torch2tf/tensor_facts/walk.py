@@ -12,6 +12,7 @@ from torch2tf.tensor_facts.records import (
     PLAIN,
     PLAIN_FACT,
     SCALAR_FACT,
+    TUPLE,
     UNKNOWN,
     UNKNOWN_FACT,
     Fact,
@@ -72,6 +73,10 @@ class Walk:
                 elif isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name):
                     of = self.expr(stmt.iter, env)  # each of a list of maps is a map
                     env[stmt.target.id] = replace(of, kind=MAP) if of.kind == MAPS else PLAIN_FACT
+                    if of.kind == TUPLE:  # each element its own fact: not one for all
+                        env[stmt.target.id] = self.error(
+                            stmt.iter, "a loop over a tuple holding a feature map"
+                        )
                 body = list(stmt.body) + list(getattr(stmt, "orelse", []))
                 result = self._block(body, env)
                 returned = result if result is not None else returned
@@ -147,6 +152,12 @@ class Walk:
             self.sizes.pop(target.id, None)
             env[target.id] = fact
         elif isinstance(target, (ast.Tuple, ast.List)):
+            elements = target.elts
+            if fact.kind == TUPLE and len(elements) == len(fact.elements):
+                if not any(isinstance(e, ast.Starred) for e in elements):
+                    for element, held in zip(elements, fact.elements, strict=True):
+                        self._bind(element, held, env)
+                    return
             if fact.kind == MAPS:
                 for element in target.elts:
                     self._bind(element, replace(fact, kind=MAP), env)
@@ -170,6 +181,8 @@ class Walk:
             ranks = {f.rank for f in facts if f.kind in (MAP, MAPS)}
             if len(ranks) == 1 and all(f.kind in (MAP, MAPS) for f in facts):
                 return Fact(MAPS, ranks.pop())  # a list of maps: torch.cat's, a loop's
+            if isinstance(node, ast.Tuple) and any(f.kind in _TRACKED for f in facts):
+                return Fact(TUPLE, elements=tuple(facts))  # return x, aux: unpacked again
             if any(f.kind in _TRACKED for f in facts):
                 return self.error(node, "a list of feature maps of other ranks or tensors")
             return UNKNOWN_FACT if any(f.is_map for f in facts) else PLAIN_FACT
@@ -221,6 +234,12 @@ class Walk:
             return self._indexed_as_map(node)
         if fact.kind == MAPS and isinstance(_literal(node.slice), int):
             return replace(fact, kind=MAP)
+        index = _literal(node.slice)
+        if fact.kind == TUPLE and isinstance(index, int) and -len(fact.elements) <= index:
+            if index < len(fact.elements):
+                return fact.elements[index]
+        if fact.kind == MAP and self._channel_index(node) is not None:
+            return self._channel_pick(node, fact)
         if fact.kind in _TRACKED:
             return self.error(node, "indexing a channels-last feature map is not translated yet")
         return UNKNOWN_FACT if fact.is_map else PLAIN_FACT

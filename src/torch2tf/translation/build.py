@@ -4,13 +4,20 @@ fixes, as torch makes every weight in ``__init__`` (Keras makes them on the firs
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 
 import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
-from torch2tf.names import ImportTable, dotted
+from torch2tf.names import ImportTable, code_of, dotted, is_docstring
 from torch2tf.rules import LAYERS, attention, bind
-from torch2tf.translation.patterns import call_args, positional_params, self_attr
+from torch2tf.tensor_facts import MAP_FUNCTIONS
+from torch2tf.translation.patterns import (
+    call_args,
+    calls_forward,
+    positional_params,
+    self_attr,
+)
 from torch2tf.translation.scans import assigned_names
 
 
@@ -31,7 +38,19 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     class FirstCall(cst.CSTVisitor):
         def visit_Call(self, node: cst.Call) -> bool:
             attr = self_attr(node.func)
-            if not first and attr and node.args and dotted(node.args[0].value) == input_name:
+            if (
+                not first
+                and calls_forward(node.func)
+                and any(input_name in _names(a.value) for a in node.args)
+            ):
+                first.append("")  # super().forward(x) first: the base's input size (inherited)
+            argument = node.args[0].value if node.args else None
+            while argument is not None and _is_move(argument):  # x.to(device): the same sizes
+                argument = argument.func.value
+            takes = argument is not None and dotted(argument) == input_name
+            if not first and takes and imports.qualify(node.func) in MAP_FUNCTIONS:
+                first.append("")  # F.adaptive_avg_pool2d(x, ...) first: a map, not 2-D
+            if not first and attr and takes:
                 first.append(attr)
             return not first
 
@@ -55,6 +74,13 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
         return None
     if not builds_on_2d(info, imports):
         return None
+    return _constructor_size(info, size)
+
+
+def _constructor_size(info: ClassInfo, size: str) -> str | None:
+    """``size`` if it reads only parameters of ``__init__`` that it does not reassign."""
+    init = info.method("__init__")
+    assert init is not None
     init_params = {p.name.value for p in positional_params(init)[1:]}
     init_params |= {p.name.value for p in init.params.kwonly_params}
     used = {n.id for n in ast.walk(ast.parse(size, mode="eval")) if isinstance(n, ast.Name)}
@@ -64,6 +90,130 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     if used - init_params or used & assigned_names(init_tree):
         return None  # the value at the end of __init__ may differ from the one used
     return size
+
+
+def _single_base(info: ClassInfo, classes: Mapping[str, ClassInfo]) -> ClassInfo | None:
+    """The class's one base class of this file, if it has exactly one."""
+    bases = [classes.get(dotted(b.value) or "") for b in info.node.bases]
+    found = [b for b in bases if b is not None]
+    return found[0] if len(found) == 1 and len(bases) == 1 else None
+
+
+def inherit_build_inputs(classes: Mapping[str, ClassInfo], imports: ImportTable) -> set[str]:
+    """Give each class without a build input its base's, where :func:`inherited_build_input`
+    reads one (bases first: a chain of subclasses, in file order); the names given one."""
+    given = set()
+    for name, info in classes.items():
+        base = _single_base(info, classes)
+        if info.build_input is None and base is not None:
+            info.build_input = inherited_build_input(info, base, imports)
+            given |= {name} if info.build_input is not None else set()
+    return given
+
+
+def drop_orphaned_builds(classes: Mapping[str, ClassInfo], inherited: set[str]) -> None:
+    """An inherited build input whose base lost its own (built by its first call) goes too."""
+    changed = True
+    while changed:
+        changed = False
+        for name in inherited:
+            base = _single_base(classes[name], classes)
+            if classes[name].build_input is not None and base and base.build_input is None:
+                classes[name].build_input = None
+                changed = True
+
+
+def inherited_build_input(info: ClassInfo, base: ClassInfo, imports: ImportTable) -> str | None:
+    """A subclass whose ``forward`` starts with ``super().forward(x)``: the base's input size,
+    read through the one ``super().__init__(...)`` call (``GenericBlock(Block)`` adding its own
+    layers after the base's, the base built only for itself)."""
+    forward, init = info.method("forward"), info.method("__init__")
+    base_init = base.method("__init__")
+    if base.build_input is None or forward is None or init is None or base_init is None:
+        return None
+    params = [p for p in positional_params(forward)[1:] if p.default is None]
+    if len(params) != 1 or _calls_einops(info, imports) or not builds_on_2d(info, imports):
+        return None
+    first = next((s for s in forward.body.body if not is_docstring(s)), None)
+    value = _statement_value(first)
+    if not (isinstance(value, cst.Call) and calls_forward(value.func) and value.args):
+        return None
+    if not isinstance(value.func.value, cst.Call):
+        return None  # super().forward, not self.forward
+    if dotted(value.args[0].value) != params[0].name.value:
+        return None
+    supers = [
+        s
+        for s in init.body.body
+        if isinstance(_statement_value(s), cst.Call) and _is_super_init(_statement_value(s))
+    ]
+    if len(supers) != 1 or len(_super_inits(init)) != 1:
+        return None
+    try:
+        positional, keywords = call_args(_statement_value(supers[0]))
+    except TypeError:
+        return None
+    names = [p.name.value for p in positional_params(base_init)[1:]]
+    if any(a.startswith("*") for a in positional) or len(positional) > len(names):
+        return None
+    given = dict(zip(names, positional, strict=False)) | keywords
+    defaults = {
+        p.name.value: code_of(p.default)
+        for p in [*positional_params(base_init)[1:], *base_init.params.kwonly_params]
+        if p.default is not None
+    }
+    sources = {**defaults, **given}
+    tree = ast.parse(base.build_input, mode="eval")
+    if any(isinstance(n, ast.Name) and n.id not in sources for n in ast.walk(tree)):
+        return None
+
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return ast.parse(sources[node.id], mode="eval").body
+
+    return _constructor_size(info, ast.unparse(Substitute().visit(tree)))
+
+
+def _statement_value(stmt: cst.CSTNode | None) -> cst.BaseExpression | None:
+    """The value of ``x = <value>`` or of an expression statement."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, (cst.Assign, cst.Expr)):
+        return small.value
+    return None
+
+
+def _is_super_init(call: cst.Call) -> bool:
+    func = call.func
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == "__init__"
+        and isinstance(func.value, cst.Call)
+        and dotted(func.value.func) == "super"
+    )
+
+
+def _super_inits(init: cst.FunctionDef) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if _is_super_init(node):
+                found.append(node)
+
+    init.body.visit(Calls())
+    return found
+
+
+def _is_move(node: cst.BaseExpression) -> bool:
+    """``x.to(...)`` with one argument."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "to"
+        and len(node.args) == 1
+    )
 
 
 def builds_on_2d(info: ClassInfo, imports: ImportTable) -> bool:
@@ -103,3 +253,78 @@ def _calls_einops(info: ClassInfo, imports: ImportTable) -> bool:
 
     info.node.visit(Calls())
     return bool(found)
+
+
+def _names(node: cst.BaseExpression) -> set[str]:
+    """The plain names ``node`` reads."""
+    found: set[str] = set()
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.add(name.value)
+
+    node.visit(Names())
+    return found
+
+
+# Python-level readers of a size: a symbolic input's open batch size cannot pass through them.
+_PYTHON_NUMBERS = ("int", "float", "range", "math.", "numpy.")
+
+
+def needs_static_batch(info: ClassInfo, imports: ImportTable) -> bool:
+    """Whether a method other than ``__init__`` passes the batch size (``x.shape[0]``,
+    ``x.size(0)``) through Python arithmetic (``int(np.ceil(x.shape[0] / n))``, pytorch-tabnet's
+    ghost batch norm): it needs a concrete batch, which a symbolic build input does not have."""
+    found = False
+
+    class Finder(ast.NodeVisitor):
+        def visit_Call(self, node: ast.Call) -> None:
+            nonlocal found
+            name = ast.unparse(node.func)
+            qualified = imports.qualify_name(name) or name
+            if qualified in ("int", "float", "range") or qualified.startswith(_PYTHON_NUMBERS):
+                found = found or any(_reads_batch(arg) for arg in node.args)
+            self.generic_visit(node)
+
+    for node in info.tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name != "__init__":
+            Finder().visit(node)
+    return found
+
+
+def _reads_batch(tree: ast.AST) -> bool:
+    """Whether ``tree`` reads a tensor's size along its first dim."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "shape"
+            and isinstance(node.slice, ast.Constant)
+            and node.slice.value == 0
+        ):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "size"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == 0
+        ):
+            return True
+    return False
+
+
+def constructed_classes(info: ClassInfo, names: set[str]) -> set[str]:
+    """The classes among ``names`` that ``__init__`` constructs (directly, by name)."""
+    init = next(
+        (f for f in info.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"),
+        None,
+    )
+    if init is None:
+        return set()
+    return {
+        node.func.id
+        for node in ast.walk(init)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+    }

@@ -10,17 +10,28 @@ from torch2tf.parameters import LEGACY, holds_data
 from torch2tf.receivers import UNKNOWN as UNKNOWN_RECEIVER
 from torch2tf.receivers import Receiver
 from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
+from torch2tf.rules.registry import BoolArg
 from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
-from torch2tf.translation.inplace import inplace_base, last_use, rebinding_problem
+from torch2tf.translation.forwarded import forwarded_layer, forwards_kwargs
+from torch2tf.translation.inplace import (
+    FRESH,
+    allocating_layer,
+    inplace_base,
+    last_use,
+    rebinding_problem,
+)
+from torch2tf.translation.masked import BOOL_SENSITIVE, visibly_bool
 from torch2tf.translation.patterns import (
     MODULE_DICT_BASE,
     PARAMETER,
     SEQUENTIAL_BASE,
     call_args,
     calls_forward,
+    eager_method,
+    module_parameters,
     self_attr,
     takes_varargs,
 )
@@ -76,6 +87,8 @@ class CallRewrite(RewriteBase):
             return wrapper_call(self, original, self._function(original, updated, qualified))
         if qualified in rules.FUNCTIONS:
             return self._function(original, updated, qualified)
+        if module_parameters(original, self.cls, self.imports):
+            return cst.parse_expression(f"torch_parameters({code_of(updated.func.value)})")
         receiver = self._non_tensor_receiver(original)
         if receiver is not None:
             return self._object_method(original, updated, receiver)
@@ -349,9 +362,11 @@ class CallRewrite(RewriteBase):
     def _tensor_method(self, original: cst.Call, updated: cst.Call):
         name = original.func.attr.value
         receiver = Arg(code_of(updated.func.value))  # the tensor, the rule's first argument
-        if name == "item" and not original.args and self.function_stack == ["__init__"]:
-            self._resolved(original)  # Keras runs __init__ eagerly, never traced: a number
-            return cst.parse_expression(f"({receiver}).numpy().item()")
+        if name in BOOL_SENSITIVE and visibly_bool(original.func.value, self.parents):
+            receiver = BoolArg(receiver)
+        if (eager := eager_method(original, receiver, self)) is not None:
+            self._resolved(original)  # .item() or .numpy() run eagerly (__init__, switched on)
+            return cst.parse_expression(eager)
         return self._apply(original, updated, f"Tensor.{name}", rules.METHODS[name], receiver)
 
     def _layer(self, original: cst.Call, updated: cst.Call, qualified: str):
@@ -386,6 +401,15 @@ class CallRewrite(RewriteBase):
             )
         channels_last = bool(self.channels_last) and self._key(original) in self.channels_last
         rule = rule_cls(overrides, channels_last=channels_last)
+        if forwards_kwargs(original):  # **kwargs: torch's arguments to a function making it
+            made = forwarded_layer(qualified, updated)
+            self._resolved(original)
+            if isinstance(made, str) or overrides:
+                reason = made if isinstance(made, str) else "init code sets its parameters"
+                self.error(original, f"cannot translate {qualified} with **-arguments: {reason}")
+                return updated
+            self.generated[made[0]] = made[1]
+            return made[2]
         layer = self._apply(original, updated, qualified, rule.keras)
         if attr is not None and original in info.direct_calls and attr not in info.wrapped:
             layer = named_layer(layer, attr, helper_sources())
@@ -400,11 +424,31 @@ class CallRewrite(RewriteBase):
 
     def _function(self, original: cst.Call, updated: cst.Call, qualified: str):
         inplace = [a for a in original.args if a.keyword and a.keyword.value == "inplace"]
-        if inplace and dotted(inplace[0].value) == "True" and last_use(original, self.parents):
+        if (
+            inplace
+            and dotted(inplace[0].value) == "True"
+            and last_use(original, self.parents, self._allocates, self._returns_input)
+        ):
             updated = updated.with_changes(  # nothing reads the changed tensor afterwards
                 args=[a for a in updated.args if not (a.keyword and a.keyword.value == "inplace")]
             )
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
+
+    def _allocates(self, call: cst.Call) -> bool:
+        """Whether ``call`` always returns a new tensor: a call of a torch layer attribute
+        that does (``self.bn(x)``, see inplace.py), or a torch function that does."""
+        attr = self_attr(call.func)
+        layers = self.cls.layers if self.cls is not None else {}
+        if attr is not None:
+            return attr in layers and allocating_layer(layers[attr])
+        return self.imports.qualify(call.func) in FRESH
+
+    def _returns_input(self, call: cst.Call) -> bool:
+        """Whether ``call`` applies a torch layer that may return its input itself, or a
+        view of it (nn.Identity, nn.Dropout in eval mode, nn.Flatten)."""
+        attr = self_attr(call.func)
+        layer = self.cls.layers.get(attr) if self.cls is not None and attr else None
+        return layer is not None and layer != "torch.nn.Sequential" and not allocating_layer(layer)
 
     def _apply(self, original, updated, qualified, func, *leading: Arg):
         """Bind the call's arguments (after ``leading``) to a rule and parse its source."""

@@ -18,10 +18,21 @@ from torch2tf.class_facts import ClassInfo
 from torch2tf.initializers import InitReader
 from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
 from torch2tf.names import ImportTable, code_of, dotted
+from torch2tf.parsed import descendants
 from torch2tf.rules import LAYERS
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
-from torch2tf.tensor_facts.project import project_class_node
-from torch2tf.translation.build import build_input
+from torch2tf.translation.build import (
+    build_input,
+    constructed_classes,
+    drop_orphaned_builds,
+    inherit_build_inputs,
+    needs_static_batch,
+)
+from torch2tf.translation.class_helpers import (
+    removed_or_asserts,
+    renamed_by_bases,
+    training_methods,
+)
 from torch2tf.translation.local_parameters import check_local_parameters, local_parameters
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -32,6 +43,7 @@ from torch2tf.translation.patterns import (
     UNTRANSLATED_MODULE_API,
     expression_call,
     init_default_call,
+    nested_statements,
     param_default,
     positional_params,
     registered_parameter,
@@ -81,9 +93,26 @@ class ClassAnalysis:
         it must be known before the rewrite reaches it."""
         for info in self.classes.values():
             self.analyse_class(info)
+        inherited = inherit_build_inputs(self.classes, self.imports)
         changed = True
         while changed:  # a default forwarded through a chain of blocks
             changed = any([self._forwarded_defaults(info) for info in self.classes.values()])
+        self._no_symbolic_build()
+        drop_orphaned_builds(self.classes, inherited)
+
+    def _no_symbolic_build(self) -> None:
+        """A class that needs a concrete batch size, or builds one that does (at any depth),
+        is built by its first call: a symbolic build input has an open batch size."""
+        names = set(self.classes)
+        static = {n for n, info in self.classes.items() if needs_static_batch(info, self.imports)}
+        made = {n: constructed_classes(info, names) for n, info in self.classes.items()}
+        changed = True
+        while changed:
+            grown = {n for n in names - static if made[n] & static}
+            static |= grown
+            changed = bool(grown)
+        for name in static:
+            self.classes[name].build_input = None
 
     def error(self, node: cst.CSTNode, message: str, hint: str = "") -> None:
         self.reporter.error(node, message, hint)
@@ -102,28 +131,31 @@ class ClassAnalysis:
             name in self.functions or self.imports.qualify_name(name, value) in rules.FUNCTIONS
         )
 
-    def _renamed_by_bases(self, node: cst.ClassDef) -> set[str]:
-        """The Keras model attributes the project base classes of ``node`` assign (renamed
-        there, so here too)."""
-        found: set[str] = set()
-        for base in node.bases:
-            name = dotted(base.value)
-            if name in self.classes and self.classes[name].node is not node:
-                found |= self.classes[name].renamed
-                continue
-            tree = project_class_node(self.imports.qualify(base.value))
-            if tree is not None:
-                found |= assigned_self_attributes(tree) & KERAS_MODEL_ATTRIBUTES
-        return found
-
     def is_module_class(self, expr: cst.BaseExpression) -> bool:
         """Whether ``expr`` names an nn.Module class of this file or of the project."""
         return dotted(expr) in self.classes or self.imports.qualify(expr) in self.project_classes
 
     def analyse_class(self, info: ClassInfo) -> None:
         """Fill ``info``: layers, parameters, init code, build input, training methods."""
-        info.renamed = assigned_self_attributes(info.tree) & KERAS_MODEL_ATTRIBUTES
-        info.renamed |= self._renamed_by_bases(info.node)  # self.layers of a base: layers_
+        assigned = assigned_self_attributes(info.tree)
+        info.renamed = assigned & KERAS_MODEL_ATTRIBUTES
+        info.renamed |= renamed_by_bases(
+            info.node, self.classes, self.imports
+        )  # self.layers of a base: layers_
+        info.shadowed = assigned & UNTRANSLATED_MODULE_API
+        info.shadowed_by_module = {
+            t.attr
+            for node in ast.walk(info.tree)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+            for t in node.targets
+            if isinstance(t, ast.Attribute)
+            and t.attr in info.shadowed
+            and isinstance(t.value, ast.Name)
+            and t.value.id == "self"
+            and (self.imports.qualify_name(dotted_ast(node.value.func) or "") or "").startswith(
+                "torch.nn."
+            )
+        }
         info.functions = function_attributes(info.tree, self._is_function)
         init = info.method("__init__")
         if init is None:
@@ -144,7 +176,9 @@ class ClassAnalysis:
                     return
                 tie = tied_parameter(node)
                 if tie is not None and tie[1] in info.params:
-                    made = _replaced_parameter(node, tie[0], info, before.get(node, []))
+                    if not siblings:  # computed for weight ties only
+                        siblings.update(_earlier_siblings(init))
+                    made = _replaced_parameter(node, tie[0], info, siblings.get(node, []))
                     if made is not None:  # self.b = self.a: the first b is never used
                         info.removed.add(made)
                         info.registered[node] = tie[0]
@@ -188,7 +222,7 @@ class ClassAnalysis:
                 elif not (qualified or "").startswith("torch."):
                     info.opaque_builders.append(call)
 
-        before = _earlier_siblings(init)
+        siblings: dict[cst.CSTNode, list[cst.CSTNode]] = {}
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
             stmt.visit(Finder())
@@ -209,21 +243,26 @@ class ClassAnalysis:
             elif method is not None and not call.args and info.method(method) is not None:
                 if reader.method(info.method(method), position):
                     info.init_methods.add(method)
-                    _removed(info, reader, stmt)
+                    removed_or_asserts(info, reader, stmt)
                     info.init_note = (
                         f"# {method}() is applied through the layers' initializer arguments."
                     )
             elif method is not None and info.method(method) is not None:
                 if reader.function(info.method(method), call, position, method=True):
                     info.init_methods.add(method)
-                    _removed(info, reader, stmt)
-                    info.init_note = (
-                        f"# {method}(...) is applied through the layers' initializer arguments."
-                    )
+                    if not reader.function_late:
+                        info.init_note = (
+                            f"# {method}(...) is applied through the layers' initializer arguments."
+                        )
+                    reader.replace_call(stmt)
             elif self._init_function(info, reader, stmt, call, position):
-                _removed(info, reader, stmt)
+                reader.replace_call(stmt)
             elif reader.statement(stmt, position):
                 info.removed.add(stmt)
+            else:
+                for child in nested_statements(stmt):  # init functions called under if/for
+                    if self._init_function(info, reader, child, expression_call(child), position):
+                        reader.replace_call(child)
         check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)
@@ -232,8 +271,10 @@ class ClassAnalysis:
         self, info: ClassInfo, reader: InitReader, stmt, call: cst.Call | None, position: int
     ) -> bool:
         """``init_fn(self.fc, ...)`` with a module-level init function, or ``if w_init_:
-        w_init_(self.fc.weight)`` with an init function as the default of a parameter."""
-        default_param = init_default_call(stmt, info.tree)
+        w_init_(self.fc.weight)`` with an init function as the default of a parameter. A
+        call nested in an ``if`` or a loop runs where it stands (``torch_init``)."""
+        nested = stmt not in info.method("__init__").body.body
+        default_param = None if nested else init_default_call(stmt, info.tree)
         default = (
             param_default(info.method("__init__"), default_param[0]) if default_param else None
         )
@@ -252,12 +293,13 @@ class ClassAnalysis:
         func = self.functions.get(name)
         if func is None or name in local_names(info.tree):
             return False
-        if not reader.function(func, call, position):
+        if not reader.function(func, call, position, late=nested):
             return False
         self.init_function_calls[name] = self.init_function_calls.get(name, 0) + 1
         if self.init_function_calls[name] == name_uses(self.tree, name):
             self.dropped_functions.add(name)  # every use became initializers
-        info.init_note = f"# {name}() is applied through the layers' initializer arguments."
+        if not reader.function_late:
+            info.init_note = f"# {name}() is applied through the layers' initializer arguments."
         return True
 
     def _forwarded_defaults(self, info: ClassInfo) -> bool:
@@ -338,16 +380,6 @@ class ClassAnalysis:
         return True
 
 
-def _removed(info: ClassInfo, reader: InitReader, stmt: cst.CSTNode) -> None:
-    """An init call of __init__ whose effect became initializers: removed, or replaced by
-    the asserts of the init functions it ran (kept where torch runs them)."""
-    if reader.asserts:
-        info.replaced[stmt] = "".join(f"{line}\n" for line in reader.asserts)
-        reader.asserts.clear()
-    else:
-        info.removed.add(stmt)
-
-
 class _NameUses(cst.CSTVisitor):
     """Each use of a name: ``(call, arg)`` when it is a call's whole argument, else
     ``(None, None)``."""
@@ -367,49 +399,6 @@ class _NameUses(cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         if node.value == self.name:
             self.names.append((None, None))
-
-
-def training_methods(info: ClassInfo) -> set[str]:
-    """Methods other than forward whose result depends on training: they call a layer or
-    module that does, use ``self.training``, or call such a method (forward_actor)."""
-    methods = {
-        s.name.value: s
-        for s in info.node.body.body
-        if isinstance(s, cst.FunctionDef) and s.name.value not in ("__init__", "forward")
-    }
-    methods = {k: v for k, v in methods.items() if k not in info.init_methods}
-    depends: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name, func in methods.items():
-            if name not in depends and _uses_training(info, func, depends):
-                depends.add(name)
-                changed = True
-    return depends
-
-
-def _uses_training(info: ClassInfo, func: cst.FunctionDef, depends: set[str]) -> bool:
-    found = False
-
-    class Uses(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            nonlocal found
-            found |= dotted(node) == "self.training"
-
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            attr = self_attr(node.func)
-            if attr is None:
-                return
-            if attr in info.layers:
-                found |= LAYERS[info.layers[attr]].takes_training
-            else:
-                found |= attr in info.modules or attr in depends
-                found |= info.method(attr) is None and attr not in UNTRANSLATED_MODULE_API
-
-    func.body.visit(Uses())
-    return found
 
 
 def module_class_defs(
@@ -453,13 +442,10 @@ def _optional_parameter(choice: cst.IfExp, imports) -> cst.Call | None:
 def _earlier_siblings(func: cst.FunctionDef) -> dict[cst.CSTNode, list[cst.CSTNode]]:
     """Each statement of ``func`` -> the statements before it in its own block."""
     found: dict[cst.CSTNode, list[cst.CSTNode]] = {}
-
-    class Blocks(cst.CSTVisitor):
-        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+    for node in descendants(func):
+        if isinstance(node, cst.IndentedBlock):
             for index, stmt in enumerate(node.body):
                 found[stmt] = list(node.body[:index])
-
-    func.visit(Blocks())
     return found
 
 
@@ -483,11 +469,4 @@ def _replaced_parameter(
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:
     """Every call in ``node``, in source order."""
-    found: list[cst.Call] = []
-
-    class Calls(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    node.visit(Calls())
-    return found
+    return [n for n in descendants(node) if isinstance(n, cst.Call)]

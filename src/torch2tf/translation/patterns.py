@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Mapping
+from typing import Any
 
 import libcst as cst
 
+from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, code_of, dotted
 from torch2tf.rules import Arg
 from torch2tf.torch_api import MODULE_API
@@ -217,3 +220,81 @@ def call_args(call: cst.Call) -> tuple[list[Arg], dict[str, Arg]]:
         else:
             keywords[arg.keyword.value] = text
     return positional, keywords
+
+
+def python_flags(test: cst.BaseExpression, info: ClassInfo | None) -> bool:
+    """Whether ``test`` combines only ``self.<attr>`` flags (``and``/``or``) that are not
+    layers or tensors: the branch runs only when one is switched on."""
+    if isinstance(test, cst.BooleanOperation):
+        return python_flags(test.left, info) and python_flags(test.right, info)
+    attr = self_attr(test)
+    return (
+        attr is not None
+        and info is not None
+        and attr not in info.layers
+        and attr not in info.modules
+        and attr not in info.params
+        and attr != "training"
+    )
+
+
+def nested_statements(stmt: cst.BaseStatement) -> list[cst.BaseStatement]:
+    """The simple statements inside ``stmt``'s ``if``/``else``/loop bodies, at any depth (not
+    inside nested functions or classes); none for a simple statement."""
+    found: list[cst.BaseStatement] = []
+
+    def walk(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.If | cst.For | cst.While):
+            blocks = [node.body, node.orelse]
+            for block in blocks:
+                if isinstance(block, cst.If):
+                    walk(block)
+                elif block is not None:
+                    for child in block.body.body if isinstance(block, cst.Else) else block.body:
+                        if isinstance(child, cst.SimpleStatementLine):
+                            found.append(child)
+                        else:
+                            walk(child)
+
+    walk(stmt)
+    return found
+
+
+def under_python_flag(
+    node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode], info: ClassInfo | None
+) -> bool:
+    """Inside ``if self.<flag>:`` (``and``/``or`` of such), a flag not a layer or a
+    parameter: decided in Python before any tracing, so the branch runs only if asked."""
+    parent = parents.get(node)
+    while parent is not None and not isinstance(parent, cst.FunctionDef):
+        if isinstance(parent, (cst.If, cst.IfExp)) and python_flags(parent.test, info):
+            return node is parent.body  # the branch the switch turns on, not the other
+        node = parent
+        parent = parents.get(parent)
+    return False
+
+
+def module_parameters(call: cst.Call, info: ClassInfo | None, imports: ImportTable) -> bool:
+    """``block.parameters()`` in a module class, on anything but ``self`` (whose API is
+    reported elsewhere): the torch_parameters helper, which gives a Keras layer's variables
+    in torch's order and calls any other object's own ``parameters()`` as written."""
+    func = call.func
+    if info is None or call.args or not isinstance(func, cst.Attribute):
+        return False
+    if func.attr.value != "parameters" or dotted(func.value) == "self":
+        return False
+    return not imports.qualify(func.value)
+
+
+def eager_method(call: cst.Call, receiver: str, rewrite: Any) -> str | None:
+    """``x.item()`` in ``__init__`` (Keras runs it eagerly, never traced: a number) and
+    ``x.numpy()`` there or under an ``if self.<flag>:`` switch (torch_numpy: raises if traced);
+    ``rewrite``: the rewrite pass (its function stack, parents and class)."""
+    name = call.func.attr.value  # type: ignore[attr-defined]
+    if call.args or name not in ("item", "numpy"):
+        return None
+    if rewrite.function_stack == ["__init__"]:
+        return f"({receiver}).numpy()" + (".item()" if name == "item" else "")
+    if name == "numpy" and under_python_flag(call, rewrite.parents, rewrite.cls):
+        return f"torch_numpy({receiver})"
+    return None

@@ -4,6 +4,7 @@ Sequentials used as sequences; whatever is left untranslated is reported."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import libcst as cst
 
@@ -30,8 +31,13 @@ NAMES = {
     "torch.Tensor": "tf.Tensor",
     "torch.Size": "tuple",  # what tf.keras.ops.shape gives, as torch gives a torch.Size
     "torch.device": "str",  # devices become their spec strings (see rules/devices.py)
+    # a custom autograd function: its forward run under tf.custom_gradient, with its backward
+    "torch.autograd.Function": "TorchFunction",
+    "torch.autograd.function.Function": "TorchFunction",
     **{f"torch.{name}": dtype for name, dtype in DTYPES.items()},
 }
+# torch types with a Keras counterpart as annotations (``optimizer: th.optim.Optimizer``).
+ANNOTATIONS = {"torch.optim.Optimizer": "tf.keras.optimizers.Optimizer"}
 # Builtins that take an nn.Sequential as a sequence of its layers.
 SEQUENCE_BUILTINS = {"len", "zip", "enumerate", "reversed", "list", "tuple", "iter"}
 
@@ -71,6 +77,12 @@ class ReferenceRewrite(RewriteBase):
         if self.in_call and dotted(original) == "self.training":
             return cst.Name("training")
         if (self.in_call or self.in_tensor_function) and self._is_tensor_shape(original):
+            where = self._at(self.number_shapes, original)
+            if where is not None:  # int(np.ceil(x.shape[0] / n)): read as a Python number
+                place = f"{Path(self.path).name}:{where}"
+                return cst.parse_expression(
+                    f"TorchStaticShape({code_of(updated.value)}, {place!r})"
+                )
             # torch sizes are ints; a traced TF tensor's .shape has None for unknown sizes.
             return cst.parse_expression(f"tf.keras.ops.shape({code_of(updated.value)})")
         if self._reads_requires_grad(original):
@@ -89,13 +101,38 @@ class ReferenceRewrite(RewriteBase):
         if name in ("add_module", "register_module") and not removed:  # torch_add_module
             call = self.parents.get(original)
             removed = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
+        removed |= self._shadowing(original, name)
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
+            if self.cls is not None and name in self.cls.shadowed_by_module:
+                self.error(
+                    original,
+                    f"self.{name} reads as nn.Module's method here in torch: the class assigns "
+                    "it a module, which torch registers, so the name no longer holds a value",
+                    f"give the attribute a name of its own instead of {name}",
+                )
+                return self._reference(original, updated)
             self.error(
                 original,
                 f"self.{name} is torch's nn.Module API, which is not translated",
                 "Keras models differ here; rewrite this use of the method",
             )
         return self._reference(original, updated)
+
+    def _shadowing(self, node: cst.Attribute, name: str | None) -> bool:
+        """``self.parameters`` where the class assigns that name (``self.parameters = []``): a
+        plain attribute in both frameworks (Keras has none of torch's Module API names), used
+        as a value, not called. Where the class also assigns it a torch module, torch registers
+        that and the name reads as the method again, so then only ``__init__``'s side may use
+        it (``forward`` would read the method in torch, the value in Keras)."""
+        if self.cls is None or name not in self.cls.shadowed:
+            return False
+        call = self.parents.get(node)
+        if isinstance(call, cst.Call) and call.func is node:
+            return False  # self.parameters(): torch's method (or a callable value): reported
+        if name not in self.cls.shadowed_by_module:
+            return True
+        first = self.function_stack[0] if self.function_stack else ""
+        return first != "forward" and first not in self.cls.training
 
     def _reads_requires_grad(self, node: cst.Attribute) -> bool:
         """``x.requires_grad`` read in a method of a module class (not of ``self.<x>``)."""
@@ -163,6 +200,9 @@ class ReferenceRewrite(RewriteBase):
         if qualified in NAMES:
             del self.pending[original]
             return cst.parse_expression(NAMES[qualified])
+        if qualified in ANNOTATIONS and self.annotation_depth:
+            del self.pending[original]  # a type only: Keras's counterpart
+            return cst.parse_expression(ANNOTATIONS[qualified])
         if qualified in LAYERS and original not in self.called:
             del self.pending[original]
             assign = self.parents.get(original)

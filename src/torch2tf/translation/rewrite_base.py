@@ -11,7 +11,14 @@ from torch2tf import rules
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic
 from torch2tf.names import ImportTable
-from torch2tf.receivers import classify_receivers, tensor_functions, tensor_item_assignments
+from torch2tf.receivers import (
+    autograd_classes,
+    autograd_problems,
+    classify_receivers,
+    number_shapes,
+    tensor_functions,
+    tensor_item_assignments,
+)
 from torch2tf.rules import LAYERS
 from torch2tf.scopes import resolve_scopes
 from torch2tf.tensor_facts import analyse
@@ -64,6 +71,9 @@ class RewriteBase(cst.CSTTransformer):
         self.imports_inserted = False
         self.module = module
         self.rebound: dict[cst.Expr, str] = {}  # in-place method statements -> the name rebound
+        self.class_names: list[str] = []  # the classes the visit is in, innermost last
+        self.autograd_classes: set[str] = set()  # classes deriving from torch.autograd.Function
+        self.number_shapes: dict = {}  # x.shape read as a Python number -> "line:column"
 
     # -- diagnostics
 
@@ -90,6 +100,8 @@ class RewriteBase(cst.CSTTransformer):
     def in_tensor_function(self) -> bool:
         """Inside a top-level function the module classes call (``rotate_half``): its tensor
         methods and shapes are translated as in forward."""
+        if self.class_names and self.class_names[-1] in self.autograd_classes:
+            return bool(self.function_stack)  # forward/backward of a torch.autograd.Function
         return (
             not self.class_stack
             and bool(self.function_stack)
@@ -109,7 +121,21 @@ class RewriteBase(cst.CSTTransformer):
         self.slices = {k: v for f in self.facts.values() for k, v in f.slices.items()}
         self.replaced = {k: v for f in self.facts.values() for k, v in f.replaced.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
-        self.tensor_functions = tensor_functions(self.tree, set(self.classes))
+        self.autograd_classes = autograd_classes(self.tree, self.imports.qualify_name)
+        self.number_shapes = number_shapes(self.tree, self.module.code, self.imports.qualify_name)
+        for node, message in autograd_problems(self.tree, self.autograd_classes):
+            self.diagnostics.append(
+                Diagnostic(
+                    self.path,
+                    node.lineno,
+                    node.col_offset + 1,
+                    message,
+                    "TorchFunction runs forward(ctx, ...) and backward(ctx, *grads) as torch",
+                )
+            )
+        self.tensor_functions = tensor_functions(
+            self.tree, set(self.classes) | self.autograd_classes
+        )
         self.receivers = classify_receivers(
             self.tree,
             self.module.code,

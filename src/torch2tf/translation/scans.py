@@ -6,6 +6,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 
+import libcst as cst
+
+from torch2tf.names import dotted
+
 
 def assignment_targets(tree: ast.AST) -> list[ast.expr]:
     """Every assignment and for-loop target in ``tree``, tuples unpacked."""
@@ -115,4 +119,35 @@ def dotted_ast(node: ast.expr) -> str | None:
     if isinstance(node, ast.Attribute):
         head = dotted_ast(node.value)
         return None if head is None else f"{head}.{node.attr}"
+    return None
+
+
+def defined_names(module: cst.Module) -> set[str]:
+    """The names a module's top-level classes, functions and plain assignments bind."""
+    names = set()
+    for stmt in module.body:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = small.targets if isinstance(small, cst.Assign) else []
+                names |= {t.target.value for t in targets if isinstance(t.target, cst.Name)}
+    return names
+
+
+def dunder_all(module: cst.Module) -> set[str] | None:
+    """A module's literal ``__all__`` list or tuple of strings, else None."""
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and dotted(small.targets[0].target) == "__all__"
+                    and isinstance(small.value, (cst.List, cst.Tuple))
+                ):
+                    return {
+                        e.value.evaluated_value
+                        for e in small.value.elements
+                        if isinstance(e.value, cst.SimpleString)
+                    }
     return None

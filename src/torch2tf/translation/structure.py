@@ -29,6 +29,15 @@ from torch2tf.translation.weight_norm import g_trainable
 # TorchScript's decorators: overload declarations (removed) and markers of eager-only code.
 SCRIPTING_OVERLOADS = frozenset({"torch.jit._overload_method", "torch.jit._overload"})
 SCRIPTING_NO_OPS = frozenset({"torch.jit.unused", "torch.jit.ignore", "torch.jit.export"})
+AUTOCASTS = frozenset(
+    {
+        "torch.autocast",
+        "torch.amp.autocast",
+        "torch.amp.autocast_mode.autocast",
+        "torch.cuda.amp.autocast",
+        "torch.cpu.amp.autocast",
+    }
+)
 
 
 class StructureRewrite(RewriteBase):
@@ -37,9 +46,11 @@ class StructureRewrite(RewriteBase):
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self.classes.get(node.name.value)
         self.class_stack.append(info if info is not None and info.node is node else None)
+        self.class_names.append(node.name.value)
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()
+        self.class_names.pop()
         for base in original.bases:
             qualified = self.imports.qualify(base.value)
             derivable = (MODULE_BASE, SEQUENTIAL_BASE, DICT_BASE, *SUBCLASSED_LAYERS)
@@ -107,6 +118,7 @@ class StructureRewrite(RewriteBase):
                 if q not in SCRIPTING_NO_OPS
             ]
             updated = updated.with_changes(decorators=kept)
+        updated = self._without_autocast_off(original, updated)
         if not self.class_stack and not self.function_stack and name in self.dropped_functions:
             return cst.RemoveFromParent()
         if info is None or self.function_stack:
@@ -120,6 +132,36 @@ class StructureRewrite(RewriteBase):
         if name == "__init__":
             return finish_init(info, record_arguments(updated), self.classes)
         return updated
+
+    def _without_autocast_off(
+        self, original: cst.FunctionDef, updated: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        """``@autocast("cuda", enabled=False)`` dropped, with a comment: it switches torch's
+        mixed precision off inside the function, and TensorFlow casts nothing on its own, so the
+        function computes in its inputs' dtypes either way. Any other autocast is reported."""
+        kept, dropped = [], []
+        for before, after in zip(original.decorators, updated.decorators, strict=True):
+            call = before.decorator
+            func = call.func if isinstance(call, cst.Call) else call
+            if self.imports.qualify(func) not in AUTOCASTS:
+                kept.append(after)
+                continue
+            arguments = getattr(call, "args", ())
+            enabled = [a.value for a in arguments if a.keyword and a.keyword.value == "enabled"]
+            if len(enabled) == 1 and dotted(enabled[0]) == "False":
+                self._settle(before)
+                dropped.append(code_of(before.decorator))
+            else:
+                kept.append(after)  # mixed precision switched on: reported as not translated
+        if not dropped:
+            return updated
+        notes = [
+            f"# @{text}: torch's mixed precision is off here; TensorFlow casts nothing on its "
+            "own, so this computes in its inputs' dtypes as in torch."
+            for text in dropped
+        ]
+        lines = [cst.EmptyLine(comment=cst.Comment(n), indent=True) for n in notes]
+        return updated.with_changes(decorators=kept, leading_lines=[*updated.leading_lines, *lines])
 
     def _with_training_param(self, func: cst.FunctionDef) -> cst.FunctionDef:
         params = func.params
@@ -221,7 +263,7 @@ class StructureRewrite(RewriteBase):
         trainable = g_trainable(self.cls, updated)
         if trainable is not None:
             return trainable
-        buffer = self._buffer(original, updated)
+        buffer = self._buffer(original, updated) or self._buffer_write(original, updated)
         if buffer is not None:
             return updated.with_changes(body=[buffer])
         if self.cls is not None and original in self.cls.registered:

@@ -3,12 +3,15 @@ become ``add_weight`` (or a variable holding the translated tensor)."""
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from torch2tf.names import code_of, dotted
 from torch2tf.parameters import LEGACY, add_weight
 from torch2tf.rules import Unsupported
 from torch2tf.translation.rewrite_base import RewriteBase
+from torch2tf.translation.scans import assigned_names
 
 
 class WeightRewrite(RewriteBase):
@@ -31,13 +34,24 @@ class WeightRewrite(RewriteBase):
         args = [a for a in original.args if a.keyword is None or a.keyword.value == "data"]
         keywords = {a.keyword.value: a.value for a in original.args if a.keyword}
         keywords.pop("data", None)  # nn.Parameter(data=tensor): the tensor, in args
-        grad = dotted(keywords.pop("requires_grad", cst.Name("True")))
-        if attr is None or len(args) != 1 or keywords or grad not in ("True", "False"):
+        flag = keywords.pop("requires_grad", cst.Name("True"))
+        grad = dotted(flag)
+        if grad not in ("True", "False") and not self._is_init_argument(flag):
+            self.error(
+                flag,
+                f"nn.Parameter(requires_grad={code_of(flag)}) is translated only with a literal "
+                "or an argument of __init__ as the flag",
+                "pass True/False, or the constructor's own argument",
+            )
+            self._resolved(original)  # reported once, here
+            return updated
+        if attr is None or len(args) != 1 or keywords:
             self.error(
                 original,
                 "nn.Parameter is translated only as `self.name = nn.Parameter(tensor)` in __init__",
             )
             return updated
+        trainable: bool | str = {"True": True, "False": False}.get(grad or "", code_of(flag))
         self._resolved(original)
         value = next(
             a.value for a in updated.args if a.keyword is None or a.keyword.value == "data"
@@ -54,15 +68,29 @@ class WeightRewrite(RewriteBase):
         initializer = inits[-1] if inits else None  # torch's last init of it wins
         shape_source = info.param_sources.get(original, args[0].value)  # a local's maker
         return cst.parse_expression(
-            self._variable(attr, shape_source, value, grad == "True", initializer, original)
+            self._variable(attr, shape_source, value, trainable, initializer, original)
         )
+
+    def _is_init_argument(self, flag: cst.BaseExpression) -> bool:
+        """``learned_freq``: a parameter of ``__init__`` it does not reassign (a Python bool
+        in torch, as Keras's ``trainable=`` wants)."""
+        init = self.cls.method("__init__") if self.cls is not None else None
+        if init is None or not isinstance(flag, cst.Name):
+            return False
+        params = [*init.params.posonly_params, *init.params.params, *init.params.kwonly_params]
+        if flag.value not in {p.name.value for p in params[1:]}:
+            return False
+        tree = next(
+            f for f in self.cls.tree.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+        )
+        return flag.value not in assigned_names(tree)
 
     def _variable(
         self,
         name: str,
         original: cst.BaseExpression,
         updated: cst.BaseExpression,
-        trainable: bool,
+        trainable: bool | str,
         initializer: str | None = None,
         where: cst.CSTNode | None = None,
     ) -> str:
@@ -110,3 +138,48 @@ class WeightRewrite(RewriteBase):
             return None
         value = self._variable(name.evaluated_value, args[0][1], args[1][1], trainable=False)
         return cst.parse_statement(f"self.{name.evaluated_value} = {value}\n").body[0]
+
+    def _buffer_write(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        """``self.cache[:n] = value`` outside ``__init__`` on a registered buffer (a cache filled
+        in forward) -> ``torch_setitem(self.cache, (slice(None, n),), value)``: torch writes
+        the buffer in place, cast to its dtype and broadcast; so does the variable's assign."""
+        if self.cls is None or self.function_stack[:1] in ([], ["__init__"]):
+            return None
+        if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
+            return None
+        targets = updated.body[0].targets
+        if len(targets) != 1 or not isinstance(targets[0].target, cst.Subscript):
+            return None
+        target = targets[0].target
+        name = dotted(target.value) or ""
+        if not name.startswith("self.") or name[5:] not in _buffers(self.cls.tree):
+            return None
+        parts = []
+        for element in target.slice:
+            index = element.slice
+            if isinstance(index, cst.Index):
+                parts.append(code_of(index.value))
+            else:
+                bounds = [index.lower, index.upper] + ([index.step] if index.step else [])
+                parts.append(
+                    f"slice({', '.join('None' if b is None else code_of(b) for b in bounds)})"
+                )
+        key = f"({', '.join(parts)},)"
+        value = code_of(updated.body[0].value)
+        return cst.parse_statement(f"torch_setitem({name}, {key}, {value})\n").body[0]
+
+
+def _buffers(tree: ast.ClassDef) -> set[str]:
+    """Names the class gives ``self.register_buffer("name", ...)``."""
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "register_buffer"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "self"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
