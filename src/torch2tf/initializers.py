@@ -33,15 +33,16 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
 
     # -- entry points (each returns whether the code was init code it has taken over)
 
-    def is_init_code(self, node: cst.CSTNode) -> bool:
-        """Whether ``node`` calls ``nn.init`` or an in-place init method of a tensor."""
+    def is_init_code(self, node: cst.CSTNode, functions: bool = True) -> bool:
+        """Whether ``node`` calls ``nn.init`` or an in-place init method of a tensor (or, with
+        ``functions``, a project function doing either, as a statement: an init method's)."""
         for child in descendants(node):
             if isinstance(child, cst.Call) and self._is_init_call(child):
                 return True
             if isinstance(child, cst.For) and self._is_module_loop(child):
                 return True
             call = child.value if isinstance(child, cst.Expr) else None
-            if isinstance(call, cst.Call) and self._calls_init_function(call):
+            if functions and isinstance(call, cst.Call) and self._calls_init_function(call):
                 return True  # init_fn(self.fc.weight): a project function doing init
         return False
 
@@ -203,7 +204,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
 
     def statement(self, stmt: cst.BaseStatement, position: int) -> bool:
         """A statement of __init__ itself: an init call, a loop over modules, a fan."""
-        if not self.is_init_code(stmt):
+        if not self.is_init_code(stmt, functions=False):
             return False
         if self._runtime(stmt):
             return False
@@ -277,7 +278,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         guarded = self._guarded(stmt)  # if self.x is not None: ...x's init...
         for body in branches:
             for index, child in enumerate(body):
-                if not self.is_init_code(child):
+                if not self.is_init_code(child, functions=False):
                     continue
                 if isinstance(child, cst.If):
                     self._conditional(child, position)
