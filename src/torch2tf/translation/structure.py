@@ -247,7 +247,10 @@ class StructureRewrite(RewriteBase):
 
     def _weight_tie(self, node: cst.SimpleStatementLine) -> str | None:
         init = self.cls is not None and self.function_stack == ["__init__"]
-        return init and attention.weight_tie(code_of(node), self.cls.layers)
+        small = node.body[0] if len(node.body) == 1 else None
+        if not (init and isinstance(small, cst.Assign) and isinstance(small.value, cst.Attribute)):
+            return None  # not `self.a.weight = self.b.weight`: no source to write out
+        return attention.weight_tie(code_of(node), self.cls.layers)
 
     def leave_SimpleStatementLine(self, original, updated):
         if tie := self._weight_tie(original):
