@@ -140,3 +140,22 @@ def test_autocast_switched_on_and_a_computed_requires_grad_are_refused():
                     return x * self.w
             """
         )
+
+
+def test_autocast_off_beside_a_torchscript_no_op_decorator():
+    """Both dropped from one method: TorchScript's ``@torch.jit.unused`` first, then the
+    autocast switched off (each pass sees the decorators the other left)."""
+    code = _translate(
+        """
+        from torch.amp import autocast
+
+        class M(nn.Module):
+            @torch.jit.unused
+            @autocast("cuda", enabled=False)
+            def forward(self, x):
+                return x * 2
+        """
+    )
+    body = code.split("class M")[1].splitlines()
+    assert not any(line.strip().startswith("@") for line in body), code
+    assert "torch's mixed precision is off here" in code

@@ -109,16 +109,13 @@ class StructureRewrite(RewriteBase):
         if any(q in SCRIPTING_OVERLOADS for q in scripting):
             self._settle(original)  # a signature for TorchScript: the last def is the method
             return cst.RemoveFromParent()
+        pairs = list(zip(original.decorators, updated.decorators, strict=True))
         if any(q in SCRIPTING_NO_OPS for q in scripting):
             for decorator in original.decorators:
                 self._settle(decorator)
-            kept = [
-                d
-                for d, q in zip(updated.decorators, scripting, strict=True)
-                if q not in SCRIPTING_NO_OPS
-            ]
-            updated = updated.with_changes(decorators=kept)
-        updated = self._without_autocast_off(original, updated)
+            pairs = [p for p, q in zip(pairs, scripting, strict=True) if q not in SCRIPTING_NO_OPS]
+            updated = updated.with_changes(decorators=[after for _, after in pairs])
+        updated = self._without_autocast_off(pairs, updated)
         if not self.class_stack and not self.function_stack and name in self.dropped_functions:
             return cst.RemoveFromParent()
         if info is None or self.function_stack:
@@ -134,13 +131,14 @@ class StructureRewrite(RewriteBase):
         return updated
 
     def _without_autocast_off(
-        self, original: cst.FunctionDef, updated: cst.FunctionDef
+        self, pairs: list[tuple[cst.Decorator, cst.Decorator]], updated: cst.FunctionDef
     ) -> cst.FunctionDef:
         """``@autocast("cuda", enabled=False)`` dropped, with a comment: it switches torch's
         mixed precision off inside the function, and TensorFlow casts nothing on its own, so the
-        function computes in its inputs' dtypes either way. Any other autocast is reported."""
+        function computes in its inputs' dtypes either way. Any other autocast is reported.
+        ``pairs``: the (original, updated) decorators still on the function."""
         kept, dropped = [], []
-        for before, after in zip(original.decorators, updated.decorators, strict=True):
+        for before, after in pairs:
             call = before.decorator
             func = call.func if isinstance(call, cst.Call) else call
             if self.imports.qualify(func) not in AUTOCASTS:
