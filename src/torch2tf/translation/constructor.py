@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Set
 
 import libcst as cst
 
@@ -13,20 +13,19 @@ from torch2tf.rules import LAYERS
 from torch2tf.translation.patterns import call_args
 
 
-def finish_init(
-    info: ClassInfo, func: cst.FunctionDef, classes: Mapping[str, ClassInfo]
-) -> cst.FunctionDef:
-    """The generated ``__init__``: init-function defaults guarded, then built at construction."""
+def finish_init(info: ClassInfo, func: cst.FunctionDef, subclassed: Set[str]) -> cst.FunctionDef:
+    """The generated ``__init__``: init-function defaults guarded, then built at construction.
+    ``subclassed``: the names the file's classes derive from."""
     if info.fixed_defaults:
         func = fixed_defaults(func, info.fixed_defaults)
-    func = built_unused(info, func, classes)
+    func = built_unused(info, func, subclassed)
     if info.build_input is None:
         return func
     comments = [info.init_note] if info.init_note else []
     comments.append("# Create the weights now, as torch does at construction.")
     build_code = f"self(tf.keras.Input(shape=({info.build_input},)))\n"
     name = info.node.name.value
-    if any(dotted(b.value) == name for c in classes.values() for b in c.node.bases):
+    if name in subclassed:
         # A subclass's own layers do not exist yet here: it is built by its first call.
         comments.append("# (Only for this class itself: a subclass adds layers after this.)")
         build_code = f"if type(self) is {name}:\n    {build_code}"
@@ -66,14 +65,12 @@ def fixed_defaults(func: cst.FunctionDef, fixed: dict[str, cst.Lambda]) -> cst.F
     return func.with_changes(params=params, body=func.body.with_changes(body=body))
 
 
-def built_unused(
-    info: ClassInfo, func: cst.FunctionDef, classes: Mapping[str, ClassInfo]
-) -> cst.FunctionDef:
+def built_unused(info: ClassInfo, func: cst.FunctionDef, subclassed: Set[str]) -> cst.FunctionDef:
     """A layer that no method but ``__init__`` names (pytorch-tabnet's ``initial_bn``) is never
     called, so Keras would never make its weights, which torch has: built right after it is
     made, from the size its constructor fixes."""
     name = info.node.name.value
-    if any(dotted(b.value) == name for c in classes.values() for b in c.node.bases):
+    if name in subclassed:
         return func  # a subclass may call it
     named = _named_outside_init(info.tree)
     if named is None:

@@ -10,7 +10,7 @@ from libcst.metadata import MetadataWrapper
 from torch2tf import rules
 from torch2tf.class_facts import ClassInfo
 from torch2tf.errors import Diagnostic
-from torch2tf.names import ImportTable
+from torch2tf.names import ImportTable, dotted
 from torch2tf.receivers import (
     autograd_classes,
     autograd_problems,
@@ -59,6 +59,10 @@ class RewriteBase(cst.CSTTransformer):
         self.diagnostics += resolve_scopes(wrapper, tree, self.imports, path)
         self.analysis = ClassAnalysis(module, tree, self.imports, self.reporter, project_classes)
         self.classes = self.analysis.classes
+        # the names the file's classes derive from (a class subclassed is built by its call)
+        self.subclassed = frozenset(
+            dotted(b.value) for c in self.classes.values() for b in c.node.bases
+        )
         self.dropped_functions = self.analysis.dropped_functions
         self.class_stack: list[ClassInfo | None] = []
         self.function_stack: list[str] = []

@@ -127,7 +127,7 @@ class StructureRewrite(RewriteBase):
         if name in info.training:
             return self._with_training_param(updated)
         if name == "__init__":
-            return finish_init(info, record_arguments(updated), self.classes)
+            return finish_init(info, record_arguments(updated), self.subclassed)
         return updated
 
     def _without_autocast_off(
