@@ -15,7 +15,14 @@ import libcst as cst
 
 from torch2tf import rules
 from torch2tf.class_facts import InitStep
-from torch2tf.init_code.base import LOOP_ITERATORS, TENSOR_INIT_METHODS, Refused, Scope, self_attr
+from torch2tf.init_code.base import (
+    LOOP_ITERATORS,
+    TENSOR_INIT_METHODS,
+    Refused,
+    Scope,
+    inits_a_name,
+    self_attr,
+)
 from torch2tf.init_code.conditions import ConditionReader
 from torch2tf.init_code.inline import InlineReader
 from torch2tf.init_code.records import InitCallReader, local_constructions
@@ -98,7 +105,7 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         call's arguments. ``late``: a call nested in an ``if`` or loop of __init__, whose
         inits run where it stands (``torch_init``), on layer attributes or local layers."""
         params = {p.name.value for p in func.params.params}
-        if not (self.is_init_code(func.body) or _inits_a_name(func.body, params)):
+        if not (self.is_init_code(func.body) or inits_a_name(func.body, params)):
             return False
         try:
             bound = self._bind_function(func, call, method)
@@ -419,24 +426,6 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
             return
         body = [s for s in func.body.body if not is_docstring(s)]
         self._block(body, position, Scope(var=var))
-
-
-def _inits_a_name(body: cst.CSTNode, names: set[str]) -> bool:
-    """Whether ``body`` calls an in-place init method on one of ``names`` (``w.uniform_()``)."""
-    found = False
-
-    class Finds(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            nonlocal found
-            func = call.func
-            found |= (
-                isinstance(func, cst.Attribute)
-                and func.attr.value in TENSOR_INIT_METHODS
-                and (dotted(func.value) or "").removesuffix(".data") in names
-            )
-
-    body.visit(Finds())
-    return found
 
 
 def _is_bare_return(stmt: cst.CSTNode) -> bool:

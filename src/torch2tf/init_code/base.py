@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,6 +15,7 @@ import libcst as cst
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, dotted
 from torch2tf.parameters import UNINITIALISED, is_starred, tensor_shape
+from torch2tf.parsed import descendants
 from torch2tf.rules import Unsupported
 from torch2tf.torch_api import MODULE_ITERATORS
 from torch2tf.translation.patterns import self_attr  # re-exported to the readers
@@ -224,3 +226,17 @@ class ReaderBase:
     def _refuse(self, node: cst.CSTNode, message: str, hint: str = ""):
         self.t.error(node, message, hint)
         raise Refused
+
+
+def inits_a_name(
+    body: cst.CSTNode, names: set[str], methods: Collection[str] = TENSOR_INIT_METHODS
+) -> bool:
+    """Whether ``body`` calls one of ``methods`` in place on one of ``names``
+    (``w.uniform_()``, ``w.data.normal_()``)."""
+    return any(
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in methods
+        and (dotted(node.func.value) or "").removesuffix(".data") in names
+        for node in descendants(body)
+    )

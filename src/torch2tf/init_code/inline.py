@@ -30,7 +30,13 @@ from typing import Any
 import libcst as cst
 
 from torch2tf import rules
-from torch2tf.init_code.base import TENSOR_INIT_METHODS, ReaderBase, Refused, Scope
+from torch2tf.init_code.base import (
+    TENSOR_INIT_METHODS,
+    ReaderBase,
+    Refused,
+    Scope,
+    inits_a_name,
+)
 from torch2tf.names import code_of, dotted, is_docstring, paren
 from torch2tf.rules import Arg
 from torch2tf.tensor_facts.project import ProjectFunction, consumed, project_function
@@ -163,7 +169,8 @@ class InlineReader(ReaderBase):
             here = engine.engine if isinstance(engine, _Elsewhere) else engine
             self.t = _Elsewhere(here, found, call)
         try:
-            return self.is_init_code(func.body) or _inits_a_name(func.body, params)
+            methods = (*TENSOR_INIT_METHODS, *ELEMENTWISE)
+            return self.is_init_code(func.body) or inits_a_name(func.body, params, methods)
         finally:
             self.t, self._looking = engine, False
 
@@ -319,24 +326,6 @@ class InlineReader(ReaderBase):
                 for s in stmt.body
             )
         return False
-
-
-def _inits_a_name(body: cst.CSTNode, names: set[str]) -> bool:
-    """Whether ``body`` calls an in-place init method on one of ``names`` (``w.uniform_()``)."""
-    found = False
-
-    class Finds(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            nonlocal found
-            func = call.func
-            found |= (
-                isinstance(func, cst.Attribute)
-                and func.attr.value in (*TENSOR_INIT_METHODS, *ELEMENTWISE)
-                and (dotted(func.value) or "").removesuffix(".data") in names
-            )
-
-    body.visit(Finds())
-    return found
 
 
 def _compared(source: str) -> bool | None:
