@@ -416,7 +416,7 @@ def convert(
         stem = Path(path).stem
         module_name = stem if stem.isidentifier() else cls.__name__.lower()
         texts = dict(reached.sources)
-        used = used_code(model, cls.__module__, inputs)
+        used = None  # profiled only when a translation problem needs it
         for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
                 if len(texts) == 1:
@@ -437,6 +437,7 @@ def convert(
                     generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
+                used = used or used_code(model, cls.__module__, inputs)
                 texts, more, remaining = stub_unused(texts, reached, path, err.diagnostics, used)
                 if remaining:  # only the problems in code the model uses
                     raise TranslationError(remaining) from None
