@@ -21,7 +21,7 @@ from typing import Any
 from common import median, section_main, subprocess_env
 from generate import mlp_file
 
-HEAVY = ("tensorflow", "keras", "torch")
+HEAVY = ("tensorflow", "keras", "torch", "numpy")
 
 FRESH_TRANSLATE = f"""
 import json, sys

@@ -348,9 +348,9 @@ def _count_translations(monkeypatch) -> list[str]:
     translated: list[str] = []
     engine = torch2tf.translate._translate
 
-    def counted(source, *args):
+    def counted(source, *args, **kwargs):
         translated.append(source)
-        return engine(source, *args)
+        return engine(source, *args, **kwargs)
 
     monkeypatch.setattr(torch2tf.translate, "_translate", counted)
     return translated

@@ -14,15 +14,19 @@ then fits on one line where it can).
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from collections.abc import Callable
 
 CLOSING = (")", "]", "}")
+_CLOSING_WITH_COMMENT = re.compile(r"^[ \t]*[)\]}][^\n]*#", re.MULTILINE)
 
 
 def hoist_wrapped_comments(code: str, format_code: Callable[[str], str]) -> str:
     """``code`` (formatted) with every comment trailing a wrapped statement's closing bracket
     moved above the statement, formatted again with ``format_code``; unchanged if none."""
+    if not _CLOSING_WITH_COMMENT.search(code):  # no line could hold one: skip tokenizing
+        return code
     lines = code.splitlines(keepends=True)
     moves: list[tuple[int, int, int]] = []  # (statement's first row, comment row, column)
     start: int | None = None

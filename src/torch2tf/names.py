@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 import libcst as cst
 
+from torch2tf.parsed import identity_if_unchanged
+
 # Public re-exports that users reach through their defining module.
 # torch's layer classes live in torch.nn.modules.<file>; packages name them there too
 # (``nn.modules.ELU``, ``torch.nn.modules.activation.ReLU``): read as their public torch.nn name.
@@ -229,6 +231,11 @@ def drop_imports(module: cst.Module, names: set[str], nested_torch: bool = False
 
     class Drop(cst.CSTTransformer):
         depth = 0  # functions and classes around the visit
+
+        def on_leave(self, original, updated):
+            # untouched statements stay the same objects: their code is not generated again
+            left = super().on_leave(original, updated)
+            return identity_if_unchanged(original, left) if left is updated else left
 
         def visit_FunctionDef(self, node) -> None:
             self.depth += 1

@@ -82,8 +82,9 @@ def module_file(root: Path, module_name: str, tops: frozenset[str] | None) -> Pa
     return None
 
 
-def local_imports(path: Path, root: Path) -> list[Path]:
-    """``path`` and every file of its project it imports, directly or not."""
+def local_imports(path: Path, root: Path, parsed: cst.Module | None = None) -> list[Path]:
+    """``path`` and every file of its project it imports, directly or not (``parsed``: the
+    file ``path`` parsed already, if it was)."""
     tops = project_tops(path)
     seen: list[Path] = []
     queue = [path.resolve()]
@@ -99,7 +100,10 @@ def local_imports(path: Path, root: Path) -> list[Path]:
         relative = file.relative_to(root)
         package = ".".join(relative.parent.parts)
         try:
-            module = cst.parse_module(file.read_text(encoding="utf-8"))
+            if parsed is not None and file == seen[0]:
+                module = parsed
+            else:
+                module = cst.parse_module(file.read_text(encoding="utf-8"))
         except cst.ParserSyntaxError:
             continue  # translate_project reports it
         table = ImportTable.of(module, package)

@@ -25,6 +25,7 @@ from torch2tf import training_script
 from torch2tf.errors import Diagnostic, TranslationError
 from torch2tf.foreign import foreign_layers
 from torch2tf.names import ImportTable, drop_imports
+from torch2tf.parsed import code_reusing
 from torch2tf.project import local_imports, project_of
 from torch2tf.reach import reach
 from torch2tf.receivers import object_functions
@@ -38,16 +39,11 @@ from torch2tf.tensor_facts.project import (
     fully_consumed,
     project_files,
 )
-from torch2tf.translation.calls import CallRewrite
 from torch2tf.translation.class_analysis import module_class_defs
 from torch2tf.translation.emission import emit, emit_module, names_in, used_names
-from torch2tf.translation.masked import MaskedAssignRewrite
 from torch2tf.translation.partial import stub_problems
-from torch2tf.translation.references import ReferenceRewrite
 from torch2tf.translation.scans import defined_names, dunder_all
-from torch2tf.translation.structure import StructureRewrite
-from torch2tf.translation.stubs import StubRecording
-from torch2tf.translation.weights import WeightRewrite
+from torch2tf.translation.translator import Translator
 
 # emit is public here too: conversion emits code it writes itself.
 __all__ = [
@@ -119,11 +115,13 @@ def translate_with_facts(
     project_objects: frozenset[str] = frozenset(),
     starred: tuple[tuple[str, str], ...] = (),
     dropped: frozenset[str] = frozenset(),
+    parsed: cst.Module | None = None,
 ) -> tuple[str, dict[str, ClassFacts]]:
     """:func:`translate_source`, plus the tensor facts of each class (by name), which
     conversion consumes: layouts of inputs, outputs and layers, and weight-layout notes.
     ``starred``: what the file's star imports of project files bind (see ImportTable.of).
-    ``dropped``: top-level functions left out, every use of them read as init code elsewhere."""
+    ``dropped``: top-level functions left out, every use of them read as init code elsewhere.
+    ``parsed``: ``source`` parsed by LibCST already (not parsed again)."""
     reused = _reused.get()
     # The path only names the file in diagnostics and, without a module name, the package.
     package = package_name(module_name, path)
@@ -140,7 +138,14 @@ def translate_with_facts(
     gc.disable()
     try:
         code, facts, _ = _translate(
-            source, path, module_name, project_classes, project_objects, starred, dropped
+            source,
+            path,
+            module_name,
+            project_classes,
+            project_objects,
+            starred,
+            dropped,
+            parsed=parsed,
         )
     finally:
         if enabled:
@@ -190,6 +195,7 @@ def _translate(
     dropped: frozenset[str] = frozenset(),
     *,
     partial: bool = False,
+    parsed: cst.Module | None = None,
 ) -> tuple[str, dict[str, ClassFacts], list[Diagnostic]]:
     try:  # compiled, never run: Python words errors best, and finds `return` outside def too
         tree = ast.parse(source, path)
@@ -202,15 +208,15 @@ def _translate(
             [Diagnostic(path, line, column, f"syntax error: {message}")]
         ) from None
     try:
-        module = cst.parse_module(source)
+        module = cst.parse_module(source) if parsed is None else parsed
     except cst.ParserSyntaxError as err:
         message = str(err).splitlines()[0]
         raise TranslationError(
             [Diagnostic(path, err.raw_line, err.raw_column + 1, f"syntax error: {message}")]
         ) from None
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)  # `module` is ours alone
-    translator = _Translator(
-        wrapper, tree, path, _package(module_name), project_classes, starred=starred
+    translator = Translator(
+        wrapper, tree, path, _package(module_name), project_classes, starred=starred, source=source
     )
     translator.project_objects = project_objects
     translator.dropped_functions |= dropped  # init functions of this file read where called
@@ -245,8 +251,9 @@ def _translate(
     stale = names_in(tree) - used
     nested_torch = translator.imports.nested_torch  # imports of torch in functions: dropped
     if stale & set(translator.imports.aliases) or nested_torch:
+        dropped_from = result
         result = drop_imports(result, stale, nested_torch)  # functools, after partial(nn.X)
-        code = result.code
+        code = code_reusing(dropped_from, code, result)
     return (
         emit_module(result, code, used, translator.imports_inserted, translator.generated),
         translator.facts,
@@ -270,10 +277,15 @@ def translate_file(path: str | Path, classes: Sequence[str] | None = None) -> st
         text = reached.sources[reached.main]
         return translate_source(text, str(path), module_name=reached.module_name)
     root, name = project_of(path)
-    files = local_imports(path, root)
+    text = path.read_text(encoding="utf-8")
+    try:  # parsed once: for the imports of project files, then translated
+        module: cst.Module | None = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        module = None  # reported by the translation, at its line and column
+    files = local_imports(path, root, module)
     if len(files) > 1:
         return translate_project(root, files)[path.resolve().relative_to(root)]
-    return translate_source(path.read_text(encoding="utf-8"), str(path), module_name=name)
+    return translate_with_facts(text, str(path), module_name=name, parsed=module)[0]
 
 
 def translate_project(
@@ -463,14 +475,3 @@ def _package(module_name: str | None, is_package: bool = False) -> str | None:
     if module_name is None:
         return None
     return module_name if is_package else module_name.rpartition(".")[0]
-
-
-class _Translator(
-    StubRecording,
-    StructureRewrite,
-    ReferenceRewrite,
-    CallRewrite,
-    MaskedAssignRewrite,
-    WeightRewrite,
-):
-    """The rewrite of one file: one LibCST visit, each part of which lives in its own module."""

@@ -10,9 +10,10 @@ only: under SGD the sum would move at twice torch's rate).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where weights move: translating never needs it
+    import numpy as np
 
 from torch2tf.rules.functional import given
 from torch2tf.rules.layers import _array, _no_dtype
@@ -35,6 +36,8 @@ def _flag(value: Any, default: bool) -> str | None:
 
 def _gru_to_keras(array: np.ndarray) -> np.ndarray:
     """torch's GRU gate blocks (r, z, n) on the last axis -> Keras's (z, r, n)."""
+    import numpy as np
+
     r, z, n = np.split(array, 3, axis=-1)
     return np.concatenate([z, r, n], axis=-1)
 

@@ -10,6 +10,7 @@ import libcst as cst
 
 from torch2tf.class_facts import ClassInfo
 from torch2tf.names import ImportTable, code_of, dotted, is_docstring
+from torch2tf.parsed import descendants
 from torch2tf.rules import LAYERS, attention, bind
 from torch2tf.tensor_facts import MAP_FUNCTIONS
 from torch2tf.translation.patterns import (
@@ -34,27 +35,23 @@ def build_input(info: ClassInfo, imports: ImportTable) -> str | None:
     if attention.reads_sizes(info.tree, input_name):  # B, T, C = x.size(): 3-D
         return None
     first: list[str] = []
-
-    class FirstCall(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> bool:
-            attr = self_attr(node.func)
-            if (
-                not first
-                and calls_forward(node.func)
-                and any(input_name in _names(a.value) for a in node.args)
-            ):
-                first.append("")  # super().forward(x) first: the base's input size (inherited)
-            argument = node.args[0].value if node.args else None
-            while argument is not None and _is_move(argument):  # x.to(device): the same sizes
-                argument = argument.func.value
-            takes = argument is not None and dotted(argument) == input_name
-            if not first and takes and imports.qualify(node.func) in MAP_FUNCTIONS:
-                first.append("")  # F.adaptive_avg_pool2d(x, ...) first: a map, not 2-D
-            if not first and attr and takes:
-                first.append(attr)
-            return not first
-
-    forward.body.visit(FirstCall())
+    for node in descendants(forward.body):  # the first call taking the input, in source order
+        if first:
+            break
+        if not isinstance(node, cst.Call):
+            continue
+        attr = self_attr(node.func)
+        if calls_forward(node.func) and any(input_name in _names(a.value) for a in node.args):
+            first.append("")  # super().forward(x) first: the base's input size (inherited)
+            break
+        argument = node.args[0].value if node.args else None
+        while argument is not None and _is_move(argument):  # x.to(device): the same sizes
+            argument = argument.func.value
+        takes = argument is not None and dotted(argument) == input_name
+        if takes and imports.qualify(node.func) in MAP_FUNCTIONS:
+            first.append("")  # F.adaptive_avg_pool2d(x, ...) first: a map, not 2-D
+        elif attr and takes:
+            first.append(attr)
     if not first or first[0] not in info.layers:
         return None
     if _calls_einops(info, imports):  # its patterns fix the rank, a 2-D input may not fit
@@ -257,13 +254,7 @@ def _calls_einops(info: ClassInfo, imports: ImportTable) -> bool:
 
 def _names(node: cst.BaseExpression) -> set[str]:
     """The plain names ``node`` reads."""
-    found: set[str] = set()
-
-    class Names(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-    node.visit(Names())
+    found = {n.value for n in descendants(node) if isinstance(n, cst.Name)}
     return found
 
 

@@ -162,7 +162,7 @@ class ClassAnalysis:
             return
         outer = self
 
-        class Finder(cst.CSTVisitor):
+        class Finder:  # run over each node by a plain walk: a LibCST visit costs several times more
             position = 0
 
             def visit_Call(self, node: cst.Call) -> None:
@@ -223,9 +223,18 @@ class ClassAnalysis:
                     info.opaque_builders.append(call)
 
         siblings: dict[cst.CSTNode, list[cst.CSTNode]] = {}
+        finder = Finder()
+        visits = {
+            cst.Call: finder.visit_Call,
+            cst.SimpleStatementLine: finder.visit_SimpleStatementLine,
+            cst.Assign: finder.visit_Assign,
+        }
         for position, stmt in enumerate(init.body.body):
             Finder.position = position
-            stmt.visit(Finder())
+            for node in descendants(stmt):
+                visit = visits.get(type(node))
+                if visit is not None:
+                    visit(node)
         assigned = {c for c in info.call_attr if c not in info.direct_calls}
         assigned |= set(info.direct_calls)
         for call in _calls(init.body):  # layers.append(Block(...)): modules an init loop reaches

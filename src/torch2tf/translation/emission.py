@@ -18,6 +18,7 @@ import libcst as cst
 
 from torch2tf.formatting import hoist_wrapped_comments
 from torch2tf.names import ImportTable, dotted, is_docstring
+from torch2tf.parsed import code_reusing
 
 
 @cache
@@ -107,7 +108,7 @@ def emit_module(
             body[at] = following.with_changes(leading_lines=gap)
         body.insert(at, math_import)
     body = _einops_imports(body, module, code)
-    return format_code(module.with_changes(body=body).code)
+    return format_code(code_reusing(module, code, module.with_changes(body=body)))
 
 
 def _einops_imports(
@@ -242,6 +243,8 @@ def _drop_dead_stores(code: str, ruff: str) -> str:
     for _ in range(8):
         found = json.loads(_ruff([*command, "--exit-zero", "-"], code))
         unread = {(d["location"]["row"], d["location"]["column"] - 1) for d in found}
+        if not unread:
+            break
         lines = code.splitlines(keepends=True)
         dropped = False
         for parent in ast.walk(ast.parse(code)):

@@ -45,9 +45,13 @@ class RewriteBase(cst.CSTTransformer):
         package: str | None = None,
         project_classes: frozenset[str] = frozenset(),
         starred: tuple[tuple[str, str], ...] = (),
+        source: str | None = None,
     ) -> None:
         super().__init__()
         module = wrapper.module
+        # the text the module was parsed from (LibCST round-trips it exactly): the analyses
+        # read it; regenerating it from the tree costs a codegen of the whole file each time
+        self.source = module.code if source is None else source
         self.tree = tree
         self.path = path
         self.reporter = Reporter(wrapper, path)
@@ -116,7 +120,7 @@ class RewriteBase(cst.CSTTransformer):
         # Analysed up-front (positions are available from here on): an init function defined
         # above the class that applies it must be known before it is reached.
         self.facts = analyse(
-            self.tree, self.module.code, self.imports.qualify_name, set(LAYERS), set(self.classes)
+            self.tree, self.source, self.imports.qualify_name, set(LAYERS), set(self.classes)
         )
         self.analysis.facts = self.facts  # init loops read the layers the facts found
         self.analysis.run()
@@ -126,7 +130,7 @@ class RewriteBase(cst.CSTTransformer):
         self.replaced = {k: v for f in self.facts.values() for k, v in f.replaced.items()}
         self.followed = set().union(*(f.followed for f in self.facts.values()))
         self.autograd_classes = autograd_classes(self.tree, self.imports.qualify_name)
-        self.number_shapes = number_shapes(self.tree, self.module.code, self.imports.qualify_name)
+        self.number_shapes = number_shapes(self.tree, self.source, self.imports.qualify_name)
         for node, message in autograd_problems(self.tree, self.autograd_classes):
             self.diagnostics.append(
                 Diagnostic(
@@ -142,14 +146,14 @@ class RewriteBase(cst.CSTTransformer):
         )
         self.receivers = classify_receivers(
             self.tree,
-            self.module.code,
+            self.source,
             self.imports.qualify_name,
             set(rules.METHODS) | TENSOR_METHODS,
             set(self.classes),
             self.project_objects,
         )
         for (line, column, _, _), made in tensor_item_assignments(
-            self.tree, self.module.code, self.imports.qualify_name
+            self.tree, self.source, self.imports.qualify_name
         ):
             self.diagnostics.append(
                 Diagnostic(
