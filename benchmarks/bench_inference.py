@@ -5,13 +5,16 @@ Each seed model is converted with ``torch2tf.convert``; its hand-written twin is
 the converted model's weights (outputs are checked to be identical). Both run in inference mode
 (``training=False``) at batch 1, 32 and 256: eagerly, under ``tf.function`` and, when XLA works
 on this CPU, under ``tf.function(jit_compile=True)``; torch runs eagerly under
-``torch.inference_mode()``. The variants of one configuration are timed in rotating,
-interleaved blocks, so that load on the machine hits them alike; the ratio is the median of the
-per-block ratios.
+``torch.inference_mode()``. The variants of one configuration are called in turn, one call
+each per round in a random order, so that load on the machine hits them alike; the
+ratio is the median of the per-round ratios. A second hand-written copy of each model is timed
+alongside: its ratio to the first is the noise floor of every ratio in the table.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -82,7 +85,8 @@ def xla_works() -> tuple[bool, str]:
 def time_interleaved(
     variants: dict[str, Callable[[], Any]], repeats: int, target_s: float
 ) -> dict[str, dict[str, list[float]]]:
-    """Wall and CPU seconds per call of each variant, one value per repeat, rotating order."""
+    """Wall and CPU seconds per call of each variant, one value per repeat, rotating order;
+    every other repeat in reverse, so that no variant always follows the same one."""
     for func in variants.values():  # warm-up (tracing, compilation, caches)
         for _ in range(3):
             func()
@@ -90,11 +94,49 @@ def time_interleaved(
     times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in variants}
     keys = list(variants)
     for r in range(repeats):
-        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+        order = keys[r % len(keys) :] + keys[: r % len(keys)]
+        for key in reversed(order) if r % 2 else order:
             wall, cpu = per_call(variants[key], counts[key])
             times[key]["wall"].append(wall)
             times[key]["cpu"].append(cpu)
     return times
+
+
+def time_alternating(
+    variants: dict[str, Callable[[], Any]], target_s: float
+) -> dict[str, dict[str, list[float]]]:
+    """Wall and CPU seconds of single calls, the variants called in turn (in a new random order
+    each round: each follows each other as often) until each has run about ``target_s``.
+
+    For calls of tens of microseconds to a few milliseconds, blocks of one variant at a time
+    leave each ratio to the machine's drift between blocks (a VM's steal and frequency): two
+    copies of the same model differed by up to 7% that way. Call by call, neighbours share it.
+    """
+    for func in variants.values():  # warm-up (tracing, compilation, caches)
+        for _ in range(3):
+            func()
+    slowest = max(per_call(func, 10)[0] for func in variants.values())
+    rounds = max(100, min(20_000, int(target_s / max(slowest, 1e-7))))
+    times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in variants}
+    keys = list(variants)
+    order = random.Random(0)
+    for _ in range(rounds):
+        order.shuffle(keys)  # what ran just before a call changes its cost (caches)
+        for key in keys:
+            func = variants[key]
+            cpu = time.process_time()
+            start = time.perf_counter()
+            func()
+            wall = time.perf_counter() - start
+            times[key]["cpu"].append(time.process_time() - cpu)
+            times[key]["wall"].append(wall)
+    return times
+
+
+def quartiles_us(samples: list[float]) -> list[float]:
+    """25th, 50th and 75th percentiles in microseconds (the JSON keeps these, not every call)."""
+    q = np.percentile(samples, [25, 50, 75])
+    return [float(1e6 * v) for v in q]
 
 
 def paired_ratio(a: list[float], b: list[float]) -> float:
@@ -175,6 +217,7 @@ def run(quick: bool) -> dict[str, Any]:
     threads = set_threads()
     repeats = 3 if quick else 9  # multiples of 3: each variant as often first, second, third
     target_s = 0.04 if quick else 0.05
+    per_variant_s = 0.15 if quick else 0.5  # the seed MLPs' cells, timed call by call
     xla, xla_note = xla_works()
     modes = ["eager", "tf.function"] + (["xla"] if xla else [])
     rows, checks, graph_ops = [], [], {}
@@ -182,15 +225,21 @@ def run(quick: bool) -> dict[str, Any]:
         converted = torch2tf.convert(model, args=args).keras_model
         hand = hand_written(name, args)
         copy_weights(name, converted, hand)
+        control = hand_written(name, args)  # the same model again: the noise floor of a ratio
+        copy_weights(name, converted, control)
         wrapped = {
-            "eager": (converted, hand),
-            "tf.function": (compiled(converted), compiled(hand)),
-            "xla": (compiled(converted, jit_compile=True), compiled(hand, jit_compile=True)),
+            "eager": (converted, hand, control),
+            "tf.function": (compiled(converted), compiled(hand), compiled(control)),
+            "xla": (
+                compiled(converted, jit_compile=True),
+                compiled(hand, jit_compile=True),
+                compiled(control, jit_compile=True),
+            ),
         }
         probe = tf.zeros((2, args[0]))
         graph_ops[name] = {
             key: len(fn.get_concrete_function(probe).graph.get_operations())
-            for key, fn in zip(("converted", "hand"), wrapped["tf.function"], strict=True)
+            for key, fn in zip(("converted", "hand"), wrapped["tf.function"][:2], strict=True)
         }
         for batch in BATCHES if not quick else BATCHES[:2]:
             data = np.random.default_rng(batch).standard_normal((batch, args[0]), np.float32)
@@ -206,14 +255,15 @@ def run(quick: bool) -> dict[str, Any]:
                 }
             )
             for mode in modes:
-                conv, hw = wrapped[mode]
+                conv, hw, again = wrapped[mode]
                 kwargs = {"training": False} if mode == "eager" else {}
                 variants = {
                     "converted": partial(conv, x, **kwargs),
                     "hand": partial(hw, x, **kwargs),
+                    "hand_again": partial(again, x, **kwargs),
                     "torch": partial(torch_infer, model, xt),
                 }
-                t = time_interleaved(variants, repeats, target_s)
+                t = time_alternating(variants, per_variant_s)
                 rows.append(
                     {
                         "model": name,
@@ -234,12 +284,17 @@ def run(quick: bool) -> dict[str, Any]:
                         "converted_over_torch_cpu": paired_ratio(
                             t["converted"]["cpu"], t["torch"]["cpu"]
                         ),
-                        "samples_s": t,
+                        "hand_again_over_hand_cpu": paired_ratio(
+                            t["hand_again"]["cpu"], t["hand"]["cpu"]
+                        ),
+                        "calls": len(t["hand"]["cpu"]),
+                        "quartiles_us": {k: quartiles_us(v["cpu"]) for k, v in t.items()},
                     }
                 )
     return {
         "repeats": repeats,
         "block_target_s": target_s,
+        "per_variant_s": per_variant_s,
         "xla": {"available": xla, "note": xla_note},
         "threads": threads,
         "rows": rows,

@@ -140,6 +140,7 @@ def inference_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
             x["hand_us"],
             x["converted_over_hand_cpu"],
             x["converted_over_hand_wall"],
+            x.get("hand_again_over_hand_cpu", "-"),
             x["torch_eager_us"],
             x["converted_over_torch_cpu"],
         ]
@@ -153,6 +154,7 @@ def inference_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
         "hand us",
         "conv/hand CPU",
         "conv/hand wall",
+        "hand again/hand CPU",
         "torch eager us",
         "conv/torch CPU",
     ]
@@ -170,13 +172,19 @@ def inference_tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
     ]
     diag_headers = ["layer", "graph ops", "eager CPU us", "ratio", "tf.function CPU us", "ratio"]
     ops = r.get("graph_ops", {})
+    counts = sorted({x["calls"] for x in r["rows"] if "calls" in x})
+    calls = (
+        f"{counts[0]}-{counts[-1]} calls alternating with the others"
+        if counts
+        else f"{r['repeats']} blocks"
+    )
     ops_rows = [[model, n["converted"], n["hand"]] for model, n in ops.items()]
     threads = r["threads"]["setting"] or "framework defaults"
     xla = "" if r["xla"]["available"] else f"; XLA skipped: {r['xla']['note']}"
     return [
         (
             f"converted vs hand-written Keras vs torch eager (wall us per call, median of "
-            f"{r['repeats']}; threads: {threads}{xla})",
+            f"{calls}; threads: {threads}{xla})",
             "inference",
             headers,
             rows,
@@ -344,11 +352,12 @@ def targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
             in_mode = [r for r in rows if r["mode"] == mode]
             ratios = sorted(r["converted_over_hand_cpu"] for r in in_mode)
             worst = max(in_mode, key=lambda r: r["converted_over_hand_cpu"])
+            floor = max((r.get("hand_again_over_hand_cpu", 1.0) for r in in_mode), default=1.0)
             add(
                 f"converted within 5% of hand-written, {mode} (CPU time, every model and batch)",
                 f"median {ratios[len(ratios) // 2]:.3f}x, worst "
                 f"{worst['converted_over_hand_cpu']:.3f}x ({worst['model']}, "
-                f"batch {worst['batch']})",
+                f"batch {worst['batch']}); same model twice: worst {floor:.3f}x",
                 f"worst <= {MAX_CONVERTED_OVER_HAND:g}x",
                 worst["converted_over_hand_cpu"] <= MAX_CONVERTED_OVER_HAND,
             )
