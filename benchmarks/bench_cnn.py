@@ -11,8 +11,8 @@ block layout with torchvision's v1.5 stride placement and no conv biases, so the
 count is torchvision's exactly): v1.5 strides the 3x3 conv instead of the first 1x1, which runs
 three 1x1 convs at four times the area, so that comparison isolates what the translation
 costs from what the architecture costs (4.09 against 3.86 G multiply-adds, 1.06x). Everything
-runs in inference mode under ``tf.function`` at batch 8 x 224 x 224 x 3, timed in rotating
-interleaved blocks (see bench_inference.py); torch eager is shown for reference. A model that
+runs in inference mode under ``tf.function`` at batch 8 x 224 x 224 x 3, timed call by call in
+a random order each round (see bench_inference.py); torch eager is shown for reference. A model that
 does not convert is reported with its error instead of a time.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_inference import compiled, paired_ratio, time_interleaved, torch_infer
+from bench_inference import compiled, paired_ratio, time_alternating, torch_infer
 from common import median, quiet, section_main, set_threads
 
 # torchvision's CUDA wheel needs two operator schemas declared before its import: the tests'
@@ -122,7 +122,7 @@ def run(quick: bool) -> dict[str, Any]:
             functions["same_architecture"] = compiled(same_model)
         variants: dict[str, Any] = {k: lambda f=f: f(x).numpy() for k, f in functions.items()}
         variants["torch"] = lambda m=model: torch_infer(m, xt)
-        times = time_interleaved(variants, repeats, target_s)
+        times = time_alternating(variants, repeats * target_s, min_rounds=repeats)
         if same is not None:
             row["converted_over_same_architecture_cpu"] = paired_ratio(
                 times["converted"]["cpu"], times["same_architecture"]["cpu"]
@@ -145,6 +145,7 @@ def run(quick: bool) -> dict[str, Any]:
             "converted_over_torch_cpu": paired_ratio(
                 times["converted"]["cpu"], times["torch"]["cpu"]
             ),
+            "calls": len(times["converted"]["cpu"]),
             "samples": times,
         }
         rows.append(row)
@@ -196,7 +197,8 @@ def tables(r: dict[str, Any]) -> list[tuple[str, str, list, list]]:
     title = (
         f"torchvision CNN inference, tf.function, batch {r['batch']} x {r['size']}x{r['size']}: "
         f"converted vs keras.applications vs torch eager (wall ms per call, median of "
-        f"{r['repeats']}; threads: {threads})"
+        f"{min((x.get('calls', r['repeats']) for x in r['rows']), default=r['repeats'])} calls; "
+        f"threads: {threads})"
     )
     return [(title, "cnn", headers, rows)]
 

@@ -103,7 +103,7 @@ def time_interleaved(
 
 
 def time_alternating(
-    variants: dict[str, Callable[[], Any]], target_s: float
+    variants: dict[str, Callable[[], Any]], target_s: float, min_rounds: int = 100
 ) -> dict[str, dict[str, list[float]]]:
     """Wall and CPU seconds of single calls, the variants called in turn (in a new random order
     each round: each follows each other as often) until each has run about ``target_s``.
@@ -116,7 +116,7 @@ def time_alternating(
         for _ in range(3):
             func()
     slowest = max(per_call(func, 10)[0] for func in variants.values())
-    rounds = max(100, min(20_000, int(target_s / max(slowest, 1e-7))))
+    rounds = max(min_rounds, min(20_000, int(target_s / max(slowest, 1e-7))))
     times: dict[str, dict[str, list[float]]] = {k: {"wall": [], "cpu": []} for k in variants}
     keys = list(variants)
     order = random.Random(0)
