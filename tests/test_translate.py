@@ -274,3 +274,29 @@ def test_layers_named_through_torch_nn_modules_are_torchs_public_layers():
     )
     code = translate_source(source)
     assert "tf.keras.layers.ELU(" in code and "tf.keras.layers.ReLU(" in code
+
+
+@pytest.mark.parametrize(
+    ("norm", "built"),
+    [("nn.BatchNorm1d(8)", True), ("nn.BatchNorm1d(6)", False)],
+)
+def test_a_rank_sensitive_layer_builds_at_construction_only_when_fed_its_features(norm, built):
+    """BatchNorm1d(n) after Linear(.., n) sees n features whatever the input's rank: the model
+    is built at construction on 2-D input; with any other size it is not (the rule's
+    fed_features against the output_features of the layer made before it)."""
+    source = textwrap.dedent(
+        f"""
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.fc = nn.Linear(d, 8)
+                self.bn = {norm}
+
+            def forward(self, x):
+                return self.bn(self.fc(x))
+        """
+    )
+    code = translate_source(source)
+    assert ("self(tf.keras.Input(shape=(d,)))" in code) is built, code

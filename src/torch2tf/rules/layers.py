@@ -59,6 +59,9 @@ class Linear(LayerRule):
     def input_features(self, in_features, out_features, bias=True, device=None, dtype=None):
         return Arg(in_features) if isinstance(in_features, Arg) else Arg(repr(in_features))
 
+    def output_features(self, arguments):
+        return arguments["out_features"]
+
     @staticmethod
     def weights(module):
         kernel = [_array(module.weight).T]
@@ -107,6 +110,9 @@ class BatchNorm1d(LayerRule):
 
     def rank_sensitive(self, arguments):
         return True  # features on 2-D input, channels on 3-D: the engine checks which
+
+    def fed_features(self, arguments):
+        return arguments["num_features"]  # after Linear(.., n): features, whatever the rank
 
     initializers = {"weight": "gamma_initializer", "bias": "beta_initializer"}
 

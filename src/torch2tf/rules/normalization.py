@@ -117,6 +117,9 @@ class BatchNorm2d(BatchNorm1d):
     def __init__(self, init_overrides=None, channels_last=True):
         super().__init__(init_overrides, channels_last=True)
 
+    def fed_features(self, arguments):
+        return None  # a map's channels: never built on 2-D input
+
 
 @layer
 class BatchNorm3d(BatchNorm2d):

@@ -156,6 +156,18 @@ class LayerRule:
         """
         return False
 
+    def output_features(self, arguments: dict[str, Any]) -> Any:
+        """The size of its output's last axis on 2-D input, when the bound constructor
+        ``arguments`` fix it (``Linear``'s ``out_features``); None otherwise."""
+        return None
+
+    def fed_features(self, arguments: dict[str, Any]) -> Any:
+        """For a rank-sensitive layer built right on 2-D input of this many features (the
+        bound constructor ``arguments`` fix it; ``BatchNorm1d``'s ``num_features``): the
+        translator builds on 2-D when the layer made before it outputs that many. None: never.
+        """
+        return None
+
     def input_features(self, *args: Any, **kwargs: Any) -> Arg | None:
         """The size of the last input axis, when the constructor's arguments fix it."""
         return None

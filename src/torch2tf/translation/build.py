@@ -216,24 +216,24 @@ def _is_move(node: cst.BaseExpression) -> bool:
 def builds_on_2d(info: ClassInfo, imports: ImportTable) -> bool:
     """Whether a 2-D symbolic input builds every layer of the class as torch made it.
 
-    A layer whose weights or behaviour depend on the input's rank blocks it, except the
-    MLP pattern ``Linear(.., n)`` then ``BatchNorm1d(n)``: there BatchNorm's size is right
-    whatever the rank.
+    A layer whose weights or behaviour depend on the input's rank blocks it, unless the rule
+    says it is built right when fed as many features as the layer made before it outputs
+    (the MLP pattern ``Linear(.., n)`` then ``BatchNorm1d(n)``: see ``fed_features``).
     """
     previous_out = None
     for call in info.call_position:
-        qualified = imports.qualify(call.func)
-        rule = LAYERS[qualified]()
+        rule = LAYERS[imports.qualify(call.func)]()
         try:
             arguments = bind(rule.keras, *call_args(call)).arguments
         except TypeError:
             return False
         if rule.rank_sensitive(arguments):
-            after_linear = qualified == "torch.nn.BatchNorm1d" and previous_out is not None
-            if not (after_linear and arguments["num_features"] == previous_out):
+            fed = rule.fed_features(arguments)
+            if fed is None or previous_out is None or fed != previous_out:
                 return False
-        if qualified == "torch.nn.Linear":
-            previous_out = arguments["out_features"]
+        out = rule.output_features(arguments)
+        if out is not None:
+            previous_out = out
     return True
 
 
