@@ -9,6 +9,11 @@ the name Keras registered it under (generated classes and layer factories are re
 layers passed in are rebuilt from their configs (helpers ``config_from_arguments`` and
 ``arguments_from_config``). A constructor taking ``*args`` cannot be rebuilt from keywords, so
 such a class gets no ``get_config`` (Keras then refuses to save it, saying why).
+
+A layer of a private class (torch's ``_NLinear``) drops the leading "_" of the name Keras gives
+it (``__n_linear``): TensorFlow refuses such a name scope when Keras traces the layer to build
+it, and Keras then leaves the scope it pushed on its stack, so every model built afterwards in
+the process names its weights under it (see :func:`public_name`).
 """
 
 from __future__ import annotations
@@ -167,6 +172,25 @@ def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
         if _is_super_init(stmt):
             record = cst.parse_statement(f"self.{ARGUMENTS} = {{{items}}}\n")
             body.insert(index + 1, record)
+            return init.with_changes(body=init.body.with_changes(body=body))
+    return init
+
+
+def public_name(init: cst.FunctionDef) -> cst.FunctionDef:
+    """``self.name = self.name.lstrip("_")`` right after ``super().__init__()``: Keras names a
+    layer after its class (``_NLinear`` -> ``__n_linear``, numbered), a name scope TensorFlow
+    refuses. Put in a private class's ``__init__`` (or in that of the base it inherits its
+    ``__init__`` from): the class and attribute names stay torch's, and a layer of a public
+    class keeps its Keras name. Nothing without a super call."""
+    body = list(init.body.body)
+    for index, stmt in enumerate(body):
+        if _is_super_init(stmt):
+            rename = cst.parse_statement('self.name = self.name.lstrip("_")\n')
+            comment = '# the name Keras gave it, less the "_" TensorFlow refuses in name scopes'
+            rename = rename.with_changes(
+                leading_lines=[cst.EmptyLine(comment=cst.Comment(comment), indent=True)]
+            )
+            body.insert(index + 1, rename)
             return init.with_changes(body=init.body.with_changes(body=body))
     return init
 

@@ -1,0 +1,118 @@
+"""Layers of private classes (torch's ``_NLinear``, tests/models/private_layers.py) in the
+generated code itself, used without torch2tf.convert: Keras names such a layer "__n_linear",
+TensorFlow refuses that name scope when Keras traces the layer to build it, and Keras leaves
+the scope it pushed on its global stack, so every model built afterwards names its weights
+under it. The generated classes drop the leading "_" from their Keras names; the class and
+attribute names stay torch's, and saving, loading and weight transfer still work."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+from keras.src.backend.common import global_state  # Keras's stack of name scopes
+
+import torch2tf
+from torch2tf import translate_source
+
+MODELS = Path(__file__).parent / "models"
+SOURCE = (MODELS / "private_layers.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict:
+    code = translate_source(SOURCE, "private_layers.py")
+    namespace: dict = {"__name__": "private_layers_tf"}
+    exec(compile(code, "private_layers_tf.py", "exec"), namespace)  # imports tensorflow alone
+    return namespace
+
+
+def _scopes() -> list:
+    return list(global_state.get_global_attribute("name_scope_stack") or [])
+
+
+def _dense_kernel_path(name: str) -> str:
+    dense = tf.keras.layers.Dense(2, name=name)
+    dense.build((None, 3))
+    return dense.kernel.path
+
+
+def _x() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((5, 3, 4)).astype("float32")
+
+
+def test_the_generated_classes_keep_torchs_names(generated):
+    code = translate_source(SOURCE, "private_layers.py")
+    for name in ("_NLinear", "_Block", "Block", "_ReluBlock", "Features"):
+        assert re.search(rf"^class {name}\(", code, re.M), name
+    model = generated["Features"]()
+    assert [type(getattr(model, a)).__name__ for a in ("embed", "block", "relu_block")] == [
+        "_NLinear",
+        "Block",
+        "_ReluBlock",
+    ]
+    # set once per private class's __init__ (a class without one inherits its base's)
+    assert code.count('self.name = self.name.lstrip("_")') == 2
+
+
+def test_building_a_private_layer_leaves_keras_name_scopes_as_they_were(generated):
+    before, first = _scopes(), _dense_kernel_path("before")
+    prefix = first[: -len("before/kernel")]
+    model = generated["Features"]()
+    model(_x())  # Keras traces every layer to build it
+    model.predict(_x(), verbose=0)  # and the whole model in a tf.function
+    assert _scopes() == before
+    names = {"embed": "n_linear", "block": "block", "relu_block": "relu_block"}
+    for attribute, name in names.items():
+        assert re.fullmatch(rf"{name}(_\d+)?", getattr(model, attribute).name), attribute
+    assert not any(part.startswith("_") for w in model.weights for part in w.path.split("/"))
+    # a model built afterwards names its weights as before, not under a leaked scope
+    assert _dense_kernel_path("after") == f"{prefix}after/kernel"
+
+
+def test_private_layers_are_numbered_as_keras_numbers_them(generated):
+    layers = [generated["_NLinear"](3, 4, 2) for _ in range(3)]
+    names = [layer.name for layer in layers]
+    assert len(set(names)) == 3 and all(re.fullmatch(r"n_linear(_\d+)?", n) for n in names)
+    # a Sequential (functional underneath) needs unique names
+    sequential = tf.keras.Sequential([tf.keras.Input((3, 4)), generated["_ReluBlock"](4)])
+    sequential.add(generated["_NLinear"](3, 4, 4))
+    assert sequential(_x()).shape == (5, 3, 4)
+
+
+def test_get_config_and_keras_files_round_trip(generated, tmp_path):
+    before = _scopes()
+    model = generated["Features"]()
+    expected = model(_x()).numpy()
+    rebuilt = generated["Features"].from_config(model.get_config())
+    rebuilt(_x())
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt(_x()).numpy(), expected, atol=0, rtol=0)
+    path = tmp_path / "features.keras"
+    model.save(path)
+    loaded = tf.keras.models.load_model(path)
+    assert type(loaded.embed).__name__ == "_NLinear"
+    assert not loaded.embed.name.startswith("_")
+    np.testing.assert_allclose(loaded(_x()).numpy(), expected, atol=0, rtol=0)
+    assert _scopes() == before
+
+
+def test_convert_transfers_the_weights_of_private_layers():
+    spec = importlib.util.spec_from_file_location("private_layers", MODELS / "private_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["private_layers"] = module
+    try:
+        spec.loader.exec_module(module)
+        torch.manual_seed(0)
+        x = torch.randn(5, 3, 4, generator=torch.Generator().manual_seed(0))
+        result = torch2tf.convert(module.Features(), inputs=(x,), atol=1e-5, rtol=1e-4)
+    finally:
+        sys.modules.pop("private_layers", None)
+    assert result.passed, result.table()
+    paths = {t.torch_name: t.keras_name for t in result.transfers}
+    assert paths["embed.weight"] == f"{result.keras_model.embed.name}/weight"
+    assert not any(p.startswith("_") for p in paths.values())
