@@ -47,16 +47,20 @@ def _x() -> np.ndarray:
 
 def test_the_generated_classes_keep_torchs_names(generated):
     code = translate_source(SOURCE, "private_layers.py")
-    for name in ("_NLinear", "_Block", "Block", "_ReluBlock", "Features"):
+    for name in ("_NLinear", "_Block", "Block", "_ReluBlock", "_Twice", "Features"):
         assert re.search(rf"^class {name}\(", code, re.M), name
     model = generated["Features"]()
-    assert [type(getattr(model, a)).__name__ for a in ("embed", "block", "relu_block")] == [
+    attributes = ("embed", "block", "relu_block", "twice")
+    assert [type(getattr(model, a)).__name__ for a in attributes] == [
         "_NLinear",
         "Block",
         "_ReluBlock",
+        "_Twice",
     ]
-    # set once per private class's __init__ (a class without one inherits its base's)
-    assert code.count('self.name = self.name.lstrip("_")') == 2
+    # once per private class's __init__: _ReluBlock inherits _Block's through Block, and
+    # _Twice (nn.Module's __init__ in torch) gets one taking nothing, as torch's
+    assert code.count('self.name = self.name.lstrip("_")') == 3
+    assert "class _Twice(tf.keras.Model):\n    def __init__(self):\n" in code
 
 
 def test_building_a_private_layer_leaves_keras_name_scopes_as_they_were(generated):
@@ -66,7 +70,7 @@ def test_building_a_private_layer_leaves_keras_name_scopes_as_they_were(generate
     model(_x())  # Keras traces every layer to build it
     model.predict(_x(), verbose=0)  # and the whole model in a tf.function
     assert _scopes() == before
-    names = {"embed": "n_linear", "block": "block", "relu_block": "relu_block"}
+    names = {"embed": "n_linear", "block": "block", "relu_block": "relu_block", "twice": "twice"}
     for attribute, name in names.items():
         assert re.fullmatch(rf"{name}(_\d+)?", getattr(model, attribute).name), attribute
     assert not any(part.startswith("_") for w in model.weights for part in w.path.split("/"))
@@ -101,7 +105,8 @@ def test_get_config_and_keras_files_round_trip(generated, tmp_path):
     assert _scopes() == before
 
 
-def test_convert_transfers_the_weights_of_private_layers():
+@pytest.fixture(scope="module")
+def converted():
     spec = importlib.util.spec_from_file_location("private_layers", MODELS / "private_layers.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["private_layers"] = module
@@ -109,10 +114,22 @@ def test_convert_transfers_the_weights_of_private_layers():
         spec.loader.exec_module(module)
         torch.manual_seed(0)
         x = torch.randn(5, 3, 4, generator=torch.Generator().manual_seed(0))
-        result = torch2tf.convert(module.Features(), inputs=(x,), atol=1e-5, rtol=1e-4)
+        yield torch2tf.convert(module.Features(), inputs=(x,), atol=1e-5, rtol=1e-4)
     finally:
         sys.modules.pop("private_layers", None)
+
+
+def test_convert_transfers_the_weights_of_private_layers(converted):
+    result = converted
     assert result.passed, result.table()
     paths = {t.torch_name: t.keras_name for t in result.transfers}
     assert paths["embed.weight"] == f"{result.keras_model.embed.name}/weight"
     assert not any(p.startswith("_") for p in paths.values())
+
+
+def test_private_layers_export_and_reload_in_a_fresh_process(converted, tmp_path):
+    """The .keras file, the SavedModel (traced in a tf.function) and TFLite, each loaded back
+    by TensorFlow alone and compared with torch."""
+    exports = converted.export(tmp_path / "out", ["keras", "savedmodel", "tflite"])
+    assert set(exports) == {"keras", "savedmodel", "tflite"}
+    assert all(e["passed"] for e in exports.values()), exports

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from torch2tf.names import is_docstring
+
 ARGUMENTS = "init_arguments"
 
 
@@ -193,6 +195,22 @@ def public_name(init: cst.FunctionDef) -> cst.FunctionDef:
             body.insert(index + 1, rename)
             return init.with_changes(body=init.body.with_changes(body=body))
     return init
+
+
+def with_public_name(cls: cst.ClassDef) -> cst.ClassDef:
+    """An ``__init__`` doing only :func:`public_name`'s rename, for a class deriving from
+    ``nn.Module`` with no ``__init__`` of its own (its constructor takes nothing, as torch's
+    does): its docstring stays first."""
+    if not isinstance(cls.body, cst.IndentedBlock):
+        return cls  # class _X(nn.Module): pass
+    init = cst.parse_statement("def __init__(self):\n    super().__init__()\n")
+    assert isinstance(init, cst.FunctionDef)
+    body = list(cls.body.body)
+    at = 1 if body and is_docstring(body[0]) else 0
+    body.insert(at, public_name(init).with_changes(leading_lines=[]))
+    if at < len(body) - 1:
+        body[at + 1] = body[at + 1].with_changes(leading_lines=[cst.EmptyLine()])
+    return cls.with_changes(body=cls.body.with_changes(body=body))
 
 
 def _parameters(params: cst.Parameters) -> list[str]:

@@ -1,7 +1,7 @@
 """Private classes (a leading underscore, as rtdl_num_embeddings' _NLinear and tabm's
 _MLPBackboneBase): Keras names their layers "__n_linear", a name scope TensorFlow refuses
 when Keras traces the layer to build it. A private root class has a public subclass and a
-private one without an __init__ of its own."""
+private one without an __init__ of its own; a private class has no __init__ at all."""
 
 import torch
 from torch import nn
@@ -47,12 +47,18 @@ class _ReluBlock(Block):
         return torch.relu(self.linear(x))
 
 
+class _Twice(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * x
+
+
 class Features(nn.Module):
     def __init__(self, n: int = 3, d: int = 4) -> None:
         super().__init__()
         self.embed = _NLinear(n, d, d)
         self.block = Block(d)
         self.relu_block = _ReluBlock(d)
+        self.twice = _Twice()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu_block(self.block(self.embed(x)))
+        return self.twice(self.relu_block(self.block(self.embed(x))))

@@ -9,7 +9,7 @@ import libcst as cst
 
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, attention
-from torch2tf.serializable import public_name, record_arguments, register
+from torch2tf.serializable import public_name, record_arguments, register, with_public_name
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -79,13 +79,29 @@ class StructureRewrite(RewriteBase):
             for i, base in enumerate(updated.bases)
         ]
         derived = self._base_takes_several_inputs(info)
-        return register(updated.with_changes(bases=bases), self.keras_package, derived)
+        updated = updated.with_changes(bases=bases)
+        if self._renames_without_init(info):
+            updated = with_public_name(updated)
+        return register(updated, self.keras_package, derived)
+
+    def _renames_without_init(self, info) -> bool:
+        """A class that must drop the "_" of its layers' Keras names (see
+        :attr:`_naming_privately`) but has no ``__init__``: deriving from ``nn.Module``
+        (beside mixins such as ``abc.ABC``), it gets one."""
+        if info.node.name.value not in self._naming_privately or info.method("__init__"):
+            return False
+        qualified = [self.imports.qualify(b.value) or "" for b in info.node.bases]
+        return MODULE_BASE in qualified and not any(
+            q != MODULE_BASE and (q.startswith("torch.") or q in self.project_classes)
+            for q in qualified
+        )
 
     @functools.cached_property
     def _naming_privately(self) -> frozenset[str]:
         """The classes whose ``__init__`` drops the leading "_" of a layer's Keras name
         (serializable.public_name): each private class, or the nearest base of this file it
-        inherits its ``__init__`` from."""
+        inherits its ``__init__`` from, or the class of this file that derives from
+        ``nn.Module`` with no ``__init__`` (see :meth:`_renames_without_init`)."""
         found = set()
         for name in (n for n in self.classes if n.startswith("_")):
             info, seen = self.classes[name], {name}

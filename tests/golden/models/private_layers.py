@@ -1,7 +1,7 @@
 """Private classes (a leading underscore, as rtdl_num_embeddings' _NLinear and tabm's
 _MLPBackboneBase): Keras names their layers "__n_linear", a name scope TensorFlow refuses
 when Keras traces the layer to build it. A private root class has a public subclass and a
-private one without an __init__ of its own."""
+private one without an __init__ of its own; a private class has no __init__ at all."""
 
 import math
 
@@ -131,6 +131,21 @@ class _ReluBlock(Block):
 
 
 @tf.keras.utils.register_keras_serializable(package="private_layers")
+class _Twice(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        # the name Keras gave it, less the "_" TensorFlow refuses in name scopes
+        self.name = self.name.lstrip("_")
+
+    def get_config(self):
+        """The constructor's arguments: load_model rebuilds the model from them."""
+        return {}
+
+    def call(self, x: tf.Tensor, training=None) -> tf.Tensor:
+        return 2.0 * x
+
+
+@tf.keras.utils.register_keras_serializable(package="private_layers")
 class Features(tf.keras.Model):
     def __init__(self, n: int = 3, d: int = 4) -> None:
         super().__init__()
@@ -138,6 +153,7 @@ class Features(tf.keras.Model):
         self.embed = _NLinear(n, d, d)
         self.block = Block(d)
         self.relu_block = _ReluBlock(d)
+        self.twice = _Twice()
 
     def get_config(self):
         """The constructor's arguments: load_model rebuilds the model from them."""
@@ -149,7 +165,10 @@ class Features(tf.keras.Model):
         return cls(**arguments_from_config(config))
 
     def call(self, x: tf.Tensor, training=None) -> tf.Tensor:
-        return self.relu_block(
-            self.block(self.embed(x, training=training), training=training),
+        return self.twice(
+            self.relu_block(
+                self.block(self.embed(x, training=training), training=training),
+                training=training,
+            ),
             training=training,
         )
