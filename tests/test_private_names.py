@@ -133,3 +133,94 @@ def test_private_layers_export_and_reload_in_a_fresh_process(converted, tmp_path
     exports = converted.export(tmp_path / "out", ["keras", "savedmodel", "tflite"])
     assert set(exports) == {"keras", "savedmodel", "tflite"}
     assert all(e["passed"] for e in exports.values()), exports
+
+
+FLOWS = {
+    "__init__.py": "",
+    "base.py": """
+import torch
+from torch import nn
+
+
+class Flow(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.shift = nn.Parameter(torch.randn(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.shift
+""",
+    "mixing.py": """
+import torch
+from torch import nn
+
+from .base import Flow
+
+
+class _Scaled(Flow):
+    def __init__(self, d: int) -> None:
+        super().__init__(d)
+        self.linear = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + self.shift
+
+
+class _Shifted(Flow):
+    pass
+
+
+class Pipeline(nn.Module):
+    def __init__(self, d: int = 4) -> None:
+        super().__init__()
+        self.scaled = _Scaled(d)
+        self.shifted = _Shifted(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shifted(self.scaled(x))
+""",
+}
+
+
+def _import_fresh(root: Path, name: str):
+    """``privflows.<name>`` from ``root``, forgetting any privflows imported before."""
+    for key in [k for k in sys.modules if k.split(".")[0] == "privflows"]:
+        del sys.modules[key]
+    sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(f"privflows.{name}")
+    finally:
+        sys.path.remove(str(root))
+
+
+def test_a_private_class_without_init_over_a_base_of_another_file(tmp_path):
+    """_Shifted inherits __init__ from Flow, a class of another file of the project: its Keras
+    twin gets one passing everything on (and Flow's get_config, so .keras files rebuild it)."""
+    for name, text in FLOWS.items():
+        (tmp_path / "torch" / "privflows").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "torch" / "privflows" / name).write_text(text)
+    try:
+        torch.manual_seed(0)
+        model = _import_fresh(tmp_path / "torch", "mixing").Pipeline(4)
+        x = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+        result = torch2tf.convert(model, inputs=(x,))
+        assert result.passed, result.table()
+        mixing = result.files()["privflows/mixing.py"]
+        assert "class _Shifted(Flow):\n    def __init__(self, *args, **kwargs):\n" in mixing
+        exports = result.export(tmp_path / "out", ["keras"])
+        assert exports["keras"]["passed"], exports
+        for path, code in result.files().items():  # the generated package, used without convert
+            (tmp_path / "tf" / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "tf" / path).write_text(code)
+        (tmp_path / "tf" / "privflows" / "__init__.py").touch()
+        before, first = _scopes(), _dense_kernel_path("before")
+        generated = _import_fresh(tmp_path / "tf", "mixing")
+        keras_model = generated.Pipeline(4)
+        keras_model(x.numpy())
+        assert _scopes() == before
+        assert re.fullmatch(r"shifted(_\d+)?", keras_model.shifted.name)
+        prefix = first[: -len("before/kernel")]
+        assert _dense_kernel_path("after") == f"{prefix}after/kernel"
+    finally:
+        for key in [k for k in sys.modules if k.split(".")[0] == "privflows"]:
+            del sys.modules[key]

@@ -197,13 +197,18 @@ def public_name(init: cst.FunctionDef) -> cst.FunctionDef:
     return init
 
 
-def with_public_name(cls: cst.ClassDef) -> cst.ClassDef:
-    """An ``__init__`` doing only :func:`public_name`'s rename, for a class deriving from
-    ``nn.Module`` with no ``__init__`` of its own (its constructor takes nothing, as torch's
-    does): its docstring stays first."""
+def with_public_name(cls: cst.ClassDef, forwarding: bool = False) -> cst.ClassDef:
+    """An ``__init__`` doing only :func:`public_name`'s rename, for a class with no
+    ``__init__`` of its own: taking nothing, as torch's, for a subclass of ``nn.Module``;
+    ``forwarding`` everything to a base of another file (whose ``get_config`` it inherits).
+    Its docstring stays first."""
     if not isinstance(cls.body, cst.IndentedBlock):
         return cls  # class _X(nn.Module): pass
-    init = cst.parse_statement("def __init__(self):\n    super().__init__()\n")
+    arguments = "*args, **kwargs" if forwarding else ""
+    init = cst.parse_statement(
+        f"def __init__(self{', ' if arguments else ''}{arguments}):\n"
+        f"    super().__init__({arguments})\n"
+    )
     assert isinstance(init, cst.FunctionDef)
     body = list(cls.body.body)
     at = 1 if body and is_docstring(body[0]) else 0

@@ -80,21 +80,23 @@ class StructureRewrite(RewriteBase):
         ]
         derived = self._base_takes_several_inputs(info)
         updated = updated.with_changes(bases=bases)
-        if self._renames_without_init(info):
-            updated = with_public_name(updated)
+        kind = self._renames_without_init(info)
+        if kind is not None:
+            updated = with_public_name(updated, forwarding=kind == "forwarding")
         return register(updated, self.keras_package, derived)
 
-    def _renames_without_init(self, info) -> bool:
+    def _renames_without_init(self, info) -> str | None:
         """A class that must drop the "_" of its layers' Keras names (see
-        :attr:`_naming_privately`) but has no ``__init__``: deriving from ``nn.Module``
-        (beside mixins such as ``abc.ABC``), it gets one."""
+        :attr:`_naming_privately`) but has no ``__init__`` gets one: "plain" (taking nothing)
+        deriving from ``nn.Module`` beside mixins such as ``abc.ABC``, "forwarding" its
+        arguments deriving from one class of another file of the project; else None."""
         if info.node.name.value not in self._naming_privately or info.method("__init__"):
-            return False
+            return None
         qualified = [self.imports.qualify(b.value) or "" for b in info.node.bases]
-        return MODULE_BASE in qualified and not any(
-            q != MODULE_BASE and (q.startswith("torch.") or q in self.project_classes)
-            for q in qualified
-        )
+        modules = [q for q in qualified if q.startswith("torch.") or q in self.project_classes]
+        if modules == [MODULE_BASE]:
+            return "plain"
+        return "forwarding" if len(modules) == 1 and modules[0] in self.project_classes else None
 
     @functools.cached_property
     def _naming_privately(self) -> frozenset[str]:
