@@ -1,5 +1,5 @@
 """Layers of private classes (torch's ``_NLinear``, tests/models/private_layers.py) in the
-generated code itself, used without torch2tf.convert: Keras names such a layer "__n_linear",
+generated code itself, used without torch2tf.convert: Keras names such a layer "_n_linear",
 TensorFlow refuses that name scope when Keras traces the layer to build it, and Keras leaves
 the scope it pushed on its global stack, so every model built afterwards names its weights
 under it. The generated classes drop the leading "_" from their Keras names; the class and

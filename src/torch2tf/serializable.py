@@ -11,7 +11,7 @@ layers passed in are rebuilt from their configs (helpers ``config_from_arguments
 such a class gets no ``get_config`` (Keras then refuses to save it, saying why).
 
 A layer of a private class (torch's ``_NLinear``) drops the leading "_" of the name Keras gives
-it (``__n_linear``): TensorFlow refuses such a name scope when Keras traces the layer to build
+it (``_n_linear``): TensorFlow refuses such a name scope when Keras traces the layer to build
 it, and Keras then leaves the scope it pushed on its stack, so every model built afterwards in
 the process names its weights under it (see :func:`public_name`).
 """
@@ -180,7 +180,7 @@ def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
 
 def public_name(init: cst.FunctionDef) -> cst.FunctionDef:
     """``self.name = self.name.lstrip("_")`` right after ``super().__init__()``: Keras names a
-    layer after its class (``_NLinear`` -> ``__n_linear``, numbered), a name scope TensorFlow
+    layer after its class (``_Periodic`` -> ``__periodic``, numbered), a name scope TensorFlow
     refuses. Put in a private class's ``__init__`` (or in that of the base it inherits its
     ``__init__`` from): the class and attribute names stay torch's, and a layer of a public
     class keeps its Keras name. Nothing without a super call."""

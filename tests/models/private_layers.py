@@ -1,5 +1,5 @@
 """Private classes (a leading underscore, as rtdl_num_embeddings' _NLinear and tabm's
-_MLPBackboneBase): Keras names their layers "__n_linear", a name scope TensorFlow refuses
+_MLPBackboneBase): Keras names their layers "_n_linear", a name scope TensorFlow refuses
 when Keras traces the layer to build it. A private root class has a public subclass and a
 private one without an __init__ of its own; a private class has no __init__ at all."""
 

@@ -102,8 +102,8 @@ class StructureRewrite(RewriteBase):
     def _naming_privately(self) -> frozenset[str]:
         """The classes whose ``__init__`` drops the leading "_" of a layer's Keras name
         (serializable.public_name): each private class, or the nearest base of this file it
-        inherits its ``__init__`` from, or the class of this file that derives from
-        ``nn.Module`` with no ``__init__`` (see :meth:`_renames_without_init`)."""
+        inherits its ``__init__`` from; with none in this file, the farthest base here, which
+        gets an ``__init__`` (see :meth:`_renames_without_init`)."""
         found = set()
         for name in (n for n in self.classes if n.startswith("_")):
             info, seen = self.classes[name], {name}
