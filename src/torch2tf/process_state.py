@@ -17,7 +17,9 @@ def global_state_kept() -> Iterator[None]:
     """Building Keras layers draws seeds from Python's and NumPy's global generators (the
     weights are torch's anyway), and a Keras layer named with a leading "_" (torch's private
     classes: `_NLinear`) leaves a name scope on Keras's stack when Keras traces it to build it
-    (TensorFlow refuses the name after Keras pushed it): both are put back as they were."""
+    (TensorFlow refuses the name after Keras pushed it): both are put back as they were. (The
+    generated classes drop that "_" themselves, serializable.public_name, but only after their
+    base's __init__: a base of another file that builds the layer there still traces it.)"""
     python, numpy = random.getstate(), np.random.get_state()
     scopes = list(global_state.get_global_attribute("name_scope_stack") or [])
     try:

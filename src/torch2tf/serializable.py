@@ -9,6 +9,11 @@ the name Keras registered it under (generated classes and layer factories are re
 layers passed in are rebuilt from their configs (helpers ``config_from_arguments`` and
 ``arguments_from_config``). A constructor taking ``*args`` cannot be rebuilt from keywords, so
 such a class gets no ``get_config`` (Keras then refuses to save it, saying why).
+
+A layer of a private class (torch's ``_NLinear``) drops the leading "_" of the name Keras gives
+it (``_n_linear``): TensorFlow refuses such a name scope when Keras traces the layer to build
+it, and Keras then leaves the scope it pushed on its stack, so every model built afterwards in
+the process names its weights under it (see :func:`public_name`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import re
 from pathlib import Path
 
 import libcst as cst
+
+from torch2tf.names import is_docstring
 
 ARGUMENTS = "init_arguments"
 
@@ -169,6 +176,46 @@ def record_arguments(init: cst.FunctionDef) -> cst.FunctionDef:
             body.insert(index + 1, record)
             return init.with_changes(body=init.body.with_changes(body=body))
     return init
+
+
+def public_name(init: cst.FunctionDef) -> cst.FunctionDef:
+    """``self.name = self.name.lstrip("_")`` right after ``super().__init__()``: Keras names a
+    layer after its class (``_Periodic`` -> ``__periodic``, numbered), a name scope TensorFlow
+    refuses. Put in a private class's ``__init__`` (or in that of the base it inherits its
+    ``__init__`` from): the class and attribute names stay torch's, and a layer of a public
+    class keeps its Keras name. Nothing without a super call."""
+    body = list(init.body.body)
+    for index, stmt in enumerate(body):
+        if _is_super_init(stmt):
+            rename = cst.parse_statement('self.name = self.name.lstrip("_")\n')
+            comment = '# the name Keras gave it, less the "_" TensorFlow refuses in name scopes'
+            rename = rename.with_changes(
+                leading_lines=[cst.EmptyLine(comment=cst.Comment(comment), indent=True)]
+            )
+            body.insert(index + 1, rename)
+            return init.with_changes(body=init.body.with_changes(body=body))
+    return init
+
+
+def with_public_name(cls: cst.ClassDef, forwarding: bool = False) -> cst.ClassDef:
+    """An ``__init__`` doing only :func:`public_name`'s rename, for a class with no
+    ``__init__`` of its own: taking nothing, as torch's, for a subclass of ``nn.Module``;
+    ``forwarding`` everything to a base of another file (whose ``get_config`` it inherits).
+    Its docstring stays first."""
+    if not isinstance(cls.body, cst.IndentedBlock):
+        return cls  # class _X(nn.Module): pass
+    arguments = "*args, **kwargs" if forwarding else ""
+    init = cst.parse_statement(
+        f"def __init__(self{', ' if arguments else ''}{arguments}):\n"
+        f"    super().__init__({arguments})\n"
+    )
+    assert isinstance(init, cst.FunctionDef)
+    body = list(cls.body.body)
+    at = 1 if body and is_docstring(body[0]) else 0
+    body.insert(at, public_name(init).with_changes(leading_lines=[]))
+    if at < len(body) - 1:
+        body[at + 1] = body[at + 1].with_changes(leading_lines=[cst.EmptyLine()])
+    return cls.with_changes(body=cls.body.with_changes(body=body))
 
 
 def _parameters(params: cst.Parameters) -> list[str]:

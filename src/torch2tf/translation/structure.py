@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, attention
-from torch2tf.serializable import record_arguments, register
+from torch2tf.serializable import public_name, record_arguments, register, with_public_name
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -77,7 +79,43 @@ class StructureRewrite(RewriteBase):
             for i, base in enumerate(updated.bases)
         ]
         derived = self._base_takes_several_inputs(info)
-        return register(updated.with_changes(bases=bases), self.keras_package, derived)
+        updated = updated.with_changes(bases=bases)
+        kind = self._renames_without_init(info)
+        if kind is not None:
+            updated = with_public_name(updated, forwarding=kind == "forwarding")
+        return register(updated, self.keras_package, derived)
+
+    def _renames_without_init(self, info) -> str | None:
+        """A class that must drop the "_" of its layers' Keras names (see
+        :attr:`_naming_privately`) but has no ``__init__`` gets one: "plain" (taking nothing)
+        deriving from ``nn.Module`` beside mixins such as ``abc.ABC``, "forwarding" its
+        arguments deriving from one class of another file of the project; else None."""
+        if info.node.name.value not in self._naming_privately or info.method("__init__"):
+            return None
+        qualified = [self.imports.qualify(b.value) or "" for b in info.node.bases]
+        modules = [q for q in qualified if q.startswith("torch.") or q in self.project_classes]
+        if modules == [MODULE_BASE]:
+            return "plain"
+        return "forwarding" if len(modules) == 1 and modules[0] in self.project_classes else None
+
+    @functools.cached_property
+    def _naming_privately(self) -> frozenset[str]:
+        """The classes whose ``__init__`` drops the leading "_" of a layer's Keras name
+        (serializable.public_name): each private class, or the nearest base of this file it
+        inherits its ``__init__`` from; with none in this file, the farthest base here, which
+        gets an ``__init__`` (see :meth:`_renames_without_init`)."""
+        found = set()
+        for name in (n for n in self.classes if n.startswith("_")):
+            info, seen = self.classes[name], {name}
+            while info.method("__init__") is None:
+                bases = [dotted(b.value) for b in info.node.bases]
+                base = next((b for b in bases if b in self.classes and b not in seen), None)
+                if base is None:
+                    break
+                info = self.classes[base]
+                seen.add(base)
+            found.add(info.node.name.value)
+        return frozenset(found)
 
     def _base_takes_several_inputs(self, info, seen: frozenset = frozenset()) -> bool:
         """Whether a base class of this file has a forward of several inputs (so a build of
@@ -127,7 +165,10 @@ class StructureRewrite(RewriteBase):
         if name in info.training:
             return self._with_training_param(updated)
         if name == "__init__":
-            return finish_init(info, record_arguments(updated), self.subclassed)
+            updated = record_arguments(updated)
+            if info.node.name.value in self._naming_privately:
+                updated = public_name(updated)
+            return finish_init(info, updated, self.subclassed)
         return updated
 
     def _without_autocast_off(

@@ -35,6 +35,8 @@ def arguments_from_config(config):
 class _Periodic(tf.keras.Model):
     def __init__(self, n_features: int, k: int) -> None:
         super().__init__()
+        # the name Keras gave it, less the "_" TensorFlow refuses in name scopes
+        self.name = self.name.lstrip("_")
         self.init_arguments = {"n_features": n_features, "k": k}
         self.weight = self.add_weight(
             name="weight",
