@@ -1,6 +1,8 @@
 """An init loop over ``self.modules()`` that reaches layers built outside ``__init__`` (by
 methods, functions or nested module classes): kept as a loop, run on the Keras layers where
-torch runs it, before they are built.
+torch runs it, before they are built. A local of the loop reads the layer's constructor
+arguments from its Keras twin, or data the file sets on its layers (``float(m.stddev) if
+hasattr(m, "stddev") else 0.1``, see data_attributes.py) as it is.
 
     for m in self.modules():                      for m in torch_modules(self):
         if isinstance(m, nn.Conv2d):          ->      if isinstance(m, tf.keras.layers.Conv2D):
