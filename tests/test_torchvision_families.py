@@ -1,7 +1,6 @@
 """More of torchvision's classifier families (issue 11), converted through the public API
 from their installed source, checked per layer in eval and train mode at float32 atol 1e-5,
-rtol 1e-4 on small inputs. A family that does not convert yet is a strict xfail naming its
-first blocker.
+rtol 1e-4 on small inputs. Inception3 is in ``test_inception.py``.
 
 torchvision is imported only through ``torchvision_loader`` (see ``test_torchvision.py``).
 """
@@ -21,7 +20,6 @@ import torch
 from torchvision_loader import import_torchvision
 
 import torch2tf
-from torch2tf import TranslationError
 from torch2tf.generated import load_generated
 
 torchvision = import_torchvision()
@@ -641,29 +639,3 @@ def test_googlenet_in_float64_matches_torch_within_1e_10() -> None:
     )
     assert result.report["dtype"] == "float64"
     _assert_verified(result, 150)
-
-
-# Families that do not translate yet, each with the first problem translate reports.
-NOT_YET = {
-    "inception:Inception3": "inception.py:89: the init loop reads an attribute torch's layers "
-    "do not have, `float(m.stddev) if hasattr(m, 'stddev') else 0.1`, set after construction "
-    "by InceptionAux (:378 `self.fc.stddev = 0.001`, refused as changing a layer); the rest of "
-    "the file translates (GoogLeNet's idioms). With those lines removed, inception_v3("
-    "aux_logits=False) at 75x75 converts: in float64 every layer within 1e-10 (the logits "
-    "9e-9), in float32 Mixed_7b/Mixed_7c's convs within 4e-4 but not 1e-5 + 1e-4 rel (their "
-    "1280 and 2048 input channels, std 0.1 init)",
-}
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(strict=True, raises=TranslationError, reason=r))
-        for t, r in NOT_YET.items()
-    ],
-)
-def test_family_translates_from_installed_source(target: str) -> None:
-    """When one passes, replace its xfail with a conversion test as for MobileNetV2."""
-    module, _, cls = target.partition(":")
-    path = Path(importlib.import_module(f"torchvision.models.{module}").__file__)
-    torch2tf.translate_file(path, classes=[cls])

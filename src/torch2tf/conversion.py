@@ -459,7 +459,7 @@ def convert(
         built_at_construction = keras_model.built and bool(keras_model.weights)
         if not built_at_construction:
             tf_inputs = _to_tf(layouts.keras_inputs(inputs))
-            build_by_calling(model, keras_model, lambda: keras_model(*tf_inputs, training=False))
+            build_by_calling(model, keras_model, lambda t: keras_model(*tf_inputs, training=t))
     check_structure(model, keras_model)  # the live tree decides where the static reading may not
     transfers = transfer_weights(model, keras_model, flattened_rows)
     checks = [

@@ -64,11 +64,20 @@ def _twin_state(torch_model: torch.nn.Module, keras_model: Any) -> list[tuple[An
     ]
 
 
-def build_by_calling(torch_model: torch.nn.Module, model: Any, call: Callable[[], Any]) -> None:
-    """Run ``call`` (the model's first call), then restore the plain attributes (bools,
-    numbers, strings, None) it changed on the twins of the user's classes."""
+def build_by_calling(
+    torch_model: torch.nn.Module,
+    model: Any,
+    call: Callable[[bool], Any],
+) -> None:
+    """Run ``call(False)`` (the model's first call, in inference mode), and ``call(True)``
+    too when that left layers unbuilt (layers only train mode runs, as Inception3's aux
+    head); then restore the plain attributes (bools, numbers, strings, None) they changed on
+    the twins of the user's classes. The train call's updates of moving statistics are
+    replaced by torch's buffers at weight transfer."""
     saved = _twin_state(torch_model, model)
-    call()
+    call(False)
+    if not all(layer.built for layer in _keras_layers(model)):
+        call(True)
     _restore(saved)
 
 

@@ -1,6 +1,8 @@
 """An init loop over ``self.modules()`` that reaches layers built outside ``__init__`` (by
 methods, functions or nested module classes): kept as a loop, run on the Keras layers where
-torch runs it, before they are built.
+torch runs it, before they are built. A local of the loop reads the layer's constructor
+arguments from its Keras twin, or data the file sets on its layers (``float(m.stddev) if
+hasattr(m, "stddev") else 0.1``, see data_attributes.py) as it is.
 
     for m in self.modules():                      for m in torch_modules(self):
         if isinstance(m, nn.Conv2d):          ->      if isinstance(m, tf.keras.layers.Conv2D):
@@ -17,6 +19,7 @@ import libcst as cst
 
 from torch2tf import rules
 from torch2tf.init_code.base import Refused, Scope
+from torch2tf.init_code.data_attributes import data_names, keras_source, padding_wrapped
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import Arg, Unsupported, bind
 
@@ -247,10 +250,26 @@ class RuntimeLoop:
         if len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
             self.reader._refuse(stmt, "init loops assign only plain local names")
         var, reader = self.var, self.reader
+        data = data_names(
+            getattr(reader.t, "classes", {}), self.attribute_layers
+        )  # self.fc.stddev = 0.001 elsewhere
 
         class Attributes(cst.CSTTransformer):
+            def leave_Call(self, original: cst.Call, updated: cst.Call):
+                """``hasattr(m, "stddev")``: only of data the file sets (the same on Keras)."""
+                if dotted(original.func) in ("hasattr", "getattr") and any(
+                    dotted(a.value) == var for a in original.args[:1]
+                ):
+                    name = original.args[1].value if len(original.args) > 1 else None
+                    text = name.evaluated_value if isinstance(name, cst.SimpleString) else None
+                    if text not in data:
+                        reader._refuse(original, f"{code_of(original)} of {', '.join(types)}")
+                return updated
+
             def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
                 if dotted(original.value) != var:
+                    return updated
+                if original.attr.value in data:  # set by the file as data: kept as it is
                     return updated
                 found = {KERAS_ATTRIBUTES.get((t, original.attr.value)) for t in types}
                 if len(found) != 1 or None in found:
@@ -286,8 +305,8 @@ class RuntimeLoop:
                 other, f"{code_of(other)} is not a layer __init__ builds once, by name"
             )
         qualified = self.imports.qualify(call.func)
-        source = self._keras_source(call, qualified)
-        wrapped = _padding_wrapped(source)
+        source = keras_source(call, qualified)
+        wrapped = padding_wrapped(source)
         if wrapped is None:
             self.reader._refuse(
                 other, f"which Keras layer {code_of(other)} is in the loop is not known"
@@ -311,39 +330,6 @@ class RuntimeLoop:
         if len(values) != 1 or not isinstance(values[0], cst.Call):
             return None
         return values[0] if self.imports.qualify(values[0].func) in rules.LAYERS else None
-
-    def _keras_source(self, call: cst.Call, qualified: str) -> str | None:
-        try:
-            positional = [Arg(code_of(a.value)) for a in call.args if a.keyword is None]
-            keywords = {a.keyword.value: Arg(code_of(a.value)) for a in call.args if a.keyword}
-            keras = rules.LAYERS[qualified]().keras
-            bound = bind(keras, positional, keywords)
-            return keras(*bound.args, **bound.kwargs)
-        except (TypeError, Unsupported):
-            return None  # reported where the layer is translated
-
-
-def _padding_wrapped(source: str | None) -> bool | None:
-    """Whether a layer rule's Keras source is a padding layer then the layer, in a
-    Sequential (False: one layer; None: another form, whose layer is not known)."""
-    if source is None:
-        return None
-    try:
-        expr = cst.parse_expression(source)
-    except cst.ParserSyntaxError:
-        return None
-    head = dotted(expr.func) if isinstance(expr, cst.Call) else None
-    if head is None:
-        return None  # a choice made at construction (`A if c else B`): not known here
-    if head != "tf.keras.Sequential":  # one layer of a class, else a helper's result
-        return False if head.rpartition(".")[2][:1].isupper() else None
-    items = expr.args[0].value if expr.args else None
-    if not isinstance(items, cst.List) or len(items.elements) != 2:
-        return None
-    first = items.elements[0].value
-    head = dotted(first.func) if isinstance(first, cst.Call) else ""
-    padding = ("tf.keras.layers.ZeroPadding", "TorchPadding")
-    return True if head and head.startswith(padding) else None
 
 
 # torch layer attributes (constructor arguments) -> the Keras twin's, where the same value.

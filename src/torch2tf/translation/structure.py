@@ -7,6 +7,7 @@ import functools
 
 import libcst as cst
 
+from torch2tf.init_code.data_attributes import data_attribute
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, attention
 from torch2tf.serializable import public_name, record_arguments, register, with_public_name
@@ -265,10 +266,18 @@ class StructureRewrite(RewriteBase):
             targets = []
             if isinstance(small, cst.Assign):
                 targets = [t.target for t in small.targets]
+                if self._sets_data(small):
+                    continue  # self.fc.stddev = 0.001: kept (init_code/data_attributes.py)
             elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
                 targets = [small.target]
             for target in targets:
                 self._check_layer_mutation(target)
+
+    def _sets_data(self, assign: cst.Assign) -> bool:
+        if self.cls is None or self.function_stack != ["__init__"] or len(assign.targets) != 1:
+            return False
+        classes = getattr(self, "classes", {})
+        return data_attribute(self.cls, classes, assign.targets[0].target, assign.value)
 
     def _check_layer_mutation(self, target: cst.BaseExpression) -> None:
         """``self.bn.eps = 0.5``: the Keras twin has other attribute names; never silent."""
