@@ -1,0 +1,152 @@
+"""timm's idioms (models/resnet.py and the layer factories it calls) on small models of our
+own, each converted and checked against torch in eval and train mode, or refused precisely."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+from layer_harness import HEADER, load_module
+from test_cnn import images
+
+import torch2tf
+
+FACTORY_BLOCK = (
+    HEADER
+    + '''
+
+class Blur(nn.Module):
+    """An anti-aliasing layer of the project, made by the factory when asked."""
+
+    def __init__(self, channels=None, stride=2):
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+def create_aa(aa_layer, channels=None, stride=2, enable=True, noop=nn.Identity):
+    """timm's create_aa: a noop layer, None, or the layer class passed in."""
+    if not aa_layer or not enable:
+        return noop() if noop is not None else None
+    return aa_layer(channels=channels, stride=stride)
+
+
+class Block(nn.Module):
+    def __init__(self, drop_block=None, aa_layer=None, act_layer=nn.ReLU):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.drop_block = drop_block() if drop_block is not None else nn.Identity()
+        self.act1 = act_layer(inplace=True)
+        self.aa = create_aa(aa_layer, channels=8, stride=2)
+        self.conv2 = nn.Conv2d(8, 4, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.drop_block(x)
+        x = self.act1(x)
+        x = self.aa(x)
+        x = self.conv2(x)
+        return torch.flatten(x, 1)
+'''
+)
+
+
+def _checked(tmp_path, source, inputs, name, **kwargs):
+    """convert_checked, with constructor arguments taken from the loaded module by name."""
+    module = load_module(tmp_path, source)
+    torch.manual_seed(0)
+    built = {k: getattr(module, v) for k, v in kwargs.items()}
+    model = getattr(module, name)(**built)
+    with torch.no_grad():  # weights and statistics away from their initial ones and zeros
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.3)
+        model.train()
+        for _ in range(2):
+            model(inputs)
+    model.eval()
+    conversion = torch2tf.convert(model, (), built, inputs=inputs)
+    assert [c.mode for c in conversion.checks] == ["eval", "train"]
+    assert conversion.passed, conversion.table()
+    return conversion
+
+
+@pytest.mark.parametrize("aa", [None, "Blur"])
+def test_layers_a_conditional_or_a_factory_builds_keep_the_map(tmp_path, aa):
+    """``drop_block() if drop_block is not None else nn.Identity()`` and a factory returning
+    ``noop()`` or the class passed in: each branch's layer, followed like an ``if``'s."""
+    kwargs = {"aa_layer": aa} if aa else {}
+    conversion = _checked(tmp_path, FACTORY_BLOCK, images(3, 8), "Block", **kwargs)
+    code = conversion.source
+    assert "drop_block() if drop_block is not None else tf.keras.layers.Identity()" in code
+    assert "self.aa = create_aa(aa_layer, channels=8, stride=2)" in code
+    assert "tf.transpose" not in code
+
+
+ATTN_LAYERS = (
+    HEADER
+    + '''
+
+class SE(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.fc = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc(x))
+
+
+def get_attn(attn_type):
+    return SE if attn_type == "se" else None
+
+
+def create_attn(attn_type, channels, **kwargs):
+    """timm's create_attn: the class a lookup gives, built, or None."""
+    module_cls = get_attn(attn_type)
+    if module_cls is not None:
+        return module_cls(channels, **kwargs)
+    return None
+'''
+)
+
+ATTN_MODEL = (
+    HEADER
+    + """from .layers import create_attn
+
+
+class Block(nn.Module):
+    def __init__(self, attn_layer=None):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.se = create_attn(attn_layer, 4)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.se is not None:
+            x = self.se(x)
+        return x
+"""
+)
+
+
+@pytest.mark.parametrize("attn", [None, "se"])
+def test_a_factory_of_another_file_building_a_looked_up_class(tmp_path, monkeypatch, attn):
+    """``self.se = create_attn(attn_layer, 4)`` of another project file, returning
+    ``module_cls(channels)`` (a local the lookup set) or None: a module keeping the map."""
+    package = tmp_path / f"attnpkg_{attn}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text(ATTN_LAYERS)
+    (package / "model.py").write_text(ATTN_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(f"attnpkg_{attn}.model")
+    torch.manual_seed(0)
+    model = module.Block(attn_layer=attn).eval()
+    conversion = torch2tf.convert(model, (), {"attn_layer": attn}, inputs=images(3, 6))
+    assert conversion.passed, conversion.table()
+    assert "self.se = create_attn(attn_layer, 4)" in conversion.source
+    assert (model.se is None) == (attn is None)
