@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 import torch
-from layer_harness import HEADER, load_module
+from layer_harness import HEADER, convert_checked, load_module
 from test_cnn import images
 
 import torch2tf
@@ -150,3 +150,36 @@ def test_a_factory_of_another_file_building_a_looked_up_class(tmp_path, monkeypa
     assert conversion.passed, conversion.table()
     assert "self.se = create_attn(attn_layer, 4)" in conversion.source
     assert (model.se is None) == (attn is None)
+
+
+DEEP_STEM = (
+    HEADER
+    + """
+
+class Net(nn.Module):
+    def __init__(self, deep=True, act_layer=nn.ReLU):
+        super().__init__()
+        if deep:
+            self.conv1 = nn.Sequential(*[
+                nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(4),
+                act_layer(inplace=True),
+                nn.Conv2d(4, 8, 3, padding=1, bias=False)])
+        else:
+            self.conv1 = nn.Conv2d(3, 8, 7, stride=2, padding=3, bias=False)
+        self.maxpool = nn.Sequential(*[nn.MaxPool2d(3, stride=1, padding=1), act_layer()])
+
+    def forward(self, x):
+        x = self.conv1(x)
+        x = self.maxpool(x)
+        return torch.flatten(x, 1)
+"""
+)
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_sequential_of_a_starred_list_literal_is_its_layers(tmp_path, deep):
+    """timm's deep stem ``nn.Sequential(*[conv, norm, act, conv])``: the layers listed, in
+    order, as ``nn.Sequential(conv, norm, act, conv)``."""
+    conversion = convert_checked(tmp_path, DEEP_STEM, images(3, 8), kwargs={"deep": deep})
+    assert "tf.transpose" not in conversion.source

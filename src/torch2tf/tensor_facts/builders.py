@@ -54,6 +54,18 @@ def _returned(func: ast.FunctionDef) -> list[ast.expr]:
     return [n.value for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
 
 
+def _spliced(call: ast.Call) -> ast.Call:
+    """``call`` with each starred list or tuple literal among its arguments spread out."""
+    if not any(isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple))
+               for a in call.args):
+        return call
+    args: list[ast.expr] = []
+    for a in call.args:
+        literal = isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple))
+        args.extend(a.value.elts if literal else [a])
+    return ast.copy_location(ast.Call(call.func, args, call.keywords), call)
+
+
 def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
 
@@ -110,9 +122,11 @@ class Builders:
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":
+                node = _spliced(node)  # nn.Sequential(*[a, b]) is nn.Sequential(a, b)
+                found = _Layer(qualified, node)
                 if any(isinstance(a, ast.Starred) for a in node.args):
                     return self._with_lists(node, func, cls, depth)
-                found.elements = [self.built(a, func, cls, depth + 1) for a in node.args]
+                found.elements = [self._element(a, func, cls, depth + 1) for a in node.args]
                 pairs = self._ordered_dict(node.args[0], func) if len(node.args) == 1 else None
                 if pairs is not None:  # nn.Sequential(OrderedDict([(key, layer), ...]))
                     found.elements = []
