@@ -9,6 +9,7 @@ import pytest
 import torch
 from layer_harness import HEADER, convert_checked, load_module
 from test_cnn import images
+from test_cnn_idioms import net
 
 import torch2tf
 
@@ -183,3 +184,33 @@ def test_a_sequential_of_a_starred_list_literal_is_its_layers(tmp_path, deep):
     order, as ``nn.Sequential(conv, norm, act, conv)``."""
     conversion = convert_checked(tmp_path, DEEP_STEM, images(3, 8), kwargs={"deep": deep})
     assert "tf.transpose" not in conversion.source
+
+
+FEATURE_CHECKS = net(
+    """
+    self.fc = nn.Linear(6, 4)
+    self.act = nn.SiLU() if HAS_SILU and not HAS_NOTHING else nn.ReLU()
+    """,
+    """
+    return self.act(self.fc(x)) if HAS_RMS or NO_MISH else self.fc(x)
+    """,
+).replace(
+    "\n\nclass Net",
+    "\n\nHAS_SILU = 'silu' in dir(torch.nn.functional)\n"
+    "NO_MISH = 'mish' not in dir(F)\n"
+    "HAS_RMS = hasattr(F, 'rms_norm')\n"
+    "HAS_NOTHING = hasattr(torch.nn, 'NoSuchLayer')\n\n\nclass Net",
+    1,
+)
+
+
+def test_checks_of_what_torch_provides_are_the_installed_torch_s_answers(tmp_path):
+    """timm's ``_has_silu = 'silu' in dir(torch.nn.functional)`` and ``hasattr(F, ...)``:
+    facts of the installed torch, written as the literals they evaluate to."""
+    conversion = convert_checked(tmp_path, FEATURE_CHECKS, torch.randn(3, 6))
+    code = conversion.source
+    assert "HAS_SILU = True" in code
+    assert "NO_MISH = False" in code
+    assert f"HAS_RMS = {hasattr(torch.nn.functional, 'rms_norm')}" in code
+    assert "HAS_NOTHING = False" in code
+    assert "tf.keras.layers.Activation" in code or "silu" in code
