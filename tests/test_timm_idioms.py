@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+import tensorflow as tf
 import torch
 from layer_harness import HEADER, convert_checked, load_module
 from test_cnn import images
@@ -214,3 +215,36 @@ def test_checks_of_what_torch_provides_are_the_installed_torch_s_answers(tmp_pat
     assert f"HAS_RMS = {hasattr(torch.nn.functional, 'rms_norm')}" in code
     assert "HAS_NOTHING = False" in code
     assert "tf.keras.layers.Activation" in code or "silu" in code
+
+
+ASSERTED = (
+    HEADER
+    + '''
+try:
+    from torch import _assert
+except ImportError:
+    def _assert(condition: bool, message: str):
+        assert condition, message
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        _assert(x.shape[1] == 6, "six features")
+        return self.fc(x)
+'''
+)
+
+
+def test_torch_assert_imported_with_a_fallback_stops_the_same_calls(tmp_path):
+    """timm's trace_utils: ``from torch import _assert`` (a fallback defined when torch has
+    none): tf.debugging.Assert, which stops a call whose condition fails."""
+    conversion = convert_checked(tmp_path, ASSERTED, torch.randn(3, 6))
+    assert 'tf.debugging.Assert(tf.keras.ops.shape(x)[1] == 6, ["six features"])' in (
+        conversion.source
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="six features"):
+        conversion.keras_model.call(tf.zeros((2, 5)))
