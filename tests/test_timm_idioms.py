@@ -13,6 +13,8 @@ from test_cnn import images
 from test_cnn_idioms import net
 
 import torch2tf
+from torch2tf.errors import TranslationError
+from torch2tf.translate import translate_source
 
 FACTORY_BLOCK = (
     HEADER
@@ -219,7 +221,7 @@ def test_checks_of_what_torch_provides_are_the_installed_torch_s_answers(tmp_pat
 
 ASSERTED = (
     HEADER
-    + '''
+    + """
 try:
     from torch import _assert
 except ImportError:
@@ -235,7 +237,7 @@ class Net(nn.Module):
     def forward(self, x):
         _assert(x.shape[1] == 6, "six features")
         return self.fc(x)
-'''
+"""
 )
 
 
@@ -248,3 +250,57 @@ def test_torch_assert_imported_with_a_fallback_stops_the_same_calls(tmp_path):
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match="six features"):
         conversion.keras_model.call(tf.zeros((2, 5)))
+
+
+SELECTED_POOL = (
+    HEADER
+    + """
+
+class SelectAdaptivePool2d(nn.Module):
+    def __init__(self, output_size=1, pool_type="avg", flatten=False):
+        super().__init__()
+        if pool_type == "max":
+            self.pool = nn.AdaptiveMaxPool2d(output_size)
+        elif pool_type == "avg":
+            self.pool = nn.AdaptiveAvgPool2d(output_size)
+        else:
+            assert False, "Invalid pool type: %s" % pool_type
+        self.flatten = nn.Flatten(1) if flatten else nn.Identity()
+
+    def forward(self, x):
+        x = self.pool(x)
+        x = self.flatten(x)
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self, output_size=1, pool_type="avg"):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.global_pool = SelectAdaptivePool2d(output_size, pool_type, flatten=True)
+        self.fc = nn.Linear(4 * output_size * output_size, 2)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.global_pool(x)
+        return self.fc(x)
+"""
+)
+
+
+@pytest.mark.parametrize(("size", "kind"), [(1, "avg"), (2, "max"), (3, "avg")])
+def test_adaptive_pooling_of_a_size_known_when_built_and_a_flatten_the_model_took(
+    tmp_path, size, kind
+):
+    """timm's SelectAdaptivePool2d: ``nn.AdaptiveAvgPool2d(output_size)`` of a parameter
+    (global pooling for 1, Keras's adaptive pooling else, chosen when built), and
+    ``nn.Flatten(1) if flatten else nn.Identity()``, whose branches give other layouts: the
+    live model's branch decides its facts; the source alone cannot."""
+    kwargs = {"output_size": size, "pool_type": kind}
+    conversion = convert_checked(tmp_path, SELECTED_POOL, images(3, 9), kwargs=kwargs)
+    code = conversion.source
+    kind_name = "Max" if kind == "max" else "Average"
+    assert f'torch_adaptive_pooling(output_size, "{kind_name}", 2' in code
+    assert "tf.keras.layers.Flatten() if flatten else tf.keras.layers.Identity()" in code
+    with pytest.raises(TranslationError, match="branches whose layers give other layouts"):
+        translate_source(SELECTED_POOL)

@@ -56,8 +56,9 @@ def _returned(func: ast.FunctionDef) -> list[ast.expr]:
 
 def _spliced(call: ast.Call) -> ast.Call:
     """``call`` with each starred list or tuple literal among its arguments spread out."""
-    if not any(isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple))
-               for a in call.args):
+    if not any(
+        isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple)) for a in call.args
+    ):
         return call
     args: list[ast.expr] = []
     for a in call.args:

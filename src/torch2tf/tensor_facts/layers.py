@@ -8,6 +8,7 @@ from dataclasses import replace
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.channel_parameters import permutes_by_argument
 from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
+from torch2tf.tensor_facts.live import taken as live_taken
 from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     FLAT,
@@ -192,12 +193,25 @@ class Layers:
             return inner.startswith(f"{path}.")
 
         before = {k: v for k, v in self.out.layers.items() if not under(k)}
-        results, branches = [], []
-        for element in layer.elements:  # each branch on its own, its layers under the path
-            self.out.layers = dict(before)
-            results.append(self._apply(node, path, element, fact))
-            branches.append({k: v for k, v in self.out.layers.items() if under(k)})
-        self.out.layers = before  # the attribute's own layouts: by the caller, from the result
+        elements = layer.elements
+        while True:
+            results, branches = [], []
+            for element in elements:  # each branch on its own, its layers under the path
+                self.out.layers = dict(before)
+                results.append(self._apply(node, path, element, fact))
+                branches.append({k: v for k, v in self.out.layers.items() if under(k)})
+            self.out.layers = before  # the attribute's own layouts: by the caller
+            first = results[0]
+            if any(r.kind == UNKNOWN for r in results):
+                return UNKNOWN_FACT
+            if all((r.kind, r.rank) == (first.kind, first.rank) for r in results):
+                break
+            chosen = live_taken(self.cls.name, path, elements)  # the live model's branch
+            if len(chosen) == len(elements):
+                return self.error(
+                    node, f"self.{path} is assigned in branches whose layers give other layouts"
+                )
+            elements = chosen
         for inner in dict.fromkeys(k for branch in branches for k in branch):
             # a path may be another layer in each branch: its layouts only where they agree
             # (verification permutes by layout; channel counts could be the other branch's)
@@ -205,13 +219,6 @@ class Layers:
             if all(t == taken[0] for t in taken):
                 facts = next(b[inner] for b in branches if inner in b)
                 self.out.layers[inner] = tuple(Fact(f.kind, f.rank) for f in facts)
-        first = results[0]
-        if any(r.kind == UNKNOWN for r in results):
-            return UNKNOWN_FACT
-        if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):
-            return self.error(
-                node, f"self.{path} is assigned in branches whose layers give other layouts"
-            )
         if all(r == first for r in results):
             return first
         channels = {r.channels for r in results}
