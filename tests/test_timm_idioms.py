@@ -256,10 +256,22 @@ SELECTED_POOL = (
     HEADER
     + """
 
+class FastAdaptiveAvgPool(nn.Module):
+    def __init__(self, flatten=False, input_fmt="NCHW"):
+        super().__init__()
+        self.flatten = flatten
+        self.dim = (2, 3) if input_fmt == "NCHW" else (1, 2)
+
+    def forward(self, x):
+        return x.mean(self.dim, keepdim=not self.flatten)
+
+
 class SelectAdaptivePool2d(nn.Module):
     def __init__(self, output_size=1, pool_type="avg", flatten=False):
         super().__init__()
-        if pool_type == "max":
+        if pool_type.startswith("fast"):
+            self.pool = FastAdaptiveAvgPool(flatten)
+        elif pool_type == "max":
             self.pool = nn.AdaptiveMaxPool2d(output_size)
         elif pool_type == "avg":
             self.pool = nn.AdaptiveAvgPool2d(output_size)
@@ -294,13 +306,14 @@ def test_adaptive_pooling_of_a_size_known_when_built_and_a_flatten_the_model_too
 ):
     """timm's SelectAdaptivePool2d: ``nn.AdaptiveAvgPool2d(output_size)`` of a parameter
     (global pooling for 1, Keras's adaptive pooling else, chosen when built), and
-    ``nn.Flatten(1) if flatten else nn.Identity()``, whose branches give other layouts: the
-    live model's branch decides its facts; the source alone cannot."""
+    ``nn.Flatten(1) if flatten else nn.Identity()``, whose branches give other layouts, and
+    a pool of a branch the tensor facts refuse (``x.mean(self.dim)``, dims set when built):
+    the live model's branch decides their facts; the source alone cannot."""
     kwargs = {"output_size": size, "pool_type": kind}
     conversion = convert_checked(tmp_path, SELECTED_POOL, images(3, 9), kwargs=kwargs)
     code = conversion.source
     kind_name = "Max" if kind == "max" else "Average"
     assert f'torch_adaptive_pooling(output_size, "{kind_name}", 2' in code
     assert "tf.keras.layers.Flatten() if flatten else tf.keras.layers.Identity()" in code
-    with pytest.raises(TranslationError, match="branches whose layers give other layouts"):
+    with pytest.raises(TranslationError, match="self.(pool|flatten)"):
         translate_source(SELECTED_POOL)

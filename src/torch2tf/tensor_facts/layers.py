@@ -194,6 +194,7 @@ class Layers:
 
         before = {k: v for k, v in self.out.layers.items() if not under(k)}
         elements = layer.elements
+        problems = len(self.out.diagnostics)
         while True:
             results, branches = [], []
             for element in elements:  # each branch on its own, its layers under the path
@@ -202,16 +203,22 @@ class Layers:
                 branches.append({k: v for k, v in self.out.layers.items() if under(k)})
             self.out.layers = before  # the attribute's own layouts: by the caller
             first = results[0]
+            agree = all((r.kind, r.rank) == (first.kind, first.rank) for r in results)
+            if agree and len(self.out.diagnostics) == problems:
+                break
+            # a branch refused, or layouts that differ: the live model's branch, if it tells
+            chosen = live_taken(self.cls.name, path, elements)
+            if len(chosen) < len(elements):
+                elements = chosen
+                del self.out.diagnostics[problems:]
+                continue
             if any(r.kind == UNKNOWN for r in results):
                 return UNKNOWN_FACT
-            if all((r.kind, r.rank) == (first.kind, first.rank) for r in results):
-                break
-            chosen = live_taken(self.cls.name, path, elements)  # the live model's branch
-            if len(chosen) == len(elements):
+            if not agree:
                 return self.error(
                     node, f"self.{path} is assigned in branches whose layers give other layouts"
                 )
-            elements = chosen
+            break
         for inner in dict.fromkeys(k for branch in branches for k in branch):
             # a path may be another layer in each branch: its layouts only where they agree
             # (verification permutes by layout; channel counts could be the other branch's)
