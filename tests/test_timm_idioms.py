@@ -317,3 +317,33 @@ def test_adaptive_pooling_of_a_size_known_when_built_and_a_flatten_the_model_too
     assert "tf.keras.layers.Flatten() if flatten else tf.keras.layers.Identity()" in code
     with pytest.raises(TranslationError, match="self.(pool|flatten)"):
         translate_source(SELECTED_POOL)
+
+
+NAMED_MODULES_INIT = net(
+    """
+    self.conv = nn.Conv2d(3, 32, 3)
+    self.bn = norm_layer(32)
+    self.act = act_layer(inplace=True)
+    for n, m in self.named_modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    """,
+    """
+    return torch.flatten(self.act(self.bn(self.conv(x))), 1)
+    """,
+    params=", norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU",
+)
+
+
+def test_an_init_loop_over_named_modules_reaching_layers_classes_passed_in_build(tmp_path):
+    """timm's ResNet.init_weights: ``for n, m in self.named_modules(): if isinstance(m,
+    nn.Conv2d): kaiming_normal_(...)`` over layers ``norm_layer()``/``act_layer()`` build:
+    the loop run on the Keras layers (the name unused), which draws torch's distribution."""
+    conversion = convert_checked(tmp_path, NAMED_MODULES_INIT, images(3, 6))
+    assert "for m in torch_modules(self):" in conversion.source
+    tf.keras.utils.set_random_seed(0)
+    fresh = type(conversion.keras_model)()
+    fresh(tf.zeros((1, 6, 6, 3)))
+    kernel = next(w for w in fresh.weights if "kernel" in w.path).numpy()
+    fan_out = 32 * 3 * 3
+    assert abs(kernel.std() / (2.0 / fan_out) ** 0.5 - 1) < 0.06  # torch's default: 1.33
