@@ -347,3 +347,52 @@ def test_an_init_loop_over_named_modules_reaching_layers_classes_passed_in_build
     kernel = next(w for w in fresh.weights if "kernel" in w.path).numpy()
     fan_out = 32 * 3 * 3
     assert abs(kernel.std() / (2.0 / fan_out) ** 0.5 - 1) < 0.06  # torch's default: 1.33
+
+
+ADDED_STAGES = (
+    HEADER
+    + """
+
+class Block(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.conv(x)) + x
+
+
+def make_stages(channels, depth):
+    stages = []
+    for index, count in enumerate(channels):
+        blocks = [Block(count) for _ in range(depth)]
+        stages.append((f"layer{index + 1}", nn.Sequential(*blocks)))
+    return stages
+
+
+class Net(nn.Module):
+    def __init__(self, depth=2):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3)
+        for stage in make_stages((4, 4), depth):
+            self.add_module(*stage)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        return torch.flatten(x, 1)
+"""
+)
+
+
+def test_modules_added_under_names_a_function_computes(tmp_path):
+    """timm's ``for stage in stage_modules: self.add_module(*stage)`` (names made in
+    make_blocks) and ``self.layer1(x)`` in forward: torch_add_module with the pair; the
+    live model holds the modules, taken to keep the map and checked layer by layer. The
+    source alone cannot place them."""
+    conversion = convert_checked(tmp_path, ADDED_STAGES, images(3, 7))
+    assert "torch_add_module(self, *stage)" in conversion.source
+    with pytest.raises(TranslationError, match="feature map passed to a function"):
+        translate_source(ADDED_STAGES)

@@ -49,7 +49,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
     examples=(
         (
             "torch._assert(x.shape[1] == 8, 'eight features')",
-            "tf.debugging.Assert(x.shape[1] == 8, ['eight features'])",
+            "tf.debugging.Assert(tf.keras.ops.shape(x)[1] == 8, ['eight features'])",
         ),
     ),
 )

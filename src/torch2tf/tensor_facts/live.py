@@ -63,3 +63,9 @@ def taken(cls: str, attr: str, elements: Sequence[Any]) -> list[Any]:
         return list(elements)
     kept = [e for e in elements if e is not None and _holds(e, types) is not False]
     return kept or list(elements)
+
+
+def holds(cls: str, attr: str) -> bool:
+    """Whether the live model's instances of ``cls`` hold a module at ``attr``."""
+    live = _live.get()
+    return live is not None and bool(live.get((cls, attr)))

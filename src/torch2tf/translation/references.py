@@ -103,7 +103,9 @@ class ReferenceRewrite(RewriteBase):
         removed |= self.cls is not None and self.statement in self.cls.registered
         if name in ("add_module", "register_module") and not removed:  # torch_add_module
             call = self.parents.get(original)
-            removed = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
+            removed = (
+                isinstance(call, cst.Call) and call.func is original and self._adds_module(call)
+            )
         removed |= self._shadowing(original, name)
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             if self.cls is not None and name in self.cls.shadowed_by_module:
