@@ -396,3 +396,54 @@ def test_modules_added_under_names_a_function_computes(tmp_path):
     assert "torch_add_module(self, *stage)" in conversion.source
     with pytest.raises(TranslationError, match="feature map passed to a function"):
         translate_source(ADDED_STAGES)
+
+
+FILTERED_STEM = (
+    HEADER
+    + """
+
+class Blur(nn.Module):
+    def __init__(self, channels=None, stride=2):
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+class Net(nn.Module):
+    def __init__(self, replace_pool=True, aa_layer=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        if replace_pool:
+            self.maxpool = nn.Sequential(*filter(None, [
+                nn.Conv2d(4, 4, 3, stride=1 if aa_layer else 2, padding=1, bias=False),
+                aa_layer(channels=4, stride=2) if aa_layer is not None else None,
+                nn.BatchNorm2d(4),
+                nn.ReLU(inplace=True),
+            ]))
+        else:
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x):
+        x = self.maxpool(self.conv1(x))
+        return torch.flatten(x, 1)
+"""
+)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"aa_layer": "Blur"}, {"replace_pool": False}], ids=["plain", "aa", "pool"]
+)
+def test_a_sequential_of_layers_filtered_of_nones(tmp_path, kwargs):
+    """timm's replaced stem pool ``nn.Sequential(*filter(None, [conv, aa(...) if aa_layer is
+    not None else None, norm, act]))``: the Sequential with and without the optional layer,
+    as the branches of an ``if`` (the later layers' indices move)."""
+    values = {k: v for k, v in kwargs.items() if k != "aa_layer"}
+    conversion = (
+        _checked(tmp_path, FILTERED_STEM, images(3, 8), "Net", **kwargs)
+        if ("aa_layer" in kwargs)
+        else convert_checked(tmp_path, FILTERED_STEM, images(3, 8), kwargs=values)
+    )
+    assert "*filter(" in conversion.source
+    assert "tf.transpose" not in conversion.source

@@ -17,6 +17,7 @@ from torch2tf.tensor_facts.added_modules import (
     _super_init,
     held_in_order,
 )
+from torch2tf.tensor_facts.listed import calls_a_local, filtered_variants, is_none, spliced
 from torch2tf.tensor_facts.project import is_project_class, project_function_node
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
 
@@ -52,38 +53,6 @@ ALTERNATIVES = "alternatives"
 
 def _returned(func: ast.FunctionDef) -> list[ast.expr]:
     return [n.value for n in ast.walk(func) if isinstance(n, ast.Return) and n.value is not None]
-
-
-def _spliced(call: ast.Call) -> ast.Call:
-    """``call`` with each starred list or tuple literal among its arguments spread out."""
-    if not any(
-        isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple)) for a in call.args
-    ):
-        return call
-    args: list[ast.expr] = []
-    for a in call.args:
-        literal = isinstance(a, ast.Starred) and isinstance(a.value, (ast.List, ast.Tuple))
-        args.extend(a.value.elts if literal else [a])
-    return ast.copy_location(ast.Call(call.func, args, call.keywords), call)
-
-
-def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
-def _calls_a_local(node: ast.AST, func: ast.FunctionDef) -> bool:
-    """A call of a parameter of ``func`` or of a name it assigns (``module_cls(channels)``,
-    ``module_cls = get_attn(attn_type)``): a layer class the caller chose."""
-    args = func.args
-    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-    names |= {
-        t.id
-        for n in ast.walk(func)
-        if isinstance(n, ast.Assign)
-        for t in n.targets
-        if isinstance(t, ast.Name)
-    }
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
 
 
 class Builders:
@@ -123,7 +92,13 @@ class Builders:
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":
-                node = _spliced(node)  # nn.Sequential(*[a, b]) is nn.Sequential(a, b)
+                variants = filtered_variants(node)  # nn.Sequential(*filter(None, [...]))
+                if variants is not None:
+                    made = [self.built(v, func, cls, depth + 1) for v in variants]
+                    if None in made:
+                        return None
+                    return made[0] if len(made) == 1 else _Layer(ALTERNATIVES, node, made)
+                node = spliced(node)  # nn.Sequential(*[a, b]) is nn.Sequential(a, b)
                 found = _Layer(qualified, node)
                 if any(isinstance(a, ast.Starred) for a in node.args):
                     return self._with_lists(node, func, cls, depth)
@@ -388,7 +363,7 @@ class Builders:
         layer (one branch may be None: nothing is applied then), as for an attribute assigned
         in each branch of an ``if``; a layer class passed in is taken as :meth:`_element`
         takes it."""
-        branches = [b for b in (node.body, node.orelse) if not _is_none(b)]
+        branches = [b for b in (node.body, node.orelse) if not is_none(b)]
         found = [self._element(b, func, cls, depth + 1) for b in branches]
         if not found or None in found:
             return None
@@ -400,15 +375,15 @@ class Builders:
         branches of an ``if``. A call of a parameter or a local (``module_cls(channels)``) is
         a class the caller chose, taken as :meth:`_element` takes it; of another file (``own``
         False), only those and None are read."""
-        returned = [r for r in _returned(func) if not _is_none(r)]
+        returned = [r for r in _returned(func) if not is_none(r)]
         found = []
         for value in returned:
             branches = [value]
             if isinstance(value, ast.IfExp):
-                branches = [b for b in (value.body, value.orelse) if not _is_none(b)]
+                branches = [b for b in (value.body, value.orelse) if not is_none(b)]
             for branch in branches:
                 made = self._element(branch, func, cls, depth + 1) if own else None
-                if made is None and _calls_a_local(branch, func):
+                if made is None and calls_a_local(branch, func):
                     made = _Layer(MODULE, call)
                 found.append(made)
         if not found or None in found:

@@ -165,8 +165,8 @@ class Layers:
         """A module of one of ``classes`` (all must agree), or passed in (``classes`` empty):
         one passed in is taken to keep a map's layout, which verification checks per layer."""
         if not classes:
-            if fact.kind == MAP:
-                return Fact(MAP, fact.rank)
+            if fact.kind == MAP:  # its channels: as the model ran, where no layer fixes them
+                return Fact(MAP, fact.rank, channels_from=None if "*" in path else path)
             if fact.kind == PLAIN and self._is_input(node):
                 # the model's input through it: a map where what follows needs one (VGG's
                 # features before its avgpool), the input then one too (see _input_fact)
@@ -228,6 +228,9 @@ class Layers:
                 self.out.layers[inner] = tuple(Fact(f.kind, f.rank) for f in facts)
         if all(r == first for r in results):
             return first
+        live = live_taken(self.cls.name, path, elements)  # sizes of the live model's branch
+        kept = [r for e, r in zip(elements, results, strict=True) if any(e is k for k in live)]
+        results = kept or results
         channels = {r.channels for r in results}
         sources = {r.channels_from for r in results}
         spatial = {r.spatial for r in results}

@@ -15,18 +15,25 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-_live: ContextVar[dict[tuple[str, str], frozenset[type]] | None] = ContextVar(
+_live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_layers", default=None
 )
+
+
+def _signature(module: Any) -> Any:
+    """A module's class, with its children's for a Sequential (``(Sequential, (Conv2d, ...))``)."""
+    if type(module).__name__ == "Sequential" and type(module).__module__.startswith("torch."):
+        return (type(module), tuple(_signature(c) for c in module.children()))
+    return type(module)
 
 
 @contextmanager
 def live_layers(model: Any) -> Iterator[None]:
     """Within this block, the layer classes ``model``'s modules hold, by (class, attribute)."""
-    found: dict[tuple[str, str], set[type]] = {}
+    found: dict[tuple[str, str], set[Any]] = {}
     for module in model.modules():
         for name, child in module.named_children():
-            found.setdefault((type(module).__name__, name), set()).add(type(child))
+            found.setdefault((type(module).__name__, name), set()).add(_signature(child))
     token = _live.set({key: frozenset(types) for key, types in found.items()})
     try:
         yield
@@ -42,16 +49,42 @@ def _torch_class(qualified: str) -> Any:
         return None
 
 
-def _holds(layer: Any, types: frozenset[type]) -> bool | None:
-    """Whether ``layer`` (a ``_Layer``) is of one of ``types``; None when not known."""
+def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
+    """Whether ``layer`` (a ``_Layer``) is of one of the live ``types`` (signatures); None
+    when not known."""
+    if layer is None:
+        return None
     classes = getattr(layer, "classes", ())
     if classes:
         names = {c.rpartition(".")[2] for c in classes}
-        return any(t.__name__ in names for t in types)
+        return any(_class_of(t).__name__ in names for t in types)
+    if layer.qualified == "alternatives":  # branches of an if: any of them
+        answers = [_holds(e, types) for e in layer.elements]
+        return True if True in answers else (None if None in answers else False)
     if not layer.qualified.startswith("torch."):
         return None
     found = _torch_class(layer.qualified)
-    return None if found is None else any(t is found for t in types)
+    if found is None:
+        return None
+    if layer.qualified == "torch.nn.Sequential" and not layer.repeated and not layer.keys:
+        answers = [
+            _elements_hold(layer.elements, t[1])
+            for t in types
+            if isinstance(t, tuple) and t[0] is found
+        ]
+        return True if True in answers else (None if None in answers else False)
+    return any(_class_of(t) is found for t in types)
+
+
+def _elements_hold(elements: Sequence[Any], children: tuple[Any, ...]) -> bool | None:
+    if len(elements) != len(children):
+        return False
+    answers = [_holds(e, frozenset([c])) for e, c in zip(elements, children, strict=True)]
+    return False if False in answers else (None if None in answers else True)
+
+
+def _class_of(signature: Any) -> type:
+    return signature[0] if isinstance(signature, tuple) else signature
 
 
 def taken(cls: str, attr: str, elements: Sequence[Any]) -> list[Any]:
