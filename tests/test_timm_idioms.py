@@ -14,6 +14,7 @@ from test_cnn_idioms import net
 
 import torch2tf
 from torch2tf.errors import TranslationError
+from torch2tf.generated import load_generated
 from torch2tf.translate import translate_source
 
 FACTORY_BLOCK = (
@@ -447,3 +448,33 @@ def test_a_sequential_of_layers_filtered_of_nones(tmp_path, kwargs):
     )
     assert "*filter(" in conversion.source
     assert "tf.transpose" not in conversion.source
+
+
+NORM_REGISTRY = (
+    HEADER
+    + """
+_NORM_MAP = dict(batchnorm1d=nn.BatchNorm1d, layernorm=nn.LayerNorm)
+
+
+class Net(nn.Module):
+    def __init__(self, norm="batchnorm1d"):
+        super().__init__()
+        self.fc = nn.Linear(6, 8)
+        self.norm = _NORM_MAP[norm](8)
+
+    def forward(self, x):
+        return self.norm(self.fc(x))
+"""
+)
+
+
+def test_batchnorm1d_as_a_registry_value_takes_flat_input_only(tmp_path):
+    """timm's create_norm ``_NORM_MAP = dict(batchnorm1d=nn.BatchNorm1d, ...)``: its Keras
+    form depends on the input's layout, which a value does not know; exact on (N, C), where
+    both agree, and refused when built on anything longer."""
+    conversion = convert_checked(tmp_path, NORM_REGISTRY, torch.randn(5, 6))
+    assert "batchnorm1d=nn_batchnorm1d" in conversion.source
+    generated = load_generated(conversion.source, "norm_registry_keras")
+    layer = generated.nn_batchnorm1d(4)
+    with pytest.raises(ValueError, match="given a 3-D input"):
+        layer(tf.zeros((2, 4, 3)))
