@@ -478,3 +478,15 @@ def test_batchnorm1d_as_a_registry_value_takes_flat_input_only(tmp_path):
     layer = generated.nn_batchnorm1d(4)
     with pytest.raises(ValueError, match="given a 3-D input"):
         layer(tf.zeros((2, 4, 3)))
+
+
+def test_a_torch_name_redefined_outside_an_import_fallback_stays_refused():
+    """Only a fallback in an ``except`` of the import is the same function; a top-level
+    ``def _assert`` after ``from torch import _assert`` rebinds the name: refused there."""
+    source = ASSERTED.replace(
+        "try:\n    from torch import _assert\nexcept ImportError:\n    def _assert",
+        "from torch import _assert\n\n\ndef _assert",
+    ).replace("\n        assert condition, message", "\n    assert condition, message")
+    assert "except" not in source
+    with pytest.raises(TranslationError, match=r"torch\._assert"):
+        translate_source(source)

@@ -63,9 +63,11 @@ class ReferenceRewrite(RewriteBase):
         self.not_references.add(node.name)
 
     def visit_Name(self, node: cst.Name) -> None:
-        defined = self.parents.get(node)  # a fallback defining a torch name: not a use of it
+        defined = self.parents.get(node)  # a fallback defining a torch name in an except
         if isinstance(defined, (cst.FunctionDef, cst.ClassDef)) and defined.name is node:
-            return
+            handler = self.parents.get(self.parents.get(defined))  # (of an import): not a use
+            if isinstance(handler, cst.ExceptHandler):
+                return
         if node not in self.not_references and self.imports.is_torch_reference(node):
             self.pending[node] = self.imports.qualify(node)
 
