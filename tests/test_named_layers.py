@@ -129,11 +129,12 @@ def test_a_layer_class_value_whose_arguments_need_values_is_refused_precisely():
     source = (
         "from torch import nn\n\n\nclass M(nn.Module):\n"
         "    def __init__(self, d):\n        super().__init__()\n"
-        "        norm = nn.BatchNorm1d\n        self.bn = norm(d)\n\n"
+        "        norm = nn.GroupNorm\n        self.bn = norm(2, d)\n\n"
         "    def forward(self, x):\n        return self.bn(x)\n"
     )
+    # (BatchNorm1d as a value takes (N, C) input only: see test_timm_idioms.py)
     with pytest.raises(
-        TranslationError, match=r"<string>:7:16: error: torch\.nn\.BatchNorm1d used as a value"
+        TranslationError, match=r"<string>:7:16: error: torch\.nn\.GroupNorm used as a value"
     ):
         translate_source(source)
 

@@ -17,7 +17,7 @@ from torch2tf.constructor_records import constructor_arguments
 from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
-from torch2tf.layouts import live_channels, to_torch
+from torch2tf.layouts import flattened_as_ran, live_channels, to_torch
 from torch2tf.live_tree import TREE_BUILDER, keras_argument, tree_source
 from torch2tf.output import write_folder
 from torch2tf.plain_state import build_by_calling
@@ -25,6 +25,7 @@ from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
+from torch2tf.tensor_facts.live import live_layers
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
@@ -339,17 +340,26 @@ def _layouts(
         count = channels(fact.channels, fact.channels_from)
         return replace(fact, channels=count, elements=tuple(live(f) for f in fact.elements))
 
-    layouts = Layouts(
-        [live(f) for f in facts.inputs.values()],
-        live(facts.output),
-        {path: (live(a), live(b)) for path, (a, b) in facts.layers.items()},
-    )
     live_paths = {name for name, _ in model.named_modules()}
     rows = {  # not of a module None in this model (GoogLeNet's aux heads, aux_logits off)
         p: channels(r.channels, r.channels_from)
         for p, r in facts.flattened_rows.items()
         if "*" in p or p in live_paths
     }
+    unknown = [p for p, c in rows.items() if c is None and facts.flattened_rows[p].spatial is None]
+    flattening, ran_rows = flattened_as_ran(facts, model, inputs, unknown)  # as the model ran
+    rows.update(ran_rows)
+    layouts = Layouts(
+        [live(f) for f in facts.inputs.values()],
+        live(facts.output),
+        {
+            path: (
+                replace(live(a), channels=live(a).channels or rows.get(path)),
+                replace(live(b), channels=live(b).channels or flattening.get(path)),
+            )
+            for path, (a, b) in facts.layers.items()
+        },
+    )
     for path, count in rows.items():  # else from the Linear's width over the known sizes
         spatial = facts.flattened_rows[path].spatial
         if count is None and spatial is not None:
@@ -419,22 +429,23 @@ def convert(
         used = None  # profiled only when a translation problem needs it
         for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
-                if len(texts) == 1:
-                    main = texts[reached.main]
-                    source, all_facts = translate_with_facts(
-                        main, path, module_name=reached.module_name
-                    )
-                    facts = all_facts.get(cls.__name__)
-                    generated = load_generated(source, module_name, reached=True)
-                else:  # the class builds on other files of its project: translate those too
-                    project_facts: dict[Path, dict[str, ClassFacts]] = {}
-                    generated_files = translate_project(
-                        reached.root, sources=texts, facts=project_facts
-                    )
-                    facts = project_facts[reached.main].get(cls.__name__)  # a package's too
-                    sources = {str(k): v for k, v in generated_files.items()}
-                    source = sources[str(reached.main)]
-                    generated = load_project(sources, reached.module_name or module_name)
+                with live_layers(model):  # the branches its modules took
+                    if len(texts) == 1:
+                        main = texts[reached.main]
+                        source, all_facts = translate_with_facts(
+                            main, path, module_name=reached.module_name
+                        )
+                        facts = all_facts.get(cls.__name__)
+                        generated = load_generated(source, module_name, reached=True)
+                    else:  # the class builds on other files of its project: translate those too
+                        project_facts: dict[Path, dict[str, ClassFacts]] = {}
+                        generated_files = translate_project(
+                            reached.root, sources=texts, facts=project_facts
+                        )
+                        facts = project_facts[reached.main].get(cls.__name__)  # a package's too
+                        sources = {str(k): v for k, v in generated_files.items()}
+                        source = sources[str(reached.main)]
+                        generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
                 used = used or used_code(model, cls.__module__, inputs)

@@ -106,3 +106,61 @@ def live_channels(
         for handle in handles:
             handle.remove()
     return found
+
+
+def live_input_shapes(
+    model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], paths: set[str]
+) -> dict[str, tuple[int, ...]]:
+    """The shape (without the batch) of the first input each submodule at ``paths`` takes,
+    read off one run of ``model`` on ``inputs`` in eval mode."""
+    found: dict[str, tuple[int, ...]] = {}
+
+    def hook(path: str):
+        def record(module, args) -> None:
+            if args and isinstance(args[0], torch.Tensor):
+                found.setdefault(path, tuple(int(n) for n in args[0].shape[1:]))
+
+        return record
+
+    handles = []
+    for path in sorted(paths):
+        try:
+            handles.append(model.get_submodule(path).register_forward_pre_hook(hook(path)))
+        except AttributeError:  # None in this model
+            continue
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return found
+
+
+def flattened_as_ran(
+    facts: Any, model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], paths: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Where a module flattens a map of sizes it was given (timm's SelectAdaptivePool2d of
+    an output size passed in), the channel counts the facts leave open, read off one run:
+    of each module at ``facts.layers`` turning a map into a flat tensor (the channel count of
+    the map it took), and of each Linear at ``paths`` fed such a tensor (when the modules
+    flattening a map of its width all took maps of one channel count)."""
+    flattening = {
+        p
+        for p, (a, b) in facts.layers.items()
+        if a.kind == MAP and b.kind == FLAT and b.channels is None and "*" not in p
+    }
+    if not flattening:
+        return {}, {}
+    shapes = live_input_shapes(model, inputs, flattening)
+    modules = {p: s[0] for p, s in shapes.items() if len(s) >= 2}
+    rows = {}
+    for path in paths:
+        width = getattr(model.get_submodule(path), "in_features", None)
+        counts = {s[0] for s in shapes.values() if len(s) >= 2 and math.prod(s) == width}
+        if len(counts) == 1:
+            rows[path] = counts.pop()
+    return modules, rows

@@ -55,7 +55,7 @@ class RuntimeLoop:
     def translate(self, loop: cst.For, first: bool) -> str:
         """Keras source for ``loop``; ``first``: no init code ran before it (defaults hold)."""
         self.first = first
-        var = loop.target
+        var = _module_of_pair(loop) or loop.target  # for _, m in self.named_modules()
         if not isinstance(var, cst.Name):
             self.reader._refuse(loop.target, "unsupported loop target in init code")
         self.var = var.value
@@ -351,15 +351,42 @@ def _literal(node: cst.BaseExpression) -> float | None:
 
 
 def is_modules_loop(stmt: cst.CSTNode) -> bool:
-    """``for m in self.modules():``"""
+    """``for m in self.modules():``, or ``for n, m in self.named_modules():`` whose body does
+    not read the name ``n``."""
     it = stmt.iter if isinstance(stmt, cst.For) else None
-    return (
+    if not (
         isinstance(it, cst.Call)
         and not it.args
         and isinstance(it.func, cst.Attribute)
         and dotted(it.func.value) == "self"
-        and it.func.attr.value == "modules"
-    )
+    ):
+        return False
+    if it.func.attr.value == "modules":
+        return True
+    return it.func.attr.value == "named_modules" and _module_of_pair(stmt) is not None
+
+
+def _module_of_pair(loop: cst.For) -> cst.Name | None:
+    """``m`` of ``for n, m in ...`` when the body does not read ``n``."""
+    target = loop.target
+    if not (isinstance(target, cst.Tuple) and len(target.elements) == 2):
+        return None
+    name, module = (e.value for e in target.elements)
+    if not (isinstance(name, cst.Name) and isinstance(module, cst.Name)):
+        return None
+    read = {n.value for n in _names(loop.body)}
+    return None if name.value in read else module
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+    node.visit(Names())
+    return found
 
 
 __all__ = ["RuntimeLoop", "is_modules_loop", "Refused"]

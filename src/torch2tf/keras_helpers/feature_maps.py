@@ -319,3 +319,15 @@ class TorchPool(tf.keras.layers.Layer):
         names = ("kind", "kernel", "stride", "padding", "ceil_mode", "count_include_pad")
         names += ("divisor_override", "dilation")
         return {**super().get_config(), **{n: getattr(self, n) for n in names}}
+
+
+def torch_adaptive_pooling(output_size, kind, dims, name=None):
+    """torch's nn.Adaptive{Avg,Max}Pool{dims}d of an output size known when the model is
+    built: global pooling kept as a map for 1, else Keras's adaptive pooling (static sizes)."""
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * dims
+    if len(sizes) != dims or any(not isinstance(s, int) for s in sizes):
+        raise ValueError(f"adaptive pooling output size {output_size!r}: expected {dims} ints")
+    if set(sizes) == {1}:
+        pooling = getattr(tf.keras.layers, f"Global{kind}Pooling{dims}D")
+        return pooling(keepdims=True, name=name)
+    return getattr(tf.keras.layers, f"Adaptive{kind}Pooling{dims}D")(tuple(sizes), name=name)

@@ -55,6 +55,20 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
 
 
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchFlatBatchNorm(TorchBatchNorm):
+    """nn.BatchNorm1d made from a value (a registry's entry): exact on (N, C) input; on a
+    longer one torch's channel axis (1, or a channels-last map's last) is not known here."""
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"BatchNorm1d made from a value, given a {len(input_shape)}-D input: expected "
+                "(N, features); construct the layer where it is used for longer inputs"
+            )
+        super().build(input_shape)
+
+
 def torch_normalized_axes(normalized_shape):
     """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
     if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple

@@ -99,6 +99,7 @@ class BatchNorm1d(LayerRule):
     """nn.BatchNorm1d -> TorchBatchNorm: momentum 1-m, eps 1e-5, axis 1 (-1 on (N, L, C))."""
 
     torch = "torch.nn.BatchNorm1d"
+    flat_value = ("TorchBatchNorm", "TorchFlatBatchNorm")
     examples = (
         ("nn.BatchNorm1d(16)", "TorchBatchNorm(momentum=0.9, epsilon=1e-05)"),
         (

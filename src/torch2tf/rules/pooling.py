@@ -231,8 +231,11 @@ class _Adaptive(LayerRule):
 
     def keras(self, output_size):
         sizes = tuple_of(output_size, self.dims, f"Adaptive{self.kind}Pool{self.dims}d")
-        if sizes is None:
-            raise Unsupported("the output size of adaptive pooling must be a literal")
+        if sizes is None:  # known when the model is built: the layer chosen then
+            if const(output_size, None) is not None:  # a literal of another form
+                raise Unsupported("the output size of adaptive pooling must be ints")
+            kind = repr(self.kind)
+            return keras_call("torch_adaptive_pooling", src(output_size), kind, str(self.dims))
         if set(sizes) == {1}:
             return f"tf.keras.layers.Global{self.kind}Pooling{self.dims}D(keepdims=True)"
         # exact for any input size, which must be static (Keras checks it when building)

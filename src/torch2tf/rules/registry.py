@@ -126,6 +126,10 @@ class LayerRule:
     swapped_fans: ClassVar[frozenset[str]] = frozenset()
     """Parameters whose Keras variable keeps torch's layout (Embedding's (num, dim)): there
     Keras reads fan_in from the other axis, so fan-based initializers swap their mode."""
+    flat_value: ClassVar[tuple[str, str] | None] = None
+    """For a layer whose Keras form depends on its input's layout: (its Keras class, a
+    subclass refusing, when built, any input but (N, features), where both layouts agree),
+    which the layer used as a value makes (a registry's ``nn.BatchNorm1d``)."""
 
     def __init__(
         self, init_overrides: dict[str, str] | None = None, channels_last: bool = False
@@ -306,8 +310,10 @@ def _constructor(rule: type[LayerRule], signature: list, fixed: set[str]) -> tup
     except (TypeError, Unsupported):
         # Refused on a feature map: so is this value there, a layer the tensor facts do not know.
         on_map = source
-    if source != on_map:
-        return None  # the layout of its input decides, which a value does not know
+    if source != on_map:  # the layout of its input decides, which a value does not know
+        if rule.flat_value is None or not source.startswith(rule.flat_value[0] + "("):
+            return None
+        source = rule.flat_value[1] + source.removeprefix(rule.flat_value[0])  # 2-D only
     return ", ".join(params), source
 
 

@@ -42,3 +42,18 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, **k
             "call the function directly",
         )
     return f"{src(function)}({', '.join(src(a) for a in args)})"
+
+
+@function(
+    "torch._assert",
+    examples=(
+        (
+            "torch._assert(x.shape[1] == 8, 'eight features')",
+            "tf.debugging.Assert(tf.keras.ops.shape(x)[1] == 8, ['eight features'])",
+        ),
+    ),
+)
+def torch_assert(condition, message):
+    """torch._assert(c, m) (a traceable ``assert c, m``) -> tf.debugging.Assert(c, [m]): stops
+    the same calls (with TensorFlow's InvalidArgumentError), in eager and graph code."""
+    return f"tf.debugging.Assert({src(condition)}, [{src(message)}])"

@@ -17,7 +17,8 @@ from torch2tf.tensor_facts.added_modules import (
     _super_init,
     held_in_order,
 )
-from torch2tf.tensor_facts.project import is_project_class
+from torch2tf.tensor_facts.listed import calls_a_local, filtered_variants, is_none, spliced
+from torch2tf.tensor_facts.project import is_project_class, project_function_node
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
 
 
@@ -75,6 +76,8 @@ class Builders:
             # a layer held by a local name (``final_conv = nn.Conv2d(...)``), assigned once
             values = _assigned(func, node.id)
             return self.built(values[0], func, cls, depth + 1) if len(values) == 1 else None
+        if isinstance(node, ast.IfExp) and depth <= 8:
+            return self._either(node, func, cls, depth)
         if not isinstance(node, ast.Call) or depth > 8:
             return None
         name = _dotted(node.func) or ""
@@ -89,9 +92,17 @@ class Builders:
         if qualified in self.layer_names:
             found = _Layer(qualified, node)
             if qualified == "torch.nn.Sequential":
+                variants = filtered_variants(node)  # nn.Sequential(*filter(None, [...]))
+                if variants is not None:
+                    made = [self.built(v, func, cls, depth + 1) for v in variants]
+                    if None in made:
+                        return None
+                    return made[0] if len(made) == 1 else _Layer(ALTERNATIVES, node, made)
+                node = spliced(node)  # nn.Sequential(*[a, b]) is nn.Sequential(a, b)
+                found = _Layer(qualified, node)
                 if any(isinstance(a, ast.Starred) for a in node.args):
                     return self._with_lists(node, func, cls, depth)
-                found.elements = [self.built(a, func, cls, depth + 1) for a in node.args]
+                found.elements = [self._element(a, func, cls, depth + 1) for a in node.args]
                 pairs = self._ordered_dict(node.args[0], func) if len(node.args) == 1 else None
                 if pairs is not None:  # nn.Sequential(OrderedDict([(key, layer), ...]))
                     found.elements = []
@@ -110,7 +121,10 @@ class Builders:
             ]
             if len(results) == 1:
                 return results[0]
-            return None
+            return self._factory(node, self.functions[name], cls, depth)
+        other = project_function_node(qualified) if qualified else None
+        if other is not None:  # a factory of another file: what it returns, as below
+            return self._factory(node, other, cls, depth, own=False)
         method = _self_attr(node.func)
         methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
         if method in methods:
@@ -343,6 +357,38 @@ class Builders:
         if not elements or None in elements:
             return None
         return _Layer("torch.nn.Sequential", node, elements, repeated=True)
+
+    def _either(self, node: ast.IfExp, func, cls, depth: int) -> _Layer | None:
+        """``drop_block() if drop_block is not None else nn.Identity()``: each branch's
+        layer (one branch may be None: nothing is applied then), as for an attribute assigned
+        in each branch of an ``if``; a layer class passed in is taken as :meth:`_element`
+        takes it."""
+        branches = [b for b in (node.body, node.orelse) if not is_none(b)]
+        found = [self._element(b, func, cls, depth + 1) for b in branches]
+        if not found or None in found:
+            return None
+        return found[0] if len(found) == 1 else _Layer(ALTERNATIVES, node, found)
+
+    def _factory(self, call: ast.Call, func: ast.FunctionDef, cls, depth: int, own=True):
+        """A function returning a layer in several places (timm's ``create_aa``: ``noop()``
+        or ``aa_layer(...)``, a class passed in, or None): each layer it can return, as the
+        branches of an ``if``. A call of a parameter or a local (``module_cls(channels)``) is
+        a class the caller chose, taken as :meth:`_element` takes it; of another file (``own``
+        False), only those and None are read."""
+        returned = [r for r in _returned(func) if not is_none(r)]
+        found = []
+        for value in returned:
+            branches = [value]
+            if isinstance(value, ast.IfExp):
+                branches = [b for b in (value.body, value.orelse) if not is_none(b)]
+            for branch in branches:
+                made = self._element(branch, func, cls, depth + 1) if own else None
+                if made is None and calls_a_local(branch, func):
+                    made = _Layer(MODULE, call)
+                found.append(made)
+        if not found or None in found:
+            return None
+        return found[0] if len(found) == 1 else _Layer(ALTERNATIVES, call, found)
 
     def _element(self, node: ast.AST, func, cls, depth) -> _Layer | None:
         """A layer of a list: built as :meth:`built` knows, or by a layer class the caller

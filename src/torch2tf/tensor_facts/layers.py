@@ -8,6 +8,7 @@ from dataclasses import replace
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.channel_parameters import permutes_by_argument
 from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
+from torch2tf.tensor_facts.live import taken as live_taken
 from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
     FLAT,
@@ -164,8 +165,8 @@ class Layers:
         """A module of one of ``classes`` (all must agree), or passed in (``classes`` empty):
         one passed in is taken to keep a map's layout, which verification checks per layer."""
         if not classes:
-            if fact.kind == MAP:
-                return Fact(MAP, fact.rank)
+            if fact.kind == MAP:  # its channels: as the model ran, where no layer fixes them
+                return Fact(MAP, fact.rank, channels_from=None if "*" in path else path)
             if fact.kind == PLAIN and self._is_input(node):
                 # the model's input through it: a map where what follows needs one (VGG's
                 # features before its avgpool), the input then one too (see _input_fact)
@@ -192,12 +193,32 @@ class Layers:
             return inner.startswith(f"{path}.")
 
         before = {k: v for k, v in self.out.layers.items() if not under(k)}
-        results, branches = [], []
-        for element in layer.elements:  # each branch on its own, its layers under the path
-            self.out.layers = dict(before)
-            results.append(self._apply(node, path, element, fact))
-            branches.append({k: v for k, v in self.out.layers.items() if under(k)})
-        self.out.layers = before  # the attribute's own layouts: by the caller, from the result
+        elements = layer.elements
+        problems = len(self.out.diagnostics)
+        while True:
+            results, branches = [], []
+            for element in elements:  # each branch on its own, its layers under the path
+                self.out.layers = dict(before)
+                results.append(self._apply(node, path, element, fact))
+                branches.append({k: v for k, v in self.out.layers.items() if under(k)})
+            self.out.layers = before  # the attribute's own layouts: by the caller
+            first = results[0]
+            agree = all((r.kind, r.rank) == (first.kind, first.rank) for r in results)
+            if agree and len(self.out.diagnostics) == problems:
+                break
+            # a branch refused, or layouts that differ: the live model's branch, if it tells
+            chosen = live_taken(self.cls.name, path, elements)
+            if len(chosen) < len(elements):
+                elements = chosen
+                del self.out.diagnostics[problems:]
+                continue
+            if any(r.kind == UNKNOWN for r in results):
+                return UNKNOWN_FACT
+            if not agree:
+                return self.error(
+                    node, f"self.{path} is assigned in branches whose layers give other layouts"
+                )
+            break
         for inner in dict.fromkeys(k for branch in branches for k in branch):
             # a path may be another layer in each branch: its layouts only where they agree
             # (verification permutes by layout; channel counts could be the other branch's)
@@ -205,15 +226,11 @@ class Layers:
             if all(t == taken[0] for t in taken):
                 facts = next(b[inner] for b in branches if inner in b)
                 self.out.layers[inner] = tuple(Fact(f.kind, f.rank) for f in facts)
-        first = results[0]
-        if any(r.kind == UNKNOWN for r in results):
-            return UNKNOWN_FACT
-        if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):
-            return self.error(
-                node, f"self.{path} is assigned in branches whose layers give other layouts"
-            )
         if all(r == first for r in results):
             return first
+        live = live_taken(self.cls.name, path, elements)  # sizes of the live model's branch
+        kept = [r for e, r in zip(elements, results, strict=True) if any(e is k for k in live)]
+        results = kept or results
         channels = {r.channels for r in results}
         sources = {r.channels_from for r in results}
         spatial = {r.spatial for r in results}

@@ -218,3 +218,21 @@ def project_class_node(qualified: str | None) -> ast.ClassDef | None:
         return None
     found = [s for s in tree.body if isinstance(s, ast.ClassDef) and s.name == name]
     return found[0] if found else None
+
+
+def project_function_node(qualified: str | None) -> ast.FunctionDef | None:
+    """The definition of the top-level function ``qualified`` in another file of the
+    project being translated, or None."""
+    project = _project.get()
+    if project is None or qualified is None:
+        return None
+    qualified = _defined(project, qualified) or qualified
+    module, _, name = qualified.rpartition(".")
+    if module not in project.files:
+        return None
+    try:
+        tree = ast.parse(project.files[module][0])
+    except SyntaxError:
+        return None
+    found = [s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == name]
+    return found[0] if found else None

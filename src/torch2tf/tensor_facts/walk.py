@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
+from torch2tf.tensor_facts.builders import MODULE, _Layer
+from torch2tf.tensor_facts.live import holds as live_holds
 from torch2tf.tensor_facts.records import (
     _TRACKED,
     MAP,
@@ -331,6 +333,13 @@ class Walk:
             receiver = self.expr(func.value, env)
             made = self._per_sample_call(node, None, args, receiver)
             return made or self._method(node, func.attr, receiver, inputs)
+        if attr is not None and live_holds(self.cls.name, attr) and args:
+            # a module added under a name computed when built (timm's add_module(*stage)):
+            # the live model holds it; taken like a module passed in, checked per layer
+            made = self._apply(node, attr, _Layer(MODULE, node), args[0])
+            if made.kind == MAP and made.channels is None and made.channels_from is None:
+                made = replace(made, channels_from=attr)  # its channels: as the model ran
+            return made
         if any(f.kind in _TRACKED for f in inputs):
             return self.error(
                 node,

@@ -281,7 +281,7 @@ class CallRewrite(RewriteBase):
             info is not None
             and isinstance(func, cst.Attribute)
             and func.attr.value in ("add_module", "register_module")
-            and len(call.args) == 2
+            and (len(call.args) == 2 or [a.star for a in call.args] == ["*"])  # (name, m)
         ):
             return False
         attr = self_attr(func.value)

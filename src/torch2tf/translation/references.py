@@ -63,6 +63,11 @@ class ReferenceRewrite(RewriteBase):
         self.not_references.add(node.name)
 
     def visit_Name(self, node: cst.Name) -> None:
+        defined = self.parents.get(node)  # a fallback defining a torch name in an except
+        if isinstance(defined, (cst.FunctionDef, cst.ClassDef)) and defined.name is node:
+            handler = self.parents.get(self.parents.get(defined))  # (of an import): not a use
+            if isinstance(handler, cst.ExceptHandler):
+                return
         if node not in self.not_references and self.imports.is_torch_reference(node):
             self.pending[node] = self.imports.qualify(node)
 
@@ -100,7 +105,9 @@ class ReferenceRewrite(RewriteBase):
         removed |= self.cls is not None and self.statement in self.cls.registered
         if name in ("add_module", "register_module") and not removed:  # torch_add_module
             call = self.parents.get(original)
-            removed = isinstance(call, cst.Call) and call.func is original and len(call.args) == 2
+            removed = (
+                isinstance(call, cst.Call) and call.func is original and self._adds_module(call)
+            )
         removed |= self._shadowing(original, name)
         if name in UNTRANSLATED_MODULE_API and not removed and not self._defines(name):
             if self.cls is not None and name in self.cls.shadowed_by_module:

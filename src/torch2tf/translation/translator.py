@@ -6,6 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from torch2tf.translation.calls import CallRewrite
+from torch2tf.translation.feature_checks import FeatureCheckRewrite
 from torch2tf.translation.masked import MaskedAssignRewrite
 from torch2tf.translation.references import ReferenceRewrite
 from torch2tf.translation.structure import StructureRewrite
@@ -17,6 +18,7 @@ class Translator(
     StubRecording,
     StructureRewrite,
     ReferenceRewrite,
+    FeatureCheckRewrite,
     CallRewrite,
     MaskedAssignRewrite,
     WeightRewrite,

@@ -1,0 +1,104 @@
+"""What the live model holds, where its source leaves a choice to the values it was built
+with: ``self.flatten = nn.Flatten(1) if flatten else nn.Identity()`` gives a map in one branch
+and a flat tensor in the other, which no reading of the source can place. While a live model
+is converted, where an attribute's branches give other layouts, its layer classes in the live
+model (over every instance of the class holding it) decide which branch the facts follow; the
+generated code keeps every branch, and the verification checks the one taken layer by layer.
+Without a live model (``translate``) the source alone decides, and such branches are refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
+    "live_layers", default=None
+)
+
+
+def _signature(module: Any) -> Any:
+    """A module's class, with its children's for a Sequential (``(Sequential, (Conv2d, ...))``)."""
+    if type(module).__name__ == "Sequential" and type(module).__module__.startswith("torch."):
+        return (type(module), tuple(_signature(c) for c in module.children()))
+    return type(module)
+
+
+@contextmanager
+def live_layers(model: Any) -> Iterator[None]:
+    """Within this block, the layer classes ``model``'s modules hold, by (class, attribute)."""
+    found: dict[tuple[str, str], set[Any]] = {}
+    for module in model.modules():
+        for name, child in module.named_children():
+            found.setdefault((type(module).__name__, name), set()).add(_signature(child))
+    token = _live.set({key: frozenset(types) for key, types in found.items()})
+    try:
+        yield
+    finally:
+        _live.reset(token)
+
+
+def _torch_class(qualified: str) -> Any:
+    module, _, name = qualified.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
+    """Whether ``layer`` (a ``_Layer``) is of one of the live ``types`` (signatures); None
+    when not known."""
+    if layer is None:
+        return None
+    classes = getattr(layer, "classes", ())
+    if classes:
+        names = {c.rpartition(".")[2] for c in classes}
+        return any(_class_of(t).__name__ in names for t in types)
+    if layer.qualified == "alternatives":  # branches of an if: any of them
+        answers = [_holds(e, types) for e in layer.elements]
+        return True if True in answers else (None if None in answers else False)
+    if not layer.qualified.startswith("torch."):
+        return None
+    found = _torch_class(layer.qualified)
+    if found is None:
+        return None
+    if layer.qualified == "torch.nn.Sequential" and not layer.repeated and not layer.keys:
+        answers = [
+            _elements_hold(layer.elements, t[1])
+            for t in types
+            if isinstance(t, tuple) and t[0] is found
+        ]
+        return True if True in answers else (None if None in answers else False)
+    return any(_class_of(t) is found for t in types)
+
+
+def _elements_hold(elements: Sequence[Any], children: tuple[Any, ...]) -> bool | None:
+    if len(elements) != len(children):
+        return False
+    answers = [_holds(e, frozenset([c])) for e, c in zip(elements, children, strict=True)]
+    return False if False in answers else (None if None in answers else True)
+
+
+def _class_of(signature: Any) -> type:
+    return signature[0] if isinstance(signature, tuple) else signature
+
+
+def taken(cls: str, attr: str, elements: Sequence[Any]) -> list[Any]:
+    """The ``elements`` (each branch's layer of ``cls.attr``) of the classes the live model
+    holds there; all of them when no live model tells (or none would be left)."""
+    live = _live.get()
+    types = None if live is None else live.get((cls, attr))
+    if not types:
+        return list(elements)
+    kept = [e for e in elements if e is not None and _holds(e, types) is not False]
+    return kept or list(elements)
+
+
+def holds(cls: str, attr: str) -> bool:
+    """Whether the live model's instances of ``cls`` hold a module at ``attr``."""
+    live = _live.get()
+    return live is not None and bool(live.get((cls, attr)))
