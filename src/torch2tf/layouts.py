@@ -96,15 +96,7 @@ def live_channels(
         except AttributeError:  # None in this model (an optional head left out)
             continue
         handles.append(module.register_forward_hook(hook(path)))
-    training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        model.train(training)
-        for handle in handles:
-            handle.remove()
+    _run_hooked(model, inputs, handles)
     return found
 
 
@@ -128,6 +120,12 @@ def live_input_shapes(
             handles.append(model.get_submodule(path).register_forward_pre_hook(hook(path)))
         except AttributeError:  # None in this model
             continue
+    _run_hooked(model, inputs, handles)
+    return found
+
+
+def _run_hooked(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], handles: list) -> None:
+    """One eval-mode run of ``model`` for its hooks, which are removed after; its mode kept."""
     training = model.training
     try:
         model.eval()
@@ -137,7 +135,6 @@ def live_input_shapes(
         model.train(training)
         for handle in handles:
             handle.remove()
-    return found
 
 
 def flattened_as_ran(

@@ -113,16 +113,24 @@ class ProjectFunction:
     positions: Mapping[cst.CSTNode, Any]  # node -> its CodeRange in that file
 
 
-def project_function(qualified: str | None) -> ProjectFunction | None:
-    """The top-level function ``qualified`` names in another file of the project being
+def _located(qualified: str | None) -> tuple[Any, str, str] | None:
+    """(project, module, name) of a top-level name of another file of the project being
     translated (through the imports of the project's files), or None."""
     project = _project.get()
     if project is None or qualified is None:
         return None
     qualified = _defined(project, qualified) or qualified
     module, _, name = qualified.rpartition(".")
-    if module not in project.files:
+    return (project, module, name) if module in project.files else None
+
+
+def project_function(qualified: str | None) -> ProjectFunction | None:
+    """The top-level function ``qualified`` names in another file of the project being
+    translated (through the imports of the project's files), or None."""
+    located = _located(qualified)
+    if located is None:
         return None
+    project, module, name = located
     key = f"functions:{module}"
     if key not in project.analyses:
         source, package = project.files[module]
@@ -223,13 +231,10 @@ def project_class_node(qualified: str | None) -> ast.ClassDef | None:
 def project_function_node(qualified: str | None) -> ast.FunctionDef | None:
     """The definition of the top-level function ``qualified`` in another file of the
     project being translated, or None."""
-    project = _project.get()
-    if project is None or qualified is None:
+    located = _located(qualified)
+    if located is None:
         return None
-    qualified = _defined(project, qualified) or qualified
-    module, _, name = qualified.rpartition(".")
-    if module not in project.files:
-        return None
+    project, module, name = located
     try:
         tree = ast.parse(project.files[module][0])
     except SyntaxError:
