@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import libcst as cst
 
@@ -304,3 +305,27 @@ def paren(source: str) -> str:
     if isinstance(node, atoms) or node.lpar:
         return source
     return f"({source})"
+
+
+def installed_torch_object(qualified: str | None) -> Any:
+    """The object of the installed torch that the qualified torch name ``qualified`` names (a
+    module, class or function; submodules imported as needed), or None. Only where torch
+    itself decides: the answer to a check of what torch provides, a live model's classes."""
+    if qualified is None or not is_torch_name(qualified):
+        return None
+    import importlib
+
+    parts = qualified.split(".")
+    try:
+        found: Any = importlib.import_module(parts[0])
+    except ImportError:
+        return None
+    for index, part in enumerate(parts[1:], start=1):
+        if hasattr(found, part):
+            found = getattr(found, part)
+            continue
+        try:  # a submodule not imported by its package
+            found = importlib.import_module(".".join(parts[: index + 1]))
+        except ImportError:
+            return None
+    return found

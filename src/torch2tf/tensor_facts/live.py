@@ -9,11 +9,12 @@ Without a live model (``translate``) the source alone decides, and such branches
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+from torch2tf.names import installed_torch_object
 
 _live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_layers", default=None
@@ -41,14 +42,6 @@ def live_layers(model: Any) -> Iterator[None]:
         _live.reset(token)
 
 
-def _torch_class(qualified: str) -> Any:
-    module, _, name = qualified.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-
-
 def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
     """Whether ``layer`` (a ``_Layer``) is of one of the live ``types`` (signatures); None
     when not known."""
@@ -63,7 +56,7 @@ def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
         return True if True in answers else (None if None in answers else False)
     if not layer.qualified.startswith("torch."):
         return None
-    found = _torch_class(layer.qualified)
+    found = installed_torch_object(layer.qualified)
     if found is None:
         return None
     if layer.qualified == "torch.nn.Sequential" and not layer.repeated and not layer.keys:

@@ -12,35 +12,12 @@ to the rest of the translation.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import libcst as cst
 
-from torch2tf.names import dotted, is_torch_name
+from torch2tf.names import dotted, installed_torch_object
 from torch2tf.translation.rewrite_base import RewriteBase
-
-_MISSING = object()
-
-
-def _torch_object(qualified: str | None) -> Any:
-    """The torch module, class or function ``qualified`` names, or ``_MISSING``."""
-    if qualified is None or not is_torch_name(qualified):
-        return _MISSING
-    parts = qualified.split(".")
-    try:
-        found: Any = importlib.import_module(parts[0])
-    except ImportError:
-        return _MISSING
-    for index, part in enumerate(parts[1:], start=1):
-        if hasattr(found, part):
-            found = getattr(found, part)
-            continue
-        try:  # a submodule not imported by its package
-            found = importlib.import_module(".".join(parts[: index + 1]))
-        except ImportError:
-            return _MISSING
-    return found
 
 
 def _literal_name(node: cst.BaseExpression) -> str | None:
@@ -55,15 +32,15 @@ class FeatureCheckRewrite(RewriteBase):
 
     def _provided(self, owner: cst.BaseExpression) -> Any:
         if not isinstance(owner, (cst.Name, cst.Attribute)):
-            return _MISSING
-        return _torch_object(self.imports.qualify(owner))
+            return None
+        return installed_torch_object(self.imports.qualify(owner))
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if dotted(original.func) == "hasattr" and len(original.args) == 2:
             owner, name = (a.value for a in original.args)
             found = self._provided(owner)
             attr = _literal_name(name)
-            if found is not _MISSING and attr is not None and not original.args[1].keyword:
+            if found is not None and attr is not None and not original.args[1].keyword:
                 self._settle(original)
                 return cst.Name(str(hasattr(found, attr)))
         return super().leave_Call(original, updated)
@@ -82,7 +59,7 @@ class FeatureCheckRewrite(RewriteBase):
             return updated
         found = self._provided(call.args[0].value)
         attr = _literal_name(original.left)
-        if found is _MISSING or attr is None:
+        if found is None or attr is None:
             return updated
         self._settle(original)
         present = attr in dir(found)
