@@ -123,6 +123,27 @@ def test_map_layers_1d_are_exact(tmp_path, layer):
     convert_checked(tmp_path, source, images(3, 11, dims=1))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_eval_batchnorm_is_one_fused_op_with_torchs_epsilon(tmp_path, dtype):
+    """float32 eval BatchNorm runs as FusedBatchNormV3 (folded into the conv before it), with
+    eps 1e-5 as given: at running_var 1e-6, an epsilon raised to 1.001e-5 (cuDNN's floor) would
+    be off by 4.5e-4 relative. float64 has no fused kernel: Keras's ops."""
+    module = load_module(tmp_path, map_source("nn.BatchNorm2d(4)"))
+    model = module.Net().eval().to(dtype)
+    with torch.no_grad():
+        model.layer.running_var.fill_(1e-6)
+        model.layer.running_mean.uniform_(-1, 1)
+        model.layer.weight.uniform_(0.5, 2)
+    inputs = images(3, 6).to(dtype)
+    conversion = torch2tf.convert(model, inputs=inputs, atol=1e-5, rtol=1e-4)
+    assert conversion.checks[0].mode == "eval" and conversion.checks[0].passed
+    keras_model = conversion.keras_model
+    x = tf.zeros((1, 6, 6, 3), str(dtype).removeprefix("torch."))
+    graph = tf.function(lambda x: keras_model(x, training=False)).get_concrete_function(x).graph
+    fused = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    assert len(fused) == (1 if dtype == torch.float32 else 0)
+
+
 def test_float64_is_exact_to_round_off(tmp_path):
     source = map_source("nn.Conv2d(4, 6, 3, stride=2, padding=1)", before="nn.Conv2d(3, 4, 3)")
     conversion = convert_checked(tmp_path, source, images(3, 10), dtype=torch.float64)

@@ -34,6 +34,14 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None):
         if self.track_running_stats and not training:
+            if (
+                inputs.dtype == tf.float32
+                and len(inputs.shape) in (4, 5)
+                and self.axis == -1
+            ):
+                # the same formula as one fused op, which TensorFlow folds into the conv before
+                # it (Keras 2's fused=True; Keras 3 runs separate elementwise ops): float32 only
+                return self.fused_inference(inputs)
             return super().call(inputs, training=False)
         rank = len(inputs.shape)
         axis = self.axis % rank
@@ -54,6 +62,20 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
             self.gamma if self.scale else None,
             self.epsilon,
         )
+
+    def fused_inference(self, inputs):
+        ones = tf.ones_like(self.moving_mean)
+        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            inputs,
+            self.gamma if self.scale else ones,
+            self.beta if self.center else tf.zeros_like(ones),
+            self.moving_mean,
+            self.moving_variance,
+            epsilon=self.epsilon,
+            data_format="NHWC" if len(inputs.shape) == 4 else "NDHWC",
+            is_training=False,
+        )
+        return outputs
 
     def get_config(self):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
