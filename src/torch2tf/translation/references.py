@@ -62,12 +62,13 @@ class ReferenceRewrite(RewriteBase):
     def visit_Param(self, node: cst.Param) -> None:
         self.not_references.add(node.name)
 
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        # a fallback defining a torch name (of the import tried above): its name is not a use
+        for statement in node.body.body:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self.not_references.add(statement.name)
+
     def visit_Name(self, node: cst.Name) -> None:
-        defined = self.parents.get(node)  # a fallback defining a torch name in an except
-        if isinstance(defined, (cst.FunctionDef, cst.ClassDef)) and defined.name is node:
-            handler = self.parents.get(self.parents.get(defined))  # (of an import): not a use
-            if isinstance(handler, cst.ExceptHandler):
-                return
         if node not in self.not_references and self.imports.is_torch_reference(node):
             self.pending[node] = self.imports.qualify(node)
 
