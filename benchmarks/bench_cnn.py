@@ -10,7 +10,10 @@ architecture written in Keras's functional style (``keras_resnet50_v1_5``: keras
 block layout with torchvision's v1.5 stride placement and no conv biases, so the parameter
 count is torchvision's exactly): v1.5 strides the 3x3 conv instead of the first 1x1, which runs
 three 1x1 convs at four times the area, so that comparison isolates what the translation
-costs from what the architecture costs (4.09 against 3.86 G multiply-adds, 1.06x). Everything
+costs from what the architecture costs (4.09 against 3.86 G multiply-adds, 1.06x); the
+converted model's BatchNorm (``TorchBatchNorm``) runs in float32 inference as one fused op that
+TensorFlow folds into the conv before it, where Keras 3's ``BatchNormalization``, used by the
+other two, runs separate elementwise ops. Everything
 runs in inference mode under ``tf.function`` at batch 8 x 224 x 224 x 3, timed call by call in
 a random order each round (see bench_inference.py); torch eager is shown for reference. A model that
 does not convert is reported with its error instead of a time.
