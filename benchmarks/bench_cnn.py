@@ -11,7 +11,7 @@ block layout with torchvision's v1.5 stride placement and no conv biases, so the
 count is torchvision's exactly): v1.5 strides the 3x3 conv instead of the first 1x1, which runs
 three 1x1 convs at four times the area, so that comparison isolates what the translation
 costs from what the architecture costs (4.09 against 3.86 G multiply-adds, 1.06x); the
-converted model's BatchNorm (``TorchBatchNorm``) runs in float32 inference as one fused op that
+converted model's BatchNorm (``TorchBatchNorm``) runs on float32 maps as one fused op that
 TensorFlow folds into the conv before it, where Keras 3's ``BatchNormalization``, used by the
 other two, runs separate elementwise ops. Everything
 runs in inference mode under ``tf.function`` at batch 8 x 224 x 224 x 3, timed call by call in

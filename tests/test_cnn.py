@@ -123,25 +123,40 @@ def test_map_layers_1d_are_exact(tmp_path, layer):
     convert_checked(tmp_path, source, images(3, 11, dims=1))
 
 
+def _fused_ops(keras_model, dtype: torch.dtype, training: bool) -> int:
+    x = tf.zeros((2, 6, 6, 3), str(dtype).removeprefix("torch."))
+    function = tf.function(lambda x: keras_model(x, training=training))
+    graph = function.get_concrete_function(x).graph
+    return sum(op.type == "FusedBatchNormV3" for op in graph.get_operations())
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_eval_batchnorm_is_one_fused_op_with_torchs_epsilon(tmp_path, dtype):
-    """float32 eval BatchNorm runs as FusedBatchNormV3 (folded into the conv before it), with
-    eps 1e-5 as given: at running_var 1e-6, an epsilon raised to 1.001e-5 (cuDNN's floor) would
-    be off by 4.5e-4 relative. float64 has no fused kernel: Keras's ops."""
-    module = load_module(tmp_path, map_source("nn.BatchNorm2d(4)"))
+def test_batchnorm_is_one_fused_op_with_torchs_epsilon(tmp_path, dtype):
+    """float32 BatchNorm runs as FusedBatchNormV3 (in eval folded into the conv before it),
+    with eps 1e-5 as given: at running_var 1e-6, an epsilon raised to 1.001e-5 (cuDNN's floor)
+    would be off by 4.5e-4 relative; in training its running variance is torch's unbiased one.
+    float64 has no fused kernel: Keras's ops."""
+    module = load_module(tmp_path, map_source("nn.BatchNorm2d(4, momentum=0.3)"))
     model = module.Net().eval().to(dtype)
     with torch.no_grad():
         model.layer.running_var.fill_(1e-6)
         model.layer.running_mean.uniform_(-1, 1)
         model.layer.weight.uniform_(0.5, 2)
-    inputs = images(3, 6).to(dtype)
+    inputs = images(3, 3).to(dtype)  # 4 x 3 x 3: the unbiased variance is 36/35 the biased
     conversion = torch2tf.convert(model, inputs=inputs, atol=1e-5, rtol=1e-4)
-    assert conversion.checks[0].mode == "eval" and conversion.checks[0].passed
+    assert [(c.mode, c.passed) for c in conversion.checks] == [("eval", True), ("train", True)]
     keras_model = conversion.keras_model
-    x = tf.zeros((1, 6, 6, 3), str(dtype).removeprefix("torch."))
-    graph = tf.function(lambda x: keras_model(x, training=False)).get_concrete_function(x).graph
-    fused = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
-    assert len(fused) == (1 if dtype == torch.float32 else 0)
+    fused = 1 if dtype == torch.float32 else 0
+    assert _fused_ops(keras_model, dtype, False) == _fused_ops(keras_model, dtype, True) == fused
+    model.train()
+    for step in range(3):  # running statistics updated alike
+        batch = inputs * (step + 1) + step
+        expected = model(batch).detach().numpy()
+        received = keras_model(conversion.keras_inputs(batch)[0], training=True).numpy()
+        np.testing.assert_allclose(received, expected.transpose(0, 2, 3, 1), atol=1e-5, rtol=1e-4)
+    bn = keras_model.layer
+    np.testing.assert_allclose(bn.moving_mean.numpy(), model.layer.running_mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), model.layer.running_var, rtol=1e-5)
 
 
 def test_float64_is_exact_to_round_off(tmp_path):

@@ -29,11 +29,9 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
         super().build(input_shape)
 
     def call(self, inputs, training=None):
+        if inputs.dtype == tf.float32 and len(inputs.shape) in (4, 5) and self.axis == -1:
+            return self.fused_call(inputs, training)
         if self.track_running_stats and not training:
-            if inputs.dtype == tf.float32 and len(inputs.shape) in (4, 5) and self.axis == -1:
-                # the same formula as one fused op, which TensorFlow folds into the conv before
-                # it (Keras 2's fused=True; Keras 3 runs separate elementwise ops): float32 only
-                return self.fused_inference(inputs)
             return super().call(inputs, training=False)
         rank = len(inputs.shape)
         axis = self.axis % rank
@@ -55,18 +53,27 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
             self.epsilon,
         )
 
-    def fused_inference(self, inputs):
+    def fused_call(self, inputs, training):
+        """A float32 map: the same formulas as one op, which TensorFlow folds into the conv
+        before it in inference (Keras 3 runs separate elementwise ops); in training its
+        variance for the running average is the unbiased one, as torch's."""
+        batch_statistics = bool(training) or not self.track_running_stats
+        update = bool(training) and self.track_running_stats
         ones = tf.ones_like(self.moving_mean)
-        outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
             inputs,
             self.gamma if self.scale else ones,
             self.beta if self.center else tf.zeros_like(ones),
-            self.moving_mean,
-            self.moving_variance,
+            None if batch_statistics and not update else self.moving_mean,
+            None if batch_statistics and not update else self.moving_variance,
             epsilon=self.epsilon,
             data_format="NHWC" if len(inputs.shape) == 4 else "NDHWC",
-            is_training=False,
+            is_training=batch_statistics,
+            exponential_avg_factor=1 - self.momentum if update else 1.0,
         )
+        if update:
+            self.moving_mean.assign(mean)
+            self.moving_variance.assign(variance)
         return outputs
 
     def get_config(self):
