@@ -3,8 +3,10 @@
 Per layer, each Keras layer is fed exactly the input its torch twin received (captured with
 forward hooks), so an error is attributed to the first layer that introduces it instead of
 every layer after it. Both models' state (BatchNorm statistics, train/eval flag) is restored.
-When the whole output misses the tolerance in float32 (float16, bfloat16) but every layer is
-within it, the whole output is judged against torch's own round-off (see ``roundoff.py``).
+When the whole output (or a layer's holding others, a deep ``nn.Sequential``) misses the
+tolerance in float32 (float16, bfloat16) but every layer inside it is within it, that output is
+judged against torch's own round-off, measured with a float64 copy made only then (see
+``roundoff.py``).
 """
 
 from __future__ import annotations
@@ -420,15 +422,15 @@ def _float64_output(module: torch.nn.Module, args: tuple, kwargs: dict, mode: st
     (floating ones in float64), in ``mode``, without randomness as in the comparison. torch's
     default dtype is float64 meanwhile, so that tensors the forward makes are float64 too."""
     double = copy.deepcopy(module).to(torch.float64).train(mode == "train")
-    for module in double.modules():
-        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
-            module.p = 0.0
-        elif isinstance(module, torch.nn.RNNBase):
-            module.dropout = 0.0
+    for inner in double.modules():
+        if isinstance(inner, torch.nn.modules.dropout._DropoutNd):
+            inner.p = 0.0
+        elif isinstance(inner, torch.nn.RNNBase):
+            inner.dropout = 0.0
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
-    try:
-        with torch.no_grad(), _NoTorchRandomness():
+    try:  # torch's random stream left as it was (a draw the forward makes)
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), _NoTorchRandomness():
             return double(*as_float64(args), **as_float64(kwargs))
     finally:
         torch.set_default_dtype(default)
