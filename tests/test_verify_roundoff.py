@@ -200,6 +200,26 @@ def test_a_chaotic_net_cannot_be_verified_in_float32(deep_module: ModuleType) ->
     assert "(convert the model in float64)" in verdict
 
 
+def test_float16_is_judged_against_its_own_coarser_round_off(deep_module: ModuleType) -> None:
+    """float16 at atol 1e-3 + rtol 1e-3: 10 layers of gain 2 put torch's own float16 output
+    6e-3 from float64 (under CONDITION["float16"], 1e-2 of the output's scale, accepted), 20
+    layers 2.6e-2 (refused)."""
+    x = _sample(torch.float16)
+    shallow = torch2tf.convert(
+        _deep(deep_module, 2.0, 10, dtype=torch.float16), inputs=x, atol=1e-3, rtol=1e-3
+    )
+    assert shallow.passed and shallow.passed_by == "round-off"
+    for c in shallow.checks:
+        roundoff = c.layers[-1].roundoff
+        assert roundoff is not None and roundoff.passed and roundoff.dtype == "float16"
+        assert 1e-3 < roundoff.torch_error < 1e-2 * roundoff.scale
+    deep = torch2tf.convert(
+        _deep(deep_module, 2.0, 20, dtype=torch.float16), inputs=x, atol=1e-3, rtol=1e-3
+    )
+    assert not deep.passed and deep.first_divergent_layer == "blocks"
+    assert "too ill-conditioned to verify in float16" in deep.table().splitlines()[-1]
+
+
 def test_float64_models_have_no_round_off_comparison(deep_module: ModuleType) -> None:
     model, x = _deep(deep_module, 2.0, 40, dtype=torch.float64), _sample(torch.float64)
     result = torch2tf.convert(model, inputs=x, atol=1e-10, rtol=0)

@@ -45,7 +45,7 @@ def verdict(checks: list[Check], torch_model: torch.nn.Module) -> str:
         for c in checks
         for what, roundoff in [("the whole output", c.roundoff)]
         + [(layer.layer, layer.roundoff) for layer in c.layers]
-        if roundoff is not None
+        if roundoff is not None and roundoff.passed
     ]
     failed = [c for c in checks if not c.passed]
     if not failed and not judged:
