@@ -42,7 +42,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 EXIT_CODES = """\
 exit codes:
-  0  success (exact translation; conversion verified in eval and train mode)
+  0  success (exact translation; conversion verified in eval and train mode: within
+     --atol/--rtol, or for a deep float32 net within torch's own round-off, see report.json)
   1  not translatable exactly (every problem listed as file:line:col, nothing written;
      with --allow-partial the stubbed output is written, still exit 1), not convertible,
      or verification failed (report still written, first diverging layer named)
@@ -417,7 +418,9 @@ def _convert(args: argparse.Namespace) -> int:
             print(f"note: {result.build_hint()}")
         return EXIT_OK
     layer = result.first_divergent_layer
-    if layer is None:
+    if layer is None and any(c.roundoff is not None for c in result.checks):
+        culprit = "no single layer diverges; the whole model is beyond its round-off comparison"
+    elif layer is None:
         culprit = "no single layer diverges, only the whole model"
     else:
         where = source_line(model, layer)

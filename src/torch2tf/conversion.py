@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from torch2tf.plain_state import build_by_calling
 from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
+from torch2tf.summary import table
 from torch2tf.tensor_facts import ClassFacts, Fact
 from torch2tf.tensor_facts.live import live_layers
 from torch2tf.torch_source import live_classes, source_line, source_of
@@ -101,12 +102,25 @@ class Conversion:
         return all(c.passed for c in self.checks)
 
     @property
+    def passed_by(self) -> str | None:
+        """``"tolerance"``: within atol + rtol * |torch|; ``"round-off"``: the whole output or
+        a layer holding others passed only by the round-off comparison (see
+        ``torch2tf.roundoff``); None: failed."""
+        if not self.passed:
+            return None
+        judged = [c.roundoff for c in self.checks] + [
+            layer.roundoff for c in self.checks for layer in c.layers
+        ]
+        return "round-off" if any(r is not None and r.passed for r in judged) else "tolerance"
+
+    @property
     def max_abs_error(self) -> float:
         return max(c.max_abs_error for c in self.checks)
 
     @property
     def first_divergent_layer(self) -> str | None:
-        return next((c.first_divergent_layer for c in self.checks if not c.passed), None)
+        failed = (c for c in self.checks if not c.passed and c.first_divergent_layer)
+        return next((c.first_divergent_layer for c in failed), None)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -115,6 +129,7 @@ class Conversion:
             "model": self.class_name,
             "dtype": self.keras_model.dtype_policy.name,
             "passed": self.passed,
+            "passed_by": self.passed_by,
             "max_abs_error": self.max_abs_error,
             "atol": self.atol,
             "rtol": self.rtol,
@@ -123,7 +138,7 @@ class Conversion:
                 {k: v for k, v in c.to_dict().items() if k != "layers"} for c in self.checks
             ],
             "layers": [
-                {"mode": c.mode, **layer.__dict__} for c in self.checks for layer in c.layers
+                {"mode": c.mode, **asdict(layer)} for c in self.checks for layer in c.layers
             ],
             "weights": [
                 {"torch": t.torch_name, "keras": t.keras_name, "shape": list(t.shape)}
@@ -230,31 +245,7 @@ class Conversion:
 
     def table(self) -> str:
         """A readable summary: one line per layer and mode, then the verdict."""
-        rows = [f"{'mode':<6} {'layer':<28} {'torch':<14} {'keras':<20} {'max abs err':>12}  ok"]
-        for c in self.checks:
-            for layer in c.layers:
-                rows.append(
-                    f"{c.mode:<6} {layer.layer:<28} {layer.torch_type:<14} "
-                    f"{layer.keras_type:<20} {layer.max_abs_error:>12.3e}  "
-                    f"{'yes' if layer.passed else 'NO'}"
-                )
-            rows.append(
-                f"{c.mode:<6} {'(whole model)':<28} {'':<14} {'':<20} "
-                f"{c.max_abs_error:>12.3e}  {'yes' if c.passed else 'NO'}"
-            )
-        if self.passed:
-            verdict = "PASSED"
-        elif self.first_divergent_layer is None:
-            verdict = "FAILED (the whole model diverges, no single layer does)"
-        else:
-            layer = self.first_divergent_layer
-            where = source_line(self.torch_model, layer)
-            verdict = f"FAILED (first divergent layer: {layer}{f' at {where}' if where else ''})"
-        rows.append(
-            f"{verdict}: max abs error {self.max_abs_error:.3e} "
-            f"(atol {self.atol:g}, rtol {self.rtol:g})"
-        )
-        return "\n".join(rows)
+        return table(self.checks, self.torch_model, self.atol, self.rtol)
 
 
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:

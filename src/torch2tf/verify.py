@@ -3,6 +3,10 @@
 Per layer, each Keras layer is fed exactly the input its torch twin received (captured with
 forward hooks), so an error is attributed to the first layer that introduces it instead of
 every layer after it. Both models' state (BatchNorm statistics, train/eval flag) is restored.
+When the whole output (or a layer's holding others, a deep ``nn.Sequential``) misses the
+tolerance in float32 (float16, bfloat16) but every layer inside it is within it, that output is
+judged against torch's own round-off, measured with a float64 copy made only then (see
+``roundoff.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from torch2tf.layouts import to_keras
 from torch2tf.plain_state import plain_state_kept
+from torch2tf.roundoff import FACTOR, RoundOff, as_float64, judge, low_precision
 from torch2tf.tensor_facts import Fact
 from torch2tf.tensor_facts.records import MAP
 from torch2tf.tensor_facts.tables import _CONVS, _MAP_LAYERS
@@ -34,6 +39,15 @@ class LayerCheck:
     keras_type: str
     max_abs_error: float
     passed: bool
+    within_tolerance: bool | None = None
+    """Its output within atol + rtol * |torch| (None: as ``passed``)."""
+    roundoff: RoundOff | None = None
+    """Set for a layer holding others, all within the tolerance, whose own output is not: the
+    verdict then is the round-off comparison's (as for the whole model, see ``Check``)."""
+
+    def __post_init__(self) -> None:
+        if self.within_tolerance is None:
+            self.within_tolerance = self.passed
 
 
 @dataclass
@@ -45,6 +59,15 @@ class Check:
     max_abs_error: float
     first_divergent_layer: str | None
     layers: list[LayerCheck] = field(default_factory=list)
+    within_tolerance: bool | None = None
+    """The whole output within atol + rtol * |torch| (None: as ``passed``)."""
+    roundoff: RoundOff | None = None
+    """Set when the whole output missed the tolerance, every layer being within it, in a
+    low precision: the verdict then is the round-off comparison's."""
+
+    def __post_init__(self) -> None:
+        if self.within_tolerance is None:
+            self.within_tolerance = self.passed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -318,7 +341,8 @@ def check(
         keras_inputs = facts.keras_inputs(inputs)
         keras_out = keras_model(*_to_tf(keras_inputs), training=training)
         worst, passed = compare(to_keras(torch_out, facts.output), keras_out, atol, rtol)
-        layers = []
+        layers: list[LayerCheck] = []
+        missed: dict[int, tuple] = {}  # index in layers -> what the round-off check needs
         for path, module, args, kwargs, output in captured:
             try:
                 layer = keras_layer_at(keras_model, path)
@@ -337,16 +361,79 @@ def check(
                 or _matching(facts.layers, path)
                 or _map_layer(module)
             )
-            if args:
-                args = (to_keras(args[0], layout_in), *args[1:])
+            keras_args = (to_keras(args[0], layout_in), *args[1:]) if args else args
             try:
-                result = layer(*_to_tf(args, packed), **keras_kwargs)
+                result = layer(*_to_tf(keras_args, packed), **keras_kwargs)
                 error, ok = compare(to_keras(output, layout_out), result, atol, rtol)
             except Exception:  # a layer that cannot run on its twin's input has diverged
-                error, ok = float("inf"), False
+                error, ok, result = float("inf"), False, None
+            if not ok and result is not None:
+                missed[len(layers)] = (module, args, kwargs, output, result, layout_out)
             layers.append(LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok))
+    # A layer (then the whole model) missing the tolerance while every layer inside it is
+    # within it: judged against torch's own round-off, innermost first (after the models are
+    # restored: the float64 copies are made of them as they were).
+    for index in sorted(missed, key=lambda i: -layers[i].layer.count(".")):
+        inside = [c for c in layers if c.layer.startswith(layers[index].layer + ".")]
+        if inside and all(c.passed for c in inside):
+            module, args, kwargs, output, result, layout = missed[index]
+            roundoff = _roundoff(module, args, kwargs, mode, output, result, layout, atol, rtol)
+            if roundoff is not None:
+                layers[index].roundoff, layers[index].passed = roundoff, roundoff.passed
     first = next((c.layer for c in layers if not c.passed), None)
-    return Check(mode, passed, worst, first, layers)
+    if passed or first is not None:
+        return Check(mode, passed, worst, first, layers)
+    roundoff = _roundoff(
+        torch_model, inputs, {}, mode, torch_out, keras_out, facts.output, atol, rtol
+    )
+    if roundoff is None:  # float64: no lower precision to allow for
+        return Check(mode, passed, worst, first, layers)
+    return Check(mode, roundoff.passed, worst, None, layers, False, roundoff)
+
+
+def _roundoff(
+    module: torch.nn.Module,
+    args: tuple,
+    kwargs: dict,
+    mode: str,
+    output: Any,
+    received: Any,
+    layout: Fact | None,
+    atol: float,
+    rtol: float,
+) -> RoundOff | None:
+    """torch's ``output`` (in a low precision; else None) and the Keras twin's (``received``)
+    against a float64 copy of ``module`` run on the same ``args`` and ``kwargs``."""
+    dtype = low_precision(_flatten(output))
+    if dtype is None:
+        return None
+    expected, received = _flatten(to_keras(output, layout)), _flatten(received)
+    try:
+        double = _flatten(to_keras(_float64_output(module, args, kwargs, mode), layout))
+    except Exception as err:  # noqa: BLE001 - any model that cannot run in float64
+        reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+        return RoundOff(dtype, None, None, FACTOR, False, reason=reason)
+    within = [compare(t, k, atol, rtol)[1] for t, k in zip(expected, received, strict=False)]
+    return judge(dtype, expected, double, received, within)
+
+
+def _float64_output(module: torch.nn.Module, args: tuple, kwargs: dict, mode: str) -> Any:
+    """torch's output from a float64 deep copy of ``module`` on ``args`` and ``kwargs``
+    (floating ones in float64), in ``mode``, without randomness as in the comparison. torch's
+    default dtype is float64 meanwhile, so that tensors the forward makes are float64 too."""
+    double = copy.deepcopy(module).to(torch.float64).train(mode == "train")
+    for inner in double.modules():
+        if isinstance(inner, torch.nn.modules.dropout._DropoutNd):
+            inner.p = 0.0
+        elif isinstance(inner, torch.nn.RNNBase):
+            inner.dropout = 0.0
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:  # torch's random stream left as it was (a draw the forward makes)
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), _NoTorchRandomness():
+            return double(*as_float64(args), **as_float64(kwargs))
+    finally:
+        torch.set_default_dtype(default)
 
 
 def _map_layer(module: torch.nn.Module) -> tuple[Fact | None, Fact | None]:
