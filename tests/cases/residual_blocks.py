@@ -92,6 +92,51 @@ def torch_default_bias(fan_in):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchDepthwiseInit(tf.keras.initializers.Initializer):
+    """A depthwise kernel (*k, C, m) drawn with torch's fans (k and C*m*k; Keras would read k*C
+    and k*m): drawn as a (*k, 1, C*m) kernel, whose output c*m+j is group c's j-th."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        *kernel, channels, multiplier = shape
+        values = self.initializer((*kernel, 1, channels * multiplier), dtype=dtype)
+        return tf.reshape(values, shape)
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+def torch_modules(model):
+    """torch's model.modules(): the model and every layer inside it (in Keras's order)."""
+    return model._flatten_layers(include_self=True, recursive=True)
+
+
+def torch_init(layer, variable, initializer):
+    """torch's nn.init on a layer's tensor after construction: the initializer of a layer not
+    built yet (Keras creates its variables later), new values for one that is."""
+    # a depthwise conv's torch weight: Keras's depthwise kernel, drawn with torch's fans
+    depthwise = (tf.keras.layers.DepthwiseConv1D, tf.keras.layers.DepthwiseConv2D)
+    if isinstance(layer, tf.keras.Sequential):  # a layer behind its padding: that layer
+        (layer,) = [
+            inner
+            for inner in layer.layers
+            if hasattr(inner, f"{variable}_initializer") or isinstance(inner, depthwise)
+        ]
+    name = variable
+    if isinstance(layer, depthwise) and variable == "kernel":
+        initializer, name = TorchDepthwiseInit(initializer), "depthwise"
+    if layer.built:
+        value = getattr(layer, variable)
+        value.assign(initializer(value.shape, value.dtype))
+    elif hasattr(layer, f"{name}_initializer"):
+        setattr(layer, f"{name}_initializer", initializer)
+    else:
+        raise TypeError(f"{type(layer).__name__} has no {variable} to initialise")
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchBatchNorm(tf.keras.layers.BatchNormalization):
     """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
 
@@ -161,51 +206,6 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def get_config(self):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchDepthwiseInit(tf.keras.initializers.Initializer):
-    """A depthwise kernel (*k, C, m) drawn with torch's fans (k and C*m*k; Keras would read k*C
-    and k*m): drawn as a (*k, 1, C*m) kernel, whose output c*m+j is group c's j-th."""
-
-    def __init__(self, initializer):
-        self.initializer = tf.keras.initializers.get(initializer)
-
-    def __call__(self, shape, dtype=None):
-        *kernel, channels, multiplier = shape
-        values = self.initializer((*kernel, 1, channels * multiplier), dtype=dtype)
-        return tf.reshape(values, shape)
-
-    def get_config(self):
-        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
-
-
-def torch_modules(model):
-    """torch's model.modules(): the model and every layer inside it (in Keras's order)."""
-    return model._flatten_layers(include_self=True, recursive=True)
-
-
-def torch_init(layer, variable, initializer):
-    """torch's nn.init on a layer's tensor after construction: the initializer of a layer not
-    built yet (Keras creates its variables later), new values for one that is."""
-    # a depthwise conv's torch weight: Keras's depthwise kernel, drawn with torch's fans
-    depthwise = (tf.keras.layers.DepthwiseConv1D, tf.keras.layers.DepthwiseConv2D)
-    if isinstance(layer, tf.keras.Sequential):  # a layer behind its padding: that layer
-        (layer,) = [
-            inner
-            for inner in layer.layers
-            if hasattr(inner, f"{variable}_initializer") or isinstance(inner, depthwise)
-        ]
-    name = variable
-    if isinstance(layer, depthwise) and variable == "kernel":
-        initializer, name = TorchDepthwiseInit(initializer), "depthwise"
-    if layer.built:
-        value = getattr(layer, variable)
-        value.assign(initializer(value.shape, value.dtype))
-    elif hasattr(layer, f"{name}_initializer"):
-        setattr(layer, f"{name}_initializer", initializer)
-    else:
-        raise TypeError(f"{type(layer).__name__} has no {variable} to initialise")
 
 
 def torch_flatten(x, start_dim=0, end_dim=-1):

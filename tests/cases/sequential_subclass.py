@@ -103,6 +103,30 @@ def torch_default_bias(fan_in):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchDepthwiseInit(tf.keras.initializers.Initializer):
+    """A depthwise kernel (*k, C, m) drawn with torch's fans (k and C*m*k; Keras would read k*C
+    and k*m): drawn as a (*k, 1, C*m) kernel, whose output c*m+j is group c's j-th."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        *kernel, channels, multiplier = shape
+        values = self.initializer((*kernel, 1, channels * multiplier), dtype=dtype)
+        return tf.reshape(values, shape)
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+def torch_fan_in(in_channels, kernel_size, groups, dims):
+    """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
+    if isinstance(kernel_size, int):
+        kernel_size = (kernel_size,) * dims
+    return in_channels // groups * math.prod(kernel_size)
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchBatchNorm(tf.keras.layers.BatchNormalization):
     """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
 
@@ -172,30 +196,6 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def get_config(self):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchDepthwiseInit(tf.keras.initializers.Initializer):
-    """A depthwise kernel (*k, C, m) drawn with torch's fans (k and C*m*k; Keras would read k*C
-    and k*m): drawn as a (*k, 1, C*m) kernel, whose output c*m+j is group c's j-th."""
-
-    def __init__(self, initializer):
-        self.initializer = tf.keras.initializers.get(initializer)
-
-    def __call__(self, shape, dtype=None):
-        *kernel, channels, multiplier = shape
-        values = self.initializer((*kernel, 1, channels * multiplier), dtype=dtype)
-        return tf.reshape(values, shape)
-
-    def get_config(self):
-        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
-
-
-def torch_fan_in(in_channels, kernel_size, groups, dims):
-    """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
-    if isinstance(kernel_size, int):
-        kernel_size = (kernel_size,) * dims
-    return in_channels // groups * math.prod(kernel_size)
 
 
 def torch_flatten(x, start_dim=0, end_dim=-1):

@@ -6,22 +6,6 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
-def torch_variable(layer, name, value, trainable):
-    """A variable holding a computed tensor: torch's nn.Parameter / register_buffer of one."""
-    value = tf.convert_to_tensor(value)
-    dtype = value.dtype
-    # the model's float type, as torch's .double() moves every one
-    if dtype.is_floating:
-        dtype = layer.variable_dtype
-    return layer.add_weight(
-        name=name,
-        shape=value.shape,
-        dtype=dtype,
-        trainable=trainable,
-        initializer=lambda shape, dtype: tf.cast(value, dtype),
-    )
-
-
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchLayout(tf.keras.initializers.Initializer):
     """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
@@ -39,6 +23,22 @@ class TorchLayout(tf.keras.initializers.Initializer):
 
     def get_config(self):
         return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+def torch_variable(layer, name, value, trainable):
+    """A variable holding a computed tensor: torch's nn.Parameter / register_buffer of one."""
+    value = tf.convert_to_tensor(value)
+    dtype = value.dtype
+    # the model's float type, as torch's .double() moves every one
+    if dtype.is_floating:
+        dtype = layer.variable_dtype
+    return layer.add_weight(
+        name=name,
+        shape=value.shape,
+        dtype=dtype,
+        trainable=trainable,
+        initializer=lambda shape, dtype: tf.cast(value, dtype),
+    )
 
 
 def config_from_arguments(arguments):

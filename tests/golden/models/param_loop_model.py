@@ -5,13 +5,6 @@ import tensorflow as tf
 
 
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
-def torch_normalized_axes(normalized_shape):
-    """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
-    if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple
-        return list(range(-len(normalized_shape), 0))
-    return -1
-
-
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchLayout(tf.keras.initializers.Initializer):
     """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
@@ -29,6 +22,13 @@ class TorchLayout(tf.keras.initializers.Initializer):
 
     def get_config(self):
         return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+def torch_normalized_axes(normalized_shape):
+    """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
+    if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple
+        return list(range(-len(normalized_shape), 0))
+    return -1
 
 
 def config_from_arguments(arguments):

@@ -20,6 +20,25 @@ def torch_default_bias(fan_in):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
+class TorchLayout(tf.keras.initializers.Initializer):
+    """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
+    (and orthogonal rows) from the last axes, torch from the first; drawn in Keras's, transposed."""
+
+    def __init__(self, initializer):
+        self.initializer = tf.keras.initializers.get(initializer)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        keras_shape = (*shape[2:], shape[1], shape[0])
+        values = self.initializer(keras_shape, dtype=dtype)
+        rank = len(shape)
+        return tf.transpose(values, [rank - 1, rank - 2, *range(rank - 2)])
+
+    def get_config(self):
+        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
+
+
+@tf.keras.utils.register_keras_serializable(package="torch2tf")
 class TorchBatchNorm(tf.keras.layers.BatchNormalization):
     """torch's BatchNorm: channel axis 1, running variance from the unbiased batch variance."""
 
@@ -89,25 +108,6 @@ class TorchBatchNorm(tf.keras.layers.BatchNormalization):
 
     def get_config(self):
         return {**super().get_config(), "track_running_stats": self.track_running_stats}
-
-
-@tf.keras.utils.register_keras_serializable(package="torch2tf")
-class TorchLayout(tf.keras.initializers.Initializer):
-    """A Keras initializer for a variable in torch's layout (out, in, *kernel): Keras reads fans
-    (and orthogonal rows) from the last axes, torch from the first; drawn in Keras's, transposed."""
-
-    def __init__(self, initializer):
-        self.initializer = tf.keras.initializers.get(initializer)
-
-    def __call__(self, shape, dtype=None):
-        shape = tuple(shape)
-        keras_shape = (*shape[2:], shape[1], shape[0])
-        values = self.initializer(keras_shape, dtype=dtype)
-        rank = len(shape)
-        return tf.transpose(values, [rank - 1, rank - 2, *range(rank - 2)])
-
-    def get_config(self):
-        return {"initializer": tf.keras.initializers.serialize(self.initializer)}
 
 
 def config_from_arguments(arguments):

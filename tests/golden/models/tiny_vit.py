@@ -241,18 +241,18 @@ def torch_default_bias(fan_in):
     return tf.keras.initializers.RandomUniform(-bound, bound)
 
 
-def torch_normalized_axes(normalized_shape):
-    """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
-    if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple
-        return list(range(-len(normalized_shape), 0))
-    return -1
-
-
 def torch_fan_in(in_channels, kernel_size, groups, dims):
     """torch's fan-in of a conv kernel, in/groups * prod(kernel), for its default bias bound."""
     if isinstance(kernel_size, int):
         kernel_size = (kernel_size,) * dims
     return in_channels // groups * math.prod(kernel_size)
+
+
+def torch_normalized_axes(normalized_shape):
+    """Keras axes for torch's normalized_shape (an int or trailing sizes)."""
+    if isinstance(normalized_shape, (tuple, list)):  # torch.Size is a tuple
+        return list(range(-len(normalized_shape), 0))
+    return -1
 
 
 def torch_flatten(x, start_dim=0, end_dim=-1):
