@@ -9,7 +9,7 @@ Without a live model (``translate``) the source alone decides, and such branches
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -95,3 +95,19 @@ def holds(cls: str, attr: str) -> bool:
     """Whether the live model's instances of ``cls`` hold a module at ``attr``."""
     live = _live.get()
     return live is not None and bool(live.get((cls, attr)))
+
+
+def held_layer(cls: str, attr: str, names: Iterable[str]) -> str | None:
+    """The one torch layer (of the qualified ``names``) the live model's instances of ``cls``
+    hold at ``attr`` (``self.bn2 = norm_layer(c)``: ``torch.nn.BatchNorm2d``); None when no
+    live model tells, or they hold several classes or another one."""
+    held = held_class(cls, attr)
+    found = [name for name in names if held and installed_torch_object(name) is held]
+    return found[0] if len(found) == 1 else None
+
+
+def held_class(cls: str, attr: str) -> type | None:
+    """The one class the live model's instances of ``cls`` hold at ``attr``, if it tells."""
+    live = _live.get()
+    types = None if live is None else live.get((cls, attr))
+    return _class_of(next(iter(types))) if types and len(types) == 1 else None

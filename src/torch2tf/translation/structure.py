@@ -238,10 +238,9 @@ class StructureRewrite(RewriteBase):
                 note = "# the checks of torch's init code, whose values became initializers"
             elif not self.cls.replaced[original].startswith("for "):
                 note = "# torch's init after construction: the Keras layer's, before it is built"
-            lines = [
-                *getattr(original, "leading_lines", ()),
-                cst.EmptyLine(comment=cst.Comment(note)),
-            ]
+            note = self.cls.notes.get(original, note)  # "": none (a later statement's)
+            lines = [*getattr(original, "leading_lines", ())]
+            lines += [cst.EmptyLine(comment=cst.Comment(note))] if note else []
             first, *rest = module.body
             if rest:  # several asserts
                 return cst.FlattenSentinel([first.with_changes(leading_lines=lines), *rest])
