@@ -6,8 +6,11 @@ the model being converted took another branch, and a registry (``_ACT_LAYERS = d
 not instances of, or in a top-level function its forward did not call (one eval-mode and one
 train-mode run of a copy, profiled), ``convert`` translates the model without it: each becomes a
 class or function raising the problem that stopped it (exact for every path the model took;
-loud for the others), and the report lists it under ``left_out``. Problems in code the model
-uses are the only ones reported when some remain.
+loud for the others), and the report lists it under ``left_out``. Likewise a branch of an
+``if`` in code the model uses none of whose lines those runs reached (timm's
+``if self.grad_checkpointing ...: checkpoint_seq(...)``, a flag False when built): its
+statements become one ``raise NotImplementedError`` with the problem (a ``branch`` in
+``left_out``). Problems in code the model uses are the only ones reported when some remain.
 """
 
 from __future__ import annotations
@@ -131,7 +134,8 @@ def stub_unused(
     for relative, blocks in branches.items():
         lines = changed[relative].splitlines(keepends=True)
         for (start, end, indent), found in sorted(blocks.items(), reverse=True):
-            message = f"this branch was not translated (the converted model did not take it): {found[0]}"
+            message = "this branch was not translated (the converted model did not take it): "
+            message += str(found[0])
             stub = [" " * indent + f"raise NotImplementedError({message!r})\n"]
             lines[start - 1 : end] = stub + ["\n"] * (end - start)
             left_out.append(
@@ -140,8 +144,7 @@ def stub_unused(
                     "kind": "branch",
                     "file": files[relative],
                     "line": start,
-                    "reason": "not taken by the converted model, and not translated: "
-                    f"{found[0]}",
+                    "reason": f"not taken by the converted model, and not translated: {found[0]}",
                 }
             )
         changed[relative] = "".join(lines)
@@ -180,9 +183,7 @@ def _is_used(node: Definition, module: str, path: str, used: UsedCode) -> bool:
     )
 
 
-def _untaken(
-    node: Definition, line: int, path: str, used: UsedCode
-) -> tuple[int, int, int] | None:
+def _untaken(node: Definition, line: int, path: str, used: UsedCode) -> tuple[int, int, int] | None:
     """(first line, last line, indent) of the innermost branch of an ``if`` in ``node`` that
     holds ``line`` and none of whose lines the model's forward ran; None if there is none."""
     file = _resolved(path)

@@ -5,6 +5,8 @@ is converted, where an attribute's branches give other layouts, its layer classe
 model (over every instance of the class holding it) decide which branch the facts follow; the
 generated code keeps every branch, and the verification checks the one taken layer by layer.
 Without a live model (``translate``) the source alone decides, and such branches are refused.
+The same live classes tell the layer of ``self.bn2 = norm_layer(c)`` (a class passed in) to
+init code, and the class of ``self.global_pool, self.fc = create_classifier(...)``.
 """
 
 from __future__ import annotations
