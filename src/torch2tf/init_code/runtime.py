@@ -11,6 +11,9 @@ hasattr(m, "stddev") else 0.1``, see data_attributes.py) as it is.
 ``isinstance`` is translated only for torch layers whose Keras class no other translated layer
 shares (and for classes of the file, translated under their own names); an init that restates
 torch's default of every type it reaches (BatchNorm's weight 1, bias 0) is dropped.
+``if hasattr(m, "zero_init_last"): m.zero_init_last()`` is kept as it is for a method a class
+of the file defines (kept on its Keras twin, init_code/methods.py) and no torch module or
+Keras layer has, so that the test holds for the same modules on both sides.
 """
 
 from __future__ import annotations
