@@ -15,13 +15,18 @@ layers), ``if hasattr(m, 'zero_init_last'): m.zero_init_last()`` in such a loop 
 block's ``zero_init_last`` itself (kept as methods; the layer of ``self.bn2 = norm_layer(c)``
 told by the live model), the ``grad_checkpointing`` branch of ``forward_features`` with
 ``checkpoint_seq`` (never taken by the live model: a raise of its problem, listed as left
-out), and ``self.global_pool, self.fc = create_classifier(...)`` (the pool's class told by the
-live model). What remains (timm 1.0.22):
+out), ``self.global_pool, self.fc = create_classifier(...)`` (the pool's class told by the
+live model), ``nn.AdaptiveAvgPool2d(output_size)`` flattened (the size the live model's pools
+were built with: 1, so the flatten keeps torch's order), an unused ``from .trace_utils import
+_assert`` (a torch name that file's translation drops), and layers used as values built with
+``**dd`` (``device=None, dtype=None``). Functions the model's construction runs
+(``make_blocks``, ``downsample_conv``) count as used code (a construction is profiled again),
+so their problems are reported, not stubbed. What remains (timm 1.0.22):
 
-- models/resnet.py:771:16 ``return x if pre_logits else self.fc(x)`` in ``forward_head``:
-  a conditional expression over a flattened feature map (whose rows the next Linear's
-  kernel permutes), not tracked by the tensor facts (``pre_logits`` is False on every call
-  the model makes, but the facts do not follow argument values into methods).
+- models/resnet.py:292:9 ``nn.Conv2d`` in ``downsample_conv``, a function ``make_blocks``
+  calls, whose ``nn.Sequential`` reaches ``BasicBlock`` as its ``downsample=`` argument
+  (``block_fn(...)``, a class from a list): the tensor facts do not follow it there, so they
+  cannot place the conv's channels-last maps.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ RESNET18_FILES = {
 }
 
 # What still stops resnet18 (timm 1.0.22): see the module docstring.
-REMAINING = {("models/resnet.py", 771)}
+REMAINING = {("models/resnet.py", 292)}
 
 
 def _resnet18() -> tuple[torch.nn.Module, torch.Tensor]:

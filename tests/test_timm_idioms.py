@@ -622,3 +622,99 @@ def test_a_branch_the_model_never_takes_holding_a_problem_raises(tmp_path):
         model(tf.zeros((1, 6, 6, 3)))
     with pytest.raises(TranslationError, match="checkpoint_sequential"):
         translate_source(UNTAKEN_BRANCH)
+
+
+DEVICE_DTYPE = (
+    HEADER
+    + """
+
+class Net(nn.Module):
+    def __init__(self, norm_layer=nn.BatchNorm2d, device=None, dtype=None):
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False, **dd)
+        self.bn = norm_layer(4, **dd)
+
+    def forward(self, x):
+        return torch.flatten(self.bn(self.conv(x)), 1)
+"""
+)
+
+
+def test_layers_built_with_device_and_dtype_none(tmp_path):
+    """timm's ``dd = {'device': device, 'dtype': dtype}`` passed to every layer as ``**dd``:
+    torch's None defaults, taken by the functions making a layer used as a value
+    (``nn_batchnorm2d(4, **dd)``), which refuse any other value instead of ignoring it."""
+    conversion = convert_checked(tmp_path, DEVICE_DTYPE, images(3, 6))
+    generated = load_generated(conversion.source, "device_dtype_keras")
+    assert isinstance(generated.nn_batchnorm2d(4, device=None, dtype=None), tf.keras.layers.Layer)
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(device, dtype=...\) other than None"):
+        generated.nn_batchnorm2d(4, dtype="float64")
+
+
+REEXPORTED_UTILS = """try:
+    from torch import _assert
+except ImportError:
+    def _assert(condition: bool, message: str):
+        assert condition, message
+"""
+
+REEXPORTED_MODEL = (
+    HEADER
+    + """from .utils import _assert
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+)
+
+
+def test_an_unused_import_of_a_torch_name_another_file_imports_is_dropped(tmp_path, monkeypatch):
+    """timm's ``from .trace_utils import _assert`` in a file whose users the model does not
+    need: trace_utils's translation drops its ``from torch import _assert``, so the import is
+    dropped with it (it would fail when the generated package is imported)."""
+    package = tmp_path / "reexportpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "utils.py").write_text(REEXPORTED_UTILS)
+    (package / "model.py").write_text(REEXPORTED_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("reexportpkg.model")
+    torch.manual_seed(0)
+    conversion = torch2tf.convert(module.Net().eval(), inputs=torch.randn(3, 6))
+    assert conversion.passed, conversion.table()
+    assert "_assert" not in conversion.source
+
+
+POOLED_HEAD = SELECTED_POOL.replace(
+    """    def forward(self, x):
+        x = self.conv(x)
+        x = self.global_pool(x)
+        return self.fc(x)
+""",
+    """    def forward_head(self, x, pre_logits: bool = False):
+        x = self.global_pool(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x):
+        return self.forward_head(self.conv(x))
+""",
+)
+
+
+def test_a_map_pooled_to_one_by_one_and_flattened_is_a_plain_tensor(tmp_path):
+    """timm's ``forward_head``: ``x if pre_logits else self.fc(x)`` after a pool whose
+    output size is a parameter (1 in every pool the live model holds): flattened from 1x1,
+    torch's and Keras's orders agree, so either branch is a plain tensor. The source alone
+    does not tell the size, and a conditional expression over a flattened map is refused."""
+    assert "x if pre_logits else self.fc(x)" in POOLED_HEAD
+    kwargs = {"output_size": 1, "pool_type": "avg"}
+    convert_checked(tmp_path, POOLED_HEAD, images(3, 9), kwargs=kwargs)
+    with pytest.raises(TranslationError, match="not tracked yet"):
+        convert_checked(tmp_path, POOLED_HEAD, images(3, 9), kwargs={**kwargs, "output_size": 2})

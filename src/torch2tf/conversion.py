@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import torch
 
-from torch2tf.constructor_records import constructor_arguments
+from torch2tf.constructor_records import constructor_arguments, known_arguments
 from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
@@ -448,7 +448,9 @@ def convert(
                         generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
-                used = used or used_code(model, cls.__module__, inputs)
+                used = used or used_code(
+                    model, cls.__module__, inputs, known_arguments(model, args, kwargs)
+                )
                 texts, more, remaining = stub_unused(texts, reached, path, err.diagnostics, used)
                 if remaining:  # only the problems in code the model uses
                     raise TranslationError(remaining) from None

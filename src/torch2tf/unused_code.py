@@ -3,8 +3,9 @@
 Reach is static: ``utils.ClampExp()`` in an ``elif`` of ``MLP.__init__`` keeps ClampExp although
 the model being converted took another branch, and a registry (``_ACT_LAYERS = dict(swish=Swish,
 ...)``) reaches every entry. When a problem lies in a top-level class the model's modules are
-not instances of, or in a top-level function its forward did not call (one eval-mode and one
-train-mode run of a copy, profiled), ``convert`` translates the model without it: each becomes a
+not instances of, or in a top-level function neither its forward (one eval-mode and one
+train-mode run of a copy, profiled) nor its construction (run again with its constructor
+arguments, when known) called, ``convert`` translates the model without it: each becomes a
 class or function raising the problem that stopped it (exact for every path the model took;
 loud for the others), and the report lists it under ``left_out``. Likewise a branch of an
 ``if`` in code the model uses none of whose lines those runs reached (timm's
@@ -18,7 +19,7 @@ from __future__ import annotations
 import ast
 import copy
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,25 @@ class UsedCode:
     lines: frozenset[tuple[str, int]] = frozenset()  # (resolved file, line) of each line run
 
 
-def used_code(model: torch.nn.Module, main_module: str, inputs: Sequence[Any]) -> UsedCode:
+def used_code(
+    model: torch.nn.Module,
+    main_module: str,
+    inputs: Sequence[Any],
+    arguments: tuple[Sequence[Any], Mapping[str, Any]] | None = None,
+) -> UsedCode:
     """The classes of the model's modules (and their bases; the converted class's own module
-    is ``MAIN_MODULE``) and the Python functions one forward of a copy runs in each mode."""
+    is ``MAIN_MODULE``) and the Python functions one forward of a copy runs in each mode, and
+    its construction again with ``arguments`` (args, kwargs) when known (``make_blocks``,
+    ``downsample_conv``: functions building the model are code it uses too)."""
     classes = set()
     for module in model.modules():
         for cls in type(module).__mro__:
             owner = MAIN_MODULE if cls.__module__ == main_module else cls.__module__
             classes.add((owner, cls.__name__))
     called, lines = _called(model, inputs)
+    if arguments is not None:
+        more, more_lines = _run(lambda: type(model)(*arguments[0], **arguments[1]))
+        called, lines = called | more, lines | more_lines
     return UsedCode(frozenset(classes), frozenset(called), frozenset(lines))
 
 
@@ -56,6 +67,26 @@ def _called(model: torch.nn.Module, inputs: Sequence[Any]) -> tuple[set, set]:
     """Code run by a forward in eval and in train mode, on a copy (batch statistics and
     torch's random state stay as they were): the code objects, and the lines outside torch.
     A model that cannot be copied or run: none."""
+    try:
+        twin = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - then nothing counts as called: stubs stay loud
+        return set(), set()
+
+    def forward() -> None:
+        with torch.no_grad():
+            for training in (False, True):
+                twin.train(training)
+                try:
+                    twin(*inputs)
+                except Exception:  # noqa: BLE001 - verification reports a failing forward
+                    pass
+
+    return _run(forward)
+
+
+def _run(run: Any) -> tuple[set, set]:
+    """The code objects and the lines outside torch that ``run()`` runs (torch's random
+    state kept); up to where it fails, if it does."""
     called: set[tuple[str, int]] = set()
     lines: set[tuple[str, int]] = set()
     torch_dir = str(Path(torch.__file__).parent)
@@ -73,23 +104,17 @@ def _called(model: torch.nn.Module, inputs: Sequence[Any]) -> tuple[set, set]:
     def trace(frame: Any, event: str, arg: Any) -> Any:
         return None if frame.f_code.co_filename.startswith(torch_dir) else line
 
-    try:
-        twin = copy.deepcopy(model)
-    except Exception:  # noqa: BLE001 - then nothing counts as called: stubs stay loud
-        return set(), set()
     previous, previous_trace = sys.getprofile(), sys.gettrace()
-    with torch.random.fork_rng(), torch.no_grad():
-        for training in (False, True):
-            twin.train(training)
-            sys.setprofile(profile)
-            sys.settrace(trace)
-            try:
-                twin(*inputs)
-            except Exception:  # noqa: BLE001 - verification reports a failing forward
-                pass
-            finally:
-                sys.setprofile(previous)
-                sys.settrace(previous_trace)
+    with torch.random.fork_rng():
+        sys.setprofile(profile)
+        sys.settrace(trace)
+        try:
+            run()
+        except Exception:  # noqa: BLE001 - a failing construction: what ran until then
+            pass
+        finally:
+            sys.setprofile(previous)
+            sys.settrace(previous_trace)
     resolved = {name: _resolved(name) for name, _ in called | lines}
     return (
         {(resolved[name], n) for name, n in called},

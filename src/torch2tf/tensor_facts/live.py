@@ -21,6 +21,10 @@ from torch2tf.names import installed_torch_object
 _live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_layers", default=None
 )
+# (class, attribute) -> the output sizes the adaptive pools held there were built with
+_sizes: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
+    "live_sizes", default=None
+)
 
 
 def _signature(module: Any) -> Any:
@@ -34,14 +38,29 @@ def _signature(module: Any) -> Any:
 def live_layers(model: Any) -> Iterator[None]:
     """Within this block, the layer classes ``model``'s modules hold, by (class, attribute)."""
     found: dict[tuple[str, str], set[Any]] = {}
+    sizes: dict[tuple[str, str], set[Any]] = {}
     for module in model.modules():
         for name, child in module.named_children():
-            found.setdefault((type(module).__name__, name), set()).add(_signature(child))
+            key = (type(module).__name__, name)
+            found.setdefault(key, set()).add(_signature(child))
+            size = getattr(child, "output_size", None)
+            if "Adaptive" in type(child).__name__:
+                sizes.setdefault(key, set()).add(tuple(size) if isinstance(size, list) else size)
     token = _live.set({key: frozenset(types) for key, types in found.items()})
+    sized = _sizes.set({key: frozenset(values) for key, values in sizes.items()})
     try:
         yield
     finally:
+        _sizes.reset(sized)
         _live.reset(token)
+
+
+def held_output_size(cls: str, attr: str) -> Any:
+    """The output size every adaptive pool the live model's instances of ``cls`` hold at
+    ``attr`` was built with (``nn.AdaptiveAvgPool2d(output_size)``, a parameter), else None."""
+    sizes = _sizes.get()
+    values = None if sizes is None else sizes.get((cls, attr))
+    return next(iter(values)) if values and len(values) == 1 else None
 
 
 def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
