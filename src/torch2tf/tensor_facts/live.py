@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from torch2tf.names import installed_torch_object
@@ -132,3 +133,38 @@ def held_class(cls: str, attr: str) -> type | None:
     live = _live.get()
     types = None if live is None else live.get((cls, attr))
     return _class_of(next(iter(types))) if types and len(types) == 1 else None
+
+
+UNFOLLOWED = "is translated only where forward() applies it"  # a layer not followed, unless ran
+UNFOLLOWED_END = (
+    "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the tensor facts "
+    "cannot place its maps",
+    "construct it as an attribute in __init__ and call it in forward() (convert() also takes "
+    "it where the live model's construction made it)",
+)
+# (resolved file, line) of each line the live model's construction and forward ran
+_lines: ContextVar[frozenset[tuple[str, int]] | None] = ContextVar("live_lines", default=None)
+
+
+@contextmanager
+def lines_run(lines: frozenset[tuple[str, int]] | None) -> Iterator[None]:
+    """Within this block, :func:`ran` answers from ``lines`` (see unused_code.UsedCode)."""
+    token = _lines.set(lines)
+    try:
+        yield
+    finally:
+        _lines.reset(token)
+
+
+def ran(path: str, key: tuple[int, ...]) -> set[tuple[int, ...]]:
+    """``{key}`` when building or running the live model ran the line ``key[0]`` of ``path``
+    (a layer constructed there is one the live model holds, which verification checks layer
+    by layer), else nothing."""
+    lines = _lines.get()
+    if lines is None:
+        return set()
+    try:
+        resolved = str(Path(path).resolve())
+    except (OSError, ValueError):
+        resolved = path
+    return {key} if (resolved, key[0]) in lines else set()
