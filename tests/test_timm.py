@@ -19,65 +19,104 @@ out), ``self.global_pool, self.fc = create_classifier(...)`` (the pool's class t
 live model), ``nn.AdaptiveAvgPool2d(output_size)`` flattened (the size the live model's pools
 were built with: 1, so the flatten keeps torch's order), an unused ``from .trace_utils import
 _assert`` (a torch name that file's translation drops), and layers used as values built with
-``**dd`` (``device=None, dtype=None``). Functions the model's construction runs
-(``make_blocks``, ``downsample_conv``) count as used code (a construction is profiled again),
-so their problems are reported, not stubbed. What remains (timm 1.0.22):
-
-- models/resnet.py:292:9 ``nn.Conv2d`` in ``downsample_conv``, a function ``make_blocks``
-  calls, whose ``nn.Sequential`` reaches ``BasicBlock`` as its ``downsample=`` argument
-  (``block_fn(...)``, a class from a list): the tensor facts do not follow it there, so they
-  cannot place the conv's channels-last maps.
+``**dd`` (``device=None, dtype=None``, also as ``device=device, dtype=dtype``). Functions the
+model's construction runs (``make_blocks``, ``downsample_conv``) count as used code (a
+construction is profiled again), and the layers they build (the ``downsample`` Sequential a
+block receives) are taken on channels-last maps where the tensor facts cannot follow them,
+checked layer by layer. ``resnet18`` now converts and verifies, every layer in eval and train
+mode; its ``init_weights``/``zero_init_last`` init is torch's.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import types
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 from torchvision_loader import import_torchvision
 
 import torch2tf
+from torch2tf.constructor_records import constructor_arguments
+from torch2tf.live_tree import keras_argument
+from torch2tf.weights import keras_layer_at
 
 import_torchvision()  # timm's data package imports torchvision
 timm = pytest.importorskip("timm")
 
-# The files whose code timm's resnet18 runs (construction or forward), inside timm.
-RESNET18_FILES = {
-    "models/resnet.py",
-    "layers/create_act.py",
-    "layers/create_norm.py",
-    "layers/adaptive_avgmax_pool.py",
-    "layers/classifier.py",
-    "layers/fast_norm.py",
-    "layers/trace_utils.py",
-}
-
-# What still stops resnet18 (timm 1.0.22): see the module docstring.
-REMAINING = {("models/resnet.py", 292)}
+BLOCKS = [f"layer{stage}.{index}" for stage in (1, 2, 3, 4) for index in (0, 1)]
 
 
-def _resnet18() -> tuple[torch.nn.Module, torch.Tensor]:
+def _resnet18(dtype: torch.dtype = torch.float32, **kwargs) -> tuple[torch.nn.Module, tuple]:
     torch.manual_seed(0)
     with torch2tf.recording():
-        model = timm.create_model("resnet18", pretrained=False, num_classes=10)
-    return model.eval(), torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        model = timm.create_model("resnet18", pretrained=False, num_classes=10, **kwargs)
+    sample = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    return model.eval().to(dtype), (sample.to(dtype),)
 
 
-def test_resnet18_problems_are_only_in_code_it_uses() -> None:
-    """Of the problems in the files resnet18 reaches, convert names only those in code it
-    uses (none from the unused layer files: evo_norm.py alone holds 69): 1 now, 32 at first
-    (the module docstring lists them); once those are solved, it converts and verifies."""
-    model, sample = _resnet18()
-    root = Path(timm.__file__).parent
-    try:
-        result = torch2tf.convert(model, inputs=sample)
-    except torch2tf.TranslationError as error:
-        files = {Path(d.path).relative_to(root).as_posix() for d in error.diagnostics}
-        assert files <= RESNET18_FILES, files - RESNET18_FILES
-        assert "models/resnet.py" in files
-        where = {(Path(d.path).relative_to(root).as_posix(), d.line) for d in error.diagnostics}
-        if timm.__version__ == "1.0.22":  # the positions the module docstring lists
-            assert where == REMAINING, sorted(where ^ REMAINING)
-    else:
-        assert result.passed, result.table()
+@pytest.fixture(scope="module")
+def resnet18_conversion():
+    model, inputs = _resnet18()
+    return model, torch2tf.convert(model, inputs=inputs)
+
+
+def test_resnet18_converts_and_verifies_every_layer_in_eval_and_train(resnet18_conversion):
+    """timm's resnet18 (num_classes=10) built under ``recording()``, converted from its
+    installed source: every layer within 1e-5 abs + 1e-4 rel of torch in eval and train
+    mode, and the untaken ``grad_checkpointing`` branch listed as left out."""
+    model, conversion = resnet18_conversion
+    assert conversion.passed, conversion.table()
+    assert [c.mode for c in conversion.checks] == ["eval", "train"]
+    for check in conversion.checks:
+        failed = [layer.layer for layer in check.layers if not layer.passed]
+        assert not failed, conversion.table()
+        paths = {layer.layer for layer in check.layers}
+        assert {f"{b}.downsample" for b in BLOCKS if b.endswith(".0") and b != "layer1.0"} <= paths
+    assert any(item["kind"] == "branch" for item in conversion.left_out)
+    assert "self.init_weights(zero_init_last=zero_init_last)" in conversion.source
+
+
+def _fresh_keras(conversion, model, **changes):
+    """The Keras twin built anew (its own init) with the model's recorded arguments."""
+    args, kwargs = constructor_arguments(model, None, None)
+    generated = types.SimpleNamespace(**type(conversion.keras_model).__init__.__globals__)
+    args = [keras_argument(a, generated, "") for a in args]
+    kwargs = {k: keras_argument(v, generated, k) for k, v in {**kwargs, **changes}.items()}
+    tf.keras.utils.set_random_seed(1)
+    fresh = type(conversion.keras_model)(*args, **kwargs)
+    fresh(tf.zeros((1, 64, 64, 3)))
+    return fresh
+
+
+@pytest.mark.parametrize("zero", [True, False])
+def test_resnet18_init_is_torch_s(resnet18_conversion, zero):
+    """``init_weights(zero_init_last=...)``: every block's last BatchNorm gamma is zero after
+    construction when asked (ones otherwise), as in torch; every conv kernel is drawn from
+    kaiming_normal_(mode="fan_out", nonlinearity="relu"), std sqrt(2 / fan_out) (seeded)."""
+    model, conversion = resnet18_conversion
+    torch_model, _ = _resnet18(zero_init_last=zero)
+    fresh = _fresh_keras(conversion, model, zero_init_last=zero)
+    for block in BLOCKS:
+        ours = keras_layer_at(fresh, f"{block}.bn2").gamma.numpy()
+        theirs = torch_model.get_submodule(f"{block}.bn2").weight.detach().numpy()
+        np.testing.assert_array_equal(ours, np.zeros_like(ours) if zero else np.ones_like(ours))
+        np.testing.assert_array_equal(ours, theirs)
+    for path in ("conv1", "layer1.0.conv1", "layer3.1.conv2", "layer4.0.downsample.0"):
+        kernel = keras_layer_at(fresh, path)
+        kernel = kernel.layers[-1] if isinstance(kernel, tf.keras.Sequential) else kernel
+        kernel = kernel.kernel.numpy()
+        fan_out = kernel.shape[-1] * kernel.shape[0] * kernel.shape[1]
+        torch_std = torch_model.get_submodule(path).weight.std().item()
+        expected = (2.0 / fan_out) ** 0.5
+        assert abs(kernel.std() / expected - 1) < 0.1, path  # torch's default: 0.4-0.6
+        assert abs(torch_std / expected - 1) < 0.1, path
+
+
+@pytest.mark.slow  # about a minute: a second conversion
+def test_resnet18_in_float64_matches_torch_closely():
+    """The same conversion in float64: the whole model within 1e-10 of torch."""
+    model, inputs = _resnet18(torch.float64)
+    conversion = torch2tf.convert(model, inputs=inputs, atol=1e-10, rtol=1e-10)
+    assert conversion.passed, conversion.table()

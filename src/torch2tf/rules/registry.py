@@ -238,7 +238,7 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
     the rule needs an argument's value to translate. ``device``, ``dtype`` and parameters
     defaulting to None are not taken, so a call passing one fails loudly, not ignored; but one
     whose None the rule refuses (Softmax's implicit dim) is taken, required. (layer_factory's
-    functions take ``device=None, dtype=None`` and raise for any other value.)"""
+    functions take ``device`` (placement only) and ``dtype``, raising unless it is None.)"""
     signature = list(inspect.signature(rule.keras).parameters.values())[1:]
     signature = [
         p.replace(default=p.empty) if _refuses_none(rule, signature, p) else p for p in signature
@@ -325,15 +325,16 @@ def layer_factory(rule: type[LayerRule], name: str) -> str | None:
         return None
     params, source = made
     short = rule.torch.removeprefix("torch.")
-    # torch's device=None, dtype=None (timm passes **dd): taken, and refused unless None
+    # torch's device= (placement: the same values, as where the layer is built directly) and
+    # dtype= (timm passes **dd): taken, dtype refused unless None
     names = inspect.signature(rule.keras).parameters
     overrides = [n for n in ("device", "dtype") if n in names and "**" not in params]
     check = ""
     if overrides:
         params += "".join(f", {n}=None" for n in overrides)
-        test = " or ".join(f"{n} is not None" for n in overrides)
-        message = f"{short}({', '.join(overrides)}=...) other than None is not translated"
-        check = f"    if {test}:\n        raise ValueError({message!r})\n"
+    if "dtype" in overrides:
+        message = f"{short}(dtype=...) other than None is not translated"
+        check = f"    if dtype is not None:\n        raise ValueError({message!r})\n"
     return (  # registered, so a model given it as an argument saves it by name
         '@tf.keras.utils.register_keras_serializable(package="torch2tf")\n'
         f"def {name}({params}):\n"

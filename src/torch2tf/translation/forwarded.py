@@ -7,8 +7,9 @@ arguments and making the Keras layer, the one a layer class used as a value tran
     -> nn_conv2d(in_channels, out_channels, bias=False, **kwargs)
 
 An argument the function does not take (``padding_mode``) raises TypeError there, when the
-model is built: never ignored; ``device``/``dtype`` other than None raise ValueError. A layer
-given ``device=device, dtype=dtype`` (timm's, values known when built) goes the same way.
+model is built: never ignored; a ``dtype`` other than None raises ValueError (``device`` places
+tensors only, as where a layer is built directly). A layer given ``dtype=dtype`` (timm's, a
+value known when built) goes the same way.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from torch2tf.rules.registry import constructor, layer_factory
 
 
 def forwards_kwargs(call: cst.Call) -> bool:
-    """``**kwargs``, or ``device=``/``dtype=`` of a value other than the literal None."""
+    """``**kwargs``, or ``dtype=`` of a value other than the literal None."""
     return any(
         a.star == "**"
         or (
             a.keyword is not None
-            and a.keyword.value in ("device", "dtype")
+            and a.keyword.value == "dtype"
             and not (isinstance(a.value, cst.Name) and a.value.value == "None")
         )
         for a in call.args
