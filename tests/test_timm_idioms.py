@@ -618,7 +618,7 @@ def test_a_branch_the_model_never_takes_holding_a_problem_raises(tmp_path):
     assert [e["kind"] for e in conversion.left_out] == ["branch"]
     model = conversion.keras_model
     model.grad_checkpointing = True
-    with pytest.raises(NotImplementedError, match="checkpoint_sequential is not translated"):
+    with pytest.raises(NotImplementedError, match=r"checkpoint_sequential.* not translated"):
         model(tf.zeros((1, 6, 6, 3)))
     with pytest.raises(TranslationError, match="checkpoint_sequential"):
         translate_source(UNTAKEN_BRANCH)
