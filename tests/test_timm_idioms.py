@@ -490,3 +490,232 @@ def test_a_torch_name_redefined_outside_an_import_fallback_stays_refused():
     assert "except" not in source
     with pytest.raises(TranslationError, match=r"torch\._assert"):
         translate_source(source)
+
+
+INIT_METHODS = (
+    HEADER
+    + """
+
+class Block(nn.Module):
+    def __init__(self, channels, norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = norm_layer(channels)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = norm_layer(channels)
+
+    def zero_init_last(self):
+        if getattr(self.bn2, "weight", None) is not None:
+            nn.init.zeros_(self.bn2.weight)
+
+    def forward(self, x):
+        shortcut = x
+        x = self.act(self.bn1(self.conv1(x)))
+        return self.act(self.bn2(self.conv2(x)) + shortcut)
+
+
+class Net(nn.Module):
+    def __init__(self, zero_init_last=True, depth=2):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.layer1 = nn.Sequential(*[Block(8) for _ in range(depth)])
+        self.fc = nn.Linear(8, 4)
+        self.init_weights(zero_init_last=zero_init_last)
+
+    def init_weights(self, zero_init_last: bool = True):
+        for n, m in self.named_modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_init_last:
+            for m in self.modules():
+                if hasattr(m, "zero_init_last"):
+                    m.zero_init_last()
+
+    def forward(self, x):
+        x = self.layer1(self.conv1(x))
+        return self.fc(x.mean((2, 3)))
+"""
+)
+
+
+def _gammas_and_kernels(model) -> tuple[list, list]:
+    """The last BatchNorm gamma of each block and every conv kernel of the Keras Net."""
+    blocks = model.layer1.layers
+    gammas = [block.bn2.gamma.numpy() for block in blocks]
+    convs = [model.conv1] + [c for b in blocks for c in (b.conv1, b.conv2)]
+    return gammas, [conv.kernel.numpy() for conv in convs]
+
+
+@pytest.mark.parametrize("zero", [True, False])
+def test_init_methods_with_arguments_and_hasattr_method_calls(tmp_path, zero):
+    """timm's ResNet: ``self.init_weights(zero_init_last=...)`` (a method __init__ calls with
+    arguments) looping over ``self.named_modules()`` and, when asked, calling
+    ``m.zero_init_last()`` on the modules that have it (``hasattr``), a method of the block
+    zeroing the gamma of a norm layer of a class passed in. Kept as methods: the loops run on
+    the Keras layers, zero_init_last on its own layer (the live model tells which layer it
+    is); a fresh Keras model draws torch's init."""
+    conversion = _checked(tmp_path, INIT_METHODS, images(3, 6), "Net")
+    assert conversion.passed
+    code = conversion.source
+    assert "self.init_weights(zero_init_last=zero_init_last)" in code
+    assert 'if hasattr(m, "zero_init_last"):\n' in code
+    assert 'torch_init(self.bn2, "gamma", tf.keras.initializers.Zeros())' in code
+    torch_model = load_module(tmp_path, INIT_METHODS).Net(zero_init_last=zero)
+    torch_gammas = [b.bn2.weight.detach().numpy() for b in torch_model.layer1]
+    tf.keras.utils.set_random_seed(0)
+    fresh = type(conversion.keras_model)(zero_init_last=zero)
+    fresh(tf.zeros((1, 6, 6, 3)))
+    gammas, kernels = _gammas_and_kernels(fresh)
+    assert len(gammas) == len(torch_gammas) == 2
+    for ours, theirs in zip(gammas, torch_gammas, strict=True):
+        assert (ours == 0).all() == zero == (theirs == 0).all()
+        assert ((ours == 1).all() and (theirs == 1).all()) == (not zero)
+    for kernel in kernels:  # kaiming_normal_(mode="fan_out"): std sqrt(2 / fan_out)
+        fan_out = kernel.shape[-1] * kernel.shape[0] * kernel.shape[1]
+        assert abs(kernel.std() / (2.0 / fan_out) ** 0.5 - 1) < 0.15  # torch default: 0.41-0.67
+
+
+def test_an_init_method_of_a_layer_passed_in_needs_the_live_model():
+    """Without a live model, ``self.bn2 = norm_layer(c)`` is no layer the source tells:
+    zero_init_last's init of its weight is refused there, not guessed."""
+    with pytest.raises(TranslationError, match=r"init of self\.bn2: which layer"):
+        translate_source(INIT_METHODS)
+
+
+UNTAKEN_BRANCH = (
+    HEADER
+    + """from torch.utils.checkpoint import checkpoint_sequential
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.grad_checkpointing = False
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.layer1 = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+        self.layer2 = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_sequential([self.layer1, self.layer2], 2, x, use_reentrant=False)
+        else:
+            x = self.layer1(x)
+            x = self.layer2(x)
+        return torch.flatten(x, 1)
+"""
+)
+
+
+def test_a_branch_the_model_never_takes_holding_a_problem_raises(tmp_path):
+    """timm's ``if self.grad_checkpointing ...: checkpoint_seq(...)``, a flag False when the
+    model is built: the branch neither forward run of the live model took holds a problem, so
+    it becomes a raise of that problem (listed as left out); the branch taken is checked
+    layer by layer, and the other one raises if ever taken, never computes otherwise."""
+    conversion = convert_checked(tmp_path, UNTAKEN_BRANCH, images(3, 6))
+    assert "checkpoint_sequential" not in conversion.source.split("raise")[0]
+    assert [e["kind"] for e in conversion.left_out] == ["branch"]
+    model = conversion.keras_model
+    model.grad_checkpointing = True
+    with pytest.raises(NotImplementedError, match=r"checkpoint_sequential.* not translated"):
+        model(tf.zeros((1, 6, 6, 3)))
+    with pytest.raises(TranslationError, match="checkpoint_sequential"):
+        translate_source(UNTAKEN_BRANCH)
+
+
+DEVICE_DTYPE = (
+    HEADER
+    + """
+
+class Net(nn.Module):
+    def __init__(self, norm_layer=nn.BatchNorm2d, device=None, dtype=None):
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False, **dd)
+        self.bn = norm_layer(4, **dd)
+
+    def forward(self, x):
+        return torch.flatten(self.bn(self.conv(x)), 1)
+"""
+)
+
+
+def test_layers_built_with_device_and_dtype_none(tmp_path):
+    """timm's ``dd = {'device': device, 'dtype': dtype}`` passed to every layer as ``**dd``:
+    taken by the functions making a layer used as a value (``nn_batchnorm2d(4, **dd)``):
+    the device places tensors only (ignored, as where a layer is built directly); a dtype
+    other than None is refused, never ignored."""
+    conversion = convert_checked(tmp_path, DEVICE_DTYPE, images(3, 6))
+    generated = load_generated(conversion.source, "device_dtype_keras")
+    assert isinstance(generated.nn_batchnorm2d(4, device=None, dtype=None), tf.keras.layers.Layer)
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(dtype=...\) other than None"):
+        generated.nn_batchnorm2d(4, dtype="float64")
+
+
+REEXPORTED_UTILS = """try:
+    from torch import _assert
+except ImportError:
+    def _assert(condition: bool, message: str):
+        assert condition, message
+"""
+
+REEXPORTED_MODEL = (
+    HEADER
+    + """from .utils import _assert
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+)
+
+
+def test_an_unused_import_of_a_torch_name_another_file_imports_is_dropped(tmp_path, monkeypatch):
+    """timm's ``from .trace_utils import _assert`` in a file whose users the model does not
+    need: trace_utils's translation drops its ``from torch import _assert``, so the import is
+    dropped with it (it would fail when the generated package is imported)."""
+    package = tmp_path / "reexportpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "utils.py").write_text(REEXPORTED_UTILS)
+    (package / "model.py").write_text(REEXPORTED_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("reexportpkg.model")
+    torch.manual_seed(0)
+    conversion = torch2tf.convert(module.Net().eval(), inputs=torch.randn(3, 6))
+    assert conversion.passed, conversion.table()
+    assert "_assert" not in conversion.source
+
+
+POOLED_HEAD = SELECTED_POOL.replace(
+    """    def forward(self, x):
+        x = self.conv(x)
+        x = self.global_pool(x)
+        return self.fc(x)
+""",
+    """    def forward_head(self, x, pre_logits: bool = False):
+        x = self.global_pool(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x):
+        return self.forward_head(self.conv(x))
+""",
+)
+
+
+def test_a_map_pooled_to_one_by_one_and_flattened_is_a_plain_tensor(tmp_path):
+    """timm's ``forward_head``: ``x if pre_logits else self.fc(x)`` after a pool whose
+    output size is a parameter (1 in every pool the live model holds): flattened from 1x1,
+    torch's and Keras's orders agree, so either branch is a plain tensor. The source alone
+    does not tell the size, and a conditional expression over a flattened map is refused."""
+    assert "x if pre_logits else self.fc(x)" in POOLED_HEAD
+    kwargs = {"output_size": 1, "pool_type": "avg"}
+    convert_checked(tmp_path, POOLED_HEAD, images(3, 9), kwargs=kwargs)
+    with pytest.raises(TranslationError, match="not tracked yet"):
+        convert_checked(tmp_path, POOLED_HEAD, images(3, 9), kwargs={**kwargs, "output_size": 2})

@@ -49,7 +49,10 @@ def test_resnet_translates_to_readable_channels_last_keras(resnet_source: str) -
     assert "tf.keras.layers.Conv2D( out_planes, 1, strides=stride, use_bias=False," in flat
     assert "tf.transpose" not in code and "permute" not in code
     assert "_log_api_usage_once" not in code.replace("# torch2tf: _log_api_usage_once", "")
-    assert "def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1):" in code
+    assert (
+        "def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1, device=None, dtype=None):"
+        in code
+    )
     assert "ResNet18_Weights" not in code and "def resnet18" not in code  # not reached
     # the init loops stay loops, over the Keras layers, with torch's distributions
     assert "for m in torch_modules(self):" in code

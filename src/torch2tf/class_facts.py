@@ -60,6 +60,7 @@ class ClassInfo:
     opaque_builders: list[cst.Call] = field(default_factory=list)  # self.x = factory(...)
     removed: set[cst.CSTNode] = field(default_factory=set)
     replaced: dict[cst.CSTNode, str] = field(default_factory=dict)  # init loops run on Keras
+    notes: dict[cst.CSTNode, str] = field(default_factory=dict)  # a replaced one's comment
     init_note: str = ""
     # parameters whose default init function became initializers -> that default (a lambda)
     fixed_defaults: dict[str, cst.CSTNode] = field(default_factory=dict)

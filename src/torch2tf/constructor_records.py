@@ -183,3 +183,11 @@ def constructor_arguments(
             "records them, and convert it as it is"
         ) from None
     return args, kwargs
+
+
+def known_arguments(model: Any, args: Any, kwargs: Any) -> tuple[list, dict] | None:
+    """:func:`constructor_arguments`, or None where they are not known."""
+    try:
+        return constructor_arguments(model, args, kwargs)
+    except ConversionError:
+        return None

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import torch
 
-from torch2tf.constructor_records import constructor_arguments
+from torch2tf.constructor_records import constructor_arguments, known_arguments
 from torch2tf.errors import ConversionError, TranslationError
 from torch2tf.generated import load_generated, load_project
 from torch2tf.inputs import InputError, infer_specs, make_inputs
@@ -26,7 +26,7 @@ from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.summary import table
 from torch2tf.tensor_facts import ClassFacts, Fact
-from torch2tf.tensor_facts.live import live_layers
+from torch2tf.tensor_facts.live import UNFOLLOWED, lines_run, live_layers
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
@@ -420,7 +420,7 @@ def convert(
         used = None  # profiled only when a translation problem needs it
         for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
-                with live_layers(model):  # the branches its modules took
+                with live_layers(model), lines_run(used and used.lines):  # what it took
                     if len(texts) == 1:
                         main = texts[reached.main]
                         source, all_facts = translate_with_facts(
@@ -439,10 +439,13 @@ def convert(
                         generated = load_project(sources, reached.module_name or module_name)
                 break
             except TranslationError as err:
-                used = used or used_code(model, cls.__module__, inputs)
+                again = used is None  # layers built where the live model ran: again, knowing
+                used = used or used_code(
+                    model, cls.__module__, inputs, known_arguments(model, args, kwargs)
+                )
                 texts, more, remaining = stub_unused(texts, reached, path, err.diagnostics, used)
-                if remaining:  # only the problems in code the model uses
-                    raise TranslationError(remaining) from None
+                if remaining and not (again and any(UNFOLLOWED in d.message for d in remaining)):
+                    raise TranslationError(remaining) from None  # only in code the model uses
                 if attempt == 2:
                     raise
                 left_out += more

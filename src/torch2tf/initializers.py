@@ -25,6 +25,7 @@ from torch2tf.init_code.base import (
 )
 from torch2tf.init_code.conditions import ConditionReader
 from torch2tf.init_code.inline import InlineReader
+from torch2tf.init_code.methods import MethodReader
 from torch2tf.init_code.records import InitCallReader, local_constructions
 from torch2tf.init_code.runtime import RuntimeLoop, is_modules_loop
 from torch2tf.init_code.statements import StatementReader
@@ -35,7 +36,9 @@ from torch2tf.rules import Arg
 from torch2tf.translation.scans import assignment_targets
 
 
-class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader, ValueReader):
+class InitReader(
+    StatementReader, ConditionReader, InitCallReader, InlineReader, ValueReader, MethodReader
+):
     """Reads the init code of one class for the engine (``t``), adding to ``info.init_steps``."""
 
     # -- entry points (each returns whether the code was init code it has taken over)
@@ -234,21 +237,10 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
     def _runtime(self, stmt: cst.CSTNode) -> bool:
         """A loop over self.modules() reaching layers built outside __init__: kept as a loop
         over the Keras layers (see init_code/runtime.py)."""
+        if not is_modules_loop(stmt) or not self._needs_runtime():
+            return False
         info = self.info
         facts = getattr(self.t, "facts", {})
-        own = facts.get(info.node.name.value)
-        passed = own is not None and "module" in own.attribute_layers.values()  # passed in
-        passed = passed or _adds_modules(info.method("__init__"))  # add_module(name, block)
-        if not is_modules_loop(stmt):
-            return False
-        if not (
-            info.modules
-            or info.opaque_builders
-            or passed
-            or self._nested_modules()
-            or self._layered_base(info) is not None
-        ):
-            return False
         layers = {name: f.attribute_layers for name, f in facts.items()}
         loop = RuntimeLoop(self, set(getattr(self.t, "classes", ())), layers)
         try:
@@ -256,6 +248,21 @@ class InitReader(StatementReader, ConditionReader, InitCallReader, InlineReader,
         except Refused:
             info.removed.add(stmt)  # reported
         return True
+
+    def _needs_runtime(self) -> bool:
+        """Whether a loop over modules reaches layers built outside __init__ (by methods,
+        functions, nested module classes, a base class, or classes passed in)."""
+        info = self.info
+        own = getattr(self.t, "facts", {}).get(info.node.name.value)
+        passed = own is not None and "module" in own.attribute_layers.values()  # passed in
+        passed = passed or _adds_modules(info.method("__init__"))  # add_module(name, block)
+        return bool(
+            info.modules
+            or info.opaque_builders
+            or passed
+            or self._nested_modules()
+            or self._layered_base(info) is not None
+        )
 
     def _nested_modules(self) -> bool:
         """Whether __init__ builds a module class of the project inside a container

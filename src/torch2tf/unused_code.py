@@ -3,11 +3,15 @@
 Reach is static: ``utils.ClampExp()`` in an ``elif`` of ``MLP.__init__`` keeps ClampExp although
 the model being converted took another branch, and a registry (``_ACT_LAYERS = dict(swish=Swish,
 ...)``) reaches every entry. When a problem lies in a top-level class the model's modules are
-not instances of, or in a top-level function its forward did not call (one eval-mode and one
-train-mode run of a copy, profiled), ``convert`` translates the model without it: each becomes a
+not instances of, or in a top-level function neither its forward (one eval-mode and one
+train-mode run of a copy, profiled) nor its construction (run again with its constructor
+arguments, when known) called, ``convert`` translates the model without it: each becomes a
 class or function raising the problem that stopped it (exact for every path the model took;
-loud for the others), and the report lists it under ``left_out``. Problems in code the model
-uses are the only ones reported when some remain.
+loud for the others), and the report lists it under ``left_out``. Likewise a branch of an
+``if`` in code the model uses none of whose lines those runs reached (timm's
+``if self.grad_checkpointing ...: checkpoint_seq(...)``, a flag False when built): its
+statements become one ``raise NotImplementedError`` with the problem (a ``branch`` in
+``left_out``). Problems in code the model uses are the only ones reported when some remain.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import ast
 import copy
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,45 +38,88 @@ class UsedCode:
 
     classes: frozenset[tuple[str, str]]
     called: frozenset[tuple[str, int]]  # (resolved file, first line) of each code object run
+    lines: frozenset[tuple[str, int]] = frozenset()  # (resolved file, line) of each line run
 
 
-def used_code(model: torch.nn.Module, main_module: str, inputs: Sequence[Any]) -> UsedCode:
+def used_code(
+    model: torch.nn.Module,
+    main_module: str,
+    inputs: Sequence[Any],
+    arguments: tuple[Sequence[Any], Mapping[str, Any]] | None = None,
+) -> UsedCode:
     """The classes of the model's modules (and their bases; the converted class's own module
-    is ``MAIN_MODULE``) and the Python functions one forward of a copy runs in each mode."""
+    is ``MAIN_MODULE``) and the Python functions one forward of a copy runs in each mode, and
+    its construction again with ``arguments`` (args, kwargs) when known (``make_blocks``,
+    ``downsample_conv``: functions building the model are code it uses too)."""
     classes = set()
     for module in model.modules():
         for cls in type(module).__mro__:
             owner = MAIN_MODULE if cls.__module__ == main_module else cls.__module__
             classes.add((owner, cls.__name__))
-    return UsedCode(frozenset(classes), frozenset(_called(model, inputs)))
+    called, lines = _called(model, inputs)
+    if arguments is not None:
+        more, more_lines = _run(lambda: type(model)(*arguments[0], **arguments[1]))
+        called, lines = called | more, lines | more_lines
+    return UsedCode(frozenset(classes), frozenset(called), frozenset(lines))
 
 
-def _called(model: torch.nn.Module, inputs: Sequence[Any]) -> set[tuple[str, int]]:
+def _called(model: torch.nn.Module, inputs: Sequence[Any]) -> tuple[set, set]:
     """Code run by a forward in eval and in train mode, on a copy (batch statistics and
-    torch's random state stay as they were). A model that cannot be copied or run: none."""
+    torch's random state stay as they were): the code objects, and the lines outside torch.
+    A model that cannot be copied or run: none."""
+    try:
+        twin = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - then nothing counts as called: stubs stay loud
+        return set(), set()
+
+    def forward() -> None:
+        with torch.no_grad():
+            for training in (False, True):
+                twin.train(training)
+                try:
+                    twin(*inputs)
+                except Exception:  # noqa: BLE001 - verification reports a failing forward
+                    pass
+
+    return _run(forward)
+
+
+def _run(run: Any) -> tuple[set, set]:
+    """The code objects and the lines outside torch that ``run()`` runs (torch's random
+    state kept); up to where it fails, if it does."""
     called: set[tuple[str, int]] = set()
+    lines: set[tuple[str, int]] = set()
+    torch_dir = str(Path(torch.__file__).parent)
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event == "call":
             code = frame.f_code
             called.add((code.co_filename, code.co_firstlineno))
 
-    try:
-        twin = copy.deepcopy(model)
-    except Exception:  # noqa: BLE001 - then nothing counts as called: stubs stay loud
-        return set()
-    previous = sys.getprofile()
-    with torch.random.fork_rng(), torch.no_grad():
-        for training in (False, True):
-            twin.train(training)
-            sys.setprofile(profile)
-            try:
-                twin(*inputs)
-            except Exception:  # noqa: BLE001 - verification reports a failing forward
-                pass
-            finally:
-                sys.setprofile(previous)
-    return {(_resolved(name), line) for name, line in called}
+    def line(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            lines.add((frame.f_code.co_filename, frame.f_lineno))
+        return line
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        return None if frame.f_code.co_filename.startswith(torch_dir) else line
+
+    previous, previous_trace = sys.getprofile(), sys.gettrace()
+    with torch.random.fork_rng():
+        sys.setprofile(profile)
+        sys.settrace(trace)
+        try:
+            run()
+        except Exception:  # noqa: BLE001 - a failing construction: what ran until then
+            pass
+        finally:
+            sys.setprofile(previous)
+            sys.settrace(previous_trace)
+    resolved = {name: _resolved(name) for name, _ in called | lines}
+    return (
+        {(resolved[name], n) for name, n in called},
+        {(resolved[name], n) for name, n in lines},
+    )
 
 
 def stub_unused(
@@ -93,15 +140,39 @@ def stub_unused(
     by_path = {_resolved(path): relative for relative, path in files.items()}
     stubbed: dict[Path, dict[str, list[Diagnostic]]] = {}
     remaining: list[Diagnostic] = []
+    branches: dict[Path, dict[tuple[int, int, int], list[Diagnostic]]] = {}
     for problem in problems:
         relative = by_path.get(_resolved(problem.path))
         node = None if relative is None else _definition_at(sources[relative], problem.line)
-        if node is None or _is_used(node, _module(relative, reached), files[relative], used):
+        if node is not None and not _is_used(
+            node, _module(relative, reached), files[relative], used
+        ):
+            stubbed.setdefault(relative, {}).setdefault(node.name, []).append(problem)
+            continue
+        block = None if node is None else _untaken(node, problem.line, files[relative], used)
+        if block is None:
             remaining.append(problem)
         else:
-            stubbed.setdefault(relative, {}).setdefault(node.name, []).append(problem)
+            branches.setdefault(relative, {}).setdefault(block, []).append(problem)
     changed = dict(sources)
     left_out: list[dict[str, object]] = []
+    for relative, blocks in branches.items():
+        lines = changed[relative].splitlines(keepends=True)
+        for (start, end, indent), found in sorted(blocks.items(), reverse=True):
+            message = "this branch was not translated (the converted model did not take it): "
+            message += str(found[0])
+            stub = [" " * indent + f"raise NotImplementedError({message!r})\n"]
+            lines[start - 1 : end] = stub + ["\n"] * (end - start)
+            left_out.append(
+                {
+                    "name": f"lines {start}-{end}",
+                    "kind": "branch",
+                    "file": files[relative],
+                    "line": start,
+                    "reason": f"not taken by the converted model, and not translated: {found[0]}",
+                }
+            )
+        changed[relative] = "".join(lines)
     for relative, names in stubbed.items():
         lines = changed[relative].splitlines(keepends=True)
         definitions = _definitions(ast.parse(changed[relative]))
@@ -135,6 +206,26 @@ def _is_used(node: Definition, module: str, path: str, used: UsedCode) -> bool:
     return any(
         name == file and _start(node) <= line <= node.end_lineno for name, line in used.called
     )
+
+
+def _untaken(node: Definition, line: int, path: str, used: UsedCode) -> tuple[int, int, int] | None:
+    """(first line, last line, indent) of the innermost branch of an ``if`` in ``node`` that
+    holds ``line`` and none of whose lines the model's forward ran; None if there is none."""
+    file = _resolved(path)
+    run = {n for name, n in used.lines if name == file}
+    found = None
+    for child in ast.walk(node):
+        if not isinstance(child, ast.If):
+            continue
+        for body in (child.body, child.orelse):
+            if not body or isinstance(body[0], ast.If) and body is child.orelse:
+                continue  # an elif: its own branches
+            start, end = body[0].lineno, max(s.end_lineno or s.lineno for s in body)
+            if not start <= line <= end or any(start <= n <= end for n in run):
+                continue
+            if found is None or found[0] <= start and end <= found[1]:
+                found = (start, end, body[0].col_offset)
+    return found
 
 
 def _module(relative: Path, reached: Reached) -> str:

@@ -359,7 +359,7 @@ def check(
                 facts.layers.get(path)
                 or facts.layers.get(_repeated_path(path))
                 or _matching(facts.layers, path)
-                or _map_layer(module)
+                or _map_layer(module, torch_model, path, facts.layers, output)
             )
             keras_args = (to_keras(args[0], layout_in), *args[1:]) if args else args
             try:
@@ -436,13 +436,33 @@ def _float64_output(module: torch.nn.Module, args: tuple, kwargs: dict, mode: st
         torch.set_default_dtype(default)
 
 
-def _map_layer(module: torch.nn.Module) -> tuple[Fact | None, Fact | None]:
+def _map_layer(
+    module: torch.nn.Module, model: torch.nn.Module, path: str, layers: dict, output: Any
+) -> tuple[Fact | None, Fact | None]:
     """Layouts of a layer the facts did not follow (one in a module passed to the model):
-    a layer that exists only on channels-last maps (a conv, a BatchNorm2d) keeps its rank."""
-    rank = {**_CONVS, **_MAP_LAYERS}.get(f"torch.nn.{type(module).__name__}")
-    if rank is None or type(module).__module__.split(".")[0] != "torch":
-        return None, None
-    return Fact(MAP, rank), Fact(MAP, rank)
+    a layer that exists only on channels-last maps (a conv, a BatchNorm2d), or a torch
+    Sequential of such layers, keeps its rank; so does an element of a Sequential the facts
+    know takes and gives maps of one rank (timm's blocks, added under computed names) when it
+    gives a tensor of that rank. A wrong guess only fails the layer's check."""
+    rank = _map_rank(module)
+    parent, _, _ = path.rpartition(".")
+    known = layers.get(parent) if parent else None
+    if rank is None and known and isinstance(model.get_submodule(parent), torch.nn.Sequential):
+        ranks = {f.rank for f in known if f is not None and f.kind == MAP}
+        if len(ranks) == 1 and all(f is not None and f.kind == MAP for f in known):
+            rank = ranks.pop()
+            rank = rank if isinstance(output, torch.Tensor) and output.dim() == rank else None
+    return (None, None) if rank is None else (Fact(MAP, rank), Fact(MAP, rank))
+
+
+def _map_rank(module: torch.nn.Module) -> int | None:
+    """The map rank a torch layer (or a torch Sequential of such layers) exists on."""
+    if type(module).__module__.split(".")[0] != "torch":
+        return None
+    if isinstance(module, torch.nn.Sequential):
+        ranks = {_map_rank(child) for child in module}
+        return ranks.pop() if len(ranks) == 1 and None not in ranks else None
+    return {**_CONVS, **_MAP_LAYERS}.get(f"torch.nn.{type(module).__name__}")
 
 
 def _repeated_path(path: str) -> str:

@@ -242,8 +242,10 @@ def arguments_from_config(config):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
-def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1):
+def nn_batchnorm2d(num_features, eps=1e-05, momentum=0.1, device=None, dtype=None):
     """nn.BatchNorm2d used as a value: its constructor arguments -> the Keras layer."""
+    if dtype is not None:
+        raise ValueError("nn.BatchNorm2d(dtype=...) other than None is not translated")
     return TorchBatchNorm(axis=-1, momentum=1 - (momentum), epsilon=eps)
 
 
@@ -257,8 +259,12 @@ def nn_conv2d(
     dilation=1,
     groups=1,
     bias=True,
+    device=None,
+    dtype=None,
 ):
     """nn.Conv2d used as a value: its constructor arguments -> the Keras layer."""
+    if dtype is not None:
+        raise ValueError("nn.Conv2d(dtype=...) other than None is not translated")
     return torch_padded(
         (
             # depthwise convs as DepthwiseConv2D (fast on CPU), others as Conv2D

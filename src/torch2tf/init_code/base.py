@@ -158,6 +158,7 @@ class ReaderBase:
         self.asserts: list[str] = []  # asserts of init functions, run where they are called
         self.late_lines: list[str] = []  # their torch_init lines, in reading order
         self.function_late: list[str] = []  # those of the init function read last
+        self.runtime_methods: set[str] = set()  # methods kept, their loops run on Keras layers
 
     def _layered_base(self, info) -> str | None:
         """A base class of the project (this file's or another's) that builds layers or

@@ -21,6 +21,7 @@ from torch2tf.init_code.inline import ELEMENTWISE
 from torch2tf.names import code_of, dotted
 from torch2tf.rules import LAYERS, Arg, Unsupported, bind
 from torch2tf.rules.init import for_torch_layout
+from torch2tf.tensor_facts.live import held_layer
 
 
 class InitCallReader(ReaderBase):
@@ -254,6 +255,8 @@ class InitCallReader(ReaderBase):
             if len(found) != 1 and _index(owner) == -1 and isinstance(container, cst.Name):
                 appended = self._appended_before(call, container.value)
                 found = {self.t.imports.qualify(appended.func)} if appended is not None else found
+        if not found and attr is not None:  # self.bn = norm_layer(c): the live model's
+            found = {held_layer(self.info.node.name.value, attr, LAYERS)}
         if len(found) != 1 or (qualified := found.pop()) not in LAYERS or qualified in CONTAINERS:
             self._refuse(
                 call,

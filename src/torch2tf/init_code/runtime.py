@@ -11,6 +11,9 @@ hasattr(m, "stddev") else 0.1``, see data_attributes.py) as it is.
 ``isinstance`` is translated only for torch layers whose Keras class no other translated layer
 shares (and for classes of the file, translated under their own names); an init that restates
 torch's default of every type it reaches (BatchNorm's weight 1, bias 0) is dropped.
+``if hasattr(m, "zero_init_last"): m.zero_init_last()`` is kept as it is for a method a class
+of the file defines (kept on its Keras twin, init_code/methods.py) and no torch module or
+Keras layer has, so that the test holds for the same modules on both sides.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import libcst as cst
 from torch2tf import rules
 from torch2tf.init_code.base import Refused, Scope
 from torch2tf.init_code.data_attributes import data_names, keras_source, padding_wrapped
-from torch2tf.names import code_of, dotted
+from torch2tf.keras_api import KERAS_MODEL_ATTRIBUTES
+from torch2tf.names import code_of, dotted, installed_torch_object
 from torch2tf.rules import Arg, Unsupported, bind
 
 # torch layers whose Keras classes only they translate to (isinstance then means the same);
@@ -67,6 +71,12 @@ class RuntimeLoop:
         return "\n".join(lines) + "\n"
 
     def _if(self, stmt: cst.If, keyword: str) -> list[str]:
+        method = self._has_method(stmt.test)
+        if method is not None:  # if hasattr(m, "zero_init_last"): m.zero_init_last()
+            if stmt.orelse is not None:
+                self.reader._refuse(stmt.orelse, "an else branch in an init loop is not translated")
+            lines = [f"{keyword} hasattr({self.var}, {method!r}):"]
+            return lines + ["    " + self._method_call(child, method) for child in stmt.body.body]
         test, types, guards = self._test(stmt.test)
         body: list[str] = []
         for child in stmt.body.body:
@@ -82,6 +92,40 @@ class RuntimeLoop:
         elif stmt.orelse is not None:
             self.reader._refuse(stmt.orelse, "an else branch in an init loop is not translated")
         return lines
+
+    def _has_method(self, test: cst.BaseExpression) -> str | None:
+        """``name`` of ``hasattr(m, "name")``, a method some class of the file defines (kept
+        on its Keras twin, see init_code/methods.py) that neither torch's modules nor Keras's
+        layers have: then the test holds for the same modules on both sides."""
+        if not (
+            isinstance(test, cst.Call)
+            and dotted(test.func) == "hasattr"
+            and len(test.args) == 2
+            and dotted(test.args[0].value) == self.var
+        ):
+            return None
+        name = test.args[1].value
+        name = name.evaluated_value if isinstance(name, cst.SimpleString) else None
+        classes = getattr(self.reader.t, "classes", {})
+        if not any(info.method(name) is not None for info in classes.values()):
+            self.reader._refuse(test, f"hasattr of {name!r}, which no class of this file defines")
+        if name in KERAS_MODEL_ATTRIBUTES or _torch_has(name):
+            self.reader._refuse(
+                test, f"hasattr of {name!r}: a name torch's modules or Keras's layers have"
+            )
+        return name
+
+    def _method_call(self, stmt: cst.BaseStatement, method: str) -> str:
+        """``m.<method>()`` (constant arguments) under ``hasattr(m, "<method>")``: kept."""
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else None
+        call = small.value if isinstance(small, cst.Expr) and len(stmt.body) == 1 else None
+        if not (
+            isinstance(call, cst.Call)
+            and dotted(call.func) == f"{self.var}.{method}"
+            and all(rules.const(Arg(code_of(a.value)), None) is not None for a in call.args)
+        ):
+            self.reader._refuse(stmt, f"only {self.var}.{method}(...) is translated here")
+        return code_of(call)
 
     def _test(self, test: cst.BaseExpression) -> tuple[str, set[str], list[str]]:
         """``isinstance(m, T)`` (``and <attr>.weight is not None``) -> Keras test, torch types."""
@@ -341,6 +385,12 @@ KERAS_ATTRIBUTES = {
     **{(f"torch.nn.Conv{n}d", "kernel_size"): "kernel_size" for n in (1, 2)},
     **{(f"torch.nn.Conv{n}d", "dilation"): "dilation_rate" for n in (1, 2)},
 }
+
+
+def _torch_has(name: str) -> bool:
+    """Whether torch's nn.Module or a torch layer translated has ``name`` (a method)."""
+    classes = ["torch.nn.Module", *rules.LAYERS]
+    return any(hasattr(installed_torch_object(q), name) for q in classes)
 
 
 def _literal(node: cst.BaseExpression) -> float | None:

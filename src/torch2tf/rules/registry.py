@@ -237,7 +237,8 @@ def constructor(rule: type[LayerRule]) -> tuple[str, str] | None:
     making the Keras layer, for a layer class used as a value and constructed later. None when
     the rule needs an argument's value to translate. ``device``, ``dtype`` and parameters
     defaulting to None are not taken, so a call passing one fails loudly, not ignored; but one
-    whose None the rule refuses (Softmax's implicit dim) is taken, required."""
+    whose None the rule refuses (Softmax's implicit dim) is taken, required. (layer_factory's
+    functions take ``device`` (placement only) and ``dtype``, raising unless it is None.)"""
     signature = list(inspect.signature(rule.keras).parameters.values())[1:]
     signature = [
         p.replace(default=p.empty) if _refuses_none(rule, signature, p) else p for p in signature
@@ -324,10 +325,21 @@ def layer_factory(rule: type[LayerRule], name: str) -> str | None:
         return None
     params, source = made
     short = rule.torch.removeprefix("torch.")
+    # torch's device= (placement: the same values, as where the layer is built directly) and
+    # dtype= (timm passes **dd): taken, dtype refused unless None
+    names = inspect.signature(rule.keras).parameters
+    overrides = [n for n in ("device", "dtype") if n in names and "**" not in params]
+    check = ""
+    if overrides:
+        params += "".join(f", {n}=None" for n in overrides)
+    if "dtype" in overrides:
+        message = f"{short}(dtype=...) other than None is not translated"
+        check = f"    if dtype is not None:\n        raise ValueError({message!r})\n"
     return (  # registered, so a model given it as an argument saves it by name
         '@tf.keras.utils.register_keras_serializable(package="torch2tf")\n'
         f"def {name}({params}):\n"
         f'    """{short} used as a value: its constructor arguments -> the Keras layer."""\n'
+        f"{check}"
         f"    return {source}\n"
     )
 

@@ -14,6 +14,7 @@ from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.live import held_class
 from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import is_project_class, project_class
 from torch2tf.tensor_facts.records import (
@@ -134,6 +135,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
         for node in ast.walk(init) if init else ():
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
                 continue
+            for attr in _unpacked(node.targets[0], cls.name):  # self.a, self.b = f(...)
+                built.setdefault(attr[0], []).append(_Layer(MODULE, node.value, classes=attr[1:]))
             attr = _self_attr(node.targets[0])
             if attr is None:
                 continue
@@ -471,3 +474,17 @@ def _held_classes(tree: ast.Module, classes: set[str]) -> dict[str, set[str]]:
                 if name is not None:
                     held.setdefault(name, set()).add(node.value.id)
     return held
+
+
+def _unpacked(target: ast.expr, cls: str) -> list[tuple[str, str]]:
+    """(attribute, project class) of each ``self.<attribute>`` of a tuple target whose class
+    the live model tells (the one its instances of ``cls`` hold there): the static reading
+    does not follow tuples a function returns (timm's ``create_classifier``)."""
+    found = []
+    for element in target.elts if isinstance(target, ast.Tuple) else ():
+        attr = _self_attr(element)
+        held = held_class(cls, attr) if attr is not None else None
+        qualified = f"{held.__module__}.{held.__qualname__}" if held is not None else None
+        if qualified is not None and is_project_class(qualified):
+            found.append((attr, qualified))
+    return found

@@ -8,6 +8,7 @@ from dataclasses import replace
 from torch2tf.tensor_facts.builders import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.channel_parameters import permutes_by_argument
 from torch2tf.tensor_facts.einops_calls import EINOPS_LAYERS
+from torch2tf.tensor_facts.live import held_output_size
 from torch2tf.tensor_facts.live import taken as live_taken
 from torch2tf.tensor_facts.project import project_class
 from torch2tf.tensor_facts.records import (
@@ -88,6 +89,8 @@ class Layers:
                 return Fact(MAP, rank, channels if isinstance(channels, int) else None, path)
             if "Adaptive" in qualified:
                 size = _literal(_argument(layer.call, "output_size", 0)[0])
+                if size is None:  # a parameter: the size the live model's pools were built with
+                    size = held_output_size(self.cls.name, path)
                 sizes = (size,) * (rank - 2) if isinstance(size, int) else size
                 if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                     return replace(fact, spatial=tuple(sizes))

@@ -5,19 +5,26 @@ is converted, where an attribute's branches give other layouts, its layer classe
 model (over every instance of the class holding it) decide which branch the facts follow; the
 generated code keeps every branch, and the verification checks the one taken layer by layer.
 Without a live model (``translate``) the source alone decides, and such branches are refused.
+The same live classes tell the layer of ``self.bn2 = norm_layer(c)`` (a class passed in) to
+init code, and the class of ``self.global_pool, self.fc = create_classifier(...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from torch2tf.names import installed_torch_object
 
 _live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_layers", default=None
+)
+# (class, attribute) -> the output sizes the adaptive pools held there were built with
+_sizes: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
+    "live_sizes", default=None
 )
 
 
@@ -32,14 +39,29 @@ def _signature(module: Any) -> Any:
 def live_layers(model: Any) -> Iterator[None]:
     """Within this block, the layer classes ``model``'s modules hold, by (class, attribute)."""
     found: dict[tuple[str, str], set[Any]] = {}
+    sizes: dict[tuple[str, str], set[Any]] = {}
     for module in model.modules():
         for name, child in module.named_children():
-            found.setdefault((type(module).__name__, name), set()).add(_signature(child))
+            key = (type(module).__name__, name)
+            found.setdefault(key, set()).add(_signature(child))
+            size = getattr(child, "output_size", None)
+            if "Adaptive" in type(child).__name__:
+                sizes.setdefault(key, set()).add(tuple(size) if isinstance(size, list) else size)
     token = _live.set({key: frozenset(types) for key, types in found.items()})
+    sized = _sizes.set({key: frozenset(values) for key, values in sizes.items()})
     try:
         yield
     finally:
+        _sizes.reset(sized)
         _live.reset(token)
+
+
+def held_output_size(cls: str, attr: str) -> Any:
+    """The output size every adaptive pool the live model's instances of ``cls`` hold at
+    ``attr`` was built with (``nn.AdaptiveAvgPool2d(output_size)``, a parameter), else None."""
+    sizes = _sizes.get()
+    values = None if sizes is None else sizes.get((cls, attr))
+    return next(iter(values)) if values and len(values) == 1 else None
 
 
 def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
@@ -95,3 +117,54 @@ def holds(cls: str, attr: str) -> bool:
     """Whether the live model's instances of ``cls`` hold a module at ``attr``."""
     live = _live.get()
     return live is not None and bool(live.get((cls, attr)))
+
+
+def held_layer(cls: str, attr: str, names: Iterable[str]) -> str | None:
+    """The one torch layer (of the qualified ``names``) the live model's instances of ``cls``
+    hold at ``attr`` (``self.bn2 = norm_layer(c)``: ``torch.nn.BatchNorm2d``); None when no
+    live model tells, or they hold several classes or another one."""
+    held = held_class(cls, attr)
+    found = [name for name in names if held and installed_torch_object(name) is held]
+    return found[0] if len(found) == 1 else None
+
+
+def held_class(cls: str, attr: str) -> type | None:
+    """The one class the live model's instances of ``cls`` hold at ``attr``, if it tells."""
+    live = _live.get()
+    types = None if live is None else live.get((cls, attr))
+    return _class_of(next(iter(types))) if types and len(types) == 1 else None
+
+
+UNFOLLOWED = "is translated only where forward() applies it"  # a layer not followed, unless ran
+UNFOLLOWED_END = (
+    "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the tensor facts "
+    "cannot place its maps",
+    "construct it as an attribute in __init__ and call it in forward() (convert() also takes "
+    "it where the live model's construction made it)",
+)
+# (resolved file, line) of each line the live model's construction and forward ran
+_lines: ContextVar[frozenset[tuple[str, int]] | None] = ContextVar("live_lines", default=None)
+
+
+@contextmanager
+def lines_run(lines: frozenset[tuple[str, int]] | None) -> Iterator[None]:
+    """Within this block, :func:`ran` answers from ``lines`` (see unused_code.UsedCode)."""
+    token = _lines.set(lines)
+    try:
+        yield
+    finally:
+        _lines.reset(token)
+
+
+def ran(path: str, key: tuple[int, ...]) -> set[tuple[int, ...]]:
+    """``{key}`` when building or running the live model ran the line ``key[0]`` of ``path``
+    (a layer constructed there is one the live model holds, which verification checks layer
+    by layer), else nothing."""
+    lines = _lines.get()
+    if lines is None:
+        return set()
+    try:
+        resolved = str(Path(path).resolve())
+    except (OSError, ValueError):
+        resolved = path
+    return {key} if (resolved, key[0]) in lines else set()

@@ -76,6 +76,13 @@ def _defined(project: _Project, qualified: str | None, depth: int = 0) -> str | 
     return _defined(project, found, depth + 1)
 
 
+def project_origin(qualified: str | None) -> str | None:
+    """What the project's files import ``qualified`` from (``timm.layers.trace_utils._assert``
+    -> ``torch._assert``), followed through their imports; itself outside a project."""
+    project = _project.get()
+    return qualified if project is None else _defined(project, qualified)
+
+
 def project_class(qualified: str):
     """The analysis of the file defining the project class ``qualified`` and the class's
     name there; None when that file is not part of the translation."""

@@ -60,6 +60,11 @@ class Walk:
                     self._block(stmt.body, branches[0]),
                     self._block(stmt.orelse, branches[1]),
                 ]
+                raises = [any(b) and isinstance(b[-1], ast.Raise) for b in (stmt.body, stmt.orelse)]
+                if raises[0] != raises[1]:  # only the other branch goes on after the if
+                    env.update(branches[1 if raises[0] else 0])
+                    returned = results[1 if raises[0] else 0] or returned
+                    continue
                 for name in set(branches[0]) | set(branches[1]):
                     if name not in env and not all(name in b for b in branches):
                         # bound in one branch only: the other cannot use it after the if

@@ -13,6 +13,7 @@ from torch2tf.rules import LAYERS, Arg, LayerRule, Unsupported, bind
 from torch2tf.rules.registry import BoolArg
 from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
+from torch2tf.tensor_facts.live import UNFOLLOWED, UNFOLLOWED_END, ran
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.forwarded import forwarded_layer, forwards_kwargs
@@ -391,14 +392,10 @@ class CallRewrite(RewriteBase):
                 f"init of {qualified}.{', '.join(sorted(unknown))} is not translated",
                 f"translated parameters: {', '.join(rule_cls.initializers) or 'none'}",
             )
-        if qualified in CHANNELS_LAST_LAYERS and self._key(original) not in self.followed:
-            self.error(
-                original,
-                f"{qualified} is translated only where forward() applies it to feature maps "
-                "directly (`self.conv(x)`, in an nn.Sequential attribute): elsewhere the "
-                "tensor facts cannot place its channels-last maps",
-                "construct it as an attribute in __init__ and call it in forward()",
-            )
+        key = self._key(original)  # followed, or built where the live model's construction ran
+        if qualified in CHANNELS_LAST_LAYERS and key not in self.followed | ran(self.path, key):
+            end, hint = UNFOLLOWED_END
+            self.error(original, f"{qualified} {UNFOLLOWED} to feature maps {end}", hint)
         channels_last = bool(self.channels_last) and self._key(original) in self.channels_last
         rule = rule_cls(overrides, channels_last=channels_last)
         if forwards_kwargs(original):  # **kwargs: torch's arguments to a function making it

@@ -249,6 +249,12 @@ class ClassAnalysis:
             if method == "apply" and len(call.args) == 1:
                 if self._init_apply(info, reader, call.args[0].value, position, stmt):
                     info.removed.add(stmt)
+            elif (
+                method is not None
+                and info.method(method) is not None
+                and reader.runtime_method(info.method(method))
+            ):
+                pass  # the method and its call stay, its loops run on the Keras layers
             elif method is not None and not call.args and info.method(method) is not None:
                 if reader.method(info.method(method), position):
                     info.init_methods.add(method)
@@ -272,6 +278,16 @@ class ClassAnalysis:
                 for child in nested_statements(stmt):  # init functions called under if/for
                     if self._init_function(info, reader, child, expression_call(child), position):
                         reader.replace_call(child)
+        for func in info.node.body.body:  # init methods __init__ does not call: kept
+            if not isinstance(func, cst.FunctionDef) or func.name.value in (
+                "__init__",
+                "forward",
+                *info.init_methods,
+                *reader.runtime_methods,
+            ):
+                continue
+            if reader.is_init_code(func.body, functions=False):
+                reader.late_method(func)
         check_local_parameters(info, init, self.error)
         info.build_input = build_input(info, self.imports)
         info.training = training_methods(info)

@@ -6,8 +6,10 @@ arguments and making the Keras layer, the one a layer class used as a value tran
     nn.Conv2d(in_channels, out_channels, bias=False, **kwargs)
     -> nn_conv2d(in_channels, out_channels, bias=False, **kwargs)
 
-An argument the function does not take (``padding_mode``, ``device``) raises TypeError there,
-when the model is built: never ignored.
+An argument the function does not take (``padding_mode``) raises TypeError there, when the
+model is built: never ignored; a ``dtype`` other than None raises ValueError (``device`` places
+tensors only, as where a layer is built directly). A layer given ``dtype=dtype`` (timm's, a
+value known when built) goes the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from torch2tf.rules.registry import constructor, layer_factory
 
 
 def forwards_kwargs(call: cst.Call) -> bool:
-    return any(a.star == "**" for a in call.args)
+    """``**kwargs``, or ``dtype=`` of a value other than the literal None."""
+    return any(
+        a.star == "**"
+        or (
+            a.keyword is not None
+            and a.keyword.value == "dtype"
+            and not (isinstance(a.value, cst.Name) and a.value.value == "None")
+        )
+        for a in call.args
+    )
 
 
 def forwarded_layer(qualified: str, updated: cst.Call) -> tuple[str, str, cst.Call] | str:
@@ -37,7 +48,7 @@ def forwarded_layer(qualified: str, updated: cst.Call) -> tuple[str, str, cst.Ca
     positional = [a for a in updated.args if a.keyword is None and not a.star]
     if any(a.star == "*" for a in updated.args) or len(positional) > len(signature.args):
         return "its positional arguments do not bind to torch's parameters statically"
-    named = params[len(positional) :]
+    named = params[len(positional) :] + [n for n in ("device", "dtype") if f"{n}=None" in factory]
     unknown = [a.keyword.value for a in updated.args if a.keyword and a.keyword.value not in named]
     if unknown:
         return f"{', '.join(unknown)} is not translated when the rest is forwarded"

@@ -8,9 +8,10 @@ import functools
 import libcst as cst
 
 from torch2tf.init_code.data_attributes import data_attribute
-from torch2tf.names import code_of, dotted
+from torch2tf.names import code_of, dotted, is_torch_name
 from torch2tf.rules import LAYERS, attention
 from torch2tf.serializable import public_name, record_arguments, register, with_public_name
+from torch2tf.tensor_facts.project import project_origin
 from torch2tf.translation.constructor import finish_init
 from torch2tf.translation.patterns import (
     MODULE_BASE,
@@ -27,6 +28,7 @@ from torch2tf.translation.patterns import (
     MODULE_DICT_BASE as DICT_BASE,
 )
 from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
+from torch2tf.translation.scans import name_uses
 from torch2tf.translation.weight_norm import g_trainable
 
 # TorchScript's decorators: overload declarations (removed) and markers of eager-only code.
@@ -238,10 +240,9 @@ class StructureRewrite(RewriteBase):
                 note = "# the checks of torch's init code, whose values became initializers"
             elif not self.cls.replaced[original].startswith("for "):
                 note = "# torch's init after construction: the Keras layer's, before it is built"
-            lines = [
-                *getattr(original, "leading_lines", ()),
-                cst.EmptyLine(comment=cst.Comment(note)),
-            ]
+            note = self.cls.notes.get(original, note)  # "": none (a later statement's)
+            lines = [*getattr(original, "leading_lines", ())]
+            lines += [cst.EmptyLine(comment=cst.Comment(note))] if note else []
             first, *rest = module.body
             if rest:  # several asserts
                 return cst.FlattenSentinel([first.with_changes(leading_lines=lines), *rest])
@@ -366,6 +367,11 @@ class StructureRewrite(RewriteBase):
                 dotted(small.module) if small.module else None
             ):
                 removed = True
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                names = [a for a in small.names if not self._unused_torch_name(a)]
+                if names:
+                    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                    kept.append(small.with_changes(names=names))
             else:
                 kept.append(small)
         if removed and not self.imports_inserted:
@@ -374,6 +380,15 @@ class StructureRewrite(RewriteBase):
         if not kept:
             return cst.RemoveFromParent()
         return line.with_changes(body=kept)
+
+    def _unused_torch_name(self, alias: cst.ImportAlias) -> bool:
+        """``from .trace_utils import _assert`` where that file imports ``_assert`` from torch
+        (whose import its translation drops) and this file no longer uses it (its users left
+        out, unused): dropped with it."""
+        local = alias.asname.name if alias.asname else alias.name
+        name = dotted(local) or ""
+        origin = project_origin(self.imports.qualify_name(name))
+        return origin is not None and is_torch_name(origin) and name_uses(self.tree, name) == 0
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False

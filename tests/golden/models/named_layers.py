@@ -349,8 +349,10 @@ def nn_softmin(dim):
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")
-def nn_linear(in_features, out_features, bias=True):
+def nn_linear(in_features, out_features, bias=True, device=None, dtype=None):
     """nn.Linear used as a value: its constructor arguments -> the Keras layer."""
+    if dtype is not None:
+        raise ValueError("nn.Linear(dtype=...) other than None is not translated")
     return tf.keras.layers.Dense(
         out_features,
         use_bias=bias,
