@@ -273,7 +273,7 @@ def test_an_init_loop_over_modules_reaches_depthwise_layers(tmp_path):
 
 
 def test_torch_init_on_a_built_depthwise_layer_uses_torchs_fans():
-    from torch2tf.keras_helpers.layers import torch_init
+    from torch2tf.keras_helpers.initializers import torch_init
 
     tf.keras.utils.set_random_seed(0)
     layer = tf.keras.layers.DepthwiseConv2D(5, depth_multiplier=2)

@@ -65,7 +65,8 @@ def test_generated_text_names_what_it_picks():
     assert "self.activation = torch_activation(activation)()" in code
     assert "self.gelu = tf.keras.layers.Activation(" in code  # getattr with a literal name
     assert "Linear = nn_linear if shared else tf.keras.layers.Identity" in code
-    assert "def nn_linear(in_features, out_features, bias=True):" in code
+    assert "def nn_linear(in_features, out_features, bias=True, device=None, dtype=None):" in code
+    assert "nn.Linear(dtype=...) other than None is not translated" in code
     assert "torch_var_mean(h, -1, keepdim=True)" in code
     assert "torch_std_mean(h, 1, correction=0, keepdim=True)" in code
     assert "tf.constant([0.5], dtype=tf.float32)" in code

@@ -6,7 +6,7 @@ import math
 import tensorflow as tf
 
 # Helpers of another module, for live use; generated files get their own copies.
-from torch2tf.keras_helpers.layers import torch_default_kernel
+from torch2tf.keras_helpers.initializers import torch_default_kernel
 
 
 @tf.keras.utils.register_keras_serializable(package="torch2tf")

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 # Helpers of other modules, for live use; generated files get their own copies.
 from torch2tf.keras_helpers.attention import TorchMultiheadAttention
-from torch2tf.keras_helpers.layers import torch_default_bias, torch_default_kernel
+from torch2tf.keras_helpers.initializers import torch_default_bias, torch_default_kernel
 
 
 def torch_square_subsequent_mask(sz, device=None, dtype=None):

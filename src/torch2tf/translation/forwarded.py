@@ -23,13 +23,15 @@ from torch2tf.rules.registry import constructor, layer_factory
 
 
 def forwards_kwargs(call: cst.Call) -> bool:
-    """``**kwargs``, or ``dtype=`` of a value other than the literal None."""
+    """``**kwargs``, or ``dtype=`` of a variable (its value known when built); a literal
+    dtype (``torch.float64``) is refused where it is written."""
     return any(
         a.star == "**"
         or (
             a.keyword is not None
             and a.keyword.value == "dtype"
-            and not (isinstance(a.value, cst.Name) and a.value.value == "None")
+            and isinstance(a.value, cst.Name)
+            and a.value.value != "None"
         )
         for a in call.args
     )
