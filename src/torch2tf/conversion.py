@@ -25,7 +25,7 @@ from torch2tf.process_state import dtype_policy, global_state_kept
 from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.tensor_facts import ClassFacts, Fact
-from torch2tf.tensor_facts.live import live_layers
+from torch2tf.tensor_facts.live import left_out_values, live_layers
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
@@ -429,7 +429,7 @@ def convert(
         used = None  # profiled only when a translation problem needs it
         for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
-                with live_layers(model):  # the branches its modules took
+                with live_layers(model), left_out_values() as values:  # branches taken
                     if len(texts) == 1:
                         main = texts[reached.main]
                         source, all_facts = translate_with_facts(
@@ -446,6 +446,7 @@ def convert(
                         sources = {str(k): v for k, v in generated_files.items()}
                         source = sources[str(reached.main)]
                         generated = load_project(sources, reached.module_name or module_name)
+                left_out += values
                 break
             except TranslationError as err:
                 used = used or used_code(model, cls.__module__, inputs)

@@ -19,6 +19,8 @@ from torch2tf.names import installed_torch_object
 _live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_layers", default=None
 )
+_classes: ContextVar[frozenset[type] | None] = ContextVar("live_classes", default=None)
+_left_out: ContextVar[list[dict[str, Any]] | None] = ContextVar("left_out_values", default=None)
 
 
 def _signature(module: Any) -> Any:
@@ -36,10 +38,51 @@ def live_layers(model: Any) -> Iterator[None]:
         for name, child in module.named_children():
             found.setdefault((type(module).__name__, name), set()).add(_signature(child))
     token = _live.set({key: frozenset(types) for key, types in found.items()})
+    classes = _classes.set(frozenset(type(m) for m in model.modules()))
     try:
         yield
     finally:
+        _classes.reset(classes)
         _live.reset(token)
+
+
+def constructs(qualified: str) -> bool | None:
+    """Whether a module of the live model is an instance of the torch class ``qualified``
+    (or of a subclass); None without a live model, or for a name that is not a module class."""
+    classes = _classes.get()
+    if classes is None or not is_module_class(qualified):
+        return None
+    found = installed_torch_object(qualified)
+    return any(issubclass(c, found) for c in classes)
+
+
+def is_module_class(qualified: str | None) -> bool:
+    """Whether the torch name ``qualified`` is an ``nn.Module`` class of the installed torch."""
+    found = installed_torch_object(qualified)
+    if not isinstance(found, type):
+        return False
+    import torch
+
+    return issubclass(found, torch.nn.Module)
+
+
+@contextmanager
+def left_out_values() -> Iterator[list[dict[str, Any]]]:
+    """Within this block, the torch classes used as values that the translation left out
+    (see :func:`leave_out_value`), each as a ``left_out`` entry of the report."""
+    found: list[dict[str, Any]] = []
+    token = _left_out.set(found)
+    try:
+        yield found
+    finally:
+        _left_out.reset(token)
+
+
+def leave_out_value(entry: dict[str, Any]) -> None:
+    """Notes a torch class used as a value that the translation left out."""
+    found = _left_out.get()
+    if found is not None and entry not in found:
+        found.append(entry)
 
 
 def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
@@ -89,6 +132,20 @@ def taken(cls: str, attr: str, elements: Sequence[Any]) -> list[Any]:
         return list(elements)
     kept = [e for e in elements if e is not None and _holds(e, types) is not False]
     return kept or list(elements)
+
+
+def held_classes(cls: str, keys: Sequence[str]) -> frozenset[Any]:
+    """The classes (signatures) the live model's instances of ``cls`` hold under the names
+    ``keys`` (``*``: any name not among the other keys); empty without a live model."""
+    live = _live.get()
+    if live is None:
+        return frozenset()
+    named = {k for k in keys if k != "*"}
+    found: set[Any] = set()
+    for (owner, name), types in live.items():
+        if owner == cls and (name in named or ("*" in keys and name not in named)):
+            found |= types
+    return frozenset(found)
 
 
 def holds(cls: str, attr: str) -> bool:
