@@ -112,17 +112,8 @@ def test_registry_layers_and_recursive_skips_convert_exactly(tiny_result):
     assert "torch_map_axis(self.dim, 4)" in tiny_result.source  # cat along a dim attribute
 
 
-PER_LAYER_INNERMOST = pytest.mark.xfail(
-    strict=True,
-    reason="per-layer check of the innermost block a recursive skip holds (model.1.inner.1."
-    "inner here, model.1.submodule.1.submodule in MONAI's UNet): inf, though the whole model "
-    "and the layers inside agree; the layouts recorded for a path whose live branches differ "
-    "(a Sequential in one Skip, a ConvBlock in the other: layers.py _alternatives) are dropped",
-)
-
-
-@PER_LAYER_INNERMOST
 def test_registry_layers_and_recursive_skips_agree_per_layer(tiny_result):
+    # the innermost block a recursive skip holds: checked with the outer one's layouts
     table = tiny_result.table()
     assert " NO" not in table, table
 
@@ -169,7 +160,6 @@ def test_monai_unet_converts_from_its_installed_source(unet_result):
     assert {"torch.nn.GroupNorm", "torch.nn.SyncBatchNorm"} <= names
 
 
-@PER_LAYER_INNERMOST
 def test_monai_unet_every_layer_agrees(unet_result):
     table = unet_result.table()
     assert " NO" not in table, table

@@ -319,6 +319,7 @@ def check(
         keras_out = keras_model(*_to_tf(keras_inputs), training=training)
         worst, passed = compare(to_keras(torch_out, facts.output), keras_out, atol, rtol)
         layers = []
+        classes = {p: type(m) for p, m in torch_model.named_modules()}
         for path, module, args, kwargs, output in captured:
             try:
                 layer = keras_layer_at(keras_model, path)
@@ -331,12 +332,7 @@ def check(
             keras_kwargs = _to_tf(kwargs, packed)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
-            layout_in, layout_out = (
-                facts.layers.get(path)
-                or facts.layers.get(_repeated_path(path))
-                or _matching(facts.layers, path)
-                or _map_layer(module)
-            )
+            layout_in, layout_out = _layouts_at(facts.layers, path, classes) or _map_layer(module)
             if args:
                 args = (to_keras(args[0], layout_in), *args[1:])
             try:
@@ -347,6 +343,26 @@ def check(
             layers.append(LayerCheck(path, type(module).__name__, type(layer).__name__, error, ok))
     first = next((c.layer for c in layers if not c.passed), None)
     return Check(mode, passed, worst, first, layers)
+
+
+def _layouts_at(layers: dict[str, Any], path: str, classes: dict[str, type]) -> Any:
+    """The layouts the facts give the layer at ``path``: under its path, its loop's
+    (``layer1.*.conv1``), its computed names', or, inside a module of a class nested in
+    itself (a U-Net's skip block holding the next), the outer one's path for it."""
+    found = layers.get(path) or layers.get(_repeated_path(path)) or _matching(layers, path)
+    if found:
+        return found
+    parts = path.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        inner = classes.get(".".join(parts[:end]))
+        if inner is None or inner.__module__.split(".")[0] == "torch":  # containers: no
+            continue
+        for start in range(1, end):
+            if classes.get(".".join(parts[:start])) is inner:
+                found = _layouts_at(layers, ".".join(parts[:start] + parts[end:]), classes)
+                if found:
+                    return found
+    return None
 
 
 def _map_layer(module: torch.nn.Module) -> tuple[Fact | None, Fact | None]:
