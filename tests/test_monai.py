@@ -129,6 +129,89 @@ def test_a_registry_entry_the_model_never_builds_is_left_out_loudly(tiny_result)
         namespace["nn_syncbatchnorm_left_out"](8)
 
 
+UP_BLOCKS = (
+    HEADER
+    + '''
+import enum
+
+import torch.nn.functional as F
+
+
+class Mode(enum.Enum):
+    NEAREST = "nearest"
+    LINEAR = "linear"
+
+
+NORMS = {"instance": lambda dims: (nn.InstanceNorm1d, nn.InstanceNorm2d)[dims - 1]}
+
+
+class Up(nn.Sequential):
+    """Upsampling by a transposed conv, or (a branch the model below does not take) by
+    interpolation in a mode an enum gives (then cin == cout)."""
+
+    def __init__(self, cin, cout, trainable=True, mode=Mode.NEAREST):
+        super().__init__()
+        if trainable:
+            self.add_module("deconv", nn.ConvTranspose2d(cin, cout, 2, stride=2))
+        else:
+            self.add_module("interp", nn.Upsample(scale_factor=2, mode=mode.value))
+
+
+class UpCat(nn.Module):
+    def __init__(self, cin, cskip, cout):
+        super().__init__()
+        self.up = Up(cin, cin // 2)
+        self.conv = nn.Conv2d(cskip + cin // 2, cout, 3, padding=1)
+        self.norm = NORMS["instance"](2)(cout, affine=True)
+
+    def forward(self, x, x_e):
+        x_0 = self.up(x)
+        if x_e is not None and torch.jit.isinstance(x_e, torch.Tensor):
+            dims = len(x.shape) - 2
+            pads = [0] * (dims * 2)
+            for i in range(dims):
+                if x_e.shape[-i - 1] != x_0.shape[-i - 1]:
+                    pads[i * 2 + 1] = 1
+            x_0 = F.pad(x_0, pads, "replicate")
+            x = self.conv(torch.cat([x_e, x_0], dim=1))
+        else:
+            x = self.conv(x_0)
+        return self.norm(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.down = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1))  # 9 -> 4
+        self.upcat = UpCat(8, 4, 4)
+
+    def forward(self, x):
+        x1 = self.stem(x)
+        x2 = self.down(x1)
+        return self.upcat(x2, x1)
+'''
+)
+
+
+def test_an_up_block_with_a_skip_input_converts_exactly(tmp_path):
+    """A second input joined to a map (its layout: the layer the join feeds), a type test of
+    it, ``x.shape`` of maps in torch's order, a registry's InstanceNorm with ``affine`` given
+    when built, and an nn.Upsample of a mode an enum gives in a branch the model does not
+    take: left out, raising if built."""
+    module = load_module(tmp_path, UP_BLOCKS)
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = module.Net()
+    result = torch2tf.convert(model, inputs=(torch.randn(2, 1, 9, 9),))
+    table = result.table()
+    assert result.passed, table
+    assert " NO" not in table, table
+    assert "torch_map_order(tf.keras.ops.shape(x_e))" in result.source
+    assert "nn_upsample_left_out()" in result.source
+    assert any(e.get("name") == "torch.nn.Upsample" for e in result.left_out), result.left_out
+
+
 monai = pytest.importorskip("monai")
 
 
@@ -165,13 +248,6 @@ def test_monai_unet_every_layer_agrees(unet_result):
     assert " NO" not in table, table
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not attempted yet: BasicUNet adds Upsample with a mode from an enum's .value "
-    "(monai/networks/nets/basic_unet.py UpCat), torch.jit.isinstance and max pooling from the "
-    "Pool registry",
-    raises=Exception,
-)
 def test_monai_basic_unet_converts():
     from monai.networks.nets import BasicUNet
 
@@ -181,4 +257,7 @@ def test_monai_basic_unet_converts():
             spatial_dims=2, in_channels=1, out_channels=2, features=(8, 8, 16, 32, 64, 8)
         ).eval()
     result = torch2tf.convert(model, inputs=(torch.randn(2, 1, 32, 32),))
-    assert result.passed
+    table = result.table()
+    assert result.passed, table
+    assert result.max_abs_error < 1e-5
+    assert " NO" not in table, table

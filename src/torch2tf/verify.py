@@ -333,8 +333,8 @@ def check(
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
             layout_in, layout_out = _layouts_at(facts.layers, path, classes) or _map_layer(module)
-            if args:
-                args = (to_keras(args[0], layout_in), *args[1:])
+            if args:  # a skip input beside a map (a U-Net's up block): a map alike
+                args = tuple(to_keras(a, layout_in) if _alike(a, args[0]) else a for a in args)
             try:
                 result = layer(*_to_tf(args, packed), **keras_kwargs)
                 error, ok = compare(to_keras(output, layout_out), result, atol, rtol)
@@ -363,6 +363,14 @@ def _layouts_at(layers: dict[str, Any], path: str, classes: dict[str, type]) -> 
                 if found:
                     return found
     return None
+
+
+def _alike(value: Any, first: Any) -> bool:
+    """Whether ``value`` is ``first`` or a tensor of its rank and batch beside it."""
+    if value is first:
+        return True
+    tensors = all(isinstance(t, torch.Tensor) for t in (value, first))
+    return tensors and value.dim() == first.dim() > 2 and value.shape[0] == first.shape[0]
 
 
 def _map_layer(module: torch.nn.Module) -> tuple[Fact | None, Fact | None]:

@@ -262,6 +262,12 @@ class TorchLocalResponseNorm(tf.keras.layers.Layer):
         return {**super().get_config(), **{n: getattr(self, n) for n in names}}
 
 
+def torch_map_order(shape):
+    """x.shape of a channels-last map in torch's order (N, C, *spatial), as torch gives it."""
+    shape = tuple(shape)
+    return (shape[0], shape[-1], *shape[1:-1])
+
+
 def torch_map_size(x):
     """torch's x.size() of a channels-last map: its sizes in torch's order (N, C, *spatial)."""
     shape = tf.keras.ops.shape(x)

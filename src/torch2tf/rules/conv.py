@@ -149,7 +149,7 @@ class _Conv(LayerRule):
             conv = (
                 f"(\n# depthwise convs as DepthwiseConv{dims}D (fast on CPU), "
                 f"others as Conv{dims}D\n"
-                f"{conv} if {src(groups)} == {src(in_channels)} else {grouped}\n)"
+                f"{conv} if {src(groups)} == {src(in_channels)} != 1 else {grouped}\n)"
             )
         if pairs is not None and any(pairs):
             return f"tf.keras.Sequential([TorchPad({list(pairs)!r}, {mode!r}), {conv}])"

@@ -27,7 +27,7 @@ from torch2tf.tensor_facts.records import (
     Fact,
     Key,
 )
-from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, key_of
+from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, joined, key_of
 from torch2tf.tensor_facts.tables import (
     _CONVS,
     _MAP_LAYERS,
@@ -286,11 +286,11 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             rank = self._channels_last_permute(call, param, first_use)
             if rank is not None:  # ConvNeXt's x.permute(0, 2, 3, 1): a map's channels last
                 return Fact(MAP, rank)
-            first = call.args[0] if call.args else None
+            first = joined(call.args[0], names, self.analysis.qualify) if call.args else None
             if not (isinstance(first, ast.Name) and first.id in names):
                 continue
             qualified = self.analysis.qualify(_dotted(call.func) or "", call.func) or ""
-            if _dotted(call.func) in ("isinstance", "len") or qualified in _JOINS:
+            if _dotted(call.func) in ("isinstance", "len") or qualified in _NOT_DECIDING:
                 continue  # decides nothing, or followed through the name it is assigned
             attr = _self_attr(call.func)
             if attr in self.methods and attr not in self.layers and attr not in self.modules:
@@ -444,6 +444,7 @@ def _module_parameters(init: ast.FunctionDef) -> set[str]:
 
 
 _JOINS = ("torch.cat", "torch.concat")
+_NOT_DECIDING = (*_JOINS, "torch.jit.isinstance")
 
 
 def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:

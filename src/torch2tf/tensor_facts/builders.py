@@ -18,6 +18,7 @@ from torch2tf.tensor_facts.added_modules import (
 )
 from torch2tf.tensor_facts.built_layer import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.listed import calls_a_local, filtered_variants, is_none, spliced
+from torch2tf.tensor_facts.live import never_holds
 from torch2tf.tensor_facts.live_built import live_element
 from torch2tf.tensor_facts.project import is_project_class, project_function_node
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
@@ -411,6 +412,8 @@ class Builders:
                 held = held_in_order(init)
                 for key, value, module in held:
                     element = self.added(value, init, base, 1)
+                    if module and never_holds(cls.name, key):
+                        continue  # added in a branch the live model did not take
                     if element is None and module:  # Conv[...](...): the live model's
                         keys = [k for k, _, _ in held]
                         element = live_element(cls.name, key, keys, value, frozenset(self.classes))

@@ -148,6 +148,16 @@ def held_classes(cls: str, keys: Sequence[str]) -> frozenset[Any]:
     return frozenset(found)
 
 
+def never_holds(cls: str, key: str) -> bool:
+    """Whether the live model holds instances of ``cls`` with children, none of them under
+    ``key``: a layer added in a branch of ``__init__`` the model did not take."""
+    live = _live.get()
+    if live is None or key == "*":
+        return False
+    owned = {name for owner, name in live if owner == cls}
+    return bool(owned) and key not in owned
+
+
 def holds(cls: str, attr: str) -> bool:
     """Whether the live model's instances of ``cls`` hold a module at ``attr``."""
     live = _live.get()

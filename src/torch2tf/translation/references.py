@@ -16,8 +16,9 @@ from torch2tf.rules import LAYERS, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.rules.registry import constructor, function_value, layer_factory
 from torch2tf.tensor_facts.live import constructs as live_constructs
-from torch2tf.tensor_facts.live import is_module_class, leave_out_value
+from torch2tf.tensor_facts.live import is_module_class
 from torch2tf.torch_api import DTYPES
+from torch2tf.translation.left_out import left_out_layer
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     UNTRANSLATED_MODULE_API,
@@ -255,20 +256,12 @@ class ReferenceRewrite(RewriteBase):
         return updated
 
     def _left_out_value(self, original: cst.CSTNode, qualified: str, problem: str):
-        """A torch layer class used as a value (a registry's entry) that does not translate,
-        of which the live model holds no instance: a function raising the problem when
-        called, so a model built with it fails loudly; listed in the report's ``left_out``."""
+        """A torch layer class used as a value that does not translate, of which the live
+        model holds no instance: see :mod:`torch2tf.translation.left_out`."""
         self.pending.pop(original, None)
-        name = "nn_" + qualified.rsplit(".", 1)[1].lower() + "_left_out"
-        message = f"{qualified} was not translated (the converted model holds none): {problem}"
-        self.generated[name] = (
-            f"def {name}(*args, **kwargs):\n"
-            f'    """{qualified.removeprefix("torch.")} used as a value, left out."""\n'
-            f"    raise NotImplementedError({message!r})\n"
-        )
         line = self.positions[original].start.line
-        entry = {"name": qualified, "kind": "value", "file": str(self.path), "line": line}
-        leave_out_value({**entry, "reason": f"not used by the converted model: {problem}"})
+        name, source = left_out_layer(qualified, problem, str(self.path), line)
+        self.generated[name] = source
         return cst.Name(name)
 
     def _getattr(self, original: cst.Call, updated: cst.Call):
