@@ -212,6 +212,63 @@ def test_an_up_block_with_a_skip_input_converts_exactly(tmp_path):
     assert any(e.get("name") == "torch.nn.Upsample" for e in result.left_out), result.left_out
 
 
+DECORATED_FACTORY = (
+    HEADER
+    + """
+
+class Registry:
+    def __init__(self):
+        self.factories = {}
+
+    def factory(self, name):
+        def add(func):
+            self.factories[name] = func
+            return func
+
+        return add
+
+
+Acts = Registry()
+
+
+@Acts.factory("relu")
+def relu_factory():
+    return nn.ReLU
+
+
+@Acts.factory("rrelu")
+def rrelu_factory():
+    torch.lobpcg(torch.eye(4))  # not translated; the model below never calls it
+    return nn.ReLU
+
+
+class Net(nn.Module):
+    def __init__(self, act="relu"):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.act = Acts.factories[act]()()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+"""
+)
+
+
+def test_a_left_out_registry_factory_keeps_its_registration(tmp_path):
+    """A decorated factory the model does not use, failing to translate, becomes a raising
+    function under its decorators: the registry still holds it, and looking it up raises."""
+    module = load_module(tmp_path, DECORATED_FACTORY)
+    torch.manual_seed(0)
+    with torch2tf.recording():
+        model = module.Net()
+    result = torch2tf.convert(model, inputs=(torch.randn(5, 4),))
+    assert result.passed, result.table()
+    assert '@Acts.factory("rrelu")\ndef rrelu_factory(*args, **kwargs):' in result.source
+    generated = type(result.keras_model).__init__.__globals__  # the generated module's
+    with pytest.raises(NotImplementedError, match="rrelu_factory was not translated"):
+        generated["Acts"].factories["rrelu"]()
+
+
 monai = pytest.importorskip("monai")
 
 
@@ -261,3 +318,12 @@ def test_monai_basic_unet_converts():
     assert result.passed, table
     assert result.max_abs_error < 1e-5
     assert " NO" not in table, table
+
+
+def test_monai_unet_in_float64():
+    model = _unet().double()
+    torch.manual_seed(1)
+    inputs = (torch.randn(2, 1, 32, 32, dtype=torch.float64),)
+    result = torch2tf.convert(model, inputs=inputs, atol=1e-10, rtol=1e-10)
+    assert result.passed, result.table()
+    assert result.max_abs_error < 1e-10
