@@ -5,6 +5,9 @@ is converted, where an attribute's branches give other layouts, its layer classe
 model (over every instance of the class holding it) decide which branch the facts follow; the
 generated code keeps every branch, and the verification checks the one taken layer by layer.
 Without a live model (``translate``) the source alone decides, and such branches are refused.
+Also read here: the layers each class's instances hold under each name (see live_built.py),
+and whether the live model holds any instance of a torch class (a registry entry it never
+builds is left out, raising if built: translation/left_out.py).
 """
 
 from __future__ import annotations
