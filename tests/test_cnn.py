@@ -423,16 +423,35 @@ def _refusal(body: str, init: str = "self.conv = nn.Conv2d(3, 4, 3)") -> list[st
         ),
         ("x = self.conv(x)[:, 0:2]", "net.py:12:13: error: indexing a channels-last feature map"),
         ("x = self.conv(x).permute(0, 2, 1)", "net.py:12:13: error: permute of a feature map"),
-        (
-            "b, c, h, w = self.conv(x).shape",
-            "net.py:12:22: error: the shape of a channels-last feature map",
-        ),
         ("x = self.conv(x) + self.fc.weight", "net.py:12:13: error: an operation between"),
     ],
 )
 def test_what_the_facts_cannot_follow_is_reported_at_its_position(body, expected):
     messages = _refusal(body)
     assert any(m.startswith(expected) or expected in m for m in messages), messages
+
+
+def test_the_shape_of_a_map_is_in_torchs_order():
+    """``x.shape`` of a map gives torch's (N, C, *spatial), as ``x.size()`` does."""
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3)
+
+            def forward(self, x):
+                x = self.conv(x)
+                b, c, h, w = x.shape
+                return x, c, x.shape[2]
+        """
+    )
+    code = translate_source(source, "net.py")
+    assert "b, c, h, w = torch_map_order(tf.keras.ops.shape(x))" in code
+    assert "torch_map_order(tf.keras.ops.shape(x))[2]" in code
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,7 @@ def test_a_runtime_choice_reads_as_a_commented_conditional():
     assert layer.startswith(
         "tf.keras.layers.DepthwiseConv2D(3, depth_multiplier=out // c, depthwise_initializer="
     )
-    assert " if g == c else tf.keras.layers.Conv2D(out, 3, groups=g, " in layer
+    assert " if g == c != 1 else tf.keras.layers.Conv2D(out, 3, groups=g, " in layer
     assert layer.count("name='layer'") == 2  # both branches named after the attribute
 
 

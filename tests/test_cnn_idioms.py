@@ -279,10 +279,20 @@ def test_functional_forms_off_maps_are_refused(body, expected):
     assert expected in str(err.value)
 
 
-def test_a_cat_of_maps_along_a_named_dim_is_refused():
+def test_a_cat_of_maps_along_a_named_dim_moves_it_when_it_runs(tmp_path):
+    """``torch.cat([x, x], self.dim)``: torch's dim of a map becomes Keras's axis when the code
+    runs (torch_map_axis), whatever value the model was built with; an expression is refused."""
+    source = net(
+        "self.conv = nn.Conv2d(3, 4, 3)\nself.dim = dim",
+        "x = self.conv(x)\nreturn torch.cat([x, x], self.dim)",
+        params=", dim=1",
+    )
+    for dim in (1, 2, -1):
+        conversion = convert_checked(tmp_path, source, images(3, 8), kwargs={"dim": dim})
+        assert "torch_map_axis(self.dim, 4)" in conversion.source
     source = net(
         "self.conv = nn.Conv2d(3, 4, 3)",
-        "x = self.conv(x)\nreturn torch.cat([x, x], dim)",
+        "x = self.conv(x)\nreturn torch.cat([x, x], dim + 0)",
         params=", dim=1",
     )
     with pytest.raises(torch2tf.TranslationError) as err:

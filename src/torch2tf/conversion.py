@@ -26,7 +26,7 @@ from torch2tf.reach import MAIN_MODULE, UnknownName, reach
 from torch2tf.structure import check_structure
 from torch2tf.summary import table
 from torch2tf.tensor_facts import ClassFacts, Fact
-from torch2tf.tensor_facts.live import UNFOLLOWED, lines_run, live_layers
+from torch2tf.tensor_facts.live import UNFOLLOWED, left_out_values, lines_run, live_layers
 from torch2tf.torch_source import live_classes, source_line, source_of
 from torch2tf.translate import translate_project, translate_with_facts
 from torch2tf.unused_code import stub_unused, used_code
@@ -420,7 +420,11 @@ def convert(
         used = None  # profiled only when a translation problem needs it
         for attempt in range(3):  # code the model does not use, failing: stubbed, again
             try:
-                with live_layers(model), lines_run(used and used.lines):  # what it took
+                with (  # what the model took: branches, lines run
+                    live_layers(model),
+                    lines_run(used and used.lines),
+                    left_out_values() as values,
+                ):
                     if len(texts) == 1:
                         main = texts[reached.main]
                         source, all_facts = translate_with_facts(
@@ -437,6 +441,7 @@ def convert(
                         sources = {str(k): v for k, v in generated_files.items()}
                         source = sources[str(reached.main)]
                         generated = load_project(sources, reached.module_name or module_name)
+                left_out += values
                 break
             except TranslationError as err:
                 again = used is None  # layers built where the live model ran: again, knowing

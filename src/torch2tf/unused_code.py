@@ -181,7 +181,7 @@ def stub_unused(
                 continue
             first = str(names[node.name][0])
             start = _start(node)
-            stub = _stub(node, first)
+            stub = _decorators(lines, node) + _stub(node, first)
             stub += ["\n"] * (node.end_lineno - start + 1 - len(stub))  # later lines keep place
             lines[start - 1 : node.end_lineno] = stub
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
@@ -260,6 +260,14 @@ def _definition_at(source: str, line: int) -> Definition | None:
         if _start(node) <= line <= (node.end_lineno or node.lineno):
             return node
     return None
+
+
+def _decorators(lines: list[str], node: Definition) -> list[str]:
+    """The decorator lines of ``node``, kept on its stub: a registry's ``@Norm.factory("x")``
+    still registers the name, so a lookup reaches the stub and raises its problem."""
+    if not node.decorator_list:
+        return []
+    return lines[node.decorator_list[0].lineno - 1 : node.lineno - 1]
 
 
 def _stub(node: Definition, problem: str) -> list[str]:

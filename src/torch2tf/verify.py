@@ -343,6 +343,7 @@ def check(
         worst, passed = compare(to_keras(torch_out, facts.output), keras_out, atol, rtol)
         layers: list[LayerCheck] = []
         missed: dict[int, tuple] = {}  # index in layers -> what the round-off check needs
+        classes = {p: type(m) for p, m in torch_model.named_modules()}
         for path, module, args, kwargs, output in captured:
             try:
                 layer = keras_layer_at(keras_model, path)
@@ -355,13 +356,11 @@ def check(
             keras_kwargs = _to_tf(kwargs, packed)
             if getattr(layer, "_call_has_training_arg", False):
                 keras_kwargs["training"] = training
-            layout_in, layout_out = (
-                facts.layers.get(path)
-                or facts.layers.get(_repeated_path(path))
-                or _matching(facts.layers, path)
-                or _map_layer(module, torch_model, path, facts.layers, output)
+            layout_in, layout_out = _layouts_at(facts.layers, path, classes) or _map_layer(
+                module, torch_model, path, facts.layers, output
             )
-            keras_args = (to_keras(args[0], layout_in), *args[1:]) if args else args
+            # a skip input beside a map (a U-Net's up block): a map alike
+            keras_args = tuple(to_keras(a, layout_in) if _alike(a, args[0]) else a for a in args)
             try:
                 result = layer(*_to_tf(keras_args, packed), **keras_kwargs)
                 error, ok = compare(to_keras(output, layout_out), result, atol, rtol)
@@ -434,6 +433,34 @@ def _float64_output(module: torch.nn.Module, args: tuple, kwargs: dict, mode: st
             return double(*as_float64(args), **as_float64(kwargs))
     finally:
         torch.set_default_dtype(default)
+
+
+def _layouts_at(layers: dict[str, Any], path: str, classes: dict[str, type]) -> Any:
+    """The layouts the facts give the layer at ``path``: under its path, its loop's
+    (``layer1.*.conv1``), its computed names', or, inside a module of a class nested in
+    itself (a U-Net's skip block holding the next), the outer one's path for it."""
+    found = layers.get(path) or layers.get(_repeated_path(path)) or _matching(layers, path)
+    if found:
+        return found
+    parts = path.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        inner = classes.get(".".join(parts[:end]))
+        if inner is None or inner.__module__.split(".")[0] == "torch":  # containers: no
+            continue
+        for start in range(1, end):
+            if classes.get(".".join(parts[:start])) is inner:
+                found = _layouts_at(layers, ".".join(parts[:start] + parts[end:]), classes)
+                if found:
+                    return found
+    return None
+
+
+def _alike(value: Any, first: Any) -> bool:
+    """Whether ``value`` is ``first`` or a tensor of its rank and batch beside it."""
+    if value is first:
+        return True
+    tensors = all(isinstance(t, torch.Tensor) for t in (value, first))
+    return tensors and value.dim() == first.dim() > 2 and value.shape[0] == first.shape[0]
 
 
 def _map_layer(

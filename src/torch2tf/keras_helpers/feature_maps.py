@@ -197,6 +197,45 @@ def torch_padded(layer, padding, dims):
     return tf.keras.Sequential([zero_padding[dims](padding), layer])
 
 
+def torch_map_axis(dim, rank):
+    """torch's dim of an (N, C, *S) map, known when the code runs -> Keras's (N, *S, C) axis."""
+    dim %= rank
+    return 0 if dim == 0 else rank - 1 if dim == 1 else dim - 1
+
+
+def torch_conv_transpose(
+    dims, out_channels, kernel_size, stride, padding, output_padding, groups, dilation, **options
+):
+    """torch's ConvTransposeNd from values known at run time: Keras's transposed conv, "same"
+    where that crops as torch does (k - s = 2p, no output padding), else "valid" (with the
+    output padding) then a crop of p on each side; groups and dilation other than 1 raise."""
+
+    def per_dim(value):
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+
+    if groups != 1 or any(d != 1 for d in per_dim(dilation)):
+        raise ValueError(
+            f"ConvTranspose{dims}d: groups and dilation other than 1 are not translated"
+        )
+    kernel, strides, pads, extra = map(per_dim, (kernel_size, stride, padding, output_padding))
+    same = not any(extra) and all(
+        k - s == 2 * p for k, s, p in zip(kernel, strides, pads, strict=True)
+    )
+    transposed = {1: tf.keras.layers.Conv1DTranspose, 2: tf.keras.layers.Conv2DTranspose}
+    conv = transposed[dims](
+        out_channels,
+        kernel,
+        strides=strides,
+        padding="same" if same and any(pads) else "valid",
+        output_padding=extra if any(extra) else None,
+        **options,
+    )
+    if same or not any(pads):
+        return conv
+    cropping = {1: tf.keras.layers.Cropping1D, 2: tf.keras.layers.Cropping2D}
+    return tf.keras.Sequential([conv, cropping[dims](pads)])
+
+
 def torch_local_response_norm(x, size, alpha=1e-4, beta=0.75, k=1.0):
     """torch's local_response_norm of a channels-last map: x / (k + alpha * mean of x**2 over
     ``size`` channels, zero-padded size // 2 before and (size - 1) // 2 after) ** beta; TF's
@@ -221,6 +260,12 @@ class TorchLocalResponseNorm(tf.keras.layers.Layer):
     def get_config(self):
         names = ("size", "alpha", "beta", "k")
         return {**super().get_config(), **{n: getattr(self, n) for n in names}}
+
+
+def torch_map_order(shape):
+    """x.shape of a channels-last map in torch's order (N, C, *spatial), as torch gives it."""
+    shape = tuple(shape)
+    return (shape[0], shape[-1], *shape[1:-1])
 
 
 def torch_map_size(x):

@@ -34,7 +34,11 @@ class Sequential(LayerRule):
             ),
         ),
         # torch's empty Sequential returns its input; Keras's cannot be called
-        ("nn.Sequential()", "tf.keras.Sequential([tf.keras.layers.Identity()])"),
+        # (torch_add_module replaces its placeholder)
+        (
+            "nn.Sequential()",
+            "tf.keras.Sequential([tf.keras.layers.Identity(name='torch_empty')])",
+        ),
     )
     takes_training = True
 
@@ -43,7 +47,7 @@ class Sequential(LayerRule):
 
     def keras(self, *args):
         if not args:  # torch's returns its input; a Keras Sequential without layers fails
-            return "tf.keras.Sequential([tf.keras.layers.Identity()])"
+            return "tf.keras.Sequential([tf.keras.layers.Identity(name='torch_empty')])"
         if len(args) == 1 and src(args[0]).startswith(("OrderedDict(", "collections.OrderedDict(")):
             try:
                 return f"tf.keras.Sequential([{', '.join(_named_layers(src(args[0])))}])"

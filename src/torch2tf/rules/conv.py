@@ -149,7 +149,7 @@ class _Conv(LayerRule):
             conv = (
                 f"(\n# depthwise convs as DepthwiseConv{dims}D (fast on CPU), "
                 f"others as Conv{dims}D\n"
-                f"{conv} if {src(groups)} == {src(in_channels)} else {grouped}\n)"
+                f"{conv} if {src(groups)} == {src(in_channels)} != 1 else {grouped}\n)"
             )
         if pairs is not None and any(pairs):
             return f"tf.keras.Sequential([TorchPad({list(pairs)!r}, {mode!r}), {conv}])"
@@ -362,11 +362,12 @@ class _ConvTranspose(LayerRule):
         dims, name = self.dims, f"ConvTranspose{self.dims}d"
         if const(padding_mode, None) != "zeros":
             raise Unsupported(f"{name}: torch accepts only padding_mode='zeros'")
-        if const(groups, None) != 1:
+        if const(groups, None) not in (1, None):
             raise Unsupported(
                 f"{name}(groups=...) is not translated yet", "Conv{dims}DTranspose has no groups"
             )
-        if tuple_of(dilation, dims, f"{name} dilation") != (1,) * dims:
+        self.dilation = dilation
+        if const(dilation, None) is not None and tuple_of(dilation, dims, name) != (1,) * dims:
             raise Unsupported(
                 f"{name}(dilation=...) is not translated yet",
                 "TensorFlow's CPU kernel refuses dilated transposed convolutions",
@@ -375,9 +376,9 @@ class _ConvTranspose(LayerRule):
         strides = tuple_of(stride, dims, f"{name} stride")
         pads = tuple_of(padding, dims, f"{name} padding")
         extra = tuple_of(output_padding, dims, f"{name} output_padding")
-        if None in (kernel, strides, pads, extra):
-            raise Unsupported(
-                f"{name} kernel_size=, stride=, padding= and output_padding= must be literal"
+        if None in (kernel, strides, pads, extra) or const(groups, None) is None:
+            return self._at_run_time(
+                out_channels, kernel_size, stride, padding, output_padding, groups, bias
             )
         with_bias = literal_flag(bias, f"{name} bias=")
         # Keras's "same" crops like torch only when k - s = 2p without output padding;
@@ -405,6 +406,32 @@ class _ConvTranspose(LayerRule):
             return conv
         crop = short(pads, padding)
         return f"tf.keras.Sequential([{conv}, tf.keras.layers.Cropping{dims}D({crop})])"
+
+    def _at_run_time(
+        self, out_channels, kernel_size, stride, padding, output_padding, groups, bias
+    ):
+        """torch_conv_transpose(...): sizes, groups or dilation known only when it runs (a
+        layer class used as a value, a registry's); its choices are made then."""
+        with_bias = True if const(bias, None) is None else literal_flag(bias, "bias=")
+        fan_in = (
+            f"torch_fan_in({src(out_channels)}, {src(kernel_size)}, {src(groups)}, {self.dims})"
+        )
+        return keras_call(
+            "torch_conv_transpose",
+            repr(self.dims),
+            src(out_channels),
+            src(kernel_size),
+            src(stride),
+            src(padding),
+            src(output_padding),
+            src(groups),
+            src(self.dilation),
+            use_bias=None if const(bias, None) is True else src(bias) if with_bias else "False",
+            kernel_initializer=self.initializer("weight", "torch_default_kernel()"),
+            bias_initializer=self.initializer("bias", f"torch_default_bias({fan_in})")
+            if with_bias
+            else None,
+        )
 
     @staticmethod
     def weights(module):

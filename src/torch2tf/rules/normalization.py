@@ -185,14 +185,16 @@ class _InstanceNorm(LayerRule):
                 f"{name}(track_running_stats=True) is not translated yet",
                 "Keras has no layer switching from instance to running statistics in eval",
             )
-        is_affine = _flag(affine, f"{name} affine=")
+        # affine=<a name>: Keras's center and scale take it as torch does when it runs
+        is_affine = True if const(affine, None) is None else _flag(affine, f"{name} affine=")
+        flag = None if const(affine, None) is True else src(affine) if is_affine else "False"
         # groups=-1: one group per channel, statistics over the spatial axes of each sample
         return keras_call(
             "tf.keras.layers.GroupNormalization",
             "-1",
             epsilon=src(eps),
-            center=None if is_affine else "False",
-            scale=None if is_affine else "False",
+            center=flag,
+            scale=flag,
             gamma_initializer=self.initializer("weight", None) if is_affine else None,
             beta_initializer=self.initializer("bias", None) if is_affine else None,
         )

@@ -57,3 +57,16 @@ def torch_assert(condition, message):
     """torch._assert(c, m) (a traceable ``assert c, m``) -> tf.debugging.Assert(c, [m]): stops
     the same calls (with TensorFlow's InvalidArgumentError), in eager and graph code."""
     return f"tf.debugging.Assert({src(condition)}, [{src(message)}])"
+
+
+@function(
+    "torch.jit.isinstance",
+    examples=(("ok = torch.jit.isinstance(x, torch.Tensor)", "ok = isinstance(x, tf.Tensor)"),),
+)
+def jit_isinstance(obj, target_type):
+    """torch.jit.isinstance(obj, T) -> isinstance(obj, T): in eager code torch runs the same
+    check (TorchScript also refines types by it); a subscripted type (``List[int]``) is
+    refused, as isinstance refuses it."""
+    if "[" in src(target_type):
+        raise Unsupported(f"torch.jit.isinstance of {src(target_type)} is not translated")
+    return f"isinstance({src(obj)}, {src(target_type)})"

@@ -15,6 +15,7 @@ from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
 from torch2tf.tensor_facts.live import held_class
+from torch2tf.tensor_facts.live_built import live_element
 from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import is_project_class, project_class
 from torch2tf.tensor_facts.records import (
@@ -27,13 +28,15 @@ from torch2tf.tensor_facts.records import (
     Fact,
     Key,
 )
-from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, key_of
+from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, joined, key_of
 from torch2tf.tensor_facts.tables import (
     _CONVS,
     _MAP_LAYERS,
     MAP_FUNCTIONS,
 )
 from torch2tf.tensor_facts.walk import Walk
+
+_RUNNING: set[tuple[str, int, int]] = set()  # the classes whose facts are being read
 
 
 class _Analysis(Builders):
@@ -68,8 +71,25 @@ class _Analysis(Builders):
             return found[0].facts(found[1]) if found is not None else ClassFacts()
         if name not in self.done:
             self.done[name] = ClassFacts()  # a class reaching itself stops here
-            self.done[name] = _ClassPass(self, self.classes[name]).run()
+            key = self._running_key(name)
+            _RUNNING.add(key)
+            try:
+                self.done[name] = _ClassPass(self, self.classes[name]).run()
+            finally:
+                _RUNNING.discard(key)
         return self.done[name]
+
+    def is_running(self, name: str) -> bool:
+        """Whether the facts of ``name`` are being read: a module of its class inside itself
+        (a U-Net's skip block holding the next one), taken like a module passed in."""
+        if name not in self.classes:
+            found = project_class(name)
+            return found is not None and found[0].is_running(found[1])
+        return self._running_key(name) in _RUNNING
+
+    def _running_key(self, name: str) -> tuple[str, int, int]:
+        # one class read by each file's analysis (its own, another file's): by where it is
+        return (name, self.classes[name].lineno, len(self.lines))
 
     def facts_given(self, name: str, given: Fact) -> ClassFacts:
         """The facts of ``name`` with its first input ``given`` (a list of maps where its
@@ -149,6 +169,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                 given = list(analysis.given.get((cls.name, node.value.id), {}).values())
                 # a module passed in: the one layer its callers build, if that is known
                 found = given[0] if len(given) == 1 else _Layer(MODULE, node.value)
+            if found is None and isinstance(node.value, (ast.Call, ast.Name)):  # Conv[..](..)
+                found = live_element(cls.name, attr, [], node.value, frozenset(analysis.classes))
             if found is not None:
                 built.setdefault(attr, []).append(found)
         for call, names in setattr_calls(init) if init else ():
@@ -267,11 +289,11 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
             rank = self._channels_last_permute(call, param, first_use)
             if rank is not None:  # ConvNeXt's x.permute(0, 2, 3, 1): a map's channels last
                 return Fact(MAP, rank)
-            first = call.args[0] if call.args else None
+            first = joined(call.args[0], names, self.analysis.qualify) if call.args else None
             if not (isinstance(first, ast.Name) and first.id in names):
                 continue
             qualified = self.analysis.qualify(_dotted(call.func) or "", call.func) or ""
-            if _dotted(call.func) in ("isinstance", "len") or qualified in _JOINS:
+            if _dotted(call.func) in ("isinstance", "len") or qualified in _NOT_DECIDING:
                 continue  # decides nothing, or followed through the name it is assigned
             attr = _self_attr(call.func)
             if attr in self.methods and attr not in self.layers and attr not in self.modules:
@@ -335,8 +357,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
         if layer is not None and layer.qualified == ALTERNATIVES:
             taken = [self._layer_input(e) for e in layer.elements]
             return next((f for f in taken if f.kind == MAP), taken[0])
-        while layer is not None and layer.qualified == "torch.nn.Sequential":
-            layer = layer.elements[0] if layer.elements else None
+        if layer is not None and layer.qualified == "torch.nn.Sequential":
+            return self._layer_input(layer.elements[0] if layer.elements else None)
         if layer is not None and layer.qualified == MODULE and layer.classes:
             inner = self.analysis.facts(layer.classes[0]).inputs
             return next(iter(inner.values()), PLAIN_FACT)
@@ -425,6 +447,7 @@ def _module_parameters(init: ast.FunctionDef) -> set[str]:
 
 
 _JOINS = ("torch.cat", "torch.concat")
+_NOT_DECIDING = (*_JOINS, "torch.jit.isinstance")
 
 
 def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:

@@ -6,7 +6,6 @@ a list (``nn.Sequential(*layers)`` of ``block(...)``, ``block`` a project class)
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from torch2tf.rules.weight_norm import NAMES as WEIGHT_NORMS
 from torch2tf.tensor_facts.added_modules import (
@@ -17,38 +16,12 @@ from torch2tf.tensor_facts.added_modules import (
     _super_init,
     held_in_order,
 )
+from torch2tf.tensor_facts.built_layer import ALTERNATIVES, MODULE, _Layer
 from torch2tf.tensor_facts.listed import calls_a_local, filtered_variants, is_none, spliced
+from torch2tf.tensor_facts.live import never_holds
+from torch2tf.tensor_facts.live_built import live_element
 from torch2tf.tensor_facts.project import is_project_class, project_function_node
 from torch2tf.tensor_facts.syntax import _dotted, _self_attr
-
-
-@dataclass
-class _Layer:
-    """A layer (``qualified``, built by ``call``) or, for ``qualified == MODULE``, an instance
-    of one of ``classes`` (project classes of the file)."""
-
-    qualified: str
-    call: ast.AST  # the constructor call; for a module passed in, the value assigned
-    elements: list[_Layer | None] = field(default_factory=list)  # a Sequential's, in order
-    classes: tuple[str, ...] = ()
-    repeated: bool = False  # a Sequential of ``elements`` repeated a number of times
-    keys: list[str] = field(default_factory=list)
-    """A Sequential's element names where they are not indices (``OrderedDict`` keys,
-    ``add_module`` names; ``*`` for a name computed at run time)."""
-
-    def path_of(self, index: int) -> str:
-        return self.keys[index] if index < len(self.keys) else str(index)
-
-    def add(self, key: str, element: _Layer | None) -> None:
-        """A layer appended under ``key`` (``add_module``, an attribute of a subclass)."""
-        self.keys = [self.path_of(i) for i in range(len(self.elements))] + [key]
-        self.elements.append(element)
-
-
-MODULE = "module"
-ALTERNATIVES = "alternatives"
-"""An attribute assigned in each branch of an ``if`` of ``__init__`` (SqueezeNet's
-``features`` per version): ``elements`` holds each branch's layer, applied alike."""
 
 
 def _returned(func: ast.FunctionDef) -> list[ast.expr]:
@@ -436,8 +409,14 @@ class Builders:
             args = call.args
             if not args and not call.keywords:  # layers assigned or added after it, in order
                 found = _Layer("torch.nn.Sequential", call)
-                for key, value, module in held_in_order(init):
+                held = held_in_order(init)
+                for key, value, module in held:
                     element = self.added(value, init, base, 1)
+                    if module and never_holds(cls.name, key):
+                        continue  # added in a branch the live model did not take
+                    if element is None and module:  # Conv[...](...): the live model's
+                        keys = [k for k, _, _ in held]
+                        element = live_element(cls.name, key, keys, value, frozenset(self.classes))
                     if element is not None or module:
                         found.add(key, element)
                 return found

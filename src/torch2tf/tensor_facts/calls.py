@@ -29,6 +29,8 @@ from torch2tf.tensor_facts.tables import (
     MAP_FUNCTIONS,
 )
 
+_ARITHMETIC = {f"torch.{n}" for n in "add sub subtract mul multiply div divide".split()}
+
 
 class Calls:
     """Methods of the class pass (:mod:`torch2tf.tensor_facts.analysis`): which function or
@@ -37,6 +39,8 @@ class Calls:
     def _function(self, node, qualified: str, args: list[Fact], keywords: dict) -> Fact:
         inputs = [*args, *keywords.values()]
         first = args[0] if args else keywords.get("input", PLAIN_FACT)
+        if qualified in _ARITHMETIC and len(args) == 2 and set(keywords) <= {"alpha"}:
+            return self._binary(node, *args)  # torch.add(x, y): as x + y
         if qualified in EINOPS_FUNCTIONS:
             return self._einops(node, args[0] if args else keywords.get("tensor", PLAIN_FACT))
         if qualified in MAP_FUNCTIONS:
@@ -195,6 +199,10 @@ class Calls:
         axis = self._moved(0 if value is None else _literal(value), first.rank or 0)
         if first.kind != MAP or any((f.kind, f.rank) != (MAP, first.rank) for f in facts):
             return self.error(node, "torch.cat of a feature map with other tensors")
+        if axis is None and isinstance(value, (ast.Name, ast.Attribute)) and first.rank:
+            # dim=self.dim: moved when it runs, whatever its value (a name, not an expression)
+            self._rewrite(node, where, f"torch_map_axis({ast.unparse(value)}, {first.rank})")
+            return Fact(MAP, first.rank)
         if axis is None:
             return self.error(node, "torch.cat of feature maps needs a literal dim")
         self._rewrite(node, where, repr(axis))

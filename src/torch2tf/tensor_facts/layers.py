@@ -179,6 +179,8 @@ class Layers:
                     )
                 return self._origin(node, PLAIN_FACT, Fact(MAP), [])
             return PLAIN_FACT
+        if all(self.analysis.is_running(name) for name in classes):
+            return self._candidates(node, path, (), fact)  # a module of a class inside itself
         results = [self._module(node, path, fact, name) for name in classes]
         first = results[0]
         if any((r.kind, r.rank) != (first.kind, first.rank) for r in results):

@@ -7,6 +7,9 @@ generated code keeps every branch, and the verification checks the one taken lay
 Without a live model (``translate``) the source alone decides, and such branches are refused.
 The same live classes tell the layer of ``self.bn2 = norm_layer(c)`` (a class passed in) to
 init code, and the class of ``self.global_pool, self.fc = create_classifier(...)``.
+Also read here: the layers each class's instances hold under each name (see live_built.py),
+and whether the live model holds any instance of a torch class (a registry entry it never
+builds is left out, raising if built: translation/left_out.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ _live: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
 _sizes: ContextVar[dict[tuple[str, str], frozenset[Any]] | None] = ContextVar(
     "live_sizes", default=None
 )
+_classes: ContextVar[frozenset[type] | None] = ContextVar("live_classes", default=None)
+_left_out: ContextVar[list[dict[str, Any]] | None] = ContextVar("left_out_values", default=None)
 
 
 def _signature(module: Any) -> Any:
@@ -49,9 +54,11 @@ def live_layers(model: Any) -> Iterator[None]:
                 sizes.setdefault(key, set()).add(tuple(size) if isinstance(size, list) else size)
     token = _live.set({key: frozenset(types) for key, types in found.items()})
     sized = _sizes.set({key: frozenset(values) for key, values in sizes.items()})
+    classes = _classes.set(frozenset(type(m) for m in model.modules()))
     try:
         yield
     finally:
+        _classes.reset(classes)
         _sizes.reset(sized)
         _live.reset(token)
 
@@ -62,6 +69,45 @@ def held_output_size(cls: str, attr: str) -> Any:
     sizes = _sizes.get()
     values = None if sizes is None else sizes.get((cls, attr))
     return next(iter(values)) if values and len(values) == 1 else None
+
+
+def constructs(qualified: str) -> bool | None:
+    """Whether a module of the live model is an instance of the torch class ``qualified``
+    (or of a subclass); None without a live model, or for a name that is not a module class."""
+    classes = _classes.get()
+    if classes is None or not is_module_class(qualified):
+        return None
+    found = installed_torch_object(qualified)
+    return any(issubclass(c, found) for c in classes)
+
+
+def is_module_class(qualified: str | None) -> bool:
+    """Whether the torch name ``qualified`` is an ``nn.Module`` class of the installed torch."""
+    found = installed_torch_object(qualified)
+    if not isinstance(found, type):
+        return False
+    import torch
+
+    return issubclass(found, torch.nn.Module)
+
+
+@contextmanager
+def left_out_values() -> Iterator[list[dict[str, Any]]]:
+    """Within this block, the torch classes used as values that the translation left out
+    (see :func:`leave_out_value`), each as a ``left_out`` entry of the report."""
+    found: list[dict[str, Any]] = []
+    token = _left_out.set(found)
+    try:
+        yield found
+    finally:
+        _left_out.reset(token)
+
+
+def leave_out_value(entry: dict[str, Any]) -> None:
+    """Notes a torch class used as a value that the translation left out."""
+    found = _left_out.get()
+    if found is not None and entry not in found:
+        found.append(entry)
 
 
 def _holds(layer: Any, types: frozenset[Any]) -> bool | None:
@@ -111,6 +157,30 @@ def taken(cls: str, attr: str, elements: Sequence[Any]) -> list[Any]:
         return list(elements)
     kept = [e for e in elements if e is not None and _holds(e, types) is not False]
     return kept or list(elements)
+
+
+def held_classes(cls: str, keys: Sequence[str]) -> frozenset[Any]:
+    """The classes (signatures) the live model's instances of ``cls`` hold under the names
+    ``keys`` (``*``: any name not among the other keys); empty without a live model."""
+    live = _live.get()
+    if live is None:
+        return frozenset()
+    named = {k for k in keys if k != "*"}
+    found: set[Any] = set()
+    for (owner, name), types in live.items():
+        if owner == cls and (name in named or ("*" in keys and name not in named)):
+            found |= types
+    return frozenset(found)
+
+
+def never_holds(cls: str, key: str) -> bool:
+    """Whether the live model holds instances of ``cls`` with children, none of them under
+    ``key``: a layer added in a branch of ``__init__`` the model did not take."""
+    live = _live.get()
+    if live is None or key == "*":
+        return False
+    owned = {name for owner, name in live if owner == cls}
+    return bool(owned) and key not in owned
 
 
 def holds(cls: str, attr: str) -> bool:

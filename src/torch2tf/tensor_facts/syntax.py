@@ -52,3 +52,16 @@ def _argument(call: ast.Call, name: str, index: int) -> tuple[ast.AST | None, Ar
     if index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args):
         return call.args[index], ArgRewrite(index, None, "")
     return None, ArgRewrite(None, name, "")
+
+
+def joined(node: ast.expr, names: set[str], qualify) -> ast.expr:
+    """``torch.cat([x_e, up], dim=1)`` of one of ``names``, fed on to a layer: taken as that
+    name (what the layer takes, every tensor joined is); else ``node`` itself."""
+    if not (isinstance(node, ast.Call) and node.args):
+        return node
+    if qualify(_dotted(node.func) or "", node.func) not in ("torch.cat", "torch.concat"):
+        return node
+    listed = node.args[0]
+    elements = listed.elts if isinstance(listed, (ast.List, ast.Tuple)) else []
+    found = [e for e in elements if isinstance(e, ast.Name) and e.id in names]
+    return found[0] if found else node

@@ -200,6 +200,10 @@ class Walk:
             return self._binary(node, self.expr(node.left, env), self.expr(node.right, env))
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand, env)
+        if isinstance(node, ast.Compare) and all(
+            isinstance(o, (ast.Is, ast.IsNot)) for o in node.ops
+        ):
+            return SCALAR_FACT  # x is not None: the same in either layout
         if isinstance(node, ast.Attribute):
             if _self_attr(node) in self.channel_parameters:
                 return self._channel_parameter(node)
@@ -210,12 +214,8 @@ class Walk:
                 return self.error(
                     node, f"{node.attr} of a channels-last feature map is not tracked"
                 )
-            if fact.kind == MAP and node.attr == "shape":
-                return self.error(
-                    node,
-                    "the shape of a channels-last feature map is in Keras's order",
-                    "use x.size() or x.size(dim), which are translated to torch's order",
-                )
+            if fact.kind == MAP and node.attr == "shape":  # in torch's order, as x.size()
+                self.out.replaced[key_of(node, self.analysis.lines)] = "torch_map_order({})"
             return PLAIN_FACT
         if isinstance(node, ast.Subscript):
             return self._subscript(node, env)
@@ -229,6 +229,9 @@ class Walk:
         value = node.value
         if isinstance(value, ast.Attribute) and value.attr == "shape":
             fact = self.expr(value.value, env)
+            if fact.kind == MAP:  # x.shape[k] of a map: of torch's order (torch_map_order)
+                self.expr(value, env)
+                return SCALAR_FACT
             if fact.kind in _TRACKED and _literal(node.slice) != 0:
                 return self.error(
                     node,
@@ -293,6 +296,8 @@ class Walk:
         qualified = self.analysis.qualify(_dotted(func) or "", func)
         if qualified in ("torch.cat", "torch.concat"):
             return self._cat(node, env)
+        if qualified == "torch.jit.isinstance" or _dotted(func) == "isinstance":
+            return SCALAR_FACT  # a type test: the same in either layout
         if _dotted(func) in ("isinstance", "len"):
             for a in node.args:
                 self.expr(a, env)

@@ -15,7 +15,10 @@ from torch2tf.parsed import ParsedSource
 from torch2tf.rules import LAYERS, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.rules.registry import constructor, function_value, layer_factory
+from torch2tf.tensor_facts.live import constructs as live_constructs
+from torch2tf.tensor_facts.live import is_module_class
 from torch2tf.torch_api import DTYPES
+from torch2tf.translation.left_out import left_out_layer
 from torch2tf.translation.patterns import (
     MODULE_BASE,
     UNTRANSLATED_MODULE_API,
@@ -202,7 +205,9 @@ class ReferenceRewrite(RewriteBase):
     def _reference(self, original, updated):
         """A torch name used as a value: a type (``torch.Tensor``) or a layer class."""
         qualified = self.pending.get(original)
-        if (qualified == MODULE_BASE or qualified in LAYERS) and self.annotation_depth:
+        if self.annotation_depth and (
+            qualified == MODULE_BASE or qualified in LAYERS or is_module_class(qualified)
+        ):
             del self.pending[original]  # as a type, any Keras layer fits where a module did
             return cst.parse_expression("tf.keras.layers.Layer")
         if qualified in NAMES:
@@ -217,22 +222,28 @@ class ReferenceRewrite(RewriteBase):
             named = isinstance(assign, cst.Assign) and any(  # `f = lambda ...` fails ruff E731
                 isinstance(t.target, cst.Name) for t in assign.targets
             )
-            try:
-                if not named:
+            name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)
+            factory = layer_factory(LAYERS[qualified], name)
+            try:  # a bare class or a lambda, where it would take no argument but inplace
+                if not named and (factory is None or not _takes_arguments(LAYERS[qualified])):
                     return cst.parse_expression(rules.class_reference(LAYERS[qualified]))
             except (TypeError, Unsupported):
                 pass
-            name = "nn_" + qualified.rsplit(".", 1)[1].lower()  # nn.Linear -> nn_linear(...)
-            factory = layer_factory(LAYERS[qualified], name)
             if factory is not None:
                 self.generated[name] = factory
                 return cst.Name(name)
-            self.error(
-                original,
+            problem = (
                 f"{qualified} used as a value is translated only for layers whose arguments "
-                "translate without knowing their values",
-                "construct the layer where it is used, or use functools.partial",
+                "translate without knowing their values"
             )
+            if live_constructs(qualified) is False:
+                return self._left_out_value(original, qualified, problem)
+            self.error(
+                original, problem, "construct the layer where it is used, or use functools.partial"
+            )
+        if original not in self.called and qualified not in LAYERS and qualified is not None:
+            if not self.annotation_depth and live_constructs(qualified) is False:
+                return self._left_out_value(original, qualified, f"{qualified} is not translated")
         if qualified in rules.FUNCTIONS and original not in self.called:
             value = function_value(qualified)  # activation=F.gelu: a lambda of one tensor
             assign = self.parents.get(original)
@@ -243,6 +254,15 @@ class ReferenceRewrite(RewriteBase):
                 del self.pending[original]
                 return cst.parse_expression(value)
         return updated
+
+    def _left_out_value(self, original: cst.CSTNode, qualified: str, problem: str):
+        """A torch layer class used as a value that does not translate, of which the live
+        model holds no instance: see :mod:`torch2tf.translation.left_out`."""
+        self.pending.pop(original, None)
+        line = self.positions[original].start.line
+        name, source = left_out_layer(qualified, problem, str(self.path), line)
+        self.generated[name] = source
+        return cst.Name(name)
 
     def _getattr(self, original: cst.Call, updated: cst.Call):
         """``getattr(nn, "GELU")`` as a value; ``getattr(nn, name)`` -> ``torch_activation(name)``:
@@ -316,3 +336,15 @@ class ReferenceRewrite(RewriteBase):
             self.parents,
         )
         return updated
+
+
+def _takes_arguments(rule: type) -> bool:
+    """Whether the function a layer class used as a value becomes takes an argument other
+    than ``inplace`` (``nn.Dropout``'s ``p``): then it is that function, not a lambda of the
+    defaults, so ``Dropout[name](p=0.1)`` is translated as written."""
+    made = constructor(rule)
+    if made is None:
+        return False
+    params = ast.parse(f"def f({made[0]}): pass").body[0].args
+    names = [a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]]
+    return any(n != "inplace" for n in names)
