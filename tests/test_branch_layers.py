@@ -39,7 +39,8 @@ BRANCHES = HEADER + textwrap.dedent(
 def test_an_attribute_assigned_in_each_branch_converts_for_either(tmp_path, wide):
     conversion = convert_checked(tmp_path, BRANCHES, images(3, 6), kwargs={"wide": wide})
     assert "        if wide:\n            self.features = tf.keras.Sequential(" in conversion.source
-    assert "tf.keras.Sequential(\n                [tf.keras.layers.Identity()]" in conversion.source
+    # the empty nn.Sequential: a named placeholder add_module would replace
+    assert '[tf.keras.layers.Identity(name="torch_empty")], name="features"' in conversion.source
     assert "tf.transpose" not in conversion.source
 
 

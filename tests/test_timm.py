@@ -30,8 +30,9 @@ mode; its ``init_weights``/``zero_init_last`` init is torch's. So does ``resnet5
 layers are ``BatchNormAct2d`` (layers/norm_act.py:57:22), a subclass of ``nn.BatchNorm2d``
 (only subclasses of nn.Module, nn.Sequential, nn.ModuleDict, nn.LayerNorm and nn.Linear are
 translated) whose forward calls ``F.batch_norm`` (:136:13, not translated); the maps after
-them are then unknown to the tensor facts (models/_efficientnet_blocks.py:80:16, a conv fed
-one; models/efficientnet.py:340:13, the global pool fed a tensor as torch's).
+them are then unknown to the tensor facts (models/_efficientnet_blocks.py:80:16, :223:13,
+:329:13, convs fed one; models/efficientnet.py:325:17, the blocks fed the stem's
+channels-last map).
 """
 
 from __future__ import annotations
@@ -148,8 +149,12 @@ def test_resnet50_converts_and_verifies_every_layer():
 EFFICIENTNET_B0 = {
     ("layers/norm_act.py", 57, 22),  # BatchNormAct2d derives from nn.BatchNorm2d
     ("layers/norm_act.py", 136, 13),  # F.batch_norm in its forward
-    ("models/_efficientnet_blocks.py", 80, 16),  # a conv fed what the facts do not know
-    ("models/efficientnet.py", 340, 13),  # the pool then receives a tensor as torch's
+    # then the convs fed what the facts do not know (the map after a BatchNormAct2d) ...
+    ("models/_efficientnet_blocks.py", 80, 16),
+    ("models/_efficientnet_blocks.py", 223, 13),
+    ("models/_efficientnet_blocks.py", 329, 13),
+    # ... and the blocks, taken on torch's layout, fed the stem's channels-last map
+    ("models/efficientnet.py", 325, 17),
 }
 
 

@@ -22,11 +22,14 @@ import tensorflow as tf
 # torch2tf helpers: exact Keras versions of torch behaviour Keras lacks.
 def torch_add_module(owner, name, module):
     """torch's ``owner.add_module(name, module)``: a Keras Sequential appends it under that
-    name (it finds its layers by name), a TorchModuleDict keeps it under its key, any other
-    model holds it as an attribute."""
+    name (it finds its layers by name; an empty one's placeholder goes), a TorchModuleDict
+    keeps it under its key, any other model holds it as an attribute."""
     if hasattr(owner, "torch_keys"):
         owner.add_module(name, module)
     elif isinstance(owner, tf.keras.Sequential):
+        if [layer.name for layer in owner.layers] == ["torch_empty"]:
+            # an empty nn.Sequential's placeholder, returning its input
+            owner.pop(rebuild=False)
         module.name = name
         owner.add(module)
     else:

@@ -279,7 +279,7 @@ def nn_conv2d(
                     torch_fan_in(in_channels, kernel_size, groups, 2)
                 ),
             )
-            if groups == in_channels
+            if groups == in_channels != 1
             else tf.keras.layers.Conv2D(
                 out_channels,
                 kernel_size,
