@@ -205,6 +205,43 @@ def test_translation_never_imports_or_runs_the_input(capsys, tmp_path):
     assert not marker.exists() and "trap" not in sys.modules
 
 
+def test_translation_imports_neither_torch_nor_tensorflow(tmp_path):
+    """Annotations naming torch layer classes (``nn.modules.conv._ConvNd``) become Keras's
+    layer type from their names: a fresh translating process imports no framework."""
+    src = write(
+        tmp_path,
+        "typed.py",
+        """
+        from typing import Optional, Type
+
+        import torch
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self, norm: Type[nn.modules.batchnorm._BatchNorm] = nn.BatchNorm1d):
+                super().__init__()
+                self.fc: nn.Linear = nn.Linear(2, 2)
+                self.conv: Optional[nn.modules.conv._ConvNd] = None
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.fc(x)
+        """,
+    )
+    probe = (
+        "import sys; from torch2tf.translate import translate_file; "
+        "out = translate_file(sys.argv[1]); "
+        "print(sorted(m for m in ('torch', 'numpy', 'tensorflow') if m in sys.modules)); "
+        "print(out)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(src)], capture_output=True, text=True, check=True
+    )
+    imported, out = done.stdout.split("\n", 1)
+    assert imported == "[]", done.stdout
+    assert "Type[tf.keras.layers.Layer]" in out and "Optional[tf.keras.layers.Layer]" in out
+
+
 @pytest.mark.parametrize("problem", ["missing", "binary"])
 def test_an_unreadable_input_is_a_usage_error(capsys, tmp_path, problem):
     src = {"missing": tmp_path / "nope.py", "binary": tmp_path / "b.py"}[problem]

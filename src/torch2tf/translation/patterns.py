@@ -20,6 +20,21 @@ MODULE_BASE = "torch.nn.Module"
 SEQUENTIAL_BASE = "torch.nn.Sequential"  # subclassed as tf.keras.Sequential
 MODULE_DICT_BASE = "torch.nn.ModuleDict"  # subclassed as TorchModuleDict (keras_helpers)
 PARAMETER = "torch.nn.Parameter"
+
+
+def names_module_class(qualified: str | None) -> bool:
+    """Whether the torch name ``qualified`` reads as an ``nn.Module`` class (``nn.Conv2d``,
+    ``nn.modules.conv._ConvNd``), told from the name alone: a translation never imports torch.
+    For annotations only, where any Keras layer type fits."""
+    if not qualified or not qualified.startswith("torch.nn."):
+        return False
+    parts = qualified.split(".")
+    if parts[2] in ("functional", "init", "utils", "parameter", "grad", "attention"):
+        return False
+    last = parts[-1].lstrip("_")
+    return last[:1].isupper() and "Parameter" not in last and last != "Buffer"
+
+
 # torch layers a project class may derive from (overriding forward, or __init__ calling the
 # layer's): the Keras twin derives from a helper (keras_helpers/subclassed.py) holding the
 # layer's attributes and weights under torch's names and layout, with torch's forward as call.

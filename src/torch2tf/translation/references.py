@@ -16,7 +16,6 @@ from torch2tf.rules import LAYERS, Unsupported, activations, bind
 from torch2tf.rules.alternatives import nearest_alternative
 from torch2tf.rules.registry import constructor, function_value, layer_factory
 from torch2tf.tensor_facts.live import constructs as live_constructs
-from torch2tf.tensor_facts.live import is_module_class
 from torch2tf.torch_api import DTYPES
 from torch2tf.translation.left_out import left_out_layer
 from torch2tf.translation.patterns import (
@@ -24,6 +23,7 @@ from torch2tf.translation.patterns import (
     UNTRANSLATED_MODULE_API,
     call_args,
     is_device_move,
+    names_module_class,
     self_attr,
 )
 from torch2tf.translation.rewrite_base import KERAS_MODEL, RewriteBase
@@ -206,7 +206,7 @@ class ReferenceRewrite(RewriteBase):
         """A torch name used as a value: a type (``torch.Tensor``) or a layer class."""
         qualified = self.pending.get(original)
         if self.annotation_depth and (
-            qualified == MODULE_BASE or qualified in LAYERS or is_module_class(qualified)
+            qualified == MODULE_BASE or qualified in LAYERS or names_module_class(qualified)
         ):
             del self.pending[original]  # as a type, any Keras layer fits where a module did
             return cst.parse_expression("tf.keras.layers.Layer")
