@@ -41,6 +41,7 @@ from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, joined, 
 from torch2tf.tensor_facts.tables import (
     _CONVS,
     _MAP_LAYERS,
+    BATCH_NORM_RANKS,
     MAP_FUNCTIONS,
 )
 from torch2tf.tensor_facts.walk import Walk
@@ -277,6 +278,10 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
+        for base in self.cls.bases:  # a BatchNorm2d subclass (timm's BatchNormAct2d): a map
+            rank = BATCH_NORM_RANKS.get(self.analysis.qualify(_dotted(base) or "", base) or "")
+            if rank is not None and param == forward.args.args[1].arg:
+                return Fact(MAP, rank)
         found = self._input_use(forward, param)
         return PLAIN_FACT if found is None else found
 

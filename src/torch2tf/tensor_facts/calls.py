@@ -86,12 +86,13 @@ class Calls:
         """An F.* form of a map layer: marked for its rule, which refuses unmarked calls."""
         rank = MAP_FUNCTIONS[qualified]
         name = qualified.rpartition(".")[2]
-        if name != "pad":  # F.pad pads a plain tensor as written
+        as_written = name in ("pad", "batch_norm")  # on a plain tensor too, in torch's axes
+        if not as_written:
             fact = self._as_map(fact, rank)
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
-        if name == "pad" and not fact.is_map:
-            return PLAIN_FACT  # torch's own axes: the rule pads as written
+        if as_written and not fact.is_map:
+            return PLAIN_FACT  # torch's own axes: the rule works on them as written
         if fact.kind != MAP or (rank is not None and fact.rank != rank):
             return self.error(
                 node,
@@ -107,7 +108,7 @@ class Calls:
             sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
             if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                 return replace(fact, spatial=tuple(sizes))
-        if name.startswith(("dropout", "local_response")):  # sizes kept
+        if name.startswith(("dropout", "local_response", "batch_norm")):  # sizes kept
             return fact
         if name.startswith("conv"):  # channels: the weight's, unknown here
             return Fact(MAP, fact.rank)

@@ -39,6 +39,7 @@ from torch2tf.translation.patterns import (
 )
 from torch2tf.translation.rewrite_base import RewriteBase
 from torch2tf.translation.weight_norm import WEIGHT_NORMS, wrapped_overrides, wrapper_call
+from torch2tf.translation.weights import buffer_statement
 
 # nn.ModuleDict's own methods, which TorchModuleDict has too (none takes training).
 DICT_METHODS = frozenset({"items", "keys", "values"})
@@ -159,7 +160,9 @@ class CallRewrite(RewriteBase):
     def _inplace(self, original: cst.Call, updated: cst.Call, base: str):
         """``p.unsqueeze_(1)`` as a statement -> ``p = <p.unsqueeze(1)>`` (see inplace.py)."""
         name = original.func.attr.value
-        problem = rebinding_problem(original, self.parents, self.imports.qualify)
+        qualify = self.imports.qualify
+        variable = buffer_statement(original, self.parents, self.cls, qualify)
+        problem = None if variable else rebinding_problem(original, self.parents, qualify)
         if problem is not None:
             self.error(
                 original,
@@ -170,6 +173,8 @@ class CallRewrite(RewriteBase):
             return updated
         receiver = Arg(code_of(updated.func.value))
         made = self._apply(original, updated, f"Tensor.{name}", rules.METHODS[base], receiver)
+        if variable is not None:  # a Keras variable changes in place, as torch's buffer
+            return cst.parse_expression(f"self.{variable}.assign({code_of(made)})")
         if isinstance(self.parents[original], cst.Expr):  # else already ``x = x.op_(...)``
             self.rebound[self.parents[original]] = code_of(updated.func.value)
         return made
@@ -327,8 +332,7 @@ class CallRewrite(RewriteBase):
         return owner != "self" and not (owner and self.imports.qualify(func.value))
 
     def _tensor_parameter(self, call: cst.Call, receiver: cst.BaseExpression) -> bool:
-        """Whether ``receiver`` is a parameter annotated ``torch.Tensor`` of the function
-        around ``call``."""
+        """Whether ``receiver`` is a parameter of ``call``'s function annotated a Tensor."""
         node = self.parents.get(call)
         while node is not None and not isinstance(node, cst.FunctionDef):
             node = self.parents.get(node)
@@ -432,8 +436,7 @@ class CallRewrite(RewriteBase):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
 
     def _allocates(self, call: cst.Call) -> bool:
-        """Whether ``call`` always returns a new tensor: a call of a torch layer attribute
-        that does (``self.bn(x)``, see inplace.py), or a torch function that does."""
+        """Whether ``call`` always returns a new tensor (``self.bn(x)``, see inplace.py)."""
         attr = self_attr(call.func)
         layers = self.cls.layers if self.cls is not None else {}
         if attr is not None:
