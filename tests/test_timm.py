@@ -26,13 +26,13 @@ block receives) are taken on channels-last maps where the tensor facts cannot fo
 checked layer by layer. ``resnet18`` now converts and verifies, every layer in eval and train
 mode; its ``init_weights``/``zero_init_last`` init is torch's. So does ``resnet50``.
 
-``efficientnet_b0`` does not convert yet (timm 1.0.22; EFFICIENTNET_B0 below): its norm
-layers are ``BatchNormAct2d`` (layers/norm_act.py:57:22), a subclass of ``nn.BatchNorm2d``
-(only subclasses of nn.Module, nn.Sequential, nn.ModuleDict, nn.LayerNorm and nn.Linear are
-translated) whose forward calls ``F.batch_norm`` (:136:13, not translated); the maps after
-them are then unknown to the tensor facts (models/_efficientnet_blocks.py:80:16, :223:13,
-:329:13, convs fed one; models/efficientnet.py:325:17, the blocks fed the stem's
-channels-last map).
+``efficientnet_b0`` does not convert yet (timm 1.0.22; EFFICIENTNET_B0 below). Its norm
+layers, ``BatchNormAct2d`` (layers/norm_act.py), a subclass of ``nn.BatchNorm2d`` whose
+forward calls ``F.batch_norm``, now translate (tests/test_batch_norm_subclass.py); what stops
+it is the tensor facts of its blocks: the convs a block's forward feeds its input
+(models/_efficientnet_blocks.py:80:16, :223:13, :329:13, after ``self.conv_s2d``, None in
+this model, and layers built by ``create_conv2d``) and the blocks, taken on torch's layout,
+fed the stem's channels-last map (models/efficientnet.py:325:17).
 """
 
 from __future__ import annotations
@@ -147,9 +147,7 @@ def test_resnet50_converts_and_verifies_every_layer():
 
 # What stops efficientnet_b0 (timm 1.0.22), by (file under timm/, line, column).
 EFFICIENTNET_B0 = {
-    ("layers/norm_act.py", 57, 22),  # BatchNormAct2d derives from nn.BatchNorm2d
-    ("layers/norm_act.py", 136, 13),  # F.batch_norm in its forward
-    # then the convs fed what the facts do not know (the map after a BatchNormAct2d) ...
+    # the convs a block feeds its input, which the facts do not know ...
     ("models/_efficientnet_blocks.py", 80, 16),
     ("models/_efficientnet_blocks.py", 223, 13),
     ("models/_efficientnet_blocks.py", 329, 13),
@@ -160,9 +158,9 @@ EFFICIENTNET_B0 = {
 
 @pytest.mark.slow  # about a minute and a half
 def test_efficientnet_b0_problems_are_listed():
-    """timm's efficientnet_b0 does not convert yet: its norm layers are BatchNormAct2d, a
-    subclass of nn.BatchNorm2d calling F.batch_norm, which are not translated, and the maps
-    after them are then unknown to the tensor facts. Only these problems are reported."""
+    """timm's efficientnet_b0 does not convert yet: its BatchNormAct2d layers translate, but
+    the tensor facts do not follow a block's input into its convs. Only these problems are
+    reported."""
     torch.manual_seed(0)
     with torch2tf.recording():
         model = timm.create_model("efficientnet_b0", pretrained=False, num_classes=10)
