@@ -296,9 +296,10 @@ def batch_norm(
     *,
     _channels_last=False,
 ):
-    """torch_batch_norm helper: batch statistics in training (the running ones updated in
-    place with the unbiased variance) or without running ones; the channel axis is a
-    channels-last map's last (the tensor facts mark those), torch's 1 on other tensors."""
+    """torch_batch_norm helper: channels a map's last axis, else torch's 1; exact running stats.
+
+    Batch statistics in training (the running ones updated in place with the unbiased
+    variance) or without running ones; the tensor facts mark channels-last maps."""
     if const(momentum, 0.1) is None:
         raise Unsupported("F.batch_norm(momentum=None) is not translated", "pass a number")
     weights = [src(w) for w in (weight, bias)]
