@@ -14,6 +14,7 @@ from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.live import never_holds
 from torch2tf.tensor_facts.live_built import live_element
 from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import project_class
@@ -338,6 +339,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                     return Fact(MAP, self.map_ranks[key])
             if layer is not None:
                 return self._layer_input(layer)
+            if attr and attr not in self.modules and never_holds(self.cls.name, attr):
+                continue  # a layer the live model never built (timm's ``self.conv_s2d = None``)
             if attr in self.modules:
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)

@@ -14,6 +14,7 @@ from torch2tf.rules.registry import BoolArg
 from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.tensor_facts.live import UNFOLLOWED, UNFOLLOWED_END, ran
+from torch2tf.tensor_facts.project import torch_origin
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.forwarded import forwarded_layer, forwards_kwargs
@@ -68,7 +69,7 @@ class CallRewrite(RewriteBase):
             return cst.Call(
                 cst.Name("torch_add_module"), [cst.Arg(updated.func.value), *updated.args]
             )
-        qualified = self.imports.qualify(original.func)
+        qualified = torch_origin(self.imports.qualify(original.func))
         if qualified in LAYERS:  # left out where the live model builds none and it fails
             return left_out_call(self, original, updated, qualified)
         if qualified == PARAMETER:
@@ -227,8 +228,7 @@ class CallRewrite(RewriteBase):
         return None
 
     def _ordered_argument(self, call: cst.Call) -> bool:
-        """Whether the one argument of ``call`` is an OrderedDict (or dict) of layers: built
-        in place, or a local name of the function assigned one."""
+        """Whether ``call``'s one argument is an OrderedDict (or dict) of layers, or names one."""
         if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
             return False
         value = call.args[0].value
