@@ -55,6 +55,11 @@ class BatchNormAct2d(nn.BatchNorm2d):
         return self.act(x)
 
 
+class Halved(nn.BatchNorm2d):
+    def forward(self, x):
+        return super().forward(x) * 0.5
+
+
 class Doubled3d(nn.BatchNorm3d):
     def forward(self, x):
         y = F.batch_norm(
@@ -167,3 +172,35 @@ def test_functional_batch_norm_without_running_statistics_uses_the_batch_s():
     source = net("self.conv = nn.Conv2d(3, 4, 1)", "return F.batch_norm(self.conv(x), None, None)")
     code = translate_source(source, "net.py")
     assert "torch_batch_norm(self.conv(x), None, None, axis=-1)" in code
+
+
+def test_a_batch_norm_subclass_calling_the_base_forward_on_a_map(tmp_path):
+    """``super().forward(x)``: TorchBatchNormBase's call, torch's BatchNorm on the map."""
+    source = _with(
+        BATCH_NORM_ACT,
+        net(
+            "self.conv = nn.Conv2d(3, 4, 3)\nself.bn = Halved(4, momentum=0.2)",
+            "return self.bn(self.conv(x))",
+        ),
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 7))
+    assert "class Halved(TorchBatchNormBase):" in conversion.source
+    assert "return super().call(x, training=training) * 0.5" in conversion.source
+    assert {"bn.running_mean", "bn.num_batches_tracked"} <= {
+        t.torch_name for t in conversion.transfers
+    }
+
+
+def test_a_batch_norm_subclass_twin_saves_as_a_keras_file_and_reloads(tmp_path):
+    """TorchBatchNormBase keeps its constructor's arguments (get_config): the .keras file
+    reloads in a TensorFlow-only process and matches."""
+    source = _with(
+        BATCH_NORM_ACT,
+        net(
+            "self.conv = nn.Conv2d(3, 4, 3)\nself.bn = BatchNormAct2d(4, eps=1e-3)",
+            "return self.bn(self.conv(x))",
+        ),
+    )
+    conversion = convert_checked(tmp_path, source, images(3, 7))
+    conversion.save(tmp_path / "out", formats=["keras"])
+    assert conversion.exports["keras"]["passed"], conversion.exports

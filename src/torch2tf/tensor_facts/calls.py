@@ -20,12 +20,13 @@ from torch2tf.tensor_facts.records import (
     ArgRewrite,
     Fact,
 )
-from torch2tf.tensor_facts.syntax import _argument, _literal, key_of
+from torch2tf.tensor_facts.syntax import _argument, _dotted, _literal, key_of
 from torch2tf.tensor_facts.tables import (
     _ELEMENTWISE_FUNCTIONS,
     _ELEMENTWISE_METHODS,
     _REDUCTIONS,
     _SOFTMAX,
+    BATCH_NORM_RANKS,
     MAP_FUNCTIONS,
 )
 
@@ -115,6 +116,8 @@ class Calls:
         return replace(fact, spatial=None)
 
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
+        if name == "forward" and self._batch_norm_forward(node, args):
+            return args[0]  # the base's forward: a BatchNorm on the map, its sizes kept
         if receiver.kind == MAPS and name in ("append", "extend", "insert"):
             if all(a.kind in (MAP, MAPS, SCALAR) and a.rank in (None, receiver.rank) for a in args):
                 return PLAIN_FACT  # a list of maps, grown by maps of its rank
@@ -314,3 +317,14 @@ class Calls:
             if source != index:
                 self._rewrite(node, ArgRewrite(index, None, ""), text[source])
         return result
+
+    def _batch_norm_forward(self, node: ast.Call, args: list[Fact]) -> bool:
+        """``super().forward(x)`` on a map of the rank a BatchNorm2d/3d base takes."""
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if not (isinstance(owner, ast.Call) and _dotted(owner.func) == "super"):
+            return False
+        ranks = {
+            BATCH_NORM_RANKS.get(self.analysis.qualify(_dotted(b) or "", b) or "")
+            for b in self.cls.bases
+        }
+        return len(args) == 1 and args[0].kind == MAP and args[0].rank in ranks
