@@ -11,6 +11,7 @@ from layer_harness import HEADER, load_module
 from test_cnn import images
 
 import torch2tf
+from torch2tf.constructor_records import constructor_arguments
 
 BLOCKS = (
     HEADER
@@ -122,3 +123,19 @@ def test_efficientnet_style_blocks_convert_with_recorded_arguments(tmp_path):
 
 def nn_bn():
     return torch.nn.BatchNorm2d
+
+
+def test_recorded_arguments_stay_as_passed_when_a_constructor_changes_them(tmp_path):
+    """The constructor pops from its dicts (timm's ``ba.pop('block_type')``): the recorded
+    arguments are a copy taken when it was called, and each reading of them is a fresh copy,
+    so constructing again (a second profiling, the Keras twin) finds them as passed."""
+    module = load_module(tmp_path, BLOCKS)
+    blocks = [{"kind": "ds"}, {"kind": "ds", "s2d": 0}]
+    with torch2tf.recording():
+        model = module.Net(blocks)
+    assert blocks == [{}, {"s2d": 0}]  # torch's constructor changed the caller's dicts
+    args, _ = constructor_arguments(model, None, None)
+    assert args == [[{"kind": "ds"}, {"kind": "ds", "s2d": 0}]]
+    module.Net(*args)  # pops from this copy ...
+    again, _ = constructor_arguments(model, None, None)
+    assert again == [[{"kind": "ds"}, {"kind": "ds", "s2d": 0}]]  # ... not from the record

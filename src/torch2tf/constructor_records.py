@@ -167,7 +167,8 @@ def constructor_arguments(
     cls = type(model)
     recorded = recorded_arguments(model)
     if args is None and kwargs is None and recorded is not None:
-        args, kwargs = recorded.args, recorded.kwargs
+        # a copy each time: a constructor run on them may change them (see _snapshot)
+        args, kwargs = _snapshot(recorded.args), _snapshot(recorded.kwargs)
     args, kwargs = list(args or ()), dict(kwargs or {})
     try:
         signature = inspect.signature(cls)
