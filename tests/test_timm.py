@@ -36,7 +36,9 @@ to ``get_norm_act_layer`` (a class named as torch's, so the lookup by ``__name__
 ``BatchNormAct2d``); block arguments the constructor changes (``ba.pop('block_type')``, the
 recorded arguments are those passed). What stops it is ``_init_weight_goog``, the init
 function ``efficientnet_init_weights`` applies to every module through ``init_fn``: its
-``nn.init`` calls are not translated there.
+``nn.init`` calls are not translated there. (With that function patched out, the next stop
+is ``feature_info``, which the builder calls at construction: it reads
+``self.conv_pw.out_channels`` off the Keras ``Conv2D``, which has no such attribute.)
 """
 
 from __future__ import annotations
