@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 from layer_harness import convert_checked, load_module
 from test_cnn import images
 from test_cnn_idioms import net
 
 import torch2tf
+from torch2tf.keras_helpers.subclassed import torch_batch_norm
 from torch2tf.translate import translate_source
 
 BATCH_NORM_ACT = '''
@@ -168,10 +170,22 @@ def test_functional_batch_norm_on_a_map_and_on_features(tmp_path):
     assert "torch_batch_norm(z, self.fmean, self.fvar, training=training)" in code
 
 
-def test_functional_batch_norm_without_running_statistics_uses_the_batch_s():
+def test_functional_batch_norm_refuses_what_torch_refuses():
+    """No running statistics in eval mode, one value per channel in training: torch raises,
+    and so does the helper (never a silently different result)."""
     source = net("self.conv = nn.Conv2d(3, 4, 1)", "return F.batch_norm(self.conv(x), None, None)")
-    code = translate_source(source, "net.py")
-    assert "torch_batch_norm(self.conv(x), None, None, axis=-1)" in code
+    assert "torch_batch_norm(self.conv(x), None, None, axis=-1)" in translate_source(source)
+    x = tf.random.stateless_normal((2, 3, 3, 4), seed=(1, 2))
+    with pytest.raises(ValueError, match="running_mean must be defined in evaluation mode"):
+        torch_batch_norm(x, None, None, axis=-1)
+    batch = torch_batch_norm(x, None, None, training=True, axis=-1).numpy()
+    expected = torch.nn.functional.batch_norm(
+        torch.from_numpy(x.numpy()).permute(0, 3, 1, 2), None, None, training=True
+    )
+    np.testing.assert_allclose(batch, expected.permute(0, 2, 3, 1).numpy(), atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 1 value per channel"):
+        ones, zeros = tf.Variable(tf.ones(4)), tf.Variable(tf.zeros(4))
+        torch_batch_norm(tf.ones((1, 4)), zeros, ones, training=True)
 
 
 def test_a_batch_norm_subclass_calling_the_base_forward_on_a_map(tmp_path):

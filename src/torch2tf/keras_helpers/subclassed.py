@@ -91,16 +91,22 @@ def torch_batch_norm(
     eps=1e-5,
     axis=1,
 ):
-    """F.batch_norm: batch statistics when training (running ones updated in place with the
-    unbiased batch variance) or when no running ones are given; else the running ones."""
+    """F.batch_norm: batch statistics when training (running ones, if given, updated in place
+    with the unbiased batch variance); else the running ones, which must be given."""
     rank = len(x.shape)
     axis = axis % rank
-    if training or running_mean is None or running_var is None:
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("running_mean must be defined in evaluation mode")
+    if training:
         reduce_axes = [i for i in range(rank) if i != axis]
         mean, variance = tf.nn.moments(x, reduce_axes)
-        if training and running_mean is not None and running_var is not None:
-            count = tf.cast(tf.size(x) // tf.shape(x)[axis], variance.dtype)
-            unbiased = variance * count / tf.maximum(count - 1, 1)
+        count = tf.size(x) // tf.shape(x)[axis]
+        message = "Expected more than 1 value per channel when training"
+        with tf.control_dependencies([tf.debugging.assert_greater(count, 1, message=message)]):
+            mean = tf.identity(mean)
+        if running_mean is not None and running_var is not None:
+            count = tf.cast(count, variance.dtype)
+            unbiased = variance * count / (count - 1)
             running_mean.assign(running_mean * (1 - momentum) + mean * momentum)
             running_var.assign(running_var * (1 - momentum) + unbiased * momentum)
     else:
