@@ -151,7 +151,9 @@ def test_a_subclass_of_another_torch_layer_is_refused_naming_those_translated():
         translate_source(source, "net.py")
     message = str(err.value)
     assert "net.py:5:12: error: a class deriving from torch.nn.Conv2d is not translated" in message
-    assert "nn.ModuleDict, nn.LayerNorm and nn.Linear are" in message
+    assert (
+        "nn.ModuleDict, nn.LayerNorm, nn.BatchNorm2d, nn.BatchNorm3d and nn.Linear are" in message
+    )
 
 
 def test_an_init_loop_reaching_a_linear_subclass_is_refused():

@@ -63,6 +63,17 @@ def _constructor_owner(cls: type) -> type | None:
     return next((c for c in cls.__mro__ if "__init__" in vars(c)), None)
 
 
+def _snapshot(value: Any) -> Any:
+    """``value`` with its dicts, lists and tuples copied (their other items kept): the
+    arguments as passed, which the constructor may change (timm's ``ba.pop('block_type')``
+    on its block arguments)."""
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_snapshot(v) for v in value)
+    return value
+
+
 def _wrap(cls: type) -> None:
     init = vars(cls).get("__init__")
     if cls in _wrapped or not inspect.isfunction(init):
@@ -73,7 +84,7 @@ def _wrap(cls: type) -> None:
         # Only the constructor ``type(self)(...)`` runs sees the caller's arguments; the
         # ``super().__init__(...)`` calls it makes pass others.
         if _constructor_owner(type(self)) is cls and _records.get(self) is None:
-            _records.put(self, Arguments(tuple(args), dict(kwargs)))
+            _records.put(self, Arguments(_snapshot(tuple(args)), _snapshot(dict(kwargs))))
         init(self, *args, **kwargs)
 
     _wrapped[cls] = init
@@ -156,7 +167,8 @@ def constructor_arguments(
     cls = type(model)
     recorded = recorded_arguments(model)
     if args is None and kwargs is None and recorded is not None:
-        args, kwargs = recorded.args, recorded.kwargs
+        # a copy each time: a constructor run on them may change them (see _snapshot)
+        args, kwargs = _snapshot(recorded.args), _snapshot(recorded.kwargs)
     args, kwargs = list(args or ()), dict(kwargs or {})
     try:
         signature = inspect.signature(cls)

@@ -99,8 +99,9 @@ def _literal(value: Any) -> bool:
 
 
 def layer_maker(cls: type, name: str = "argument") -> Callable[..., Any]:
-    """A callable taking torch ``cls``'s constructor arguments and returning the exact Keras
-    layer, for a torch layer class given to a model's constructor and constructed by it."""
+    """A class named as torch ``cls`` that, called with its constructor arguments, returns the
+    exact Keras layer, for a torch layer class given to a model's constructor and constructed
+    by it."""
     rule = rules_by_type().get(cls)
     if rule is None:
         raise ConversionError(
@@ -130,9 +131,17 @@ def layer_maker(cls: type, name: str = "argument") -> Callable[..., Any]:
             builders[source] = load_generated(code, f"{cls.__name__.lower()}_maker").build
         return builders[source]()
 
-    make.__qualname__ = make.__name__ = f"keras_{cls.__name__}"
-    make.__doc__ = f"torch.nn.{cls.__name__}'s constructor arguments -> the Keras layer."
-    return make
+    # a class named as torch's, as code dispatching on the value sees it (timm's
+    # get_norm_act_layer: a type, looked up by ``__name__``; a function it would call as is)
+    return type(
+        cls.__name__,
+        (),
+        {
+            "__new__": staticmethod(lambda _, *args, **kwargs: make(*args, **kwargs)),
+            "__doc__": f"torch.nn.{cls.__name__}'s constructor arguments -> the Keras layer.",
+            "__module__": __name__,
+        },
+    )
 
 
 TREE_BUILDER = "build_model"

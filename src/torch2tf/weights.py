@@ -72,6 +72,8 @@ def own_tensor_names(module: Any) -> list[str]:
     normed = weight_normed(module)
     if normed is not None:
         own += [n for n in normed[2:] if n not in own]
+    if not type(module).__module__.startswith("torch."):
+        return own  # a project subclass of a torch layer: its base keeps every buffer
     return [n for n in own if n not in IGNORED_BUFFERS]
 
 

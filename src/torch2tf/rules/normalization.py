@@ -272,3 +272,47 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0, *, _channels_
         )
     count, given = _response_norm(size, alpha, beta, k)
     return keras_call("torch_local_response_norm", src(input), count, **given)
+
+
+@function(
+    "torch.nn.functional.batch_norm",
+    examples=(
+        ("F.batch_norm(x, mean, var)", "torch_batch_norm(x, mean, var)"),
+        (
+            "F.batch_norm(x, m, v, w, b, self.training, 0.01, 1e-3)",
+            "torch_batch_norm(x, m, v, w, b, training=training, momentum=0.01, eps=0.001)",
+        ),
+    ),
+)
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    *,
+    _channels_last=False,
+):
+    """torch_batch_norm helper: channels a map's last axis, else torch's 1; exact running stats.
+
+    Batch statistics in training (the running ones updated in place with the unbiased
+    variance) or without running ones; the tensor facts mark channels-last maps."""
+    if const(momentum, 0.1) is None:
+        raise Unsupported("F.batch_norm(momentum=None) is not translated", "pass a number")
+    weights = [src(w) for w in (weight, bias)]
+    while weights and weights[-1] == "None":
+        weights.pop()
+    return keras_call(
+        "torch_batch_norm",
+        src(input),
+        src(running_mean),
+        src(running_var),
+        *weights,
+        training=None if const(training, None) is False else src(training),
+        momentum=None if const(momentum, None) == 0.1 else src(momentum),
+        eps=None if const(eps, None) == 1e-5 else src(eps),
+        axis="-1" if _channels_last else None,
+    )

@@ -14,6 +14,7 @@ from torch2tf.tensor_facts.calls import Calls
 from torch2tf.tensor_facts.channel_parameters import channel_parameters
 from torch2tf.tensor_facts.einops_calls import EinopsCalls
 from torch2tf.tensor_facts.layers import Layers
+from torch2tf.tensor_facts.live import never_holds
 from torch2tf.tensor_facts.live_built import live_element
 from torch2tf.tensor_facts.per_sample import PerSample
 from torch2tf.tensor_facts.project import project_class
@@ -41,6 +42,7 @@ from torch2tf.tensor_facts.syntax import _dotted, _literal, _self_attr, joined, 
 from torch2tf.tensor_facts.tables import (
     _CONVS,
     _MAP_LAYERS,
+    BATCH_NORM_RANKS,
     MAP_FUNCTIONS,
 )
 from torch2tf.tensor_facts.walk import Walk
@@ -277,6 +279,10 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
 
     def _input_fact(self, forward: ast.FunctionDef, param: str) -> Fact:
         """The layout of an input: that of the first layer applied to it."""
+        for base in self.cls.bases:  # a BatchNorm2d subclass (timm's BatchNormAct2d): a map
+            rank = BATCH_NORM_RANKS.get(self.analysis.qualify(_dotted(base) or "", base) or "")
+            if rank is not None and param == forward.args.args[1].arg:
+                return Fact(MAP, rank)
         found = self._input_use(forward, param)
         return PLAIN_FACT if found is None else found
 
@@ -333,6 +339,8 @@ class _ClassPass(Walk, Layers, Calls, Axes, EinopsCalls, PerSample):
                     return Fact(MAP, self.map_ranks[key])
             if layer is not None:
                 return self._layer_input(layer)
+            if attr and attr not in self.modules and never_holds(self.cls.name, attr):
+                continue  # a layer the live model never built (timm's ``self.conv_s2d = None``)
             if attr in self.modules:
                 inner = self.analysis.facts(self.modules[attr]).inputs
                 return next(iter(inner.values()), PLAIN_FACT)

@@ -20,12 +20,13 @@ from torch2tf.tensor_facts.records import (
     ArgRewrite,
     Fact,
 )
-from torch2tf.tensor_facts.syntax import _argument, _literal, key_of
+from torch2tf.tensor_facts.syntax import _argument, _dotted, _literal, key_of
 from torch2tf.tensor_facts.tables import (
     _ELEMENTWISE_FUNCTIONS,
     _ELEMENTWISE_METHODS,
     _REDUCTIONS,
     _SOFTMAX,
+    BATCH_NORM_RANKS,
     MAP_FUNCTIONS,
 )
 
@@ -86,12 +87,13 @@ class Calls:
         """An F.* form of a map layer: marked for its rule, which refuses unmarked calls."""
         rank = MAP_FUNCTIONS[qualified]
         name = qualified.rpartition(".")[2]
-        if name != "pad":  # F.pad pads a plain tensor as written
+        as_written = name in ("pad", "batch_norm")  # on a plain tensor too, in torch's axes
+        if not as_written:
             fact = self._as_map(fact, rank)
         if fact.kind == UNKNOWN:
             return UNKNOWN_FACT
-        if name == "pad" and not fact.is_map:
-            return PLAIN_FACT  # torch's own axes: the rule pads as written
+        if as_written and not fact.is_map:
+            return PLAIN_FACT  # torch's own axes: the rule works on them as written
         if fact.kind != MAP or (rank is not None and fact.rank != rank):
             return self.error(
                 node,
@@ -107,13 +109,15 @@ class Calls:
             sizes = (size,) * (fact.rank - 2) if isinstance(size, int) else size
             if isinstance(sizes, (tuple, list)) and all(isinstance(n, int) for n in sizes):
                 return replace(fact, spatial=tuple(sizes))
-        if name.startswith(("dropout", "local_response")):  # sizes kept
+        if name.startswith(("dropout", "local_response", "batch_norm")):  # sizes kept
             return fact
         if name.startswith("conv"):  # channels: the weight's, unknown here
             return Fact(MAP, fact.rank)
         return replace(fact, spatial=None)
 
     def _method(self, node: ast.Call, name: str, receiver: Fact, args: list[Fact]) -> Fact:
+        if name == "forward" and self._batch_norm_forward(node, args):
+            return args[0]  # the base's forward: a BatchNorm on the map, its sizes kept
         if receiver.kind == MAPS and name in ("append", "extend", "insert"):
             if all(a.kind in (MAP, MAPS, SCALAR) and a.rank in (None, receiver.rank) for a in args):
                 return PLAIN_FACT  # a list of maps, grown by maps of its rank
@@ -313,3 +317,14 @@ class Calls:
             if source != index:
                 self._rewrite(node, ArgRewrite(index, None, ""), text[source])
         return result
+
+    def _batch_norm_forward(self, node: ast.Call, args: list[Fact]) -> bool:
+        """``super().forward(x)`` on a map of the rank a BatchNorm2d/3d base takes."""
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if not (isinstance(owner, ast.Call) and _dotted(owner.func) == "super"):
+            return False
+        ranks = {
+            BATCH_NORM_RANKS.get(self.analysis.qualify(_dotted(b) or "", b) or "")
+            for b in self.cls.bases
+        }
+        return len(args) == 1 and args[0].kind == MAP and args[0].rank in ranks

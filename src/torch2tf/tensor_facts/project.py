@@ -17,7 +17,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from torch2tf.names import ImportTable
+from torch2tf.names import ImportTable, is_torch_name
 from torch2tf.scopes import resolve_scopes
 
 
@@ -81,6 +81,13 @@ def project_origin(qualified: str | None) -> str | None:
     -> ``torch._assert``), followed through their imports; itself outside a project."""
     project = _project.get()
     return qualified if project is None else _defined(project, qualified)
+
+
+def torch_origin(qualified: str | None) -> str | None:
+    """``torch._assert`` for ``timm.layers.trace_utils._assert`` (a torch name another file
+    of the project imports): the torch name its calls translate as; else ``qualified``."""
+    origin = project_origin(qualified) if qualified else None
+    return origin if origin and origin != qualified and is_torch_name(origin) else qualified
 
 
 def project_class(qualified: str):

@@ -36,9 +36,29 @@ _JOINS = ("torch.cat", "torch.concat")
 _NOT_DECIDING = (*_JOINS, "torch.jit.isinstance")
 
 
+_KEEPDIM_REDUCTIONS = frozenset({"mean", "sum", "amax", "amin"})
+
+
+def _kept_rank(value: ast.expr) -> ast.expr:
+    """``x`` for ``x.mean(dims, keepdim=True)``: a map of x's rank and layout (timm's
+    squeeze-excitation, ``x_se = x.mean((2, 3), keepdim=True)``, then a conv), else ``value``."""
+    if (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in _KEEPDIM_REDUCTIONS
+        and any(
+            k.arg == "keepdim" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in value.keywords
+        )
+    ):
+        return value.func.value
+    return value
+
+
 def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:
-    """Local names of ``func`` holding ``param``: assigned it, a list or tuple of it, or a
-    ``torch.cat`` of those (``features = [x]``, ``y = torch.cat(features, 1)``)."""
+    """Local names of ``func`` holding ``param``: assigned it, a list or tuple of it, a
+    ``torch.cat`` of those (``features = [x]``, ``y = torch.cat(features, 1)``), or a
+    reduction of it keeping its dims."""
     names = {param}
     assigns = sorted(
         (n for n in ast.walk(func) if isinstance(n, ast.Assign) and len(n.targets) == 1),
@@ -50,6 +70,7 @@ def _holding(func: ast.FunctionDef, param: str, qualify) -> set[str]:
             value = value.args[0] if value.args else value
         if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) == 1:
             value = value.elts[0]
+        value = _kept_rank(value)
         if isinstance(value, ast.Name) and value.id in names and isinstance(target, ast.Name):
             names.add(target.id)
     return names - {param}

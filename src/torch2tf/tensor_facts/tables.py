@@ -68,8 +68,11 @@ MAP_FUNCTIONS = {
     f"{_F}upsample": None,
     f"{_F}pad": None,
     f"{_F}local_response_norm": None,
+    f"{_F}batch_norm": None,  # also on a plain tensor: torch's axes, its channels at 1
     **{f"{_F}conv{d}d": d + 2 for d in (1, 2, 3)},
 }
+# The torch BatchNorm layers a project class may derive from: the rank of the map it takes.
+BATCH_NORM_RANKS = {"torch.nn.BatchNorm2d": 4, "torch.nn.BatchNorm3d": 5}
 # (qualified function or Tensor.method) -> (dim parameter, its positional index as written)
 _SOFTMAX = {
     _F + "softmax": ("dim", 1),

@@ -14,6 +14,7 @@ from torch2tf.rules.registry import BoolArg
 from torch2tf.serializable import named_layer
 from torch2tf.tensor_facts import CHANNELS_LAST_LAYERS
 from torch2tf.tensor_facts.live import UNFOLLOWED, UNFOLLOWED_END, ran
+from torch2tf.tensor_facts.project import torch_origin
 from torch2tf.torch_api import TENSOR_METHODS
 from torch2tf.translation.emission import helper_sources
 from torch2tf.translation.forwarded import forwarded_layer, forwards_kwargs
@@ -39,6 +40,7 @@ from torch2tf.translation.patterns import (
 )
 from torch2tf.translation.rewrite_base import RewriteBase
 from torch2tf.translation.weight_norm import WEIGHT_NORMS, wrapped_overrides, wrapper_call
+from torch2tf.translation.weights import buffer_statement
 
 # nn.ModuleDict's own methods, which TorchModuleDict has too (none takes training).
 DICT_METHODS = frozenset({"items", "keys", "values"})
@@ -67,7 +69,7 @@ class CallRewrite(RewriteBase):
             return cst.Call(
                 cst.Name("torch_add_module"), [cst.Arg(updated.func.value), *updated.args]
             )
-        qualified = self.imports.qualify(original.func)
+        qualified = torch_origin(self.imports.qualify(original.func))
         if qualified in LAYERS:  # left out where the live model builds none and it fails
             return left_out_call(self, original, updated, qualified)
         if qualified == PARAMETER:
@@ -159,7 +161,9 @@ class CallRewrite(RewriteBase):
     def _inplace(self, original: cst.Call, updated: cst.Call, base: str):
         """``p.unsqueeze_(1)`` as a statement -> ``p = <p.unsqueeze(1)>`` (see inplace.py)."""
         name = original.func.attr.value
-        problem = rebinding_problem(original, self.parents, self.imports.qualify)
+        qualify = self.imports.qualify
+        variable = buffer_statement(original, self.parents, self.cls, qualify)
+        problem = None if variable else rebinding_problem(original, self.parents, qualify)
         if problem is not None:
             self.error(
                 original,
@@ -170,6 +174,8 @@ class CallRewrite(RewriteBase):
             return updated
         receiver = Arg(code_of(updated.func.value))
         made = self._apply(original, updated, f"Tensor.{name}", rules.METHODS[base], receiver)
+        if variable is not None:  # a Keras variable changes in place, as torch's buffer
+            return cst.parse_expression(f"self.{variable}.assign({code_of(made)})")
         if isinstance(self.parents[original], cst.Expr):  # else already ``x = x.op_(...)``
             self.rebound[self.parents[original]] = code_of(updated.func.value)
         return made
@@ -222,8 +228,7 @@ class CallRewrite(RewriteBase):
         return None
 
     def _ordered_argument(self, call: cst.Call) -> bool:
-        """Whether the one argument of ``call`` is an OrderedDict (or dict) of layers: built
-        in place, or a local name of the function assigned one."""
+        """Whether ``call``'s one argument is an OrderedDict (or dict) of layers, or names one."""
         if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
             return False
         value = call.args[0].value
@@ -327,8 +332,7 @@ class CallRewrite(RewriteBase):
         return owner != "self" and not (owner and self.imports.qualify(func.value))
 
     def _tensor_parameter(self, call: cst.Call, receiver: cst.BaseExpression) -> bool:
-        """Whether ``receiver`` is a parameter annotated ``torch.Tensor`` of the function
-        around ``call``."""
+        """Whether ``receiver`` is a parameter of ``call``'s function annotated a Tensor."""
         node = self.parents.get(call)
         while node is not None and not isinstance(node, cst.FunctionDef):
             node = self.parents.get(node)
@@ -432,8 +436,7 @@ class CallRewrite(RewriteBase):
         return self._apply(original, updated, qualified, rules.FUNCTIONS[qualified])
 
     def _allocates(self, call: cst.Call) -> bool:
-        """Whether ``call`` always returns a new tensor: a call of a torch layer attribute
-        that does (``self.bn(x)``, see inplace.py), or a torch function that does."""
+        """Whether ``call`` always returns a new tensor (``self.bn(x)``, see inplace.py)."""
         attr = self_attr(call.func)
         layers = self.cls.layers if self.cls is not None else {}
         if attr is not None:

@@ -40,7 +40,13 @@ def names_module_class(qualified: str | None) -> bool:
 # layer's attributes and weights under torch's names and layout, with torch's forward as call.
 SUBCLASSED_LAYERS = {
     "torch.nn.LayerNorm": "TorchLayerNormBase",
+    **{f"torch.nn.BatchNorm{n}d": "TorchBatchNormBase" for n in (2, 3)},
     "torch.nn.Linear": "TorchLinearBase",
+}
+# the buffers of those bases (changed in place by a subclass's forward, as Keras variables)
+SUBCLASSED_BUFFERS = {
+    f"torch.nn.BatchNorm{n}d": ("running_mean", "running_var", "num_batches_tracked")
+    for n in (2, 3)
 }
 # register_buffer is translated (to add_weight); the rest of this API is reported when used.
 UNTRANSLATED_MODULE_API = MODULE_API - {"register_buffer"}

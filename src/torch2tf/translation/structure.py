@@ -9,7 +9,7 @@ import libcst as cst
 
 from torch2tf.init_code.data_attributes import data_attribute
 from torch2tf.names import code_of, dotted, is_torch_name
-from torch2tf.rules import LAYERS, attention
+from torch2tf.rules import FUNCTIONS, LAYERS, attention
 from torch2tf.serializable import public_name, record_arguments, register, with_public_name
 from torch2tf.tensor_facts.project import project_origin
 from torch2tf.translation.constructor import finish_init
@@ -384,11 +384,13 @@ class StructureRewrite(RewriteBase):
     def _unused_torch_name(self, alias: cst.ImportAlias) -> bool:
         """``from .trace_utils import _assert`` where that file imports ``_assert`` from torch
         (whose import its translation drops) and this file no longer uses it (its users left
-        out, unused): dropped with it."""
+        out, unused) or calls it as the torch function (translated by its rule): dropped."""
         local = alias.asname.name if alias.asname else alias.name
         name = dotted(local) or ""
         origin = project_origin(self.imports.qualify_name(name))
-        return origin is not None and is_torch_name(origin) and name_uses(self.tree, name) == 0
+        if origin is None or not is_torch_name(origin):
+            return False
+        return name_uses(self.tree, name) == 0 or origin in FUNCTIONS  # its calls: the rule's
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False

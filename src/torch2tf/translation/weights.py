@@ -10,6 +10,7 @@ import libcst as cst
 from torch2tf.names import code_of, dotted
 from torch2tf.parameters import LEGACY, add_weight
 from torch2tf.rules import Unsupported
+from torch2tf.translation.patterns import SUBCLASSED_BUFFERS, self_attr
 from torch2tf.translation.rewrite_base import RewriteBase
 from torch2tf.translation.scans import assigned_names
 
@@ -152,7 +153,7 @@ class WeightRewrite(RewriteBase):
             return None
         target = targets[0].target
         name = dotted(target.value) or ""
-        if not name.startswith("self.") or name[5:] not in _buffers(self.cls.tree):
+        if not name.startswith("self.") or name[5:] not in registered_buffers(self.cls.tree):
             return None
         parts = []
         for element in target.slice:
@@ -169,7 +170,7 @@ class WeightRewrite(RewriteBase):
         return cst.parse_statement(f"torch_setitem({name}, {key}, {value})\n").body[0]
 
 
-def _buffers(tree: ast.ClassDef) -> set[str]:
+def registered_buffers(tree: ast.ClassDef) -> set[str]:
     """Names the class gives ``self.register_buffer("name", ...)``."""
     return {
         node.args[0].value
@@ -183,3 +184,14 @@ def _buffers(tree: ast.ClassDef) -> set[str]:
         and isinstance(node.args[0], ast.Constant)
         and isinstance(node.args[0].value, str)
     }
+
+
+def buffer_statement(call: cst.Call, parents, cls, qualify) -> str | None:
+    """``x`` for a statement ``self.x.op_(...)`` on a buffer of ``cls``: one the class
+    registers or its torch base holds (a BatchNorm subclass's ``num_batches_tracked``)."""
+    attr = self_attr(call.func.value)
+    if attr is None or cls is None or not isinstance(parents[call], cst.Expr):
+        return None
+    bases = {qualify(b.value) for b in cls.node.bases}
+    held = {n for b in bases for n in SUBCLASSED_BUFFERS.get(b or "", ())}
+    return attr if attr in held | registered_buffers(cls.tree) else None
