@@ -72,7 +72,6 @@ SIBLINGS: dict[str, tuple[str | None, str]] = {
     _NN + "Softmax2d": (_NN + "Softmax", "nn.Softmax(dim=-3), the same computation,"),
     _F + "embedding": (_NN + "Embedding", "an nn.Embedding layer"),
     _F + "rms_norm": (_NN + "RMSNorm", "an nn.RMSNorm layer"),
-    _F + "batch_norm": (_NN + "BatchNorm1d", "an nn.BatchNorm1d layer (2-D and 3-D input)"),
     **{
         name: (None, _REAL_ROTARY)
         for name in ("torch.polar", "torch.view_as_complex", "torch.view_as_real", "torch.complex")

@@ -277,10 +277,10 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0, *, _channels_
 @function(
     "torch.nn.functional.batch_norm",
     examples=(
-        ("F.batch_norm(x, mean, var)", "torch_batch_norm(x, mean, var)"),
+        ("F.batch_norm(x, mean, var)", "torch_batch_norm(x, mean, var, axis=-1)"),  # x: a map
         (
             "F.batch_norm(x, m, v, w, b, self.training, 0.01, 1e-3)",
-            "torch_batch_norm(x, m, v, w, b, training=training, momentum=0.01, eps=0.001)",
+            "torch_batch_norm(x, m, v, w, b, training=training, momentum=0.01, eps=0.001, axis=-1)",
         ),
     ),
 )
